@@ -1,0 +1,343 @@
+#include <sozai/apps/cli.h>
+#include <sozai/core/campaign/benchmark.h>
+#include <sozai/core/campaign/pool_campaign.h>
+#include <sozai/core/common/build_info.h>
+#include <sozai/core/common/error.h>
+#include <sozai/datasets/closed_loop.h>
+#include <sozai/datasets/pool_csv.h>
+#include <sozai/datasets/registry.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+namespace sozai {
+namespace cli {
+
+namespace {
+
+const char* kUsage = R"(usage: sozai <command> [options]
+
+commands:
+  --version, version        versions of sozai and of what it was built with
+  datasets                  list the registered datasets
+  benchmark                 replay BO campaigns on a real closed-loop dataset
+      --dataset NAME        registry name (see `sozai datasets`)
+      --budget B            experiments per campaign (default: the whole pool)
+      --seeds S             campaigns per acquisition (default 20)
+      --acquisition A[,B]   acquisition functions (default logei,ucb)
+      --random-seeds R      random-search campaigns (default max(S, 200))
+      --q Q                 batch size (default 1)
+      --n-init N            random experiments before the first model (default 2)
+      --no-early-stop       run every campaign to the full budget
+      --out DIR             write DIR/NAME.json (curves) and DIR/NAME.md (summary)
+  campaign new  --pool P.csv --state S.json [--target COL] [--minimize] [--acquisition A] [--seed N]
+                            start a campaign over the rows of a CSV pool (header
+                            row; --target names a column whose filled cells are
+                            results already measured; the other columns are inputs)
+  campaign ask  --state S.json [--q Q]     propose Q rows (printed as CSV)
+  campaign tell --state S.json --row I --value Y   record a result
+  campaign show --state S.json             observations, pending and best
+)";
+
+/// Parsed "--key value" options; flags without a value map to "".
+struct Options {
+  std::map<std::string, std::string> values;
+  bool has(const std::string& k) const { return values.count(k) > 0; }
+  std::string get(const std::string& k, const std::string& def = "") const {
+    auto it = values.find(k);
+    return it == values.end() ? def : it->second;
+  }
+  int64_t get_int(const std::string& k, int64_t def) const {
+    if (!has(k)) return def;
+    try {
+      size_t pos = 0;
+      long long v = std::stoll(get(k), &pos);
+      if (pos != get(k).size()) throw std::invalid_argument("trailing");
+      return v;
+    } catch (const std::exception&) {
+      throw InputError(str("option --", k, " expects an integer, got '", get(k), "'"));
+    }
+  }
+  double get_double(const std::string& k) const {
+    try {
+      size_t pos = 0;
+      double v = std::stod(get(k), &pos);
+      if (pos != get(k).size() || !std::isfinite(v)) throw std::invalid_argument("bad");
+      return v;
+    } catch (const std::exception&) {
+      throw InputError(str("option --", k, " expects a finite number, got '", get(k), "'"));
+    }
+  }
+  std::string require(const std::string& k) const {
+    if (!has(k) || get(k).empty()) throw InputError(str("missing required option --", k));
+    return get(k);
+  }
+};
+
+Options parse_options(const std::vector<std::string>& args, size_t start, const std::vector<std::string>& flags,
+                      const std::vector<std::string>& known) {
+  Options o;
+  for (size_t i = start; i < args.size(); ++i) {
+    const auto& a = args[i];
+    if (a.rfind("--", 0) != 0) throw InputError(str("unexpected argument '", a, "'"));
+    std::string key = a.substr(2);
+    auto eq = key.find('=');
+    std::string value;
+    bool has_value = false;
+    if (eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key = key.substr(0, eq);
+      has_value = true;
+    }
+    const bool is_flag = std::find(flags.begin(), flags.end(), key) != flags.end();
+    if (!is_flag && std::find(known.begin(), known.end(), key) == known.end())
+      throw InputError(str("unknown option --", key));
+    if (!is_flag && !has_value) {
+      if (i + 1 >= args.size()) throw InputError(str("option --", key, " needs a value"));
+      value = args[++i];
+    }
+    o.values[key] = value;
+  }
+  return o;
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::string fmt(double v, int prec = 2) {
+  if (std::isnan(v)) return "n/a";
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(prec) << v;
+  return os.str();
+}
+
+int cmd_version() {
+  auto info = build_info();
+  std::cout << "sozai " << info["version"] << "\n";
+  for (const auto& kv : info)
+    if (kv.first != "version") std::cout << "  " << kv.first << ": " << kv.second << "\n";
+  return 0;
+}
+
+int cmd_datasets() {
+  std::cout << std::left << std::setw(24) << "name" << std::setw(10) << "kind" << "title\n";
+  for (const auto& d : dataset_registry())
+    std::cout << std::left << std::setw(24) << d.name << std::setw(10) << d.kind << d.title
+              << (d.closed_loop ? (d.single_objective ? "  [closed loop]" : "  [closed loop, multi-objective]") : "")
+              << "\n";
+  return 0;
+}
+
+/// Markdown table of one benchmark: EF and AF of every arm.
+std::string summary_markdown(const std::string& name, const ClosedLoopDataset& ds, const PoolBenchmarkConfig& cfg,
+                             const PoolBenchmarkResult& r) {
+  std::ostringstream md;
+  md << "### " << name << "\n\n"
+     << "pool " << r.pool_size << " unique inputs (" << ds.raw_rows << " rows), objective '" << ds.objective_names[0]
+     << "' (" << (ds.maximize[0] ? "maximise" : "minimise") << "), top set " << r.top.required << " ("
+     << cfg.top_fraction * 100 << "%), budget " << r.budget << ", " << cfg.seeds << " seeds per BO arm, "
+     << r.arms[0].orders.size() << " random seeds, q=" << cfg.q << ", n_init=" << cfg.n_init << "\n\n";
+  md << "| arm |";
+  for (auto i : cfg.ef_at) md << " EF@" << i << " |";
+  for (auto t : cfg.af_at) md << " n@" << static_cast<int>(t * 100) << "% | AF@" << static_cast<int>(t * 100) << "% |";
+  md << " s/campaign |\n|---|";
+  for (size_t k = 0; k < cfg.ef_at.size() + 2 * cfg.af_at.size() + 1; ++k) md << "---|";
+  md << "\n";
+  for (const auto& a : r.arms) {
+    md << "| " << a.name << " |";
+    for (auto i : cfg.ef_at) md << " " << fmt(a.ef.at(i)) << " |";
+    for (auto t : cfg.af_at) {
+      auto nreach = a.n_to_reach.at(t);
+      md << " " << (nreach < 0 ? std::string("not reached") : std::to_string(nreach)) << " | " << fmt(a.af.at(t))
+         << " |";
+    }
+    md << " " << fmt(a.seconds / std::max<size_t>(1, a.orders.size()), 3) << " |\n";
+  }
+  return md.str();
+}
+
+nlohmann::json result_json(const std::string& name, const ClosedLoopDataset& ds, const PoolBenchmarkConfig& cfg,
+                           const PoolBenchmarkResult& r) {
+  nlohmann::json j;
+  j["dataset"] = name;
+  j["objective"] = ds.objective_names[0];
+  j["maximize"] = static_cast<bool>(ds.maximize[0]);
+  j["pool_size"] = r.pool_size;
+  j["raw_rows"] = ds.raw_rows;
+  j["budget"] = r.budget;
+  j["top_required"] = r.top.required;
+  j["top_fraction"] = cfg.top_fraction;
+  j["seeds"] = cfg.seeds;
+  j["q"] = cfg.q;
+  j["n_init"] = cfg.n_init;
+  auto nan_to_null = [](double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); };
+  for (const auto& a : r.arms) {
+    nlohmann::json ja;
+    ja["name"] = a.name;
+    ja["mean_top_fraction"] = a.mean;
+    ja["best_so_far_mean"] = a.best_so_far_mean;
+    ja["seconds"] = a.seconds;
+    ja["campaigns"] = a.orders.size();
+    std::vector<std::vector<double>> curves;
+    if (a.name != "random") ja["curves"] = a.curves;  // random's hundreds of curves only make the file large
+    else {
+      // Spread of random search as the 10th/90th percentile per experiment count.
+      std::vector<double> p10, p90;
+      for (int64_t i = 0; i < r.budget; ++i) {
+        std::vector<double> col;
+        for (const auto& c : a.curves) col.push_back(c[i]);
+        std::sort(col.begin(), col.end());
+        p10.push_back(col[col.size() / 10]);
+        p90.push_back(col[(col.size() * 9) / 10]);
+      }
+      ja["p10"] = p10;
+      ja["p90"] = p90;
+    }
+    for (const auto& kv : a.ef) ja["ef"][std::to_string(kv.first)] = nan_to_null(kv.second);
+    for (const auto& kv : a.af) ja["af"][fmt(kv.first, 2)] = nan_to_null(kv.second);
+    for (const auto& kv : a.n_to_reach) ja["n_to_reach"][fmt(kv.first, 2)] = kv.second;
+    j["arms"].push_back(ja);
+  }
+  return j;
+}
+
+int cmd_benchmark(const std::vector<std::string>& args) {
+  auto o = parse_options(args, 1, {"no-early-stop"},
+                         {"dataset", "budget", "seeds", "acquisition", "random-seeds", "q", "n-init", "out"});
+  const std::string name = o.require("dataset");
+  const auto& info = dataset_info(name);
+  if (!info.closed_loop)
+    throw InputError(str("dataset '", name, "' is not a closed-loop dataset; `sozai datasets` lists those marked [closed loop]"));
+  auto ds = load_closed_loop(name);
+  if (ds.objective_names.size() != 1)
+    throw UnsupportedError(str("dataset '", name, "' has ", ds.objective_names.size(),
+                               " objectives; `sozai benchmark` replays single-objective campaigns"));
+  PoolBenchmarkConfig cfg;
+  cfg.budget = o.get_int("budget", 0);
+  cfg.seeds = o.get_int("seeds", 20);
+  cfg.random_seeds = o.get_int("random-seeds", 0);
+  cfg.q = o.get_int("q", 1);
+  cfg.n_init = o.get_int("n-init", 2);
+  cfg.stop_when_all_found = !o.has("no-early-stop");
+  if (o.has("acquisition")) cfg.acquisitions = split_commas(o.get("acquisition"));
+  for (const auto& a : cfg.acquisitions) kernels::acquisition_kind_from_string(a);
+  const int64_t budget = cfg.budget > 0 ? cfg.budget : ds.X.size(0);
+  if (budget > ds.X.size(0))
+    throw InputError(str("--budget ", budget, " exceeds the ", ds.X.size(0), " unique candidates of ", name));
+
+  std::cerr << "sozai benchmark: " << name << ", " << ds.X.size(0) << " candidates x " << ds.X.size(1)
+            << " inputs, budget " << budget << ", " << cfg.seeds << " seeds x " << cfg.acquisitions.size()
+            << " acquisitions\n";
+  auto progress = [](const std::string& arm, int64_t seed, int64_t seeds, double secs) {
+    std::cerr << "  [" << arm << "] seed " << (seed + 1) << "/" << seeds << " done in " << fmt(secs, 1) << " s\n";
+  };
+  auto result = run_pool_benchmark(ds.X, ds.Y.select(1, 0), ds.maximize[0], cfg, progress);
+  auto md = summary_markdown(name, ds, cfg, result);
+  std::cout << md;
+  if (o.has("out")) {
+    std::filesystem::path dir(o.require("out"));
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / (name + ".json")) << result_json(name, ds, cfg, result).dump(1) << "\n";
+    std::ofstream(dir / (name + ".md")) << md;
+    std::cerr << "wrote " << (dir / (name + ".json")).string() << " and " << (dir / (name + ".md")).string() << "\n";
+  }
+  return 0;
+}
+
+int cmd_campaign(const std::vector<std::string>& args) {
+  if (args.size() < 2) throw InputError("campaign needs a sub-command: new, ask, tell or show");
+  const std::string sub = args[1];
+  if (sub == "new") {
+    auto o = parse_options(args, 2, {"minimize"}, {"pool", "state", "target", "acquisition", "seed", "n-init"});
+    auto pool = read_pool_csv(o.require("pool"), o.get("target"));
+    CampaignConfig cfg;
+    if (o.has("acquisition")) cfg.acquisition = o.get("acquisition");
+    cfg.seed = static_cast<uint64_t>(o.get_int("seed", 0));
+    cfg.n_init = o.get_int("n-init", 2);
+    PoolCampaign c(pool.X, !o.has("minimize"), cfg);
+    c.tell(pool.measured_rows, pool.measured_values);
+    c.save(o.require("state"));
+    std::cout << "campaign over " << pool.X.size(0) << " candidates (" << pool.input_names.size()
+              << " inputs), " << pool.measured_rows.size() << " results already known; state in "
+              << o.require("state") << "\n";
+    return 0;
+  }
+  if (sub == "ask") {
+    auto o = parse_options(args, 2, {}, {"state", "q"});
+    auto c = PoolCampaign::load(o.require("state"));
+    auto rows = c.ask(o.get_int("q", 1));
+    c.save(o.require("state"));
+    std::cout << "row";
+    for (int64_t j = 0; j < c.pool().size(1); ++j) std::cout << ",x" << j;
+    std::cout << "\n";
+    for (auto r : rows) {
+      std::cout << r;
+      for (int64_t j = 0; j < c.pool().size(1); ++j) std::cout << "," << c.pool()[r][j].item<double>();
+      std::cout << "\n";
+    }
+    return 0;
+  }
+  if (sub == "tell") {
+    auto o = parse_options(args, 2, {}, {"state", "row", "value"});
+    auto c = PoolCampaign::load(o.require("state"));
+    c.tell(o.get_int("row", -1), o.get_double("value"));
+    c.save(o.require("state"));
+    std::cout << "recorded row " << o.get("row") << " = " << o.get("value") << " (" << c.observed_indices().size()
+              << " results)\n";
+    return 0;
+  }
+  if (sub == "show") {
+    auto o = parse_options(args, 2, {}, {"state"});
+    auto c = PoolCampaign::load(o.require("state"));
+    std::cout << "pool " << c.pool_size() << " candidates, " << c.observed_indices().size() << " results, "
+              << c.pending().size() << " pending, acquisition " << c.config().acquisition << ", "
+              << (c.maximize() ? "maximise" : "minimise") << "\n";
+    if (!c.observed_indices().empty()) {
+      auto b = c.best();
+      std::cout << "best: row " << b.first << " = " << b.second << "\n";
+    }
+    return 0;
+  }
+  throw InputError(str("unknown campaign sub-command '", sub, "'; expected new, ask, tell or show"));
+}
+
+}  // namespace
+
+int run(const std::vector<std::string>& args) {
+  try {
+    if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+      std::cout << kUsage;
+      return args.empty() ? 2 : 0;
+    }
+    const auto& cmd = args[0];
+    if (cmd == "--version" || cmd == "version") return cmd_version();
+    if (cmd == "datasets") return cmd_datasets();
+    if (cmd == "benchmark") return cmd_benchmark(args);
+    if (cmd == "campaign") return cmd_campaign(args);
+    std::cerr << "sozai: unknown command '" << cmd << "'\n" << kUsage;
+    return 2;
+  } catch (const InputError& e) {
+    std::cerr << "sozai: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "sozai: error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace cli
+}  // namespace sozai

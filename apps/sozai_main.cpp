@@ -1,0 +1,6 @@
+#include <sozai/apps/cli.h>
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  return sozai::cli::run(args);
+}

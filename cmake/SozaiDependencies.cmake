@@ -1,0 +1,45 @@
+# Finds sozai's dependencies; an optional one that is missing turns its
+# option off with a message instead of failing the configure step.
+
+find_package(Torch REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
+
+# A CUDA-enabled LibTorch ships c10_cuda; Debian's CPU build does not.
+set(SOZAI_TORCH_HAS_CUDA OFF)
+foreach(_lib IN LISTS TORCH_LIBRARIES)
+  if(_lib MATCHES "c10_cuda|torch_cuda")
+    set(SOZAI_TORCH_HAS_CUDA ON)
+  endif()
+endforeach()
+if(TARGET c10_cuda OR TARGET torch_cuda)
+  set(SOZAI_TORCH_HAS_CUDA ON)
+endif()
+
+if(SOZAI_WITH_RDKIT)
+  find_path(SOZAI_RDKIT_INCLUDE_DIR RDGeneral/versions.h PATHS /usr/include/rdkit /usr/local/include/rdkit)
+  find_library(SOZAI_RDKIT_RDGENERAL RDKitRDGeneral PATHS /usr/lib /usr/local/lib)
+  find_package(Boost QUIET)
+  if(SOZAI_RDKIT_INCLUDE_DIR AND SOZAI_RDKIT_RDGENERAL AND Boost_FOUND)
+    set(SOZAI_RDKIT_INCLUDE_DIRS ${SOZAI_RDKIT_INCLUDE_DIR} ${Boost_INCLUDE_DIRS})
+    set(SOZAI_RDKIT_LIBRARIES ${SOZAI_RDKIT_RDGENERAL})
+  else()
+    message(STATUS "sozai: RDKit (or Boost headers) not found; SOZAI_WITH_RDKIT=OFF")
+    set(SOZAI_WITH_RDKIT OFF CACHE BOOL "" FORCE)
+  endif()
+endif()
+
+if(SOZAI_WITH_HDF5)
+  find_package(HDF5 COMPONENTS C QUIET)
+  if(NOT HDF5_FOUND)
+    message(STATUS "sozai: HDF5 not found; SOZAI_WITH_HDF5=OFF")
+    set(SOZAI_WITH_HDF5 OFF CACHE BOOL "" FORCE)
+  endif()
+endif()
+
+if(SOZAI_WITH_MPI)
+  find_package(MPI COMPONENTS CXX QUIET)
+  if(NOT MPI_CXX_FOUND)
+    message(STATUS "sozai: MPI not found; SOZAI_WITH_MPI=OFF")
+    set(SOZAI_WITH_MPI OFF CACHE BOOL "" FORCE)
+  endif()
+endif()

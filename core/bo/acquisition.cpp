@@ -1,0 +1,79 @@
+#include <sozai/core/bo/acquisition.h>
+#include <sozai/core/common/error.h>
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <limits>
+
+namespace sozai {
+
+torch::Tensor AnalyticAcquisition::operator()(const torch::Tensor& X) const {
+  auto post = model_.latent_posterior(X);
+  SOZAI_CHECK(post.mean.size(1) == 1, "AnalyticAcquisition needs a single-output model, got ", post.mean.size(1),
+              " outputs");
+  return kernels::analytic_acquisition(post.mean.squeeze(1), post.variance.squeeze(1), params_);
+}
+
+double best_latent_value(const Surrogate& model, const torch::Tensor& Y, bool maximize) {
+  SOZAI_CHECK(Y.defined() && Y.numel() > 0, "best_latent_value: no observations");
+  auto z = model.transform_outcome(Y.reshape({-1}));
+  return (maximize ? z.max() : z.min()).item<double>();
+}
+
+std::vector<int64_t> select_batch_from_pool(const Surrogate& model, const torch::Tensor& candidates,
+                                            const torch::Tensor& available, int64_t q, AcquisitionParams params,
+                                            const std::vector<int64_t>& pending) {
+  SOZAI_CHECK(q >= 1, "select_batch_from_pool: q must be >= 1, got ", q);
+  SOZAI_CHECK(candidates.dim() == 2, "select_batch_from_pool: candidates must be [N, d], got ", candidates.sizes());
+  const int64_t N = candidates.size(0);
+  SOZAI_CHECK(available.dim() == 1 && available.size(0) == N && available.scalar_type() == torch::kBool,
+              "select_batch_from_pool: available must be a bool [", N, "] mask, got ", available.sizes(), " ",
+              available.scalar_type());
+  for (auto p : pending)
+    SOZAI_CHECK(p >= 0 && p < N, "select_batch_from_pool: pending row ", p, " is outside the pool of ", N);
+
+  torch::NoGradGuard no_grad;
+  auto post = model.latent_posterior(candidates);
+  SOZAI_CHECK(post.mean.size(1) == 1, "select_batch_from_pool needs a single-output model");
+  const auto mean = post.mean.squeeze(1);
+  auto var = post.variance.squeeze(1).clone();
+  const double noise = model.latent_noise();
+  auto mask = available.to(mean.device()).clone();
+  std::vector<torch::Tensor> factors;  // normalised posterior covariance columns of the fantasies
+  const double neg_inf = -std::numeric_limits<double>::infinity();
+
+  auto fantasise = [&](int64_t f) {
+    auto c = model.latent_covariance(candidates, candidates.slice(0, f, f + 1)).squeeze(1);
+    for (const auto& C : factors) c = c - C * C[f];
+    const double denom = var[f].item<double>() + noise;
+    auto C = c / std::sqrt(denom);
+    var = (var - C.pow(2)).clamp_min(0.0);
+    factors.push_back(C);
+    const double mf = mean[f].item<double>();
+    // The believed outcome is the posterior mean; it becomes the incumbent
+    // if it beats the current one.
+    if (params.kind != AcquisitionKind::UCB)
+      params.best_f = params.maximize ? std::max(params.best_f, mf) : std::min(params.best_f, mf);
+  };
+
+  for (auto p : pending) fantasise(p);
+  std::vector<int64_t> chosen;
+  for (int64_t j = 0; j < q; ++j) {
+    if (!mask.any().item<bool>()) break;
+    auto acq = kernels::analytic_acquisition(mean, var, params);
+    acq = acq.masked_fill(mask.logical_not(), neg_inf);
+    // NaN never wins: treat it as the worst value.
+    acq = torch::nan_to_num(acq, neg_inf);
+    int64_t best = acq.argmax().item<int64_t>();
+    // Every available value may be -inf (e.g. PI underflow): fall back to
+    // the first available row rather than returning a masked one.
+    if (!mask[best].item<bool>()) best = torch::nonzero(mask).index({0, 0}).item<int64_t>();
+    chosen.push_back(best);
+    mask[best] = false;
+    if (j + 1 < q) fantasise(best);
+  }
+  return chosen;
+}
+
+}  // namespace sozai

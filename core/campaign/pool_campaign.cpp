@@ -1,0 +1,384 @@
+#include <sozai/core/campaign/campaign_io.h>
+#include <sozai/core/campaign/pool_campaign.h>
+#include <sozai/core/common/error.h>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+namespace sozai {
+
+namespace {
+
+/// SplitMix64: decorrelates (seed, counter) pairs into independent seeds.
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+void check_config(const CampaignConfig& c) {
+  SOZAI_CHECK(c.surrogate == "gp" || c.surrogate == "random", "unknown surrogate '", c.surrogate,
+              "'; expected gp or random");
+  kernels::acquisition_kind_from_string(c.acquisition);
+  covariance_kind_from_string(c.gp.kernel);
+  SOZAI_CHECK(c.n_init >= 0, "n_init must be >= 0, got ", c.n_init);
+  SOZAI_CHECK(c.ucb_beta >= 0, "ucb_beta must be >= 0, got ", c.ucb_beta);
+}
+
+}  // namespace
+
+PoolCampaign::PoolCampaign(const torch::Tensor& pool, bool maximize, CampaignConfig config)
+    : maximize_(maximize), config_(std::move(config)) {
+  SOZAI_CHECK(pool.defined() && pool.dim() == 2 && pool.size(0) >= 1 && pool.size(1) >= 1,
+              "PoolCampaign: pool must be a non-empty [N, d] tensor, got ",
+              pool.defined() ? pool.sizes() : at::IntArrayRef{});
+  SOZAI_CHECK(pool.is_floating_point(), "PoolCampaign: pool must be floating point, got ", pool.scalar_type());
+  pool_ = pool.to(torch::kCPU, torch::kFloat64).contiguous();
+  auto finite = torch::isfinite(pool_).all(1);
+  if (!finite.all().item<bool>()) {
+    int64_t bad = torch::nonzero(finite.logical_not()).index({0, 0}).item<int64_t>();
+    throw InputError(str("PoolCampaign: pool row ", bad, " has a non-finite value"));
+  }
+  check_config(config_);
+}
+
+void PoolCampaign::check_index(int64_t index, const char* what) const {
+  SOZAI_CHECK(index >= 0 && index < pool_.size(0), "PoolCampaign::", what, ": row ", index,
+              " is outside the pool of ", pool_.size(0), " candidates");
+}
+
+uint64_t PoolCampaign::ask_seed() const {
+  return splitmix64(splitmix64(config_.seed) ^ static_cast<uint64_t>(ask_count_));
+}
+
+torch::Tensor PoolCampaign::available_mask() const {
+  auto mask = torch::ones({pool_.size(0)}, torch::kBool);
+  auto* m = mask.data_ptr<bool>();
+  for (auto i : observed_) m[i] = false;
+  for (auto i : pending_) m[i] = false;
+  return mask;
+}
+
+std::vector<int64_t> PoolCampaign::random_rows(int64_t q, uint64_t seed) const {
+  auto mask = available_mask();
+  std::vector<int64_t> free;
+  for (int64_t i = 0; i < pool_.size(0); ++i)
+    if (mask.data_ptr<bool>()[i]) free.push_back(i);
+  std::mt19937_64 rng(seed);
+  const int64_t k = std::min<int64_t>(q, free.size());
+  for (int64_t i = 0; i < k; ++i) {  // partial Fisher-Yates
+    std::uniform_int_distribution<int64_t> pick(i, static_cast<int64_t>(free.size()) - 1);
+    std::swap(free[i], free[pick(rng)]);
+  }
+  free.resize(k);
+  return free;
+}
+
+std::vector<int64_t> PoolCampaign::ask(int64_t q) {
+  SOZAI_CHECK(q >= 1, "PoolCampaign::ask: q must be >= 1, got ", q);
+  const uint64_t seed = ask_seed();
+  std::vector<int64_t> rows;
+  const int64_t n = static_cast<int64_t>(observed_.size());
+  if (config_.surrogate == "random" || n < std::max<int64_t>(config_.n_init, 1)) {
+    rows = random_rows(q, seed);
+  } else {
+    ExactGPConfig gpc = config_.gp;
+    gpc.seed = seed;
+    gpc.warm_start = true;
+    if (hyper_ && n > config_.full_refit_max_n) gpc.restarts = 1;
+    auto model = std::make_shared<ExactGP>(gpc);
+    if (hyper_) model->set_hyperparameters(*hyper_);
+    model->set_input_bounds(std::get<0>(pool_.min(0)), std::get<0>(pool_.max(0)));
+    auto idx = torch::tensor(observed_, torch::kInt64);
+    auto y = torch::tensor(values_, torch::kFloat64);
+    model->fit(Dataset{pool_.index_select(0, idx), y});
+    AcquisitionParams params;
+    params.kind = kernels::acquisition_kind_from_string(config_.acquisition);
+    params.maximize = maximize_;
+    params.beta = config_.ucb_beta;
+    params.best_f = best_latent_value(*model, y, maximize_);
+    rows = select_batch_from_pool(*model, pool_, available_mask(), q, params, pending_);
+    hyper_ = model->hyperparameters();
+    model_ = model;
+  }
+  pending_.insert(pending_.end(), rows.begin(), rows.end());
+  ++ask_count_;
+  return rows;
+}
+
+void PoolCampaign::tell(const std::vector<int64_t>& indices, const std::vector<double>& values) {
+  SOZAI_CHECK(indices.size() == values.size(), "PoolCampaign::tell: ", indices.size(), " indices but ", values.size(),
+              " values");
+  std::vector<bool> seen(pool_.size(0), false);
+  for (auto i : observed_) seen[i] = true;
+  for (size_t k = 0; k < indices.size(); ++k) {
+    check_index(indices[k], "tell");
+    SOZAI_CHECK(std::isfinite(values[k]), "PoolCampaign::tell: value for row ", indices[k], " is not finite (",
+                values[k], ")");
+    SOZAI_CHECK(!seen[indices[k]], "PoolCampaign::tell: row ", indices[k],
+                " already has a result; a pool candidate is measured once");
+    seen[indices[k]] = true;
+  }
+  for (size_t k = 0; k < indices.size(); ++k) {
+    observed_.push_back(indices[k]);
+    values_.push_back(values[k]);
+    pending_.erase(std::remove(pending_.begin(), pending_.end(), indices[k]), pending_.end());
+  }
+}
+
+void PoolCampaign::tell(int64_t index, double value) { tell(std::vector<int64_t>{index}, std::vector<double>{value}); }
+
+void PoolCampaign::cancel(int64_t index) {
+  check_index(index, "cancel");
+  auto it = std::find(pending_.begin(), pending_.end(), index);
+  SOZAI_CHECK(it != pending_.end(), "PoolCampaign::cancel: row ", index, " is not pending");
+  pending_.erase(it);
+}
+
+std::pair<int64_t, double> PoolCampaign::best() const {
+  SOZAI_CHECK(!observed_.empty(), "PoolCampaign::best: no results have been told yet");
+  size_t b = 0;
+  for (size_t k = 1; k < values_.size(); ++k)
+    if (maximize_ ? values_[k] > values_[b] : values_[k] < values_[b]) b = k;
+  return {observed_[b], values_[b]};
+}
+
+// ------------------------------------------------------------ persistence
+
+nlohmann::json campaign_state_json(const PoolCampaign& c, const std::optional<GPHyperparameters>& hyper,
+                                   bool with_arrays) {
+  using nlohmann::json;
+  const auto& cfg = c.config();
+  json j;
+  j["format"] = "sozai.pool_campaign";
+  j["version"] = 1;
+  j["maximize"] = c.maximize();
+  j["ask_count"] = c.ask_count();
+  j["config"] = {{"surrogate", cfg.surrogate},
+                 {"acquisition", cfg.acquisition},
+                 {"ucb_beta", cfg.ucb_beta},
+                 {"n_init", cfg.n_init},
+                 {"seed", cfg.seed},
+                 {"full_refit_max_n", cfg.full_refit_max_n},
+                 {"gp",
+                  {{"kernel", cfg.gp.kernel},
+                   {"outcome_transform", cfg.gp.outcome_transform},
+                   {"restarts", cfg.gp.restarts},
+                   {"max_iter", cfg.gp.max_iter},
+                   {"lengthscale_min", cfg.gp.lengthscale_min},
+                   {"lengthscale_max", cfg.gp.lengthscale_max},
+                   {"outputscale_min", cfg.gp.outputscale_min},
+                   {"outputscale_max", cfg.gp.outputscale_max},
+                   {"noise_min", cfg.gp.noise_min},
+                   {"noise_max", cfg.gp.noise_max}}}};
+  if (hyper) {
+    j["hyperparameters"] = {
+        {"lengthscale", hyper->lengthscale}, {"outputscale", hyper->outputscale}, {"noise", hyper->noise}};
+  } else {
+    j["hyperparameters"] = nullptr;
+  }
+  j["pool_shape"] = {c.pool().size(0), c.pool().size(1)};
+  if (with_arrays) {
+    const double* p = c.pool().data_ptr<double>();
+    j["pool"] = std::vector<double>(p, p + c.pool().numel());
+    j["observed_index"] = c.observed_indices();
+    j["observed_value"] = c.observed_values();
+    j["pending"] = c.pending();
+  }
+  return j;
+}
+
+namespace {
+
+template <typename T>
+T field(const nlohmann::json& j, const std::string& key, const std::string& origin) {
+  if (!j.contains(key)) throw StorageError(str(origin, ": campaign state has no field '", key, "'"));
+  try {
+    return j.at(key).get<T>();
+  } catch (const nlohmann::json::exception& e) {
+    throw StorageError(str(origin, ": campaign state field '", key, "' has the wrong type: ", e.what()));
+  }
+}
+
+}  // namespace
+
+PoolCampaign campaign_from_state(const nlohmann::json& j, const torch::Tensor& pool,
+                                 const std::vector<int64_t>& observed, const std::vector<double>& values,
+                                 const std::vector<int64_t>& pending, const std::string& origin) {
+  if (field<std::string>(j, "format", origin) != "sozai.pool_campaign")
+    throw StorageError(str(origin, ": not a sozai pool campaign (format '", j.value("format", ""), "')"));
+  const int version = field<int>(j, "version", origin);
+  if (version != 1) throw StorageError(str(origin, ": campaign state version ", version, " is not supported (expected 1)"));
+  const auto& jc = j.at("config");
+  CampaignConfig cfg;
+  cfg.surrogate = field<std::string>(jc, "surrogate", origin);
+  cfg.acquisition = field<std::string>(jc, "acquisition", origin);
+  cfg.ucb_beta = field<double>(jc, "ucb_beta", origin);
+  cfg.n_init = field<int64_t>(jc, "n_init", origin);
+  cfg.seed = field<uint64_t>(jc, "seed", origin);
+  cfg.full_refit_max_n = field<int64_t>(jc, "full_refit_max_n", origin);
+  if (!jc.contains("gp")) throw StorageError(str(origin, ": campaign state has no field 'config.gp'"));
+  const auto& g = jc.at("gp");
+  cfg.gp.kernel = field<std::string>(g, "kernel", origin);
+  cfg.gp.outcome_transform = field<std::string>(g, "outcome_transform", origin);
+  cfg.gp.restarts = field<int>(g, "restarts", origin);
+  cfg.gp.max_iter = field<int>(g, "max_iter", origin);
+  cfg.gp.lengthscale_min = field<double>(g, "lengthscale_min", origin);
+  cfg.gp.lengthscale_max = field<double>(g, "lengthscale_max", origin);
+  cfg.gp.outputscale_min = field<double>(g, "outputscale_min", origin);
+  cfg.gp.outputscale_max = field<double>(g, "outputscale_max", origin);
+  cfg.gp.noise_min = field<double>(g, "noise_min", origin);
+  cfg.gp.noise_max = field<double>(g, "noise_max", origin);
+
+  PoolCampaign c(pool, field<bool>(j, "maximize", origin), cfg);
+  if (observed.size() != values.size())
+    throw StorageError(str(origin, ": ", observed.size(), " observed indices but ", values.size(), " values"));
+  try {
+    c.tell(observed, values);
+  } catch (const InputError& e) {
+    throw StorageError(str(origin, ": invalid observations: ", e.what()));
+  }
+  restore_campaign_counters(c, pending, field<int64_t>(j, "ask_count", origin), origin);
+  if (j.contains("hyperparameters") && !j.at("hyperparameters").is_null()) {
+    const auto& h = j.at("hyperparameters");
+    GPHyperparameters hp;
+    hp.lengthscale = field<std::vector<double>>(h, "lengthscale", origin);
+    hp.outputscale = field<double>(h, "outputscale", origin);
+    hp.noise = field<double>(h, "noise", origin);
+    if (static_cast<int64_t>(hp.lengthscale.size()) != pool.size(1))
+      throw StorageError(str(origin, ": ", hp.lengthscale.size(), " lengthscales for a pool of ", pool.size(1),
+                             " columns"));
+    restore_campaign_hyperparameters(c, hp);
+  }
+  return c;
+}
+
+void restore_campaign_counters(PoolCampaign& c, const std::vector<int64_t>& pending, int64_t ask_count,
+                               const std::string& origin) {
+  auto mask = c.available_mask();
+  for (auto p : pending) {
+    if (p < 0 || p >= c.pool_size() || !mask.data_ptr<bool>()[p])
+      throw StorageError(str(origin, ": pending row ", p, " is outside the pool, observed or listed twice"));
+    mask.data_ptr<bool>()[p] = false;
+  }
+  c.pending_ = pending;
+  c.ask_count_ = ask_count;
+}
+
+void restore_campaign_hyperparameters(PoolCampaign& c, const GPHyperparameters& h) { c.hyper_ = h; }
+
+std::string PoolCampaign::to_json() const { return campaign_state_json(*this, hyper_, true).dump(); }
+
+PoolCampaign PoolCampaign::from_json(const std::string& text, const std::string& origin) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw StorageError(str(origin, ": not valid JSON: ", e.what()));
+  }
+  auto shape = field<std::vector<int64_t>>(j, "pool_shape", origin);
+  auto flat = field<std::vector<double>>(j, "pool", origin);
+  if (shape.size() != 2 || shape[0] * shape[1] != static_cast<int64_t>(flat.size()))
+    throw StorageError(str(origin, ": pool has ", flat.size(), " values, which does not match pool_shape"));
+  auto pool = torch::tensor(flat, torch::kFloat64).reshape({shape[0], shape[1]});
+  return campaign_from_state(j, pool, field<std::vector<int64_t>>(j, "observed_index", origin),
+                             field<std::vector<double>>(j, "observed_value", origin),
+                             field<std::vector<int64_t>>(j, "pending", origin), origin);
+}
+
+void PoolCampaign::save(const std::string& path) const {
+  const std::string tmp = path + ".tmp";
+  if (ends_with(path, ".h5") || ends_with(path, ".hdf5")) {
+    save_campaign_hdf5(*this, campaign_state_json(*this, hyper_, false).dump(), tmp);
+  } else {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw StorageError(str("cannot write campaign state to '", tmp, "'"));
+    out << to_json();
+    out.close();
+    if (!out) throw StorageError(str("writing campaign state to '", tmp, "' failed (disk full?)"));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw StorageError(str("cannot move '", tmp, "' to '", path, "'"));
+  }
+}
+
+PoolCampaign PoolCampaign::load(const std::string& path) {
+  if (ends_with(path, ".h5") || ends_with(path, ".hdf5")) return load_campaign_hdf5(path);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw StorageError(str("cannot open campaign state '", path, "'"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return from_json(ss.str(), path);
+}
+
+// ------------------------------------------------------------ simulation
+
+std::vector<int64_t> pool_campaign(const torch::Tensor& X, const torch::Tensor& y, bool maximize, int64_t budget,
+                                   uint64_t seed, const std::string& surrogate, const std::string& acquisition,
+                                   int64_t q, int64_t n_init, const CampaignConfig* base_config,
+                                   const std::function<bool(const std::vector<int64_t>&)>& stop) {
+  SOZAI_CHECK(X.defined() && X.dim() == 2, "pool_campaign: X must be [n, d], got ",
+              X.defined() ? X.sizes() : at::IntArrayRef{});
+  SOZAI_CHECK(y.defined() && y.numel() == X.size(0) && (y.dim() == 1 || (y.dim() == 2 && y.size(1) == 1)),
+              "pool_campaign: y must be [", X.size(0), "], got ", y.defined() ? y.sizes() : at::IntArrayRef{});
+  SOZAI_CHECK(budget >= 1 && budget <= X.size(0), "pool_campaign: budget must be in [1, ", X.size(0), "], got ", budget);
+  SOZAI_CHECK(q >= 1, "pool_campaign: q must be >= 1, got ", q);
+  SOZAI_CHECK(n_init >= 1 && n_init <= budget, "pool_campaign: n_init must be in [1, budget=", budget, "], got ",
+              n_init);
+  auto yv = y.reshape({-1}).to(torch::kCPU, torch::kFloat64).contiguous();
+  auto finite = torch::isfinite(yv);
+  if (!finite.all().item<bool>()) {
+    int64_t bad = torch::nonzero(finite.logical_not()).index({0, 0}).item<int64_t>();
+    throw InputError(str("pool_campaign: y[", bad, "] is not finite"));
+  }
+  CampaignConfig cfg = base_config ? *base_config : CampaignConfig{};
+  cfg.surrogate = surrogate;
+  cfg.acquisition = acquisition;
+  cfg.seed = seed;
+  cfg.n_init = n_init;
+  PoolCampaign c(X, maximize, cfg);
+  const double* yp = yv.data_ptr<double>();
+  std::vector<int64_t> order;
+  auto run = [&](int64_t k) {
+    auto rows = c.ask(k);
+    SOZAI_ASSERT(!rows.empty());
+    std::vector<double> vals;
+    for (auto r : rows) vals.push_back(yp[r]);
+    c.tell(rows, vals);
+    order.insert(order.end(), rows.begin(), rows.end());
+  };
+  run(n_init);
+  while (static_cast<int64_t>(order.size()) < budget && !(stop && stop(order)))
+    run(std::min<int64_t>(q, budget - order.size()));
+  return order;
+}
+
+std::vector<int64_t> random_baseline(int64_t n, int64_t budget, uint64_t seed) {
+  SOZAI_CHECK(n >= 1, "random_baseline: n must be >= 1, got ", n);
+  SOZAI_CHECK(budget >= 0 && budget <= n, "random_baseline: budget must be in [0, ", n, "], got ", budget);
+  std::vector<int64_t> perm(n);
+  std::iota(perm.begin(), perm.end(), 0);
+  std::mt19937_64 rng(splitmix64(seed));
+  for (int64_t i = 0; i < budget; ++i) {
+    std::uniform_int_distribution<int64_t> pick(i, n - 1);
+    std::swap(perm[i], perm[pick(rng)]);
+  }
+  perm.resize(budget);
+  return perm;
+}
+
+}  // namespace sozai

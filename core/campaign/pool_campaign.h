@@ -1,0 +1,110 @@
+#pragma once
+/// A Bayesian-optimisation campaign over a finite pool of candidates
+/// (DESIGN.md "campaign" layer): ask(q) proposes pool rows, tell records
+/// measured results, and the full state saves to JSON or HDF5 and
+/// continues identically after load.
+
+#include <sozai/core/bo/acquisition.h>
+#include <sozai/models/gp/exact_gp.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sozai {
+
+/// Settings of a pool campaign.
+struct CampaignConfig {
+  std::string surrogate = "gp";     ///< "gp" (ExactGP); "random" proposes uniformly at random
+  std::string acquisition = "logei";///< ei, logei, ucb, pi
+  double ucb_beta = 4.0;            ///< UCB: mean + sqrt(beta) sigma, in standardised units
+  int64_t n_init = 2;               ///< random proposals before the first model
+  uint64_t seed = 0;                ///< seeds the initial design and the GP restarts
+  /// With more observations than this, each ask refits from the previous
+  /// hyperparameters alone instead of all restarts (ask latency).
+  int64_t full_refit_max_n = 300;
+  ExactGPConfig gp;                 ///< kernel, outcome transform, restarts
+};
+
+class PoolCampaign {
+ public:
+  /// pool: [N, d] candidate inputs (any float dtype; stored as float64 on
+  /// the CPU, modelled on pool.device()). maximize: objective direction.
+  PoolCampaign(const torch::Tensor& pool, bool maximize, CampaignConfig config = {});
+
+  /// Proposes up to q pool rows that are neither observed nor pending and
+  /// marks them pending. Random while fewer than n_init results are known;
+  /// then fits the surrogate and selects a Kriging-believer batch.
+  std::vector<int64_t> ask(int64_t q = 1);
+  /// Records the measured value of pool row `index` (pending or not).
+  /// InputError for an index outside the pool, a row already observed, or
+  /// a non-finite value; nothing is changed when it throws.
+  void tell(int64_t index, double value);
+  /// Records several results; all are validated before any is stored.
+  void tell(const std::vector<int64_t>& indices, const std::vector<double>& values);
+  /// Withdraws a pending experiment (it becomes available again).
+  void cancel(int64_t index);
+
+  const std::vector<int64_t>& observed_indices() const { return observed_; }
+  const std::vector<double>& observed_values() const { return values_; }
+  const std::vector<int64_t>& pending() const { return pending_; }
+  int64_t pool_size() const { return pool_.size(0); }
+  bool maximize() const { return maximize_; }
+  const CampaignConfig& config() const { return config_; }
+  const torch::Tensor& pool() const { return pool_; }
+  int64_t ask_count() const { return ask_count_; }
+  /// Best observed (index, value) in the campaign's direction; InputError if none.
+  std::pair<int64_t, double> best() const;
+  /// The surrogate fitted at the last model-based ask (nullptr before).
+  const ExactGP* model() const { return model_.get(); }
+
+  /// Saves the full state; ".h5"/".hdf5" -> HDF5 (needs SOZAI_WITH_HDF5),
+  /// anything else -> JSON. Written to a temporary file and renamed, so an
+  /// existing save is never left half-written.
+  void save(const std::string& path) const;
+  /// Loads a campaign saved by save(); StorageError naming the file and the
+  /// missing or malformed field.
+  static PoolCampaign load(const std::string& path);
+
+  /// JSON text of the full state (what save() writes for .json).
+  std::string to_json() const;
+  static PoolCampaign from_json(const std::string& text, const std::string& origin = "<string>");
+
+ private:
+  friend void restore_campaign_counters(PoolCampaign&, const std::vector<int64_t>&, int64_t, const std::string&);
+  friend void restore_campaign_hyperparameters(PoolCampaign&, const GPHyperparameters&);
+  uint64_t ask_seed() const;
+  std::vector<int64_t> random_rows(int64_t q, uint64_t seed) const;
+  torch::Tensor available_mask() const;
+  void check_index(int64_t index, const char* what) const;
+
+  torch::Tensor pool_;  // [N, d] float64, CPU
+  bool maximize_;
+  CampaignConfig config_;
+  std::vector<int64_t> observed_;
+  std::vector<double> values_;
+  std::vector<int64_t> pending_;
+  int64_t ask_count_ = 0;
+  std::optional<GPHyperparameters> hyper_;  // last fitted, warm start of the next fit
+  std::shared_ptr<ExactGP> model_;
+};
+
+/// Runs a campaign over the rows of X with the measured y as the oracle:
+/// n_init random rows (by seed), then asks of q until `budget` rows are
+/// chosen, or until `stop(order)` returns true after a batch. Returns the
+/// rows in the order chosen. X: [n, d]; y: [n]. surrogate: "gp" or
+/// "random". base_config supplies every other setting (kernel, beta, ...).
+std::vector<int64_t> pool_campaign(const torch::Tensor& X, const torch::Tensor& y, bool maximize, int64_t budget,
+                                   uint64_t seed = 0, const std::string& surrogate = "gp",
+                                   const std::string& acquisition = "logei", int64_t q = 1, int64_t n_init = 2,
+                                   const CampaignConfig* base_config = nullptr,
+                                   const std::function<bool(const std::vector<int64_t>&)>& stop = nullptr);
+
+/// Random search: the first `budget` rows of a uniformly random permutation
+/// of n rows (seeded).
+std::vector<int64_t> random_baseline(int64_t n, int64_t budget, uint64_t seed = 0);
+
+}  // namespace sozai

@@ -1,0 +1,31 @@
+#pragma once
+/// Minimal RFC-4180 CSV reading with errors that name file, row and column.
+
+#include <string>
+#include <vector>
+
+namespace sozai {
+
+/// A parsed CSV table. Rows are 1-based in messages, counting the header
+/// line as row 1 when there is one (so messages match what an editor shows).
+struct CsvTable {
+  std::string path;                          ///< file it came from (for messages)
+  std::vector<std::string> header;           ///< empty when read without header
+  std::vector<std::vector<std::string>> rows;///< data rows, all of header's width
+  std::vector<int> line_of_row;              ///< 1-based file line of each data row
+};
+
+/// Reads a CSV file. Quoted fields ("a,b", "" escapes) are supported; blank
+/// lines are skipped; CRLF is accepted. Every data row must have the same
+/// number of fields as the first row (or header), else InputError naming
+/// the file, line and counts. Missing file → StorageError.
+CsvTable read_csv(const std::string& path, bool has_header);
+
+/// Parses a CSV cell as a finite double. On failure throws InputError
+/// "<file>: row <line>, column '<name>': expected a number, got '<cell>'";
+/// NaN/inf (including empty cells) are rejected in the same way unless
+/// allow_nan is true.
+double parse_cell_double(const CsvTable& table, size_t row, size_t col,
+                         const std::string& column_name, bool allow_nan = false);
+
+}  // namespace sozai

@@ -1,0 +1,331 @@
+/// Dataset registry (see registry.h): where each real dataset comes from,
+/// the bytes we expect (SHA-256), and how a file is found or fetched.
+///
+/// Digests were computed with `sha256sum` on the copies in shared/data;
+/// URLs pin the same commits as shared/data/README.md so a download yields
+/// those exact bytes.
+
+#include <sozai/core/common/error.h>
+#include <sozai/datasets/registry.h>
+#include <sozai/datasets/sha256.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <system_error>
+
+namespace sozai {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kRaw = "https://raw.githubusercontent.com/";
+
+// Pinned sources (repository @ commit), as in shared/data/README.md.
+constexpr const char* kPvlab = "PV-Lab/Benchmarking/7585c51/";
+constexpr const char* kOlympus = "aspuru-guzik-group/olympus/440b6b5/src/olympus/datasets/";
+constexpr const char* kPolymers = "htang7415/Uncertianty_quantification_Polymer_informatics/b23377a/";
+constexpr const char* kCdvae = "txie-93/cdvae/f857f59/";
+constexpr const char* kCrabnet = "anthony-wang/CrabNet/457b4d4/";
+constexpr const char* kMpea = "CitrineInformatics/MPEA_dataset/d31e251/";
+
+/// A file whose upstream path is `source_path` under `repo_at_commit`.
+RegisteredFile file(const std::string& relative_path, const std::string& repo_at_commit,
+                    const std::string& source_path, const std::string& sha256) {
+  return RegisteredFile{relative_path, std::string(kRaw) + repo_at_commit + source_path, sha256};
+}
+
+DatasetInfo pvlab(const std::string& name, const std::string& title, const std::string& local,
+                  const std::string& upstream_display, const std::string& upstream_url_path,
+                  const std::string& sha256) {
+  DatasetInfo d;
+  d.name = name;
+  d.title = title;
+  d.kind = "pvlab";
+  d.source = "PV-Lab/Benchmarking @7585c51, " + upstream_display;
+  d.licence = "MIT";
+  d.files = {file("pvlab-benchmarking/" + local, kPvlab, upstream_url_path, sha256)};
+  d.closed_loop = true;
+  d.single_objective = true;
+  return d;
+}
+
+DatasetInfo olympus(const std::string& name, const std::string& title, const std::string& data_sha,
+                    const std::string& config_sha, bool single_objective) {
+  DatasetInfo d;
+  d.name = name;
+  d.title = title;
+  d.kind = "olympus";
+  d.source = "aspuru-guzik-group/olympus @440b6b5, src/olympus/datasets/dataset_" + name + "/";
+  d.licence = "MIT";
+  const std::string upstream = "dataset_" + name + "/";
+  d.files = {file("olympus/" + name + "/data.csv", kOlympus, upstream + "data.csv", data_sha),
+             file("olympus/" + name + "/config.json", kOlympus, upstream + "config.json", config_sha)};
+  d.closed_loop = true;
+  d.single_objective = single_objective;
+  return d;
+}
+
+DatasetInfo property(const std::string& name, const std::string& title, const std::string& source,
+                     const std::string& licence, RegisteredFile f) {
+  DatasetInfo d;
+  d.name = name;
+  d.title = title;
+  d.kind = "property";
+  d.source = source;
+  d.licence = licence;
+  d.files = {std::move(f)};
+  return d;
+}
+
+std::vector<DatasetInfo> build_registry() {
+  return {
+      // ------------------------------------------------ closed-loop (PV-Lab)
+      pvlab("p3ht", "P3HT/CNT film conductivity", "P3HT_dataset.csv", "datasets/P3HT_dataset.csv",
+            "datasets/P3HT_dataset.csv",
+            "db33eeb63e3f09ebeb3c1985c14b39e4284668b3ed1fc6a23d17998c21a45dde"),
+      pvlab("agnp", "Silver nanoparticle spectral loss", "AgNP_dataset.csv",
+            "datasets/AgNP_dataset.csv", "datasets/AgNP_dataset.csv",
+            "d25ec6fbb178bbb1b58350ff1c933034b409cdced4f9b20f7d7be61ffaed0d08"),
+      // Upstream the name has a space; the local copy uses '_' and the URL
+      // needs it percent-encoded.
+      pvlab("crossed_barrel", "Crossed-barrel structure toughness", "Crossed_barrel_dataset.csv",
+            "datasets/Crossed barrel_dataset.csv", "datasets/Crossed%20barrel_dataset.csv",
+            "2c01f875f3c210e986ca6142bf20f417884c2ad7d6f008c2fc574b44a3d5f606"),
+      pvlab("autoam", "Additive manufacturing print score", "AutoAM_dataset.csv",
+            "datasets/AutoAM_dataset.csv", "datasets/AutoAM_dataset.csv",
+            "01ec270fcaae908ff8bea85b420c4cc7c4b0cddff6f6e63fe1b156082fd266b6"),
+      // ------------------------------------------------ closed-loop (Olympus)
+      olympus("oer_plate_3496", "Mixed-metal oxide OER overpotential",
+              "3c70049ccfdd11bc05d1777421fc4c724d2b2d4a86c12b8759079609912cfade",
+              "fd223faeee42566de738e55dfa0625268c5317c7cbc4f1e0a23e53f109f5006c", true),
+      olympus("photo_pce10", "PCE10 polymer-blend photodegradation",
+              "b41c72b8e38e73a5ddd175db19e62f1bbd51da75e040fe6bd08afbdf87f0c4cf",
+              "89c45acb702c5489bc8669c5f454126ebda4e3c843e5a29cded9b004b93c3b31", true),
+      olympus("lnp3", "Lipid nanoparticle formulation (3 objectives)",
+              "69e8847e30f8b8b8720884676cd20d354152b7093309d278ee9910f9924b48ba",
+              "7ec96b09dde230cf09e9ac23853ac935d595dde86642f4127c13d00a28715fdf", false),
+      olympus("vapdiff_crystal", "Perovskite vapour-diffusion crystal score",
+              "27fa19a45ace1538556c3869be71615486225fc80399a2c2dbafa0582a119a3a",
+              "4907d43663c47481d8511dec43e25764cb5105180366cee6a85762e522d082c8", true),
+      // ------------------------------------------------ property datasets
+      property("tg_polymers", "Polymer glass-transition temperature (SMILES, degC)",
+               "htang7415/Uncertianty_quantification_Polymer_informatics @b23377a, data/Tg_Original.csv",
+               "Apache-2.0",
+               file("polymers/Tg_Original.csv", kPolymers, "data/Tg_Original.csv",
+                    "661e4d2ec4868b6dbe3289c33a5c6ffced05faece8ca41e9d1a2547b585cd111")),
+      property("eg_polymers", "Polymer band gap (SMILES, eV)",
+               "htang7415/Uncertianty_quantification_Polymer_informatics @b23377a, data/Eg_Original.csv",
+               "Apache-2.0",
+               file("polymers/Eg_Original.csv", kPolymers, "data/Eg_Original.csv",
+                    "b98ec9d1508b79980f3b31fb608ac1b5606bbe54c93dfc9e077a0e8ac5db4eee")),
+      property("perov_5", "Cubic perovskites (CIF, formation energy, band gaps), validation split",
+               "txie-93/cdvae @f857f59, data/perov_5/val.csv", "MIT",
+               file("ceramics/perov_5_val.csv", kCdvae, "data/perov_5/val.csv",
+                    "326f401219901270374b71e2faff63df3a29a99fd26f469993b9f476b693daf2")),
+      property("matbench_dielectric", "Refractive index from composition (matbench_dielectric)",
+               "anthony-wang/CrabNet @457b4d4, data/matbench/dielectric.csv", "MIT",
+               file("ceramics/matbench_dielectric.csv", kCrabnet, "data/matbench/dielectric.csv",
+                    "6320d3da4c0f68e9248e26c058bf047b71f43ec687a6db6faf4f7bc4f4f21c9e")),
+      property("matbench_expt_gap", "Experimental band gap from composition (matbench_expt_gap)",
+               "anthony-wang/CrabNet @457b4d4, data/matbench/expt_gap.csv", "MIT",
+               file("ceramics/matbench_expt_gap.csv", kCrabnet, "data/matbench/expt_gap.csv",
+                    "3de82c37f1db3ab9bbd92366c96633f131913ded5db0969eb36216bdd11cef2f")),
+      property("matbench_castelli", "Perovskite formation energy from composition (Castelli)",
+               "anthony-wang/CrabNet @457b4d4, data/matbench/castelli.csv", "MIT",
+               file("ceramics/matbench_castelli.csv", kCrabnet, "data/matbench/castelli.csv",
+                    "2aba6ff55450b269056de0e07362bd279d32abc8e4af04ca0100ecbb3e62bb97")),
+      property("mpea", "Multi-principal-element alloys, experimental mechanical properties",
+               "CitrineInformatics/MPEA_dataset @d31e251, MPEA_dataset.csv", "Apache-2.0",
+               file("alloys/MPEA_dataset.csv", kMpea, "MPEA_dataset.csv",
+                    "c5504d93fd324d1be26cf814d0694ee9ee95578d68a0b38aba6813b939fa2c5d")),
+      property("matbench_steels_yield", "Steel yield strength from composition (matbench_steels)",
+               "anthony-wang/CrabNet @457b4d4, data/matbench/steels_yield.csv", "MIT",
+               file("alloys/matbench_steels_yield.csv", kCrabnet, "data/matbench/steels_yield.csv",
+                    "a4232b4d83185f8c65c02dca6a013b85e220227d212e703d12586a4b5b9e9cf0")),
+      property("magpie_elements", "Magpie elemental properties (97 elements)",
+               "anthony-wang/CrabNet @457b4d4, data/element_properties/magpie.csv", "MIT",
+               file("elements/magpie.csv", kCrabnet, "data/element_properties/magpie.csv",
+                    "402782379c950c10865b07c4e3044fe6a20c841aef6ffe81bcb912e0bf8de41d")),
+  };
+}
+
+/// Non-empty value of an environment variable, or "".
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
+}
+
+/// The per-user download cache, or "" when neither XDG_CACHE_HOME nor HOME
+/// is set (then nothing can be downloaded).
+std::string cache_dir() {
+  const std::string xdg = env("XDG_CACHE_HOME");
+  if (!xdg.empty()) return xdg + "/sozai";
+  const std::string home = env("HOME");
+  if (!home.empty()) return home + "/.cache/sozai";
+  return {};
+}
+
+/// Identity of a file's current contents as far as the file system tells
+/// cheaply: if size and modification time are unchanged since it was
+/// hashed, the digest is taken as still valid.
+struct FileStamp {
+  std::uintmax_t size = 0;
+  fs::file_time_type mtime{};
+  std::string sha256;
+};
+
+/// Process-wide memo of verified files, so that loading a dataset again
+/// (every benchmark campaign does) does not rehash it.
+std::mutex g_verified_mutex;
+std::map<std::string, FileStamp> g_verified;
+
+/// Records that `path`, as it is now on disk, hashes to `sha256`.
+void remember_verified(const std::string& path, const std::string& sha256) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) return;
+  const auto mtime = fs::last_write_time(path, ec);
+  if (ec) return;
+  std::lock_guard<std::mutex> lock(g_verified_mutex);
+  g_verified[path] = FileStamp{size, mtime, sha256};
+}
+
+/// Throws StorageError unless `path` hashes to `expected`; remembers success.
+void verify_file(const std::string& path, const std::string& expected, const std::string& dataset) {
+  {
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    const auto mtime = ec ? fs::file_time_type{} : fs::last_write_time(path, ec);
+    std::lock_guard<std::mutex> lock(g_verified_mutex);
+    const auto it = g_verified.find(path);
+    if (!ec && it != g_verified.end() && it->second.size == size && it->second.mtime == mtime &&
+        it->second.sha256 == expected)
+      return;
+  }
+  const std::string actual = sha256_file(path);
+  if (actual != expected)
+    throw StorageError(str("dataset '", dataset, "': ", path, " has SHA-256 ", actual, ", expected ",
+                           expected, " (the file is corrupt or a different version; delete it or "
+                           "replace it with the registered one)"));
+  remember_verified(path, expected);
+}
+
+/// Quotes a string for a POSIX shell command line.
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out.push_back(c);
+  }
+  out += "'";
+  return out;
+}
+
+std::string join(const std::vector<std::string>& items, const std::string& sep) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+}  // namespace
+
+const std::vector<DatasetInfo>& dataset_registry() {
+  static const std::vector<DatasetInfo> registry = build_registry();
+  return registry;
+}
+
+const DatasetInfo& dataset_info(const std::string& name) {
+  for (const auto& d : dataset_registry())
+    if (d.name == name) return d;
+  std::vector<std::string> names;
+  for (const auto& d : dataset_registry()) names.push_back(d.name);
+  throw InputError(str("unknown dataset '", name, "'; expected one of: ", join(names, ", ")));
+}
+
+std::vector<std::string> dataset_search_dirs() {
+  std::vector<std::string> dirs;
+  const std::string data_dir = env("SOZAI_DATA_DIR");
+  if (!data_dir.empty()) dirs.push_back(data_dir);
+  const std::string cache = cache_dir();
+  if (!cache.empty()) dirs.push_back(cache);
+  return dirs;
+}
+
+std::string dataset_path(const DatasetInfo& info, const std::string& relative_path, bool verify) {
+  const RegisteredFile* entry = nullptr;
+  for (const auto& f : info.files)
+    if (f.relative_path == relative_path) entry = &f;
+  if (!entry) {
+    std::vector<std::string> known;
+    for (const auto& f : info.files) known.push_back(f.relative_path);
+    throw InputError(str("dataset '", info.name, "' has no file '", relative_path,
+                         "'; expected one of: ", join(known, ", ")));
+  }
+
+  const std::vector<std::string> dirs = dataset_search_dirs();
+  std::vector<std::string> searched;
+  for (const auto& dir : dirs) {
+    const std::string candidate = dir + "/" + relative_path;
+    std::error_code ec;
+    searched.push_back(candidate);
+    if (!fs::is_regular_file(candidate, ec)) continue;
+    // The first copy found is the one used: a bad copy there is reported
+    // rather than silently shadowed by another.
+    if (verify) verify_file(candidate, entry->sha256, info.name);
+    return candidate;
+  }
+
+  const std::string hint =
+      str("Set SOZAI_DATA_DIR to a folder holding ", relative_path,
+          " (for example a checkout's shared/data), or download it by hand from ", entry->url);
+  const std::string where = searched.empty() ? std::string("nowhere (SOZAI_DATA_DIR, XDG_CACHE_HOME "
+                                                           "and HOME are all unset)")
+                                             : join(searched, ", ");
+  const std::string cache = cache_dir();
+  if (cache.empty())
+    throw StorageError(str("dataset '", info.name, "': ", relative_path, " not found; searched ",
+                           where, "; no cache folder to download into. ", hint));
+
+  const std::string target = cache + "/" + relative_path;
+  // Per-process part file: ctest runs test cases as parallel processes, and
+  // two downloads into one part file would interleave.
+  const std::string part = str(target, ".part.", ::getpid());
+  const auto fail = [&](const std::string& why) {
+    std::error_code ignored;
+    fs::remove(part, ignored);
+    return StorageError(str("dataset '", info.name, "': ", relative_path, " not found; searched ",
+                            where, "; downloading ", entry->url, " failed: ", why, ". ", hint));
+  };
+
+  std::error_code ec;
+  fs::create_directories(fs::path(target).parent_path(), ec);
+  if (ec) throw fail(str("cannot create ", fs::path(target).parent_path().string(), " (", ec.message(), ")"));
+
+  const std::string command =
+      str("curl -fsSL -o ", shell_quote(part), " ", shell_quote(entry->url));
+  const int status = std::system(command.c_str());
+  if (status != 0) {
+    const std::string how = (status != -1 && WIFEXITED(status))
+                                ? str("exited with status ", WEXITSTATUS(status))
+                                : str("could not run (system() returned ", status, ")");
+    throw fail(str("'", command, "' ", how));
+  }
+
+  const std::string actual = sha256_file(part);
+  if (actual != entry->sha256)
+    throw fail(str("the download has SHA-256 ", actual, ", expected ", entry->sha256));
+  fs::rename(part, target, ec);
+  if (ec) throw fail(str("cannot rename ", part, " to ", target, " (", ec.message(), ")"));
+  remember_verified(target, entry->sha256);
+  return target;
+}
+
+}  // namespace sozai

@@ -1,0 +1,60 @@
+#include <sozai/core/common/error.h>
+#include <sozai/kernels/acquisition.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace sozai {
+namespace kernels {
+
+AcquisitionKind acquisition_kind_from_string(const std::string& name) {
+  std::string s = name;
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (s == "ei") return AcquisitionKind::EI;
+  if (s == "logei" || s == "log_ei") return AcquisitionKind::LogEI;
+  if (s == "ucb") return AcquisitionKind::UCB;
+  if (s == "pi") return AcquisitionKind::PI;
+  throw InputError(str("unknown acquisition '", name, "'; expected one of ei, logei, ucb, pi"));
+}
+
+std::string to_string(AcquisitionKind kind) {
+  switch (kind) {
+    case AcquisitionKind::EI: return "ei";
+    case AcquisitionKind::LogEI: return "logei";
+    case AcquisitionKind::UCB: return "ucb";
+    case AcquisitionKind::PI: return "pi";
+  }
+  return "unknown";
+}
+
+torch::Tensor analytic_acquisition(const torch::Tensor& mean, const torch::Tensor& variance,
+                                   const AcquisitionParams& params) {
+  SOZAI_CHECK(mean.defined() && variance.defined(), "analytic_acquisition: mean and variance must be defined tensors");
+  SOZAI_CHECK(mean.sizes() == variance.sizes(), "analytic_acquisition: mean and variance must have the same shape, got ",
+              mean.sizes(), " and ", variance.sizes());
+  SOZAI_CHECK(mean.scalar_type() == variance.scalar_type(),
+              "analytic_acquisition: mean and variance must have the same dtype, got ", mean.scalar_type(), " and ",
+              variance.scalar_type());
+  SOZAI_CHECK(mean.scalar_type() == torch::kFloat64 || mean.scalar_type() == torch::kFloat32,
+              "analytic_acquisition: expected float32 or float64 tensors, got ", mean.scalar_type());
+  SOZAI_CHECK_T(DeviceError, mean.device() == variance.device(),
+                "analytic_acquisition: mean and variance must be on the same device, got ", mean.device(), " and ",
+                variance.device());
+  SOZAI_CHECK(params.kind != AcquisitionKind::UCB || params.beta >= 0.0,
+              "analytic_acquisition: UCB beta must be >= 0, got ", params.beta);
+  SOZAI_CHECK(std::isfinite(params.best_f) || params.kind == AcquisitionKind::UCB,
+              "analytic_acquisition: best_f must be finite, got ", params.best_f);
+  if (mean.is_cuda()) {
+#ifdef SOZAI_WITH_CUDA
+    return analytic_acquisition_cuda(mean.contiguous(), variance.contiguous(), params);
+#else
+    throw DeviceError("analytic_acquisition: tensors are on a CUDA device but sozai was built without CUDA "
+                      "(configure with -DSOZAI_WITH_CUDA=ON)");
+#endif
+  }
+  SOZAI_CHECK_T(DeviceError, mean.is_cpu(), "analytic_acquisition: unsupported device ", mean.device());
+  return analytic_acquisition_cpu(mean.contiguous(), variance.contiguous(), params);
+}
+
+}  // namespace kernels
+}  // namespace sozai

@@ -1,0 +1,33 @@
+#pragma once
+/// Elementwise analytic acquisition values from a posterior mean and
+/// variance: EI, LogEI, UCB and PI. CPU reference and CUDA implementation,
+/// chosen by the tensors' device.
+
+#include <sozai/kernels/acquisition_impl.h>
+
+#include <string>
+#include <torch/types.h>
+
+namespace sozai {
+namespace kernels {
+
+/// Parses "ei", "logei", "ucb", "pi" (case-insensitive); InputError otherwise.
+AcquisitionKind acquisition_kind_from_string(const std::string& name);
+/// Lower-case name of a kind ("logei", ...).
+std::string to_string(AcquisitionKind kind);
+
+/// mean: [*] float32/float64; variance: same shape, dtype and device.
+/// Returns [*] acquisition values (larger is better), same dtype/device.
+/// Validates once here, then calls analytic_acquisition_cpu or _cuda.
+torch::Tensor analytic_acquisition(const torch::Tensor& mean, const torch::Tensor& variance,
+                                   const AcquisitionParams& params);
+
+torch::Tensor analytic_acquisition_cpu(const torch::Tensor& mean, const torch::Tensor& variance,
+                                       const AcquisitionParams& params);
+#ifdef SOZAI_WITH_CUDA
+torch::Tensor analytic_acquisition_cuda(const torch::Tensor& mean, const torch::Tensor& variance,
+                                        const AcquisitionParams& params);
+#endif
+
+}  // namespace kernels
+}  // namespace sozai

@@ -1,0 +1,103 @@
+#pragma once
+/// Numerics of the analytic acquisition functions, written once for host
+/// and device (included by acquisition_cpu.cpp and acquisition_cuda.cu).
+///
+/// Everything is evaluated in double whatever the storage type: LogEI's
+/// tail needs erfc/exp of arguments that overflow float.
+
+#include <cmath>
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define SOZAI_HOST_DEVICE __host__ __device__
+#else
+#define SOZAI_HOST_DEVICE
+#endif
+
+namespace sozai {
+namespace kernels {
+
+/// Which analytic acquisition to evaluate. Values are stable: they cross
+/// the host/device boundary and appear in saved campaign state.
+enum class AcquisitionKind : int32_t { EI = 0, LogEI = 1, UCB = 2, PI = 3 };
+
+/// Parameters shared by every element.
+struct AcquisitionParams {
+  AcquisitionKind kind = AcquisitionKind::LogEI;
+  double best_f = 0.0;    ///< incumbent, in the units of mean
+  double beta = 4.0;      ///< UCB exploration weight: mean + sqrt(beta) * sigma
+  bool maximize = true;   ///< false: improvement means going below best_f
+};
+
+namespace impl {
+
+constexpr double kInvSqrt2 = 0.70710678118654752440;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+constexpr double kLogSqrt2Pi = 0.91893853320467274178;
+constexpr double kLogSqrtPiDiv2 = 0.22579135264472743236;  // log(sqrt(pi/2))
+constexpr double kInvSqrtPi = 0.56418958354775628695;
+/// Below this z the asymptotic form of log h(z) is exact to double precision.
+constexpr double kNegInvSqrtEps = -1e6;
+/// Variances are floored here so sigma is never 0 (EI's z would be inf/nan).
+constexpr double kMinVariance = 1e-30;
+
+SOZAI_HOST_DEVICE inline double normal_pdf(double z) { return kInvSqrt2Pi * exp(-0.5 * z * z); }
+SOZAI_HOST_DEVICE inline double normal_cdf(double z) { return 0.5 * erfc(-z * kInvSqrt2); }
+
+/// Scaled complementary error function exp(x^2) erfc(x) for x >= 0.
+/// Direct product while exp(x^2) is finite; the asymptotic series (error
+/// below 1e-13 relative for x > 26) beyond.
+SOZAI_HOST_DEVICE inline double erfcx_nonneg(double x) {
+  if (x < 26.0) return exp(x * x) * erfc(x);
+  const double inv2 = 1.0 / (2.0 * x * x);
+  // 1 - 1/(2x^2) + 3/(4x^4) - 15/(8x^6) + 105/(16x^8)
+  const double series = 1.0 - inv2 * (1.0 - 3.0 * inv2 * (1.0 - 5.0 * inv2 * (1.0 - 7.0 * inv2)));
+  return kInvSqrtPi / x * series;
+}
+
+/// log(1 - exp(w)) for w < 0, accurate at both ends (Maechler 2012).
+SOZAI_HOST_DEVICE inline double log1mexp(double w) {
+  return w > -0.6931471805599453 ? log(-expm1(w)) : log1p(-exp(w));
+}
+
+/// h(z) = phi(z) + z Phi(z): expected improvement of a unit normal over 0.
+SOZAI_HOST_DEVICE inline double ei_h(double z) { return normal_pdf(z) + z * normal_cdf(z); }
+
+/// log h(z), finite and monotone for every finite z (Ament et al. 2023,
+/// "Unexpected improvements to expected improvement", eq. 9): the direct
+/// form above z = -1; below, log phi(z) + log1mexp(log(|z| erfcx(-z/sqrt2)
+/// sqrt(pi/2))), which avoids the cancellation in phi + z Phi; below
+/// -1/sqrt(eps) the ratio term is -2 log|z| to double precision.
+SOZAI_HOST_DEVICE inline double log_ei_h(double z) {
+  if (z > -1.0) return log(ei_h(z));
+  const double log_phi = -0.5 * z * z - kLogSqrt2Pi;
+  if (z > kNegInvSqrtEps) {
+    const double w = log(erfcx_nonneg(-z * kInvSqrt2) * fabs(z)) + kLogSqrtPiDiv2;
+    return log_phi + log1mexp(w);
+  }
+  return log_phi - 2.0 * log(fabs(z));
+}
+
+/// Acquisition value of one candidate with posterior mean and variance.
+/// Larger is better for every kind and direction.
+SOZAI_HOST_DEVICE inline double acquisition_value(double mean, double variance,
+                                                  const AcquisitionParams& p) {
+  const double sigma = sqrt(variance > kMinVariance ? variance : kMinVariance);
+  const double sign = p.maximize ? 1.0 : -1.0;
+  switch (p.kind) {
+    case AcquisitionKind::UCB:
+      // For minimisation this is minus the lower confidence bound.
+      return sign * mean + sqrt(p.beta) * sigma;
+    case AcquisitionKind::PI:
+      return normal_cdf(sign * (mean - p.best_f) / sigma);
+    case AcquisitionKind::EI:
+      return sigma * ei_h(sign * (mean - p.best_f) / sigma);
+    case AcquisitionKind::LogEI:
+    default:
+      return log(sigma) + log_ei_h(sign * (mean - p.best_f) / sigma);
+  }
+}
+
+}  // namespace impl
+}  // namespace kernels
+}  // namespace sozai

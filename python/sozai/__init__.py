@@ -1,0 +1,29 @@
+"""sozai: GPU-accelerated, AI-driven materials discovery engine.
+
+The heavy lifting is in the C++ core (``_sozai``); this package exposes it
+with numpy arrays in and out, under the same names as the C++ API:
+
+>>> import sozai
+>>> sozai.build_info()["torch"]  # doctest: +SKIP
+'1.13.0'
+"""
+
+from . import _sozai
+from ._sozai import (  # noqa: F401  (re-exported)
+    DeviceError,
+    FittingError,
+    InputError,
+    SozaiError,
+    StorageError,
+    UnsupportedError,
+    build_info,
+    require_feature,
+)
+from . import benchmark, bo, campaign, datasets, kernels, models  # noqa: F401,E402
+
+__version__ = build_info()["version"]
+
+__all__ = [
+    "SozaiError", "InputError", "UnsupportedError", "FittingError", "StorageError", "DeviceError",
+    "build_info", "require_feature", "benchmark", "bo", "campaign", "datasets", "kernels", "models",
+]

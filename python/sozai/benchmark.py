@@ -1,0 +1,72 @@
+"""Replaying campaigns on real pools, and the metrics of Liang et al. (2021).
+
+``pool_campaign`` and ``random_baseline`` return row indices in the order
+they were chosen; ``top_fraction_curve``, ``enhancement_factor`` and
+``acceleration_factor`` compute Top%, EF and AF exactly as defined in
+``shared/data/README.md``.
+"""
+
+import numpy as np
+
+from ._sozai import campaign as _c
+
+
+def pool_campaign(X, y, maximize, budget, seed=0, surrogate="gp", acquisition="logei", q=1, n_init=2):
+    """Runs a campaign over the rows of ``X`` with measured ``y`` as the oracle.
+
+    Returns the row indices in the order they were chosen (the first ``n_init``
+    random by ``seed``).
+
+    >>> import numpy as np, sozai
+    >>> X = np.linspace(0, 1, 50)[:, None]; y = -(X[:, 0] - 0.3) ** 2
+    >>> order = sozai.benchmark.pool_campaign(X, y, True, budget=8)
+    >>> len(order), len(set(order))
+    (8, 8)
+    """
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    if X.ndim == 1:
+        X = X[:, None]
+    y = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
+    return list(_c.pool_campaign(X, y, bool(maximize), int(budget), int(seed), surrogate, acquisition, int(q),
+                                 int(n_init)))
+
+
+def random_baseline(n, budget, seed=0):
+    """The first ``budget`` rows of a seeded random permutation of ``n`` rows."""
+    return list(_c.random_baseline(int(n), int(budget), int(seed)))
+
+
+def top_set(y, maximize, fraction=0.05):
+    """(member mask, required count) of the top ``fraction`` of ``y``."""
+    t = _c.top_set(np.asarray(y, dtype=np.float64).reshape(-1).tolist(), bool(maximize), float(fraction))
+    return np.asarray(t.member, dtype=bool), int(t.required)
+
+
+def top_fraction_curve(order, y, maximize, fraction=0.05):
+    """Top%(i): fraction of the top set found after i = 1..len(order) experiments."""
+    t = _c.top_set(np.asarray(y, dtype=np.float64).reshape(-1).tolist(), bool(maximize), float(fraction))
+    return np.asarray(_c.top_fraction_curve([int(i) for i in order], t))
+
+
+def mean_curve(curves, length=0):
+    """Mean of Top% curves; shorter ones are held at their last value."""
+    return np.asarray(_c.mean_curve([list(map(float, c)) for c in curves], int(length)))
+
+
+def experiments_to_reach(curve, target):
+    """First experiment count at which ``curve`` reaches ``target`` (-1 if never)."""
+    return _c.experiments_to_reach(list(map(float, curve)), float(target))
+
+
+def enhancement_factor(bo_curves, random_curves, i):
+    """EF(i) = mean Top%_BO(i) / mean Top%_random(i) (i is 1-based)."""
+    return _c.enhancement_factor(list(mean_curve(bo_curves)), list(mean_curve(random_curves)), int(i))
+
+
+def acceleration_factor(bo_curves, random_curves, target):
+    """AF(t) = n_random(t) / n_BO(t) on the mean curves; NaN if either never reaches t."""
+    return _c.acceleration_factor(list(mean_curve(bo_curves)), list(mean_curve(random_curves)), float(target))
+
+
+__all__ = ["pool_campaign", "random_baseline", "top_set", "top_fraction_curve", "mean_curve",
+           "experiments_to_reach", "enhancement_factor", "acceleration_factor"]

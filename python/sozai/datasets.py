@@ -1,0 +1,26 @@
+"""Readers for real closed-loop datasets and the registry of data sources.
+
+Files are found in ``$SOZAI_DATA_DIR``, then the user cache, then fetched
+from their canonical source and checked against the registered SHA-256.
+"""
+
+from ._sozai import datasets as _d
+
+dataset_registry = _d.dataset_registry
+dataset_info = _d.dataset_info
+dataset_path = _d.dataset_path
+dataset_search_dirs = _d.dataset_search_dirs
+load_closed_loop = _d.load_closed_loop
+read_pvlab_csv = _d.read_pvlab_csv
+read_olympus_dir = _d.read_olympus_dir
+read_pool_csv = _d.read_pool_csv
+
+
+def closed_loop_names(single_objective=True):
+    """Registry names of the closed-loop datasets (single-objective only by default)."""
+    return [d.name for d in dataset_registry()
+            if d.closed_loop and (d.single_objective or not single_objective)]
+
+
+__all__ = ["dataset_registry", "dataset_info", "dataset_path", "dataset_search_dirs", "load_closed_loop",
+           "read_pvlab_csv", "read_olympus_dir", "read_pool_csv", "closed_loop_names"]

@@ -1,0 +1,96 @@
+#include "convert.h"
+
+#include <pybind11/functional.h>
+#include <pybind11/stl.h>
+
+#include <sozai/core/campaign/benchmark.h>
+#include <sozai/core/campaign/metrics.h>
+#include <sozai/core/campaign/pool_campaign.h>
+
+namespace sozai {
+
+namespace {
+CampaignConfig make_config(const std::string& surrogate, const std::string& acquisition, int64_t n_init, uint64_t seed,
+                           double ucb_beta, const std::string& kernel, const std::string& outcome_transform,
+                           int restarts) {
+  CampaignConfig c;
+  c.surrogate = surrogate;
+  c.acquisition = acquisition;
+  c.n_init = n_init;
+  c.seed = seed;
+  c.ucb_beta = ucb_beta;
+  c.gp.kernel = kernel;
+  c.gp.outcome_transform = outcome_transform;
+  c.gp.restarts = restarts;
+  return c;
+}
+}  // namespace
+
+void bind_campaign(py::module_& root) {
+  auto m = root.def_submodule("campaign", "Pool campaigns, benchmarks and metrics");
+  py::class_<PoolCampaign>(m, "PoolCampaign", "A Bayesian-optimisation campaign over the rows of a pool.")
+      .def(py::init([](const DoubleArray& pool, bool maximize, const std::string& surrogate,
+                       const std::string& acquisition, int64_t n_init, uint64_t seed, double ucb_beta,
+                       const std::string& kernel, const std::string& outcome_transform, int restarts) {
+             return PoolCampaign(to_tensor(pool, 2, "pool"), maximize,
+                                 make_config(surrogate, acquisition, n_init, seed, ucb_beta, kernel, outcome_transform,
+                                             restarts));
+           }),
+           py::arg("pool"), py::arg("maximize") = true, py::arg("surrogate") = "gp", py::arg("acquisition") = "logei",
+           py::arg("n_init") = 2, py::arg("seed") = 0, py::arg("ucb_beta") = 4.0, py::arg("kernel") = "matern52",
+           py::arg("outcome_transform") = "auto", py::arg("restarts") = 4)
+      .def("ask", [](PoolCampaign& c, int64_t q) {
+             std::vector<int64_t> rows;
+             {
+               py::gil_scoped_release release;
+               rows = c.ask(q);
+             }
+             return to_numpy_index(rows);
+           }, py::arg("q") = 1, "Proposes q pool rows (marked pending).")
+      .def("tell", py::overload_cast<int64_t, double>(&PoolCampaign::tell), py::arg("index"), py::arg("value"))
+      .def("tell", py::overload_cast<const std::vector<int64_t>&, const std::vector<double>&>(&PoolCampaign::tell),
+           py::arg("indices"), py::arg("values"))
+      .def("cancel", &PoolCampaign::cancel, py::arg("index"))
+      .def_property_readonly("observed_indices", [](const PoolCampaign& c) { return to_numpy_index(c.observed_indices()); })
+      .def_property_readonly("observed_values", [](const PoolCampaign& c) {
+             return to_numpy(torch::tensor(c.observed_values(), torch::kFloat64));
+           })
+      .def_property_readonly("pending", [](const PoolCampaign& c) { return to_numpy_index(c.pending()); })
+      .def_property_readonly("pool_size", &PoolCampaign::pool_size)
+      .def_property_readonly("maximize", &PoolCampaign::maximize)
+      .def_property_readonly("ask_count", &PoolCampaign::ask_count)
+      .def("best", &PoolCampaign::best, "(row, value) of the best result so far.")
+      .def("save", &PoolCampaign::save, py::arg("path"), "Saves full state: .h5/.hdf5 as HDF5, otherwise JSON.")
+      .def_static("load", &PoolCampaign::load, py::arg("path"))
+      .def("to_json", &PoolCampaign::to_json)
+      .def_static("from_json", &PoolCampaign::from_json, py::arg("text"), py::arg("origin") = "<string>");
+
+  m.def(
+      "pool_campaign",
+      [](const DoubleArray& X, const DoubleArray& y, bool maximize, int64_t budget, uint64_t seed,
+         const std::string& surrogate, const std::string& acquisition, int64_t q, int64_t n_init) {
+        auto Xt = to_tensor(X, 2, "X");
+        auto yt = to_tensor(y, 1, "y");
+        std::vector<int64_t> order;
+        {
+          py::gil_scoped_release release;
+          order = pool_campaign(Xt, yt, maximize, budget, seed, surrogate, acquisition, q, n_init);
+        }
+        return order;
+      },
+      py::arg("X"), py::arg("y"), py::arg("maximize"), py::arg("budget"), py::arg("seed") = 0,
+      py::arg("surrogate") = "gp", py::arg("acquisition") = "logei", py::arg("q") = 1, py::arg("n_init") = 2);
+  m.def("random_baseline", &random_baseline, py::arg("n"), py::arg("budget"), py::arg("seed") = 0);
+
+  py::class_<TopSet>(m, "TopSet")
+      .def_readonly("member", &TopSet::member)
+      .def_readonly("required", &TopSet::required);
+  m.def("top_set", &top_set, py::arg("y"), py::arg("maximize"), py::arg("fraction") = 0.05);
+  m.def("top_fraction_curve", &top_fraction_curve, py::arg("order"), py::arg("top"));
+  m.def("mean_curve", &mean_curve, py::arg("curves"), py::arg("length") = 0);
+  m.def("experiments_to_reach", &experiments_to_reach, py::arg("curve"), py::arg("target"));
+  m.def("enhancement_factor", &enhancement_factor, py::arg("bo_mean"), py::arg("random_mean"), py::arg("i"));
+  m.def("acceleration_factor", &acceleration_factor, py::arg("bo_mean"), py::arg("random_mean"), py::arg("target"));
+}
+
+}  // namespace sozai

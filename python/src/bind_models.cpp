@@ -1,0 +1,84 @@
+#include "convert.h"
+
+#include <pybind11/stl.h>
+
+#include <sozai/models/gp/exact_gp.h>
+
+namespace sozai {
+
+void bind_models(py::module_& root) {
+  auto m = root.def_submodule("models", "Surrogate models");
+  py::class_<GPHyperparameters>(m, "GPHyperparameters")
+      .def(py::init<>())
+      .def_readwrite("lengthscale", &GPHyperparameters::lengthscale)
+      .def_readwrite("outputscale", &GPHyperparameters::outputscale)
+      .def_readwrite("noise", &GPHyperparameters::noise)
+      .def("__repr__", [](const GPHyperparameters& h) {
+        return str("GPHyperparameters(outputscale=", h.outputscale, ", noise=", h.noise, ", d=", h.lengthscale.size(),
+                   ")");
+      });
+
+  py::class_<ExactGP>(m, "ExactGP", "Exact GP regression (Matern-5/2 or RBF ARD kernel), see README.")
+      .def(py::init([](const std::string& kernel, const std::string& outcome_transform, int restarts, int max_iter,
+                       uint64_t seed, double noise_min) {
+             ExactGPConfig c;
+             c.kernel = kernel;
+             c.outcome_transform = outcome_transform;
+             c.restarts = restarts;
+             c.max_iter = max_iter;
+             c.seed = seed;
+             c.noise_min = noise_min;
+             return ExactGP(c);
+           }),
+           py::arg("kernel") = "matern52", py::arg("outcome_transform") = "auto", py::arg("restarts") = 4,
+           py::arg("max_iter") = 200, py::arg("seed") = 0, py::arg("noise_min") = 1e-6)
+      .def("set_input_bounds",
+           [](ExactGP& g, const DoubleArray& lo, const DoubleArray& hi) {
+             g.set_input_bounds(to_tensor(lo, 1, "lower"), to_tensor(hi, 1, "upper"));
+           }, py::arg("lower"), py::arg("upper"))
+      .def("fit",
+           [](ExactGP& g, const DoubleArray& X, const DoubleArray& y) {
+             Dataset d{to_tensor(X, 2, "X"), to_tensor(y, -1, "y")};
+             py::gil_scoped_release release;
+             g.fit(d);
+           },
+           py::arg("X"), py::arg("y"), "Fits transforms and hyperparameters (max. marginal likelihood), then conditions.")
+      .def("set_data",
+           [](ExactGP& g, const DoubleArray& X, const DoubleArray& y) {
+             g.set_data(Dataset{to_tensor(X, 2, "X"), to_tensor(y, -1, "y")});
+           },
+           py::arg("X"), py::arg("y"), "Conditions on data with the current hyperparameters (no optimisation).")
+      .def("posterior",
+           [](const ExactGP& g, const DoubleArray& X) {
+             auto t = to_tensor(X, 2, "X");
+             Posterior p;
+             {
+               py::gil_scoped_release release;
+               p = g.posterior(t);
+             }
+             return py::make_tuple(to_numpy(p.mean.squeeze(1)), to_numpy(p.variance.squeeze(1)));
+           },
+           py::arg("X"), "Posterior (mean, variance) in the original units of y.")
+      .def("latent_posterior",
+           [](const ExactGP& g, const DoubleArray& X) {
+             auto p = g.latent_posterior(to_tensor(X, 2, "X"));
+             return py::make_tuple(to_numpy(p.mean.squeeze(1)), to_numpy(p.variance.squeeze(1)));
+           },
+           py::arg("X"), "Posterior (mean, variance) of the latent GP in the transformed space.")
+      .def("transform_outcome", [](const ExactGP& g, const DoubleArray& y) {
+             return to_numpy(g.transform_outcome(to_tensor(y, -1, "y")));
+           }, py::arg("y"))
+      .def("normalize_inputs", [](const ExactGP& g, const DoubleArray& X) {
+             return to_numpy(g.normalize_inputs(to_tensor(X, 2, "X")));
+           }, py::arg("X"))
+      .def_property("hyperparameters", &ExactGP::hyperparameters, &ExactGP::set_hyperparameters)
+      .def_property_readonly("log_marginal_likelihood", &ExactGP::log_marginal_likelihood)
+      .def_property_readonly("outcome_transform",
+                             [](const ExactGP& g) { return g.outcome_transform().resolved_kind(); })
+      .def_property_readonly("yeo_johnson_lambda",
+                             [](const ExactGP& g) { return g.outcome_transform().yeo_johnson_lambda(); })
+      .def_property_readonly("jitter", &ExactGP::jitter)
+      .def_property_readonly("name", &ExactGP::name);
+}
+
+}  // namespace sozai

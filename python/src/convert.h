@@ -1,0 +1,46 @@
+#pragma once
+// numpy <-> torch conversion at the binding boundary. The Python API takes
+// and returns numpy arrays (DESIGN.md: numpy in and out); tensors never
+// cross into Python, so the extension does not depend on the Python torch.
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <torch/types.h>
+
+#include <sozai/core/common/error.h>
+
+namespace sozai {
+namespace py = pybind11;
+using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+/// Copies a float64 numpy array of rank `rank` (or any rank if -1) into a
+/// CPU float64 tensor; `what` names the argument in errors.
+inline torch::Tensor to_tensor(const DoubleArray& a, int rank, const char* what) {
+  SOZAI_CHECK(rank < 0 || a.ndim() == rank, what, " must be a ", rank, "-D array, got ", a.ndim(), "-D");
+  std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
+  return torch::from_blob(const_cast<double*>(a.data()), shape, torch::kFloat64).clone();
+}
+
+/// Copies a tensor (any device/dtype) into a new float64 numpy array.
+inline py::array_t<double> to_numpy(const torch::Tensor& t) {
+  auto c = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+  std::vector<py::ssize_t> shape(c.sizes().begin(), c.sizes().end());
+  py::array_t<double> out(shape);
+  std::memcpy(out.mutable_data(), c.data_ptr<double>(), sizeof(double) * c.numel());
+  return out;
+}
+
+inline py::array_t<int64_t> to_numpy_index(const std::vector<int64_t>& v) {
+  py::array_t<int64_t> out(static_cast<py::ssize_t>(v.size()));
+  std::copy(v.begin(), v.end(), out.mutable_data());
+  return out;
+}
+
+void bind_common(py::module_& m);
+void bind_kernels(py::module_& m);
+void bind_models(py::module_& m);
+void bind_bo(py::module_& m);
+void bind_campaign(py::module_& m);
+void bind_datasets(py::module_& m);
+
+}  // namespace sozai

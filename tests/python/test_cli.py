@@ -1,0 +1,61 @@
+"""The sozai command line: benchmark and campaign sub-commands."""
+
+import json
+import subprocess
+
+import pytest
+
+
+def _run(cli, *args, check=True):
+    return subprocess.run([str(cli), *map(str, args)], capture_output=True, text=True, check=check, timeout=600)
+
+
+def test_benchmark_prints_progress_and_table(sozai_cli, data_dir, tmp_path):
+    r = _run(sozai_cli, "benchmark", "--dataset", "autoam", "--budget", "20", "--seeds", "2", "--out", tmp_path)
+    assert r.stderr.count("seed ") >= 4  # one progress line per seed and arm
+    assert "| gp+logei |" in r.stdout and "| gp+ucb |" in r.stdout and "| random |" in r.stdout
+    res = json.loads((tmp_path / "autoam.json").read_text())
+    assert res["pool_size"] == 100 and res["budget"] == 20
+    names = [a["name"] for a in res["arms"]]
+    assert names == ["random", "gp+logei", "gp+ucb"]
+    assert len(res["arms"][1]["mean_top_fraction"]) == 20
+
+
+def test_cli_errors_are_clear(sozai_cli, data_dir):
+    r = _run(sozai_cli, "benchmark", "--dataset", "nope", check=False)
+    assert r.returncode == 2 and "nope" in r.stderr
+    r = _run(sozai_cli, "benchmark", "--dataset", "autoam", "--budget", "abc", check=False)
+    assert r.returncode == 2 and "--budget" in r.stderr
+    r = _run(sozai_cli, "benchmark", "--dataset", "lnp3", check=False)
+    assert r.returncode != 0 and "objectives" in r.stderr
+    r = _run(sozai_cli, "frobnicate", check=False)
+    assert r.returncode == 2
+
+
+def test_campaign_commands_round_trip(sozai_cli, tmp_path):
+    pool = tmp_path / "pool.csv"
+    rows = ["x1,x2,yield"] + [f"{i / 20},{(i * 7 % 20) / 20}," for i in range(20)]
+    rows[3] = rows[3] + "0.5"
+    pool.write_text("\n".join(rows) + "\n")
+    state = tmp_path / "c.json"
+    r = _run(sozai_cli, "campaign", "new", "--pool", pool, "--state", state, "--target", "yield")
+    assert "1 results already known" in r.stdout
+    ask = _run(sozai_cli, "campaign", "ask", "--state", state, "--q", "2").stdout.strip().splitlines()
+    assert ask[0] == "row,x0,x1" and len(ask) == 3
+    row = int(ask[1].split(",")[0])
+    _run(sozai_cli, "campaign", "tell", "--state", state, "--row", row, "--value", "0.9")
+    show = _run(sozai_cli, "campaign", "show", "--state", state).stdout
+    assert "2 results, 1 pending" in show and f"best: row {row} = 0.9" in show
+    before = state.read_text()
+    bad = _run(sozai_cli, "campaign", "tell", "--state", state, "--row", row, "--value", "1.0", check=False)
+    assert bad.returncode == 2 and "already has a result" in bad.stderr
+    assert state.read_text() == before  # a rejected report loses nothing
+
+
+def test_campaign_new_rejects_bad_pool(sozai_cli, tmp_path):
+    pool = tmp_path / "pool.csv"
+    pool.write_text("x1,x2\n0.1,0.2\n0.3,abc\n")
+    r = _run(sozai_cli, "campaign", "new", "--pool", pool, "--state", tmp_path / "s.json", check=False)
+    assert r.returncode == 2
+    assert "pool.csv" in r.stderr and "row 3" in r.stderr and "x2" in r.stderr
+    assert not (tmp_path / "s.json").exists()
