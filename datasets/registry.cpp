@@ -316,7 +316,7 @@ std::string dataset_path(const DatasetInfo& info, const std::string& relative_pa
     const std::string how = (status != -1 && WIFEXITED(status))
                                 ? str("exited with status ", WEXITSTATUS(status))
                                 : str("could not run (system() returned ", status, ")");
-    throw fail(str("'", command, "' ", how));
+    throw fail(str("curl ", how, " (command: ", command, ")"));
   }
 
   const std::string actual = sha256_file(part);

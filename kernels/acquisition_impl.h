@@ -60,8 +60,8 @@ SOZAI_HOST_DEVICE inline double log1mexp(double w) {
   return w > -0.6931471805599453 ? log(-expm1(w)) : log1p(-exp(w));
 }
 
-/// h(z) = phi(z) + z Phi(z): expected improvement of a unit normal over 0.
-SOZAI_HOST_DEVICE inline double ei_h(double z) { return normal_pdf(z) + z * normal_cdf(z); }
+/// h(z) = phi(z) + z Phi(z) by its direct formula; cancels badly for z < -1.
+SOZAI_HOST_DEVICE inline double ei_h_direct(double z) { return normal_pdf(z) + z * normal_cdf(z); }
 
 /// log h(z), finite and monotone for every finite z (Ament et al. 2023,
 /// "Unexpected improvements to expected improvement", eq. 9): the direct
@@ -69,7 +69,7 @@ SOZAI_HOST_DEVICE inline double ei_h(double z) { return normal_pdf(z) + z * norm
 /// sqrt(pi/2))), which avoids the cancellation in phi + z Phi; below
 /// -1/sqrt(eps) the ratio term is -2 log|z| to double precision.
 SOZAI_HOST_DEVICE inline double log_ei_h(double z) {
-  if (z > -1.0) return log(ei_h(z));
+  if (z > -1.0) return log(ei_h_direct(z));
   const double log_phi = -0.5 * z * z - kLogSqrt2Pi;
   if (z > kNegInvSqrtEps) {
     const double w = log(erfcx_nonneg(-z * kInvSqrt2) * fabs(z)) + kLogSqrtPiDiv2;
@@ -77,6 +77,10 @@ SOZAI_HOST_DEVICE inline double log_ei_h(double z) {
   }
   return log_phi - 2.0 * log(fabs(z));
 }
+
+/// h(z) = phi(z) + z Phi(z): expected improvement of a unit normal over 0,
+/// through log_ei_h below z = -1 so the tail keeps full relative precision.
+SOZAI_HOST_DEVICE inline double ei_h(double z) { return z > -1.0 ? ei_h_direct(z) : exp(log_ei_h(z)); }
 
 /// Acquisition value of one candidate with posterior mean and variance.
 /// Larger is better for every kind and direction.

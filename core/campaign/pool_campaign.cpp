@@ -98,7 +98,7 @@ std::vector<int64_t> PoolCampaign::ask(int64_t q) {
     ExactGPConfig gpc = config_.gp;
     gpc.seed = seed;
     gpc.warm_start = true;
-    if (hyper_ && n > config_.full_refit_max_n) gpc.restarts = 1;
+    if (hyper_ && n >= 30 && ask_count_ % std::max<int64_t>(config_.full_refit_every, 1) != 0) gpc.restarts = 1;
     auto model = std::make_shared<ExactGP>(gpc);
     if (hyper_) model->set_hyperparameters(*hyper_);
     model->set_input_bounds(std::get<0>(pool_.min(0)), std::get<0>(pool_.max(0)));
@@ -172,7 +172,7 @@ nlohmann::json campaign_state_json(const PoolCampaign& c, const std::optional<GP
                  {"ucb_beta", cfg.ucb_beta},
                  {"n_init", cfg.n_init},
                  {"seed", cfg.seed},
-                 {"full_refit_max_n", cfg.full_refit_max_n},
+                 {"full_refit_every", cfg.full_refit_every},
                  {"gp",
                   {{"kernel", cfg.gp.kernel},
                    {"outcome_transform", cfg.gp.outcome_transform},
@@ -229,7 +229,7 @@ PoolCampaign campaign_from_state(const nlohmann::json& j, const torch::Tensor& p
   cfg.ucb_beta = field<double>(jc, "ucb_beta", origin);
   cfg.n_init = field<int64_t>(jc, "n_init", origin);
   cfg.seed = field<uint64_t>(jc, "seed", origin);
-  cfg.full_refit_max_n = field<int64_t>(jc, "full_refit_max_n", origin);
+  cfg.full_refit_every = field<int64_t>(jc, "full_refit_every", origin);
   if (!jc.contains("gp")) throw StorageError(str(origin, ": campaign state has no field 'config.gp'"));
   const auto& g = jc.at("gp");
   cfg.gp.kernel = field<std::string>(g, "kernel", origin);

@@ -23,9 +23,11 @@ struct CampaignConfig {
   double ucb_beta = 4.0;            ///< UCB: mean + sqrt(beta) sigma, in standardised units
   int64_t n_init = 2;               ///< random proposals before the first model
   uint64_t seed = 0;                ///< seeds the initial design and the GP restarts
-  /// With more observations than this, each ask refits from the previous
-  /// hyperparameters alone instead of all restarts (ask latency).
-  int64_t full_refit_max_n = 300;
+  /// Every this many asks (and while fewer than 30 results are known) the
+  /// GP hyperparameters are fitted from all restarts; in between, from the
+  /// previous hyperparameters alone, which one new result barely moves.
+  /// Keeps ask latency low without letting the fit drift into a poor optimum.
+  int64_t full_refit_every = 10;
   ExactGPConfig gp;                 ///< kernel, outcome transform, restarts
 };
 

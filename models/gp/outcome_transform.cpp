@@ -48,15 +48,27 @@ torch::Tensor yeo_johnson(const torch::Tensor& y, double lambda) {
 }
 
 torch::Tensor yeo_johnson_inverse(const torch::Tensor& z, double lambda) {
-  // Outside the image of the forward map (possible for posterior tails),
-  // the base is clamped to a tiny positive number: the inverse saturates.
+  // The forward map's image is bounded for lambda < 0 (above) and lambda > 2
+  // (below); a Gaussian posterior has tails beyond it. There the inverse
+  // saturates at +-kSaturate in the standardised units of y (100 training
+  // standard deviations from the training mean: no measured quantity of a
+  // campaign lives further out) instead of returning inf.
+  constexpr double kSaturate = 100.0;
   auto zp = z.clamp_min(0.0), zn = z.clamp_max(0.0);
-  auto pos = std::fabs(lambda) > kLambdaEps ? (lambda * zp + 1.0).clamp_min(1e-300).pow(1.0 / lambda) - 1.0
-                                            : torch::expm1(zp);
-  auto neg = std::fabs(lambda - 2.0) > kLambdaEps
-                 ? 1.0 - (1.0 - (2.0 - lambda) * zn).clamp_min(1e-300).pow(1.0 / (2.0 - lambda))
-                 : -torch::expm1(-zn);
-  return torch::where(z >= 0, pos, neg);
+  torch::Tensor pos, neg;
+  if (std::fabs(lambda) > kLambdaEps) {
+    const double min_base = lambda < 0 ? std::pow(1.0 + kSaturate, lambda) : 0.0;
+    pos = (lambda * zp + 1.0).clamp_min(min_base).pow(1.0 / lambda) - 1.0;
+  } else {
+    pos = torch::expm1(zp);
+  }
+  if (std::fabs(lambda - 2.0) > kLambdaEps) {
+    const double min_base = lambda > 2 ? std::pow(1.0 + kSaturate, 2.0 - lambda) : 0.0;
+    neg = 1.0 - (1.0 - (2.0 - lambda) * zn).clamp_min(min_base).pow(1.0 / (2.0 - lambda));
+  } else {
+    neg = -torch::expm1(-zn);
+  }
+  return torch::where(z >= 0, pos, neg).clamp(-kSaturate, kSaturate);
 }
 
 double fit_yeo_johnson_lambda(const torch::Tensor& y) {

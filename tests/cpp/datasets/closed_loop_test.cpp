@@ -5,11 +5,12 @@
 #include <sozai/core/common/error.h>
 #include <sozai/datasets/closed_loop.h>
 
-#include <catch2/catch.hpp>
 
 #include <cstdlib>
 #include <set>
 #include <string>
+// Catch2 last: torch headers may pull in glog, whose CHECK must not win.
+#include <catch2/catch.hpp>
 
 namespace {
 

@@ -4,13 +4,14 @@
 #include <sozai/core/common/error.h>
 #include <sozai/datasets/csv.h>
 
-#include <catch2/catch.hpp>
 
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+// Catch2 last: torch headers may pull in glog, whose CHECK must not win.
+#include <catch2/catch.hpp>
 
 namespace {
 

@@ -6,7 +6,6 @@
 #include <sozai/datasets/registry.h>
 #include <sozai/datasets/sha256.h>
 
-#include <catch2/catch.hpp>
 
 #include <cstdlib>
 #include <filesystem>
@@ -14,6 +13,8 @@
 #include <optional>
 #include <set>
 #include <string>
+// Catch2 last: torch headers may pull in glog, whose CHECK must not win.
+#include <catch2/catch.hpp>
 
 namespace {
 

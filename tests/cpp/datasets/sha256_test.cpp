@@ -4,12 +4,13 @@
 #include <sozai/core/common/error.h>
 #include <sozai/datasets/sha256.h>
 
-#include <catch2/catch.hpp>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+// Catch2 last: torch headers may pull in glog, whose CHECK must not win.
+#include <catch2/catch.hpp>
 
 TEST_CASE("sha256_hex: NIST example vectors", "[datasets][sha256]") {
   CHECK(sozai::sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");

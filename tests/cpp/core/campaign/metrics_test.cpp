@@ -1,8 +1,9 @@
-#include <catch2/catch.hpp>
 
 #include <sozai/core/campaign/metrics.h>
 
 #include <cmath>
+// Catch2 last: torch headers may pull in glog, whose CHECK must not win.
+#include <catch2/catch.hpp>
 
 using namespace sozai;
 

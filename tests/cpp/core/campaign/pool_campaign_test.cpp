@@ -1,7 +1,6 @@
 // Pool campaigns: proposals never repeat observed or pending rows, batches
 // differ, save -> load -> continue is identical to running on, and bad
 // reports change nothing.
-#include <catch2/catch.hpp>
 
 #include <sozai/core/campaign/pool_campaign.h>
 #include <sozai/core/common/build_info.h>
@@ -10,6 +9,8 @@
 #include <cstdio>
 #include <fstream>
 #include <set>
+// Catch2 last: torch headers may pull in glog, whose CHECK must not win.
+#include <catch2/catch.hpp>
 
 using namespace sozai;
 

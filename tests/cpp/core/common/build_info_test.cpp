@@ -1,7 +1,8 @@
-#include <catch2/catch.hpp>
 
 #include <sozai/core/common/build_info.h>
 #include <sozai/core/common/error.h>
+// Catch2 last: torch headers may pull in glog, whose CHECK must not win.
+#include <catch2/catch.hpp>
 
 TEST_CASE("build_info reports every dependency", "[common]") {
   auto info = sozai::build_info();
