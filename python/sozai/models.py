@@ -4,5 +4,8 @@ from ._sozai import models as _m
 
 ExactGP = _m.ExactGP
 GPHyperparameters = _m.GPHyperparameters
+yeo_johnson = _m.yeo_johnson
+yeo_johnson_inverse = _m.yeo_johnson_inverse
+fit_yeo_johnson_lambda = _m.fit_yeo_johnson_lambda
 
-__all__ = ["ExactGP", "GPHyperparameters"]
+__all__ = ["ExactGP", "GPHyperparameters", "yeo_johnson", "yeo_johnson_inverse", "fit_yeo_johnson_lambda"]

@@ -18,6 +18,14 @@ void bind_models(py::module_& root) {
                    ")");
       });
 
+  m.def("yeo_johnson", [](const DoubleArray& y, double lambda) { return to_numpy(yeo_johnson(to_tensor(y, -1, "y"), lambda)); },
+        py::arg("y"), py::arg("lmbda"), "Yeo-Johnson power transform (elementwise).");
+  m.def("yeo_johnson_inverse",
+        [](const DoubleArray& z, double lambda) { return to_numpy(yeo_johnson_inverse(to_tensor(z, -1, "z"), lambda)); },
+        py::arg("z"), py::arg("lmbda"));
+  m.def("fit_yeo_johnson_lambda", [](const DoubleArray& y) { return fit_yeo_johnson_lambda(to_tensor(y, 1, "y")); },
+        py::arg("y"), "Lambda maximising the Gaussian profile likelihood, searched on [-3, 3].");
+
   py::class_<ExactGP>(m, "ExactGP", "Exact GP regression (Matern-5/2 or RBF ARD kernel), see README.")
       .def(py::init([](const std::string& kernel, const std::string& outcome_transform, int restarts, int max_iter,
                        uint64_t seed, double noise_min) {

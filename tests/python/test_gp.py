@@ -94,3 +94,15 @@ def test_outcome_transforms_and_errors():
     with pytest.raises(sozai.InputError, match="kernel"):
         sozai.models.ExactGP(kernel="laplace")
     assert issubclass(sozai.InputError, sozai.SozaiError)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_yeo_johnson_matches_sklearn_power_transformer(seed):
+    from sklearn.preprocessing import PowerTransformer
+    rng = np.random.default_rng(seed)
+    y = np.concatenate([rng.lognormal(0, 0.8, 300), -rng.gamma(2.0, 0.5, 100)])
+    pt = PowerTransformer(method="yeo-johnson", standardize=False).fit(y[:, None])
+    lam = sozai.models.fit_yeo_johnson_lambda(y)
+    assert lam == pytest.approx(pt.lambdas_[0], abs=1e-4)
+    np.testing.assert_allclose(sozai.models.yeo_johnson(y, lam), pt.transform(y[:, None])[:, 0], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(sozai.models.yeo_johnson_inverse(sozai.models.yeo_johnson(y, lam), lam), y, atol=1e-9)
