@@ -12,22 +12,16 @@
 // Catch2 last: torch headers may pull in glog, whose CHECK must not win.
 #include <catch2/catch.hpp>
 
+#include "../test_util.h"
+
 namespace {
+
+using sozai::test::fixture;
+using sozai::test::message_of;
 
 using Catch::Matchers::Contains;
 
-std::string fixture(const std::string& name) { return std::string(SOZAI_TEST_FIXTURES) + "/datasets/" + name; }
 
-template <typename E, typename F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  FAIL("expected an exception");
-  return {};
-}
 
 /// Row `i` of a float64 tensor as a vector, for readable comparisons.
 std::vector<double> row(const torch::Tensor& t, int64_t i) {

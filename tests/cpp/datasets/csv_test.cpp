@@ -13,7 +13,12 @@
 // Catch2 last: torch headers may pull in glog, whose CHECK must not win.
 #include <catch2/catch.hpp>
 
+#include "../test_util.h"
+
 namespace {
+
+using sozai::test::fixture;
+using sozai::test::message_of;
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
@@ -22,26 +27,12 @@ using Catch::Matchers::Contains;
 /// written at run time (not as a fixture) so that no checkout setting can
 /// rewrite the line endings under test.
 std::string write_temp(const std::string& name, const std::string& bytes) {
-  std::string templ = (fs::temp_directory_path() / "sozai_csv_XXXXXX").string();
-  REQUIRE(::mkdtemp(templ.data()) != nullptr);
-  const std::string path = templ + "/" + name;
+  const std::string path = sozai::test::make_temp_dir("sozai_csv") + "/" + name;
   std::ofstream(path, std::ios::binary) << bytes;
   return path;
 }
 
-/// Runs `f`, requires it to throw E, and returns the message.
-template <typename E, typename F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  FAIL("expected an exception");
-  return {};
-}
 
-std::string fixture(const std::string& name) { return std::string(SOZAI_TEST_FIXTURES) + "/datasets/" + name; }
 
 }  // namespace
 

@@ -16,7 +16,12 @@
 // Catch2 last: torch headers may pull in glog, whose CHECK must not win.
 #include <catch2/catch.hpp>
 
+#include "../test_util.h"
+
 namespace {
+
+using sozai::test::fixture;
+using sozai::test::message_of;
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
@@ -46,22 +51,8 @@ class ScopedEnv {
   std::optional<std::string> old_;
 };
 
-std::string temp_dir() {
-  std::string templ = (fs::temp_directory_path() / "sozai_reg_XXXXXX").string();
-  REQUIRE(::mkdtemp(templ.data()) != nullptr);
-  return templ;
-}
+std::string temp_dir() { return sozai::test::make_temp_dir("sozai_reg"); }
 
-template <typename E, typename F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  FAIL("expected an exception");
-  return {};
-}
 
 /// A one-file dataset outside the registry, for exercising dataset_path.
 sozai::DatasetInfo toy_dataset(const std::string& url, const std::string& sha256) {
