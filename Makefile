@@ -37,7 +37,7 @@ test: test-cpp test-python
 # The main job: replay BO campaigns on a real dataset, then plot and summarise.
 DEMO_DATASET ?= crossed_barrel
 DEMO_SEEDS ?= 10
-DEMO_BUDGET ?= 250
+DEMO_BUDGET ?= 150
 demo: build
 	mkdir -p demo
 	$(BUILD)/bin/sozai --version

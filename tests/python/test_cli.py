@@ -19,6 +19,13 @@ def test_benchmark_prints_progress_and_table(sozai_cli, data_dir, tmp_path):
     names = [a["name"] for a in res["arms"]]
     assert names == ["random", "gp+logei", "gp+ucb"]
     assert len(res["arms"][1]["mean_top_fraction"]) == 20
+    # The plot and summary that `make demo` writes.
+    import sozai.plot
+    png = tmp_path / "autoam.png"
+    sozai.plot.plot_benchmark(res, png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10000
+    md = sozai.plot.summary_markdown(tmp_path / "autoam.json", "autoam.png")
+    assert "| gp+logei |" in md and "EF@50" in md and "![convergence](autoam.png)" in md
 
 
 def test_cli_errors_are_clear(sozai_cli, data_dir):
