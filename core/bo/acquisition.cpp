@@ -40,6 +40,7 @@ std::vector<int64_t> select_batch_from_pool(const Surrogate& model, const torch:
   auto var = post.variance.squeeze(1).clone();
   const double noise = model.latent_noise();
   auto mask = available.to(mean.device()).clone();
+  for (auto p : pending) mask[p] = false;  // a pending experiment is never proposed twice
   std::vector<torch::Tensor> factors;  // normalised posterior covariance columns of the fantasies
   const double neg_inf = -std::numeric_limits<double>::infinity();
 

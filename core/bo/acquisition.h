@@ -39,8 +39,8 @@ double best_latent_value(const Surrogate& model, const torch::Tensor& Y, bool ma
 /// instead of repeating one idea. Pending experiments are fantasised first.
 /// The rank-one updates cost O(N n) per fantasy instead of a refit.
 ///
-/// candidates: [N, d]; available: [N] bool (false = observed, pending or
-/// excluded); pending: pool rows whose results are outstanding.
+/// candidates: [N, d]; available: [N] bool (false = observed or excluded);
+/// pending: pool rows whose results are outstanding (never picked).
 /// Returns pool rows in the order picked (fewer than q if the pool runs out).
 std::vector<int64_t> select_batch_from_pool(const Surrogate& model, const torch::Tensor& candidates,
                                             const torch::Tensor& available, int64_t q, AcquisitionParams params,

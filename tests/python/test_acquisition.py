@@ -64,3 +64,21 @@ def test_acquisition_on_fitted_model_ranks_like_kernel():
     a = sozai.bo.acquisition(gp, Xs, "ei", best)
     m, v = gp.latent_posterior(Xs)
     np.testing.assert_allclose(a, sozai.kernels.analytic_acquisition(m, v, "ei", best), rtol=1e-12)
+
+
+def test_select_batch_from_pool_distinct_and_available():
+    rng = np.random.default_rng(1)
+    pool = rng.uniform(size=(200, 2))
+    y = np.sin(5 * pool[:, 0]) + pool[:, 1]
+    gp = sozai.models.ExactGP(restarts=2)
+    gp.fit(pool[:12], y[:12])
+    available = np.ones(200, dtype=bool)
+    available[:12] = False
+    best = sozai.bo.best_latent_value(gp, y[:12], True)
+    batch = sozai.bo.select_batch_from_pool(gp, pool, available, 5, "logei", best, pending=[20, 21])
+    assert len(set(batch.tolist())) == 5
+    assert all(r >= 12 for r in batch) and 20 not in batch and 21 not in batch
+    first = sozai.bo.select_batch_from_pool(gp, pool, available, 1, "logei", best)[0]
+    a = sozai.bo.acquisition(gp, pool, "logei", best)
+    a[~available] = -np.inf
+    assert first == int(np.argmax(a))
