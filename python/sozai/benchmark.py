@@ -6,6 +6,8 @@ they were chosen; ``top_fraction_curve``, ``enhancement_factor`` and
 ``shared/data/README.md``.
 """
 
+import sys
+
 import numpy as np
 
 from ._sozai import campaign as _c
@@ -29,6 +31,28 @@ def pool_campaign(X, y, maximize, budget, seed=0, surrogate="gp", acquisition="l
     y = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
     return list(_c.pool_campaign(X, y, bool(maximize), int(budget), int(seed), surrogate, acquisition, int(q),
                                  int(n_init)))
+
+
+def run_pool_benchmark(X, y, maximize, acquisitions=("logei", "ucb"), budget=0, seeds=20, random_seeds=0, q=1,
+                       n_init=2, stop_when_all_found=True, progress=True):
+    """Replays ``seeds`` campaigns per acquisition and random search on the pool (X, y).
+
+    Returns a dict with ``pool_size``, ``budget``, ``top_required`` and ``arms``
+    (random first), each with ``orders``, ``mean_top_fraction``,
+    ``best_so_far_mean``, ``ef`` {i: EF(i)} at 10/25/50, ``af`` {t: AF(t)} at
+    0.5/0.8, ``n_to_reach`` and ``seconds``. ``budget=0`` means the whole pool;
+    ``random_seeds=0`` means max(seeds, 200). With ``progress`` a line per
+    campaign goes to stderr, as from `sozai benchmark`.
+    """
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    y = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
+
+    def report(arm, seed, total, secs):
+        if progress:
+            print(f"  [{arm}] seed {seed + 1}/{total} done in {secs:.1f} s", file=sys.stderr, flush=True)
+
+    return _c.run_pool_benchmark(X, y, bool(maximize), list(acquisitions), int(budget), int(seeds),
+                                 int(random_seeds), int(q), int(n_init), bool(stop_when_all_found), report)
 
 
 def random_baseline(n, budget, seed=0):
@@ -68,5 +92,5 @@ def acceleration_factor(bo_curves, random_curves, target):
     return _c.acceleration_factor(list(mean_curve(bo_curves)), list(mean_curve(random_curves)), float(target))
 
 
-__all__ = ["pool_campaign", "random_baseline", "top_set", "top_fraction_curve", "mean_curve",
+__all__ = ["pool_campaign", "run_pool_benchmark", "random_baseline", "top_set", "top_fraction_curve", "mean_curve",
            "experiments_to_reach", "enhancement_factor", "acceleration_factor"]

@@ -80,6 +80,48 @@ void bind_campaign(py::module_& root) {
       },
       py::arg("X"), py::arg("y"), py::arg("maximize"), py::arg("budget"), py::arg("seed") = 0,
       py::arg("surrogate") = "gp", py::arg("acquisition") = "logei", py::arg("q") = 1, py::arg("n_init") = 2);
+  m.def(
+      "run_pool_benchmark",
+      [](const DoubleArray& X, const DoubleArray& y, bool maximize, std::vector<std::string> acquisitions,
+         int64_t budget, int64_t seeds, int64_t random_seeds, int64_t q, int64_t n_init, bool stop_when_all_found,
+         const std::function<void(const std::string&, int64_t, int64_t, double)>& progress) {
+        PoolBenchmarkConfig cfg;
+        cfg.acquisitions = std::move(acquisitions);
+        cfg.budget = budget;
+        cfg.seeds = seeds;
+        cfg.random_seeds = random_seeds;
+        cfg.q = q;
+        cfg.n_init = n_init;
+        cfg.stop_when_all_found = stop_when_all_found;
+        auto Xt = to_tensor(X, 2, "X");
+        auto yt = to_tensor(y, 1, "y");
+        PoolBenchmarkResult r;
+        {
+          py::gil_scoped_release release;  // the progress callback takes the GIL back when called
+          r = run_pool_benchmark(Xt, yt, maximize, cfg, progress);
+        }
+        py::dict out;
+        out["pool_size"] = r.pool_size;
+        out["budget"] = r.budget;
+        out["top_required"] = r.top.required;
+        py::list arms;
+        for (const auto& a : r.arms) {
+          py::dict d;
+          d["name"] = a.name;
+          d["orders"] = a.orders;
+          d["mean_top_fraction"] = a.mean;
+          d["best_so_far_mean"] = a.best_so_far_mean;
+          d["ef"] = a.ef;
+          d["af"] = a.af;
+          d["n_to_reach"] = a.n_to_reach;
+          d["seconds"] = a.seconds;
+          arms.append(d);
+        }
+        out["arms"] = arms;
+        return out;
+      },
+      py::arg("X"), py::arg("y"), py::arg("maximize"), py::arg("acquisitions"), py::arg("budget"), py::arg("seeds"),
+      py::arg("random_seeds"), py::arg("q"), py::arg("n_init"), py::arg("stop_when_all_found"), py::arg("progress"));
   m.def("random_baseline", &random_baseline, py::arg("n"), py::arg("budget"), py::arg("seed") = 0);
 
   py::class_<TopSet>(m, "TopSet")

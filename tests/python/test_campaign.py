@@ -99,3 +99,14 @@ def test_bad_input():
         sozai.benchmark.pool_campaign(X, y, True, budget=21)
     with pytest.raises(sozai.StorageError):
         sozai.campaign.PoolCampaign.load("/nonexistent/state.json")
+
+
+def test_run_pool_benchmark_from_python(capsys):
+    X, y = _pool(60)
+    r = sozai.benchmark.run_pool_benchmark(X, y, True, acquisitions=["ucb"], budget=30, seeds=2, random_seeds=40)
+    assert [a["name"] for a in r["arms"]] == ["random", "gp+ucb"]
+    assert r["top_required"] == 3 and len(r["arms"][0]["orders"]) == 40
+    assert len(r["arms"][1]["mean_top_fraction"]) == 30
+    assert r["arms"][1]["mean_top_fraction"][-1] > r["arms"][0]["mean_top_fraction"][-1]
+    assert set(r["arms"][1]["ef"]) == {10, 25, 50}
+    assert capsys.readouterr().err.count("[gp+ucb] seed") == 2
