@@ -56,17 +56,19 @@ PoolBenchmarkResult run_pool_benchmark(const torch::Tensor& X, const torch::Tens
 
   using clock = std::chrono::steady_clock;
   // Random search, many seeds: its mean curve is the denominator of EF/AF.
+  // It always runs through the whole pool (it costs nothing), so AF(t) is
+  // defined even when the BO budget stops short of where random reaches t.
   {
     ArmResult arm;
     arm.name = "random";
     const int64_t rs = config.random_seeds > 0 ? config.random_seeds : std::max<int64_t>(config.seeds, 200);
     auto t0 = clock::now();
     for (int64_t s = 0; s < rs; ++s) {
-      arm.orders.push_back(random_baseline(n, budget, static_cast<uint64_t>(s)));
+      arm.orders.push_back(random_baseline(n, n, static_cast<uint64_t>(s)));
       arm.curves.push_back(top_fraction_curve(arm.orders.back(), top));
     }
     arm.seconds = std::chrono::duration<double>(clock::now() - t0).count();
-    summarise(arm, y, maximize, budget);
+    summarise(arm, y, maximize, n);
     result.arms.push_back(std::move(arm));
   }
   for (const auto& acq : config.acquisitions) {

@@ -33,7 +33,7 @@ struct ArmResult {
   std::string name;                              ///< "random", "gp+logei", ...
   std::vector<std::vector<int64_t>> orders;      ///< per seed, rows chosen
   std::vector<std::vector<double>> curves;       ///< per seed, Top%(i)
-  std::vector<double> mean;                      ///< mean Top% curve, length budget
+  std::vector<double> mean;                      ///< mean Top% curve: length budget (random: the whole pool)
   std::vector<double> best_so_far_mean;          ///< mean best value found after i experiments
   std::map<int64_t, double> ef;                  ///< EF at each ef_at
   std::map<double, double> af;                   ///< AF at each af_at
@@ -45,7 +45,7 @@ struct PoolBenchmarkResult {
   int64_t pool_size = 0;
   int64_t budget = 0;
   TopSet top;
-  std::vector<ArmResult> arms;  ///< arms[0] is random search
+  std::vector<ArmResult> arms;  ///< arms[0] is random search, run through the whole pool
 };
 
 /// progress(arm, seed, seeds, seconds_of_that_campaign) is called after each

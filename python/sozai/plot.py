@@ -24,8 +24,9 @@ def plot_benchmark(res, png):
     palette = iter(["tab:blue", "tab:orange", "tab:green", "tab:red"])
     for arm in res["arms"]:
         c = colors.get(arm["name"]) or next(palette)
-        ax_best.plot(x, arm["best_so_far_mean"], color=c, label=arm["name"])
-        ax_top.plot(x, arm["mean_top_fraction"], color=c, label=arm["name"])
+        # Random search runs through the whole pool; the plot shows the BO budget.
+        ax_best.plot(x, arm["best_so_far_mean"][:len(x)], color=c, label=arm["name"])
+        ax_top.plot(x, arm["mean_top_fraction"][:len(x)], color=c, label=arm["name"])
         if arm["name"] == "random":
             lo, hi = arm["p10"], arm["p90"]
         else:
