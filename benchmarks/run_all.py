@@ -46,6 +46,10 @@ def fmt(v):
     return "n/a" if v is None else f"{v:.2f}"
 
 
+def reached(n):
+    return "not within budget" if n is None or n < 0 else str(n)
+
+
 def combined(out, names):
     rows = ["| dataset | pool | top 5% | budget | arm | EF@10 | EF@25 | EF@50 | n to 50% | AF@50% | n to 80% | AF@80% "
             "| n to 100% (mean curve) |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -58,7 +62,7 @@ def combined(out, names):
             n100 = next((i + 1 for i, v in enumerate(a["mean_top_fraction"]) if v >= 1 - 1e-12), None)
             rows.append(f"| {name} | {r['pool_size']} | {r['top_required']} | {r['budget']} | {a['name']} | "
                         f"{fmt(a['ef'].get('10'))} | {fmt(a['ef'].get('25'))} | {fmt(a['ef'].get('50'))} | "
-                        f"{a['n_to_reach'].get('0.50')} | {fmt(a['af'].get('0.50'))} | {a['n_to_reach'].get('0.80')} | "
+                        f"{reached(a['n_to_reach'].get('0.50'))} | {fmt(a['af'].get('0.50'))} | {reached(a['n_to_reach'].get('0.80'))} | "
                         f"{fmt(a['af'].get('0.80'))} | {n100 if n100 else 'not within budget'} |")
     return "\n".join(rows)
 
