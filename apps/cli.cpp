@@ -192,7 +192,6 @@ nlohmann::json result_json(const std::string& name, const ClosedLoopDataset& ds,
     ja["best_so_far_mean"] = a.best_so_far_mean;
     ja["seconds"] = a.seconds;
     ja["campaigns"] = a.orders.size();
-    std::vector<std::vector<double>> curves;
     if (a.name != "random") ja["curves"] = a.curves;  // random's hundreds of curves only make the file large
     else {
       // Spread of random search as the 10th/90th percentile per experiment count.

@@ -25,6 +25,10 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+/// Below this many results every ask refits the GP from all restarts: the
+/// hyperparameters still move a lot with each new point.
+constexpr int64_t kAlwaysFullRefitBelow = 30;
+
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -98,7 +102,7 @@ std::vector<int64_t> PoolCampaign::ask(int64_t q) {
     ExactGPConfig gpc = config_.gp;
     gpc.seed = seed;
     gpc.warm_start = true;
-    if (hyper_ && n >= 30 && ask_count_ % std::max<int64_t>(config_.full_refit_every, 1) != 0) gpc.restarts = 1;
+    if (hyper_ && n >= kAlwaysFullRefitBelow && ask_count_ % std::max<int64_t>(config_.full_refit_every, 1) != 0) gpc.restarts = 1;
     auto model = std::make_shared<ExactGP>(gpc);
     if (hyper_) model->set_hyperparameters(*hyper_);
     model->set_input_bounds(std::get<0>(pool_.min(0)), std::get<0>(pool_.max(0)));

@@ -47,28 +47,27 @@ torch::Tensor yeo_johnson(const torch::Tensor& y, double lambda) {
   return torch::where(y >= 0, pos, neg);
 }
 
-torch::Tensor yeo_johnson_inverse(const torch::Tensor& z, double lambda) {
+torch::Tensor yeo_johnson_inverse(const torch::Tensor& z, double lambda, double saturate) {
   // The forward map's image is bounded for lambda < 0 (above) and lambda > 2
-  // (below); a Gaussian posterior has tails beyond it. There the inverse
-  // saturates at +-kSaturate in the standardised units of y (100 training
-  // standard deviations from the training mean: no measured quantity of a
-  // campaign lives further out) instead of returning inf.
-  constexpr double kSaturate = 100.0;
+  // (below). Beyond it the inverse is +-inf, or +-saturate when that is
+  // finite: the base of the power is floored where the result reaches it.
+  const bool bounded = std::isfinite(saturate);
   auto zp = z.clamp_min(0.0), zn = z.clamp_max(0.0);
   torch::Tensor pos, neg;
   if (std::fabs(lambda) > kLambdaEps) {
-    const double min_base = lambda < 0 ? std::pow(1.0 + kSaturate, lambda) : 0.0;
+    const double min_base = (bounded && lambda < 0) ? std::pow(1.0 + saturate, lambda) : 0.0;
     pos = (lambda * zp + 1.0).clamp_min(min_base).pow(1.0 / lambda) - 1.0;
   } else {
     pos = torch::expm1(zp);
   }
   if (std::fabs(lambda - 2.0) > kLambdaEps) {
-    const double min_base = lambda > 2 ? std::pow(1.0 + kSaturate, 2.0 - lambda) : 0.0;
+    const double min_base = (bounded && lambda > 2) ? std::pow(1.0 + saturate, 2.0 - lambda) : 0.0;
     neg = 1.0 - (1.0 - (2.0 - lambda) * zn).clamp_min(min_base).pow(1.0 / (2.0 - lambda));
   } else {
     neg = -torch::expm1(-zn);
   }
-  return torch::where(z >= 0, pos, neg).clamp(-kSaturate, kSaturate);
+  auto y = torch::where(z >= 0, pos, neg);
+  return bounded ? y.clamp(-saturate, saturate) : y;
 }
 
 double fit_yeo_johnson_lambda(const torch::Tensor& y) {
@@ -148,7 +147,10 @@ torch::Tensor OutcomeTransform::inverse(const torch::Tensor& z) const {
   SOZAI_ASSERT(fitted_);
   auto w = z * std_ + mean_;
   if (resolved_ == "log") return torch::exp(w);
-  if (resolved_ == "yeo-johnson") return yeo_johnson_inverse(w, lambda_) * pre_std_ + pre_mean_;
+  // A Gaussian posterior has tails beyond the warp's image; saturate them at
+  // 100 training standard deviations from the training mean (no measured
+  // quantity of a campaign lives further out) instead of returning inf.
+  if (resolved_ == "yeo-johnson") return yeo_johnson_inverse(w, lambda_, 100.0) * pre_std_ + pre_mean_;
   return w;
 }
 

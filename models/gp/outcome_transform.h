@@ -5,6 +5,7 @@
 /// matters on real experimental data). Each is fitted to the training
 /// targets, then frozen.
 
+#include <limits>
 #include <string>
 #include <torch/types.h>
 
@@ -57,7 +58,10 @@ class OutcomeTransform {
 
 /// Yeo-Johnson transform and its inverse (Yeo & Johnson 2000), elementwise.
 torch::Tensor yeo_johnson(const torch::Tensor& y, double lambda);
-torch::Tensor yeo_johnson_inverse(const torch::Tensor& z, double lambda);
+/// Outside the forward map's image (bounded for lambda < 0 or > 2) the
+/// inverse is +-inf, or +-saturate when saturate is finite.
+torch::Tensor yeo_johnson_inverse(const torch::Tensor& z, double lambda,
+                                  double saturate = std::numeric_limits<double>::infinity());
 /// Lambda maximising the Gaussian profile log-likelihood of yeo_johnson(y),
 /// searched on [-3, 3] by golden section (as scikit-learn's PowerTransformer
 /// does with Brent).

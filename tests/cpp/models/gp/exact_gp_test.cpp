@@ -136,6 +136,12 @@ TEST_CASE("outcome transforms", "[models][gp][transform]") {
       CHECK(torch::allclose(yeo_johnson_inverse(yeo_johnson(y, lam), lam), y, 1e-9, 1e-9));
     }
   }
+  SECTION("beyond the image of the map the inverse is inf, or saturates when asked") {
+    auto z = torch::tensor({5.0}, torch::kFloat64);  // lambda = -1: image of y >= 0 is [0, 1)
+    CHECK(std::isinf(yeo_johnson_inverse(z, -1.0).item<double>()));
+    CHECK(yeo_johnson_inverse(z, -1.0, 100.0).item<double>() == Approx(100.0));
+    CHECK(yeo_johnson_inverse(-z, 3.0, 100.0).item<double>() == Approx(-100.0));
+  }
   SECTION("lambda is recovered from data that a Yeo-Johnson map makes normal") {
     torch::manual_seed(0);
     for (double lam : {-0.5, 0.5, 1.5}) {
