@@ -27,23 +27,28 @@ std::string to_string(AcquisitionKind kind) {
   return "unknown";
 }
 
-torch::Tensor analytic_acquisition(const torch::Tensor& mean, const torch::Tensor& variance,
-                                   const AcquisitionParams& params) {
-  SOZAI_CHECK(mean.defined() && variance.defined(), "analytic_acquisition: mean and variance must be defined tensors");
-  SOZAI_CHECK(mean.sizes() == variance.sizes(), "analytic_acquisition: mean and variance must have the same shape, got ",
+void validate_acquisition_inputs(const torch::Tensor& mean, const torch::Tensor& variance,
+                                 const AcquisitionParams& params, const char* op) {
+  SOZAI_CHECK(mean.defined() && variance.defined(), op, ": mean and variance must be defined tensors");
+  SOZAI_CHECK(mean.sizes() == variance.sizes(), op, ": mean and variance must have the same shape, got ",
               mean.sizes(), " and ", variance.sizes());
   SOZAI_CHECK(mean.scalar_type() == variance.scalar_type(),
-              "analytic_acquisition: mean and variance must have the same dtype, got ", mean.scalar_type(), " and ",
+              op, ": mean and variance must have the same dtype, got ", mean.scalar_type(), " and ",
               variance.scalar_type());
   SOZAI_CHECK(mean.scalar_type() == torch::kFloat64 || mean.scalar_type() == torch::kFloat32,
-              "analytic_acquisition: expected float32 or float64 tensors, got ", mean.scalar_type());
+              op, ": expected float32 or float64 tensors, got ", mean.scalar_type());
   SOZAI_CHECK_T(DeviceError, mean.device() == variance.device(),
-                "analytic_acquisition: mean and variance must be on the same device, got ", mean.device(), " and ",
+                op, ": mean and variance must be on the same device, got ", mean.device(), " and ",
                 variance.device());
   SOZAI_CHECK(params.kind != AcquisitionKind::UCB || params.beta >= 0.0,
-              "analytic_acquisition: UCB beta must be >= 0, got ", params.beta);
+              op, ": UCB beta must be >= 0, got ", params.beta);
   SOZAI_CHECK(std::isfinite(params.best_f) || params.kind == AcquisitionKind::UCB,
-              "analytic_acquisition: best_f must be finite, got ", params.best_f);
+              op, ": best_f must be finite, got ", params.best_f);
+}
+
+torch::Tensor analytic_acquisition(const torch::Tensor& mean, const torch::Tensor& variance,
+                                   const AcquisitionParams& params) {
+  validate_acquisition_inputs(mean, variance, params, "analytic_acquisition");
   if (mean.is_cuda()) {
 #ifdef SOZAI_WITH_CUDA
     return analytic_acquisition_cuda(mean.contiguous(), variance.contiguous(), params);

@@ -5,14 +5,10 @@
 /// Everything is evaluated in double whatever the storage type: LogEI's
 /// tail needs erfc/exp of arguments that overflow float.
 
+#include <sozai/kernels/host_device.h>
+
 #include <cmath>
 #include <cstdint>
-
-#if defined(__CUDACC__)
-#define SOZAI_HOST_DEVICE __host__ __device__
-#else
-#define SOZAI_HOST_DEVICE
-#endif
 
 namespace sozai {
 namespace kernels {
