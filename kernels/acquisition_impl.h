@@ -98,6 +98,29 @@ SOZAI_HOST_DEVICE inline double acquisition_value(double mean, double variance,
   }
 }
 
+/// An upper bound on the log of the acquisition value (for LogEI, on the
+/// value itself) that costs no transcendental function, or +inf where there
+/// is none (UCB, candidates above the incumbent). Screening uses it to skip
+/// the exact value of candidates that cannot enter the top k. It rests on
+/// log sigma <= (sigma^2 - 1) / 2, log h(z) <= log phi(z) for z <= 0
+/// (h = phi + z Phi), and Phi(z) <= phi(z) / |z| <= phi(z) for z <= -1.
+SOZAI_HOST_DEVICE inline double log_upper_bound(double mean, double variance, const AcquisitionParams& p) {
+  const double inf = 1.0 / 0.0;
+  if (p.kind == AcquisitionKind::UCB) return inf;
+  const double v = variance > kMinVariance ? variance : kMinVariance;
+  const double d = p.maximize ? mean - p.best_f : p.best_f - mean;
+  if (!(d <= 0.0)) return inf;  // also NaN: no bound
+  const double half_z2 = 0.5 * d * d / v;
+  switch (p.kind) {
+    case AcquisitionKind::PI:
+      return half_z2 >= 0.5 ? -half_z2 - kLogSqrt2Pi : inf;
+    case AcquisitionKind::EI:
+    case AcquisitionKind::LogEI:
+    default:
+      return 0.5 * (v - 1.0) - half_z2 - kLogSqrt2Pi;
+  }
+}
+
 }  // namespace impl
 }  // namespace kernels
 }  // namespace sozai

@@ -67,13 +67,22 @@ TopK to_topk(std::vector<Entry>& entries, int64_t k, const torch::TensorOptions&
 }
 
 /// Runs `value(i)` over [0, n) in parallel, one heap per task, and merges.
-template <typename F>
-TopK parallel_topk(int64_t n, int64_t k, int64_t index_offset, const torch::TensorOptions& options, F value) {
+/// `skip(i, worst)` may say that candidate i cannot beat `worst`, the
+/// value a full heap's newcomer must beat, so its exact value is not needed.
+template <typename F, typename S>
+TopK parallel_topk(int64_t n, int64_t k, int64_t index_offset, const torch::TensorOptions& options, F value,
+                   S skip) {
   std::vector<Entry> merged;
   std::mutex lock;
   at::parallel_for(0, n, 16384, [&](int64_t begin, int64_t end) {
     Heap heap(k);
-    for (int64_t i = begin; i < end; ++i) heap.offer(value(i), index_offset + i);
+    S task_skip = skip;  // a copy per task: it may cache state
+    for (int64_t i = begin; i < end; ++i) {
+      // Indices rise within a task, so a candidate that only ties the
+      // worst kept one loses the tie: skipping it is exact.
+      if (heap.full() && task_skip(i, heap.worst().first)) continue;
+      heap.offer(value(i), index_offset + i);
+    }
     std::lock_guard<std::mutex> guard(lock);
     merged.insert(merged.end(), heap.items().begin(), heap.items().end());
   });
@@ -90,15 +99,33 @@ void check_offset(int64_t offset, const char* op) {
 
 TopK acquisition_topk_cpu(const torch::Tensor& mean, const torch::Tensor& variance, const AcquisitionParams& params,
                           int64_t k, int64_t index_offset) {
+  // The cheap bound is in log units except for LogEI, whose values already are.
+  const bool log_units = params.kind == AcquisitionKind::LogEI;
+  // Absolute margin against the rounding of log(worst) and of the bound.
+  constexpr double kMargin = 1e-9;
   TopK out;
   AT_DISPATCH_FLOATING_TYPES(mean.scalar_type(), "acquisition_topk_cpu", [&] {
     const scalar_t* m = mean.data_ptr<scalar_t>();
     const scalar_t* v = variance.data_ptr<scalar_t>();
-    out = parallel_topk(mean.numel(), k, index_offset, mean.options(), [&](int64_t i) {
+    auto value = [&](int64_t i) {
       // Rounded to the storage type, so values and ranking agree with
       // analytic_acquisition's output.
       return static_cast<double>(static_cast<scalar_t>(impl::acquisition_value(m[i], v[i], params)));
-    });
+    };
+    // log(worst) is cached: the worst kept value changes rarely.
+    auto skip = [&, last = std::numeric_limits<double>::quiet_NaN(), log_last = 0.0](int64_t i,
+                                                                                     double worst) mutable {
+      const double bound = impl::log_upper_bound(m[i], v[i], params);
+      if (bound == std::numeric_limits<double>::infinity()) return false;
+      if (log_units) return bound < worst - kMargin;
+      if (!(worst > 0.0)) return false;
+      if (worst != last) {
+        last = worst;
+        log_last = std::log(worst);
+      }
+      return bound < log_last - kMargin;
+    };
+    out = parallel_topk(mean.numel(), k, index_offset, mean.options(), value, skip);
   });
   return out;
 }
@@ -139,8 +166,9 @@ TopK topk_scores(const torch::Tensor& scores, int64_t k, int64_t index_offset) {
   TopK out;
   AT_DISPATCH_FLOATING_TYPES(c.scalar_type(), "topk_scores", [&] {
     const scalar_t* s = c.data_ptr<scalar_t>();
-    out = parallel_topk(c.numel(), k, index_offset, c.options(),
-                        [&](int64_t i) { return static_cast<double>(s[i]); });
+    out = parallel_topk(
+        c.numel(), k, index_offset, c.options(), [&](int64_t i) { return static_cast<double>(s[i]); },
+        [](int64_t, double) { return false; });
   });
   return out;
 }

@@ -19,10 +19,11 @@ using namespace sozai::kernels;
 
 namespace {
 
-AcquisitionParams params(AcquisitionKind kind) {
+AcquisitionParams params(AcquisitionKind kind, bool maximize = true) {
   AcquisitionParams p;
   p.kind = kind;
-  p.best_f = 0.8;
+  p.maximize = maximize;
+  p.best_f = maximize ? 0.8 : -0.8;
   p.beta = 2.0;
   return p;
 }
@@ -47,21 +48,51 @@ std::vector<int64_t> as_vector(const torch::Tensor& t) {
 }  // namespace
 
 TEST_CASE("fused acquisition top-k equals sorting every value", "[kernels][topk]") {
+  // Most candidates sit far below the incumbent, so the cheap bound prunes
+  // them: the result must still be exactly that of sorting.
   torch::manual_seed(3);
   for (auto dtype : {torch::kFloat32, torch::kFloat64}) {
     for (auto kind : {AcquisitionKind::EI, AcquisitionKind::LogEI, AcquisitionKind::UCB, AcquisitionKind::PI}) {
+     for (bool maximize : {true, false}) {
       const int64_t n = 100003;
       auto mean = torch::randn({n}, torch::dtype(dtype));
-      auto var = torch::rand({n}, torch::dtype(dtype)) * 0.5 + 1e-3;
-      auto full = analytic_acquisition(mean, var, params(kind));
+      // Variances from 1e-3 to 4: the bound log sigma <= (var - 1) / 2 is
+      // loose at both ends.
+      auto var = torch::rand({n}, torch::dtype(dtype)) * 4.0 + 1e-3;
+      auto full = analytic_acquisition(mean, var, params(kind, maximize));
       for (int64_t k : {1, 10, 257}) {
-        INFO("dtype " << dtype << " kind " << to_string(kind) << " k " << k);
-        auto top = acquisition_topk(mean, var, params(kind), k);
+        INFO("dtype " << dtype << " kind " << to_string(kind) << " k " << k << " maximize " << maximize);
+        auto top = acquisition_topk(mean, var, params(kind, maximize), k);
         auto expect = sorted_order(full, k);
         CHECK(as_vector(top.indices) == expect);
         CHECK(torch::equal(top.values, full.index_select(0, top.indices)));
         CHECK(top.values.scalar_type() == dtype);
       }
+     }
+    }
+  }
+}
+
+TEST_CASE("the cheap bound never lies below the acquisition value", "[kernels][topk]") {
+  torch::manual_seed(6);
+  auto mean = torch::randn({200000}, torch::kFloat64) * 5.0;
+  auto var = torch::exp(torch::randn({200000}, torch::kFloat64) * 3.0);
+  for (auto kind : {AcquisitionKind::EI, AcquisitionKind::LogEI, AcquisitionKind::PI}) {
+    for (bool maximize : {true, false}) {
+      const auto p = params(kind, maximize);
+      auto values = analytic_acquisition(mean, var, p);
+      int64_t bounded = 0, violations = 0;
+      for (int64_t i = 0; i < mean.numel(); ++i) {
+        const double b = impl::log_upper_bound(mean[i].item<double>(), var[i].item<double>(), p);
+        if (std::isinf(b)) continue;
+        ++bounded;
+        const double v = values[i].item<double>();
+        const double logv = kind == AcquisitionKind::LogEI ? v : std::log(v);
+        if (logv > b + 1e-12) ++violations;
+      }
+      INFO("kind " << to_string(kind) << " maximize " << maximize);
+      CHECK(bounded > 10000);
+      CHECK(violations == 0);
     }
   }
 }
