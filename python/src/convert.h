@@ -30,6 +30,24 @@ inline py::array_t<double> to_numpy(const torch::Tensor& t) {
   return out;
 }
 
+using IndexArray = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+
+/// Copies an integer numpy array (cast to int64) into a CPU int64 tensor.
+inline torch::Tensor to_index_tensor(const IndexArray& a, int rank, const char* what) {
+  SOZAI_CHECK(rank < 0 || a.ndim() == rank, what, " must be a ", rank, "-D array, got ", a.ndim(), "-D");
+  std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
+  return torch::from_blob(const_cast<int64_t*>(a.data()), shape, torch::kInt64).clone();
+}
+
+/// Copies an integer tensor (any device) into a new int64 numpy array.
+inline py::array_t<int64_t> to_numpy_int64(const torch::Tensor& t) {
+  auto c = t.detach().to(torch::kCPU, torch::kInt64).contiguous();
+  std::vector<py::ssize_t> shape(c.sizes().begin(), c.sizes().end());
+  py::array_t<int64_t> out(shape);
+  std::memcpy(out.mutable_data(), c.data_ptr<int64_t>(), sizeof(int64_t) * c.numel());
+  return out;
+}
+
 inline py::array_t<int64_t> to_numpy_index(const std::vector<int64_t>& v) {
   py::array_t<int64_t> out(static_cast<py::ssize_t>(v.size()));
   std::copy(v.begin(), v.end(), out.mutable_data());
