@@ -30,11 +30,11 @@ void segment_rows(const T* src, const int64_t* ptr, T* out, int64_t* arg, int64_
     std::fill(a, a + F, begin);
     for (int64_t e = begin + 1; e < end; ++e) {
       const T* s = src + e * F;
+      // Branch-free selects, so the loop vectorises.
       for (int64_t f = 0; f < F; ++f) {
-        if (impl::max_replaces(s[f], o[f])) {
-          o[f] = s[f];
-          a[f] = e;
-        }
+        const bool take = impl::max_replaces(s[f], o[f]);
+        o[f] = take ? s[f] : o[f];
+        a[f] = take ? e : a[f];
       }
     }
     return;
@@ -93,10 +93,9 @@ std::tuple<torch::Tensor, torch::Tensor> scatter_cpu(const torch::Tensor& src, c
           scalar_t* od = o + idx[e] * F;
           int64_t* ad = a + idx[e] * F;
           for (int64_t f = f0; f < f1; ++f) {
-            if (ad[f] < 0 || impl::max_replaces(se[f], od[f])) {
-              od[f] = se[f];
-              ad[f] = e;
-            }
+            const bool take = ad[f] < 0 || impl::max_replaces(se[f], od[f]);
+            od[f] = take ? se[f] : od[f];
+            ad[f] = take ? e : ad[f];
           }
         }
         for (int64_t d = 0; d < D; ++d) {

@@ -100,10 +100,10 @@ void bind_topk(py::module_& m) {
       .def_property_readonly("k", &kernels::RunningTopK::k)
       .def_property_readonly("seen", &kernels::RunningTopK::seen, "Candidates pushed so far.")
       .def_property_readonly(
-          "values", [](const kernels::RunningTopK& self) { return topk_to_python(self.best())[0]; },
+          "values", [](const kernels::RunningTopK& self) -> py::object { return topk_to_python(self.best())[0]; },
           "Best values so far, best first.")
       .def_property_readonly(
-          "indices", [](const kernels::RunningTopK& self) { return topk_to_python(self.best())[1]; },
+          "indices", [](const kernels::RunningTopK& self) -> py::object { return topk_to_python(self.best())[1]; },
           "Library indices of the best values, best first.");
 }
 

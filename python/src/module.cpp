@@ -30,6 +30,7 @@ PYBIND11_MODULE(_sozai, m) {
   m.doc() = "sozai: GPU-accelerated materials discovery engine (C++ core)";
   sozai::bind_common(m);
   sozai::bind_kernels(m);
+  sozai::bind_kernel_matrix(m);
   sozai::bind_models(m);
   sozai::bind_bo(m);
   sozai::bind_campaign(m);

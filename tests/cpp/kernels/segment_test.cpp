@@ -218,4 +218,8 @@ TEST_CASE("CUDA segment and scatter reductions match the CPU reference", "[kerne
       CHECK(torch::allclose(b.grad().cpu(), a.grad(), tol, tol));
     }
   }
+  // Offsets on another device than the values: a DeviceError naming both.
+  CHECK_THAT(test::message_of<DeviceError>(
+                 [] { segment_sum(torch::zeros({4, 2}).cuda(), torch::tensor({0, 4}, torch::kInt64)); }),
+             Catch::Contains("ptr is on cpu but src is on cuda"));
 }
