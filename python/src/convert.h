@@ -57,6 +57,7 @@ inline py::array_t<int64_t> to_numpy_index(const std::vector<int64_t>& v) {
 void bind_common(py::module_& m);
 void bind_kernels(py::module_& m);
 void bind_kernel_matrix(py::module_& m);
+void bind_neighbors(py::module_& m);
 void bind_models(py::module_& m);
 void bind_bo(py::module_& m);
 void bind_campaign(py::module_& m);

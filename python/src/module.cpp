@@ -31,6 +31,7 @@ PYBIND11_MODULE(_sozai, m) {
   sozai::bind_common(m);
   sozai::bind_kernels(m);
   sozai::bind_kernel_matrix(m);
+  sozai::bind_neighbors(m);
   sozai::bind_models(m);
   sozai::bind_bo(m);
   sozai::bind_campaign(m);
