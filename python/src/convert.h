@@ -48,6 +48,26 @@ inline py::array_t<int64_t> to_numpy_int64(const torch::Tensor& t) {
   return out;
 }
 
+/// Copies a tensor into numpy keeping its kind: float32/float64 stay as
+/// they are, integers become int64, bool stays bool; None if undefined.
+inline py::object to_numpy_any(const torch::Tensor& t) {
+  if (!t.defined()) return py::none();
+  auto c = t.detach().to(torch::kCPU).contiguous();
+  std::vector<py::ssize_t> shape(c.sizes().begin(), c.sizes().end());
+  auto copy = [&](auto tag) {
+    using T = decltype(tag);
+    py::array_t<T> out(shape);
+    std::memcpy(out.mutable_data(), c.data_ptr<T>(), sizeof(T) * c.numel());
+    return py::object(std::move(out));
+  };
+  switch (c.scalar_type()) {
+    case torch::kFloat32: return copy(float{});
+    case torch::kFloat64: return copy(double{});
+    case torch::kBool: return copy(bool{});
+    default: c = c.to(torch::kInt64); return copy(int64_t{});
+  }
+}
+
 inline py::array_t<int64_t> to_numpy_index(const std::vector<int64_t>& v) {
   py::array_t<int64_t> out(static_cast<py::ssize_t>(v.size()));
   std::copy(v.begin(), v.end(), out.mutable_data());
@@ -56,6 +76,7 @@ inline py::array_t<int64_t> to_numpy_index(const std::vector<int64_t>& v) {
 
 void bind_common(py::module_& m);
 void bind_kernels(py::module_& m);
+void bind_featurize(py::module_& m);
 void bind_kernel_matrix(py::module_& m);
 void bind_neighbors(py::module_& m);
 void bind_models(py::module_& m);
