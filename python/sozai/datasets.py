@@ -14,6 +14,18 @@ load_closed_loop = _d.load_closed_loop
 read_pvlab_csv = _d.read_pvlab_csv
 read_olympus_dir = _d.read_olympus_dir
 read_pool_csv = _d.read_pool_csv
+FeaturizedDataset = _d.FeaturizedDataset
+FeaturizedReader = _d.FeaturizedReader
+write_featurized = _d.write_featurized
+read_featurized = _d.read_featurized
+
+
+def iter_featurized(path, chunk=4096):
+    """Yields FeaturizedDataset chunks of `chunk` rows from an HDF5 file,
+    holding one chunk in memory at a time."""
+    reader = FeaturizedReader(path)
+    for start in range(0, len(reader), chunk):
+        yield reader.read(start, chunk)
 
 
 def closed_loop_names(single_objective=True):
@@ -22,5 +34,6 @@ def closed_loop_names(single_objective=True):
             if d.closed_loop and (d.single_objective or not single_objective)]
 
 
-__all__ = ["dataset_registry", "dataset_info", "dataset_path", "dataset_search_dirs", "load_closed_loop",
+__all__ = ["FeaturizedDataset", "FeaturizedReader", "write_featurized", "read_featurized", "iter_featurized",
+           "dataset_registry", "dataset_info", "dataset_path", "dataset_search_dirs", "load_closed_loop",
            "read_pvlab_csv", "read_olympus_dir", "read_pool_csv", "closed_loop_names"]

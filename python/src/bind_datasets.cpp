@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include <sozai/datasets/closed_loop.h>
+#include <sozai/datasets/featurized.h>
 #include <sozai/datasets/pool_csv.h>
 #include <sozai/datasets/registry.h>
 
@@ -21,6 +22,94 @@ py::dict to_dict(const ClosedLoopDataset& d) {
   out["raw_rows"] = d.raw_rows;
   return out;
 }
+}  // namespace
+
+namespace {
+
+void bind_featurized(py::module_& m) {
+  py::class_<FeaturizedDataset>(m, "FeaturizedDataset",
+                                "Rows of featurised materials read from HDF5: inputs, features, graphs, targets, "
+                                "provenance.")
+      .def_readonly("kind", &FeaturizedDataset::kind)
+      .def_readonly("inputs", &FeaturizedDataset::inputs)
+      .def_property_readonly("features", [](const FeaturizedDataset& d) { return to_numpy_any(d.features); })
+      .def_readonly("feature_names", &FeaturizedDataset::feature_names)
+      .def_property_readonly("graphs",
+                             [](const FeaturizedDataset& d) -> py::object {
+                               if (d.graphs.num_graphs() == 0) return py::none();
+                               return py::cast(d.graphs);
+                             })
+      .def_property_readonly("targets", [](const FeaturizedDataset& d) { return to_numpy_any(d.targets); })
+      .def_readonly("target_names", &FeaturizedDataset::target_names)
+      .def_readonly("target_units", &FeaturizedDataset::target_units)
+      .def_readonly("provenance", &FeaturizedDataset::provenance)
+      .def("__len__", &FeaturizedDataset::size)
+      .def("__repr__", [](const FeaturizedDataset& d) {
+        return str("<sozai.datasets.FeaturizedDataset ", d.kind, ": ", d.size(), " rows>");
+      });
+  m.def(
+      "write_featurized",
+      [](const std::string& path, const std::string& kind, const std::vector<std::string>& inputs,
+         const py::object& features, const std::vector<std::string>& feature_names, const py::object& graphs,
+         const py::object& targets, const std::vector<std::string>& target_names,
+         const std::vector<std::string>& target_units, const std::map<std::string, std::string>& provenance,
+         int64_t chunk_rows) {
+        FeaturizedDataset d;
+        d.kind = kind;
+        d.inputs = inputs;
+        if (!features.is_none()) d.features = to_tensor(features.cast<DoubleArray>(), 2, "features").to(torch::kFloat32);
+        d.feature_names = feature_names;
+        if (!graphs.is_none()) {
+          if (py::isinstance<GraphBatch>(graphs)) {
+            d.graphs = graphs.cast<GraphBatch>();
+          } else {
+            d.graphs = batch_graphs(graphs.cast<std::vector<MaterialGraph>>());
+          }
+        }
+        if (!targets.is_none()) {
+          d.targets = to_tensor(targets.cast<DoubleArray>(), -1, "targets");
+          if (d.targets.dim() == 1) d.targets = d.targets.unsqueeze(1);
+        }
+        d.target_names = target_names;
+        d.target_units = target_units.empty() && !target_names.empty()
+                             ? std::vector<std::string>(target_names.size(), "")
+                             : target_units;
+        d.provenance = provenance;
+        py::gil_scoped_release release;
+        write_featurized(d, path, chunk_rows);
+      },
+      py::arg("path"), py::arg("kind"), py::arg("inputs"), py::arg("features") = py::none(),
+      py::arg("feature_names") = std::vector<std::string>{}, py::arg("graphs") = py::none(),
+      py::arg("targets") = py::none(), py::arg("target_names") = std::vector<std::string>{},
+      py::arg("target_units") = std::vector<std::string>{},
+      py::arg("provenance") = std::map<std::string, std::string>{}, py::arg("chunk_rows") = 4096,
+      "Writes a featurised dataset to HDF5 (graphs: a GraphBatch or a list of Graphs; targets [n] or [n, T] with "
+      "NaN for missing). The file appears under its name only when complete.");
+  m.def(
+      "read_featurized",
+      [](const std::string& path) {
+        py::gil_scoped_release release;
+        return read_featurized(path);
+      },
+      py::arg("path"), "Reads a whole featurised dataset.");
+  py::class_<FeaturizedReader>(m, "FeaturizedReader", "Streams a featurised dataset in row ranges.")
+      .def(py::init<const std::string&>(), py::arg("path"))
+      .def("__len__", &FeaturizedReader::size)
+      .def_property_readonly("kind", &FeaturizedReader::kind)
+      .def_property_readonly("provenance", &FeaturizedReader::provenance)
+      .def_property_readonly("feature_names", &FeaturizedReader::feature_names)
+      .def_property_readonly("target_names", &FeaturizedReader::target_names)
+      .def_property_readonly("target_units", &FeaturizedReader::target_units)
+      .def_property_readonly("has_graphs", &FeaturizedReader::has_graphs)
+      .def(
+          "read",
+          [](const FeaturizedReader& r, int64_t start, int64_t count) {
+            py::gil_scoped_release release;
+            return r.read(start, count);
+          },
+          py::arg("start"), py::arg("count"), "Rows [start, start + count) as a FeaturizedDataset.");
+}
+
 }  // namespace
 
 void bind_datasets(py::module_& root) {
@@ -59,6 +148,7 @@ void bind_datasets(py::module_& root) {
         out["measured_values"] = p.measured_values;
         return out;
       }, py::arg("path"), py::arg("target") = "");
+  bind_featurized(m);
 }
 
 }  // namespace sozai
