@@ -4,6 +4,8 @@
 #include <sozai/core/common/build_info.h>
 #include <sozai/core/common/error.h>
 #include <sozai/datasets/closed_loop.h>
+#include <sozai/datasets/featurized.h>
+#include <sozai/datasets/property_import.h>
 #include <sozai/datasets/pool_csv.h>
 #include <sozai/datasets/registry.h>
 
@@ -45,6 +47,15 @@ commands:
   campaign ask  --state S.json [--q Q]     propose Q rows (printed as CSV)
   campaign tell --state S.json --row I --value Y   record a result
   campaign show --state S.json             observations, pending and best
+  featurize                 featurise a property table into an HDF5 dataset
+      --dataset NAME        a registered property dataset (tg_polymers, perov_5, mpea, ...), or
+      --csv PATH --kind polymer|composition|crystal --input COL --target COL[,COL] [--units U[,U]]
+      --out FILE.h5         where to write the featurised dataset
+      --limit N             featurise at most the first N rows
+      --max-neighbors K     crystal graphs: neighbours kept per atom (default 12; 0 = all within --cutoff)
+      --cutoff R            crystal graphs: neighbour cutoff in Å (default 8)
+      --no-graphs, --no-features   leave out the graphs or the feature matrix
+      Rows that cannot be used are listed by line with the reason; the rest are kept.
 )";
 
 /// Parsed "--key value" options; flags without a value map to "".
@@ -314,6 +325,39 @@ int cmd_campaign(const std::vector<std::string>& args) {
   throw InputError(str("unknown campaign sub-command '", sub, "'; expected new, ask, tell or show"));
 }
 
+int cmd_featurize(const std::vector<std::string>& args) {
+  auto o = parse_options(args, 1, {"no-graphs", "no-features"},
+                         {"dataset", "csv", "kind", "input", "target", "units", "out", "limit", "max-neighbors", "cutoff"});
+  PropertyImportOptions opt;
+  if (o.has("dataset")) {
+    if (o.has("csv")) throw InputError("give either --dataset or --csv, not both");
+    opt = property_import_preset(o.require("dataset"));
+  } else {
+    o.require("csv");
+    opt.kind = o.require("kind");
+    opt.input_column = o.require("input");
+    opt.target_columns = split_commas(o.require("target"));
+    if (o.has("units")) opt.target_units = split_commas(o.get("units"));
+  }
+  opt.limit = o.get_int("limit", -1);
+  if (o.has("max-neighbors")) {
+    const auto k = o.get_int("max-neighbors", 12);
+    opt.max_neighbors = k == 0 ? -1 : k;
+  }
+  if (o.has("cutoff")) opt.cutoff = o.get_double("cutoff");
+  opt.graphs = !o.has("no-graphs");
+  opt.features = !o.has("no-features");
+  opt.progress = true;
+  const std::string out = o.require("out");
+  auto result = o.has("dataset") ? import_registered_dataset(o.get("dataset"), &opt)
+                                 : import_property_csv(o.get("csv"), opt);
+  for (const auto& b : result.report.bad_rows) std::cerr << "  left out (" << b.reason << "): " << b.message << "\n";
+  std::cout << result.report.summary() << "\n";
+  write_featurized(result.data, out);
+  std::cerr << "wrote " << out << " (" << result.data.size() << " rows)\n";
+  return 0;
+}
+
 }  // namespace
 
 int run(const std::vector<std::string>& args) {
@@ -327,6 +371,7 @@ int run(const std::vector<std::string>& args) {
     if (cmd == "datasets") return cmd_datasets();
     if (cmd == "benchmark") return cmd_benchmark(args);
     if (cmd == "campaign") return cmd_campaign(args);
+    if (cmd == "featurize") return cmd_featurize(args);
     std::cerr << "sozai: unknown command '" << cmd << "'\n" << kUsage;
     return 2;
   } catch (const InputError& e) {

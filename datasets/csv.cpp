@@ -47,7 +47,7 @@ std::string column_label(const std::vector<std::string>& header, size_t j) {
 
 }  // namespace
 
-CsvTable read_csv(const std::string& path, bool has_header) {
+CsvTable read_csv(const std::string& path, bool has_header, bool skip_bad_rows) {
   const std::string text = slurp(path);
   CsvTable table;
   table.path = path;
@@ -136,11 +136,15 @@ CsvTable read_csv(const std::string& path, bool has_header) {
       const std::string expected =
           str("expected ", width, " fields (", has_header ? "as in the header" : "as in the first row",
               "), got ", fields.size());
-      if (fields.size() < width)
-        throw InputError(str(path, ": row ", record_line, ", ", column_label(table.header, fields.size()),
-                             ": missing; ", expected));
-      throw InputError(str(path, ": row ", record_line, ", after the last ",
-                           column_label(table.header, width - 1), ": ", expected));
+      const std::string message =
+          fields.size() < width
+              ? str(path, ": row ", record_line, ", ", column_label(table.header, fields.size()), ": missing; ",
+                    expected)
+              : str(path, ": row ", record_line, ", after the last ", column_label(table.header, width - 1), ": ",
+                    expected);
+      if (!skip_bad_rows) throw InputError(message);
+      table.skipped.emplace_back(record_line, message);
+      continue;
     }
     table.rows.push_back(fields);
     table.line_of_row.push_back(record_line);

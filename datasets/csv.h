@@ -2,6 +2,7 @@
 /// Minimal RFC-4180 CSV reading with errors that name file, row and column.
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sozai {
@@ -13,13 +14,18 @@ struct CsvTable {
   std::vector<std::string> header;           ///< empty when read without header
   std::vector<std::vector<std::string>> rows;///< data rows, all of header's width
   std::vector<int> line_of_row;              ///< 1-based file line of each data row
+  /// Rows left out by a lenient read: (file line, why).
+  std::vector<std::pair<int, std::string>> skipped;
 };
 
 /// Reads a CSV file. Quoted fields ("a,b", "" escapes) are supported; blank
 /// lines are skipped; CRLF is accepted. Every data row must have the same
 /// number of fields as the first row (or header), else InputError naming
 /// the file, line and counts. Missing file → StorageError.
-CsvTable read_csv(const std::string& path, bool has_header);
+/// skip_bad_rows: a row with the wrong number of fields is recorded in
+/// `skipped` (with the same message) and reading carries on, for imports
+/// that keep the good rows of a damaged file.
+CsvTable read_csv(const std::string& path, bool has_header, bool skip_bad_rows = false);
 
 /// Parses a CSV cell as a finite double. On failure throws InputError
 /// "<file>: row <line>, column '<name>': expected a number, got '<cell>'";

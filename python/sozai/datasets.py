@@ -18,6 +18,8 @@ FeaturizedDataset = _d.FeaturizedDataset
 FeaturizedReader = _d.FeaturizedReader
 write_featurized = _d.write_featurized
 read_featurized = _d.read_featurized
+import_property_csv = _d.import_property_csv
+import_registered_dataset = _d.import_registered_dataset
 
 
 def iter_featurized(path, chunk=4096):
@@ -35,5 +37,6 @@ def closed_loop_names(single_objective=True):
 
 
 __all__ = ["FeaturizedDataset", "FeaturizedReader", "write_featurized", "read_featurized", "iter_featurized",
+           "import_property_csv", "import_registered_dataset",
            "dataset_registry", "dataset_info", "dataset_path", "dataset_search_dirs", "load_closed_loop",
            "read_pvlab_csv", "read_olympus_dir", "read_pool_csv", "closed_loop_names"]

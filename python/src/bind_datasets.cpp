@@ -4,6 +4,7 @@
 
 #include <sozai/datasets/closed_loop.h>
 #include <sozai/datasets/featurized.h>
+#include <sozai/datasets/property_import.h>
 #include <sozai/datasets/pool_csv.h>
 #include <sozai/datasets/registry.h>
 
@@ -110,6 +111,90 @@ void bind_featurized(py::module_& m) {
           py::arg("start"), py::arg("count"), "Rows [start, start + count) as a FeaturizedDataset.");
 }
 
+py::dict report_dict(const PropertyImportReport& r) {
+  py::dict d;
+  d["path"] = r.path;
+  d["rows_read"] = r.rows_read;
+  d["rows_kept"] = r.rows_kept;
+  py::list bad;
+  for (const auto& b : r.bad_rows) {
+    py::dict row;
+    row["line"] = b.line;
+    row["reason"] = b.reason;
+    row["message"] = b.message;
+    bad.append(row);
+  }
+  d["bad_rows"] = bad;
+  d["counts"] = r.counts();
+  d["summary"] = r.summary();
+  return d;
+}
+
+py::tuple finish_import(PropertyImport&& result, const py::object& out) {
+  if (!out.is_none()) {
+    const auto path = out.cast<std::string>();
+    py::gil_scoped_release release;
+    write_featurized(result.data, path);
+  }
+  return py::make_tuple(std::move(result.data), report_dict(result.report));
+}
+
+void bind_import(py::module_& m) {
+  m.def(
+      "import_property_csv",
+      [](const std::string& path, const std::string& kind, const std::string& input,
+         const std::vector<std::string>& targets, const std::vector<std::string>& units,
+         const std::vector<std::string>& names, bool graphs, bool features, int64_t morgan_radius,
+         int64_t morgan_bits, double cutoff, const py::object& max_neighbors, const py::object& limit, bool progress,
+         const py::object& out, const std::map<std::string, std::string>& provenance) {
+        PropertyImportOptions o;
+        o.kind = kind;
+        o.input_column = input;
+        o.target_columns = targets;
+        o.target_units = units;
+        o.target_names = names;
+        o.graphs = graphs;
+        o.features = features;
+        o.morgan_radius = morgan_radius;
+        o.morgan_bits = morgan_bits;
+        o.cutoff = cutoff;
+        o.max_neighbors = max_neighbors.is_none() ? -1 : max_neighbors.cast<int64_t>();
+        o.limit = limit.is_none() ? -1 : limit.cast<int64_t>();
+        o.progress = progress;
+        PropertyImport r;
+        {
+          py::gil_scoped_release release;
+          r = import_property_csv(path, o, provenance);
+        }
+        return finish_import(std::move(r), out);
+      },
+      py::arg("path"), py::arg("kind"), py::arg("input"), py::arg("targets"),
+      py::arg("units") = std::vector<std::string>{}, py::arg("names") = std::vector<std::string>{},
+      py::arg("graphs") = true, py::arg("features") = true, py::arg("morgan_radius") = 2,
+      py::arg("morgan_bits") = 2048, py::arg("cutoff") = 8.0, py::arg("max_neighbors") = 12,
+      py::arg("limit") = py::none(), py::arg("progress") = false, py::arg("out") = py::none(),
+      py::arg("provenance") = std::map<std::string, std::string>{},
+      "Featurises a property CSV (kind polymer | composition | crystal; `input` names the SMILES / formula / "
+      "structure column, `targets` the numeric columns). Returns (FeaturizedDataset, report); the report lists "
+      "every row left out with its line and reason. `out`: also write the dataset to HDF5.");
+  m.def(
+      "import_registered_dataset",
+      [](const std::string& name, const py::object& limit, bool progress, const py::object& out) {
+        auto o = property_import_preset(name);
+        o.limit = limit.is_none() ? -1 : limit.cast<int64_t>();
+        o.progress = progress;
+        PropertyImport r;
+        {
+          py::gil_scoped_release release;
+          r = import_registered_dataset(name, &o);
+        }
+        return finish_import(std::move(r), out);
+      },
+      py::arg("name"), py::arg("limit") = py::none(), py::arg("progress") = false, py::arg("out") = py::none(),
+      "Featurises a registered property dataset (tg_polymers, eg_polymers, perov_5, matbench_*, mpea) with its "
+      "preset columns.");
+}
+
 }  // namespace
 
 void bind_datasets(py::module_& root) {
@@ -149,6 +234,7 @@ void bind_datasets(py::module_& root) {
         return out;
       }, py::arg("path"), py::arg("target") = "");
   bind_featurized(m);
+  bind_import(m);
 }
 
 }  // namespace sozai

@@ -77,6 +77,9 @@ inline py::array_t<int64_t> to_numpy_index(const std::vector<int64_t>& v) {
 void bind_common(py::module_& m);
 void bind_kernels(py::module_& m);
 void bind_featurize(py::module_& m);
+void bind_polymer(py::module_& m);
+void bind_crystal(py::module_& m);
+void bind_composition(py::module_& root);
 void bind_spaces(py::module_& m);
 void bind_kernel_matrix(py::module_& m);
 void bind_neighbors(py::module_& m);

@@ -33,6 +33,9 @@ PYBIND11_MODULE(_sozai, m) {
   sozai::bind_kernel_matrix(m);
   sozai::bind_neighbors(m);
   sozai::bind_featurize(m);
+  sozai::bind_polymer(m);
+  sozai::bind_crystal(m);
+  sozai::bind_composition(m);
   sozai::bind_spaces(m);
   sozai::bind_models(m);
   sozai::bind_bo(m);
