@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 namespace sozai {
@@ -58,6 +59,14 @@ std::string reason_of(const std::string& kind, const std::string& message) {
   }
   if (message.find("unknown element") != std::string::npos) return "unknown element";
   return "malformed structure";
+}
+
+/// A categorical cell as a category: trimmed, empty -> "unknown".
+std::string category_of(const std::string& cell) {
+  const auto a = cell.find_first_not_of(" \t");
+  if (a == std::string::npos) return "unknown";
+  const auto b = cell.find_last_not_of(" \t");
+  return cell.substr(a, b - a + 1);
 }
 
 std::string utc_now() {
@@ -117,6 +126,18 @@ PropertyImport import_property_csv(const std::string& path, const PropertyImport
   std::vector<size_t> target_cols;
   for (const auto& t : o.target_columns) target_cols.push_back(column_index(table, t));
 
+  std::vector<size_t> numeric_cols, category_cols;
+  for (const auto& c : o.numeric_conditions) numeric_cols.push_back(column_index(table, c));
+  for (const auto& c : o.categorical_conditions) category_cols.push_back(column_index(table, c));
+  // Categories of each categorical condition over the whole file, sorted,
+  // so the one-hot columns do not depend on row order.
+  std::vector<std::vector<std::string>> categories(category_cols.size());
+  for (size_t k = 0; k < category_cols.size(); ++k) {
+    std::set<std::string> seen;
+    for (const auto& row : table.rows) seen.insert(category_of(row[category_cols[k]]));
+    categories[k].assign(seen.begin(), seen.end());
+  }
+
   PropertyImport out;
   auto& report = out.report;
   report.path = path;
@@ -154,11 +175,39 @@ PropertyImport import_property_csv(const std::string& path, const PropertyImport
       report.bad_rows.push_back({line, target_reason, target_problem});
       continue;
     }
+    // Process conditions: numeric ones must be present.
+    std::vector<float> conditions;
+    for (size_t k = 0; k < numeric_cols.size() && target_problem.empty(); ++k) {
+      const auto& cell = row[numeric_cols[k]];
+      if (cell.find_first_not_of(" \t") == std::string::npos) {
+        target_reason = "missing condition";
+        target_problem = str(path, ": row ", line, ", column '", o.numeric_conditions[k], "': missing value");
+        break;
+      }
+      try {
+        conditions.push_back(static_cast<float>(parse_cell_double(table, i, numeric_cols[k], o.numeric_conditions[k])));
+      } catch (const InputError& e) {
+        target_reason = "non-numeric condition";
+        target_problem = e.what();
+      }
+    }
+    if (!target_problem.empty()) {
+      report.bad_rows.push_back({line, target_reason, target_problem});
+      continue;
+    }
+    for (size_t k = 0; k < category_cols.size(); ++k) {
+      const auto value = category_of(row[category_cols[k]]);
+      for (const auto& c : categories[k]) conditions.push_back(c == value ? 1.0f : 0.0f);
+    }
     const auto& input = row[input_col];
     try {
       SOZAI_CHECK(input.find_first_not_of(" \t\r\n") != std::string::npos, "empty ", o.input_column);
       auto f = featurise(input, o);
       if (o.graphs) graphs.push_back(std::move(f.graph));
+      if (!conditions.empty()) {
+        auto c = torch::tensor(conditions, torch::kFloat32);
+        f.features = f.features.defined() ? torch::cat({f.features, c}) : c;
+      }
       if (f.features.defined()) features.push_back(f.features);
     } catch (const InputError& e) {
       report.bad_rows.push_back({line, reason_of(o.kind, e.what()),
@@ -186,11 +235,14 @@ PropertyImport import_property_csv(const std::string& path, const PropertyImport
   d.target_units = o.target_units.empty() ? std::vector<std::string>(target_cols.size(), "") : o.target_units;
   if (!features.empty()) {
     d.features = torch::stack(features);
-    if (o.kind == "composition") {
+    if (o.features && o.kind == "composition") {
       d.feature_names = composition_feature_names();
-    } else {
+    } else if (o.features && o.kind == "polymer") {
       for (int64_t b = 0; b < o.morgan_bits; ++b) d.feature_names.push_back(str("morgan", o.morgan_radius, "_", b));
     }
+    for (const auto& c : o.numeric_conditions) d.feature_names.push_back(c);
+    for (size_t k = 0; k < categories.size(); ++k)
+      for (const auto& c : categories[k]) d.feature_names.push_back(o.categorical_conditions[k] + "=" + c);
   }
   if (!graphs.empty()) d.graphs = batch_graphs(graphs);
   d.provenance = provenance;
@@ -222,7 +274,12 @@ PropertyImportOptions property_import_preset(const std::string& dataset) {
   else if (dataset == "matbench_expt_gap") set("composition", "formula", {"target"}, {"eV"});
   else if (dataset == "matbench_castelli") set("composition", "formula", {"target"}, {"eV/atom"});
   else if (dataset == "matbench_steels_yield") set("composition", "formula", {"target"}, {"MPa"});
-  else if (dataset == "mpea") set("composition", "FORMULA", {"PROPERTY: YS (MPa)"}, {"MPa"});
+  else if (dataset == "mpea") {
+    set("composition", "FORMULA", {"PROPERTY: YS (MPa)"}, {"MPa"});
+    // Strength depends on how the alloy was made and tested.
+    o.numeric_conditions = {"PROPERTY: Test temperature ($^\\circ$C)"};
+    o.categorical_conditions = {"PROPERTY: Processing method", "PROPERTY: Type of test"};
+  }
   else
     throw InputError(str("no import preset for dataset '", dataset,
                          "'; presets: tg_polymers, eg_polymers, perov_5, matbench_dielectric, matbench_expt_gap, "

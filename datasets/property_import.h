@@ -25,6 +25,14 @@ struct PropertyImportOptions {
   int64_t morgan_bits = 2048;
   double cutoff = 8.0;                     ///< crystal graphs, Å
   int64_t max_neighbors = 12;              ///< crystal graphs (-1: all within the cutoff)
+  /// Process conditions beside the material (PI data): numeric columns
+  /// (temperatures, times, rates) are appended to the features as they
+  /// are, and a row missing one is left out ("missing condition");
+  /// categorical columns (routes: cast, wrought, powder ...) are appended
+  /// one-hot, with their categories sorted and an empty cell as the
+  /// category "unknown". Feature names: the column name, or "column=value".
+  std::vector<std::string> numeric_conditions;
+  std::vector<std::string> categorical_conditions;
   int64_t limit = -1;                      ///< read at most this many data rows (-1: all)
   bool progress = false;                   ///< a progress line on stderr
 };
@@ -32,7 +40,7 @@ struct PropertyImportOptions {
 /// One row that was left out.
 struct BadRow {
   int line = 0;          ///< 1-based line of the file (the header is line 1)
-  std::string reason;    ///< "invalid SMILES", "invalid repeat unit", "unknown element", "malformed formula", "malformed structure",
+  std::string reason;    ///< "invalid SMILES", "invalid repeat unit", "unknown element", "missing condition", "malformed formula", "malformed structure",
                          ///< "missing target", "non-numeric target" or "malformed row"
   std::string message;   ///< the full error
 };

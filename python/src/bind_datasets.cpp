@@ -145,8 +145,9 @@ void bind_import(py::module_& m) {
       [](const std::string& path, const std::string& kind, const std::string& input,
          const std::vector<std::string>& targets, const std::vector<std::string>& units,
          const std::vector<std::string>& names, bool graphs, bool features, int64_t morgan_radius,
-         int64_t morgan_bits, double cutoff, const py::object& max_neighbors, const py::object& limit, bool progress,
-         const py::object& out, const std::map<std::string, std::string>& provenance) {
+         int64_t morgan_bits, double cutoff, const py::object& max_neighbors, const std::vector<std::string>& numeric,
+         const std::vector<std::string>& categorical, const py::object& limit, bool progress, const py::object& out,
+         const std::map<std::string, std::string>& provenance) {
         PropertyImportOptions o;
         o.kind = kind;
         o.input_column = input;
@@ -159,6 +160,8 @@ void bind_import(py::module_& m) {
         o.morgan_bits = morgan_bits;
         o.cutoff = cutoff;
         o.max_neighbors = max_neighbors.is_none() ? -1 : max_neighbors.cast<int64_t>();
+        o.numeric_conditions = numeric;
+        o.categorical_conditions = categorical;
         o.limit = limit.is_none() ? -1 : limit.cast<int64_t>();
         o.progress = progress;
         PropertyImport r;
@@ -172,10 +175,12 @@ void bind_import(py::module_& m) {
       py::arg("units") = std::vector<std::string>{}, py::arg("names") = std::vector<std::string>{},
       py::arg("graphs") = true, py::arg("features") = true, py::arg("morgan_radius") = 2,
       py::arg("morgan_bits") = 2048, py::arg("cutoff") = 8.0, py::arg("max_neighbors") = 12,
-      py::arg("limit") = py::none(), py::arg("progress") = false, py::arg("out") = py::none(),
+      py::arg("numeric_conditions") = std::vector<std::string>{},
+      py::arg("categorical_conditions") = std::vector<std::string>{}, py::arg("limit") = py::none(), py::arg("progress") = false, py::arg("out") = py::none(),
       py::arg("provenance") = std::map<std::string, std::string>{},
       "Featurises a property CSV (kind polymer | composition | crystal; `input` names the SMILES / formula / "
-      "structure column, `targets` the numeric columns). Returns (FeaturizedDataset, report); the report lists "
+      "structure column, `targets` the numeric columns; process conditions: numeric columns appended as they are, "
+      "categorical ones one-hot). Returns (FeaturizedDataset, report); the report lists "
       "every row left out with its line and reason. `out`: also write the dataset to HDF5.");
   m.def(
       "import_registered_dataset",

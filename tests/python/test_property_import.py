@@ -17,10 +17,24 @@ def test_mpea_missing_targets_match_pandas(data_dir):
     data, report = datasets.import_registered_dataset("mpea")
     df = pd.read_csv(data_dir / "alloys" / "MPEA_dataset.csv")
     col = df["PROPERTY: YS (MPa)"]
+    temp = df["PROPERTY: Test temperature ($^\\circ$C)"]
     assert report["rows_read"] == len(df)
     assert report["counts"].get("missing target", 0) == int(col.isna().sum())
-    assert report["rows_kept"] == int(col.notna().sum())
-    np.testing.assert_allclose(data.targets[:, 0], col.dropna().to_numpy())
+    assert report["counts"].get("missing condition", 0) == int((col.notna() & temp.isna()).sum())
+    keep = col.notna() & temp.notna()
+    assert report["rows_kept"] == int(keep.sum())
+    np.testing.assert_allclose(data.targets[:, 0], col[keep].to_numpy())
+    # Process conditions after the 110 composition statistics: the test
+    # temperature, then one-hot processing routes and test types.
+    names = data.feature_names
+    assert names[110] == "PROPERTY: Test temperature ($^\\circ$C)"
+    np.testing.assert_allclose(data.features[:, 110], temp[keep].to_numpy(), rtol=1e-6)
+    routes = [n for n in names if n.startswith("PROPERTY: Processing method=")]
+    assert routes == ["PROPERTY: Processing method=" + r for r in ["ANNEAL", "CAST", "OTHER", "POWDER", "WROUGHT", "unknown"]]
+    onehot = data.features[:, [names.index(r) for r in routes]]
+    np.testing.assert_array_equal(onehot.sum(axis=1), 1)
+    cast = df["PROPERTY: Processing method"][keep].to_numpy() == "CAST"
+    np.testing.assert_array_equal(onehot[:, 1] == 1, cast)
     assert data.target_units == ["MPa"]
     assert data.provenance["licence"] and data.provenance["dataset"] == "mpea"
 

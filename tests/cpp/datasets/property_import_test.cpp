@@ -120,3 +120,26 @@ TEST_CASE("whole-file problems are errors, not bad rows", "[datasets][import]") 
   CHECK_THAT(message_of<StorageError>([&] { import_property_csv("/nonexistent/x.csv", o); }),
              Catch::Contains("/nonexistent/x.csv"));
 }
+
+TEST_CASE("process conditions are appended beside the composition", "[datasets][import]") {
+  PropertyImportOptions o;
+  o.kind = "composition";
+  o.input_column = "formula";
+  o.target_columns = {"ys"};
+  o.numeric_conditions = {"T"};
+  o.categorical_conditions = {"route"};
+  auto r = import_property_csv(test::fixture("alloys_conditions.csv"), o);
+  CHECK(r.data.inputs == std::vector<std::string>{"Fe0.7Ni0.3", "AlCoCrFeNi", "CoCrFeMnNi"});
+  CHECK(reasons(r.report) == std::map<int, std::string>{{3, "missing condition"}});
+  const auto& names = r.data.feature_names;
+  REQUIRE(names.size() == 110 + 1 + 3);
+  CHECK(std::vector<std::string>(names.end() - 4, names.end()) ==
+        std::vector<std::string>{"T", "route=cast", "route=unknown", "route=wrought"});
+  auto tail = r.data.features.narrow(1, 110, 4);
+  auto expect = torch::tensor({{25.f, 1.f, 0.f, 0.f}, {600.f, 0.f, 1.f, 0.f}, {-196.f, 1.f, 0.f, 0.f}});
+  CHECK(torch::equal(tail, expect));
+  o.numeric_conditions = {"route"};
+  o.categorical_conditions = {};
+  auto bad = import_property_csv(test::fixture("alloys_conditions.csv"), o);
+  CHECK(bad.report.counts()["non-numeric condition"] == 3);
+}
