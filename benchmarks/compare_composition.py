@@ -39,8 +39,7 @@ import numpy as np
 import sozai
 from sozai import featurize as F
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+from bench_common import RESULTS, ROOT, best_of  # noqa: E402  (benchmarks/ is the script's folder)
 SETS = [
     ("alloys/MPEA_dataset.csv", "FORMULA"),
     ("alloys/matbench_steels_yield.csv", "formula"),
@@ -48,15 +47,6 @@ SETS = [
     ("ceramics/matbench_dielectric.csv", "formula"),
     ("ceramics/matbench_expt_gap.csv", "formula"),
 ]
-
-
-def best_of(fn, repeats):
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def load_formulas(data_dir):

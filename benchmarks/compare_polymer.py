@@ -41,17 +41,7 @@ import numpy as np
 import sozai
 import sozai.featurize as F
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
-
-
-def best_of(fn, repeats):
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
+from bench_common import RESULTS, ROOT, best_of  # noqa: E402  (benchmarks/ is the script's folder)
 
 
 def load_smiles(data_dir):
