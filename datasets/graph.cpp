@@ -93,6 +93,75 @@ GraphBatch batch_graphs(const std::vector<MaterialGraph>& graphs) {
   return b;
 }
 
+GraphBatch select_graphs(const GraphBatch& b, const torch::Tensor& index_in) {
+  SOZAI_CHECK(b.num_graphs() > 0, "select_graphs: the batch is empty");
+  SOZAI_CHECK(index_in.dim() == 1, "select_graphs: index must be 1-D, got shape ", index_in.sizes());
+  auto index = index_in.to(torch::kCPU, torch::kInt64).contiguous();
+  const int64_t n = index.numel(), B = b.num_graphs();
+  if (n > 0) {
+    SOZAI_CHECK(index.min().item<int64_t>() >= 0 && index.max().item<int64_t>() < B, "select_graphs: index outside [0, ",
+                B, ")");
+  }
+  auto ptr = b.ptr.to(torch::kCPU), eptr = b.edge_ptr.to(torch::kCPU);
+  const int64_t* p = ptr.data_ptr<int64_t>();
+  const int64_t* ep = eptr.data_ptr<int64_t>();
+  const int64_t* ix = index.data_ptr<int64_t>();
+  std::vector<int64_t> new_ptr{0}, new_eptr{0}, node_rows, edge_rows, shift, graph_of_node;
+  for (int64_t k = 0; k < n; ++k) {
+    const int64_t g = ix[k];
+    for (int64_t v = p[g]; v < p[g + 1]; ++v) {
+      node_rows.push_back(v);
+      graph_of_node.push_back(k);
+    }
+    for (int64_t e = ep[g]; e < ep[g + 1]; ++e) {
+      edge_rows.push_back(e);
+      shift.push_back(new_ptr.back() - p[g]);  // old node id -> new node id
+    }
+    new_ptr.push_back(new_ptr.back() + p[g + 1] - p[g]);
+    new_eptr.push_back(new_eptr.back() + ep[g + 1] - ep[g]);
+  }
+  const auto dev = b.x.device();
+  auto rows = [&](const std::vector<int64_t>& v) { return torch::tensor(v, torch::kInt64).to(dev); };
+  const auto nodes = rows(node_rows), edges = rows(edge_rows);
+  auto pick = [](const torch::Tensor& t, const torch::Tensor& r) { return t.defined() ? t.index_select(0, r) : t; };
+  GraphBatch out;
+  out.kind = b.kind;
+  out.x = pick(b.x, nodes);
+  out.atomic_number = pick(b.atomic_number, nodes);
+  out.node_weight = pick(b.node_weight, nodes);
+  out.edge_attr = pick(b.edge_attr, edges);
+  out.distance = pick(b.distance, edges);
+  out.image = pick(b.image, edges);
+  out.periodic = pick(b.periodic, edges);
+  out.edge_index = b.edge_index.index_select(1, edges) + rows(shift).unsqueeze(0);
+  out.ptr = rows(new_ptr);
+  out.edge_ptr = rows(new_eptr);
+  out.batch = rows(graph_of_node);
+  return out;
+}
+
+GraphBatch to_device(const GraphBatch& b, const torch::Device& device, c10::optional<torch::ScalarType> float_dtype) {
+  auto move = [&](const torch::Tensor& t) {
+    if (!t.defined()) return t;
+    if (float_dtype && t.is_floating_point()) return t.to(device, *float_dtype);
+    return t.to(device);
+  };
+  GraphBatch out;
+  out.kind = b.kind;
+  out.x = move(b.x);
+  out.edge_index = move(b.edge_index);
+  out.edge_attr = move(b.edge_attr);
+  out.atomic_number = move(b.atomic_number);
+  out.distance = move(b.distance);
+  out.image = move(b.image);
+  out.periodic = move(b.periodic);
+  out.node_weight = move(b.node_weight);
+  out.ptr = move(b.ptr);
+  out.edge_ptr = move(b.edge_ptr);
+  out.batch = move(b.batch);
+  return out;
+}
+
 MaterialGraph GraphBatch::graph(int64_t i) const {
   SOZAI_CHECK(i >= 0 && i < num_graphs(), "GraphBatch::graph: index ", i, " outside [0, ", num_graphs(), ")");
   const int64_t n0 = ptr[i].item<int64_t>(), n1 = ptr[i + 1].item<int64_t>();

@@ -53,6 +53,16 @@ struct GraphBatch {
   MaterialGraph graph(int64_t i) const;
 };
 
+/// The graphs `index` (in that order, repeats allowed) of a batch as a new
+/// batch: node and edge rows gathered, edge_index and offsets rebuilt. For
+/// minibatches and cross-validation folds without re-featurising.
+GraphBatch select_graphs(const GraphBatch& batch, const torch::Tensor& index);
+
+/// Moves every tensor of a batch to a device (and floating tensors to a
+/// dtype, when given).
+GraphBatch to_device(const GraphBatch& batch, const torch::Device& device,
+                     c10::optional<torch::ScalarType> float_dtype = c10::nullopt);
+
 /// Concatenates graphs of one kind with equal feature widths; an optional
 /// field must be present in all graphs or in none. InputError otherwise,
 /// naming the graph and the field.
