@@ -7,7 +7,9 @@
 #include <sozai/datasets/featurized.h>
 #include <sozai/datasets/property_import.h>
 #include <sozai/datasets/pool_csv.h>
+#include <sozai/datasets/csv.h>
 #include <sozai/datasets/registry.h>
+#include <sozai/models/gnn/ensemble.h>
 
 #include <nlohmann/json.hpp>
 
@@ -56,6 +58,12 @@ commands:
       --cutoff R            crystal graphs: neighbour cutoff in Å (default 8)
       --no-graphs, --no-features   leave out the graphs or the feature matrix
       Rows that cannot be used are listed by line with the reason; the rest are kept.
+  train                     train a GNN ensemble on a property table
+      --dataset NAME | --csv PATH --kind polymer|composition|crystal --input COL --target COL
+      --out MODEL.pt        the trained ensemble (one file)
+      --members M --epochs E --hidden H --layers L --seed S --limit N
+  predict --model MODEL.pt --csv PATH --input COL [--out PRED.csv]
+                            mean and standard deviation for every row (CSV on stdout or --out)
 )";
 
 /// Parsed "--key value" options; flags without a value map to "".
@@ -325,6 +333,84 @@ int cmd_campaign(const std::vector<std::string>& args) {
   throw InputError(str("unknown campaign sub-command '", sub, "'; expected new, ask, tell or show"));
 }
 
+/// Reads a property table the same way featurize does and returns its good
+/// rows' inputs and first target, listing the rows left out.
+std::pair<std::vector<std::string>, torch::Tensor> training_rows(const Options& o, std::string* kind) {
+  PropertyImportOptions opt;
+  if (o.has("dataset")) {
+    opt = property_import_preset(o.require("dataset"));
+  } else {
+    opt.kind = o.require("kind");
+    opt.input_column = o.require("input");
+    opt.target_columns = split_commas(o.require("target"));
+  }
+  opt.graphs = false;  // the ensemble featurises for itself
+  opt.features = false;
+  opt.limit = o.get_int("limit", -1);
+  auto r = o.has("dataset") ? import_registered_dataset(o.get("dataset"), &opt) : import_property_csv(o.get("csv"), opt);
+  for (const auto& b : r.report.bad_rows) std::cerr << "  left out (" << b.reason << "): " << b.message << "\n";
+  std::cerr << r.report.summary() << "\n";
+  *kind = opt.kind;
+  return {r.data.inputs, r.data.targets.select(1, 0)};
+}
+
+int cmd_train(const std::vector<std::string>& args) {
+  auto o = parse_options(args, 1, {}, {"dataset", "csv", "kind", "input", "target", "out", "members", "epochs",
+                                       "hidden", "layers", "seed", "limit"});
+  const std::string out = o.require("out");
+  std::string kind;
+  auto [inputs, y] = training_rows(o, &kind);
+  gnn::GnnEnsembleConfig c;
+  c.kind = kind;
+  c.n_members = o.get_int("members", 5);
+  c.seed = static_cast<uint64_t>(o.get_int("seed", 0));
+  c.model.hidden = o.get_int("hidden", 128);
+  c.model.head_hidden = c.model.hidden;
+  c.model.layers = o.get_int("layers", 3);
+  c.train.max_epochs = o.get_int("epochs", 300);
+  gnn::GnnEnsemble e(c);
+  auto report = e.fit(inputs, y);
+  std::cout << "trained " << c.n_members << " members on " << inputs.size() << " rows in " << fmt(report.seconds, 1)
+            << " s; validation MAE " << fmt(report.ensemble_val_mae, 4) << ", variance scale "
+            << fmt(report.variance_scale, 3) << "\n";
+  e.save(out);
+  std::cerr << "wrote " << out << "\n";
+  return 0;
+}
+
+int cmd_predict(const std::vector<std::string>& args) {
+  auto o = parse_options(args, 1, {}, {"model", "csv", "input", "out"});
+  auto e = gnn::GnnEnsemble::load(o.require("model"));
+  const auto table = read_csv(o.require("csv"), /*has_header=*/true);
+  const std::string col = o.require("input");
+  size_t j = table.header.size();
+  for (size_t k = 0; k < table.header.size(); ++k)
+    if (table.header[k] == col) j = k;
+  if (j == table.header.size()) throw InputError(str(table.path, ": no column '", col, "'"));
+  std::vector<std::string> inputs;
+  for (const auto& row : table.rows) inputs.push_back(row[j]);
+  auto post = e.predict(inputs);
+  std::ostringstream csv;
+  csv << col << ",mean,std\n";
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::string cell = inputs[i];
+    if (cell.find_first_of(",\"\n") != std::string::npos) {
+      std::string q = "\"";
+      for (char ch : cell) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+      cell = q + "\"";
+    }
+    csv << cell << "," << std::setprecision(10) << post.mean[i][0].item<double>() << ","
+        << std::sqrt(post.variance[i][0].item<double>()) << "\n";
+  }
+  if (o.has("out")) {
+    std::ofstream(o.get("out")) << csv.str();
+    std::cerr << "wrote " << o.get("out") << " (" << inputs.size() << " rows)\n";
+  } else {
+    std::cout << csv.str();
+  }
+  return 0;
+}
+
 int cmd_featurize(const std::vector<std::string>& args) {
   auto o = parse_options(args, 1, {"no-graphs", "no-features"},
                          {"dataset", "csv", "kind", "input", "target", "units", "out", "limit", "max-neighbors", "cutoff"});
@@ -372,6 +458,8 @@ int run(const std::vector<std::string>& args) {
     if (cmd == "benchmark") return cmd_benchmark(args);
     if (cmd == "campaign") return cmd_campaign(args);
     if (cmd == "featurize") return cmd_featurize(args);
+    if (cmd == "train") return cmd_train(args);
+    if (cmd == "predict") return cmd_predict(args);
     std::cerr << "sozai: unknown command '" << cmd << "'\n" << kUsage;
     return 2;
   } catch (const InputError& e) {

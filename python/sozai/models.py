@@ -7,5 +7,7 @@ GPHyperparameters = _m.GPHyperparameters
 yeo_johnson = _m.yeo_johnson
 yeo_johnson_inverse = _m.yeo_johnson_inverse
 fit_yeo_johnson_lambda = _m.fit_yeo_johnson_lambda
+GnnEnsemble = _m.GnnEnsemble
+load = _m.load
 
-__all__ = ["ExactGP", "GPHyperparameters", "yeo_johnson", "yeo_johnson_inverse", "fit_yeo_johnson_lambda"]
+__all__ = ["ExactGP", "GPHyperparameters", "yeo_johnson", "yeo_johnson_inverse", "fit_yeo_johnson_lambda", "GnnEnsemble", "load"]

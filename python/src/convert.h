@@ -84,6 +84,7 @@ void bind_spaces(py::module_& m);
 void bind_kernel_matrix(py::module_& m);
 void bind_neighbors(py::module_& m);
 void bind_models(py::module_& m);
+void bind_gnn(py::module_& m);
 void bind_bo(py::module_& m);
 void bind_campaign(py::module_& m);
 void bind_datasets(py::module_& m);

@@ -38,6 +38,7 @@ PYBIND11_MODULE(_sozai, m) {
   sozai::bind_composition(m);
   sozai::bind_spaces(m);
   sozai::bind_models(m);
+  sozai::bind_gnn(m);
   sozai::bind_bo(m);
   sozai::bind_campaign(m);
   sozai::bind_datasets(m);

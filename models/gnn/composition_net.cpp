@@ -1,0 +1,169 @@
+#include <sozai/core/common/error.h>
+#include <sozai/kernels/segment.h>
+#include <sozai/models/gnn/composition_net.h>
+#include <sozai/models/gnn/layers.h>
+
+#include <string>
+
+namespace sozai {
+namespace gnn {
+
+namespace {
+
+/// Roost's gate and message networks have one hidden layer of 256 units; we
+/// use H so that the model's width is set in one place.
+constexpr int64_t kAttentionDepth = 1;
+/// Two hidden layers in the head: Roost's output network is a deep residual
+/// MLP, and one layer underfits the step from a pooled composition to a
+/// property plus its variance.
+constexpr int64_t kHeadDepth = 2;
+
+}  // namespace
+
+CompositionMessageImpl::CompositionMessageImpl(int64_t hidden, int64_t edge_dim, int64_t heads) {
+  const int64_t in = 2 * hidden + edge_dim;
+  for (int64_t k = 0; k < heads; ++k) {
+    gates_.push_back(register_module("gate" + std::to_string(k), mlp(in, hidden, 1, kAttentionDepth)));
+    messages_.push_back(register_module("msg" + std::to_string(k), mlp(in, hidden, hidden, kAttentionDepth)));
+  }
+  // Roost draws each head's power from N(0, 1): heads start with different
+  // preferences for major or minor elements.
+  powers_ = register_parameter("pow", torch::randn({heads}));
+}
+
+torch::Tensor CompositionMessageImpl::forward(const torch::Tensor& h, const torch::Tensor& log_w,
+                                              const torch::Tensor& edge_attr, const torch::Tensor& src,
+                                              const torch::Tensor& dst) {
+  const int64_t n = h.size(0);
+  std::vector<torch::Tensor> parts = {h.index_select(0, dst), h.index_select(0, src)};
+  if (edge_attr.defined()) parts.push_back(edge_attr);
+  const auto z = torch::cat(parts, 1);     // [E, 2H + Fe]
+  const auto log_w_src = log_w.index_select(0, src);  // [E]
+  torch::Tensor update;
+  const auto heads = static_cast<int64_t>(gates_.size());
+  for (int64_t k = 0; k < heads; ++k) {
+    // w_j^p exp(g) normalised over i's incoming edges, computed in log space
+    // (softmax of g + p log w): no overflow for tiny fractions or large p.
+    auto scores = gates_[k]->forward(z).squeeze(1) + powers_[k] * log_w_src;
+    auto attention = segment_softmax(scores, dst, n);                       // [E]
+    auto messages = messages_[k]->forward(z) * attention.unsqueeze(1);     // [E, H]
+    auto summed = kernels::scatter_sum(messages, dst, n);                  // [N, H]
+    update = update.defined() ? update + summed : summed;
+  }
+  return h + update / static_cast<double>(heads);
+}
+
+CompositionPoolImpl::CompositionPoolImpl(int64_t hidden, int64_t heads) {
+  for (int64_t k = 0; k < heads; ++k) {
+    gates_.push_back(register_module("gate" + std::to_string(k), mlp(hidden, hidden, 1, kAttentionDepth)));
+    messages_.push_back(register_module("msg" + std::to_string(k), mlp(hidden, hidden, hidden, kAttentionDepth)));
+  }
+  powers_ = register_parameter("pow", torch::randn({heads}));
+}
+
+torch::Tensor CompositionPoolImpl::forward(const torch::Tensor& h, const torch::Tensor& log_w,
+                                           const torch::Tensor& graph, int64_t num_graphs) {
+  torch::Tensor pooled;
+  const auto heads = static_cast<int64_t>(gates_.size());
+  for (int64_t k = 0; k < heads; ++k) {
+    auto scores = gates_[k]->forward(h).squeeze(1) + powers_[k] * log_w;
+    auto attention = segment_softmax(scores, graph, num_graphs);                      // [N]
+    auto r = kernels::scatter_sum(messages_[k]->forward(h) * attention.unsqueeze(1), graph, num_graphs);
+    pooled = pooled.defined() ? pooled + r : r;
+  }
+  return pooled / static_cast<double>(heads);
+}
+
+CompositionNet::CompositionNet(GraphModelConfig config) : GraphModel(std::move(config)) {
+  const auto& c = this->config();
+  SOZAI_CHECK(c.node_dim > 0 && c.edge_dim >= 0 && c.condition_dim >= 0, "composition model: need node_dim > 0, ",
+              "edge_dim >= 0 and condition_dim >= 0, got node_dim=", c.node_dim, " edge_dim=", c.edge_dim,
+              " condition_dim=", c.condition_dim);
+  SOZAI_CHECK(c.hidden >= 2 && c.layers >= 0 && c.head_hidden > 0, "composition model: need hidden >= 2 (one ",
+              "column holds the fraction), layers >= 0 and head_hidden > 0, got hidden=", c.hidden,
+              " layers=", c.layers, " head_hidden=", c.head_hidden);
+  SOZAI_CHECK(c.dropout >= 0.0 && c.dropout < 1.0, "composition model: dropout must be in [0, 1), got ", c.dropout);
+  embed_ = register_module("embed", torch::nn::Linear(c.node_dim, c.hidden - 1));
+  for (int64_t t = 0; t < c.layers; ++t) {
+    steps_.push_back(register_module("step" + std::to_string(t),
+                                     CompositionMessage(c.hidden, c.edge_dim, kCompositionHeads)));
+  }
+  pool_ = register_module("pool", CompositionPool(c.hidden, kCompositionHeads));
+  head_ = register_module("head", mlp(c.hidden + c.condition_dim, c.head_hidden, 2, kHeadDepth, c.dropout));
+}
+
+GraphOutput CompositionNet::forward(const GraphBatch& graphs, const torch::Tensor& conditions) {
+  // needs_edges = true rejects only graphs of several nodes without edges;
+  // a one-element composition (no edges) passes and skips message passing.
+  check_input(graphs, conditions, /*needs_edges=*/true);
+  const auto& c = config();
+  const auto& w = embed_->weight;
+  const auto device = w.device();
+  const auto dtype = w.scalar_type();
+  const int64_t n = graphs.num_nodes();
+  const int64_t e = graphs.num_edges();
+  const int64_t b = graphs.num_graphs();
+
+  SOZAI_CHECK_T(DeviceError, graphs.x.device() == device, "composition model: graphs are on ", graphs.x.device(),
+                " but the model is on ", device, " (move them with to_device)");
+  auto nodes_per_graph = graphs.ptr.narrow(0, 1, b) - graphs.ptr.narrow(0, 0, b);
+  SOZAI_CHECK((nodes_per_graph > 0).all().item<bool>(), "composition model: every graph needs at least one element");
+
+  const auto& nw = graphs.node_weight;
+  SOZAI_CHECK(nw.defined(), "composition model: node_weight (the fractions) is required; composition_graph sets it");
+  SOZAI_CHECK(nw.dim() == 1 && nw.size(0) == n, "composition model: expected node_weight [", n, "], got ",
+              nw.sizes());
+  SOZAI_CHECK_T(DeviceError, nw.device() == device, "composition model: node_weight is on ", nw.device(),
+                " but the model is on ", device);
+  const auto weight = nw.to(dtype);
+  SOZAI_CHECK(torch::isfinite(weight).all().item<bool>() && (weight > 0).all().item<bool>(),
+              "composition model: node_weight (fractions) must be finite and > 0");
+  const auto log_w = torch::log(weight);
+
+  SOZAI_CHECK(graphs.batch.defined() && graphs.batch.dim() == 1 && graphs.batch.size(0) == n,
+              "composition model: expected batch [", n, "], got ",
+              graphs.batch.defined() ? graphs.batch.sizes() : torch::IntArrayRef{});
+  const auto graph_of = graphs.batch.to(device, torch::kLong);
+
+  torch::Tensor src, dst, edge_attr;
+  if (e > 0) {
+    SOZAI_CHECK(graphs.edge_index.dim() == 2 && graphs.edge_index.size(0) == 2,
+                "composition model: expected edge_index [2, E], got ", graphs.edge_index.sizes());
+    SOZAI_CHECK_T(DeviceError, graphs.edge_index.device() == device, "composition model: edge_index is on ",
+                  graphs.edge_index.device(), " but the model is on ", device);
+    src = graphs.edge_index[0].to(torch::kLong);
+    dst = graphs.edge_index[1].to(torch::kLong);
+    // index_select would fail (or read out of bounds on CUDA) on a bad index.
+    SOZAI_CHECK(graphs.edge_index.min().item<int64_t>() >= 0 && graphs.edge_index.max().item<int64_t>() < n,
+                "composition model: edge_index values must be in [0, ", n, ")");
+    // An edge between two compositions would mix them and make a prediction
+    // depend on its batch-mates.
+    SOZAI_CHECK(torch::equal(graph_of.index_select(0, src), graph_of.index_select(0, dst)),
+                "composition model: an edge joins two different graphs of the batch");
+    if (c.edge_dim > 0) edge_attr = graphs.edge_attr.to(dtype);
+  }
+
+  auto h = torch::cat({embed_->forward(graphs.x.to(dtype)), weight.unsqueeze(1)}, 1);  // [N, H]
+  // Without edges (only one-element compositions in the batch) nothing is
+  // exchanged: each residual step would add zero.
+  if (e > 0) {
+    for (auto& step : steps_) h = step->forward(h, log_w, edge_attr, src, dst);
+  }
+  auto pooled = pool_->forward(h, log_w, graph_of, b);  // [B, H]
+
+  auto head_in = pooled;
+  if (c.condition_dim > 0) {
+    SOZAI_CHECK_T(DeviceError, conditions.device() == device, "composition model: conditions are on ",
+                  conditions.device(), " but the model is on ", device);
+    head_in = torch::cat({pooled, conditions.to(pooled.options())}, 1);
+  }
+  auto out = head_->forward(head_in);
+  return GraphOutput{out.select(1, 0), out.select(1, 1), pooled};
+}
+
+std::shared_ptr<GraphModel> make_composition_net(const GraphModelConfig& config) {
+  return std::make_shared<CompositionNet>(config);
+}
+
+}  // namespace gnn
+}  // namespace sozai

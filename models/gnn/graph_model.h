@@ -1,0 +1,64 @@
+#pragma once
+/// Graph neural network surrogates: the interface every architecture
+/// implements (CrystalGraphNet, PolymerMPNN, CompositionNet) so that the
+/// ensemble, the trainer and save/load treat them alike.
+///
+/// A model maps a GraphBatch (and optional per-graph conditions, e.g.
+/// process temperatures) to a per-graph predictive mean and log-variance
+/// (a mean-variance head: the aleatoric part of a deep ensemble's
+/// uncertainty) plus the pooled embedding the head saw (for deep-kernel
+/// GPs). Everything runs on the device and in the dtype of the model's
+/// parameters; graphs are moved there by the caller.
+
+#include <sozai/datasets/graph.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <torch/nn/module.h>
+
+namespace sozai {
+namespace gnn {
+
+/// Sizes of a model. node_dim / edge_dim / condition_dim must match the
+/// featuriser's output (x.size(1), edge_attr.size(1), conditions.size(1)).
+struct GraphModelConfig {
+  std::string kind;            ///< "crystal", "polymer" or "composition"
+  int64_t node_dim = 0;
+  int64_t edge_dim = 0;        ///< 0 when the graphs carry no edge features
+  int64_t condition_dim = 0;   ///< per-graph conditions concatenated before the head (0: none)
+  int64_t hidden = 128;        ///< width of node/edge states
+  int64_t layers = 3;          ///< message-passing steps
+  int64_t head_hidden = 128;   ///< width of the MLP head
+  double dropout = 0.0;        ///< dropout in the head (MC dropout when kept on at prediction)
+};
+
+struct GraphOutput {
+  torch::Tensor mean;       ///< [B] predictive mean (standardised target units)
+  torch::Tensor log_var;    ///< [B] log of the predicted (aleatoric) variance
+  torch::Tensor embedding;  ///< [B, D] pooled graph representation (head input without conditions)
+};
+
+/// Base of every architecture. Implementations validate their input with
+/// check_input() and raise InputError for graphs they cannot take (no
+/// edges where edges are needed, NaN features, wrong feature width).
+class GraphModel : public torch::nn::Module {
+ public:
+  explicit GraphModel(GraphModelConfig config) : config_(std::move(config)) {}
+  ~GraphModel() override = default;
+  virtual GraphOutput forward(const GraphBatch& graphs, const torch::Tensor& conditions) = 0;
+  const GraphModelConfig& config() const { return config_; }
+
+ protected:
+  /// Shapes, widths and finiteness of a batch against the config.
+  void check_input(const GraphBatch& graphs, const torch::Tensor& conditions, bool needs_edges) const;
+
+ private:
+  GraphModelConfig config_;
+};
+
+/// Builds the architecture named by config.kind (InputError otherwise).
+std::shared_ptr<GraphModel> make_graph_model(const GraphModelConfig& config);
+
+}  // namespace gnn
+}  // namespace sozai

@@ -1,0 +1,26 @@
+// The one place that maps a kind to its architecture.
+#include <sozai/core/common/error.h>
+#include <sozai/models/gnn/composition_net.h>
+#include <sozai/models/gnn/crystal_net.h>
+#include <sozai/models/gnn/graph_model.h>
+#include <sozai/models/gnn/polymer_mpnn.h>
+
+namespace sozai {
+namespace gnn {
+
+std::shared_ptr<GraphModel> make_graph_model(const GraphModelConfig& config) {
+  SOZAI_CHECK(config.node_dim > 0, "make_graph_model: node_dim must be > 0 (set from the featuriser), got ",
+              config.node_dim);
+  SOZAI_CHECK(config.hidden > 0 && config.layers >= 0 && config.head_hidden > 0, "make_graph_model: hidden (",
+              config.hidden, "), head_hidden (", config.head_hidden, ") must be > 0 and layers (", config.layers,
+              ") >= 0");
+  SOZAI_CHECK(config.dropout >= 0 && config.dropout < 1, "make_graph_model: dropout must be in [0, 1), got ",
+              config.dropout);
+  if (config.kind == "crystal") return make_crystal_graph_net(config);
+  if (config.kind == "polymer") return make_polymer_mpnn(config);
+  if (config.kind == "composition") return make_composition_net(config);
+  throw InputError(str("make_graph_model: unknown kind '", config.kind, "'; expected crystal, polymer or composition"));
+}
+
+}  // namespace gnn
+}  // namespace sozai
