@@ -1,4 +1,5 @@
 #include <sozai/core/common/error.h>
+#include <sozai/kernels/segment.h>
 #include <sozai/models/gnn/graph_model.h>
 
 namespace sozai {
@@ -8,6 +9,46 @@ void GraphModel::check_input(const GraphBatch& g, const torch::Tensor& condition
   const auto& c = config_;
   const std::string where = str(c.kind, " model");
   SOZAI_CHECK(g.num_graphs() > 0, where, ": the batch holds no graphs");
+  const auto params = parameters();
+  const auto device = params.empty() ? torch::Device(torch::kCPU) : params.front().device();
+  auto same_device = [&](const torch::Tensor& t, const char* what) {
+    SOZAI_CHECK_T(DeviceError, !t.defined() || t.device() == device, where, ": ", what, " is on ", t.device(),
+                  " but the model is on ", device, " (move the batch with to_device)");
+  };
+  same_device(g.x, "node features");
+  same_device(g.edge_index, "edge_index");
+  same_device(g.edge_attr, "edge_attr");
+  same_device(g.node_weight, "node_weight");
+  same_device(conditions, "conditions");
+  const int64_t B = g.num_graphs(), N = g.num_nodes(), E = g.num_edges();
+  const auto nodes_per_graph = g.ptr.narrow(0, 1, B) - g.ptr.narrow(0, 0, B);
+  SOZAI_CHECK((nodes_per_graph > 0).all().item<bool>(), where, ": every graph needs at least one node");
+  if (E > 0) {
+    const auto& ei = g.edge_index;
+    SOZAI_CHECK(ei.dim() == 2 && ei.size(0) == 2 && ei.scalar_type() == torch::kInt64, where,
+                ": expected int64 edge_index [2, E], got ", ei.scalar_type(), " ", ei.sizes());
+    // index_select would fail (or read out of bounds on CUDA) on a bad index.
+    const auto lo = ei.min().item<int64_t>(), hi = ei.max().item<int64_t>();
+    SOZAI_CHECK(lo >= 0 && hi < N, where, ": edge_index values must lie in [0, ", N, "), got [", lo, ", ", hi, "]");
+    // An edge between two graphs would mix them and make a prediction depend
+    // on its batch-mates.
+    auto counts = g.edge_ptr.narrow(0, 1, B) - g.edge_ptr.narrow(0, 0, B);
+    auto edge_graph = torch::repeat_interleave(torch::arange(B, counts.options()), counts, 0, E);
+    auto node_graph = torch::repeat_interleave(torch::arange(B, nodes_per_graph.options()), nodes_per_graph, 0, N);
+    SOZAI_CHECK(torch::equal(node_graph.index_select(0, ei[0]), edge_graph) &&
+                    torch::equal(node_graph.index_select(0, ei[1]), edge_graph),
+                where, ": an edge joins two different graphs of the batch");
+  }
+  if (g.node_weight.defined()) {
+    const auto& w = g.node_weight;
+    SOZAI_CHECK(w.dim() == 1 && w.size(0) == N, where, ": expected node_weight [", N, "], got ", w.sizes());
+    SOZAI_CHECK(torch::isfinite(w).all().item<bool>() && (w >= 0).all().item<bool>(), where,
+                ": node_weight must be finite and >= 0");
+    auto total = std::get<0>(kernels::segment_reduce(w.to(torch::kFloat64), g.ptr, kernels::Reduce::Sum));
+    auto zero = torch::nonzero(total <= 0);
+    SOZAI_CHECK(zero.numel() == 0, where, ": graph ", zero.numel() ? zero[0][0].item<int64_t>() : -1,
+                " has node_weight values summing to 0; its weighted mean is undefined");
+  }
   SOZAI_CHECK(g.x.defined() && g.x.dim() == 2 && g.x.size(1) == c.node_dim, where, ": expected node features [N, ",
               c.node_dim, "], got ", g.x.defined() ? g.x.sizes() : torch::IntArrayRef{});
   SOZAI_CHECK(torch::isfinite(g.x).all().item<bool>(), where, ": node features contain NaN or infinity");

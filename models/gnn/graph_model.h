@@ -50,7 +50,10 @@ class GraphModel : public torch::nn::Module {
   const GraphModelConfig& config() const { return config_; }
 
  protected:
-  /// Shapes, widths and finiteness of a batch against the config.
+  /// Shapes, widths, finiteness and devices of a batch against the config
+  /// and the model: every graph has a node, edge_index is int64 [2, E]
+  /// within range and never joins two graphs, node_weight (when present)
+  /// is finite, >= 0 and sums to > 0 per graph. InputError / DeviceError.
   void check_input(const GraphBatch& graphs, const torch::Tensor& conditions, bool needs_edges) const;
 
  private:

@@ -23,21 +23,12 @@ int64_t graph_of_node(const GraphBatch& g, int64_t node) {
   return -1;
 }
 
-/// Edge layout checks that check_input does not make: index dtype/range and
-/// the reverse-pair layout every D-MPNN step relies on.
-void check_edges(const GraphBatch& g, const torch::Device& device) {
-  const int64_t num_nodes = g.num_nodes();
+/// The reverse-pair layout every D-MPNN step relies on (check_input has
+/// checked the index dtype, range and device).
+void check_edges(const GraphBatch& g) {
   const int64_t num_edges = g.num_edges();
   if (num_edges == 0) return;
   const auto& ei = g.edge_index;
-  SOZAI_CHECK(ei.dim() == 2 && ei.size(0) == 2, "polymer_mpnn: expected edge_index [2, E], got ", ei.sizes());
-  SOZAI_CHECK(ei.scalar_type() == torch::kLong, "polymer_mpnn: expected int64 edge_index, got ", ei.scalar_type());
-  SOZAI_CHECK_T(DeviceError, ei.device() == device, "polymer_mpnn: edge_index is on ", ei.device(),
-                " but the model is on ", device);
-  const auto lo = ei.min().item<int64_t>();
-  const auto hi = ei.max().item<int64_t>();
-  SOZAI_CHECK(lo >= 0 && hi < num_nodes, "polymer_mpnn: edge_index values must lie in [0, ", num_nodes,
-              "), got [", lo, ", ", hi, "]");
   SOZAI_CHECK(num_edges % 2 == 0, "polymer_mpnn: ", num_edges,
               " edges; directed-bond message passing needs both directions of every bond stored as consecutive "
               "pairs (the reverse of edge k at k ^ 1), so E must be even");
@@ -83,31 +74,17 @@ GraphOutput PolymerMPNN::forward(const GraphBatch& g, const torch::Tensor& condi
   const auto& c = config();
   const auto dtype = w_o_->weight.scalar_type();
   const auto device = w_o_->weight.device();
-  SOZAI_CHECK_T(DeviceError, g.x.device() == device, "polymer_mpnn: node features are on ", g.x.device(),
-                " but the model is on ", device);
-  check_edges(g, device);
+  check_edges(g);
 
-  const int64_t num_graphs = g.num_graphs();
   const int64_t num_nodes = g.num_nodes();
   const int64_t num_edges = g.num_edges();
   const auto ptr = g.ptr.to(device);
-  const auto sizes = ptr.narrow(0, 1, num_graphs) - ptr.narrow(0, 0, num_graphs);
-  const auto empty = torch::nonzero(sizes <= 0);
-  SOZAI_CHECK(empty.numel() == 0, "polymer_mpnn: graph ", empty.numel() ? empty[0][0].item<int64_t>() : -1,
-              " of the batch has no nodes");
 
   torch::Tensor weight;  // [N, 1] pooling weights (blends), undefined for a plain mean
   torch::Tensor weight_sum;
-  if (g.node_weight.defined()) {
-    SOZAI_CHECK(g.node_weight.dim() == 1 && g.node_weight.size(0) == num_nodes,
-                "polymer_mpnn: expected node_weight [", num_nodes, "], got ", g.node_weight.sizes());
+  if (g.node_weight.defined()) {  // validated by check_input
     weight = g.node_weight.to(device, dtype);
-    SOZAI_CHECK(torch::isfinite(weight).all().item<bool>() && (weight >= 0).all().item<bool>(),
-                "polymer_mpnn: node_weight must be finite and >= 0");
     weight_sum = kernels::segment_sum(weight.unsqueeze(1), ptr);  // [B, 1]
-    const auto zero = torch::nonzero(weight_sum.squeeze(1) <= 0);
-    SOZAI_CHECK(zero.numel() == 0, "polymer_mpnn: graph ", zero.numel() ? zero[0][0].item<int64_t>() : -1,
-                " has node weights summing to 0; its weighted mean is undefined");
   }
 
   const auto x = g.x.to(dtype);
