@@ -21,6 +21,7 @@
 #include <catch2/catch.hpp>
 
 #include "../../test_util.h"
+#include "gnn_test_util.h"
 
 using sozai::DeviceError;
 using sozai::GraphBatch;
@@ -29,6 +30,8 @@ using sozai::gnn::CrystalGraphNet;
 using sozai::gnn::GraphModelConfig;
 using sozai::gnn::GraphOutput;
 using sozai::test::message_of;
+using sozai::test::nll;
+using sozai::test::permuted;
 using Catch::Matchers::Contains;
 
 namespace {
@@ -121,41 +124,6 @@ GraphModelConfig small_config() {
   c.layers = 2;
   c.head_hidden = 24;
   return c;
-}
-
-/// The same graphs with atoms renumbered inside every graph and edges
-/// shuffled inside every graph's edge range (edge_ptr stays valid).
-GraphBatch permuted(const GraphBatch& g, uint64_t seed) {
-  torch::manual_seed(seed);
-  const int64_t b = g.num_graphs();
-  auto ptr = g.ptr.accessor<int64_t, 1>();
-  auto eptr = g.edge_ptr.accessor<int64_t, 1>();
-  std::vector<torch::Tensor> order, eorder;
-  for (int64_t i = 0; i < b; ++i) {
-    order.push_back(torch::randperm(ptr[i + 1] - ptr[i], torch::kLong) + ptr[i]);
-    eorder.push_back(torch::randperm(eptr[i + 1] - eptr[i], torch::kLong) + eptr[i]);
-  }
-  auto o = torch::cat(order);   // new node k is old node o[k]
-  auto eo = torch::cat(eorder);  // new edge k is old edge eo[k]
-  auto inv = torch::empty_like(o);
-  inv.index_put_({o}, torch::arange(o.numel(), torch::kLong));
-  GraphBatch p = g;
-  p.x = g.x.index_select(0, o);
-  p.atomic_number = g.atomic_number.index_select(0, o);
-  p.batch = g.batch.index_select(0, o);
-  if (g.node_weight.defined()) p.node_weight = g.node_weight.index_select(0, o);
-  p.edge_index = inv.index_select(0, g.edge_index.reshape(-1)).reshape({2, -1}).index_select(1, eo);
-  p.edge_attr = g.edge_attr.index_select(0, eo);
-  if (g.distance.defined()) p.distance = g.distance.index_select(0, eo);
-  if (g.image.defined()) p.image = g.image.index_select(0, eo);
-  // A real renumbering, not the identity (else the test could not fail).
-  REQUIRE_FALSE(torch::equal(p.edge_index, g.edge_index));
-  return p;
-}
-
-double nll(const GraphOutput& out, const torch::Tensor& y) {
-  auto r = y.to(out.mean.dtype()) - out.mean;
-  return (0.5 * (out.log_var + r * r * torch::exp(-out.log_var))).mean().item<double>();
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include <catch2/catch.hpp>
 
 #include "../../test_util.h"
+#include "gnn_test_util.h"
 
 namespace {
 
@@ -31,6 +32,7 @@ using sozai::gnn::GraphModel;
 using sozai::gnn::GraphModelConfig;
 using sozai::gnn::GraphOutput;
 using sozai::gnn::make_polymer_mpnn;
+using sozai::test::max_abs_diff;
 using sozai::test::message_of;
 
 GraphModelConfig config(int64_t condition_dim = 0, int64_t hidden = 32) {
@@ -45,9 +47,6 @@ GraphModelConfig config(int64_t condition_dim = 0, int64_t hidden = 32) {
   return c;
 }
 
-double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a - b).abs().max().item<double>();
-}
 
 /// The same graph with its atoms renumbered (node i becomes perm[i]) and its
 /// bonds shuffled, each bond's two directions swapped at random: every
