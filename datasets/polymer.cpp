@@ -610,6 +610,86 @@ PolymerBlend polymer_blend(const std::vector<std::string>& smiles, const std::ve
 #endif
 }
 
+GraphBatch polymer_blend_graphs(const std::vector<std::string>& inputs) {
+#ifdef SOZAI_WITH_RDKIT
+  const char* fn = "polymer_blend_graphs";
+  SOZAI_CHECK(!inputs.empty(), fn, ": no inputs given");
+  // Every component of every input in one flat list (parsed in parallel).
+  std::vector<std::string> flat;
+  std::vector<double> fraction;         // normalised, per flat component
+  std::vector<size_t> first{0};         // inputs[i] owns flat[first[i], first[i+1])
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::vector<std::string> parts;
+    std::vector<double> fr;
+    std::stringstream ss(inputs[i]);
+    std::string part;
+    const bool blend = inputs[i].find('|') != std::string::npos;
+    while (std::getline(ss, part, '|')) {
+      const auto b = part.find_first_not_of(" \t"), e = part.find_last_not_of(" \t");
+      SOZAI_CHECK(b != std::string::npos, fn, ": input #", i, " '", inputs[i], "' has an empty component");
+      part = part.substr(b, e - b + 1);
+      if (!blend) {
+        parts.push_back(part);
+        fr.push_back(1.0);
+        continue;
+      }
+      const auto space = part.find_last_of(" \t");
+      SOZAI_CHECK(space != std::string::npos, fn, ": input #", i, " component '", part,
+                  "' has no fraction; write a blend as 'SMILES f | SMILES f'");
+      const std::string value = part.substr(space + 1);
+      char* end = nullptr;
+      const double f = std::strtod(value.c_str(), &end);
+      SOZAI_CHECK(end && *end == '\0' && !value.empty(), fn, ": input #", i, " component '", part,
+                  "': fraction '", value, "' is not a number");
+      parts.push_back(part.substr(0, part.find_last_not_of(" \t", space) + 1));
+      fr.push_back(f);
+    }
+    const torch::Tensor f = normalised_fractions(fn, parts, fr);
+    for (size_t c = 0; c < parts.size(); ++c) {
+      flat.push_back(parts[c]);
+      fraction.push_back(f.data_ptr<double>()[c]);
+    }
+    first.push_back(flat.size());
+  }
+  std::vector<RawGraph> parts;
+  try {
+    parts = build_raws(fn, flat);
+  } catch (const InputError& e) {
+    throw InputError(str(e.what(), " (components of all inputs are numbered together)"));
+  }
+  // Merge each input's components into one raw graph; weights per node.
+  std::vector<RawGraph> raws(inputs.size());
+  std::vector<float> weight;
+  bool any_polymer = false, any_molecule = false;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    RawGraph& g = raws[i];
+    g.polymer = true;
+    for (size_t c = first[i]; c < first[i + 1]; ++c) {
+      const RawGraph& r = parts[c];
+      g.polymer = g.polymer && r.polymer;
+      (r.polymer ? any_polymer : any_molecule) = true;
+      for (int64_t e = 0; e < static_cast<int64_t>(r.src.size()); ++e) {
+        g.src.push_back(r.src[e] + g.num_nodes);
+        g.dst.push_back(r.dst[e] + g.num_nodes);
+      }
+      g.x.insert(g.x.end(), r.x.begin(), r.x.end());
+      g.z.insert(g.z.end(), r.z.begin(), r.z.end());
+      g.edge_attr.insert(g.edge_attr.end(), r.edge_attr.begin(), r.edge_attr.end());
+      g.periodic.insert(g.periodic.end(), r.periodic.begin(), r.periodic.end());
+      g.num_nodes += r.num_nodes;
+      weight.insert(weight.end(), static_cast<size_t>(r.num_nodes),
+                    static_cast<float>(fraction[c] / std::max<int64_t>(r.num_nodes, 1)));
+    }
+  }
+  GraphBatch b = assemble(raws, any_polymer && any_molecule ? "blend" : any_polymer ? "polymer" : "molecule", nullptr);
+  b.node_weight = torch::from_blob(weight.data(), {static_cast<int64_t>(weight.size())}, torch::kFloat32).clone();
+  return b;
+#else
+  require_feature("rdkit", "polymer_blend_graphs");
+  return {};
+#endif
+}
+
 torch::Tensor blend_fingerprint_counts(const std::vector<std::string>& smiles, const std::vector<double>& fractions,
                                        int64_t radius, int64_t n_bits) {
 #ifdef SOZAI_WITH_RDKIT

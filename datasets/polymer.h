@@ -140,6 +140,17 @@ struct PolymerBlend {
 /// component otherwise, or for an empty list or a bad SMILES.
 PolymerBlend polymer_blend(const std::vector<std::string>& smiles, const std::vector<double>& fractions);
 
+/// Polymers and blends as one graph each, for graph networks that pool
+/// nodes by weight (PolymerMPNN). Each input is a SMILES, or a blend
+/// written "SMILES f | SMILES f | ..." (a fraction after each component,
+/// normalised like polymer_blend). A blend's components sit side by side in
+/// its graph without edges between them; node_weight = f_c / (atoms of
+/// component c) (1 / atoms for a lone SMILES), so the weighted-mean readout
+/// is the fraction-weighted mean of the components' mean node states.
+/// kind: "polymer" when every component is a repeat unit, "molecule" when
+/// none is, else "blend". InputError naming the input and component.
+GraphBatch polymer_blend_graphs(const std::vector<std::string>& inputs);
+
 /// Fraction-weighted Morgan counts sum_i f_i * counts_i with the normalised
 /// fractions of polymer_blend: float64 [n_bits]. The same validation.
 torch::Tensor blend_fingerprint_counts(const std::vector<std::string>& smiles, const std::vector<double>& fractions,

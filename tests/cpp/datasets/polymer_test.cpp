@@ -321,3 +321,29 @@ TEST_CASE("polymer: composites validate the fraction, the matrix and the filler"
              Contains("filler_formula") && Contains("Xx2O3"));
   CHECK_THAT(message_of<InputError>([] { sozai::composite("*CC*", "", 0.1); }), Contains("filler_formula"));
 }
+
+TEST_CASE("polymer: blends as one graph each for weighted pooling", "[polymer]") {
+  if (!rdkit_built()) return;
+  // PE (2 atoms) 70 / PS (8 atoms) 30, and lone PVC (3 atoms).
+  const auto b = sozai::polymer_blend_graphs({"*CC* 70 | *CC(*)c1ccccc1 30", "*CC(*)Cl"});
+  REQUIRE(b.num_graphs() == 2);
+  CHECK(b.kind == "polymer");
+  CHECK(b.ptr[1].item<int64_t>() == 10);
+  REQUIRE(b.node_weight.defined());
+  CHECK(b.node_weight.slice(0, 0, 2).sub(0.35f).abs().max().item<float>() < 1e-7);
+  CHECK(b.node_weight.slice(0, 2, 10).sub(0.3f / 8).abs().max().item<float>() < 1e-7);
+  CHECK(b.node_weight.slice(0, 10, 13).sub(1.0f / 3).abs().max().item<float>() < 1e-7);
+  // The blend's edges are those of its components, shifted; none joins them.
+  const auto single = sozai::polymer_blend({"*CC*", "*CC(*)c1ccccc1"}, {0.7, 0.3});
+  CHECK(torch::equal(b.edge_index.slice(1, 0, single.graphs.num_edges()), single.graphs.edge_index));
+  CHECK(torch::equal(b.x.slice(0, 0, 10), single.graphs.x));
+
+  using sozai::InputError;
+  CHECK_THAT(message_of<InputError>([] { sozai::polymer_blend_graphs({"*CC* | *CC(*)C 0.5"}); }),
+             Contains("input #0") && Contains("no fraction"));
+  CHECK_THAT(message_of<InputError>([] { sozai::polymer_blend_graphs({"*CC*", "*CC* 0.5 | *CC(*)C x1"}); }),
+             Contains("input #1") && Contains("'x1' is not a number"));
+  CHECK_THAT(message_of<InputError>([] { sozai::polymer_blend_graphs({"*CC* 0.5 | "}); }), Contains("empty component"));
+  CHECK_THAT(message_of<InputError>([] { sozai::polymer_blend_graphs({"*CC* -1 | *CC(*)C 2"}); }),
+             Contains("must be finite and >= 0"));
+}
