@@ -62,6 +62,10 @@ commands:
       --dataset NAME | --csv PATH --kind polymer|composition|crystal --input COL --target COL
       --out MODEL.pt        the trained ensemble (one file)
       --members M --epochs E --hidden H --layers L --seed S --limit N
+      --epochs E            epoch limit (default: about 4000 optimiser steps, within 40..400)
+      --threads T           members trained side by side (default: one per core)
+      --checkpoint FILE     save after each member; rerunning resumes from it
+      --dropout P --mc-samples S   dropout in the heads; MC dropout samples at prediction
   predict --model MODEL.pt --csv PATH --input COL [--out PRED.csv]
                             mean and standard deviation for every row (CSV on stdout or --out)
 )";
@@ -356,7 +360,8 @@ std::pair<std::vector<std::string>, torch::Tensor> training_rows(const Options& 
 
 int cmd_train(const std::vector<std::string>& args) {
   auto o = parse_options(args, 1, {}, {"dataset", "csv", "kind", "input", "target", "out", "members", "epochs",
-                                       "hidden", "layers", "seed", "limit"});
+                                       "hidden", "layers", "seed", "limit", "threads", "checkpoint", "dropout",
+                                       "mc-samples"});
   const std::string out = o.require("out");
   std::string kind;
   auto [inputs, y] = training_rows(o, &kind);
@@ -367,7 +372,11 @@ int cmd_train(const std::vector<std::string>& args) {
   c.model.hidden = o.get_int("hidden", 128);
   c.model.head_hidden = c.model.hidden;
   c.model.layers = o.get_int("layers", 3);
-  c.train.max_epochs = o.get_int("epochs", 300);
+  c.train.max_epochs = o.get_int("epochs", 0);
+  c.train.threads = o.get_int("threads", 0);
+  c.train.checkpoint = o.get("checkpoint", "");
+  c.model.dropout = o.has("dropout") ? o.get_double("dropout") : 0.0;
+  c.mc_dropout_samples = o.get_int("mc-samples", 0);
   gnn::GnnEnsemble e(c);
   auto report = e.fit(inputs, y);
   std::cout << "trained " << c.n_members << " members on " << inputs.size() << " rows in " << fmt(report.seconds, 1)

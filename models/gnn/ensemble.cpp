@@ -8,22 +8,36 @@
 #include <sozai/models/gnn/ensemble.h>
 
 #include <nlohmann/json.hpp>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/nn/modules/dropout.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <iomanip>
 #include <iostream>
+#include <fstream>
 #include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <tuple>
 
 namespace sozai {
 namespace gnn {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+/// Version 2 adds the member list and data fingerprint (checkpoints).
+constexpr const char* kFormat = "sozai-gnn-ensemble-2";
 
 /// Parameters and buffers (BatchNorm statistics) of a model, copied.
 std::map<std::string, torch::Tensor> snapshot(const GraphModel& m) {
@@ -54,6 +68,7 @@ nlohmann::json config_json(const GnnEnsembleConfig& c) {
           {"cutoff", c.cutoff},
           {"max_neighbors", c.max_neighbors},
           {"recalibrate", c.recalibrate},
+          {"mc_dropout_samples", c.mc_dropout_samples},
           {"model",
            {{"kind", m.kind}, {"node_dim", m.node_dim}, {"edge_dim", m.edge_dim}, {"condition_dim", m.condition_dim},
             {"hidden", m.hidden}, {"layers", m.layers}, {"head_hidden", m.head_hidden}, {"dropout", m.dropout}}},
@@ -71,6 +86,7 @@ GnnEnsembleConfig config_from_json(const nlohmann::json& j) {
   c.cutoff = j.at("cutoff");
   c.max_neighbors = j.at("max_neighbors");
   c.recalibrate = j.at("recalibrate");
+  c.mc_dropout_samples = j.value("mc_dropout_samples", int64_t{0});
   const auto& m = j.at("model");
   c.model.kind = m.at("kind");
   c.model.node_dim = m.at("node_dim");
@@ -93,6 +109,93 @@ GnnEnsembleConfig config_from_json(const nlohmann::json& j) {
   return c;
 }
 
+/// Sets OpenBLAS to one thread while members train side by side (one per
+/// core: BLAS threads would only compete with them) and back afterwards.
+/// A no-op where LibTorch uses another BLAS.
+class ScopedSingleThreadBlas {
+ public:
+  explicit ScopedSingleThreadBlas(bool active) {
+    if (!active) return;
+    set_ = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    auto get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+    if (!set_ || !get) {
+      set_ = nullptr;
+      return;
+    }
+    saved_ = get();
+    set_(1);
+  }
+  ~ScopedSingleThreadBlas() {
+    if (set_) set_(saved_);
+  }
+  ScopedSingleThreadBlas(const ScopedSingleThreadBlas&) = delete;
+  ScopedSingleThreadBlas& operator=(const ScopedSingleThreadBlas&) = delete;
+
+ private:
+  void (*set_)(int) = nullptr;
+  int saved_ = 1;
+};
+
+/// The progress line of members training side by side.
+class Progress {
+ public:
+  Progress(bool on, int64_t members) : on_(on), members_(members) {}
+  void update(int64_t m, const std::string& status) {
+    if (!on_) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    status_[m] = status;
+    print();
+  }
+  void finish(int64_t m) {
+    if (!on_) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    status_.erase(m);
+    ++done_;
+    print();
+  }
+  ~Progress() {
+    if (on_) std::cerr << "\n";
+  }
+
+ private:
+  void print() {
+    std::ostringstream line;
+    line << "\r[sozai gnn] " << done_ << "/" << members_ << " members done";
+    for (const auto& [m, s] : status_) line << " | member " << (m + 1) << " " << s;
+    std::string text = line.str();
+    const size_t width = text.size();
+    if (width < last_width_) text.append(last_width_ - width, ' ');
+    last_width_ = width;
+    std::cerr << text << std::flush;
+  }
+  bool on_;
+  int64_t members_, done_ = 0;
+  size_t last_width_ = 0;
+  std::map<int64_t, std::string> status_;
+  std::mutex mu_;
+};
+
+uint64_t member_seed(uint64_t seed, int64_t m) { return seed * 1000003ULL + static_cast<uint64_t>(m) + 1; }
+
+/// Everything a fit depends on besides the configuration, as text: a
+/// checkpoint is resumed only for the same data.
+std::string data_fingerprint(const GraphBatch& g, const torch::Tensor& y, const torch::Tensor& cond) {
+  std::ostringstream s;
+  s << std::setprecision(17) << g.num_graphs() << ":" << g.num_nodes() << ":" << g.num_edges() << ":"
+    << g.x.to(torch::kFloat64).sum().item<double>() << ":" << y.sum().item<double>() << ":"
+    << y.pow(2).sum().item<double>();
+  if (cond.defined()) s << ":" << cond.sum().item<double>();
+  return s.str();
+}
+
+/// Dropout layers only in training mode (MC dropout), everything else
+/// (BatchNorm) as in evaluation.
+void set_dropout_active(GraphModel& model, bool active) {
+  for (const auto& module : model.modules(/*include_self=*/false)) {
+    if (dynamic_cast<torch::nn::DropoutImpl*>(module.get())) module->train(active);
+  }
+}
+
 }  // namespace
 
 GnnEnsemble::GnnEnsemble(GnnEnsembleConfig config) : config_(std::move(config)) {
@@ -101,18 +204,29 @@ GnnEnsemble::GnnEnsemble(GnnEnsembleConfig config) : config_(std::move(config)) 
               "GnnEnsemble: kind must be polymer, crystal or composition, got '", k, "'");
   SOZAI_CHECK(config_.n_members >= 1, "GnnEnsemble: n_members must be >= 1, got ", config_.n_members);
   const auto& t = config_.train;
-  SOZAI_CHECK(t.max_epochs >= 1 && t.batch_size >= 1 && t.lr > 0 && t.weight_decay >= 0 && t.patience >= 1,
-              "GnnEnsemble: training needs max_epochs, batch_size, patience >= 1, lr > 0, weight_decay >= 0");
+  SOZAI_CHECK(t.max_epochs >= 0 && t.batch_size >= 1 && t.lr > 0 && t.weight_decay >= 0 && t.patience >= 0,
+              "GnnEnsemble: training needs batch_size >= 1, max_epochs and patience >= 0 (0: automatic), lr > 0, "
+              "weight_decay >= 0");
   SOZAI_CHECK(t.val_fraction >= 0 && t.val_fraction < 0.5, "GnnEnsemble: val_fraction must be in [0, 0.5), got ",
               t.val_fraction);
   SOZAI_CHECK(t.schedule == "cosine" || t.schedule == "constant", "GnnEnsemble: schedule must be cosine or constant, got '",
               t.schedule, "'");
+  SOZAI_CHECK(t.threads >= 0, "GnnEnsemble: threads must be >= 0 (0: one per core), got ", t.threads);
+  SOZAI_CHECK(config_.mc_dropout_samples >= 0, "GnnEnsemble: mc_dropout_samples must be >= 0, got ",
+              config_.mc_dropout_samples);
+  SOZAI_CHECK(config_.mc_dropout_samples == 0 || config_.model.dropout > 0,
+              "GnnEnsemble: mc_dropout_samples = ", config_.mc_dropout_samples,
+              " needs dropout > 0 (the model has no dropout to sample)");
   config_.model.kind = k;
 }
 
 GraphBatch GnnEnsemble::featurize(const std::vector<std::string>& inputs) const {
   SOZAI_CHECK(!inputs.empty(), "GnnEnsemble: no inputs given");
-  if (config_.kind == "polymer") return polymer_graphs(inputs);
+  if (config_.kind == "polymer") {
+    const bool blends = std::any_of(inputs.begin(), inputs.end(),
+                                    [](const std::string& s) { return s.find('|') != std::string::npos; });
+    return blends ? polymer_blend_graphs(inputs) : polymer_graphs(inputs);
+  }
   if (config_.kind == "crystal") {
     CrystalGraphConfig c;
     c.cutoff = config_.cutoff;
@@ -156,6 +270,7 @@ TrainReport GnnEnsemble::fit(const GraphBatch& graphs, const torch::Tensor& y_in
   mc.edge_dim = graphs.edge_attr.defined() ? graphs.edge_attr.size(1) : 0;
   mc.condition_dim = cond.defined() ? cond.size(1) : 0;
   const auto& tc = config_.train;
+  const int64_t M = config_.n_members;
 
   // One validation split for every member: early stopping and the ensemble's
   // recalibration see the same held-out rows.
@@ -186,24 +301,63 @@ TrainReport GnnEnsemble::fit(const GraphBatch& graphs, const torch::Tensor& y_in
 
   members_.clear();
   report_ = TrainReport{};
-  const auto [val_graphs, val_cond] = n_val > 0 ? batch_of(val_idx) : std::make_pair(GraphBatch{}, torch::Tensor());
+  const int64_t batches_per_epoch = (train_idx.numel() + tc.batch_size - 1) / tc.batch_size;
+  const int64_t max_epochs =
+      tc.max_epochs > 0 ? tc.max_epochs
+                        : std::min<int64_t>(400, std::max<int64_t>(40, (4000 + batches_per_epoch - 1) / batches_per_epoch));
+  const int64_t patience = tc.patience > 0 ? tc.patience : std::max<int64_t>(10, max_epochs / 4);
+  report_.max_epochs = max_epochs;
+  report_.patience = patience;
+  report_.epochs.assign(static_cast<size_t>(M), 0);
+  report_.best_val_mae.assign(static_cast<size_t>(M), std::numeric_limits<double>::quiet_NaN());
+  // Plain variables, not structured bindings: lambdas below capture them.
+  GraphBatch val_graphs;
+  torch::Tensor val_cond;
+  if (n_val > 0) std::tie(val_graphs, val_cond) = batch_of(val_idx);
   const auto y_val = n_val > 0 ? ys.index_select(0, val_idx) : torch::Tensor();
-  for (int64_t m = 0; m < config_.n_members; ++m) {
-    // Each member: its own initial weights and data order.
-    torch::manual_seed(config_.seed * 1000003ULL + static_cast<uint64_t>(m) + 1);
-    auto model = make_graph_model(mc);
-    torch::optim::AdamW opt(model->parameters(),
-                            torch::optim::AdamWOptions(tc.lr).weight_decay(tc.weight_decay));
+
+  // Finished members of an earlier, interrupted fit of the same data.
+  const std::string fingerprint = data_fingerprint(graphs, y, cond);
+  Members members(static_cast<size_t>(M));
+  if (!tc.checkpoint.empty() && std::ifstream(tc.checkpoint).good()) {
+    Members resumed = resume(tc.checkpoint, fingerprint);
+    if (!resumed.empty()) {
+      members = resumed;
+      if (tc.progress) {
+        const auto k = std::count_if(members.begin(), members.end(), [](const auto& p) { return p != nullptr; });
+        std::cerr << "[sozai gnn] resuming from " << tc.checkpoint << ": " << k << " of " << M
+                  << " members already trained\n";
+      }
+    } else if (tc.progress) {
+      std::cerr << "[sozai gnn] " << tc.checkpoint << " is for other data or settings; starting afresh\n";
+    }
+  }
+  // Initial weights drawn here, in member order, so that they do not depend
+  // on how many threads train the members.
+  std::vector<int64_t> todo;
+  Members models(static_cast<size_t>(M));
+  for (int64_t m = 0; m < M; ++m) {
+    if (members[static_cast<size_t>(m)]) continue;
+    torch::manual_seed(member_seed(config_.seed, m));
+    models[static_cast<size_t>(m)] = make_graph_model(mc);
+    todo.push_back(m);
+  }
+
+  Progress progress(tc.progress, M);
+  auto train_member = [&](int64_t m) {
+    GraphModel& model = *models[static_cast<size_t>(m)];
+    auto gen = at::detail::createCPUGenerator(member_seed(config_.seed, m));
+    torch::optim::AdamW opt(model.parameters(), torch::optim::AdamWOptions(tc.lr).weight_decay(tc.weight_decay));
     std::map<std::string, torch::Tensor> best;
     double best_val = std::numeric_limits<double>::infinity();
     int64_t since_best = 0, epoch = 0;
-    for (epoch = 0; epoch < tc.max_epochs; ++epoch) {
+    for (epoch = 0; epoch < max_epochs; ++epoch) {
       const double lr = tc.schedule == "cosine"
-                            ? tc.lr * (0.01 + 0.99 * 0.5 * (1 + std::cos(M_PI * epoch / tc.max_epochs)))
+                            ? tc.lr * (0.01 + 0.99 * 0.5 * (1 + std::cos(M_PI * epoch / max_epochs)))
                             : tc.lr;
       for (auto& group : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-      model->train();
-      auto perm = train_idx.index_select(0, torch::randperm(train_idx.numel(), torch::kInt64));
+      model.train();
+      auto perm = train_idx.index_select(0, torch::randperm(train_idx.numel(), gen, torch::kInt64));
       double loss_sum = 0;
       int64_t batches = 0;
       for (int64_t s = 0; s < perm.numel(); s += tc.batch_size) {
@@ -211,60 +365,166 @@ TrainReport GnnEnsemble::fit(const GraphBatch& graphs, const torch::Tensor& y_in
         if (idx.numel() < 2 && perm.numel() >= 2) continue;  // BatchNorm needs 2 rows
         auto [g, c] = batch_of(idx);
         auto target = ys.index_select(0, idx);
-        auto out = model->forward(g, c);
+        auto out = model.forward(g, c);
         auto loss = epoch < tc.warmup_mse_epochs ? (out.mean - target).pow(2).mean()
                                                  : gaussian_nll(out, target).mean();
         opt.zero_grad();
         loss.backward();
-        if (tc.clip_norm > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), tc.clip_norm);
+        if (tc.clip_norm > 0) torch::nn::utils::clip_grad_norm_(model.parameters(), tc.clip_norm);
         opt.step();
         loss_sum += loss.item<double>();
         ++batches;
       }
-      double val_mae = loss_sum / std::max<int64_t>(batches, 1);  // no validation rows: training loss
+      const double train_loss = loss_sum / std::max<int64_t>(batches, 1);
+      double val_mae = train_loss;  // no validation rows: training loss
       if (n_val > 0) {
         torch::NoGradGuard no_grad;
-        model->eval();
-        val_mae = (model->forward(val_graphs, val_cond).mean - y_val).abs().mean().item<double>() * y_std_;
+        model.eval();
+        val_mae = (model.forward(val_graphs, val_cond).mean - y_val).abs().mean().item<double>() * y_std_;
       }
       if (val_mae < best_val) {
         best_val = val_mae;
-        best = snapshot(*model);
+        best = snapshot(model);
         since_best = 0;
-      } else if (++since_best >= tc.patience) {
+      } else if (++since_best >= patience) {
         ++epoch;
         break;
       }
-      if (tc.progress) {
-        std::cerr << "\r[sozai gnn] member " << (m + 1) << "/" << config_.n_members << " epoch " << (epoch + 1) << "/"
-                  << tc.max_epochs << " loss " << std::setprecision(4) << loss_sum / std::max<int64_t>(batches, 1)
-                  << (n_val > 0 ? " val MAE " : " train loss ") << val_mae << " (best " << best_val << ")   "
-                  << std::flush;
-      }
+      progress.update(m, str("epoch ", epoch + 1, "/", max_epochs, " loss ", std::setprecision(4), train_loss,
+                             n_val > 0 ? " val MAE " : " train loss ", best_val));
     }
-    if (tc.progress) std::cerr << "\n";
-    restore(*model, best);
-    model->eval();
-    members_.push_back(model);
-    report_.epochs.push_back(epoch);
-    report_.best_val_mae.push_back(best_val);
+    restore(model, best);
+    model.eval();
+    return std::make_pair(epoch, best_val);
+  };
+
+  // Members side by side, one thread each; the first error stops the rest.
+  int64_t threads = tc.threads > 0 ? tc.threads : std::max<int64_t>(1, std::thread::hardware_concurrency());
+  if (mc.dropout > 0) threads = 1;  // dropout draws from the global generator
+  threads = std::min<int64_t>(threads, static_cast<int64_t>(todo.size()));
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+  std::mutex mu;
+  auto worker = [&]() {
+    for (size_t i = next++; i < todo.size() && !failed; i = next++) {
+      const int64_t m = todo[i];
+      try {
+        const auto [epochs, best_val] = train_member(m);
+        std::lock_guard<std::mutex> lock(mu);
+        members[static_cast<size_t>(m)] = models[static_cast<size_t>(m)];
+        report_.epochs[static_cast<size_t>(m)] = epochs;
+        report_.best_val_mae[static_cast<size_t>(m)] = best_val;
+        if (!tc.checkpoint.empty()) write_archive(tc.checkpoint, members, fingerprint);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!error) error = std::current_exception();
+        failed = true;
+      }
+      progress.finish(m);
+    }
+  };
+  {
+    ScopedSingleThreadBlas blas(threads > 1);
+    std::vector<std::thread> pool;
+    for (int64_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
   }
+  if (error) std::rethrow_exception(error);
+  members_ = members;
 
   variance_scale_ = 1.0;
+  member_variance_scale_.assign(static_cast<size_t>(M), 1.0);
   if (n_val > 0) {
-    auto post = predict(val_graphs, n_val > 0 && cond.defined() ? cond.index_select(0, val_idx) : torch::Tensor());
-    auto yv = y.index_select(0, val_idx);
+    const auto vc = cond.defined() ? cond.index_select(0, val_idx) : torch::Tensor();
+    const auto yv = y.index_select(0, val_idx);
+    const auto post = predict(val_graphs, vc);
     report_.ensemble_val_mae = (post.mean.squeeze(1) - yv).abs().mean().item<double>();
+    // The variance scale that maximises the validation likelihood.
+    auto likeliest_scale = [&](const Posterior& p) {
+      const double s = ((p.mean.squeeze(1) - yv).pow(2) / p.variance.squeeze(1)).mean().item<double>();
+      return std::min(1e3, std::max(1e-3, s));
+    };
     if (config_.recalibrate) {
-      // The variance scale that maximises the validation likelihood.
-      const double s = ((post.mean.squeeze(1) - yv).pow(2) / post.variance.squeeze(1)).mean().item<double>();
-      variance_scale_ = std::min(1e3, std::max(1e-3, s));
+      variance_scale_ = likeliest_scale(post);
+      for (int64_t m = 0; m < M; ++m)
+        member_variance_scale_[static_cast<size_t>(m)] = likeliest_scale(predict_member(m, val_graphs, vc));
     }
   }
   report_.variance_scale = variance_scale_;
+  report_.member_variance_scale = member_variance_scale_;
   report_.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (!tc.checkpoint.empty()) std::remove(tc.checkpoint.c_str());  // finished: the model is what to keep
   return report_;
 }
+
+void GnnEnsemble::member_outputs(const GraphBatch& graphs, const torch::Tensor& cond_in, torch::Tensor& means,
+                                 torch::Tensor& vars, torch::Tensor* embedding, int64_t only_member) const {
+  SOZAI_CHECK(fitted(), "GnnEnsemble: the ensemble has not been fitted (or loaded)");
+  const int64_t n = graphs.num_graphs();
+  SOZAI_CHECK(n >= 1, "GnnEnsemble: no graphs to predict");
+  torch::Tensor cs;
+  if (config_.model.condition_dim > 0) {
+    SOZAI_CHECK(cond_in.defined() && cond_in.dim() == 2 && cond_in.size(0) == n &&
+                    cond_in.size(1) == config_.model.condition_dim,
+                "GnnEnsemble::predict: expected conditions [", n, ", ", config_.model.condition_dim, "], got ",
+                cond_in.defined() ? sozai::str(cond_in.sizes()) : std::string("none"));
+    cs = ((cond_in.to(torch::kCPU, torch::kFloat64) - cond_mean_) / cond_std_).to(torch::kFloat32);
+  } else {
+    SOZAI_CHECK(!cond_in.defined() || cond_in.numel() == 0,
+                "GnnEnsemble::predict: conditions given, but the ensemble was fitted without them");
+  }
+  std::vector<int64_t> which;
+  for (int64_t m = 0; m < static_cast<int64_t>(members_.size()); ++m)
+    if (only_member < 0 || m == only_member) which.push_back(m);
+  const int64_t S = embedding ? 1 : std::max<int64_t>(1, config_.mc_dropout_samples);
+  const int64_t R = static_cast<int64_t>(which.size()) * S;
+  means = torch::empty({R, n}, torch::kFloat64);
+  vars = torch::empty({R, n}, torch::kFloat64);
+  if (embedding) *embedding = torch::zeros({n, config_.model.hidden}, torch::kFloat64);
+
+  torch::NoGradGuard no_grad;
+  // MC dropout draws from LibTorch's global generator: seeded and held for
+  // the whole prediction so that it repeats.
+  static std::mutex mc_mutex;
+  std::unique_lock<std::mutex> mc_lock(mc_mutex, std::defer_lock);
+  if (S > 1) {
+    mc_lock.lock();
+    torch::manual_seed(config_.seed + 0x5eedULL);
+  }
+  const int64_t chunk = 512;
+  for (int64_t s = 0; s < n; s += chunk) {
+    const int64_t c = std::min(chunk, n - s);
+    auto g = select_graphs(graphs, torch::arange(s, s + c, torch::kInt64));
+    auto cc = cs.defined() ? cs.narrow(0, s, c) : torch::Tensor();
+    for (size_t k = 0; k < which.size(); ++k) {
+      GraphModel& model = *members_[static_cast<size_t>(which[k])];
+      if (S > 1) set_dropout_active(model, true);
+      for (int64_t d = 0; d < S; ++d) {
+        const int64_t r = static_cast<int64_t>(k) * S + d;
+        auto out = model.forward(g, cc);
+        means[r].narrow(0, s, c).copy_(out.mean.to(torch::kFloat64) * y_std_ + y_mean_);
+        vars[r].narrow(0, s, c).copy_(torch::exp(out.log_var.to(torch::kFloat64).clamp(-12.0, 12.0)) * y_std_ *
+                                      y_std_);
+        if (embedding)
+          embedding->narrow(0, s, c).add_(out.embedding.to(torch::kFloat64) / static_cast<double>(which.size()));
+      }
+      if (S > 1) set_dropout_active(model, false);
+    }
+  }
+}
+
+namespace {
+/// The mixture of R Gaussians (rows of means / vars [R, n]) as one mean and
+/// variance [n, 1]: aleatoric (their variances) plus epistemic (the spread
+/// of their means), times the recalibration scale.
+Posterior mixture(const torch::Tensor& means, const torch::Tensor& vars, double scale) {
+  auto mean = means.mean(0);
+  auto var = ((vars + means.pow(2)).mean(0) - mean.pow(2)).clamp_min(1e-12) * scale;
+  return {mean.unsqueeze(1), var.unsqueeze(1)};
+}
+}  // namespace
 
 Posterior GnnEnsemble::predict(const std::vector<std::string>& inputs, const torch::Tensor& conditions) const {
   return predict(featurize(inputs), conditions);
@@ -272,99 +532,160 @@ Posterior GnnEnsemble::predict(const std::vector<std::string>& inputs, const tor
 
 Posterior GnnEnsemble::predict(const GraphBatch& graphs, const torch::Tensor& cond_in,
                                torch::Tensor* members_out) const {
-  SOZAI_CHECK(fitted(), "GnnEnsemble::predict: the ensemble has not been fitted (or loaded)");
-  const int64_t n = graphs.num_graphs();
-  torch::Tensor cs;
-  if (config_.model.condition_dim > 0) {
-    SOZAI_CHECK(cond_in.defined() && cond_in.dim() == 2 && cond_in.size(0) == n &&
-                    cond_in.size(1) == config_.model.condition_dim,
-                "GnnEnsemble::predict: expected conditions [", n, ", ", config_.model.condition_dim, "]");
-    cs = ((cond_in.to(torch::kCPU, torch::kFloat64) - cond_mean_) / cond_std_).to(torch::kFloat32);
-  } else {
-    SOZAI_CHECK(!cond_in.defined() || cond_in.numel() == 0,
-                "GnnEnsemble::predict: conditions given, but the ensemble was fitted without them");
-  }
-  torch::NoGradGuard no_grad;
-  const int64_t M = static_cast<int64_t>(members_.size());
-  auto means = torch::empty({M, n}, torch::kFloat64), vars = torch::empty({M, n}, torch::kFloat64);
-  const int64_t chunk = 512;
-  for (int64_t s = 0; s < n; s += chunk) {
-    const int64_t c = std::min(chunk, n - s);
-    auto idx = torch::arange(s, s + c, torch::kInt64);
-    auto g = select_graphs(graphs, idx);
-    auto cc = cs.defined() ? cs.narrow(0, s, c) : torch::Tensor();
-    for (int64_t m = 0; m < M; ++m) {
-      auto out = members_[static_cast<size_t>(m)]->forward(g, cc);
-      means[m].narrow(0, s, c).copy_(out.mean.to(torch::kFloat64) * y_std_ + y_mean_);
-      vars[m].narrow(0, s, c).copy_(torch::exp(out.log_var.to(torch::kFloat64).clamp(-12.0, 12.0)) * y_std_ * y_std_);
-    }
-  }
-  auto mean = means.mean(0);
-  // Mixture of the members' Gaussians: aleatoric (their variances) plus
-  // epistemic (the spread of their means).
-  auto var = (vars + means.pow(2)).mean(0) - mean.pow(2);
-  var = var.clamp_min(1e-12) * variance_scale_;
+  torch::Tensor means, vars;
+  member_outputs(graphs, cond_in, means, vars, nullptr);
   if (members_out) *members_out = means;
-  return {mean.unsqueeze(1), var.unsqueeze(1)};
+  return mixture(means, vars, variance_scale_);
+}
+
+Posterior GnnEnsemble::predict_member(int64_t m, const GraphBatch& graphs, const torch::Tensor& conditions) const {
+  SOZAI_CHECK(m >= 0 && m < config_.n_members, "GnnEnsemble::predict_member: member ", m, " is not in [0, ",
+              config_.n_members, ")");
+  torch::Tensor means, vars;
+  member_outputs(graphs, conditions, means, vars, nullptr, m);
+  const double scale = static_cast<size_t>(m) < member_variance_scale_.size()
+                           ? member_variance_scale_[static_cast<size_t>(m)]
+                           : 1.0;
+  return mixture(means, vars, scale);
+}
+
+Posterior GnnEnsemble::predict_member(int64_t m, const std::vector<std::string>& inputs,
+                                      const torch::Tensor& conditions) const {
+  return predict_member(m, featurize(inputs), conditions);
+}
+
+torch::Tensor GnnEnsemble::embed(const GraphBatch& graphs, const torch::Tensor& conditions) const {
+  torch::Tensor means, vars, embedding;
+  member_outputs(graphs, conditions, means, vars, &embedding);
+  return embedding;
 }
 
 void GnnEnsemble::save(const std::string& path) const {
   SOZAI_CHECK(fitted(), "GnnEnsemble::save: nothing to save, the ensemble has not been fitted");
+  write_archive(path, members_, "");
+}
+
+void GnnEnsemble::write_archive(const std::string& path, const Members& members, const std::string& fingerprint) const {
   torch::serialize::OutputArchive archive;
-  archive.write("format", c10::IValue(std::string("sozai-gnn-ensemble-1")));
+  archive.write("format", c10::IValue(std::string(kFormat)));
   archive.write("config", c10::IValue(config_json(config_).dump()));
+  archive.write("fingerprint", c10::IValue(fingerprint));
   archive.write("y_mean", torch::tensor(y_mean_, torch::kFloat64));
   archive.write("y_std", torch::tensor(y_std_, torch::kFloat64));
   archive.write("variance_scale", torch::tensor(variance_scale_, torch::kFloat64));
+  archive.write("member_variance_scale", torch::tensor(member_variance_scale_.empty()
+                                                           ? std::vector<double>(members.size(), 1.0)
+                                                           : member_variance_scale_,
+                                                       torch::kFloat64));
   if (cond_mean_.defined()) {
     archive.write("cond_mean", cond_mean_);
     archive.write("cond_std", cond_std_);
   }
-  for (size_t m = 0; m < members_.size(); ++m) {
+  nlohmann::json done = nlohmann::json::array();
+  for (size_t m = 0; m < members.size(); ++m) {
+    if (!members[m]) continue;
+    done.push_back({{"member", m},
+                    {"epochs", m < report_.epochs.size() ? report_.epochs[m] : 0},
+                    {"best_val_mae", m < report_.best_val_mae.size() ? report_.best_val_mae[m] : 0.0}});
     torch::serialize::OutputArchive sub;
-    members_[m]->save(sub);
+    members[m]->save(sub);
     archive.write("member" + std::to_string(m), sub);
   }
+  archive.write("members", c10::IValue(done.dump()));
   const std::string tmp = path + ".tmp";
   try {
     archive.save_to(tmp);
   } catch (const c10::Error& e) {
     throw StorageError(str("GnnEnsemble::save: cannot write '", tmp, "': ", e.what_without_backtrace()));
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw StorageError(str("GnnEnsemble::save: cannot move '", tmp, "' to '", path, "'"));
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    throw StorageError(str("GnnEnsemble::save: cannot move '", tmp, "' to '", path, "'"));
 }
 
-GnnEnsemble GnnEnsemble::load(const std::string& path) {
-  torch::serialize::InputArchive archive;
+namespace {
+/// Reads an archive written by write_archive: the ensemble without members
+/// plus its member list (index, epochs, best validation MAE).
+struct Archive {
+  torch::serialize::InputArchive in;
+  nlohmann::json config, members;
+  std::string fingerprint;
+};
+
+void open_archive(const std::string& path, Archive& a) {
   try {
-    archive.load_from(path);
+    a.in.load_from(path);
   } catch (const c10::Error& e) {
     throw StorageError(str("GnnEnsemble::load: cannot read '", path, "' as a saved ensemble: ",
                            e.what_without_backtrace()));
   }
-  c10::IValue format, config;
-  if (!archive.try_read("format", format) || !format.isString() || format.toStringRef() != "sozai-gnn-ensemble-1")
+  c10::IValue v;
+  if (!a.in.try_read("format", v) || !v.isString() || v.toStringRef() != kFormat)
     throw StorageError(str("GnnEnsemble::load: '", path, "' is not a sozai GNN ensemble"));
-  archive.read("config", config);
-  GnnEnsemble e(config_from_json(nlohmann::json::parse(config.toStringRef())));
-  torch::Tensor t;
-  archive.read("y_mean", t);
-  e.y_mean_ = t.item<double>();
-  archive.read("y_std", t);
-  e.y_std_ = t.item<double>();
-  archive.read("variance_scale", t);
-  e.variance_scale_ = t.item<double>();
-  if (e.config_.model.condition_dim > 0) {
-    archive.read("cond_mean", e.cond_mean_);
-    archive.read("cond_std", e.cond_std_);
+  a.in.read("config", v);
+  a.config = nlohmann::json::parse(v.toStringRef());
+  a.in.read("members", v);
+  a.members = nlohmann::json::parse(v.toStringRef());
+  a.in.read("fingerprint", v);
+  a.fingerprint = v.toStringRef();
+}
+}  // namespace
+
+GnnEnsemble::Members GnnEnsemble::resume(const std::string& path, const std::string& fingerprint) {
+  Archive a;
+  try {
+    open_archive(path, a);
+  } catch (const StorageError&) {
+    return {};
   }
-  for (int64_t m = 0; m < e.config_.n_members; ++m) {
+  if (a.fingerprint != fingerprint || a.config != config_json(config_)) return {};
+  Members members(static_cast<size_t>(config_.n_members));
+  for (const auto& d : a.members) {
+    const size_t m = d.at("member");
+    auto model = make_graph_model(config_.model);
+    torch::serialize::InputArchive sub;
+    a.in.read("member" + std::to_string(m), sub);
+    model->load(sub);
+    model->eval();
+    members.at(m) = model;
+    report_.epochs.at(m) = d.at("epochs");
+    report_.best_val_mae.at(m) = d.at("best_val_mae");
+  }
+  return members;
+}
+
+GnnEnsemble GnnEnsemble::load(const std::string& path) {
+  Archive a;
+  open_archive(path, a);
+  GnnEnsemble e(config_from_json(a.config));
+  const int64_t M = e.config_.n_members;
+  if (static_cast<int64_t>(a.members.size()) != M)
+    throw StorageError(str("GnnEnsemble::load: '", path, "' is a training checkpoint with ", a.members.size(), " of ",
+                           M, " members; finish it by fitting again with checkpoint='", path, "'"));
+  torch::Tensor t;
+  a.in.read("y_mean", t);
+  e.y_mean_ = t.item<double>();
+  a.in.read("y_std", t);
+  e.y_std_ = t.item<double>();
+  a.in.read("variance_scale", t);
+  e.variance_scale_ = t.item<double>();
+  a.in.read("member_variance_scale", t);
+  e.member_variance_scale_ = std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+  if (e.config_.model.condition_dim > 0) {
+    a.in.read("cond_mean", e.cond_mean_);
+    a.in.read("cond_std", e.cond_std_);
+  }
+  e.report_.variance_scale = e.variance_scale_;
+  e.report_.member_variance_scale = e.member_variance_scale_;
+  for (const auto& d : a.members) {
+    const int64_t m = d.at("member");
     auto model = make_graph_model(e.config_.model);
     torch::serialize::InputArchive sub;
-    archive.read("member" + std::to_string(m), sub);
+    a.in.read("member" + std::to_string(m), sub);
     model->load(sub);
     model->eval();
     e.members_.push_back(model);
+    e.report_.epochs.push_back(d.at("epochs"));
+    e.report_.best_val_mae.push_back(d.at("best_val_mae"));
   }
   return e;
 }

@@ -19,16 +19,29 @@ namespace sozai {
 namespace gnn {
 
 struct TrainConfig {
-  int64_t max_epochs = 300;
+  /// Epochs at most. 0: chosen from the data, about 4000 optimiser steps
+  /// (ceil(4000 / batches per epoch)) within [40, 400]: many epochs for a
+  /// few hundred rows, 40 for ten thousand.
+  int64_t max_epochs = 0;
   int64_t batch_size = 64;
   double lr = 1e-3;
   double weight_decay = 1e-5;
   std::string schedule = "cosine";  ///< "cosine" (to lr/100 over max_epochs) or "constant"
   double val_fraction = 0.1;        ///< held out for early stopping and recalibration (>= 2 rows)
-  int64_t patience = 30;            ///< epochs without a better validation MAE before stopping
+  int64_t patience = 0;             ///< epochs without a better validation MAE before stopping (0: max_epochs / 4, at least 10)
   double clip_norm = 10.0;          ///< gradient norm clipping (0: off)
   int64_t warmup_mse_epochs = 5;    ///< first epochs fit the mean only (MSE), then Gaussian NLL
   bool progress = true;             ///< a progress line per epoch on stderr
+  /// Members trained at once, one CPU thread each (0: one per core). Each
+  /// member has its own generator for its data order and its initial
+  /// weights are drawn before any thread starts, so the result does not
+  /// depend on the number of threads. With dropout > 0 (which draws from
+  /// LibTorch's global generator) members are trained one after another.
+  int64_t threads = 0;
+  /// A file to which the ensemble is written after each finished member; a
+  /// fit with the same configuration and data resumes from it, training
+  /// only the members it lacks. Empty: no checkpoint.
+  std::string checkpoint;
 };
 
 struct GnnEnsembleConfig {
@@ -40,12 +53,20 @@ struct GnnEnsembleConfig {
   double cutoff = 8.0;              ///< crystal featuriser
   int64_t max_neighbors = 12;       ///< crystal featuriser
   bool recalibrate = true;          ///< scale variances to be calibrated on the validation rows
+  /// MC dropout (Gal & Ghahramani 2016): at prediction, each member runs
+  /// this many times with its dropout layers active and the ensemble is the
+  /// mixture of all these Gaussians. 0: off. Needs model.dropout > 0.
+  /// Draws are seeded from `seed`, so predictions repeat.
+  int64_t mc_dropout_samples = 0;
 };
 
 /// What training measured, per member and for the ensemble.
 struct TrainReport {
+  int64_t max_epochs = 0;               ///< the epoch limit used (resolved when the config says 0)
+  int64_t patience = 0;                 ///< the patience used
   std::vector<int64_t> epochs;          ///< epochs each member ran
   std::vector<double> best_val_mae;     ///< per member, original units
+  std::vector<double> member_variance_scale;  ///< per member recalibration (for predict_member)
   double ensemble_val_mae = 0.0;
   double variance_scale = 1.0;          ///< recalibration factor applied to the variances
   double seconds = 0.0;
@@ -71,6 +92,18 @@ class GnnEnsemble {
                     torch::Tensor* members_out = nullptr) const;
   Posterior predict(const std::vector<std::string>& inputs, const torch::Tensor& conditions = {}) const;
 
+  /// One member alone (its mean-variance head, recalibrated on the
+  /// validation rows on its own): the "single model" a deep ensemble is
+  /// compared with. InputError for m outside [0, n_members).
+  Posterior predict_member(int64_t m, const GraphBatch& graphs, const torch::Tensor& conditions = {}) const;
+  Posterior predict_member(int64_t m, const std::vector<std::string>& inputs,
+                           const torch::Tensor& conditions = {}) const;
+
+  /// The learned representation of each graph: the pooled embedding the
+  /// members' heads see, averaged over members, [n, hidden] float64 (what a
+  /// deep-kernel GP works on).
+  torch::Tensor embed(const GraphBatch& graphs, const torch::Tensor& conditions = {}) const;
+
   /// One file: configuration, normalisation, calibration and every
   /// member's weights; load() in another process predicts the same numbers.
   void save(const std::string& path) const;
@@ -81,11 +114,25 @@ class GnnEnsemble {
   const TrainReport& report() const { return report_; }
 
  private:
+  /// Per-member (raw, unrecalibrated) means and variances [M*S, n] in the
+  /// units of y, S = mc_dropout_samples or 1; or embeddings when `embed`.
+  void member_outputs(const GraphBatch& graphs, const torch::Tensor& conditions, torch::Tensor& means,
+                      torch::Tensor& vars, torch::Tensor* embedding, int64_t only_member = -1) const;
+  using Members = std::vector<std::shared_ptr<GraphModel>>;
+  /// Writes the configuration, normalisation and the members that are set
+  /// (a checkpoint has null slots); atomically (temporary file + rename).
+  void write_archive(const std::string& path, const Members& members, const std::string& fingerprint) const;
+  /// The finished members of a checkpoint written for the same settings
+  /// and `fingerprint` ([n_members], null where unfinished); empty when the
+  /// file is for other data or settings.
+  Members resume(const std::string& path, const std::string& fingerprint);
+
   GnnEnsembleConfig config_;
   std::vector<std::shared_ptr<GraphModel>> members_;
   double y_mean_ = 0.0, y_std_ = 1.0;
   torch::Tensor cond_mean_, cond_std_;
   double variance_scale_ = 1.0;
+  std::vector<double> member_variance_scale_;
   TrainReport report_;
 };
 

@@ -57,6 +57,17 @@ void bind_featurize(py::module_& root) {
         return str("<sozai.featurize.GraphBatch ", x.kind, ": ", x.num_graphs(), " graphs, ", x.num_nodes(),
                    " nodes, ", x.num_edges(), " edges>");
       });
+  m.def(
+      "select_graphs",
+      [](const GraphBatch& b, const std::vector<int64_t>& index) {
+        for (size_t i = 0; i < index.size(); ++i)
+          if (index[i] < 0 || index[i] >= b.num_graphs())
+            throw InputError(str("select_graphs: index #", i, " = ", index[i], " is outside [0, ", b.num_graphs(), ")"));
+        return select_graphs(b, torch::tensor(index, torch::kInt64));
+      },
+      py::arg("batch"), py::arg("index"),
+      "The graphs `index` (in that order) of a batch as a new GraphBatch: minibatches and cross-validation folds "
+      "without featurising again.");
   m.def("batch_graphs", &batch_graphs, py::arg("graphs"),
         "Concatenates graphs of one kind into a GraphBatch (edge_index shifted per graph).");
 }

@@ -49,3 +49,123 @@ def test_ensemble_errors(tmp_path):
         m.fit(["Fe", "Qq"], [1.0, 2.0])
     with pytest.raises(sozai.StorageError):
         models.load(str(tmp_path / "missing.pt"))
+
+
+def small(kind, **kw):
+    settings = dict(kind=kind, n_members=2, seed=0, hidden=16, head_hidden=16, layers=2, max_epochs=12,
+                    batch_size=32, progress=False)
+    settings.update(kw)
+    return models.GnnEnsemble(**settings)
+
+
+def test_graph_batches_members_and_embeddings(tg):
+    smiles, y = tg
+    m = small("polymer")
+    graphs = m.featurize(smiles)
+    assert isinstance(graphs, sozai.featurize.GraphBatch) and len(graphs) == 120
+    train = sozai.featurize.select_graphs(graphs, list(range(100)))
+    report = m.fit(train, y[:100])
+    assert report["max_epochs"] == 12 and len(report["member_variance_scale"]) == 2
+    test = sozai.featurize.select_graphs(graphs, list(range(100, 120)))
+    mean, var = m.predict(test)
+    # The same as featurising the SMILES again.
+    again = m.predict(smiles[100:])
+    np.testing.assert_allclose(again[0], mean, rtol=1e-12)
+    # Each member alone; the ensemble mean is their mean.
+    singles = [m.predict(test, member=i) for i in range(2)]
+    np.testing.assert_allclose((singles[0][0] + singles[1][0]) / 2, mean, rtol=1e-9, atol=1e-9)
+    assert all(np.all(v > 0) for _, v in singles)
+    z = m.embed(test)
+    assert z.shape == (20, 16) and np.all(np.isfinite(z))
+    with pytest.raises(sozai.InputError, match="member 2"):
+        m.predict(test, member=2)
+    with pytest.raises(sozai.InputError, match="outside"):
+        sozai.featurize.select_graphs(graphs, [120])
+
+
+def test_threads_do_not_change_the_result(tg):
+    smiles, y = tg
+    a = small("polymer", threads=1).fit(smiles[:60], y[:60])
+    b = small("polymer", threads=2).fit(smiles[:60], y[:60])
+    assert a["epochs"] == b["epochs"]
+    assert a["best_val_mae"] == b["best_val_mae"]
+
+
+def test_blends_pool_by_fraction(tg):
+    smiles, y = tg
+    m = small("polymer")
+    m.fit(smiles[:60], y[:60])
+    a, b = smiles[0], smiles[1]
+    pure, _ = m.predict([a, b])
+    # A component with fraction 0 contributes nothing; fractions normalise.
+    blend, _ = m.predict([f"{a} 1 | {b} 0", f"{a} 0 | {b} 3"])
+    np.testing.assert_allclose(blend, pure, rtol=1e-5)
+    mixed, _ = m.predict([f"{a} 0.5 | {b} 0.5"])
+    assert np.isfinite(mixed).all()
+    with pytest.raises(sozai.InputError, match="no fraction"):
+        m.predict([f"{a} | {b} 0.5"])
+
+
+def test_mc_dropout_is_repeatable_and_needs_dropout(tg):
+    smiles, y = tg
+    m = small("polymer", n_members=1, dropout=0.2, mc_dropout_samples=6)
+    m.fit(smiles[:60], y[:60])
+    first = m.predict(smiles[60:70])
+    second = m.predict(smiles[60:70])
+    np.testing.assert_array_equal(first[0], second[0])
+    with pytest.raises(sozai.InputError, match="needs dropout > 0"):
+        small("polymer", mc_dropout_samples=4)
+
+
+def test_checkpoint_resumes_after_a_kill(tg, tmp_path):
+    """A fit killed after its first member resumes from the checkpoint and
+    ends with the ensemble an uninterrupted fit gives."""
+    import json
+    import time
+    smiles, y = tg
+    ckpt = tmp_path / "ckpt.pt"
+    settings = dict(kind="polymer", n_members=3, seed=3, hidden=16, head_hidden=16, layers=2, max_epochs=40,
+                    patience=40, batch_size=16, progress=False, threads=1)
+    code = ("import json, sys, sozai; s = json.loads(sys.argv[1]); d = json.loads(sys.argv[2]); "
+            "m = sozai.models.GnnEnsemble(checkpoint=sys.argv[3], **s); m.fit(d[0], d[1])")
+    args = [sys.executable, "-c", code, json.dumps(settings), json.dumps([smiles[:100], list(y[:100])]), str(ckpt)]
+    proc = subprocess.Popen(args)
+    deadline = time.time() + 300
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    assert ckpt.exists(), "no checkpoint was written after the first member"
+    with pytest.raises(sozai.StorageError, match="checkpoint with 1 of 3"):
+        models.load(str(ckpt))
+    resumed = models.GnnEnsemble(checkpoint=str(ckpt), **settings)
+    resumed.fit(smiles[:100], y[:100])
+    assert not ckpt.exists()  # finished: the checkpoint is removed
+    fresh = models.GnnEnsemble(**settings)
+    fresh.fit(smiles[:100], y[:100])
+    np.testing.assert_allclose(resumed.predict(smiles[100:])[0], fresh.predict(smiles[100:])[0], rtol=1e-6)
+    assert resumed.report["epochs"] == fresh.report["epochs"]
+
+
+def test_campaign_with_gnn_surrogates():
+    formulas, y = [], []
+    for a in range(11):
+        for b in range(11 - a):
+            fe, ni, co = a / 10, b / 10, (10 - a - b) / 10
+            formulas.append(f"Fe{fe}Ni{ni}Co{co}")
+            y.append(100 * fe * fe + 50 * ni - 30 * fe * co)
+    settings = dict(n_members=2, hidden=16, max_epochs=30)
+    for surrogate in ("gnn", "gnn-dkl"):
+        order = sozai.benchmark.pool_campaign(formulas, y, True, budget=7, q=2, n_init=3, surrogate=surrogate,
+                                              kind="composition", gnn=settings)
+        assert len(order) == 7 and len(set(order)) == 7
+    graphs = models.GnnEnsemble(kind="composition").featurize(formulas)
+    c = sozai.campaign.PoolCampaign(graphs, maximize=True, surrogate="gnn", n_init=2, gnn=settings)
+    first = c.ask(2)
+    c.tell(list(first), [y[i] for i in first])
+    nxt = c.ask(1)
+    assert nxt[0] not in first
+    with pytest.raises(ValueError, match="kind="):
+        sozai.benchmark.pool_campaign(formulas, y, True, budget=4, surrogate="gnn")
+    with pytest.raises(sozai.InputError, match="unknown key"):
+        sozai.campaign.PoolCampaign(graphs, surrogate="gnn", gnn={"width": 3})

@@ -30,6 +30,14 @@ void alloys(std::vector<std::string>* formulas, std::vector<double>* y) {
   }
 }
 
+/// The alloys as formulas and a float64 target tensor.
+std::pair<std::vector<std::string>, torch::Tensor> alloy_data() {
+  std::vector<std::string> f;
+  std::vector<double> yv;
+  alloys(&f, &yv);
+  return {f, torch::tensor(yv, torch::kFloat64)};
+}
+
 GnnEnsembleConfig small(const std::string& kind) {
   GnnEnsembleConfig c;
   c.kind = kind;
@@ -49,10 +57,7 @@ GnnEnsembleConfig small(const std::string& kind) {
 }  // namespace
 
 TEST_CASE("a composition ensemble learns, is less sure far from its data, and round-trips", "[gnn][ensemble]") {
-  std::vector<std::string> f;
-  std::vector<double> yv;
-  alloys(&f, &yv);
-  auto y = torch::tensor(yv, torch::kFloat64);
+  const auto [f, y] = alloy_data();
   GnnEnsemble e(small("composition"));
   auto report = e.fit(f, y);
   CHECK(report.epochs.size() == 3);
@@ -75,10 +80,7 @@ TEST_CASE("a composition ensemble learns, is less sure far from its data, and ro
 }
 
 TEST_CASE("the same seed trains the same ensemble", "[gnn][ensemble]") {
-  std::vector<std::string> f;
-  std::vector<double> yv;
-  alloys(&f, &yv);
-  auto y = torch::tensor(yv, torch::kFloat64);
+  const auto [f, y] = alloy_data();
   auto c = small("composition");
   c.n_members = 2;
   c.train.max_epochs = 10;
@@ -104,4 +106,57 @@ TEST_CASE("ensemble input errors", "[gnn][ensemble]") {
              Catch::Contains("y contains NaN"));
   CHECK_THAT(message_of<StorageError>([] { GnnEnsemble::load("/nonexistent/model.pt"); }),
              Catch::Contains("/nonexistent/model.pt"));
+}
+
+TEST_CASE("members trained side by side give the same ensemble as one after another", "[gnn][ensemble]") {
+  const auto [f, y] = alloy_data();
+  auto c = small("composition");
+  c.train.max_epochs = 8;
+  c.train.threads = 1;
+  GnnEnsemble serial(c);
+  serial.fit(f, y);
+  c.train.threads = 3;
+  GnnEnsemble parallel(c);
+  parallel.fit(f, y);
+  CHECK(torch::equal(serial.predict(f).mean, parallel.predict(f).mean));
+  CHECK(torch::equal(serial.predict(f).variance, parallel.predict(f).variance));
+  CHECK(serial.report().epochs == parallel.report().epochs);
+}
+
+TEST_CASE("single members, embeddings and MC dropout", "[gnn][ensemble]") {
+  const auto [f, y] = alloy_data();
+  auto c = small("composition");
+  c.train.max_epochs = 20;
+  GnnEnsemble e(c);
+  e.fit(f, y);
+  const auto g = e.featurize(f);
+  torch::Tensor members;
+  const auto post = e.predict(g, {}, &members);
+  // The ensemble mean is the members' mean; member i alone predicts row i.
+  for (int64_t m = 0; m < c.n_members; ++m) {
+    const auto one = e.predict_member(m, g);
+    CHECK(torch::allclose(one.mean.squeeze(1), members[m], 1e-12, 1e-12));
+    CHECK((one.variance > 0).all().item<bool>());
+  }
+  CHECK(torch::allclose(post.mean.squeeze(1), members.mean(0), 1e-12, 1e-12));
+  CHECK(e.report().member_variance_scale.size() == 3);
+  CHECK_THROWS_AS(e.predict_member(3, g), InputError);
+  const auto z = e.embed(g);
+  CHECK(z.sizes() == torch::IntArrayRef({g.num_graphs(), c.model.hidden}));
+  CHECK(torch::isfinite(z).all().item<bool>());
+
+  // MC dropout: repeatable, and the samples add spread to each member.
+  c.model.dropout = 0.2;
+  c.mc_dropout_samples = 8;
+  c.n_members = 1;
+  GnnEnsemble mc(c);
+  mc.fit(f, y);
+  const auto a = mc.predict(g), b = mc.predict(g);
+  CHECK(torch::equal(a.mean, b.mean));
+  torch::Tensor samples;
+  mc.predict(g, {}, &samples);
+  CHECK(samples.size(0) == 8);
+  CHECK(samples.std(0).mean().item<double>() > 0);
+  c.model.dropout = 0.0;
+  CHECK_THROWS_AS(GnnEnsemble(c), InputError);  // MC dropout without dropout
 }
