@@ -1,6 +1,7 @@
 #include <sozai/core/campaign/campaign_io.h>
 #include <sozai/core/campaign/pool_campaign.h>
 #include <sozai/core/common/error.h>
+#include <sozai/models/gnn/gnn_surrogate.h>
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -34,8 +35,11 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }
 
 void check_config(const CampaignConfig& c) {
-  SOZAI_CHECK(c.surrogate == "gp" || c.surrogate == "random", "unknown surrogate '", c.surrogate,
-              "'; expected gp or random");
+  SOZAI_CHECK(c.surrogate == "gp" || c.surrogate == "random" || c.surrogate == "gnn" || c.surrogate == "gnn-dkl",
+              "unknown surrogate '", c.surrogate, "'; expected gp, random, gnn or gnn-dkl");
+  SOZAI_CHECK(c.gnn.n_members >= 1 && c.gnn.hidden >= 1 && c.gnn.layers >= 1 && c.gnn.max_epochs >= 0 &&
+                  c.gnn.dkl_dims >= 1,
+              "gnn settings: n_members, hidden, layers and dkl_dims must be >= 1 and max_epochs >= 0");
   kernels::acquisition_kind_from_string(c.acquisition);
   covariance_kind_from_string(c.gp.kernel);
   SOZAI_CHECK(c.n_init >= 0, "n_init must be >= 0, got ", c.n_init);
@@ -57,6 +61,33 @@ PoolCampaign::PoolCampaign(const torch::Tensor& pool, bool maximize, CampaignCon
     throw InputError(str("PoolCampaign: pool row ", bad, " has a non-finite value"));
   }
   check_config(config_);
+}
+
+namespace {
+torch::Tensor row_numbers(const std::shared_ptr<const GraphBatch>& graphs) {
+  SOZAI_CHECK(graphs && graphs->num_graphs() >= 1, "PoolCampaign: the pool holds no graphs");
+  return torch::arange(graphs->num_graphs(), torch::kFloat64).unsqueeze(1);
+}
+
+/// The featuriser kind of a GnnEnsemble for a batch of graphs.
+std::string ensemble_kind(const CampaignGnnConfig& c, const GraphBatch& g) {
+  if (!c.kind.empty()) return c.kind;
+  if (g.kind == "crystal" || g.kind == "composition") return g.kind;
+  return "polymer";  // polymer, molecule, blend
+}
+}  // namespace
+
+PoolCampaign::PoolCampaign(std::shared_ptr<const GraphBatch> graphs, bool maximize, CampaignConfig config)
+    : PoolCampaign(row_numbers(graphs), maximize, std::move(config)) {
+  SOZAI_CHECK(config_.surrogate != "gp", "PoolCampaign: a pool of graphs needs surrogate gnn, gnn-dkl or random, "
+              "not gp (the GP models feature vectors)");
+  graphs_ = std::move(graphs);
+}
+
+void PoolCampaign::attach_graphs(std::shared_ptr<const GraphBatch> graphs) {
+  SOZAI_CHECK(graphs && graphs->num_graphs() == pool_.size(0), "PoolCampaign::attach_graphs: the campaign has ",
+              pool_.size(0), " rows but ", graphs ? graphs->num_graphs() : 0, " graphs were given");
+  graphs_ = std::move(graphs);
 }
 
 void PoolCampaign::check_index(int64_t index, const char* what) const {
@@ -91,6 +122,18 @@ std::vector<int64_t> PoolCampaign::random_rows(int64_t q, uint64_t seed) const {
   return free;
 }
 
+std::vector<int64_t> PoolCampaign::fit_and_select(Surrogate& model, int64_t q) const {
+  auto idx = torch::tensor(observed_, torch::kInt64);
+  auto y = torch::tensor(values_, torch::kFloat64);
+  model.fit(Dataset{pool_.index_select(0, idx), y});
+  AcquisitionParams params;
+  params.kind = kernels::acquisition_kind_from_string(config_.acquisition);
+  params.maximize = maximize_;
+  params.beta = config_.ucb_beta;
+  params.best_f = best_latent_value(model, y, maximize_);
+  return select_batch_from_pool(model, pool_, available_mask(), q, params, pending_);
+}
+
 std::vector<int64_t> PoolCampaign::ask(int64_t q) {
   SOZAI_CHECK(q >= 1, "PoolCampaign::ask: q must be >= 1, got ", q);
   const uint64_t seed = ask_seed();
@@ -98,6 +141,23 @@ std::vector<int64_t> PoolCampaign::ask(int64_t q) {
   const int64_t n = static_cast<int64_t>(observed_.size());
   if (config_.surrogate == "random" || n < std::max<int64_t>(config_.n_init, 1)) {
     rows = random_rows(q, seed);
+  } else if (config_.surrogate == "gnn" || config_.surrogate == "gnn-dkl") {
+    SOZAI_CHECK(graphs_, "PoolCampaign::ask: surrogate '", config_.surrogate,
+                "' needs the pool's graphs; build the campaign from them or call attach_graphs after load");
+    gnn::GnnSurrogateConfig gc;
+    gc.kind = config_.surrogate;
+    gc.ensemble.kind = ensemble_kind(config_.gnn, *graphs_);
+    gc.ensemble.n_members = config_.gnn.n_members;
+    gc.ensemble.seed = seed;
+    gc.ensemble.model.hidden = gc.ensemble.model.head_hidden = config_.gnn.hidden;
+    gc.ensemble.model.layers = config_.gnn.layers;
+    gc.ensemble.train.max_epochs = config_.gnn.max_epochs;
+    gc.dkl_dims = config_.gnn.dkl_dims;
+    gc.gp = config_.gp;
+    gc.gp.seed = seed;
+    auto model = std::make_shared<gnn::GnnSurrogate>(graphs_, gc);
+    rows = fit_and_select(*model, q);
+    model_ = model;
   } else {
     ExactGPConfig gpc = config_.gp;
     gpc.seed = seed;
@@ -106,15 +166,7 @@ std::vector<int64_t> PoolCampaign::ask(int64_t q) {
     auto model = std::make_shared<ExactGP>(gpc);
     if (hyper_) model->set_hyperparameters(*hyper_);
     model->set_input_bounds(std::get<0>(pool_.min(0)), std::get<0>(pool_.max(0)));
-    auto idx = torch::tensor(observed_, torch::kInt64);
-    auto y = torch::tensor(values_, torch::kFloat64);
-    model->fit(Dataset{pool_.index_select(0, idx), y});
-    AcquisitionParams params;
-    params.kind = kernels::acquisition_kind_from_string(config_.acquisition);
-    params.maximize = maximize_;
-    params.beta = config_.ucb_beta;
-    params.best_f = best_latent_value(*model, y, maximize_);
-    rows = select_batch_from_pool(*model, pool_, available_mask(), q, params, pending_);
+    rows = fit_and_select(*model, q);
     hyper_ = model->hyperparameters();
     model_ = model;
   }
@@ -187,7 +239,14 @@ nlohmann::json campaign_state_json(const PoolCampaign& c, const std::optional<GP
                    {"outputscale_min", cfg.gp.outputscale_min},
                    {"outputscale_max", cfg.gp.outputscale_max},
                    {"noise_min", cfg.gp.noise_min},
-                   {"noise_max", cfg.gp.noise_max}}}};
+                   {"noise_max", cfg.gp.noise_max}}},
+                 {"gnn",
+                  {{"kind", cfg.gnn.kind},
+                   {"n_members", cfg.gnn.n_members},
+                   {"hidden", cfg.gnn.hidden},
+                   {"layers", cfg.gnn.layers},
+                   {"max_epochs", cfg.gnn.max_epochs},
+                   {"dkl_dims", cfg.gnn.dkl_dims}}}};
   if (hyper) {
     j["hyperparameters"] = {
         {"lengthscale", hyper->lengthscale}, {"outputscale", hyper->outputscale}, {"noise", hyper->noise}};
@@ -246,6 +305,15 @@ PoolCampaign campaign_from_state(const nlohmann::json& j, const torch::Tensor& p
   cfg.gp.outputscale_max = field<double>(g, "outputscale_max", origin);
   cfg.gp.noise_min = field<double>(g, "noise_min", origin);
   cfg.gp.noise_max = field<double>(g, "noise_max", origin);
+  if (jc.contains("gnn")) {  // saved since graph surrogates exist
+    const auto& n = jc.at("gnn");
+    cfg.gnn.kind = field<std::string>(n, "kind", origin);
+    cfg.gnn.n_members = field<int64_t>(n, "n_members", origin);
+    cfg.gnn.hidden = field<int64_t>(n, "hidden", origin);
+    cfg.gnn.layers = field<int64_t>(n, "layers", origin);
+    cfg.gnn.max_epochs = field<int64_t>(n, "max_epochs", origin);
+    cfg.gnn.dkl_dims = field<int64_t>(n, "dkl_dims", origin);
+  }
 
   PoolCampaign c(pool, field<bool>(j, "maximize", origin), cfg);
   if (observed.size() != values.size())
@@ -331,10 +399,11 @@ PoolCampaign PoolCampaign::load(const std::string& path) {
 
 // ------------------------------------------------------------ simulation
 
-std::vector<int64_t> pool_campaign(const torch::Tensor& X, const torch::Tensor& y, bool maximize, int64_t budget,
-                                   uint64_t seed, const std::string& surrogate, const std::string& acquisition,
-                                   int64_t q, int64_t n_init, const CampaignConfig* base_config,
-                                   const std::function<bool(const std::vector<int64_t>&)>& stop) {
+namespace {
+
+/// y checked against the pool X and the run's sizes: float64 [n], finite.
+torch::Tensor checked_oracle(const torch::Tensor& X, const torch::Tensor& y, int64_t budget, int64_t q,
+                             int64_t n_init) {
   SOZAI_CHECK(X.defined() && X.dim() == 2, "pool_campaign: X must be [n, d], got ",
               X.defined() ? X.sizes() : at::IntArrayRef{});
   SOZAI_CHECK(y.defined() && y.numel() == X.size(0) && (y.dim() == 1 || (y.dim() == 2 && y.size(1) == 1)),
@@ -349,12 +418,13 @@ std::vector<int64_t> pool_campaign(const torch::Tensor& X, const torch::Tensor& 
     int64_t bad = torch::nonzero(finite.logical_not()).index({0, 0}).item<int64_t>();
     throw InputError(str("pool_campaign: y[", bad, "] is not finite"));
   }
-  CampaignConfig cfg = base_config ? *base_config : CampaignConfig{};
-  cfg.surrogate = surrogate;
-  cfg.acquisition = acquisition;
-  cfg.seed = seed;
-  cfg.n_init = n_init;
-  PoolCampaign c(X, maximize, cfg);
+  return yv;
+}
+
+/// n_init random rows, then asks of q until `budget` rows are chosen or
+/// `stop` says so; every ask answered from yv.
+std::vector<int64_t> replay_campaign(PoolCampaign& c, const torch::Tensor& yv, int64_t budget, int64_t q,
+                                     int64_t n_init, const std::function<bool(const std::vector<int64_t>&)>& stop) {
   const double* yp = yv.data_ptr<double>();
   std::vector<int64_t> order;
   auto run = [&](int64_t k) {
@@ -369,6 +439,40 @@ std::vector<int64_t> pool_campaign(const torch::Tensor& X, const torch::Tensor& 
   while (static_cast<int64_t>(order.size()) < budget && !(stop && stop(order)))
     run(std::min<int64_t>(q, budget - order.size()));
   return order;
+}
+
+CampaignConfig simulation_config(const CampaignConfig* base, const std::string& surrogate,
+                                 const std::string& acquisition, uint64_t seed, int64_t n_init) {
+  CampaignConfig cfg = base ? *base : CampaignConfig{};
+  cfg.surrogate = surrogate;
+  cfg.acquisition = acquisition;
+  cfg.seed = seed;
+  cfg.n_init = n_init;
+  return cfg;
+}
+
+}  // namespace
+
+std::vector<int64_t> pool_campaign(const torch::Tensor& X, const torch::Tensor& y, bool maximize, int64_t budget,
+                                   uint64_t seed, const std::string& surrogate, const std::string& acquisition,
+                                   int64_t q, int64_t n_init, const CampaignConfig* base_config,
+                                   const std::function<bool(const std::vector<int64_t>&)>& stop) {
+  const auto yv = checked_oracle(X, y, budget, q, n_init);
+  const CampaignConfig cfg = simulation_config(base_config, surrogate, acquisition, seed, n_init);
+  PoolCampaign c(X, maximize, cfg);
+  return replay_campaign(c, yv, budget, q, n_init, stop);
+}
+
+std::vector<int64_t> pool_campaign(std::shared_ptr<const GraphBatch> graphs, const torch::Tensor& y, bool maximize,
+                                   int64_t budget, uint64_t seed, const std::string& surrogate,
+                                   const std::string& acquisition, int64_t q, int64_t n_init,
+                                   const CampaignConfig* base_config,
+                                   const std::function<bool(const std::vector<int64_t>&)>& stop) {
+  const auto rows = row_numbers(graphs);
+  const auto yv = checked_oracle(rows, y, budget, q, n_init);
+  const CampaignConfig cfg = simulation_config(base_config, surrogate, acquisition, seed, n_init);
+  PoolCampaign c(graphs, maximize, cfg);
+  return replay_campaign(c, yv, budget, q, n_init, stop);
 }
 
 std::vector<int64_t> random_baseline(int64_t n, int64_t budget, uint64_t seed) {

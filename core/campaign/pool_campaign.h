@@ -16,9 +16,26 @@
 
 namespace sozai {
 
+struct GraphBatch;
+
+/// Graph-network surrogates in a campaign (surrogate "gnn" or "gnn-dkl"):
+/// the ensemble's size and training (models/gnn/gnn_surrogate.h).
+struct CampaignGnnConfig {
+  std::string kind;          ///< polymer, crystal or composition ("": from the pool graphs' kind)
+  int64_t n_members = 5;
+  int64_t hidden = 64;       ///< width of node states and head
+  int64_t layers = 3;        ///< message-passing steps
+  int64_t max_epochs = 0;    ///< 0: automatic (TrainConfig)
+  int64_t dkl_dims = 8;      ///< gnn-dkl: principal components of the embedding the GP sees
+};
+
 /// Settings of a pool campaign.
 struct CampaignConfig {
-  std::string surrogate = "gp";     ///< "gp" (ExactGP); "random" proposes uniformly at random
+  /// "gp" (ExactGP on the pool's feature vectors); "random" proposes
+  /// uniformly at random; "gnn" (a GnnEnsemble) and "gnn-dkl" (a GP on the
+  /// ensemble's learned embedding) model the pool's graphs and need the
+  /// campaign built from them.
+  std::string surrogate = "gp";
   std::string acquisition = "logei";///< ei, logei, ucb, pi
   double ucb_beta = 4.0;            ///< UCB: mean + sqrt(beta) sigma, in standardised units
   int64_t n_init = 2;               ///< random proposals before the first model
@@ -28,7 +45,8 @@ struct CampaignConfig {
   /// previous hyperparameters alone, which one new result barely moves.
   /// Keeps ask latency low without letting the fit drift into a poor optimum.
   int64_t full_refit_every = 10;
-  ExactGPConfig gp;                 ///< kernel, outcome transform, restarts
+  ExactGPConfig gp;                 ///< kernel, outcome transform, restarts (also gnn-dkl's GP)
+  CampaignGnnConfig gnn;            ///< surrogate gnn / gnn-dkl
 };
 
 class PoolCampaign {
@@ -36,6 +54,13 @@ class PoolCampaign {
   /// pool: [N, d] candidate inputs (any float dtype; stored as float64 on
   /// the CPU, modelled on pool.device()). maximize: objective direction.
   PoolCampaign(const torch::Tensor& pool, bool maximize, CampaignConfig config = {});
+  /// A pool of materials as graphs (one per candidate; surrogate "gnn" or
+  /// "gnn-dkl"): the campaign's rows are the graphs' positions, and its
+  /// stored pool is the column 0..N-1.
+  PoolCampaign(std::shared_ptr<const GraphBatch> graphs, bool maximize, CampaignConfig config);
+  /// Gives a loaded graph campaign its graphs back (saves keep rows, not
+  /// graphs). InputError when their number differs from the pool's.
+  void attach_graphs(std::shared_ptr<const GraphBatch> graphs);
 
   /// Proposes up to q pool rows that are neither observed nor pending and
   /// marks them pending. Random while fewer than n_init results are known;
@@ -61,7 +86,7 @@ class PoolCampaign {
   /// Best observed (index, value) in the campaign's direction; InputError if none.
   std::pair<int64_t, double> best() const;
   /// The surrogate fitted at the last model-based ask (nullptr before).
-  const ExactGP* model() const { return model_.get(); }
+  const Surrogate* model() const { return model_.get(); }
 
   /// Saves the full state; ".h5"/".hdf5" -> HDF5 (needs SOZAI_WITH_HDF5),
   /// anything else -> JSON. Written to a temporary file and renamed, so an
@@ -79,6 +104,8 @@ class PoolCampaign {
   friend void restore_campaign_counters(PoolCampaign&, const std::vector<int64_t>&, int64_t, const std::string&);
   friend void restore_campaign_hyperparameters(PoolCampaign&, const GPHyperparameters&);
   uint64_t ask_seed() const;
+  /// Fits `model` to the observations and picks q available rows.
+  std::vector<int64_t> fit_and_select(Surrogate& model, int64_t q) const;
   std::vector<int64_t> random_rows(int64_t q, uint64_t seed) const;
   torch::Tensor available_mask() const;
   void check_index(int64_t index, const char* what) const;
@@ -91,7 +118,8 @@ class PoolCampaign {
   std::vector<int64_t> pending_;
   int64_t ask_count_ = 0;
   std::optional<GPHyperparameters> hyper_;  // last fitted, warm start of the next fit
-  std::shared_ptr<ExactGP> model_;
+  std::shared_ptr<Surrogate> model_;
+  std::shared_ptr<const GraphBatch> graphs_;  // surrogate gnn / gnn-dkl
 };
 
 /// Runs a campaign over the rows of X with the measured y as the oracle:
@@ -101,6 +129,14 @@ class PoolCampaign {
 /// "random". base_config supplies every other setting (kernel, beta, ...).
 std::vector<int64_t> pool_campaign(const torch::Tensor& X, const torch::Tensor& y, bool maximize, int64_t budget,
                                    uint64_t seed = 0, const std::string& surrogate = "gp",
+                                   const std::string& acquisition = "logei", int64_t q = 1, int64_t n_init = 2,
+                                   const CampaignConfig* base_config = nullptr,
+                                   const std::function<bool(const std::vector<int64_t>&)>& stop = nullptr);
+
+/// The same over a pool of graphs (one per row of y) with surrogate "gnn"
+/// or "gnn-dkl"; base_config->gnn sets the ensemble.
+std::vector<int64_t> pool_campaign(std::shared_ptr<const GraphBatch> graphs, const torch::Tensor& y, bool maximize,
+                                   int64_t budget, uint64_t seed = 0, const std::string& surrogate = "gnn",
                                    const std::string& acquisition = "logei", int64_t q = 1, int64_t n_init = 2,
                                    const CampaignConfig* base_config = nullptr,
                                    const std::function<bool(const std::vector<int64_t>&)>& stop = nullptr);

@@ -11,13 +11,21 @@ import sys
 import numpy as np
 
 from ._sozai import campaign as _c
+from ._sozai import featurize as _featurize
+from ._sozai import models as _models
 
 
-def pool_campaign(X, y, maximize, budget, seed=0, surrogate="gp", acquisition="logei", q=1, n_init=2):
+def pool_campaign(X, y, maximize, budget, seed=0, surrogate="gp", acquisition="logei", q=1, n_init=2, kind=None,
+                  gnn=None):
     """Runs a campaign over the rows of ``X`` with measured ``y`` as the oracle.
 
     Returns the row indices in the order they were chosen (the first ``n_init``
-    random by ``seed``).
+    random by ``seed``). ``surrogate``: "gp" or "random" on feature rows
+    ``X`` [n, d]; "gnn" (a GnnEnsemble) or "gnn-dkl" (a GP on its learned
+    embedding) on materials: ``X`` is then a list of SMILES / CIF texts /
+    formulas with ``kind`` ("polymer", "crystal", "composition"), or a
+    ``sozai.featurize.GraphBatch``; ``gnn`` optionally sets n_members, hidden,
+    layers, max_epochs and dkl_dims.
 
     >>> import numpy as np, sozai
     >>> X = np.linspace(0, 1, 50)[:, None]; y = -(X[:, 0] - 0.3) ** 2
@@ -25,10 +33,22 @@ def pool_campaign(X, y, maximize, budget, seed=0, surrogate="gp", acquisition="l
     >>> len(order), len(set(order))
     (8, 8)
     """
+    y = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
+    if surrogate in ("gnn", "gnn-dkl"):
+        graphs = X
+        if not isinstance(X, _featurize.GraphBatch):
+            if kind is None:
+                raise ValueError("pool_campaign: surrogate '%s' on a list of inputs needs kind= (polymer, crystal "
+                                 "or composition)" % surrogate)
+            graphs = _models.GnnEnsemble(kind=kind, progress=False).featurize(list(X))
+        settings = dict(gnn or {})
+        if kind is not None:
+            settings.setdefault("kind", kind)
+        return list(_c.pool_campaign(graphs, y, bool(maximize), int(budget), int(seed), surrogate, acquisition,
+                                     int(q), int(n_init), settings))
     X = np.ascontiguousarray(X, dtype=np.float64)
     if X.ndim == 1:
         X = X[:, None]
-    y = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
     return list(_c.pool_campaign(X, y, bool(maximize), int(budget), int(seed), surrogate, acquisition, int(q),
                                  int(n_init)))
 

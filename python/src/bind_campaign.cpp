@@ -6,6 +6,7 @@
 #include <sozai/core/campaign/benchmark.h>
 #include <sozai/core/campaign/metrics.h>
 #include <sozai/core/campaign/pool_campaign.h>
+#include <sozai/datasets/graph.h>
 
 namespace sozai {
 
@@ -24,11 +25,40 @@ CampaignConfig make_config(const std::string& surrogate, const std::string& acqu
   c.gp.restarts = restarts;
   return c;
 }
+
+CampaignGnnConfig gnn_config(const py::object& d) {
+  CampaignGnnConfig g;
+  if (d.is_none()) return g;
+  for (const auto& item : d.cast<py::dict>()) {
+    const auto key = item.first.cast<std::string>();
+    if (key == "kind") g.kind = item.second.cast<std::string>();
+    else if (key == "n_members") g.n_members = item.second.cast<int64_t>();
+    else if (key == "hidden") g.hidden = item.second.cast<int64_t>();
+    else if (key == "layers") g.layers = item.second.cast<int64_t>();
+    else if (key == "max_epochs") g.max_epochs = item.second.cast<int64_t>();
+    else if (key == "dkl_dims") g.dkl_dims = item.second.cast<int64_t>();
+    else
+      throw InputError(str("gnn settings: unknown key '", key,
+                           "'; expected kind, n_members, hidden, layers, max_epochs, dkl_dims"));
+  }
+  return g;
+}
 }  // namespace
 
 void bind_campaign(py::module_& root) {
   auto m = root.def_submodule("campaign", "Pool campaigns, benchmarks and metrics");
   py::class_<PoolCampaign>(m, "PoolCampaign", "A Bayesian-optimisation campaign over the rows of a pool.")
+      .def(py::init([](const GraphBatch& graphs, bool maximize, const std::string& surrogate,
+                       const std::string& acquisition, int64_t n_init, uint64_t seed, double ucb_beta,
+                       const py::object& gnn) {
+             auto c = make_config(surrogate, acquisition, n_init, seed, ucb_beta, "matern52", "auto", 4);
+             c.gnn = gnn_config(gnn);
+             return PoolCampaign(std::make_shared<const GraphBatch>(graphs), maximize, c);
+           }),
+           py::arg("pool"), py::arg("maximize") = true, py::arg("surrogate") = "gnn", py::arg("acquisition") = "logei",
+           py::arg("n_init") = 2, py::arg("seed") = 0, py::arg("ucb_beta") = 4.0, py::arg("gnn") = py::none(),
+           "A campaign over materials as graphs (a GraphBatch, one per candidate) with surrogate 'gnn' or 'gnn-dkl'; "
+           "gnn: {'n_members', 'hidden', 'layers', 'max_epochs', 'dkl_dims', 'kind'}.")
       .def(py::init([](const DoubleArray& pool, bool maximize, const std::string& surrogate,
                        const std::string& acquisition, int64_t n_init, uint64_t seed, double ucb_beta,
                        const std::string& kernel, const std::string& outcome_transform, int restarts) {
@@ -51,6 +81,10 @@ void bind_campaign(py::module_& root) {
       .def("tell", py::overload_cast<const std::vector<int64_t>&, const std::vector<double>&>(&PoolCampaign::tell),
            py::arg("indices"), py::arg("values"))
       .def("cancel", &PoolCampaign::cancel, py::arg("index"))
+      .def(
+          "attach_graphs",
+          [](PoolCampaign& c, const GraphBatch& graphs) { c.attach_graphs(std::make_shared<const GraphBatch>(graphs)); },
+          py::arg("graphs"), "Gives a loaded graph campaign its graphs back (saves keep rows, not graphs).")
       .def_property_readonly("observed_indices", [](const PoolCampaign& c) { return to_numpy_index(c.observed_indices()); })
       .def_property_readonly("observed_values", [](const PoolCampaign& c) {
              return to_numpy(torch::tensor(c.observed_values(), torch::kFloat64));
@@ -65,6 +99,25 @@ void bind_campaign(py::module_& root) {
       .def("to_json", &PoolCampaign::to_json)
       .def_static("from_json", &PoolCampaign::from_json, py::arg("text"), py::arg("origin") = "<string>");
 
+  m.def(
+      "pool_campaign",
+      [](const GraphBatch& graphs, const DoubleArray& y, bool maximize, int64_t budget, uint64_t seed,
+         const std::string& surrogate, const std::string& acquisition, int64_t q, int64_t n_init,
+         const py::object& gnn) {
+        auto yt = to_tensor(y, 1, "y");
+        CampaignConfig base;
+        base.gnn = gnn_config(gnn);
+        auto g = std::make_shared<const GraphBatch>(graphs);
+        std::vector<int64_t> order;
+        {
+          py::gil_scoped_release release;
+          order = pool_campaign(g, yt, maximize, budget, seed, surrogate, acquisition, q, n_init, &base);
+        }
+        return order;
+      },
+      py::arg("graphs"), py::arg("y"), py::arg("maximize"), py::arg("budget"), py::arg("seed") = 0,
+      py::arg("surrogate") = "gnn", py::arg("acquisition") = "logei", py::arg("q") = 1, py::arg("n_init") = 2,
+      py::arg("gnn") = py::none());
   m.def(
       "pool_campaign",
       [](const DoubleArray& X, const DoubleArray& y, bool maximize, int64_t budget, uint64_t seed,
