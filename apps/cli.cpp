@@ -61,8 +61,8 @@ commands:
   train                     train a GNN ensemble on a property table
       --dataset NAME | --csv PATH --kind polymer|composition|crystal --input COL --target COL
       --out MODEL.pt        the trained ensemble (one file)
-      --members M --epochs E --hidden H --layers L --seed S --limit N
-      --epochs E            epoch limit (default: about 4000 optimiser steps, within 40..400)
+      --members M --epochs E --hidden H --layers L --seed S --limit N   (--hidden 0: 128 polymer, 64 crystal/composition)
+      --epochs E            epoch limit (default: about 4000 optimiser steps, within 40..200)
       --threads T           members trained side by side (default: one per core)
       --checkpoint FILE     save after each member; rerunning resumes from it
       --dropout P --mc-samples S   dropout in the heads; MC dropout samples at prediction
@@ -369,8 +369,7 @@ int cmd_train(const std::vector<std::string>& args) {
   c.kind = kind;
   c.n_members = o.get_int("members", 5);
   c.seed = static_cast<uint64_t>(o.get_int("seed", 0));
-  c.model.hidden = o.get_int("hidden", 128);
-  c.model.head_hidden = c.model.hidden;
+  c.model.hidden = o.get_int("hidden", 0);  // 0: the architecture's reference width
   c.model.layers = o.get_int("layers", 3);
   c.train.max_epochs = o.get_int("epochs", 0);
   c.train.threads = o.get_int("threads", 0);

@@ -218,6 +218,7 @@ GnnEnsemble::GnnEnsemble(GnnEnsembleConfig config) : config_(std::move(config)) 
               "GnnEnsemble: mc_dropout_samples = ", config_.mc_dropout_samples,
               " needs dropout > 0 (the model has no dropout to sample)");
   config_.model.kind = k;
+  if (config_.model.hidden == 0) config_.model.hidden = default_hidden(k);
 }
 
 GraphBatch GnnEnsemble::featurize(const std::vector<std::string>& inputs) const {
@@ -304,7 +305,7 @@ TrainReport GnnEnsemble::fit(const GraphBatch& graphs, const torch::Tensor& y_in
   const int64_t batches_per_epoch = (train_idx.numel() + tc.batch_size - 1) / tc.batch_size;
   const int64_t max_epochs =
       tc.max_epochs > 0 ? tc.max_epochs
-                        : std::min<int64_t>(400, std::max<int64_t>(40, (4000 + batches_per_epoch - 1) / batches_per_epoch));
+                        : std::min<int64_t>(200, std::max<int64_t>(40, (4000 + batches_per_epoch - 1) / batches_per_epoch));
   const int64_t patience = tc.patience > 0 ? tc.patience : std::max<int64_t>(10, max_epochs / 4);
   report_.max_epochs = max_epochs;
   report_.patience = patience;

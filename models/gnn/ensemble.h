@@ -20,8 +20,8 @@ namespace gnn {
 
 struct TrainConfig {
   /// Epochs at most. 0: chosen from the data, about 4000 optimiser steps
-  /// (ceil(4000 / batches per epoch)) within [40, 400]: many epochs for a
-  /// few hundred rows, 40 for ten thousand.
+  /// (ceil(4000 / batches per epoch)) within [40, 200]: 200 for a few
+  /// hundred rows, 40 for ten thousand.
   int64_t max_epochs = 0;
   int64_t batch_size = 64;
   double lr = 1e-3;

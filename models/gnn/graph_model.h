@@ -27,7 +27,10 @@ struct GraphModelConfig {
   int64_t node_dim = 0;
   int64_t edge_dim = 0;        ///< 0 when the graphs carry no edge features
   int64_t condition_dim = 0;   ///< per-graph conditions concatenated before the head (0: none)
-  int64_t hidden = 128;        ///< width of node/edge states
+  /// Width of node/edge states. 0: the architecture's reference width
+  /// (default_hidden): 128 polymer (chemprop uses 300), 64 crystal
+  /// (CGCNN's atom_fea_len), 64 composition (Roost's elem_fea_len).
+  int64_t hidden = 0;
   int64_t layers = 3;          ///< message-passing steps
   int64_t head_hidden = 128;   ///< width of the MLP head
   double dropout = 0.0;        ///< dropout in the head (MC dropout when kept on at prediction)
@@ -60,7 +63,11 @@ class GraphModel : public torch::nn::Module {
   GraphModelConfig config_;
 };
 
-/// Builds the architecture named by config.kind (InputError otherwise).
+/// The reference width of an architecture (hidden = 0 resolves to it).
+int64_t default_hidden(const std::string& kind);
+
+/// Builds the architecture named by config.kind (InputError otherwise);
+/// hidden = 0 becomes default_hidden(kind).
 std::shared_ptr<GraphModel> make_graph_model(const GraphModelConfig& config);
 
 }  // namespace gnn

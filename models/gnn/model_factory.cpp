@@ -8,7 +8,15 @@
 namespace sozai {
 namespace gnn {
 
-std::shared_ptr<GraphModel> make_graph_model(const GraphModelConfig& config) {
+int64_t default_hidden(const std::string& kind) {
+  if (kind == "polymer") return 128;
+  if (kind == "crystal" || kind == "composition") return 64;
+  throw InputError(str("default_hidden: unknown kind '", kind, "'; expected crystal, polymer or composition"));
+}
+
+std::shared_ptr<GraphModel> make_graph_model(const GraphModelConfig& requested) {
+  GraphModelConfig config = requested;
+  if (config.hidden == 0) config.hidden = default_hidden(config.kind);
   SOZAI_CHECK(config.node_dim > 0, "make_graph_model: node_dim must be > 0 (set from the featuriser), got ",
               config.node_dim);
   SOZAI_CHECK(config.hidden > 0 && config.layers >= 0 && config.head_hidden > 0, "make_graph_model: hidden (",

@@ -76,7 +76,7 @@ void bind_gnn(py::module_& root) {
              c.mc_dropout_samples = mc_dropout_samples;
              return gnn::GnnEnsemble(c);
            }),
-           py::arg("kind"), py::arg("n_members") = 5, py::arg("seed") = 0, py::arg("hidden") = 128,
+           py::arg("kind"), py::arg("n_members") = 5, py::arg("seed") = 0, py::arg("hidden") = 0,
            py::arg("layers") = 3, py::arg("head_hidden") = 128, py::arg("dropout") = 0.0,
            py::arg("max_epochs") = 0, py::arg("batch_size") = 64, py::arg("lr") = 1e-3,
            py::arg("weight_decay") = 1e-5, py::arg("schedule") = "cosine", py::arg("val_fraction") = 0.1,

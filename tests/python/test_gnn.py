@@ -124,8 +124,8 @@ def test_checkpoint_resumes_after_a_kill(tg, tmp_path):
     import time
     smiles, y = tg
     ckpt = tmp_path / "ckpt.pt"
-    settings = dict(kind="polymer", n_members=3, seed=3, hidden=16, head_hidden=16, layers=2, max_epochs=40,
-                    patience=40, batch_size=16, progress=False, threads=1)
+    settings = dict(kind="polymer", n_members=3, seed=3, hidden=16, head_hidden=16, layers=2, max_epochs=80,
+                    patience=80, batch_size=16, progress=False, threads=1)
     code = ("import json, sys, sozai; s = json.loads(sys.argv[1]); d = json.loads(sys.argv[2]); "
             "m = sozai.models.GnnEnsemble(checkpoint=sys.argv[3], **s); m.fit(d[0], d[1])")
     args = [sys.executable, "-c", code, json.dumps(settings), json.dumps([smiles[:100], list(y[:100])]), str(ckpt)]
