@@ -72,7 +72,7 @@ tail -n 2 "$OUT/kernel-tests.txt" | tee -a "$OUT/summary.txt"
 
 # GPU benchmarks: every case whose name says cuda, shortest first, each
 # bounded so that the whole check stays inside the budget.
-for b in bench_acquisition bench_screening bench_segment bench_kernel_matrix bench_neighbor_list; do
+for b in bench_acquisition bench_screening bench_segment bench_kernel_matrix bench_neighbor_list bench_gnn; do
   exe=build-gpu/bin/$b
   [ -x "$exe" ] || { log "$b not built (Google Benchmark missing?)"; continue; }
   t=$(left)
