@@ -335,13 +335,13 @@ TrainReport GnnEnsemble::fit(const GraphBatch& graphs, const torch::Tensor& y_in
   }
   // Initial weights drawn here, in member order, so that they do not depend
   // on how many threads train the members.
-  std::vector<int64_t> todo;
+  std::vector<int64_t> untrained;
   Members models(static_cast<size_t>(M));
   for (int64_t m = 0; m < M; ++m) {
     if (members[static_cast<size_t>(m)]) continue;
     torch::manual_seed(member_seed(config_.seed, m));
     models[static_cast<size_t>(m)] = make_graph_model(mc);
-    todo.push_back(m);
+    untrained.push_back(m);
   }
 
   Progress progress(tc.progress, M);
@@ -402,14 +402,14 @@ TrainReport GnnEnsemble::fit(const GraphBatch& graphs, const torch::Tensor& y_in
   // Members side by side, one thread each; the first error stops the rest.
   int64_t threads = tc.threads > 0 ? tc.threads : std::max<int64_t>(1, std::thread::hardware_concurrency());
   if (mc.dropout > 0) threads = 1;  // dropout draws from the global generator
-  threads = std::min<int64_t>(threads, static_cast<int64_t>(todo.size()));
+  threads = std::min<int64_t>(threads, static_cast<int64_t>(untrained.size()));
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
   std::exception_ptr error;
   std::mutex mu;
   auto worker = [&]() {
-    for (size_t i = next++; i < todo.size() && !failed; i = next++) {
-      const int64_t m = todo[i];
+    for (size_t i = next++; i < untrained.size() && !failed; i = next++) {
+      const int64_t m = untrained[i];
       try {
         const auto [epochs, best_val] = train_member(m);
         std::lock_guard<std::mutex> lock(mu);
