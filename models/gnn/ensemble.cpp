@@ -196,6 +196,15 @@ void set_dropout_active(GraphModel& model, bool active) {
   }
 }
 
+/// The mixture of R Gaussians (rows of means / vars [R, n]) as one mean and
+/// variance [n, 1]: aleatoric (their variances) plus epistemic (the spread
+/// of their means), times the recalibration scale.
+Posterior mixture(const torch::Tensor& means, const torch::Tensor& vars, double scale) {
+  auto mean = means.mean(0);
+  auto var = ((vars + means.pow(2)).mean(0) - mean.pow(2)).clamp_min(1e-12) * scale;
+  return {mean.unsqueeze(1), var.unsqueeze(1)};
+}
+
 }  // namespace
 
 GnnEnsemble::GnnEnsemble(GnnEnsembleConfig config) : config_(std::move(config)) {
@@ -440,7 +449,12 @@ TrainReport GnnEnsemble::fit(const GraphBatch& graphs, const torch::Tensor& y_in
   if (n_val > 0) {
     const auto vc = cond.defined() ? cond.index_select(0, val_idx) : torch::Tensor();
     const auto yv = y.index_select(0, val_idx);
-    const auto post = predict(val_graphs, vc);
+    // Every member's outputs on the validation rows, once: the ensemble and
+    // each member alone are mixtures of their rows (S per member).
+    torch::Tensor means, vars;
+    member_outputs(val_graphs, vc, means, vars, nullptr);
+    const int64_t S = means.size(0) / M;
+    const auto post = mixture(means, vars, 1.0);
     report_.ensemble_val_mae = (post.mean.squeeze(1) - yv).abs().mean().item<double>();
     // The variance scale that maximises the validation likelihood.
     auto likeliest_scale = [&](const Posterior& p) {
@@ -450,7 +464,8 @@ TrainReport GnnEnsemble::fit(const GraphBatch& graphs, const torch::Tensor& y_in
     if (config_.recalibrate) {
       variance_scale_ = likeliest_scale(post);
       for (int64_t m = 0; m < M; ++m)
-        member_variance_scale_[static_cast<size_t>(m)] = likeliest_scale(predict_member(m, val_graphs, vc));
+        member_variance_scale_[static_cast<size_t>(m)] =
+            likeliest_scale(mixture(means.narrow(0, m * S, S), vars.narrow(0, m * S, S), 1.0));
     }
   }
   report_.variance_scale = variance_scale_;
@@ -515,17 +530,6 @@ void GnnEnsemble::member_outputs(const GraphBatch& graphs, const torch::Tensor& 
     }
   }
 }
-
-namespace {
-/// The mixture of R Gaussians (rows of means / vars [R, n]) as one mean and
-/// variance [n, 1]: aleatoric (their variances) plus epistemic (the spread
-/// of their means), times the recalibration scale.
-Posterior mixture(const torch::Tensor& means, const torch::Tensor& vars, double scale) {
-  auto mean = means.mean(0);
-  auto var = ((vars + means.pow(2)).mean(0) - mean.pow(2)).clamp_min(1e-12) * scale;
-  return {mean.unsqueeze(1), var.unsqueeze(1)};
-}
-}  // namespace
 
 Posterior GnnEnsemble::predict(const std::vector<std::string>& inputs, const torch::Tensor& conditions) const {
   return predict(featurize(inputs), conditions);
