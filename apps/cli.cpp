@@ -256,7 +256,7 @@ int cmd_benchmark(const std::vector<std::string>& args) {
   cfg.n_init = o.get_int("n-init", 2);
   cfg.stop_when_all_found = !o.has("no-early-stop");
   if (o.has("acquisition")) cfg.acquisitions = split_commas(o.get("acquisition"));
-  for (const auto& a : cfg.acquisitions) kernels::acquisition_kind_from_string(a);
+  for (const auto& a : cfg.acquisitions) check_acquisition_name(a);
   const int64_t budget = cfg.budget > 0 ? cfg.budget : ds.X.size(0);
   if (budget > ds.X.size(0))
     throw InputError(str("--budget ", budget, " exceeds the ", ds.X.size(0), " unique candidates of ", name));

@@ -40,7 +40,8 @@ void check_config(const CampaignConfig& c) {
   SOZAI_CHECK(c.gnn.n_members >= 1 && c.gnn.hidden >= 1 && c.gnn.layers >= 1 && c.gnn.max_epochs >= 0 &&
                   c.gnn.dkl_dims >= 1,
               "gnn settings: n_members, hidden, layers and dkl_dims must be >= 1 and max_epochs >= 0");
-  kernels::acquisition_kind_from_string(c.acquisition);
+  check_acquisition_name(c.acquisition);
+  SOZAI_CHECK(c.mc_samples >= 1, "mc_samples must be >= 1, got ", c.mc_samples);
   covariance_kind_from_string(c.gp.kernel);
   SOZAI_CHECK(c.n_init >= 0, "n_init must be >= 0, got ", c.n_init);
   SOZAI_CHECK(c.ucb_beta >= 0, "ucb_beta must be >= 0, got ", c.ucb_beta);
@@ -125,13 +126,15 @@ std::vector<int64_t> PoolCampaign::random_rows(int64_t q, uint64_t seed) const {
 std::vector<int64_t> PoolCampaign::fit_and_select(Surrogate& model, int64_t q) const {
   auto idx = torch::tensor(observed_, torch::kInt64);
   auto y = torch::tensor(values_, torch::kFloat64);
-  model.fit(Dataset{pool_.index_select(0, idx), y});
-  AcquisitionParams params;
-  params.kind = kernels::acquisition_kind_from_string(config_.acquisition);
-  params.maximize = maximize_;
-  params.beta = config_.ucb_beta;
-  params.best_f = best_latent_value(model, y, maximize_);
-  return select_batch_from_pool(model, pool_, available_mask(), q, params, pending_);
+  auto X = pool_.index_select(0, idx);
+  model.fit(Dataset{X, y});
+  AcquisitionSpec spec;
+  spec.name = config_.acquisition;
+  spec.maximize = maximize_;
+  spec.beta = config_.ucb_beta;
+  spec.mc_samples = config_.mc_samples;
+  spec.seed = ask_seed();
+  return select_batch(model, pool_, available_mask(), q, X, y, spec, pending_);
 }
 
 std::vector<int64_t> PoolCampaign::ask(int64_t q) {
@@ -226,6 +229,7 @@ nlohmann::json campaign_state_json(const PoolCampaign& c, const std::optional<GP
   j["config"] = {{"surrogate", cfg.surrogate},
                  {"acquisition", cfg.acquisition},
                  {"ucb_beta", cfg.ucb_beta},
+                 {"mc_samples", cfg.mc_samples},
                  {"n_init", cfg.n_init},
                  {"seed", cfg.seed},
                  {"full_refit_every", cfg.full_refit_every},
@@ -290,6 +294,7 @@ PoolCampaign campaign_from_state(const nlohmann::json& j, const torch::Tensor& p
   cfg.surrogate = field<std::string>(jc, "surrogate", origin);
   cfg.acquisition = field<std::string>(jc, "acquisition", origin);
   cfg.ucb_beta = field<double>(jc, "ucb_beta", origin);
+  if (jc.contains("mc_samples")) cfg.mc_samples = field<int64_t>(jc, "mc_samples", origin);  // saved since qlognei/qucb
   cfg.n_init = field<int64_t>(jc, "n_init", origin);
   cfg.seed = field<uint64_t>(jc, "seed", origin);
   cfg.full_refit_every = field<int64_t>(jc, "full_refit_every", origin);

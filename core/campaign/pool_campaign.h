@@ -5,6 +5,7 @@
 /// continues identically after load.
 
 #include <sozai/core/bo/acquisition.h>
+#include <sozai/core/bo/select.h>
 #include <sozai/models/gp/exact_gp.h>
 
 #include <cstdint>
@@ -36,8 +37,11 @@ struct CampaignConfig {
   /// ensemble's learned embedding) model the pool's graphs and need the
   /// campaign built from them.
   std::string surrogate = "gp";
-  std::string acquisition = "logei";///< ei, logei, ucb, pi
-  double ucb_beta = 4.0;            ///< UCB: mean + sqrt(beta) sigma, in standardised units
+  /// ei, logei, ucb, pi (analytic, Kriging-believer batches) or qlognei,
+  /// qucb (Monte-Carlo, batches scored jointly; core/bo/monte_carlo.h).
+  std::string acquisition = "logei";
+  double ucb_beta = 4.0;            ///< ucb, qucb: mean + sqrt(beta) sigma, in standardised units
+  int64_t mc_samples = 128;         ///< qlognei, qucb: joint posterior samples per ask
   int64_t n_init = 2;               ///< random proposals before the first model
   uint64_t seed = 0;                ///< seeds the initial design and the GP restarts
   /// Every this many asks (and while fewer than 30 results are known) the

@@ -1,5 +1,6 @@
 #include <sozai/core/common/error.h>
 #include <sozai/models/gp/exact_gp.h>
+#include <sozai/models/gp/linalg.h>
 
 #include <ATen/ATen.h>
 #include <torch/optim/lbfgs.h>
@@ -13,28 +14,6 @@ namespace sozai {
 namespace {
 
 constexpr double kLog2Pi = 1.8378770664093454836;
-/// Jitter ladder (absolute, latent units) tried when K is not numerically PD.
-const double kJitters[] = {0.0, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4};
-
-struct Factor {
-  torch::Tensor L;
-  double jitter = 0.0;
-};
-
-/// Cholesky of K + jitter I, escalating the jitter; FittingError when even
-/// the largest one fails.
-Factor cholesky_with_jitter(const torch::Tensor& K) {
-  const auto n = K.size(0);
-  auto eye = torch::eye(n, K.options().requires_grad(false));
-  for (double j : kJitters) {
-    auto res = at::linalg_cholesky_ex(j > 0 ? K + j * eye : K);
-    if (std::get<1>(res).item<int64_t>() == 0) return {std::get<0>(res), j};
-  }
-  throw FittingError(str("GP covariance of ", n, " points is not positive definite even with jitter ",
-                         kJitters[sizeof(kJitters) / sizeof(double) - 1],
-                         "; check for duplicated inputs with different targets or non-finite values"));
-}
-
 /// Log marginal likelihood sum for a given factor and targets z [n].
 torch::Tensor log_marginal(const torch::Tensor& L, const torch::Tensor& z) {
   auto alpha = at::cholesky_solve(z.unsqueeze(1), L);
@@ -152,7 +131,7 @@ void ExactGP::condition() {
   os_ = torch::tensor(hyper_.outputscale, opts);
   const auto n = Xn_.size(0);
   auto K = covariance(kind_, Xn_, Xn_, ls_, os_) + hyper_.noise * torch::eye(n, opts);
-  auto f = cholesky_with_jitter(K);
+  auto f = cholesky_with_jitter(K, "GP covariance");
   L_ = f.L;
   jitter_ = f.jitter;
   Linv_ = at::linalg_solve_triangular(L_, torch::eye(n, opts), /*upper=*/false);
@@ -215,7 +194,7 @@ void ExactGP::optimise_hyperparameters() {
   auto neg_mll = [&](const torch::Tensor& raw) {
     auto p = torch::max(torch::min(raw, hi_t), lo_t).exp();
     auto K = covariance(kind_, Xn_, Xn_, p.slice(0, 0, d), p[d]) + p[d + 1] * torch::eye(Xn_.size(0), opts);
-    auto f = cholesky_with_jitter(K);
+    auto f = cholesky_with_jitter(K, "GP covariance");
     return -log_marginal(f.L, z_) / n;
   };
 

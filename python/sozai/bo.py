@@ -1,9 +1,22 @@
-"""Acquisition functions and batch selection over a fitted model."""
+"""Acquisition functions and batch selection over a fitted model.
+
+Analytic (``acquisition``, ``select_batch_from_pool``: EI, LogEI, UCB, PI
+with Kriging-believer batches) and Monte-Carlo (``mc_acquisition``,
+``select_batch_mc``: qLogNEI and qUCB from joint posterior samples with
+fixed quasi-random base samples, batches built greedily-sequentially with
+pending experiments).
+"""
 
 from ._sozai import bo as _bo
 
 acquisition = _bo.acquisition
 best_latent_value = _bo.best_latent_value
 select_batch_from_pool = _bo.select_batch_from_pool
+acquisition_names = _bo.acquisition_names
+normal_base_samples = _bo.normal_base_samples
+mc_acquisition = _bo.mc_acquisition
+select_batch_mc = _bo.select_batch_mc
+prune_baseline = _bo.prune_baseline
 
-__all__ = ["acquisition", "best_latent_value", "select_batch_from_pool"]
+__all__ = ["acquisition", "best_latent_value", "select_batch_from_pool", "acquisition_names", "normal_base_samples",
+           "mc_acquisition", "select_batch_mc", "prune_baseline"]

@@ -3,9 +3,30 @@
 #include <pybind11/stl.h>
 
 #include <sozai/core/bo/acquisition.h>
+#include <sozai/core/bo/monte_carlo.h>
+#include <sozai/core/bo/select.h>
 #include <sozai/models/gp/exact_gp.h>
 
 namespace sozai {
+
+namespace {
+using BoolArray = py::array_t<bool, py::array::c_style | py::array::forcecast>;
+
+torch::Tensor bool_mask(const BoolArray& available, int64_t n) {
+  SOZAI_CHECK(available.ndim() == 1 && available.shape(0) == n, "available must be a bool array of length ", n);
+  return torch::from_blob(const_cast<bool*>(available.data()), {n}, torch::kBool).clone();
+}
+
+MCAcquisitionConfig mc_config(const std::string& kind, bool maximize, int64_t samples, uint64_t seed, double beta) {
+  MCAcquisitionConfig c;
+  c.kind = mc_acquisition_kind_from_string(kind);
+  c.maximize = maximize;
+  c.samples = samples;
+  c.seed = seed;
+  c.beta = beta;
+  return c;
+}
+}  // namespace
 
 void bind_bo(py::module_& root) {
   auto m = root.def_submodule("bo", "Acquisition functions and batch selection");
@@ -30,12 +51,10 @@ void bind_bo(py::module_& root) {
       py::arg("model"), py::arg("y"), py::arg("maximize") = true);
   m.def(
       "select_batch_from_pool",
-      [](const ExactGP& model, const DoubleArray& candidates, py::array_t<bool, py::array::c_style | py::array::forcecast> available,
+      [](const ExactGP& model, const DoubleArray& candidates, const BoolArray& available,
          int64_t q, const std::string& kind, double best_f, bool maximize, double beta, std::vector<int64_t> pending) {
         auto C = to_tensor(candidates, 2, "candidates");
-        SOZAI_CHECK(available.ndim() == 1 && available.shape(0) == C.size(0), "available must be a bool array of length ",
-                    C.size(0));
-        auto mask = torch::from_blob(const_cast<bool*>(available.data()), {C.size(0)}, torch::kBool).clone();
+        auto mask = bool_mask(available, C.size(0));
         AcquisitionParams p;
         p.kind = kernels::acquisition_kind_from_string(kind);
         p.best_f = best_f;
@@ -52,6 +71,61 @@ void bind_bo(py::module_& root) {
       py::arg("best_f") = 0.0, py::arg("maximize") = true, py::arg("beta") = 4.0,
       py::arg("pending") = std::vector<int64_t>{},
       "Kriging-believer batch of q pool rows maximising the acquisition.");
+  m.def("acquisition_names", &acquisition_names, "Every acquisition name a campaign accepts.");
+  m.def(
+      "normal_base_samples",
+      [](int64_t samples, int64_t dim, uint64_t seed) { return to_numpy(normal_base_samples(samples, dim, seed)); },
+      py::arg("samples"), py::arg("dim"), py::arg("seed") = 0,
+      "[samples, dim] quasi-random standard-normal base samples (scrambled Sobol, inverse CDF).");
+  m.def(
+      "mc_acquisition",
+      [](const ExactGP& model, const DoubleArray& X, const DoubleArray& X_baseline, const std::string& kind,
+         bool maximize, int64_t samples, uint64_t seed, double beta, const py::object& X_pending) {
+        torch::Tensor P;
+        if (!X_pending.is_none()) P = to_tensor(X_pending.cast<DoubleArray>(), 2, "X_pending");
+        auto Xt = to_tensor(X, 3, "X");
+        auto B = to_tensor(X_baseline, 2, "X_baseline");
+        torch::Tensor v;
+        {
+          py::gil_scoped_release release;
+          torch::NoGradGuard no_grad;
+          v = mc_acquisition(model, Xt, B, mc_config(kind, maximize, samples, seed, beta), P);
+        }
+        return to_numpy(v);
+      },
+      py::arg("model"), py::arg("X"), py::arg("X_baseline"), py::arg("kind") = "qlognei", py::arg("maximize") = true,
+      py::arg("samples") = 128, py::arg("seed") = 0, py::arg("beta") = 4.0, py::arg("X_pending") = py::none(),
+      "Monte-Carlo acquisition of q-batches X [b, q, d] -> [b]; qlognei improves on X_baseline [n, d].");
+  m.def(
+      "select_batch_mc",
+      [](const ExactGP& model, const DoubleArray& candidates, const BoolArray& available, int64_t q,
+         const DoubleArray& X_baseline, const std::string& kind, bool maximize, int64_t samples, uint64_t seed,
+         double beta, std::vector<int64_t> pending) {
+        auto C = to_tensor(candidates, 2, "candidates");
+        auto mask = bool_mask(available, C.size(0));
+        auto B = to_tensor(X_baseline, 2, "X_baseline");
+        std::vector<int64_t> rows;
+        {
+          py::gil_scoped_release release;
+          rows = select_batch_mc(model, C, mask, q, B, mc_config(kind, maximize, samples, seed, beta), pending);
+        }
+        return to_numpy_index(rows);
+      },
+      py::arg("model"), py::arg("candidates"), py::arg("available"), py::arg("q"), py::arg("X_baseline"),
+      py::arg("kind") = "qlognei", py::arg("maximize") = true, py::arg("samples") = 128, py::arg("seed") = 0,
+      py::arg("beta") = 4.0, py::arg("pending") = std::vector<int64_t>{},
+      "Greedy-sequential Monte-Carlo batch of q pool rows, each pick scored jointly with pending rows and earlier picks.");
+  m.def(
+      "prune_baseline",
+      [](const ExactGP& model, const DoubleArray& X_baseline, bool maximize, int64_t samples, uint64_t seed,
+         int64_t max_baseline) {
+        auto c = mc_config("qlognei", maximize, samples, seed, 4.0);
+        c.max_baseline = max_baseline;
+        return to_numpy(prune_baseline(model, to_tensor(X_baseline, 2, "X_baseline"), c));
+      },
+      py::arg("model"), py::arg("X_baseline"), py::arg("maximize") = true, py::arg("samples") = 128,
+      py::arg("seed") = 0, py::arg("max_baseline") = 64,
+      "Observed points that are the best in at least one joint posterior sample.");
 }
 
 }  // namespace sozai

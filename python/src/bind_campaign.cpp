@@ -13,8 +13,9 @@ namespace sozai {
 namespace {
 CampaignConfig make_config(const std::string& surrogate, const std::string& acquisition, int64_t n_init, uint64_t seed,
                            double ucb_beta, const std::string& kernel, const std::string& outcome_transform,
-                           int restarts) {
+                           int restarts, int64_t mc_samples) {
   CampaignConfig c;
+  c.mc_samples = mc_samples;
   c.surrogate = surrogate;
   c.acquisition = acquisition;
   c.n_init = n_init;
@@ -50,25 +51,27 @@ void bind_campaign(py::module_& root) {
   py::class_<PoolCampaign>(m, "PoolCampaign", "A Bayesian-optimisation campaign over the rows of a pool.")
       .def(py::init([](const GraphBatch& graphs, bool maximize, const std::string& surrogate,
                        const std::string& acquisition, int64_t n_init, uint64_t seed, double ucb_beta,
-                       const py::object& gnn) {
-             auto c = make_config(surrogate, acquisition, n_init, seed, ucb_beta, "matern52", "auto", 4);
+                       const py::object& gnn, int64_t mc_samples) {
+             auto c = make_config(surrogate, acquisition, n_init, seed, ucb_beta, "matern52", "auto", 4, mc_samples);
              c.gnn = gnn_config(gnn);
              return PoolCampaign(std::make_shared<const GraphBatch>(graphs), maximize, c);
            }),
            py::arg("pool"), py::arg("maximize") = true, py::arg("surrogate") = "gnn", py::arg("acquisition") = "logei",
            py::arg("n_init") = 2, py::arg("seed") = 0, py::arg("ucb_beta") = 4.0, py::arg("gnn") = py::none(),
+           py::arg("mc_samples") = 128,
            "A campaign over materials as graphs (a GraphBatch, one per candidate) with surrogate 'gnn' or 'gnn-dkl'; "
            "gnn: {'n_members', 'hidden', 'layers', 'max_epochs', 'dkl_dims', 'kind'}.")
       .def(py::init([](const DoubleArray& pool, bool maximize, const std::string& surrogate,
                        const std::string& acquisition, int64_t n_init, uint64_t seed, double ucb_beta,
-                       const std::string& kernel, const std::string& outcome_transform, int restarts) {
+                       const std::string& kernel, const std::string& outcome_transform, int restarts,
+                       int64_t mc_samples) {
              return PoolCampaign(to_tensor(pool, 2, "pool"), maximize,
                                  make_config(surrogate, acquisition, n_init, seed, ucb_beta, kernel, outcome_transform,
-                                             restarts));
+                                             restarts, mc_samples));
            }),
            py::arg("pool"), py::arg("maximize") = true, py::arg("surrogate") = "gp", py::arg("acquisition") = "logei",
            py::arg("n_init") = 2, py::arg("seed") = 0, py::arg("ucb_beta") = 4.0, py::arg("kernel") = "matern52",
-           py::arg("outcome_transform") = "auto", py::arg("restarts") = 4)
+           py::arg("outcome_transform") = "auto", py::arg("restarts") = 4, py::arg("mc_samples") = 128)
       .def("ask", [](PoolCampaign& c, int64_t q) {
              std::vector<int64_t> rows;
              {
