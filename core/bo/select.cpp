@@ -1,6 +1,7 @@
 #include <sozai/core/bo/acquisition.h>
 #include <sozai/core/bo/monte_carlo.h>
 #include <sozai/core/bo/select.h>
+#include <sozai/core/bo/thompson.h>
 #include <sozai/core/common/error.h>
 
 #include <algorithm>
@@ -15,7 +16,7 @@ std::string lower(std::string s) {
 }
 }  // namespace
 
-std::vector<std::string> acquisition_names() { return {"ei", "logei", "ucb", "pi", "qlognei", "qucb"}; }
+std::vector<std::string> acquisition_names() { return {"ei", "logei", "ucb", "pi", "qlognei", "qucb", "thompson"}; }
 
 void check_acquisition_name(const std::string& name) {
   const auto names = acquisition_names();
@@ -30,6 +31,14 @@ std::vector<int64_t> select_batch(const Surrogate& model, const torch::Tensor& c
                                   const torch::Tensor& y_observed, const AcquisitionSpec& spec,
                                   const std::vector<int64_t>& pending) {
   check_acquisition_name(spec.name);
+  if (lower(spec.name) == "thompson") {
+    const auto* gp = dynamic_cast<const ExactGP*>(&model);
+    SOZAI_CHECK(gp, "acquisition 'thompson' draws GP sample paths and needs surrogate 'gp', not ", model.name());
+    ThompsonConfig tc;
+    tc.maximize = spec.maximize;
+    tc.seed = spec.seed;
+    return select_batch_thompson(*gp, candidates, available, q, tc, pending);
+  }
   if (is_mc_acquisition(spec.name)) {
     MCAcquisitionConfig mc;
     mc.kind = mc_acquisition_kind_from_string(spec.name);

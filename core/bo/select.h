@@ -3,7 +3,8 @@
 /// acquisition's name: what the campaign layer calls (DESIGN.md
 /// "optimisation"). Analytic acquisitions (ei, logei, ucb, pi) build
 /// Kriging-believer batches; Monte-Carlo ones (qlognei, qucb) score batches
-/// jointly from posterior samples (monte_carlo.h).
+/// jointly from posterior samples (monte_carlo.h); thompson picks the
+/// maximisers of GP sample paths (thompson.h), for pools of millions.
 
 #include <sozai/models/surrogate.h>
 
@@ -15,11 +16,11 @@ namespace sozai {
 
 /// An acquisition chosen by name, with the settings every kind may use.
 struct AcquisitionSpec {
-  std::string name = "logei";  ///< ei, logei, ucb, pi, qlognei, qucb
+  std::string name = "logei";  ///< ei, logei, ucb, pi, qlognei, qucb, thompson
   bool maximize = true;
   double beta = 4.0;           ///< ucb, qucb
   int64_t mc_samples = 128;    ///< qlognei, qucb: joint posterior samples
-  uint64_t seed = 0;           ///< qlognei, qucb: base samples
+  uint64_t seed = 0;           ///< qlognei, qucb: base samples; thompson: sample paths
 };
 
 /// Every acquisition name select_batch accepts, in lower case.

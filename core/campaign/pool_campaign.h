@@ -38,7 +38,8 @@ struct CampaignConfig {
   /// campaign built from them.
   std::string surrogate = "gp";
   /// ei, logei, ucb, pi (analytic, Kriging-believer batches) or qlognei,
-  /// qucb (Monte-Carlo, batches scored jointly; core/bo/monte_carlo.h).
+  /// qucb (Monte-Carlo, batches scored jointly; core/bo/monte_carlo.h) or
+  /// thompson (GP sample paths; core/bo/thompson.h).
   std::string acquisition = "logei";
   double ucb_beta = 4.0;            ///< ucb, qucb: mean + sqrt(beta) sigma, in standardised units
   int64_t mc_samples = 128;         ///< qlognei, qucb: joint posterior samples per ask

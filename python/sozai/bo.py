@@ -4,7 +4,8 @@ Analytic (``acquisition``, ``select_batch_from_pool``: EI, LogEI, UCB, PI
 with Kriging-believer batches) and Monte-Carlo (``mc_acquisition``,
 ``select_batch_mc``: qLogNEI and qUCB from joint posterior samples with
 fixed quasi-random base samples, batches built greedily-sequentially with
-pending experiments).
+pending experiments), and Thompson sampling from GP sample paths
+(``select_batch_thompson``) for pools of millions.
 """
 
 from ._sozai import bo as _bo
@@ -17,6 +18,7 @@ normal_base_samples = _bo.normal_base_samples
 mc_acquisition = _bo.mc_acquisition
 select_batch_mc = _bo.select_batch_mc
 prune_baseline = _bo.prune_baseline
+select_batch_thompson = _bo.select_batch_thompson
 
 __all__ = ["acquisition", "best_latent_value", "select_batch_from_pool", "acquisition_names", "normal_base_samples",
-           "mc_acquisition", "select_batch_mc", "prune_baseline"]
+           "mc_acquisition", "select_batch_mc", "prune_baseline", "select_batch_thompson"]

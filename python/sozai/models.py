@@ -8,6 +8,8 @@ yeo_johnson = _m.yeo_johnson
 yeo_johnson_inverse = _m.yeo_johnson_inverse
 fit_yeo_johnson_lambda = _m.fit_yeo_johnson_lambda
 GnnEnsemble = _m.GnnEnsemble
+GPPathSampler = _m.GPPathSampler
 load = _m.load
 
-__all__ = ["ExactGP", "GPHyperparameters", "yeo_johnson", "yeo_johnson_inverse", "fit_yeo_johnson_lambda", "GnnEnsemble", "load"]
+__all__ = ["ExactGP", "GPHyperparameters", "yeo_johnson", "yeo_johnson_inverse", "fit_yeo_johnson_lambda", "GnnEnsemble", "GPPathSampler",
+           "load"]

@@ -5,6 +5,7 @@
 #include <sozai/core/bo/acquisition.h>
 #include <sozai/core/bo/monte_carlo.h>
 #include <sozai/core/bo/select.h>
+#include <sozai/core/bo/thompson.h>
 #include <sozai/models/gp/exact_gp.h>
 
 namespace sozai {
@@ -126,6 +127,28 @@ void bind_bo(py::module_& root) {
       py::arg("model"), py::arg("X_baseline"), py::arg("maximize") = true, py::arg("samples") = 128,
       py::arg("seed") = 0, py::arg("max_baseline") = 64,
       "Observed points that are the best in at least one joint posterior sample.");
+  m.def(
+      "select_batch_thompson",
+      [](const ExactGP& model, const DoubleArray& candidates, const BoolArray& available, int64_t q, bool maximize,
+         uint64_t seed, int64_t features, int64_t chunk, std::vector<int64_t> pending) {
+        auto C = to_tensor(candidates, 2, "candidates");
+        auto mask = bool_mask(available, C.size(0));
+        ThompsonConfig tc;
+        tc.maximize = maximize;
+        tc.seed = seed;
+        tc.features = features;
+        tc.chunk = chunk;
+        std::vector<int64_t> rows;
+        {
+          py::gil_scoped_release release;
+          rows = select_batch_thompson(model, C, mask, q, tc, pending);
+        }
+        return to_numpy_index(rows);
+      },
+      py::arg("model"), py::arg("candidates"), py::arg("available"), py::arg("q"), py::arg("maximize") = true,
+      py::arg("seed") = 0, py::arg("features") = 1024, py::arg("chunk") = 16384,
+      py::arg("pending") = std::vector<int64_t>{},
+      "Thompson sampling: q pool rows, each the maximiser of its own GP sample path, scored in chunks.");
 }
 
 }  // namespace sozai

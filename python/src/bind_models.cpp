@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include <sozai/models/gp/exact_gp.h>
+#include <sozai/models/gp/pathwise.h>
 
 namespace sozai {
 
@@ -87,6 +88,26 @@ void bind_models(py::module_& root) {
                              [](const ExactGP& g) { return g.outcome_transform().yeo_johnson_lambda(); })
       .def_property_readonly("jitter", &ExactGP::jitter)
       .def_property_readonly("name", &ExactGP::name);
+
+  py::class_<GPPathSampler>(m, "GPPathSampler",
+                            "Posterior sample paths of a fitted ExactGP (random Fourier features + Matheron's rule), "
+                            "evaluable at any number of points in linear time.")
+      .def(py::init<const ExactGP&, int64_t, uint64_t, int64_t>(), py::arg("gp"), py::arg("paths"),
+           py::arg("seed") = 0, py::arg("features") = 1024, py::keep_alive<1, 2>())
+      .def(
+          "__call__",
+          [](const GPPathSampler& s, const DoubleArray& X) {
+            auto Xt = to_tensor(X, 2, "X");
+            torch::Tensor f;
+            {
+              py::gil_scoped_release release;
+              f = s(Xt);
+            }
+            return to_numpy(f);
+          },
+          py::arg("X"), "Latent values of every path at X [n, d] -> [paths, n].")
+      .def_property_readonly("paths", &GPPathSampler::paths)
+      .def_property_readonly("features", &GPPathSampler::features);
 }
 
 }  // namespace sozai

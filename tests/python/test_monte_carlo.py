@@ -109,3 +109,23 @@ def test_mc_bad_input():
         sozai.campaign.PoolCampaign(X, acquisition="qnope")
     with pytest.raises(sozai.InputError, match="mc_samples"):
         sozai.campaign.PoolCampaign(X, acquisition="qlognei", mc_samples=0)
+
+
+def test_thompson_paths_and_batches():
+    X, y, available = _problem(5000, 12, seed=6)
+    gp = _fixed_gp(X[:12], y[:12], noise=1e-2)
+    paths = sozai.models.GPPathSampler(gp, 3000, seed=2, features=4096)
+    f = paths(X[12:18])
+    assert f.shape == (3000, 6)
+    m, v = gp.latent_posterior(X[12:18])
+    assert np.max(np.abs(f.mean(0) - m) / np.sqrt(v)) < 0.12
+    assert np.max(np.abs(f.var(0) / v - 1)) < 0.15
+    batch = sozai.bo.select_batch_thompson(gp, X, available, 10, seed=3, chunk=700, pending=[50])
+    assert len(set(batch.tolist())) == 10 and all(r >= 12 and r != 50 for r in batch)
+    assert batch.tolist() == sozai.bo.select_batch_thompson(gp, X, available, 10, seed=3, pending=[50]).tolist()
+    first = sozai.models.GPPathSampler(gp, 1, seed=3)(X)[0]
+    first[~available] = -np.inf
+    first[50] = -np.inf
+    assert batch[0] == int(np.argmax(first))
+    order = sozai.benchmark.pool_campaign(X[:300], y[:300], True, 10, seed=2, acquisition="thompson", q=5)
+    assert len(set(order)) == 10
