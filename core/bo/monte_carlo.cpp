@@ -1,4 +1,5 @@
 #include <sozai/core/bo/monte_carlo.h>
+#include <sozai/core/bo/smooth.h>
 #include <sozai/core/common/error.h>
 #include <sozai/core/space/sobol.h>
 #include <sozai/models/gp/linalg.h>
@@ -22,17 +23,9 @@ std::string lower(std::string s) {
   return s;
 }
 
-/// log(softplus(x)), stable for any x: softplus(x) ~ exp(x) far below 0 and
-/// ~ x far above. Each branch sees a clamped input so no NaN reaches autograd.
-torch::Tensor log_softplus(const torch::Tensor& x) {
-  auto mid = torch::log(torch::log1p(torch::exp(x.clamp(-30.0, 30.0))));
-  auto hi = torch::log(x.clamp_min(30.0));
-  return torch::where(x > 30.0, hi, torch::where(x < -30.0, x, mid));
-}
-
 /// qLogNEI's smoothed log improvement of samples f over best: [..] -> [..].
 torch::Tensor log_improvement(const torch::Tensor& f, const torch::Tensor& best, const MCAcquisitionConfig& c) {
-  return log_softplus((f - best) / c.tau_relu) + std::log(c.tau_relu);
+  return bo_detail::log_softplus_tau(f - best, c.tau_relu);
 }
 
 /// qUCB's per-sample optimism mu + sqrt(beta pi / 2) |f - mu|.
