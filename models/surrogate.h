@@ -44,6 +44,9 @@ class Surrogate {
   virtual double latent_noise() const = 0;
   /// Maps Y [n, m] in original units to the latent space.
   virtual torch::Tensor transform_outcome(const torch::Tensor& Y) const = 0;
+  /// The inverse: latent values (any shape, e.g. posterior samples) back
+  /// to original units.
+  virtual torch::Tensor untransform_outcome(const torch::Tensor& Z) const = 0;
   /// Short name, e.g. "ExactGP(matern52)".
   virtual std::string name() const = 0;
 };

@@ -53,6 +53,7 @@ void check_points(const torch::Tensor& X, int64_t d, const char* op, const char*
 /// maximum over the fixed batch members.
 struct BatchContext {
   torch::Tensor best;       // [S] (qLogNEI)
+  torch::Tensor incumbent;  // [S] (qLogNEI): max of best and the fixed members
   torch::Tensor fixed_agg;  // [S] or undefined when the batch has no fixed members
 };
 
@@ -64,6 +65,8 @@ BatchContext batch_context(const torch::Tensor& f_fixed, const torch::Tensor& mu
   if (c.kind == MCAcquisitionKind::qLogNEI) {
     SOZAI_CHECK(n_baseline >= 1, "qLogNEI needs at least one baseline (observed) point");
     ctx.best = std::get<0>(f_fixed.slice(1, 0, n_baseline).max(1));
+    ctx.incumbent = ctx.best;
+    if (members.size(1) > 0) ctx.incumbent = torch::maximum(ctx.best, std::get<0>(members.max(1)));
     if (members.size(1) > 0)
       ctx.fixed_agg = c.tau_max * torch::logsumexp(log_improvement(members, ctx.best.unsqueeze(1), c) / c.tau_max, 1);
   } else if (members.size(1) > 0) {
@@ -75,9 +78,18 @@ BatchContext batch_context(const torch::Tensor& f_fixed, const torch::Tensor& mu
 
 /// Values of candidates from their samples f [n, S] (and means [n]) in the
 /// maximisation direction, each joined with the batch's fixed members.
+///
+/// incremental (greedy picks): qLogNEI ranks by the log expected
+/// improvement over each sample's incumbent (the best of the baseline and
+/// the fixed members). With a hard maximum this is the joint value minus a
+/// constant, so the argmax is the same; it avoids the joint value's
+/// saturation, where every candidate's small extra improvement vanishes
+/// next to the members' own in floating point and ties decide the pick.
 torch::Tensor batch_values(const torch::Tensor& f, const torch::Tensor& mu, const BatchContext& ctx,
-                           const MCAcquisitionConfig& c) {
+                           const MCAcquisitionConfig& c, bool incremental = false) {
   const double S = static_cast<double>(f.size(1));
+  if (c.kind == MCAcquisitionKind::qLogNEI && incremental)
+    return torch::logsumexp(log_improvement(f, ctx.incumbent.unsqueeze(0), c), 1) - std::log(S);
   if (c.kind == MCAcquisitionKind::qLogNEI) {
     auto li = log_improvement(f, ctx.best.unsqueeze(0), c);  // [n, S]
     if (ctx.fixed_agg.defined()) li = c.tau_max * torch::logaddexp(li / c.tau_max, ctx.fixed_agg.unsqueeze(0) / c.tau_max);
@@ -249,7 +261,7 @@ std::vector<int64_t> select_batch_mc(const Surrogate& model, const torch::Tensor
       auto C = candidates.index_select(0, r.to(candidates.device()));
       torch::Tensor mu;
       auto f = sampler.candidate_samples(C, &mu);
-      auto vals = batch_values(sign * f, sign * mu, ctx, config);
+      auto vals = batch_values(sign * f, sign * mu, ctx, config, /*incremental=*/true);
       vals = torch::nan_to_num(vals, neg_inf).to(torch::kCPU);  // NaN never wins
       auto k = vals.argmax().item<int64_t>();
       const double v = vals[k].item<double>();

@@ -82,7 +82,10 @@ torch::Tensor mc_acquisition(const Surrogate& model, const torch::Tensor& X, con
 
 /// Picks up to q candidates from a pool, greedily-sequentially: the j-th
 /// pick maximises the MC acquisition of [pending; picks so far; candidate],
-/// scoring every available candidate exactly, in chunks.
+/// scoring every available candidate exactly, in chunks. (qLogNEI ranks by
+/// the improvement over each sample's best of baseline and batch so far:
+/// the same argmax as the joint value, without its floating-point
+/// saturation once the batch holds strong members.)
 /// candidates: [N, d]; available: [N] bool; X_baseline: [n, d] observed
 /// inputs (qLogNEI's incumbent set); pending: candidate rows whose results
 /// are outstanding (never picked). Returns rows in the order picked.

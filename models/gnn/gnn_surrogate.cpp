@@ -84,6 +84,10 @@ torch::Tensor GnnSurrogate::transform_outcome(const torch::Tensor& Y) const {
   return gp_ ? gp_->transform_outcome(Y) : Y.to(torch::kFloat64);
 }
 
+torch::Tensor GnnSurrogate::untransform_outcome(const torch::Tensor& Z) const {
+  return gp_ ? gp_->untransform_outcome(Z) : Z.to(torch::kFloat64);
+}
+
 std::string GnnSurrogate::name() const {
   const auto& e = config_.ensemble;
   if (config_.kind == "gnn") return str("GnnEnsemble(", e.kind, " x", e.n_members, ")");

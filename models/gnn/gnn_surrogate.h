@@ -50,6 +50,7 @@ class GnnSurrogate : public Surrogate {
   torch::Tensor latent_covariance(const torch::Tensor& A, const torch::Tensor& B) const override;
   double latent_noise() const override;
   torch::Tensor transform_outcome(const torch::Tensor& Y) const override;
+  torch::Tensor untransform_outcome(const torch::Tensor& Z) const override;
   std::string name() const override;
 
   const GnnEnsemble& ensemble() const { return *ensemble_; }

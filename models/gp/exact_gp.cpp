@@ -288,4 +288,9 @@ torch::Tensor ExactGP::transform_outcome(const torch::Tensor& Y) const {
   return transform_.forward(Y);
 }
 
+torch::Tensor ExactGP::untransform_outcome(const torch::Tensor& Z) const {
+  SOZAI_CHECK(transform_.fitted(), "ExactGP::untransform_outcome: the model has no data yet; call fit() first");
+  return transform_.inverse(Z);
+}
+
 }  // namespace sozai

@@ -64,6 +64,7 @@ class ExactGP : public Surrogate {
   torch::Tensor latent_covariance(const torch::Tensor& A, const torch::Tensor& B) const override;
   double latent_noise() const override { return hyper_.noise + jitter_; }
   torch::Tensor transform_outcome(const torch::Tensor& Y) const override;
+  torch::Tensor untransform_outcome(const torch::Tensor& Z) const override;
   std::string name() const override;
 
   /// Log marginal likelihood of the latent targets at the current
