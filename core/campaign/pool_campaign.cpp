@@ -1,5 +1,6 @@
 #include <sozai/core/campaign/campaign_io.h>
 #include <sozai/core/campaign/pool_campaign.h>
+#include <sozai/core/bo/pareto.h>
 #include <sozai/core/common/error.h>
 #include <sozai/models/gnn/gnn_surrogate.h>
 
@@ -7,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -30,6 +32,11 @@ uint64_t splitmix64(uint64_t x) {
 /// hyperparameters still move a lot with each new point.
 constexpr int64_t kAlwaysFullRefitBelow = 30;
 
+std::string lower_name(std::string s) {
+  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -40,8 +47,24 @@ void check_config(const CampaignConfig& c) {
   SOZAI_CHECK(c.gnn.n_members >= 1 && c.gnn.hidden >= 1 && c.gnn.layers >= 1 && c.gnn.max_epochs >= 0 &&
                   c.gnn.dkl_dims >= 1,
               "gnn settings: n_members, hidden, layers and dkl_dims must be >= 1 and max_epochs >= 0");
-  check_acquisition_name(c.acquisition);
   SOZAI_CHECK(c.mc_samples >= 1, "mc_samples must be >= 1, got ", c.mc_samples);
+  int64_t objectives = 0;
+  for (size_t i = 0; i < c.outcomes.size(); ++i)
+    objectives += outcome_from_string(c.outcomes[i], str("outcome ", i)).is_objective();
+  SOZAI_CHECK(c.outcomes.empty() || objectives >= 1, "outcomes: at least one must be an objective (max or min), got ",
+              c.outcomes.size(), " constraints");
+  SOZAI_CHECK(c.ref_point.empty() || static_cast<int64_t>(c.ref_point.size()) == objectives, "ref_point has ",
+              c.ref_point.size(), " values for ", objectives, " objectives");
+  if (c.outcomes.size() > 1) {
+    SOZAI_CHECK(c.surrogate == "gp" || c.surrogate == "random", "a campaign with several outcomes models each with "
+                "a GP: surrogate must be gp or random, not '", c.surrogate, "'");
+    const bool multi = is_multi_objective_acquisition(c.acquisition);
+    SOZAI_CHECK(multi || (objectives == 1 && lower_name(c.acquisition) == "qlognei"), "acquisition '", c.acquisition,
+                "' cannot weigh ", objectives, " objective(s) with ", c.outcomes.size() - objectives,
+                " constraint(s); use qnehvi, qlognehvi or qparego", objectives == 1 ? " (or qlognei)" : "");
+  } else {
+    check_acquisition_name(c.acquisition);
+  }
   covariance_kind_from_string(c.gp.kernel);
   SOZAI_CHECK(c.n_init >= 0, "n_init must be >= 0, got ", c.n_init);
   SOZAI_CHECK(c.ucb_beta >= 0, "ucb_beta must be >= 0, got ", c.ucb_beta);
@@ -62,6 +85,19 @@ PoolCampaign::PoolCampaign(const torch::Tensor& pool, bool maximize, CampaignCon
     throw InputError(str("PoolCampaign: pool row ", bad, " has a non-finite value"));
   }
   check_config(config_);
+  if (config_.outcomes.empty()) {
+    Outcome o;
+    o.role = maximize_ ? Outcome::Role::Maximize : Outcome::Role::Minimize;
+    outcomes_.push_back(o);
+  } else {
+    for (size_t i = 0; i < config_.outcomes.size(); ++i)
+      outcomes_.push_back(outcome_from_string(config_.outcomes[i], str("outcome ", i)));
+    for (const auto& o : outcomes_)
+      if (o.is_objective()) {
+        maximize_ = o.role == Outcome::Role::Maximize;  // the first objective's direction
+        break;
+      }
+  }
 }
 
 namespace {
@@ -137,6 +173,36 @@ std::vector<int64_t> PoolCampaign::fit_and_select(Surrogate& model, int64_t q) c
   return select_batch(model, pool_, available_mask(), q, X, y, spec, pending_);
 }
 
+std::vector<int64_t> PoolCampaign::fit_and_select_multi(int64_t q, uint64_t seed) {
+  auto idx = torch::tensor(observed_, torch::kInt64);
+  auto X = pool_.index_select(0, idx);
+  auto Y = observed_outcomes();
+  std::vector<std::shared_ptr<ExactGP>> gps;
+  std::vector<const Surrogate*> models;
+  for (int64_t j = 0; j < num_outcomes(); ++j) {
+    ExactGPConfig gpc = config_.gp;
+    gpc.seed = seed + static_cast<uint64_t>(j);
+    auto gp = std::make_shared<ExactGP>(gpc);
+    gp->set_input_bounds(std::get<0>(pool_.min(0)), std::get<0>(pool_.max(0)));
+    gp->fit(Dataset{X, Y.select(1, j)});
+    gps.push_back(gp);
+    models.push_back(gp.get());
+  }
+  MultiOutcomeConfig mc;
+  mc.kind = config_.acquisition;
+  mc.outcomes = outcomes_;
+  mc.ref_point = config_.ref_point;
+  mc.samples = config_.mc_samples;
+  mc.seed = seed;
+  auto rows = select_batch_multi(models, pool_, available_mask(), q, X, Y, mc, pending_);
+  model_ = gps.front();
+  return rows;
+}
+
+torch::Tensor PoolCampaign::observed_outcomes() const {
+  return torch::tensor(values_, torch::kFloat64).reshape({static_cast<int64_t>(observed_.size()), num_outcomes()});
+}
+
 std::vector<int64_t> PoolCampaign::ask(int64_t q) {
   SOZAI_CHECK(q >= 1, "PoolCampaign::ask: q must be >= 1, got ", q);
   const uint64_t seed = ask_seed();
@@ -144,6 +210,8 @@ std::vector<int64_t> PoolCampaign::ask(int64_t q) {
   const int64_t n = static_cast<int64_t>(observed_.size());
   if (config_.surrogate == "random" || n < std::max<int64_t>(config_.n_init, 1)) {
     rows = random_rows(q, seed);
+  } else if (!single_objective()) {
+    rows = fit_and_select_multi(q, seed);
   } else if (config_.surrogate == "gnn" || config_.surrogate == "gnn-dkl") {
     SOZAI_CHECK(graphs_, "PoolCampaign::ask: surrogate '", config_.surrogate,
                 "' needs the pool's graphs; build the campaign from them or call attach_graphs after load");
@@ -179,26 +247,36 @@ std::vector<int64_t> PoolCampaign::ask(int64_t q) {
 }
 
 void PoolCampaign::tell(const std::vector<int64_t>& indices, const std::vector<double>& values) {
-  SOZAI_CHECK(indices.size() == values.size(), "PoolCampaign::tell: ", indices.size(), " indices but ", values.size(),
-              " values");
+  const size_t k = outcomes_.size();
+  SOZAI_CHECK(indices.size() * k == values.size(), "PoolCampaign::tell: ", indices.size(), " indices need ",
+              indices.size() * k, " values (", k, " outcome(s) each), got ", values.size());
   std::vector<bool> seen(pool_.size(0), false);
   for (auto i : observed_) seen[i] = true;
-  for (size_t k = 0; k < indices.size(); ++k) {
-    check_index(indices[k], "tell");
-    SOZAI_CHECK(std::isfinite(values[k]), "PoolCampaign::tell: value for row ", indices[k], " is not finite (",
-                values[k], ")");
-    SOZAI_CHECK(!seen[indices[k]], "PoolCampaign::tell: row ", indices[k],
+  for (size_t r = 0; r < indices.size(); ++r) {
+    check_index(indices[r], "tell");
+    for (size_t j = 0; j < k; ++j)
+      SOZAI_CHECK(std::isfinite(values[r * k + j]), "PoolCampaign::tell: value for row ", indices[r],
+                  k > 1 ? str(", outcome ", j) : std::string(), " is not finite (", values[r * k + j], ")");
+    SOZAI_CHECK(!seen[indices[r]], "PoolCampaign::tell: row ", indices[r],
                 " already has a result; a pool candidate is measured once");
-    seen[indices[k]] = true;
+    seen[indices[r]] = true;
   }
-  for (size_t k = 0; k < indices.size(); ++k) {
-    observed_.push_back(indices[k]);
-    values_.push_back(values[k]);
-    pending_.erase(std::remove(pending_.begin(), pending_.end(), indices[k]), pending_.end());
+  for (size_t r = 0; r < indices.size(); ++r) {
+    observed_.push_back(indices[r]);
+    values_.insert(values_.end(), values.begin() + r * k, values.begin() + (r + 1) * k);
+    pending_.erase(std::remove(pending_.begin(), pending_.end(), indices[r]), pending_.end());
   }
 }
 
-void PoolCampaign::tell(int64_t index, double value) { tell(std::vector<int64_t>{index}, std::vector<double>{value}); }
+void PoolCampaign::tell(int64_t index, double value) {
+  SOZAI_CHECK(outcomes_.size() == 1, "PoolCampaign::tell: the campaign has ", outcomes_.size(),
+              " outcomes per experiment; tell all of them (tell_outcomes)");
+  tell(std::vector<int64_t>{index}, std::vector<double>{value});
+}
+
+void PoolCampaign::tell_outcomes(int64_t index, const std::vector<double>& outcomes) {
+  tell(std::vector<int64_t>{index}, outcomes);
+}
 
 void PoolCampaign::cancel(int64_t index) {
   check_index(index, "cancel");
@@ -207,8 +285,32 @@ void PoolCampaign::cancel(int64_t index) {
   pending_.erase(it);
 }
 
+std::vector<int64_t> PoolCampaign::pareto_front() const {
+  if (observed_.empty()) return {};
+  auto Y = observed_outcomes();
+  auto feasible = torch::ones({Y.size(0)}, torch::kBool);
+  std::vector<torch::Tensor> obj;
+  for (int64_t j = 0; j < num_outcomes(); ++j) {
+    const auto& o = outcomes_[j];
+    auto col = Y.select(1, j);
+    if (o.is_objective())
+      obj.push_back(o.role == Outcome::Role::Maximize ? col : -col);
+    else
+      feasible &= (o.role == Outcome::Role::AtMost ? o.bound - col : col - o.bound) >= 0;
+  }
+  auto rows = torch::nonzero(feasible).reshape({-1});
+  if (rows.numel() == 0) return {};
+  auto O = torch::stack(obj, 1).index_select(0, rows);
+  auto keep = torch::nonzero(non_dominated_mask(O)).reshape({-1});
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < keep.numel(); ++i) out.push_back(observed_[rows[keep[i]].item<int64_t>()]);
+  return out;
+}
+
 std::pair<int64_t, double> PoolCampaign::best() const {
   SOZAI_CHECK(!observed_.empty(), "PoolCampaign::best: no results have been told yet");
+  SOZAI_CHECK(outcomes_.size() == 1, "PoolCampaign::best: the campaign has ", outcomes_.size(),
+              " outcomes; use pareto_front()");
   size_t b = 0;
   for (size_t k = 1; k < values_.size(); ++k)
     if (maximize_ ? values_[k] > values_[b] : values_[k] < values_[b]) b = k;
@@ -230,6 +332,8 @@ nlohmann::json campaign_state_json(const PoolCampaign& c, const std::optional<GP
                  {"acquisition", cfg.acquisition},
                  {"ucb_beta", cfg.ucb_beta},
                  {"mc_samples", cfg.mc_samples},
+                 {"outcomes", cfg.outcomes},
+                 {"ref_point", cfg.ref_point},
                  {"n_init", cfg.n_init},
                  {"seed", cfg.seed},
                  {"full_refit_every", cfg.full_refit_every},
@@ -295,6 +399,8 @@ PoolCampaign campaign_from_state(const nlohmann::json& j, const torch::Tensor& p
   cfg.acquisition = field<std::string>(jc, "acquisition", origin);
   cfg.ucb_beta = field<double>(jc, "ucb_beta", origin);
   if (jc.contains("mc_samples")) cfg.mc_samples = field<int64_t>(jc, "mc_samples", origin);  // saved since qlognei/qucb
+  if (jc.contains("outcomes")) cfg.outcomes = field<std::vector<std::string>>(jc, "outcomes", origin);
+  if (jc.contains("ref_point")) cfg.ref_point = field<std::vector<double>>(jc, "ref_point", origin);
   cfg.n_init = field<int64_t>(jc, "n_init", origin);
   cfg.seed = field<uint64_t>(jc, "seed", origin);
   cfg.full_refit_every = field<int64_t>(jc, "full_refit_every", origin);
@@ -321,8 +427,9 @@ PoolCampaign campaign_from_state(const nlohmann::json& j, const torch::Tensor& p
   }
 
   PoolCampaign c(pool, field<bool>(j, "maximize", origin), cfg);
-  if (observed.size() != values.size())
-    throw StorageError(str(origin, ": ", observed.size(), " observed indices but ", values.size(), " values"));
+  if (observed.size() * c.num_outcomes() != values.size())
+    throw StorageError(str(origin, ": ", observed.size(), " observed indices with ", c.num_outcomes(),
+                           " outcome(s) each but ", values.size(), " values"));
   try {
     c.tell(observed, values);
   } catch (const InputError& e) {
@@ -427,16 +534,17 @@ torch::Tensor checked_oracle(const torch::Tensor& X, const torch::Tensor& y, int
 }
 
 /// n_init random rows, then asks of q until `budget` rows are chosen or
-/// `stop` says so; every ask answered from yv.
+/// `stop` says so; every ask answered from yv ([n], or [n, k] for k outcomes).
 std::vector<int64_t> replay_campaign(PoolCampaign& c, const torch::Tensor& yv, int64_t budget, int64_t q,
                                      int64_t n_init, const std::function<bool(const std::vector<int64_t>&)>& stop) {
   const double* yp = yv.data_ptr<double>();
+  const int64_t k_out = yv.dim() == 2 ? yv.size(1) : 1;  // outcomes per row
   std::vector<int64_t> order;
   auto run = [&](int64_t k) {
     auto rows = c.ask(k);
     SOZAI_ASSERT(!rows.empty());
     std::vector<double> vals;
-    for (auto r : rows) vals.push_back(yp[r]);
+    for (auto r : rows) vals.insert(vals.end(), yp + r * k_out, yp + (r + 1) * k_out);
     c.tell(rows, vals);
     order.insert(order.end(), rows.begin(), rows.end());
   };
@@ -466,6 +574,23 @@ std::vector<int64_t> pool_campaign(const torch::Tensor& X, const torch::Tensor& 
   const CampaignConfig cfg = simulation_config(base_config, surrogate, acquisition, seed, n_init);
   PoolCampaign c(X, maximize, cfg);
   return replay_campaign(c, yv, budget, q, n_init, stop);
+}
+
+std::vector<int64_t> pool_campaign_outcomes(const torch::Tensor& X, const torch::Tensor& Y,
+                                            const std::vector<std::string>& outcomes, int64_t budget, uint64_t seed,
+                                            const std::string& acquisition, int64_t q, int64_t n_init,
+                                            const CampaignConfig* base_config,
+                                            const std::function<bool(const std::vector<int64_t>&)>& stop) {
+  SOZAI_CHECK(Y.defined() && Y.dim() == 2 && Y.size(1) == static_cast<int64_t>(outcomes.size()),
+              "pool_campaign_outcomes: Y must be [n, ", outcomes.size(), "] (one column per outcome), got ",
+              Y.defined() ? Y.sizes() : at::IntArrayRef{});
+  auto Yv = Y.to(torch::kCPU, torch::kFloat64).contiguous();
+  for (int64_t j = 0; j < Yv.size(1); ++j) checked_oracle(X, Yv.select(1, j).contiguous(), budget, q, n_init);
+  CampaignConfig cfg = simulation_config(base_config, "gp", acquisition, seed, n_init);
+  if (base_config && base_config->surrogate == "random") cfg.surrogate = "random";
+  cfg.outcomes = outcomes;
+  PoolCampaign c(X, true, cfg);
+  return replay_campaign(c, Yv, budget, q, n_init, stop);
 }
 
 std::vector<int64_t> pool_campaign(std::shared_ptr<const GraphBatch> graphs, const torch::Tensor& y, bool maximize,

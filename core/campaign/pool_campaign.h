@@ -5,6 +5,7 @@
 /// continues identically after load.
 
 #include <sozai/core/bo/acquisition.h>
+#include <sozai/core/bo/multi_objective.h>
 #include <sozai/core/bo/select.h>
 #include <sozai/models/gp/exact_gp.h>
 
@@ -52,6 +53,16 @@ struct CampaignConfig {
   int64_t full_refit_every = 10;
   ExactGPConfig gp;                 ///< kernel, outcome transform, restarts (also gnn-dkl's GP)
   CampaignGnnConfig gnn;            ///< surrogate gnn / gnn-dkl
+  /// Several measured outcomes per experiment, one entry each: "max",
+  /// "min", "<= bound" or ">= bound" (outcome constraints). Empty: one
+  /// objective in the campaign's direction. Several objectives need
+  /// acquisition qnehvi, qlognehvi or qparego; one objective with
+  /// constraints needs qlognei (or those three). Surrogate "gp" (one per
+  /// outcome) or "random".
+  std::vector<std::string> outcomes;
+  /// One per objective, original units: the worst acceptable value
+  /// (hypervolume reference). Empty: inferred from the data at each ask.
+  std::vector<double> ref_point;
 };
 
 class PoolCampaign {
@@ -76,20 +87,33 @@ class PoolCampaign {
   /// a non-finite value; nothing is changed when it throws.
   void tell(int64_t index, double value);
   /// Records several results; all are validated before any is stored.
+  /// With several outcomes, values holds num_outcomes() per index, row by row.
   void tell(const std::vector<int64_t>& indices, const std::vector<double>& values);
+  /// Records every outcome of one experiment (num_outcomes() values).
+  void tell_outcomes(int64_t index, const std::vector<double>& outcomes);
   /// Withdraws a pending experiment (it becomes available again).
   void cancel(int64_t index);
 
   const std::vector<int64_t>& observed_indices() const { return observed_; }
+  /// Observed values, num_outcomes() per observed row, row by row.
   const std::vector<double>& observed_values() const { return values_; }
+  /// Observed outcomes as [n, num_outcomes()] float64.
+  torch::Tensor observed_outcomes() const;
+  int64_t num_outcomes() const { return static_cast<int64_t>(outcomes_.size()); }
+  /// What each outcome is for (one objective when config.outcomes is empty).
+  const std::vector<Outcome>& outcomes() const { return outcomes_; }
   const std::vector<int64_t>& pending() const { return pending_; }
   int64_t pool_size() const { return pool_.size(0); }
   bool maximize() const { return maximize_; }
   const CampaignConfig& config() const { return config_; }
   const torch::Tensor& pool() const { return pool_; }
   int64_t ask_count() const { return ask_count_; }
-  /// Best observed (index, value) in the campaign's direction; InputError if none.
+  /// Best observed (index, value) in the campaign's direction; InputError if
+  /// none, or if the campaign has several outcomes (see pareto_front).
   std::pair<int64_t, double> best() const;
+  /// Observed rows that satisfy every outcome constraint and that no other
+  /// such row dominates in the objectives (one objective: the best rows).
+  std::vector<int64_t> pareto_front() const;
   /// The surrogate fitted at the last model-based ask (nullptr before).
   const Surrogate* model() const { return model_.get(); }
 
@@ -111,6 +135,9 @@ class PoolCampaign {
   uint64_t ask_seed() const;
   /// Fits `model` to the observations and picks q available rows.
   std::vector<int64_t> fit_and_select(Surrogate& model, int64_t q) const;
+  /// Several outcomes: one GP per outcome, then select_batch_multi.
+  std::vector<int64_t> fit_and_select_multi(int64_t q, uint64_t seed);
+  bool single_objective() const { return outcomes_.size() == 1; }
   std::vector<int64_t> random_rows(int64_t q, uint64_t seed) const;
   torch::Tensor available_mask() const;
   void check_index(int64_t index, const char* what) const;
@@ -119,7 +146,8 @@ class PoolCampaign {
   bool maximize_;
   CampaignConfig config_;
   std::vector<int64_t> observed_;
-  std::vector<double> values_;
+  std::vector<double> values_;   // num_outcomes() per observed row
+  std::vector<Outcome> outcomes_;
   std::vector<int64_t> pending_;
   int64_t ask_count_ = 0;
   std::optional<GPHyperparameters> hyper_;  // last fitted, warm start of the next fit
@@ -137,6 +165,17 @@ std::vector<int64_t> pool_campaign(const torch::Tensor& X, const torch::Tensor& 
                                    const std::string& acquisition = "logei", int64_t q = 1, int64_t n_init = 2,
                                    const CampaignConfig* base_config = nullptr,
                                    const std::function<bool(const std::vector<int64_t>&)>& stop = nullptr);
+
+/// A campaign over several outcomes: Y [n, k] measured outcomes, one entry
+/// of `outcomes` per column ("max", "min", "<= b", ">= b"); acquisition
+/// qnehvi, qlognehvi, qparego (or qlognei for one objective with
+/// constraints). base_config supplies ref_point and every other setting.
+std::vector<int64_t> pool_campaign_outcomes(const torch::Tensor& X, const torch::Tensor& Y,
+                                            const std::vector<std::string>& outcomes, int64_t budget,
+                                            uint64_t seed = 0, const std::string& acquisition = "qlognehvi",
+                                            int64_t q = 1, int64_t n_init = 2,
+                                            const CampaignConfig* base_config = nullptr,
+                                            const std::function<bool(const std::vector<int64_t>&)>& stop = nullptr);
 
 /// The same over a pool of graphs (one per row of y) with surrogate "gnn"
 /// or "gnn-dkl"; base_config->gnn sets the ensemble.

@@ -16,7 +16,7 @@ from ._sozai import models as _models
 
 
 def pool_campaign(X, y, maximize, budget, seed=0, surrogate="gp", acquisition="logei", q=1, n_init=2, kind=None,
-                  gnn=None):
+                  gnn=None, outcomes=None, ref_point=None, mc_samples=128):
     """Runs a campaign over the rows of ``X`` with measured ``y`` as the oracle.
 
     Returns the row indices in the order they were chosen (the first ``n_init``
@@ -27,12 +27,27 @@ def pool_campaign(X, y, maximize, budget, seed=0, surrogate="gp", acquisition="l
     ``sozai.featurize.GraphBatch``; ``gnn`` optionally sets n_members, hidden,
     layers, max_epochs and dkl_dims.
 
+    ``acquisition``: "ei", "logei", "ucb", "pi" (Kriging-believer batches),
+    "qlognei", "qucb" (Monte-Carlo batches) or "thompson". With several
+    outcomes, ``y`` is [n, k] and ``outcomes`` names each column ("max",
+    "min", "<= b", ">= b"; ``maximize`` is then ignored), with acquisition
+    "qnehvi", "qlognehvi", "qparego" (or "qlognei" for one objective with
+    constraints) and an optional ``ref_point`` per objective.
+
     >>> import numpy as np, sozai
     >>> X = np.linspace(0, 1, 50)[:, None]; y = -(X[:, 0] - 0.3) ** 2
     >>> order = sozai.benchmark.pool_campaign(X, y, True, budget=8)
     >>> len(order), len(set(order))
     (8, 8)
     """
+    if outcomes is not None:
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        Y = np.ascontiguousarray(y, dtype=np.float64)
+        if Y.ndim == 1:
+            Y = Y[:, None]
+        return list(_c.pool_campaign_outcomes(X if X.ndim == 2 else X[:, None], Y, list(outcomes), int(budget),
+                                              int(seed), acquisition, int(q), int(n_init),
+                                              [float(v) for v in (ref_point or [])], int(mc_samples), surrogate))
     y = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
     if surrogate in ("gnn", "gnn-dkl"):
         graphs = X
@@ -50,7 +65,7 @@ def pool_campaign(X, y, maximize, budget, seed=0, surrogate="gp", acquisition="l
     if X.ndim == 1:
         X = X[:, None]
     return list(_c.pool_campaign(X, y, bool(maximize), int(budget), int(seed), surrogate, acquisition, int(q),
-                                 int(n_init)))
+                                 int(n_init), int(mc_samples)))
 
 
 def run_pool_benchmark(X, y, maximize, acquisitions=("logei", "ucb"), budget=0, seeds=20, random_seeds=0, q=1,

@@ -64,14 +64,20 @@ void bind_campaign(py::module_& root) {
       .def(py::init([](const DoubleArray& pool, bool maximize, const std::string& surrogate,
                        const std::string& acquisition, int64_t n_init, uint64_t seed, double ucb_beta,
                        const std::string& kernel, const std::string& outcome_transform, int restarts,
-                       int64_t mc_samples) {
-             return PoolCampaign(to_tensor(pool, 2, "pool"), maximize,
-                                 make_config(surrogate, acquisition, n_init, seed, ucb_beta, kernel, outcome_transform,
-                                             restarts, mc_samples));
+                       int64_t mc_samples, std::vector<std::string> outcomes, std::vector<double> ref_point) {
+             auto c = make_config(surrogate, acquisition, n_init, seed, ucb_beta, kernel, outcome_transform, restarts,
+                                  mc_samples);
+             c.outcomes = std::move(outcomes);
+             c.ref_point = std::move(ref_point);
+             return PoolCampaign(to_tensor(pool, 2, "pool"), maximize, c);
            }),
            py::arg("pool"), py::arg("maximize") = true, py::arg("surrogate") = "gp", py::arg("acquisition") = "logei",
            py::arg("n_init") = 2, py::arg("seed") = 0, py::arg("ucb_beta") = 4.0, py::arg("kernel") = "matern52",
-           py::arg("outcome_transform") = "auto", py::arg("restarts") = 4, py::arg("mc_samples") = 128)
+           py::arg("outcome_transform") = "auto", py::arg("restarts") = 4, py::arg("mc_samples") = 128,
+           py::arg("outcomes") = std::vector<std::string>{}, py::arg("ref_point") = std::vector<double>{},
+           "A campaign over the rows of a feature pool [N, d]. outcomes: one entry per measured outcome ('max', "
+           "'min', '<= b', '>= b') for multi-objective or constrained campaigns (acquisition qnehvi, qlognehvi, "
+           "qparego, or qlognei for one objective); ref_point: the worst acceptable value of each objective.")
       .def("ask", [](PoolCampaign& c, int64_t q) {
              std::vector<int64_t> rows;
              {
@@ -81,6 +87,8 @@ void bind_campaign(py::module_& root) {
              return to_numpy_index(rows);
            }, py::arg("q") = 1, "Proposes q pool rows (marked pending).")
       .def("tell", py::overload_cast<int64_t, double>(&PoolCampaign::tell), py::arg("index"), py::arg("value"))
+      .def("tell_outcomes", &PoolCampaign::tell_outcomes, py::arg("index"), py::arg("outcomes"),
+           "Records every outcome of one experiment.")
       .def("tell", py::overload_cast<const std::vector<int64_t>&, const std::vector<double>&>(&PoolCampaign::tell),
            py::arg("indices"), py::arg("values"))
       .def("cancel", &PoolCampaign::cancel, py::arg("index"))
@@ -93,6 +101,15 @@ void bind_campaign(py::module_& root) {
              return to_numpy(torch::tensor(c.observed_values(), torch::kFloat64));
            })
       .def_property_readonly("pending", [](const PoolCampaign& c) { return to_numpy_index(c.pending()); })
+      .def_property_readonly("observed_outcomes", [](const PoolCampaign& c) { return to_numpy(c.observed_outcomes()); })
+      .def_property_readonly("num_outcomes", &PoolCampaign::num_outcomes)
+      .def_property_readonly("outcomes", [](const PoolCampaign& c) {
+             std::vector<std::string> out;
+             for (const auto& o : c.outcomes()) out.push_back(to_string(o));
+             return out;
+           })
+      .def("pareto_front", [](const PoolCampaign& c) { return to_numpy_index(c.pareto_front()); },
+           "Observed rows that meet every constraint and that no other such row dominates.")
       .def_property_readonly("pool_size", &PoolCampaign::pool_size)
       .def_property_readonly("maximize", &PoolCampaign::maximize)
       .def_property_readonly("ask_count", &PoolCampaign::ask_count)
@@ -124,18 +141,43 @@ void bind_campaign(py::module_& root) {
   m.def(
       "pool_campaign",
       [](const DoubleArray& X, const DoubleArray& y, bool maximize, int64_t budget, uint64_t seed,
-         const std::string& surrogate, const std::string& acquisition, int64_t q, int64_t n_init) {
+         const std::string& surrogate, const std::string& acquisition, int64_t q, int64_t n_init,
+         int64_t mc_samples) {
         auto Xt = to_tensor(X, 2, "X");
         auto yt = to_tensor(y, 1, "y");
+        CampaignConfig base;
+        base.mc_samples = mc_samples;
         std::vector<int64_t> order;
         {
           py::gil_scoped_release release;
-          order = pool_campaign(Xt, yt, maximize, budget, seed, surrogate, acquisition, q, n_init);
+          order = pool_campaign(Xt, yt, maximize, budget, seed, surrogate, acquisition, q, n_init, &base);
         }
         return order;
       },
       py::arg("X"), py::arg("y"), py::arg("maximize"), py::arg("budget"), py::arg("seed") = 0,
-      py::arg("surrogate") = "gp", py::arg("acquisition") = "logei", py::arg("q") = 1, py::arg("n_init") = 2);
+      py::arg("surrogate") = "gp", py::arg("acquisition") = "logei", py::arg("q") = 1, py::arg("n_init") = 2,
+      py::arg("mc_samples") = 128);
+  m.def(
+      "pool_campaign_outcomes",
+      [](const DoubleArray& X, const DoubleArray& Y, const std::vector<std::string>& outcomes, int64_t budget,
+         uint64_t seed, const std::string& acquisition, int64_t q, int64_t n_init, std::vector<double> ref_point,
+         int64_t mc_samples, const std::string& surrogate) {
+        auto Xt = to_tensor(X, 2, "X");
+        auto Yt = to_tensor(Y, 2, "Y");
+        CampaignConfig base;
+        base.ref_point = std::move(ref_point);
+        base.mc_samples = mc_samples;
+        base.surrogate = surrogate;
+        std::vector<int64_t> order;
+        {
+          py::gil_scoped_release release;
+          order = pool_campaign_outcomes(Xt, Yt, outcomes, budget, seed, acquisition, q, n_init, &base);
+        }
+        return order;
+      },
+      py::arg("X"), py::arg("Y"), py::arg("outcomes"), py::arg("budget"), py::arg("seed") = 0,
+      py::arg("acquisition") = "qlognehvi", py::arg("q") = 1, py::arg("n_init") = 2,
+      py::arg("ref_point") = std::vector<double>{}, py::arg("mc_samples") = 128, py::arg("surrogate") = "gp");
   m.def(
       "run_pool_benchmark",
       [](const DoubleArray& X, const DoubleArray& y, bool maximize, std::vector<std::string> acquisitions,

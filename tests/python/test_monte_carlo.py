@@ -129,3 +129,62 @@ def test_thompson_paths_and_batches():
     assert batch[0] == int(np.argmax(first))
     order = sozai.benchmark.pool_campaign(X[:300], y[:300], True, 10, seed=2, acquisition="thompson", q=5)
     assert len(set(order)) == 10
+
+
+def _two_objective_pool(n=150, seed=8):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(size=(n, 2))
+    f1 = np.sin(3 * X[:, 0]) + 0.3 * X[:, 1]
+    f2 = np.cos(3 * X[:, 0]) - 0.2 * X[:, 1] ** 2
+    c = X[:, 0] + X[:, 1]
+    return X, np.stack([f1, f2, c], axis=1)
+
+
+@pytest.mark.parametrize("acq", ["qlognehvi", "qnehvi", "qparego"])
+def test_multi_objective_campaign(acq, tmp_path):
+    X, Y = _two_objective_pool()
+    outcomes = ["max", "max", "<= 1.2"]
+    c = sozai.campaign.PoolCampaign(X, acquisition=acq, outcomes=outcomes, restarts=2, mc_samples=32, seed=1)
+    assert c.num_outcomes == 3 and c.outcomes == ["max", "max", "<=1.2"]
+    seq = []
+    for _ in range(3):
+        rows = [int(r) for r in c.ask(2)]
+        for r in rows:
+            c.tell_outcomes(r, Y[r].tolist())
+        seq += rows
+    assert len(set(seq)) == 6
+    np.testing.assert_allclose(c.observed_outcomes, Y[seq])
+    front = set(c.pareto_front().tolist())
+    feas = [r for r in seq if Y[r, 2] <= 1.2]
+    expect = {r for r in feas if not any((Y[s, :2] >= Y[r, :2]).all() and (Y[s, :2] > Y[r, :2]).any() for s in feas)}
+    assert front == expect
+    with pytest.raises(sozai.InputError, match="tell all of them"):
+        c.tell(int(c.ask(1)[0]), 1.0)
+    with pytest.raises(sozai.InputError, match="pareto_front"):
+        c.best()
+    path = tmp_path / "mo.json"
+    c.save(str(path))
+    d = sozai.campaign.PoolCampaign.load(str(path))
+    assert d.outcomes == c.outcomes and d.pending.tolist() == c.pending.tolist()
+    assert d.ask(2).tolist() == c.ask(2).tolist()
+
+
+def test_pool_campaign_with_outcomes_and_errors():
+    X, Y = _two_objective_pool(120)
+    order = sozai.benchmark.pool_campaign(X, Y[:, :2], None, 10, seed=3, acquisition="qlognehvi", q=2,
+                                          outcomes=["max", "min"], ref_point=[-0.5, 1.5], mc_samples=32)
+    assert len(order) == 10 and len(set(order)) == 10
+    again = sozai.benchmark.pool_campaign(X, Y[:, :2], None, 10, seed=3, acquisition="qlognehvi", q=2,
+                                          outcomes=["max", "min"], ref_point=[-0.5, 1.5], mc_samples=32)
+    assert order == again
+    one = sozai.benchmark.pool_campaign(X, Y[:, [0, 2]], None, 8, seed=3, acquisition="qlognei",
+                                        outcomes=["max", "<= 1.0"], mc_samples=32)
+    assert len(set(one)) == 8
+    with pytest.raises(sozai.InputError, match="use qnehvi, qlognehvi or qparego"):
+        sozai.campaign.PoolCampaign(X, acquisition="logei", outcomes=["max", "min"])
+    with pytest.raises(sozai.InputError, match="outcome 1"):
+        sozai.campaign.PoolCampaign(X, acquisition="qnehvi", outcomes=["max", "<= x"])
+    with pytest.raises(sozai.InputError, match="ref_point has 1 values for 2 objectives"):
+        sozai.campaign.PoolCampaign(X, acquisition="qnehvi", outcomes=["max", "min"], ref_point=[0.0])
+    with pytest.raises(sozai.InputError, match=r"Y must be \[n, 2\]"):
+        sozai.benchmark.pool_campaign(X, Y, None, 5, outcomes=["max", "min"], acquisition="qnehvi")

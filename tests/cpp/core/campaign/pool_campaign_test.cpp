@@ -170,3 +170,74 @@ TEST_CASE("pool_campaign returns the budget in order, first n_init random by see
   auto rb = random_baseline(60, 60, 3);
   CHECK(std::set<int64_t>(rb.begin(), rb.end()).size() == 60);
 }
+
+TEST_CASE("campaigns over several outcomes: tell, Pareto front, save -> load -> continue", "[campaign][mo]") {
+  auto p = make_pool(120, 3);
+  // Outcomes: the pool objective (max), a conflicting one (min) and a cap.
+  auto Y = torch::stack({p.y, p.X.select(1, 0) * 2 - p.X.select(1, 1), p.X.sum(1)}, 1);
+  for (std::string acq : {"qlognehvi", "qparego"}) {
+    INFO(acq);
+    auto cfg = fast_config(acq);
+    cfg.outcomes = {"max", "min", "<= 2.0"};
+    cfg.mc_samples = 32;
+    std::vector<std::string> paths = {temp_path("mo.json")};
+#ifdef SOZAI_WITH_HDF5
+    paths.push_back(temp_path("mo.h5"));
+#endif
+    for (const auto& path : paths) {
+      INFO(path);
+      auto run = [&](PoolCampaign& c, int rounds) {
+        std::vector<int64_t> out;
+        for (int i = 0; i < rounds; ++i) {
+          auto rows = c.ask(2);
+          auto v = Y[rows[0]];
+          c.tell_outcomes(rows[0], {v[0].item<double>(), v[1].item<double>(), v[2].item<double>()});
+          out.insert(out.end(), rows.begin(), rows.end());
+        }
+        return out;
+      };
+      PoolCampaign straight(p.X, true, cfg);
+      auto a = run(straight, 6);
+      PoolCampaign first(p.X, true, cfg);
+      auto b = run(first, 3);
+      first.save(path);
+      auto loaded = PoolCampaign::load(path);
+      CHECK(loaded.num_outcomes() == 3);
+      CHECK(loaded.observed_values() == first.observed_values());
+      auto b2 = run(loaded, 3);
+      b.insert(b.end(), b2.begin(), b2.end());
+      CHECK(a == b);
+      std::remove(path.c_str());
+
+      // The Pareto front: feasible, and nothing observed and feasible dominates it.
+      auto front = straight.pareto_front();
+      REQUIRE(!front.empty());
+      auto obs = straight.observed_indices();
+      for (auto r : front) {
+        CHECK(Y[r][2].item<double>() <= 2.0);
+        for (auto s : obs) {
+          if (Y[s][2].item<double>() > 2.0) continue;
+          const bool dominates = Y[s][0].item<double>() >= Y[r][0].item<double>() &&
+                                 Y[s][1].item<double>() <= Y[r][1].item<double>() &&
+                                 (Y[s][0].item<double>() > Y[r][0].item<double>() ||
+                                  Y[s][1].item<double>() < Y[r][1].item<double>());
+          CHECK(!dominates);
+        }
+      }
+    }
+  }
+  auto cfg = fast_config("qnehvi");
+  cfg.outcomes = {"max", "min"};
+  PoolCampaign c(p.X, true, cfg);
+  CHECK_THROWS_AS(c.tell(0, 1.0), InputError);
+  CHECK_THROWS_AS(c.tell_outcomes(0, {1.0}), InputError);
+  CHECK_THROWS_AS(c.tell_outcomes(0, {1.0, NAN}), InputError);
+  CHECK(c.observed_indices().empty());
+  c.tell_outcomes(0, {1.0, 2.0});
+  CHECK_THROWS_AS(c.best(), InputError);
+  cfg.acquisition = "logei";
+  CHECK_THROWS_AS(PoolCampaign(p.X, true, cfg), InputError);
+  cfg.acquisition = "qnehvi";
+  cfg.surrogate = "gnn";
+  CHECK_THROWS_AS(PoolCampaign(p.X, true, cfg), InputError);
+}
