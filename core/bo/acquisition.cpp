@@ -15,6 +15,43 @@ torch::Tensor AnalyticAcquisition::operator()(const torch::Tensor& X) const {
   return kernels::analytic_acquisition(post.mean.squeeze(1), post.variance.squeeze(1), params_);
 }
 
+namespace {
+constexpr double kInvSqrt2 = 0.70710678118654752440;
+constexpr double kLogSqrt2Pi = 0.91893853320467274178;
+constexpr double kLogSqrtPiDiv2 = 0.22579135264472743236;
+
+torch::Tensor normal_cdf(const torch::Tensor& z) { return 0.5 * torch::erfc(-z * kInvSqrt2); }
+torch::Tensor normal_pdf(const torch::Tensor& z) { return torch::exp(-0.5 * z * z - kLogSqrt2Pi); }
+
+/// log h(z), h = phi + z Phi, as kernels::impl::log_ei_h; each branch sees
+/// a clamped z so no NaN reaches the gradient of the branch not taken.
+torch::Tensor log_ei_h(const torch::Tensor& z) {
+  auto zd = z.clamp_min(-1.0);
+  auto direct = torch::log(normal_pdf(zd) + zd * normal_cdf(zd));
+  auto zm = z.clamp(-1e6, -1.0);
+  auto w = torch::log(torch::special_erfcx(-zm * kInvSqrt2) * zm.abs()) + kLogSqrtPiDiv2;
+  auto log1mexp = torch::where(w > -0.6931471805599453, torch::log(-torch::expm1(w.clamp_max(-1e-300))),
+                               torch::log1p(-torch::exp(w.clamp_max(-0.6931471805599453))));
+  auto mid = -0.5 * zm * zm - kLogSqrt2Pi + log1mexp;
+  auto zt = z.clamp_max(-1e6);
+  auto tail = -0.5 * zt * zt - kLogSqrt2Pi - 2.0 * torch::log(zt.abs());
+  return torch::where(z > -1.0, direct, torch::where(z > -1e6, mid, tail));
+}
+}  // namespace
+
+torch::Tensor analytic_acquisition_differentiable(const torch::Tensor& mean, const torch::Tensor& variance,
+                                                  const AcquisitionParams& p) {
+  auto sigma = variance.clamp_min(1e-30).sqrt();
+  const double sign = p.maximize ? 1.0 : -1.0;
+  if (p.kind == AcquisitionKind::UCB) return sign * mean + std::sqrt(p.beta) * sigma;
+  auto z = sign * (mean - p.best_f) / sigma;
+  switch (p.kind) {
+    case AcquisitionKind::PI: return normal_cdf(z);
+    case AcquisitionKind::EI: return sigma * torch::exp(log_ei_h(z));
+    default: return torch::log(sigma) + log_ei_h(z);
+  }
+}
+
 double best_latent_value(const Surrogate& model, const torch::Tensor& Y, bool maximize) {
   SOZAI_CHECK(Y.defined() && Y.numel() > 0, "best_latent_value: no observations");
   auto z = model.transform_outcome(Y.reshape({-1}));

@@ -28,6 +28,12 @@ class AnalyticAcquisition {
   AcquisitionParams params_;
 };
 
+/// The analytic acquisitions in differentiable tensor ops, equal in value to
+/// kernels::analytic_acquisition (LogEI through the same stable log h(z)),
+/// for gradient-based optimisation over continuous spaces.
+torch::Tensor analytic_acquisition_differentiable(const torch::Tensor& mean, const torch::Tensor& variance,
+                                                  const AcquisitionParams& params);
+
 /// Best observed outcome in the model's latent space: max (or min when
 /// minimising) of transform_outcome(Y). Y: [n] or [n, 1].
 double best_latent_value(const Surrogate& model, const torch::Tensor& Y, bool maximize);

@@ -218,6 +218,40 @@ torch::Tensor mc_acquisition(const Surrogate& model, const torch::Tensor& X, con
   return torch::cat(out);
 }
 
+namespace {
+torch::Tensor step_fixed(const torch::Tensor& X_baseline, const torch::Tensor& X_batch) {
+  SOZAI_CHECK(X_baseline.defined() && X_baseline.dim() == 2, "MCStepScorer: X_baseline must be [b, d]");
+  if (!X_batch.defined() || X_batch.numel() == 0) return X_baseline;
+  SOZAI_CHECK(X_batch.dim() == 2 && X_batch.size(1) == X_baseline.size(1), "MCStepScorer: X_batch must be [k, ",
+              X_baseline.size(1), "], got ", X_batch.sizes());
+  return torch::cat({X_baseline, X_batch.to(X_baseline.options())}, 0);
+}
+}  // namespace
+
+MCStepScorer::MCStepScorer(const Surrogate& model, const torch::Tensor& X_baseline, const torch::Tensor& X_batch,
+                           const MCAcquisitionConfig& config)
+    : config_(config),
+      // Base samples for [baseline; batch so far; candidate], as a q-batch of
+      // this size would draw them: the first pick does not depend on q.
+      sampler_(model, step_fixed(X_baseline, X_batch),
+               normal_base_samples(config.samples, step_fixed(X_baseline, X_batch).size(0) + 1, config.seed)) {
+  check_config(config, "MCStepScorer");
+  const double sign = config.maximize ? 1.0 : -1.0;
+  auto ctx = batch_context(sign * sampler_.fixed_samples(), sign * sampler_.fixed_mean(), X_baseline.size(0), config);
+  incumbent_ = ctx.incumbent;
+  fixed_ucb_ = ctx.fixed_agg;
+}
+
+torch::Tensor MCStepScorer::operator()(const torch::Tensor& candidates) const {
+  const double sign = config_.maximize ? 1.0 : -1.0;
+  torch::Tensor mu;
+  auto f = sampler_.candidate_samples(candidates, &mu);
+  BatchContext ctx;
+  ctx.incumbent = incumbent_;
+  ctx.fixed_agg = fixed_ucb_;
+  return batch_values(sign * f, sign * mu, ctx, config_, /*incremental=*/true);
+}
+
 std::vector<int64_t> select_batch_mc(const Surrogate& model, const torch::Tensor& candidates,
                                      const torch::Tensor& available, int64_t q, const torch::Tensor& X_baseline,
                                      const MCAcquisitionConfig& config, const std::vector<int64_t>& pending) {
@@ -237,8 +271,6 @@ std::vector<int64_t> select_batch_mc(const Surrogate& model, const torch::Tensor
     check_points(X_baseline, d, "select_batch_mc", "X_baseline");
     base_pts = prune_baseline(model, X_baseline.to(candidates.options()), config);
   }
-  const int64_t nb = base_pts.size(0);
-  const double sign = config.maximize ? 1.0 : -1.0;
 
   auto mask = available.to(torch::kCPU).clone();
   for (auto p : pending) mask[p] = false;
@@ -249,19 +281,12 @@ std::vector<int64_t> select_batch_mc(const Surrogate& model, const torch::Tensor
     auto rows = torch::nonzero(mask).reshape({-1});
     if (rows.numel() == 0) break;
     auto members = candidates.index_select(0, torch::tensor(batch, torch::kInt64).to(candidates.device()));
-    auto fixed = torch::cat({base_pts, members}, 0);
-    // Base samples for [baseline; batch so far; candidate], as a q-batch of
-    // this size would draw them: the first pick does not depend on q.
-    ConditionedSampler sampler(model, fixed, normal_base_samples(config.samples, fixed.size(0) + 1, config.seed));
-    auto ctx = batch_context(sign * sampler.fixed_samples(), sign * sampler.fixed_mean(), nb, config);
+    MCStepScorer scorer(model, base_pts, members, config);
     double best_val = neg_inf;
     int64_t best_row = rows[0].item<int64_t>();
     for (int64_t s = 0; s < rows.numel(); s += config.chunk) {
       auto r = rows.slice(0, s, std::min(s + config.chunk, rows.numel()));
-      auto C = candidates.index_select(0, r.to(candidates.device()));
-      torch::Tensor mu;
-      auto f = sampler.candidate_samples(C, &mu);
-      auto vals = batch_values(sign * f, sign * mu, ctx, config, /*incremental=*/true);
+      auto vals = scorer(candidates.index_select(0, r.to(candidates.device())));
       vals = torch::nan_to_num(vals, neg_inf).to(torch::kCPU);  // NaN never wins
       auto k = vals.argmax().item<int64_t>();
       const double v = vals[k].item<double>();

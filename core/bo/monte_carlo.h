@@ -66,6 +66,25 @@ class ConditionedSampler {
   torch::Tensor fixed_, L_, z_fixed_, z_new_, f_fixed_, mean_fixed_;
 };
 
+/// The value select_batch_mc maximises at one greedy step: each candidate
+/// scored jointly with the fixed batch members (pending experiments and
+/// earlier picks) against the baseline. Built once per step; calling it is
+/// differentiable in the candidates (continuous acquisition optimisation).
+class MCStepScorer {
+ public:
+  /// X_baseline: the (pruned) observed points [b, d] (qLogNEI; may be empty
+  /// for qUCB); X_batch: fixed members [k, d] (may be empty).
+  MCStepScorer(const Surrogate& model, const torch::Tensor& X_baseline, const torch::Tensor& X_batch,
+               const MCAcquisitionConfig& config);
+  /// candidates [n, d] -> [n], larger is better.
+  torch::Tensor operator()(const torch::Tensor& candidates) const;
+
+ private:
+  MCAcquisitionConfig config_;
+  ConditionedSampler sampler_;
+  torch::Tensor incumbent_, fixed_ucb_;  // [S] (qLogNEI), [S] or undefined (qUCB)
+};
+
 /// The observed points worth comparing against for noisy improvement: those
 /// that are the best in at least one of `samples` joint posterior samples
 /// (BoTorch's prune_inferior_points), at most config.max_baseline.

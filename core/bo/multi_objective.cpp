@@ -283,18 +283,39 @@ std::vector<double> infer_reference_point(const torch::Tensor& Yobj, const std::
   return ref;
 }
 
+struct MultiOutcomeScorer::Impl {
+  Impl(const std::vector<const Surrogate*>& m, const torch::Tensor& X, const torch::Tensor& Y,
+       const MultiOutcomeConfig& c, const torch::Tensor& batch, int64_t pick)
+      : models(m), config(c), prepared(prepare(models, X, Y, config, X)),
+        scorer(models, prepared,
+               batch.defined() && batch.numel() > 0 ? batch.to(X.options()) : X.new_zeros({0, X.size(1)}), config,
+               pick) {}
+  std::vector<const Surrogate*> models;
+  MultiOutcomeConfig config;
+  Prepared prepared;
+  StepScorer scorer;
+};
+
+MultiOutcomeScorer::MultiOutcomeScorer(const std::vector<const Surrogate*>& models, const torch::Tensor& X_observed,
+                                       const torch::Tensor& Y_observed, const MultiOutcomeConfig& config,
+                                       const torch::Tensor& X_batch, int64_t pick)
+    : impl_(std::make_unique<Impl>(models, X_observed, Y_observed, config, X_batch, pick)) {}
+
+MultiOutcomeScorer::~MultiOutcomeScorer() = default;
+
+torch::Tensor MultiOutcomeScorer::operator()(const torch::Tensor& candidates) const {
+  return impl_->scorer.score(candidates);
+}
+
 torch::Tensor multi_outcome_acquisition(const std::vector<const Surrogate*>& models, const torch::Tensor& candidates,
                                         const torch::Tensor& X_observed, const torch::Tensor& Y_observed,
                                         const MultiOutcomeConfig& config, const torch::Tensor& X_batch, int64_t pick) {
   SOZAI_CHECK(candidates.defined() && candidates.dim() == 2, "multi_outcome_acquisition: candidates must be [n, d]");
   torch::NoGradGuard no_grad;
-  auto p = prepare(models, X_observed, Y_observed, config, candidates);
-  auto batch = X_batch.defined() && X_batch.numel() > 0 ? X_batch.to(candidates.options())
-                                                        : candidates.new_zeros({0, candidates.size(1)});
-  StepScorer scorer(models, p, batch, config, pick);
+  MultiOutcomeScorer scorer(models, X_observed.to(candidates.options()), Y_observed, config, X_batch, pick);
   std::vector<torch::Tensor> out;
   for (int64_t s = 0; s < candidates.size(0); s += config.chunk)
-    out.push_back(scorer.score(candidates.slice(0, s, std::min(s + config.chunk, candidates.size(0)))));
+    out.push_back(scorer(candidates.slice(0, s, std::min(s + config.chunk, candidates.size(0)))));
   return out.empty() ? candidates.new_zeros({0}) : torch::cat(out);
 }
 

@@ -20,6 +20,7 @@
 #include <sozai/models/surrogate.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,26 @@ std::vector<int64_t> select_batch_multi(const std::vector<const Surrogate*>& mod
                                         const torch::Tensor& available, int64_t q, const torch::Tensor& X_observed,
                                         const torch::Tensor& Y_observed, const MultiOutcomeConfig& config,
                                         const std::vector<int64_t>& pending = {});
+
+/// The value select_batch_multi maximises at one step, built once (models
+/// sampled at the baseline and the fixed batch members X_batch, fronts or
+/// incumbents per sample) and evaluated for any candidates; differentiable
+/// in the candidates (continuous acquisition optimisation).
+class MultiOutcomeScorer {
+ public:
+  MultiOutcomeScorer(const std::vector<const Surrogate*>& models, const torch::Tensor& X_observed,
+                     const torch::Tensor& Y_observed, const MultiOutcomeConfig& config,
+                     const torch::Tensor& X_batch = {}, int64_t pick = 0);
+  ~MultiOutcomeScorer();
+  MultiOutcomeScorer(const MultiOutcomeScorer&) = delete;
+  MultiOutcomeScorer& operator=(const MultiOutcomeScorer&) = delete;
+  /// candidates [n, d] -> [n], larger is better.
+  torch::Tensor operator()(const torch::Tensor& candidates) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 /// Value of each candidate [n, d] -> [n] as the next pick after the fixed
 /// batch members X_batch [p, d] (pending and earlier picks): what

@@ -365,6 +365,8 @@ double risk_of(const std::map<std::string, double>& custom, const std::string& s
 }
 }  // namespace
 
+double DesignSpace::critical_risk(const std::string& symbol) const { return risk_of(critical_risk_, symbol); }
+
 std::string DesignSpace::violation(const double* c) const {
   std::ostringstream why;
   double critical = 0.0;

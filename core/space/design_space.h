@@ -97,6 +97,14 @@ class DesignSpace {
   const std::vector<Parameter>& parameters() const { return params_; }
   const Parameter& parameter(const std::string& name) const;
   const std::vector<LinearConstraint>& constraints() const { return constraints_; }
+  /// Elements no composition may contain.
+  const std::vector<std::string>& forbidden_elements() const { return forbidden_; }
+  /// The critical-element budget (set_critical_budget), or -1 when none is set.
+  double critical_budget() const { return critical_cap_; }
+  /// Supply-risk score the budget weighs `symbol` by.
+  double critical_risk(const std::string& symbol) const;
+  /// Offset of parameter `index` in a raw candidate.
+  int64_t raw_offset(size_t index) const { return offset(index); }
   int64_t raw_width() const;
   int64_t encoded_width() const;
   /// Column names of the encoding ("temperature", "route=cast", "alloy.Co"...).

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <random>
 
 namespace sozai {
@@ -245,7 +246,9 @@ void ExactGP::optimise_hyperparameters() {
 Posterior ExactGP::latent_posterior(const torch::Tensor& X) const {
   check_fitted("latent_posterior");
   auto Xn = check_inputs(X, "latent_posterior");
-  torch::NoGradGuard no_grad;
+  // Differentiable in X when X requires grad (acquisition optimisation).
+  std::optional<torch::NoGradGuard> no_grad;
+  if (!X.requires_grad()) no_grad.emplace();
   const int64_t m = Xn.size(0);
   auto mean = torch::empty({m}, Xn.options());
   auto var = torch::empty({m}, Xn.options());
@@ -271,7 +274,8 @@ torch::Tensor ExactGP::latent_covariance(const torch::Tensor& A, const torch::Te
   check_fitted("latent_covariance");
   auto An = check_inputs(A, "latent_covariance");
   auto Bn = check_inputs(B, "latent_covariance");
-  torch::NoGradGuard no_grad;
+  std::optional<torch::NoGradGuard> no_grad;
+  if (!A.requires_grad() && !B.requires_grad()) no_grad.emplace();
   auto KxB = covariance(kind_, Xn_, Bn, ls_, os_);  // [n, b]
   auto W = at::cholesky_solve(KxB, L_);              // K^-1 k(X, B)
   auto out = torch::empty({An.size(0), Bn.size(0)}, An.options());

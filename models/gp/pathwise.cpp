@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <optional>
 #include <vector>
 
 namespace sozai {
@@ -59,7 +60,8 @@ torch::Tensor GPPathSampler::prior(const torch::Tensor& Xn) const {
 }
 
 torch::Tensor GPPathSampler::operator()(const torch::Tensor& X) const {
-  torch::NoGradGuard no_grad;
+  std::optional<torch::NoGradGuard> no_grad;  // differentiable in X when X requires grad
+  if (!X.requires_grad()) no_grad.emplace();
   auto Xn = gp_.normalize_inputs(X).to(omega_.options());
   auto Kx = covariance(covariance_kind_from_string(gp_.config().kernel), Xn, gp_.train_inputs(), ls_, os_);
   return (prior(Xn) + torch::matmul(Kx, V_)).t();
