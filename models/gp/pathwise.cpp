@@ -11,7 +11,9 @@
 
 namespace sozai {
 
-GPPathSampler::GPPathSampler(const ExactGP& gp, int64_t paths, uint64_t seed, int64_t features) : gp_(gp) {
+GPPathSampler::GPPathSampler(const ExactGP& gp, int64_t paths, uint64_t seed, int64_t features, int64_t first_path)
+    : gp_(gp) {
+  SOZAI_CHECK(first_path >= 0, "GPPathSampler: first_path must be >= 0, got ", first_path);
   SOZAI_CHECK(paths >= 1 && features >= 1, "GPPathSampler: paths and features must be >= 1, got ", paths, ", ",
               features);
   const auto& Xn = gp.train_inputs();
@@ -38,7 +40,7 @@ GPPathSampler::GPPathSampler(const ExactGP& gp, int64_t paths, uint64_t seed, in
   // is the same whatever the number of paths drawn.
   std::vector<torch::Tensor> w, e;
   for (int64_t j = 0; j < paths; ++j) {
-    auto gj = at::detail::createCPUGenerator(seed ^ (0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(j + 1)));
+    auto gj = at::detail::createCPUGenerator(seed ^ (0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(first_path + j + 1)));
     w.push_back(at::normal(0.0, 1.0, {features}, gj, cpu));
     e.push_back(at::normal(0.0, 1.0, {n}, gj, cpu));
   }

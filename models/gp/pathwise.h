@@ -21,7 +21,9 @@ class GPPathSampler {
   /// `features` random Fourier features (RBF: Gaussian frequencies;
   /// Matern-5/2: Student-t with 5 degrees of freedom). Seeded; path j does
   /// not depend on how many paths are drawn.
-  GPPathSampler(const ExactGP& gp, int64_t paths, uint64_t seed, int64_t features = 1024);
+  /// first_path: index of the first path drawn (paths first_path ..
+  /// first_path + paths - 1 of the seed's sequence).
+  GPPathSampler(const ExactGP& gp, int64_t paths, uint64_t seed, int64_t features = 1024, int64_t first_path = 0);
   /// Latent values of every path at X [n, d] (raw inputs) -> [paths, n].
   torch::Tensor operator()(const torch::Tensor& X) const;
   int64_t paths() const { return W_.size(1); }
