@@ -512,10 +512,14 @@ OptimizeResult optimize_acquisition(const DesignSpace& space, const EncodedAcqui
   best.candidate = raw[order[0].item<int64_t>()].clone();
   best.value = vals[order[0].item<int64_t>()].item<double>();
   const int64_t starts = std::min<int64_t>(cfg.restarts, raw.size(0));
+  // Without integers or discrete parameters one continuous search is all.
+  bool mixed = !pb.relaxation().discrete.empty();
+  for (const auto& v : pb.relaxation().vars) mixed = mixed || v.integer;
+  const int64_t rounds = mixed ? cfg.rounds : 1;
   for (int64_t s = 0; s < starts; ++s) {
     auto x = raw[order[s].item<int64_t>()].clone().contiguous();
     double fx = vals[order[s].item<int64_t>()].item<double>();
-    for (int64_t round = 0; round < cfg.rounds; ++round) {
+    for (int64_t round = 0; round < rounds; ++round) {
       auto trial = x.clone();
       pb.ascend(trial, pb.lo(), pb.hi(), cfg);
       if (pb.round_and_repair(trial)) {

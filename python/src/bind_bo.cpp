@@ -6,6 +6,10 @@
 #include <sozai/core/bo/monte_carlo.h>
 #include <sozai/core/bo/select.h>
 #include <sozai/core/bo/thompson.h>
+#include <sozai/core/bo/optimize.h>
+#include <sozai/core/bo/pareto.h>
+#include <sozai/core/bo/space_batch.h>
+#include <sozai/core/space/design_space.h>
 #include <sozai/models/gp/exact_gp.h>
 
 namespace sozai {
@@ -149,6 +153,109 @@ void bind_bo(py::module_& root) {
       py::arg("seed") = 0, py::arg("features") = 1024, py::arg("chunk") = 16384,
       py::arg("pending") = std::vector<int64_t>{},
       "Thompson sampling: q pool rows, each the maximiser of its own GP sample path, scored in chunks.");
+  m.def(
+      "select_batch_in_space",
+      [](const DesignSpace& space, const std::vector<ExactGP*>& models, const DoubleArray& X_observed,
+         const DoubleArray& Y_observed, int64_t q, const std::string& acquisition,
+         const std::vector<std::string>& outcomes, std::vector<double> ref_point, const py::object& pending,
+         int64_t mc_samples, uint64_t seed, double beta, int64_t restarts, int64_t raw_samples, int64_t max_iter) {
+        std::vector<const Surrogate*> ms(models.begin(), models.end());
+        std::vector<Outcome> outs;
+        for (size_t i = 0; i < outcomes.size(); ++i) outs.push_back(outcome_from_string(outcomes[i], str("outcome ", i)));
+        AcquisitionSpec spec;
+        spec.name = acquisition;
+        spec.mc_samples = mc_samples;
+        spec.seed = seed;
+        spec.beta = beta;
+        OptimizeConfig oc;
+        oc.restarts = restarts;
+        oc.raw_samples = raw_samples;
+        oc.max_iter = max_iter;
+        oc.seed = seed;
+        auto X = to_tensor(X_observed, 2, "X_observed");
+        auto Y = to_tensor(Y_observed, -1, "Y_observed");
+        torch::Tensor P;
+        if (!pending.is_none()) P = to_tensor(pending.cast<DoubleArray>(), 2, "pending");
+        torch::Tensor out;
+        {
+          py::gil_scoped_release release;
+          out = select_batch_in_space(space, ms, X, Y, q, spec, outs, ref_point, P, oc);
+        }
+        return to_numpy(out);
+      },
+      py::arg("space"), py::arg("models"), py::arg("X_observed"), py::arg("Y_observed"), py::arg("q") = 1,
+      py::arg("acquisition") = "logei", py::arg("outcomes") = std::vector<std::string>{},
+      py::arg("ref_point") = std::vector<double>{}, py::arg("pending") = py::none(), py::arg("mc_samples") = 128,
+      py::arg("seed") = 0, py::arg("beta") = 4.0, py::arg("restarts") = 8, py::arg("raw_samples") = 256,
+      py::arg("max_iter") = 100,
+      "q new raw candidates from a design space: each pick maximises the acquisition (multi-start projected "
+      "L-BFGS, rounding and discrete search) given pending and earlier picks. models: one fitted ExactGP per "
+      "outcome, on space.encode(X_observed).");
+  m.def(
+      "project_to_space",
+      [](const DesignSpace& space, const DoubleArray& candidate) {
+        return to_numpy(project_to_space(space, to_tensor(candidate, 1, "candidate")));
+      },
+      py::arg("space"), py::arg("candidate"),
+      "Euclidean projection of a raw candidate's continuous, integer and composition values onto the space's "
+      "bounds, simplexes and linear constraints.");
+  m.def(
+      "non_dominated_mask",
+      [](const DoubleArray& Y) {
+        auto mask = non_dominated_mask(to_tensor(Y, 2, "Y"));
+        py::array_t<bool> out(mask.size(0));
+        std::copy(mask.data_ptr<bool>(), mask.data_ptr<bool>() + mask.size(0), out.mutable_data());
+        return out;
+      },
+      py::arg("Y"), "[n] bool: rows of Y [n, m] that no other row dominates (all objectives maximised).");
+  m.def(
+      "hypervolume",
+      [](const DoubleArray& Y, const DoubleArray& ref) {
+        return hypervolume(to_tensor(Y, 2, "Y"), to_tensor(ref, 1, "ref"));
+      },
+      py::arg("Y"), py::arg("ref"), "Exact hypervolume dominated by Y [n, m] above ref [m] (maximisation).");
+  m.def(
+      "hypervolume_improvement",
+      [](const DoubleArray& front, const DoubleArray& ref, const DoubleArray& Y) {
+        auto boxes = non_dominated_boxes(to_tensor(front, 2, "front"), to_tensor(ref, 1, "ref"));
+        return to_numpy(hypervolume_improvement(boxes, to_tensor(Y, 2, "Y")));
+      },
+      py::arg("front"), py::arg("ref"), py::arg("Y"),
+      "Hypervolume each row of Y would add to the front (box decomposition).");
+  m.def("infer_reference_point", [](const DoubleArray& Y, const std::vector<bool>& maximize) {
+        return infer_reference_point(to_tensor(Y, 2, "Y"), maximize);
+      }, py::arg("Y"), py::arg("maximize"),
+      "Nadir of the observed Pareto front moved 10% of its range towards worse (BoTorch's rule).");
+  m.def(
+      "select_batch_multi",
+      [](const std::vector<ExactGP*>& models, const DoubleArray& candidates, const BoolArray& available, int64_t q,
+         const DoubleArray& X_observed, const DoubleArray& Y_observed, const std::vector<std::string>& outcomes,
+         const std::string& acquisition, std::vector<double> ref_point, int64_t samples, uint64_t seed,
+         std::vector<int64_t> pending) {
+        std::vector<const Surrogate*> ms(models.begin(), models.end());
+        MultiOutcomeConfig c;
+        c.kind = acquisition;
+        for (size_t i = 0; i < outcomes.size(); ++i) c.outcomes.push_back(outcome_from_string(outcomes[i], str("outcome ", i)));
+        c.ref_point = std::move(ref_point);
+        c.samples = samples;
+        c.seed = seed;
+        auto C = to_tensor(candidates, 2, "candidates");
+        auto mask = bool_mask(available, C.size(0));
+        auto X = to_tensor(X_observed, 2, "X_observed");
+        auto Y = to_tensor(Y_observed, 2, "Y_observed");
+        std::vector<int64_t> rows;
+        {
+          py::gil_scoped_release release;
+          rows = select_batch_multi(ms, C, mask, q, X, Y, c, pending);
+        }
+        return to_numpy_index(rows);
+      },
+      py::arg("models"), py::arg("candidates"), py::arg("available"), py::arg("q"), py::arg("X_observed"),
+      py::arg("Y_observed"), py::arg("outcomes"), py::arg("acquisition") = "qlognehvi",
+      py::arg("ref_point") = std::vector<double>{}, py::arg("samples") = 128, py::arg("seed") = 0,
+      py::arg("pending") = std::vector<int64_t>{},
+      "Pool batch for several outcomes (qnehvi, qlognehvi, qparego, or qlognei with constraints); one ExactGP "
+      "per outcome.");
 }
 
 }  // namespace sozai

@@ -188,3 +188,68 @@ def test_pool_campaign_with_outcomes_and_errors():
         sozai.campaign.PoolCampaign(X, acquisition="qnehvi", outcomes=["max", "min"], ref_point=[0.0])
     with pytest.raises(sozai.InputError, match=r"Y must be \[n, 2\]"):
         sozai.benchmark.pool_campaign(X, Y, None, 5, outcomes=["max", "min"], acquisition="qnehvi")
+
+
+def test_batches_in_a_design_space():
+    space = sozai.spaces.DesignSpace()
+    space.add_composition("c", ["Fe", "Ni", "Co"], high=[1.0, 1.0, 0.4])
+    space.add_continuous("T", 500.0, 1200.0)
+    raw = space.sample(10, seed=1)
+    X = space.encode(raw)
+    y = np.sin(5 * X[:, 0]) + X[:, 1] * X[:, 3]
+    gp = sozai.models.ExactGP(restarts=2)
+    gp.set_input_bounds(np.zeros(X.shape[1]), np.ones(X.shape[1]))
+    gp.fit(X, y)
+    for acq in ["logei", "qlognei", "thompson"]:
+        batch = sozai.bo.select_batch_in_space(space, [gp], raw, y, q=2, acquisition=acq, seed=4, restarts=2,
+                                               raw_samples=64, mc_samples=32)
+        assert batch.shape == (2, 4)
+        assert space.feasible(batch).all()
+        np.testing.assert_allclose(batch[:, :3].sum(1), 1.0, atol=1e-9)
+    p = sozai.bo.project_to_space(space, np.array([0.9, 0.5, 0.6, 2000.0]))
+    assert space.feasible(p[None]).all() and p[3] == 1200.0
+    # Two objectives.
+    gp2 = sozai.models.ExactGP(restarts=2)
+    gp2.set_input_bounds(np.zeros(X.shape[1]), np.ones(X.shape[1]))
+    gp2.fit(X, -X[:, 2])
+    mo = sozai.bo.select_batch_in_space(space, [gp, gp2], raw, np.stack([y, -X[:, 2]], 1), q=1,
+                                        acquisition="qlognehvi", outcomes=["max", "max"], restarts=2, raw_samples=64,
+                                        mc_samples=32)
+    assert space.feasible(mo).all()
+
+
+def test_hypervolume_against_optuna_wfg():
+    from optuna._hypervolume import WFG
+
+    rng = np.random.default_rng(11)
+    for m in (2, 3, 4):
+        Y = rng.uniform(size=(12, m))
+        ref = np.full(m, -0.1)
+        # Optuna minimises: negate both points and reference.
+        assert sozai.bo.hypervolume(Y, ref) == pytest.approx(WFG().compute(-Y, -ref), rel=1e-12)
+    Y = rng.uniform(size=(8, 2))
+    mask = sozai.bo.non_dominated_mask(Y)
+    front = Y[mask]
+    for i in range(8):
+        dominated = any((Y[j] >= Y[i]).all() and (Y[j] > Y[i]).any() for j in range(8))
+        assert mask[i] == (not dominated)
+    cand = rng.uniform(size=(5, 2))
+    hvi = sozai.bo.hypervolume_improvement(front, np.zeros(2), cand)
+    base = sozai.bo.hypervolume(front, np.zeros(2))
+    for i in range(5):
+        assert hvi[i] == pytest.approx(sozai.bo.hypervolume(np.vstack([front, cand[i]]), np.zeros(2)) - base)
+    ref = sozai.bo.infer_reference_point(np.array([[1.0, 4.0], [3.0, 2.0], [0.0, 0.0]]), [True, False])
+    assert ref == pytest.approx([-0.3, 2.2])
+
+
+def test_select_batch_multi_from_python():
+    X, Y = _two_objective_pool(100)
+    gps = []
+    for j in range(2):
+        gp = sozai.models.ExactGP(restarts=2)
+        gp.fit(X[:10], Y[:10, j])
+        gps.append(gp)
+    available = np.ones(100, dtype=bool)
+    available[:10] = False
+    rows = sozai.bo.select_batch_multi(gps, X, available, 3, X[:10], Y[:10, :2], ["max", "max"], samples=32, seed=2)
+    assert len(set(rows.tolist())) == 3 and all(r >= 10 for r in rows)
