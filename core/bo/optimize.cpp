@@ -343,7 +343,13 @@ class Problem {
           break;
         }
       }
-      if (!accepted) break;
+      if (!accepted) {
+        // A stale curvature model near the constraints: retry once along
+        // the projected gradient before giving up.
+        if (mem.empty()) break;
+        mem.clear();
+        continue;
+      }
       std::vector<double> s(n), y(n);
       double moved = 0.0;
       for (size_t i = 0; i < n; ++i) {
@@ -487,6 +493,27 @@ class Problem {
   int64_t evals_ = 0;
 };
 
+/// Feasible starting points: scrambled Sobol points of the space, or, when
+/// rejection cannot find enough (an equality constraint on continuous
+/// parameters has measure zero in the box), Sobol points of the relaxed
+/// box projected onto the feasible set.
+torch::Tensor start_points(const DesignSpace& space, Problem& pb, const OptimizeConfig& cfg) {
+  try {
+    return space.sample(cfg.raw_samples, cfg.seed, /*sobol=*/true, /*max_tries=*/20);
+  } catch (const InputError&) {
+  }
+  auto raw = space.sample_unconstrained(cfg.raw_samples, cfg.seed);
+  std::vector<torch::Tensor> ok;
+  for (int64_t i = 0; i < raw.size(0); ++i) {
+    auto r = raw[i].clone().contiguous();
+    pb.set_z(r, project(pb.relaxation(), pb.lo(), pb.hi(), pb.z_of(r)));
+    if (space.violation(r.data_ptr<double>()).empty()) ok.push_back(r);
+  }
+  SOZAI_CHECK(!ok.empty(), "optimize_acquisition: no feasible starting point: neither rejection sampling nor "
+              "projection onto the constraints found one (are the constraints contradictory?)");
+  return torch::stack(ok);
+}
+
 }  // namespace
 
 torch::Tensor project_to_space(const DesignSpace& space, const torch::Tensor& candidate) {
@@ -505,7 +532,7 @@ OptimizeResult optimize_acquisition(const DesignSpace& space, const EncodedAcqui
               "optimize_acquisition: restarts, raw_samples, history and rounds must be >= 1 and max_iter >= 0");
   SOZAI_CHECK(!space.parameters().empty(), "optimize_acquisition: the design space has no parameters");
   Problem pb(space, acquisition);
-  auto raw = space.sample(cfg.raw_samples, cfg.seed, /*sobol=*/true);
+  auto raw = start_points(space, pb, cfg);
   auto vals = pb.value(raw);
   auto order = std::get<1>(torch::nan_to_num(vals, kNegInf).sort(0, /*descending=*/true));
   OptimizeResult best;

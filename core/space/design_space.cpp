@@ -640,6 +640,20 @@ torch::Tensor DesignSpace::sample(int64_t n, uint64_t seed, bool sobol, int64_t 
   return torch::from_blob(out.data(), {n, w}, torch::kFloat64).clone();
 }
 
+torch::Tensor DesignSpace::sample_unconstrained(int64_t n, uint64_t seed) const {
+  SOZAI_CHECK(!params_.empty(), "design space: sample needs at least one parameter");
+  SOZAI_CHECK(n >= 0, "design space: sample needs n >= 0, got ", n);
+  int64_t dims = 0;
+  for (const auto& p : params_) dims += unit_dims(p);
+  const int64_t w = raw_width();
+  auto out = torch::empty({n, w}, torch::kFloat64);
+  if (n == 0) return out;
+  SobolEngine engine(dims, /*scramble=*/true, seed);
+  auto units = engine.draw(n);
+  for (int64_t r = 0; r < n; ++r) map_unit(units.data_ptr<double>() + r * dims, out.data_ptr<double>() + r * w);
+  return out;
+}
+
 // ---------------------------------------------------------------- encoding
 
 torch::Tensor DesignSpace::encode(const torch::Tensor& candidates) const {

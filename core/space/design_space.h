@@ -135,6 +135,11 @@ class DesignSpace {
   /// mapped the same way. InputError if fewer than n feasible points were
   /// found in max_tries * n attempts.
   torch::Tensor sample(int64_t n, uint64_t seed, bool sobol = false, int64_t max_tries = 100) const;
+  /// n scrambled Sobol points that respect bounds, simplexes and grids but
+  /// not the linear constraints, forbidden elements or critical budget:
+  /// starting points to project onto those when rejection cannot find
+  /// feasible ones (an equality constraint has measure zero in the box).
+  torch::Tensor sample_unconstrained(int64_t n, uint64_t seed) const;
 
   /// [n, encoded_width] float64: continuous and integer scaled to [0, 1]
   /// (log space where set), categorical one-hot or descriptor rows,

@@ -122,3 +122,17 @@ TEST_CASE("never an answer that violates a known linear constraint", "[bo][optim
              }),
              Catch::Contains("restarts"));
 }
+
+TEST_CASE("an equality constraint on continuous parameters: starts by projection", "[bo][optimize]") {
+  // Rejection sampling never lands on x0 + x1 + x2 = 1; the optimiser
+  // projects box points onto it instead.
+  DesignSpace s;
+  s.add_continuous("x0", 0.0, 1.0).add_continuous("x1", 0.0, 1.0).add_continuous("x2", 0.0, 1.0);
+  s.add_linear_constraint({{{"x0", 1.0}, {"x1", 1.0}, {"x2", 1.0}}, 1.0, true, 1e-9});
+  CHECK_THROWS_AS(s.sample(10, 0, true, 20), InputError);
+  CHECK(s.sample_unconstrained(10, 0).size(0) == 10);
+  auto r = optimize_acquisition(s, bowl({0.5, 0.5, 0.3}));
+  CHECK(s.violation(r.candidate.data_ptr<double>()).empty());
+  CHECK(r.candidate[0].item<double>() == Approx(0.5 - 0.3 / 3).margin(1e-6));
+  CHECK(r.candidate[2].item<double>() == Approx(0.3 - 0.3 / 3).margin(1e-6));
+}
