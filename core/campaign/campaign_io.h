@@ -20,6 +20,7 @@ PoolCampaign campaign_from_state(const nlohmann::json& j, const torch::Tensor& p
 void restore_campaign_counters(PoolCampaign& c, const std::vector<int64_t>& pending, int64_t ask_count,
                                const std::string& origin);
 void restore_campaign_hyperparameters(PoolCampaign& c, const GPHyperparameters& h);
+void restore_campaign_outcome_hyperparameters(PoolCampaign& c, const std::vector<GPHyperparameters>& h);
 
 /// HDF5 layout: datasets /pool [N, d] f64, /observed_index [n] i64,
 /// /observed_value [n] f64, /pending [p] i64; attribute /state = JSON text.

@@ -179,15 +179,26 @@ std::vector<int64_t> PoolCampaign::fit_and_select_multi(int64_t q, uint64_t seed
   auto Y = observed_outcomes();
   std::vector<std::shared_ptr<ExactGP>> gps;
   std::vector<const Surrogate*> models;
+  std::vector<GPHyperparameters> fitted;
+  const bool warm = static_cast<int64_t>(outcome_hypers_.size()) == num_outcomes();
+  // As for one objective: all restarts below 30 results and every
+  // full_refit_every asks, otherwise one start from the last fit.
+  const bool quick = warm && static_cast<int64_t>(observed_.size()) >= kAlwaysFullRefitBelow &&
+                     ask_count_ % std::max<int64_t>(config_.full_refit_every, 1) != 0;
   for (int64_t j = 0; j < num_outcomes(); ++j) {
     ExactGPConfig gpc = config_.gp;
     gpc.seed = seed + static_cast<uint64_t>(j);
+    gpc.warm_start = true;
+    if (quick) gpc.restarts = 1;
     auto gp = std::make_shared<ExactGP>(gpc);
+    if (warm) gp->set_hyperparameters(outcome_hypers_[j]);
     gp->set_input_bounds(std::get<0>(pool_.min(0)), std::get<0>(pool_.max(0)));
     gp->fit(Dataset{X, Y.select(1, j)});
+    fitted.push_back(gp->hyperparameters());
     gps.push_back(gp);
     models.push_back(gp.get());
   }
+  outcome_hypers_ = fitted;
   MultiOutcomeConfig mc;
   mc.kind = config_.acquisition;
   mc.outcomes = outcomes_;
@@ -361,6 +372,12 @@ nlohmann::json campaign_state_json(const PoolCampaign& c, const std::optional<GP
   } else {
     j["hyperparameters"] = nullptr;
   }
+  if (!c.outcome_hyperparameters().empty()) {
+    auto arr = json::array();
+    for (const auto& h : c.outcome_hyperparameters())
+      arr.push_back({{"lengthscale", h.lengthscale}, {"outputscale", h.outputscale}, {"noise", h.noise}});
+    j["outcome_hyperparameters"] = arr;
+  }
   j["pool_shape"] = {c.pool().size(0), c.pool().size(1)};
   if (with_arrays) {
     const double* p = c.pool().data_ptr<double>();
@@ -447,6 +464,23 @@ PoolCampaign campaign_from_state(const nlohmann::json& j, const torch::Tensor& p
                              " columns"));
     restore_campaign_hyperparameters(c, hp);
   }
+  if (j.contains("outcome_hyperparameters")) {
+    std::vector<GPHyperparameters> hs;
+    for (const auto& h : j.at("outcome_hyperparameters")) {
+      GPHyperparameters hp;
+      hp.lengthscale = field<std::vector<double>>(h, "lengthscale", origin);
+      hp.outputscale = field<double>(h, "outputscale", origin);
+      hp.noise = field<double>(h, "noise", origin);
+      if (static_cast<int64_t>(hp.lengthscale.size()) != pool.size(1))
+        throw StorageError(str(origin, ": ", hp.lengthscale.size(), " lengthscales for a pool of ", pool.size(1),
+                               " columns"));
+      hs.push_back(hp);
+    }
+    if (static_cast<int64_t>(hs.size()) != c.num_outcomes())
+      throw StorageError(str(origin, ": ", hs.size(), " outcome hyperparameter sets for ", c.num_outcomes(),
+                             " outcomes"));
+    restore_campaign_outcome_hyperparameters(c, hs);
+  }
   return c;
 }
 
@@ -463,6 +497,10 @@ void restore_campaign_counters(PoolCampaign& c, const std::vector<int64_t>& pend
 }
 
 void restore_campaign_hyperparameters(PoolCampaign& c, const GPHyperparameters& h) { c.hyper_ = h; }
+
+void restore_campaign_outcome_hyperparameters(PoolCampaign& c, const std::vector<GPHyperparameters>& h) {
+  c.outcome_hypers_ = h;
+}
 
 std::string PoolCampaign::to_json() const { return campaign_state_json(*this, hyper_, true).dump(); }
 

@@ -114,6 +114,9 @@ class PoolCampaign {
   /// Observed rows that satisfy every outcome constraint and that no other
   /// such row dominates in the objectives (one objective: the best rows).
   std::vector<int64_t> pareto_front() const;
+  /// Several outcomes: the GP hyperparameters of each outcome's last fit
+  /// (warm starts of the next; empty before the first model-based ask).
+  const std::vector<GPHyperparameters>& outcome_hyperparameters() const { return outcome_hypers_; }
   /// The surrogate fitted at the last model-based ask (nullptr before).
   const Surrogate* model() const { return model_.get(); }
 
@@ -132,6 +135,7 @@ class PoolCampaign {
  private:
   friend void restore_campaign_counters(PoolCampaign&, const std::vector<int64_t>&, int64_t, const std::string&);
   friend void restore_campaign_hyperparameters(PoolCampaign&, const GPHyperparameters&);
+  friend void restore_campaign_outcome_hyperparameters(PoolCampaign&, const std::vector<GPHyperparameters>&);
   uint64_t ask_seed() const;
   /// Fits `model` to the observations and picks q available rows.
   std::vector<int64_t> fit_and_select(Surrogate& model, int64_t q) const;
@@ -151,6 +155,7 @@ class PoolCampaign {
   std::vector<int64_t> pending_;
   int64_t ask_count_ = 0;
   std::optional<GPHyperparameters> hyper_;  // last fitted, warm start of the next fit
+  std::vector<GPHyperparameters> outcome_hypers_;  // several outcomes: one per outcome, as hyper_
   std::shared_ptr<Surrogate> model_;
   std::shared_ptr<const GraphBatch> graphs_;  // surrogate gnn / gnn-dkl
 };
