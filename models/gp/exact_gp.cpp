@@ -3,7 +3,6 @@
 #include <sozai/models/gp/linalg.h>
 
 #include <ATen/ATen.h>
-#include <torch/optim/lbfgs.h>
 
 #include <cmath>
 #include <limits>
@@ -11,18 +10,6 @@
 #include <random>
 
 namespace sozai {
-
-namespace {
-
-constexpr double kLog2Pi = 1.8378770664093454836;
-/// Log marginal likelihood sum for a given factor and targets z [n].
-torch::Tensor log_marginal(const torch::Tensor& L, const torch::Tensor& z) {
-  auto alpha = at::cholesky_solve(z.unsqueeze(1), L);
-  const double n = static_cast<double>(z.size(0));
-  return -0.5 * (z.unsqueeze(1) * alpha).sum() - L.diagonal().log().sum() - 0.5 * n * kLog2Pi;
-}
-
-}  // namespace
 
 ExactGP::ExactGP(ExactGPConfig config)
     : config_(std::move(config)),
@@ -137,7 +124,7 @@ void ExactGP::condition() {
   jitter_ = f.jitter;
   Linv_ = at::linalg_solve_triangular(L_, torch::eye(n, opts), /*upper=*/false);
   alpha_ = at::cholesky_solve(z_.unsqueeze(1), L_).squeeze(1);
-  mll_ = log_marginal(L_, z_).item<double>();
+  mll_ = gaussian_log_marginal(L_, z_).item<double>();
 }
 
 void ExactGP::append_latent(const torch::Tensor& X, const torch::Tensor& z) {
@@ -162,8 +149,6 @@ void ExactGP::optimise_hyperparameters() {
   hi[d] = std::log(config_.outputscale_max);
   lo[d + 1] = std::log(config_.noise_min);
   hi[d + 1] = std::log(config_.noise_max);
-  auto lo_t = torch::tensor(lo, torch::kFloat64).to(opts);
-  auto hi_t = torch::tensor(hi, torch::kFloat64).to(opts);
   const double n = static_cast<double>(Xn_.size(0));
 
   // Starting points: the current hyperparameters (warm start) or a default
@@ -193,45 +178,13 @@ void ExactGP::optimise_hyperparameters() {
   }
 
   auto neg_mll = [&](const torch::Tensor& raw) {
-    auto p = torch::max(torch::min(raw, hi_t), lo_t).exp();
+    auto p = raw.exp();
     auto K = covariance(kind_, Xn_, Xn_, p.slice(0, 0, d), p[d]) + p[d + 1] * torch::eye(Xn_.size(0), opts);
     auto f = cholesky_with_jitter(K, "GP covariance");
-    return -log_marginal(f.L, z_) / n;
+    return -gaussian_log_marginal(f.L, z_) / n;
   };
-
-  double best = std::numeric_limits<double>::infinity();
-  std::vector<double> best_raw;
   std::string last_error;
-  for (const auto& s : starts) {
-    auto raw = torch::tensor(s, torch::kFloat64).to(opts).requires_grad_(true);
-    try {
-      torch::optim::LBFGS opt({raw}, torch::optim::LBFGSOptions(1.0)
-                                         .max_iter(config_.max_iter)
-                                         .tolerance_grad(1e-7)
-                                         .tolerance_change(1e-10)
-                                         .history_size(20)
-                                         .line_search_fn("strong_wolfe"));
-      auto closure = [&]() -> torch::Tensor {
-        opt.zero_grad();
-        auto loss = neg_mll(raw);
-        loss.backward();
-        return loss;
-      };
-      opt.step(closure);
-      double value;
-      {
-        torch::NoGradGuard no_grad;
-        value = neg_mll(raw).item<double>();
-      }
-      if (std::isfinite(value) && value < best) {
-        best = value;
-        auto clamped = torch::max(torch::min(raw.detach(), hi_t), lo_t).to(torch::kCPU, torch::kFloat64);
-        best_raw.assign(clamped.data_ptr<double>(), clamped.data_ptr<double>() + d + 2);
-      }
-    } catch (const FittingError& e) {
-      last_error = e.what();
-    }
-  }
+  const auto best_raw = minimise_multistart(neg_mll, starts, lo, hi, config_.max_iter, opts, &last_error);
   if (best_raw.empty())
     throw FittingError(str("ExactGP: no hyperparameter start gave a usable fit (", starts.size(),
                            " starts); last error: ", last_error));
