@@ -27,9 +27,11 @@ hypervolume = _bo.hypervolume
 hypervolume_improvement = _bo.hypervolume_improvement
 infer_reference_point = _bo.infer_reference_point
 select_batch_multi = _bo.select_batch_multi
+log_augmented_ei = _bo.log_augmented_ei
+select_batch_multi_fidelity = _bo.select_batch_multi_fidelity
 
 __all__ = ["acquisition", "best_latent_value", "select_batch_from_pool", "acquisition_names", "normal_base_samples",
            "mc_acquisition", "select_batch_mc", "prune_baseline", "select_batch_thompson",
            "select_batch_in_space", "project_to_space",
            "non_dominated_mask", "hypervolume", "hypervolume_improvement", "infer_reference_point",
-           "select_batch_multi"]
+           "select_batch_multi", "log_augmented_ei", "select_batch_multi_fidelity"]

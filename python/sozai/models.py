@@ -9,7 +9,8 @@ yeo_johnson_inverse = _m.yeo_johnson_inverse
 fit_yeo_johnson_lambda = _m.fit_yeo_johnson_lambda
 GnnEnsemble = _m.GnnEnsemble
 GPPathSampler = _m.GPPathSampler
+MultiTaskGP = _m.MultiTaskGP
 load = _m.load
 
-__all__ = ["ExactGP", "GPHyperparameters", "yeo_johnson", "yeo_johnson_inverse", "fit_yeo_johnson_lambda", "GnnEnsemble", "GPPathSampler",
+__all__ = ["ExactGP", "GPHyperparameters", "yeo_johnson", "yeo_johnson_inverse", "fit_yeo_johnson_lambda", "GnnEnsemble", "GPPathSampler", "MultiTaskGP",
            "load"]

@@ -7,6 +7,7 @@
 #include <sozai/core/bo/select.h>
 #include <sozai/core/bo/thompson.h>
 #include <sozai/core/bo/optimize.h>
+#include <sozai/core/bo/multi_fidelity.h>
 #include <sozai/core/bo/pareto.h>
 #include <sozai/core/bo/space_batch.h>
 #include <sozai/core/space/design_space.h>
@@ -256,6 +257,43 @@ void bind_bo(py::module_& root) {
       py::arg("pending") = std::vector<int64_t>{},
       "Pool batch for several outcomes (qnehvi, qlognehvi, qparego, or qlognei with constraints); one ExactGP "
       "per outcome.");
+  auto mf_config = [](int64_t target, std::vector<double> costs, bool maximize) {
+    MultiFidelityConfig c;
+    c.target = target;
+    c.costs = std::move(costs);
+    c.maximize = maximize;
+    return c;
+  };
+  m.def(
+      "log_augmented_ei",
+      [mf_config](const MultiTaskGP& model, const DoubleArray& candidates, const DoubleArray& X_observed,
+                  std::vector<double> costs, int64_t target, bool maximize) {
+        return to_numpy(log_augmented_ei(model, to_tensor(candidates, 2, "candidates"),
+                                         to_tensor(X_observed, 2, "X_observed"), mf_config(target, costs, maximize)));
+      },
+      py::arg("model"), py::arg("candidates"), py::arg("X_observed"), py::arg("costs"), py::arg("target") = -1,
+      py::arg("maximize") = true,
+      "log augmented EI (Huang et al. 2006) of candidates [n, d + 1] (fidelity last): information about the "
+      "target fidelity per unit cost.");
+  m.def(
+      "select_batch_multi_fidelity",
+      [mf_config](const MultiTaskGP& model, const DoubleArray& candidates, const BoolArray& available, int64_t q,
+                  const DoubleArray& X_observed, std::vector<double> costs, int64_t target, bool maximize,
+                  std::vector<int64_t> pending) {
+        auto C = to_tensor(candidates, 2, "candidates");
+        auto mask = bool_mask(available, C.size(0));
+        auto X = to_tensor(X_observed, 2, "X_observed");
+        std::vector<int64_t> rows;
+        {
+          py::gil_scoped_release release;
+          rows = select_batch_multi_fidelity(model, C, mask, q, X, mf_config(target, costs, maximize), pending);
+        }
+        return to_numpy_index(rows);
+      },
+      py::arg("model"), py::arg("candidates"), py::arg("available"), py::arg("q"), py::arg("X_observed"),
+      py::arg("costs"), py::arg("target") = -1, py::arg("maximize") = true,
+      py::arg("pending") = std::vector<int64_t>{},
+      "Pool rows (input at a fidelity) by augmented EI per unit cost, Kriging-believer batches.");
 }
 
 }  // namespace sozai

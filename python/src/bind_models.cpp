@@ -4,6 +4,7 @@
 
 #include <sozai/models/gp/exact_gp.h>
 #include <sozai/models/gp/pathwise.h>
+#include <sozai/models/gp/multitask_gp.h>
 
 namespace sozai {
 
@@ -88,6 +89,46 @@ void bind_models(py::module_& root) {
                              [](const ExactGP& g) { return g.outcome_transform().yeo_johnson_lambda(); })
       .def_property_readonly("jitter", &ExactGP::jitter)
       .def_property_readonly("name", &ExactGP::name);
+
+  py::class_<MultiTaskGP>(m, "MultiTaskGP",
+                          "Multi-task GP over fidelities (ICM kernel B[t,t'] k(x,x')); the last input column is the "
+                          "task index.")
+      .def(py::init([](int64_t num_tasks, int64_t rank, const std::string& kernel, const std::string& outcome_transform,
+                       int restarts, uint64_t seed) {
+             MultiTaskGPConfig c;
+             c.num_tasks = num_tasks;
+             c.rank = rank;
+             c.kernel = kernel;
+             c.outcome_transform = outcome_transform;
+             c.restarts = restarts;
+             c.seed = seed;
+             return MultiTaskGP(c);
+           }),
+           py::arg("num_tasks") = 2, py::arg("rank") = 1, py::arg("kernel") = "matern52",
+           py::arg("outcome_transform") = "standardize", py::arg("restarts") = 4, py::arg("seed") = 0)
+      .def("set_input_bounds",
+           [](MultiTaskGP& g, const DoubleArray& lo, const DoubleArray& hi) {
+             g.set_input_bounds(to_tensor(lo, 1, "lower"), to_tensor(hi, 1, "upper"));
+           }, py::arg("lower"), py::arg("upper"))
+      .def("fit",
+           [](MultiTaskGP& g, const DoubleArray& X, const DoubleArray& y) {
+             auto Xt = to_tensor(X, 2, "X");
+             auto yt = to_tensor(y, -1, "y");
+             py::gil_scoped_release release;
+             g.fit(Dataset{Xt, yt});
+           }, py::arg("X"), py::arg("y"), "X: [n, d + 1] with the task index last.")
+      .def("posterior", [](const MultiTaskGP& g, const DoubleArray& X) {
+             auto p = g.posterior(to_tensor(X, 2, "X"));
+             return py::make_tuple(to_numpy(p.mean.squeeze(1)), to_numpy(p.variance.squeeze(1)));
+           }, py::arg("X"), "(mean, variance) in the units of y.")
+      .def("latent_posterior", [](const MultiTaskGP& g, const DoubleArray& X) {
+             auto p = g.latent_posterior(to_tensor(X, 2, "X"));
+             return py::make_tuple(to_numpy(p.mean.squeeze(1)), to_numpy(p.variance.squeeze(1)));
+           }, py::arg("X"))
+      .def("task_covariance", [](const MultiTaskGP& g) { return to_numpy(g.task_covariance()); })
+      .def("task_correlation", &MultiTaskGP::task_correlation, py::arg("a"), py::arg("b"))
+      .def("task_noise", &MultiTaskGP::task_noise, py::arg("task"))
+      .def_property_readonly("name", &MultiTaskGP::name);
 
   py::class_<GPPathSampler>(m, "GPPathSampler",
                             "Posterior sample paths of a fitted ExactGP (random Fourier features + Matheron's rule), "

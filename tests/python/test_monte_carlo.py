@@ -253,3 +253,25 @@ def test_select_batch_multi_from_python():
     available[:10] = False
     rows = sozai.bo.select_batch_multi(gps, X, available, 3, X[:10], Y[:10, :2], ["max", "max"], samples=32, seed=2)
     assert len(set(rows.tolist())) == 3 and all(r >= 10 for r in rows)
+
+
+def test_multi_task_gp_and_multi_fidelity_selection():
+    rng = np.random.default_rng(12)
+    f = lambda x: np.sin(6 * x) + x
+    xc, xt = rng.uniform(size=20), np.array([0.1, 0.5, 0.9])
+    X = np.concatenate([np.stack([xc, np.zeros(20)], 1), np.stack([xt, np.ones(3)], 1)])
+    y = np.concatenate([0.9 * f(xc) + 0.1, f(xt)])
+    mt = sozai.models.MultiTaskGP(num_tasks=2)
+    mt.fit(X, y)
+    assert mt.task_correlation(0, 1) > 0.9
+    grid = np.linspace(0, 1, 40)
+    m, v = mt.posterior(np.stack([grid, np.ones(40)], 1))
+    alone = sozai.models.ExactGP()
+    alone.fit(xt[:, None], f(xt))
+    m1, _ = alone.posterior(grid[:, None])
+    assert np.sqrt(np.mean((m - f(grid)) ** 2)) < 0.5 * np.sqrt(np.mean((m1 - f(grid)) ** 2))
+    pool = np.concatenate([np.stack([grid, np.zeros(40)], 1), np.stack([grid, np.ones(40)], 1)])
+    picks = sozai.bo.select_batch_multi_fidelity(mt, pool, np.ones(80, dtype=bool), 3, X, costs=[1.0, 10.0])
+    assert len(set(picks.tolist())) == 3 and picks[0] < 40
+    with pytest.raises(sozai.InputError, match="1 costs for 2 fidelities"):
+        sozai.bo.log_augmented_ei(mt, pool, X, costs=[1.0])

@@ -1,0 +1,103 @@
+#include <sozai/core/bo/acquisition.h>
+#include <sozai/core/bo/multi_fidelity.h>
+#include <sozai/core/common/error.h>
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <limits>
+
+namespace sozai {
+
+namespace {
+
+int64_t target_of(const MultiTaskGP& m, const MultiFidelityConfig& c) {
+  const int64_t T = m.config().num_tasks;
+  const int64_t t = c.target < 0 ? T - 1 : c.target;
+  SOZAI_CHECK(t < T, "multi-fidelity: target fidelity ", t, " outside [0, ", T, ")");
+  SOZAI_CHECK(static_cast<int64_t>(c.costs.size()) == T, "multi-fidelity: ", c.costs.size(), " costs for ", T,
+              " fidelities");
+  for (size_t i = 0; i < c.costs.size(); ++i)
+    SOZAI_CHECK(c.costs[i] > 0 && std::isfinite(c.costs[i]), "multi-fidelity: cost of fidelity ", i,
+                " must be > 0, got ", c.costs[i]);
+  return t;
+}
+
+torch::Tensor at_fidelity(const torch::Tensor& X, int64_t t) {
+  auto out = X.clone();
+  out.select(1, X.size(1) - 1).fill_(static_cast<double>(t));
+  return out;
+}
+
+}  // namespace
+
+torch::Tensor log_augmented_ei(const MultiTaskGP& model, const torch::Tensor& candidates,
+                               const torch::Tensor& X_observed, const MultiFidelityConfig& config) {
+  const int64_t target = target_of(model, config);
+  SOZAI_CHECK(candidates.dim() == 2 && X_observed.dim() == 2 && X_observed.size(0) >= 1 &&
+                  X_observed.size(1) == candidates.size(1),
+              "log_augmented_ei: candidates and X_observed must be [*, d + 1] with at least one observation");
+  const double sign = config.maximize ? 1.0 : -1.0;
+  // Effective best: the most reliable good value at the target, over the
+  // observed inputs (Huang et al.'s utility with c = 1).
+  auto obs = model.latent_posterior(at_fidelity(X_observed, target));
+  auto utility = sign * obs.mean.squeeze(1) - obs.variance.squeeze(1).sqrt();
+  AcquisitionParams p;
+  p.kind = AcquisitionKind::LogEI;
+  p.maximize = config.maximize;
+  p.best_f = sign * utility.max().item<double>();
+  auto Ct = at_fidelity(candidates, target);
+  auto post_t = model.latent_posterior(Ct);
+  auto log_ei = analytic_acquisition_differentiable(post_t.mean.squeeze(1), post_t.variance.squeeze(1), p);
+  auto post_l = model.latent_posterior(candidates);
+  auto var_l = post_l.variance.squeeze(1).clamp_min(1e-30), var_t = post_t.variance.squeeze(1).clamp_min(1e-30);
+  auto corr = model.latent_cross_covariance(candidates, Ct) / (var_l * var_t).sqrt();
+  auto fid = candidates.select(1, candidates.size(1) - 1).to(torch::kLong).to(torch::kCPU);
+  std::vector<double> noise_sd, cost_ratio;
+  for (int64_t i = 0; i < fid.size(0); ++i) {
+    const int64_t l = fid[i].item<int64_t>();
+    noise_sd.push_back(std::sqrt(model.task_noise(l)));
+    cost_ratio.push_back(config.costs[target] / config.costs[l]);
+  }
+  auto sd = torch::tensor(noise_sd, torch::kFloat64).to(candidates.device());
+  auto ratio = torch::tensor(cost_ratio, torch::kFloat64).to(candidates.device());
+  auto a2 = 1.0 - sd / (var_l + sd.pow(2)).sqrt();
+  return log_ei + torch::log(corr.clamp(1e-12, 1.0)) + torch::log(a2.clamp_min(1e-300)) + torch::log(ratio);
+}
+
+std::vector<int64_t> select_batch_multi_fidelity(const MultiTaskGP& model, const torch::Tensor& candidates,
+                                                 const torch::Tensor& available, int64_t q,
+                                                 const torch::Tensor& X_observed, const MultiFidelityConfig& config,
+                                                 const std::vector<int64_t>& pending) {
+  SOZAI_CHECK(q >= 1, "select_batch_multi_fidelity: q must be >= 1, got ", q);
+  SOZAI_CHECK(candidates.dim() == 2, "select_batch_multi_fidelity: candidates must be [N, d + 1]");
+  const int64_t N = candidates.size(0);
+  SOZAI_CHECK(available.dim() == 1 && available.size(0) == N && available.scalar_type() == torch::kBool,
+              "select_batch_multi_fidelity: available must be a bool [", N, "] mask");
+  for (auto r : pending)
+    SOZAI_CHECK(r >= 0 && r < N, "select_batch_multi_fidelity: pending row ", r, " is outside the pool of ", N);
+  torch::NoGradGuard no_grad;
+  MultiTaskGP believer = model;
+  auto believe = [&](int64_t r) {
+    auto x = candidates.slice(0, r, r + 1);
+    believer.append_latent(x, believer.latent_posterior(x).mean.reshape({1}));
+  };
+  for (auto r : pending) believe(r);
+  auto mask = available.to(torch::kCPU).clone();
+  for (auto r : pending) mask[r] = false;
+  std::vector<int64_t> chosen;
+  const double neg_inf = -std::numeric_limits<double>::infinity();
+  for (int64_t j = 0; j < q; ++j) {
+    if (!mask.any().item<bool>()) break;
+    auto v = torch::nan_to_num(log_augmented_ei(believer, candidates, X_observed, config), neg_inf).to(torch::kCPU);
+    v = v.masked_fill(mask.logical_not(), neg_inf);
+    int64_t best = v.argmax().item<int64_t>();
+    if (!mask[best].item<bool>()) best = torch::nonzero(mask).index({0, 0}).item<int64_t>();
+    chosen.push_back(best);
+    mask[best] = false;
+    if (j + 1 < q) believe(best);
+  }
+  return chosen;
+}
+
+}  // namespace sozai

@@ -1,0 +1,78 @@
+// Cost-aware multi-fidelity selection (augmented EI): a cheap, correlated
+// fidelity is used; an unrelated one is not; at the target fidelity the
+// value reduces to log EI times the noise factor.
+#include <sozai/core/bo/acquisition.h>
+#include <sozai/core/bo/multi_fidelity.h>
+#include <sozai/core/common/error.h>
+
+#include <catch2/catch.hpp>
+
+#include "../../test_util.h"
+
+using namespace sozai;
+
+namespace {
+torch::Tensor with_task(const torch::Tensor& x, int64_t t) {
+  return torch::cat({x, torch::full({x.size(0), 1}, static_cast<double>(t), torch::kFloat64)}, 1);
+}
+torch::Tensor target_fn(const torch::Tensor& x) { return torch::sin(6 * x.select(1, 0)) + x.select(1, 0); }
+
+struct Setup {
+  MultiTaskGP model;
+  torch::Tensor X_obs, pool, available;
+};
+
+Setup setup(bool related) {
+  torch::manual_seed(43);
+  auto xc = torch::rand({8, 1}, torch::kFloat64);
+  auto xt = torch::tensor({0.1, 0.6}, torch::kFloat64).unsqueeze(1);
+  auto cheap = related ? 0.9 * target_fn(xc) + 0.1 : torch::cos(23 * xc.select(1, 0)) * torch::sin(11 * xc.select(1, 0));
+  Setup s;
+  s.X_obs = torch::cat({with_task(xc, 0), with_task(xt, 1)});
+  s.model.fit({s.X_obs, torch::cat({cheap, target_fn(xt)})});
+  auto grid = torch::linspace(0, 1, 60, torch::kFloat64).unsqueeze(1);
+  s.pool = torch::cat({with_task(grid, 0), with_task(grid, 1)});
+  s.available = torch::ones({120}, torch::kBool);
+  return s;
+}
+}  // namespace
+
+TEST_CASE("augmented EI spends on the cheap fidelity when it informs the target", "[bo][multifidelity]") {
+  MultiFidelityConfig cfg;
+  cfg.costs = {1.0, 10.0};
+  auto rel = setup(true);
+  auto picks = select_batch_multi_fidelity(rel.model, rel.pool, rel.available, 4, rel.X_obs, cfg);
+  REQUIRE(picks.size() == 4);
+  int cheap = 0;
+  for (auto r : picks) cheap += r < 60;
+  CHECK(picks[0] < 60);
+  CHECK(cheap >= 2);
+  // Equal costs: the target is worth more than a proxy of it.
+  cfg.costs = {1.0, 1.0};
+  auto v = log_augmented_ei(rel.model, rel.pool, rel.X_obs, cfg);
+  CHECK(v.slice(0, 60, 120).max().item<double>() >= v.slice(0, 0, 60).max().item<double>());
+
+  auto unrel = setup(false);
+  cfg.costs = {1.0, 10.0};
+  auto first = select_batch_multi_fidelity(unrel.model, unrel.pool, unrel.available, 1, unrel.X_obs, cfg);
+  CHECK(first[0] >= 60);
+}
+
+TEST_CASE("at the target fidelity augmented EI is log EI plus the noise factor", "[bo][multifidelity]") {
+  auto s = setup(true);
+  MultiFidelityConfig cfg;
+  cfg.costs = {1.0, 10.0};
+  auto C = s.pool.slice(0, 60, 120);
+  auto v = log_augmented_ei(s.model, C, s.X_obs, cfg);
+  auto post = s.model.latent_posterior(C);
+  auto obs = s.model.latent_posterior(with_task(s.X_obs.slice(1, 0, 1), 1));
+  AcquisitionParams p;
+  p.best_f = (obs.mean.squeeze(1) - obs.variance.squeeze(1).sqrt()).max().item<double>();
+  auto log_ei = analytic_acquisition_differentiable(post.mean.squeeze(1), post.variance.squeeze(1), p);
+  const double sd = std::sqrt(s.model.task_noise(1));
+  auto a2 = 1.0 - sd / (post.variance.squeeze(1) + sd * sd).sqrt();
+  CHECK(torch::allclose(v, log_ei + torch::log(a2), 1e-6, 1e-9));
+  cfg.costs = {1.0};
+  CHECK_THAT(test::message_of<InputError>([&] { log_augmented_ei(s.model, C, s.X_obs, cfg); }),
+             Catch::Contains("1 costs for 2 fidelities"));
+}
