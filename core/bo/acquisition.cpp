@@ -1,4 +1,5 @@
 #include <sozai/core/bo/acquisition.h>
+#include <sozai/core/bo/pool_select.h>
 #include <sozai/core/common/error.h>
 
 #include <ATen/ATen.h>
@@ -61,23 +62,14 @@ double best_latent_value(const Surrogate& model, const torch::Tensor& Y, bool ma
 std::vector<int64_t> select_batch_from_pool(const Surrogate& model, const torch::Tensor& candidates,
                                             const torch::Tensor& available, int64_t q, AcquisitionParams params,
                                             const std::vector<int64_t>& pending) {
-  SOZAI_CHECK(q >= 1, "select_batch_from_pool: q must be >= 1, got ", q);
-  SOZAI_CHECK(candidates.dim() == 2, "select_batch_from_pool: candidates must be [N, d], got ", candidates.sizes());
-  const int64_t N = candidates.size(0);
-  SOZAI_CHECK(available.dim() == 1 && available.size(0) == N && available.scalar_type() == torch::kBool,
-              "select_batch_from_pool: available must be a bool [", N, "] mask, got ", available.sizes(), " ",
-              available.scalar_type());
-  for (auto p : pending)
-    SOZAI_CHECK(p >= 0 && p < N, "select_batch_from_pool: pending row ", p, " is outside the pool of ", N);
-
+  auto free = bo_detail::free_mask(candidates, available, pending, q, "select_batch_from_pool");
   torch::NoGradGuard no_grad;
   auto post = model.latent_posterior(candidates);
   SOZAI_CHECK(post.mean.size(1) == 1, "select_batch_from_pool needs a single-output model");
   const auto mean = post.mean.squeeze(1);
   auto var = post.variance.squeeze(1).clone();
   const double noise = model.latent_noise();
-  auto mask = available.to(mean.device()).clone();
-  for (auto p : pending) mask[p] = false;  // a pending experiment is never proposed twice
+  auto mask = free.to(mean.device());
   std::vector<torch::Tensor> factors;  // normalised posterior covariance columns of the fantasies
   const double neg_inf = -std::numeric_limits<double>::infinity();
 

@@ -1,4 +1,5 @@
 #include <sozai/core/bo/monte_carlo.h>
+#include <sozai/core/bo/pool_select.h>
 #include <sozai/core/bo/smooth.h>
 #include <sozai/core/common/error.h>
 #include <sozai/core/space/sobol.h>
@@ -10,6 +11,7 @@
 #include <cctype>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <numeric>
 
 namespace sozai {
@@ -256,50 +258,19 @@ std::vector<int64_t> select_batch_mc(const Surrogate& model, const torch::Tensor
                                      const torch::Tensor& available, int64_t q, const torch::Tensor& X_baseline,
                                      const MCAcquisitionConfig& config, const std::vector<int64_t>& pending) {
   check_config(config, "select_batch_mc");
-  SOZAI_CHECK(q >= 1, "select_batch_mc: q must be >= 1, got ", q);
-  check_points(candidates, -1, "select_batch_mc", "candidates");
-  const int64_t N = candidates.size(0), d = candidates.size(1);
-  SOZAI_CHECK(available.dim() == 1 && available.size(0) == N && available.scalar_type() == torch::kBool,
-              "select_batch_mc: available must be a bool [", N, "] mask, got ", available.sizes(), " ",
-              available.scalar_type());
-  for (auto p : pending)
-    SOZAI_CHECK(p >= 0 && p < N, "select_batch_mc: pending row ", p, " is outside the pool of ", N);
-
+  auto free = bo_detail::free_mask(candidates, available, pending, q, "select_batch_mc");
+  const int64_t d = candidates.size(1);
   torch::NoGradGuard no_grad;
   torch::Tensor base_pts = candidates.new_zeros({0, d});
   if (config.kind == MCAcquisitionKind::qLogNEI) {
     check_points(X_baseline, d, "select_batch_mc", "X_baseline");
     base_pts = prune_baseline(model, X_baseline.to(candidates.options()), config);
   }
-
-  auto mask = available.to(torch::kCPU).clone();
-  for (auto p : pending) mask[p] = false;
-  std::vector<int64_t> batch = pending;  // fixed batch members: pending first, then picks
-  std::vector<int64_t> chosen;
-  const double neg_inf = -std::numeric_limits<double>::infinity();
-  for (int64_t j = 0; j < q; ++j) {
-    auto rows = torch::nonzero(mask).reshape({-1});
-    if (rows.numel() == 0) break;
-    auto members = candidates.index_select(0, torch::tensor(batch, torch::kInt64).to(candidates.device()));
-    MCStepScorer scorer(model, base_pts, members, config);
-    double best_val = neg_inf;
-    int64_t best_row = rows[0].item<int64_t>();
-    for (int64_t s = 0; s < rows.numel(); s += config.chunk) {
-      auto r = rows.slice(0, s, std::min(s + config.chunk, rows.numel()));
-      auto vals = scorer(candidates.index_select(0, r.to(candidates.device())));
-      vals = torch::nan_to_num(vals, neg_inf).to(torch::kCPU);  // NaN never wins
-      auto k = vals.argmax().item<int64_t>();
-      const double v = vals[k].item<double>();
-      if (v > best_val) {
-        best_val = v;
-        best_row = r[k].item<int64_t>();
-      }
-    }
-    chosen.push_back(best_row);
-    batch.push_back(best_row);
-    mask[best_row] = false;
-  }
-  return chosen;
+  return bo_detail::greedy_select(candidates, free, q, config.chunk, pending,
+                                  [&](const torch::Tensor& members, int64_t) -> bo_detail::StepScore {
+                                    auto scorer = std::make_shared<MCStepScorer>(model, base_pts, members, config);
+                                    return [scorer](const torch::Tensor& C) { return (*scorer)(C); };
+                                  });
 }
 
 }  // namespace sozai

@@ -1,5 +1,6 @@
 #include <sozai/core/bo/acquisition.h>
 #include <sozai/core/bo/multi_fidelity.h>
+#include <sozai/core/bo/pool_select.h>
 #include <sozai/core/common/error.h>
 
 #include <ATen/ATen.h>
@@ -69,13 +70,7 @@ std::vector<int64_t> select_batch_multi_fidelity(const MultiTaskGP& model, const
                                                  const torch::Tensor& available, int64_t q,
                                                  const torch::Tensor& X_observed, const MultiFidelityConfig& config,
                                                  const std::vector<int64_t>& pending) {
-  SOZAI_CHECK(q >= 1, "select_batch_multi_fidelity: q must be >= 1, got ", q);
-  SOZAI_CHECK(candidates.dim() == 2, "select_batch_multi_fidelity: candidates must be [N, d + 1]");
-  const int64_t N = candidates.size(0);
-  SOZAI_CHECK(available.dim() == 1 && available.size(0) == N && available.scalar_type() == torch::kBool,
-              "select_batch_multi_fidelity: available must be a bool [", N, "] mask");
-  for (auto r : pending)
-    SOZAI_CHECK(r >= 0 && r < N, "select_batch_multi_fidelity: pending row ", r, " is outside the pool of ", N);
+  auto mask = bo_detail::free_mask(candidates, available, pending, q, "select_batch_multi_fidelity");
   torch::NoGradGuard no_grad;
   MultiTaskGP believer = model;
   auto believe = [&](int64_t r) {
@@ -83,8 +78,6 @@ std::vector<int64_t> select_batch_multi_fidelity(const MultiTaskGP& model, const
     believer.append_latent(x, believer.latent_posterior(x).mean.reshape({1}));
   };
   for (auto r : pending) believe(r);
-  auto mask = available.to(torch::kCPU).clone();
-  for (auto r : pending) mask[r] = false;
   std::vector<int64_t> chosen;
   const double neg_inf = -std::numeric_limits<double>::infinity();
   for (int64_t j = 0; j < q; ++j) {

@@ -1,6 +1,7 @@
 #include <sozai/core/bo/monte_carlo.h>
 #include <sozai/core/bo/multi_objective.h>
 #include <sozai/core/bo/pareto.h>
+#include <sozai/core/bo/pool_select.h>
 #include <sozai/core/bo/smooth.h>
 #include <sozai/core/common/error.h>
 
@@ -10,6 +11,7 @@
 #include <cctype>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <numeric>
 
 namespace sozai {
@@ -323,41 +325,14 @@ std::vector<int64_t> select_batch_multi(const std::vector<const Surrogate*>& mod
                                         const torch::Tensor& available, int64_t q, const torch::Tensor& X_observed,
                                         const torch::Tensor& Y_observed, const MultiOutcomeConfig& config,
                                         const std::vector<int64_t>& pending) {
-  SOZAI_CHECK(q >= 1, "select_batch_multi: q must be >= 1, got ", q);
-  SOZAI_CHECK(candidates.defined() && candidates.dim() == 2, "select_batch_multi: candidates must be [N, d]");
-  const int64_t N = candidates.size(0);
-  SOZAI_CHECK(available.dim() == 1 && available.size(0) == N && available.scalar_type() == torch::kBool,
-              "select_batch_multi: available must be a bool [", N, "] mask, got ", available.sizes());
-  for (auto r : pending)
-    SOZAI_CHECK(r >= 0 && r < N, "select_batch_multi: pending row ", r, " is outside the pool of ", N);
+  auto free = bo_detail::free_mask(candidates, available, pending, q, "select_batch_multi");
   torch::NoGradGuard no_grad;
   auto p = prepare(models, X_observed, Y_observed, config, candidates);
-  auto mask = available.to(torch::kCPU).clone();
-  for (auto r : pending) mask[r] = false;
-  std::vector<int64_t> members = pending, chosen;
-  const double neg_inf = -std::numeric_limits<double>::infinity();
-  for (int64_t j = 0; j < q; ++j) {
-    auto rows = torch::nonzero(mask).reshape({-1});
-    if (rows.numel() == 0) break;
-    auto batch = candidates.index_select(0, torch::tensor(members, torch::kInt64).to(candidates.device()));
-    StepScorer scorer(models, p, batch, config, j);
-    double best_val = neg_inf;
-    int64_t best_row = rows[0].item<int64_t>();
-    for (int64_t s = 0; s < rows.numel(); s += config.chunk) {
-      auto r = rows.slice(0, s, std::min(s + config.chunk, rows.numel()));
-      auto v = torch::nan_to_num(scorer.score(candidates.index_select(0, r.to(candidates.device()))), neg_inf)
-                   .to(torch::kCPU);
-      const int64_t k = v.argmax().item<int64_t>();
-      if (v[k].item<double>() > best_val) {
-        best_val = v[k].item<double>();
-        best_row = r[k].item<int64_t>();
-      }
-    }
-    chosen.push_back(best_row);
-    members.push_back(best_row);
-    mask[best_row] = false;
-  }
-  return chosen;
+  return bo_detail::greedy_select(candidates, free, q, config.chunk, pending,
+                                  [&](const torch::Tensor& members, int64_t j) -> bo_detail::StepScore {
+                                    auto scorer = std::make_shared<StepScorer>(models, p, members, config, j);
+                                    return [scorer](const torch::Tensor& C) { return scorer->score(C); };
+                                  });
 }
 
 }  // namespace sozai

@@ -1,3 +1,4 @@
+#include <sozai/core/bo/pool_select.h>
 #include <sozai/core/bo/thompson.h>
 #include <sozai/core/common/error.h>
 #include <sozai/kernels/acquisition_topk.h>
@@ -13,20 +14,10 @@ namespace sozai {
 std::vector<int64_t> select_batch_thompson(const ExactGP& model, const torch::Tensor& candidates,
                                            const torch::Tensor& available, int64_t q, const ThompsonConfig& config,
                                            const std::vector<int64_t>& pending) {
-  SOZAI_CHECK(q >= 1, "select_batch_thompson: q must be >= 1, got ", q);
   SOZAI_CHECK(config.chunk >= 1, "select_batch_thompson: chunk must be >= 1, got ", config.chunk);
-  SOZAI_CHECK(candidates.defined() && candidates.dim() == 2, "select_batch_thompson: candidates must be [N, d], got ",
-              candidates.defined() ? candidates.sizes() : at::IntArrayRef{});
+  auto mask = bo_detail::free_mask(candidates, available, pending, q, "select_batch_thompson");
   const int64_t N = candidates.size(0);
-  SOZAI_CHECK(available.dim() == 1 && available.size(0) == N && available.scalar_type() == torch::kBool,
-              "select_batch_thompson: available must be a bool [", N, "] mask, got ", available.sizes(), " ",
-              available.scalar_type());
-  for (auto p : pending)
-    SOZAI_CHECK(p >= 0 && p < N, "select_batch_thompson: pending row ", p, " is outside the pool of ", N);
-
   torch::NoGradGuard no_grad;
-  auto mask = available.to(torch::kCPU).clone();
-  for (auto p : pending) mask[p] = false;
   const int64_t n_free = mask.sum().item<int64_t>();
   const int64_t picks = std::min(q, n_free);
   if (picks == 0) return {};

@@ -401,6 +401,17 @@ T field(const nlohmann::json& j, const std::string& key, const std::string& orig
   }
 }
 
+/// GP hyperparameters saved as {lengthscale, outputscale, noise} for a pool of d columns.
+GPHyperparameters hyperparameters_field(const nlohmann::json& h, int64_t d, const std::string& origin) {
+  GPHyperparameters hp;
+  hp.lengthscale = field<std::vector<double>>(h, "lengthscale", origin);
+  hp.outputscale = field<double>(h, "outputscale", origin);
+  hp.noise = field<double>(h, "noise", origin);
+  if (static_cast<int64_t>(hp.lengthscale.size()) != d)
+    throw StorageError(str(origin, ": ", hp.lengthscale.size(), " lengthscales for a pool of ", d, " columns"));
+  return hp;
+}
+
 }  // namespace
 
 PoolCampaign campaign_from_state(const nlohmann::json& j, const torch::Tensor& pool,
@@ -454,28 +465,11 @@ PoolCampaign campaign_from_state(const nlohmann::json& j, const torch::Tensor& p
   }
   restore_campaign_counters(c, pending, field<int64_t>(j, "ask_count", origin), origin);
   if (j.contains("hyperparameters") && !j.at("hyperparameters").is_null()) {
-    const auto& h = j.at("hyperparameters");
-    GPHyperparameters hp;
-    hp.lengthscale = field<std::vector<double>>(h, "lengthscale", origin);
-    hp.outputscale = field<double>(h, "outputscale", origin);
-    hp.noise = field<double>(h, "noise", origin);
-    if (static_cast<int64_t>(hp.lengthscale.size()) != pool.size(1))
-      throw StorageError(str(origin, ": ", hp.lengthscale.size(), " lengthscales for a pool of ", pool.size(1),
-                             " columns"));
-    restore_campaign_hyperparameters(c, hp);
+    restore_campaign_hyperparameters(c, hyperparameters_field(j.at("hyperparameters"), pool.size(1), origin));
   }
   if (j.contains("outcome_hyperparameters")) {
     std::vector<GPHyperparameters> hs;
-    for (const auto& h : j.at("outcome_hyperparameters")) {
-      GPHyperparameters hp;
-      hp.lengthscale = field<std::vector<double>>(h, "lengthscale", origin);
-      hp.outputscale = field<double>(h, "outputscale", origin);
-      hp.noise = field<double>(h, "noise", origin);
-      if (static_cast<int64_t>(hp.lengthscale.size()) != pool.size(1))
-        throw StorageError(str(origin, ": ", hp.lengthscale.size(), " lengthscales for a pool of ", pool.size(1),
-                               " columns"));
-      hs.push_back(hp);
-    }
+    for (const auto& h : j.at("outcome_hyperparameters")) hs.push_back(hyperparameters_field(h, pool.size(1), origin));
     if (static_cast<int64_t>(hs.size()) != c.num_outcomes())
       throw StorageError(str(origin, ": ", hs.size(), " outcome hyperparameter sets for ", c.num_outcomes(),
                              " outcomes"));

@@ -12,24 +12,12 @@
 #include <catch2/catch.hpp>
 
 #include "../../test_util.h"
+#include "bo_test_util.h"
 
 using namespace sozai;
 
 namespace {
 
-ExactGP fixed_gp(const torch::Tensor& X, const torch::Tensor& y, double noise = 1e-6) {
-  ExactGPConfig cfg;
-  cfg.outcome_transform = "standardize";
-  ExactGP gp(cfg);
-  GPHyperparameters h;
-  h.lengthscale = {0.25, 0.25};
-  h.outputscale = 1.0;
-  h.noise = noise;
-  gp.set_hyperparameters(h);
-  gp.set_input_bounds(torch::zeros({2}, torch::kFloat64), torch::ones({2}, torch::kFloat64));
-  gp.set_data({X, y});
-  return gp;
-}
 
 torch::Tensor branin_like(const torch::Tensor& X) {
   return torch::sin(6 * X.select(1, 0)) * torch::cos(4 * X.select(1, 1)) + 0.5 * X.select(1, 1);
@@ -55,7 +43,7 @@ Problem problem(int64_t n_pool, int64_t n_obs, uint64_t seed) {
 TEST_CASE("qLogNEI with q = 1 and many samples matches analytic LogEI", "[bo][mc]") {
   auto p = problem(200, 12, 1);
   auto Xo = p.pool.index_select(0, p.obs);
-  auto gp = fixed_gp(Xo, p.y.index_select(0, p.obs));
+  auto gp = test::fixed_gp(Xo, p.y.index_select(0, p.obs));
   // Noise-free observations: the baseline's best sample is the best
   // observation, so noisy EI reduces to EI over the best latent value.
   AcquisitionParams ap;
@@ -81,7 +69,7 @@ TEST_CASE("qLogNEI with q = 1 and many samples matches analytic LogEI", "[bo][mc
 TEST_CASE("qUCB with q = 1 matches analytic UCB", "[bo][mc]") {
   auto p = problem(100, 10, 2);
   auto Xo = p.pool.index_select(0, p.obs);
-  auto gp = fixed_gp(Xo, p.y.index_select(0, p.obs), 1e-3);
+  auto gp = test::fixed_gp(Xo, p.y.index_select(0, p.obs), 1e-3);
   AcquisitionParams ap;
   ap.kind = AcquisitionKind::UCB;
   ap.beta = 2.0;
@@ -105,7 +93,7 @@ TEST_CASE("qUCB with q = 1 matches analytic UCB", "[bo][mc]") {
 TEST_CASE("greedy pool selection scores each pick jointly with pending points and earlier picks", "[bo][mc]") {
   auto p = problem(150, 10, 4);
   auto Xo = p.pool.index_select(0, p.obs);
-  auto gp = fixed_gp(Xo, p.y.index_select(0, p.obs), 1e-4);
+  auto gp = test::fixed_gp(Xo, p.y.index_select(0, p.obs), 1e-4);
   for (auto kind : {MCAcquisitionKind::qLogNEI, MCAcquisitionKind::qUCB}) {
     MCAcquisitionConfig mc;
     mc.kind = kind;
@@ -148,7 +136,7 @@ TEST_CASE("greedy pool selection scores each pick jointly with pending points an
 TEST_CASE("pending experiments change the proposal; seeds repeat batches", "[bo][mc]") {
   auto p = problem(300, 10, 7);
   auto Xo = p.pool.index_select(0, p.obs);
-  auto gp = fixed_gp(Xo, p.y.index_select(0, p.obs), 1e-4);
+  auto gp = test::fixed_gp(Xo, p.y.index_select(0, p.obs), 1e-4);
   for (auto kind : {MCAcquisitionKind::qLogNEI, MCAcquisitionKind::qUCB}) {
     MCAcquisitionConfig mc;
     mc.kind = kind;
@@ -178,7 +166,7 @@ TEST_CASE("baseline pruning keeps the points that can be the best", "[bo][mc]") 
   auto p = problem(60, 40, 8);
   auto Xo = p.pool.index_select(0, p.obs);
   auto yo = p.y.index_select(0, p.obs);
-  auto gp = fixed_gp(Xo, yo, 1e-6);
+  auto gp = test::fixed_gp(Xo, yo, 1e-6);
   MCAcquisitionConfig mc;
   auto kept = prune_baseline(gp, Xo, mc);
   // Noise-free: only the best observation is ever the best sample.
@@ -191,7 +179,7 @@ TEST_CASE("baseline pruning keeps the points that can be the best", "[bo][mc]") 
 TEST_CASE("Monte-Carlo acquisition rejects bad input with clear errors", "[bo][mc]") {
   auto p = problem(40, 6, 9);
   auto Xo = p.pool.index_select(0, p.obs);
-  auto gp = fixed_gp(Xo, p.y.index_select(0, p.obs));
+  auto gp = test::fixed_gp(Xo, p.y.index_select(0, p.obs));
   MCAcquisitionConfig mc;
   CHECK_THAT(test::message_of<InputError>([] { mc_acquisition_kind_from_string("qfoo"); }),
              Catch::Contains("qlognei or qucb"));

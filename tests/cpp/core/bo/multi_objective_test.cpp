@@ -11,23 +11,14 @@
 #include <catch2/catch.hpp>
 
 #include "../../test_util.h"
+#include "bo_test_util.h"
 
 using namespace sozai;
 
 namespace {
 
 ExactGP fixed_gp(const torch::Tensor& X, const torch::Tensor& y, double noise = 1e-6) {
-  ExactGPConfig cfg;
-  cfg.outcome_transform = "standardize";
-  ExactGP gp(cfg);
-  GPHyperparameters h;
-  h.lengthscale = {0.3, 0.3};
-  h.outputscale = 1.0;
-  h.noise = noise;
-  gp.set_hyperparameters(h);
-  gp.set_input_bounds(torch::zeros({2}, torch::kFloat64), torch::ones({2}, torch::kFloat64));
-  gp.set_data({X, y});
-  return gp;
+  return test::fixed_gp(X, y, noise, 0.3);
 }
 
 struct Problem {
