@@ -1,5 +1,6 @@
 #include <sozai/core/campaign/campaign_io.h>
 #include <sozai/core/campaign/pool_campaign.h>
+#include <sozai/core/bo/multi_fidelity.h>
 #include <sozai/core/bo/pareto.h>
 #include <sozai/core/common/error.h>
 #include <sozai/models/gnn/gnn_surrogate.h>
@@ -55,6 +56,21 @@ void check_config(const CampaignConfig& c) {
               c.outcomes.size(), " constraints");
   SOZAI_CHECK(c.ref_point.empty() || static_cast<int64_t>(c.ref_point.size()) == objectives, "ref_point has ",
               c.ref_point.size(), " values for ", objectives, " objectives");
+  if (!c.fidelity_costs.empty()) {
+    for (size_t i = 0; i < c.fidelity_costs.size(); ++i)
+      SOZAI_CHECK(c.fidelity_costs[i] > 0 && std::isfinite(c.fidelity_costs[i]), "fidelity_costs[", i,
+                  "] must be > 0, got ", c.fidelity_costs[i]);
+    SOZAI_CHECK(c.target_fidelity >= -1 && c.target_fidelity < static_cast<int64_t>(c.fidelity_costs.size()),
+                "target_fidelity ", c.target_fidelity, " outside [0, ", c.fidelity_costs.size(), ")");
+    SOZAI_CHECK(c.outcomes.size() <= 1, "a multi-fidelity campaign has one objective; got ", c.outcomes.size(),
+                " outcomes");
+    SOZAI_CHECK(c.surrogate == "gp" || c.surrogate == "random", "a multi-fidelity campaign models the fidelities "
+                "with a multi-task GP: surrogate must be gp or random, not '", c.surrogate, "'");
+    SOZAI_CHECK(lower_name(c.acquisition) == "aei", "a multi-fidelity campaign chooses by augmented EI per unit "
+                "cost: acquisition must be 'aei', not '", c.acquisition, "'");
+    return;
+  }
+  SOZAI_CHECK(lower_name(c.acquisition) != "aei", "acquisition 'aei' needs fidelity_costs (a multi-fidelity pool)");
   if (c.outcomes.size() > 1) {
     SOZAI_CHECK(c.surrogate == "gp" || c.surrogate == "random", "a campaign with several outcomes models each with "
                 "a GP: surrogate must be gp or random, not '", c.surrogate, "'");
@@ -98,6 +114,55 @@ PoolCampaign::PoolCampaign(const torch::Tensor& pool, bool maximize, CampaignCon
         break;
       }
   }
+  if (multi_fidelity()) {
+    SOZAI_CHECK(pool_.size(1) >= 2, "PoolCampaign: a multi-fidelity pool needs inputs and a last fidelity column");
+    const int64_t T = static_cast<int64_t>(config_.fidelity_costs.size());
+    auto f = pool_.select(1, pool_.size(1) - 1);
+    auto bad = (f != f.round()) | (f < 0) | (f >= T);
+    if (bad.any().item<bool>()) {
+      const auto row = torch::nonzero(bad).index({0, 0}).item<int64_t>();
+      throw InputError(str("PoolCampaign: pool row ", row, " has fidelity ", f[row].item<double>(),
+                           " in its last column, not an integer in [0, ", T, ")"));
+    }
+  }
+}
+
+int64_t PoolCampaign::fidelity_of(int64_t row) const {
+  return static_cast<int64_t>(pool_[row][pool_.size(1) - 1].item<double>());
+}
+
+int64_t PoolCampaign::target_fidelity() const {
+  return config_.target_fidelity < 0 ? static_cast<int64_t>(config_.fidelity_costs.size()) - 1
+                                     : config_.target_fidelity;
+}
+
+double PoolCampaign::cost_spent() const {
+  if (!multi_fidelity()) return 0.0;
+  double total = 0.0;
+  for (auto r : observed_) total += config_.fidelity_costs[fidelity_of(r)];
+  return total;
+}
+
+std::vector<int64_t> PoolCampaign::fit_and_select_fidelity(int64_t q, uint64_t seed) {
+  auto idx = torch::tensor(observed_, torch::kInt64);
+  auto X = pool_.index_select(0, idx);
+  MultiTaskGPConfig mc;
+  mc.num_tasks = static_cast<int64_t>(config_.fidelity_costs.size());
+  mc.kernel = config_.gp.kernel;
+  mc.restarts = config_.gp.restarts;
+  mc.max_iter = config_.gp.max_iter;
+  mc.seed = seed;
+  auto model = std::make_shared<MultiTaskGP>(mc);
+  const int64_t d = pool_.size(1) - 1;
+  model->set_input_bounds(std::get<0>(pool_.slice(1, 0, d).min(0)), std::get<0>(pool_.slice(1, 0, d).max(0)));
+  model->fit(Dataset{X, torch::tensor(values_, torch::kFloat64)});
+  MultiFidelityConfig fc;
+  fc.costs = config_.fidelity_costs;
+  fc.target = target_fidelity();
+  fc.maximize = maximize_;
+  auto rows = select_batch_multi_fidelity(*model, pool_, available_mask(), q, X, fc, pending_);
+  model_ = model;
+  return rows;
 }
 
 namespace {
@@ -221,6 +286,8 @@ std::vector<int64_t> PoolCampaign::ask(int64_t q) {
   const int64_t n = static_cast<int64_t>(observed_.size());
   if (config_.surrogate == "random" || n < std::max<int64_t>(config_.n_init, 1)) {
     rows = random_rows(q, seed);
+  } else if (multi_fidelity()) {
+    rows = fit_and_select_fidelity(q, seed);
   } else if (!single_objective()) {
     rows = fit_and_select_multi(q, seed);
   } else if (config_.surrogate == "gnn" || config_.surrogate == "gnn-dkl") {
@@ -322,9 +389,12 @@ std::pair<int64_t, double> PoolCampaign::best() const {
   SOZAI_CHECK(!observed_.empty(), "PoolCampaign::best: no results have been told yet");
   SOZAI_CHECK(outcomes_.size() == 1, "PoolCampaign::best: the campaign has ", outcomes_.size(),
               " outcomes; use pareto_front()");
-  size_t b = 0;
-  for (size_t k = 1; k < values_.size(); ++k)
-    if (maximize_ ? values_[k] > values_[b] : values_[k] < values_[b]) b = k;
+  // Multi-fidelity: only results at the target fidelity count.
+  auto counts = [&](size_t k) { return !multi_fidelity() || fidelity_of(observed_[k]) == target_fidelity(); };
+  int64_t b = -1;
+  for (size_t k = 0; k < values_.size(); ++k)
+    if (counts(k) && (b < 0 || (maximize_ ? values_[k] > values_[b] : values_[k] < values_[b]))) b = static_cast<int64_t>(k);
+  SOZAI_CHECK(b >= 0, "PoolCampaign::best: no result at the target fidelity ", target_fidelity(), " yet");
   return {observed_[b], values_[b]};
 }
 
@@ -345,6 +415,8 @@ nlohmann::json campaign_state_json(const PoolCampaign& c, const std::optional<GP
                  {"mc_samples", cfg.mc_samples},
                  {"outcomes", cfg.outcomes},
                  {"ref_point", cfg.ref_point},
+                 {"fidelity_costs", cfg.fidelity_costs},
+                 {"target_fidelity", cfg.target_fidelity},
                  {"n_init", cfg.n_init},
                  {"seed", cfg.seed},
                  {"full_refit_every", cfg.full_refit_every},
@@ -429,6 +501,8 @@ PoolCampaign campaign_from_state(const nlohmann::json& j, const torch::Tensor& p
   if (jc.contains("mc_samples")) cfg.mc_samples = field<int64_t>(jc, "mc_samples", origin);  // saved since qlognei/qucb
   if (jc.contains("outcomes")) cfg.outcomes = field<std::vector<std::string>>(jc, "outcomes", origin);
   if (jc.contains("ref_point")) cfg.ref_point = field<std::vector<double>>(jc, "ref_point", origin);
+  if (jc.contains("fidelity_costs")) cfg.fidelity_costs = field<std::vector<double>>(jc, "fidelity_costs", origin);
+  if (jc.contains("target_fidelity")) cfg.target_fidelity = field<int64_t>(jc, "target_fidelity", origin);
   cfg.n_init = field<int64_t>(jc, "n_init", origin);
   cfg.seed = field<uint64_t>(jc, "seed", origin);
   cfg.full_refit_every = field<int64_t>(jc, "full_refit_every", origin);

@@ -8,6 +8,7 @@
 #include <sozai/core/bo/multi_objective.h>
 #include <sozai/core/bo/select.h>
 #include <sozai/models/gp/exact_gp.h>
+#include <sozai/models/gp/multitask_gp.h>
 
 #include <cstdint>
 #include <functional>
@@ -63,6 +64,12 @@ struct CampaignConfig {
   /// One per objective, original units: the worst acceptable value
   /// (hypervolume reference). Empty: inferred from the data at each ask.
   std::vector<double> ref_point;
+  /// Multi-fidelity: the cost of one experiment at each fidelity. When set,
+  /// the pool's last column is the fidelity index (0 .. costs - 1), the
+  /// surrogate is a MultiTaskGP over fidelities and the acquisition
+  /// augmented EI per unit cost ("aei"; core/bo/multi_fidelity.h).
+  std::vector<double> fidelity_costs;
+  int64_t target_fidelity = -1;     ///< the fidelity to optimise (-1: the last)
 };
 
 class PoolCampaign {
@@ -111,6 +118,9 @@ class PoolCampaign {
   /// Best observed (index, value) in the campaign's direction; InputError if
   /// none, or if the campaign has several outcomes (see pareto_front).
   std::pair<int64_t, double> best() const;
+  /// Multi-fidelity campaigns: total cost of the results told so far
+  /// (0 for other campaigns).
+  double cost_spent() const;
   /// Observed rows that satisfy every outcome constraint and that no other
   /// such row dominates in the objectives (one objective: the best rows).
   std::vector<int64_t> pareto_front() const;
@@ -141,6 +151,11 @@ class PoolCampaign {
   std::vector<int64_t> fit_and_select(Surrogate& model, int64_t q) const;
   /// Several outcomes: one GP per outcome, then select_batch_multi.
   std::vector<int64_t> fit_and_select_multi(int64_t q, uint64_t seed);
+  /// Multi-fidelity: a MultiTaskGP over the fidelities, then augmented EI.
+  std::vector<int64_t> fit_and_select_fidelity(int64_t q, uint64_t seed);
+  bool multi_fidelity() const { return !config_.fidelity_costs.empty(); }
+  int64_t fidelity_of(int64_t row) const;
+  int64_t target_fidelity() const;
   bool single_objective() const { return outcomes_.size() == 1; }
   std::vector<int64_t> random_rows(int64_t q, uint64_t seed) const;
   torch::Tensor available_mask() const;

@@ -64,20 +64,26 @@ void bind_campaign(py::module_& root) {
       .def(py::init([](const DoubleArray& pool, bool maximize, const std::string& surrogate,
                        const std::string& acquisition, int64_t n_init, uint64_t seed, double ucb_beta,
                        const std::string& kernel, const std::string& outcome_transform, int restarts,
-                       int64_t mc_samples, std::vector<std::string> outcomes, std::vector<double> ref_point) {
+                       int64_t mc_samples, std::vector<std::string> outcomes, std::vector<double> ref_point,
+                       std::vector<double> fidelity_costs, int64_t target_fidelity) {
              auto c = make_config(surrogate, acquisition, n_init, seed, ucb_beta, kernel, outcome_transform, restarts,
                                   mc_samples);
              c.outcomes = std::move(outcomes);
              c.ref_point = std::move(ref_point);
+             c.fidelity_costs = std::move(fidelity_costs);
+             c.target_fidelity = target_fidelity;
              return PoolCampaign(to_tensor(pool, 2, "pool"), maximize, c);
            }),
            py::arg("pool"), py::arg("maximize") = true, py::arg("surrogate") = "gp", py::arg("acquisition") = "logei",
            py::arg("n_init") = 2, py::arg("seed") = 0, py::arg("ucb_beta") = 4.0, py::arg("kernel") = "matern52",
            py::arg("outcome_transform") = "auto", py::arg("restarts") = 4, py::arg("mc_samples") = 128,
            py::arg("outcomes") = std::vector<std::string>{}, py::arg("ref_point") = std::vector<double>{},
+           py::arg("fidelity_costs") = std::vector<double>{}, py::arg("target_fidelity") = -1,
            "A campaign over the rows of a feature pool [N, d]. outcomes: one entry per measured outcome ('max', "
            "'min', '<= b', '>= b') for multi-objective or constrained campaigns (acquisition qnehvi, qlognehvi, "
-           "qparego, or qlognei for one objective); ref_point: the worst acceptable value of each objective.")
+           "qparego, or qlognei for one objective); ref_point: the worst acceptable value of each objective. "
+           "fidelity_costs: cost per fidelity for a multi-fidelity pool whose last column is the fidelity "
+           "(acquisition 'aei').")
       .def("ask", [](PoolCampaign& c, int64_t q) {
              std::vector<int64_t> rows;
              {
@@ -103,6 +109,8 @@ void bind_campaign(py::module_& root) {
       .def_property_readonly("pending", [](const PoolCampaign& c) { return to_numpy_index(c.pending()); })
       .def_property_readonly("observed_outcomes", [](const PoolCampaign& c) { return to_numpy(c.observed_outcomes()); })
       .def_property_readonly("num_outcomes", &PoolCampaign::num_outcomes)
+      .def_property_readonly("cost_spent", &PoolCampaign::cost_spent,
+                             "Multi-fidelity: total cost of the results told so far.")
       .def_property_readonly("outcomes", [](const PoolCampaign& c) {
              std::vector<std::string> out;
              for (const auto& o : c.outcomes()) out.push_back(to_string(o));

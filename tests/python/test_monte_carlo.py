@@ -275,3 +275,19 @@ def test_multi_task_gp_and_multi_fidelity_selection():
     assert len(set(picks.tolist())) == 3 and picks[0] < 40
     with pytest.raises(sozai.InputError, match="1 costs for 2 fidelities"):
         sozai.bo.log_augmented_ei(mt, pool, X, costs=[1.0])
+
+
+def test_multi_fidelity_campaign():
+    grid = np.linspace(0, 1, 30)
+    f = np.sin(6 * grid) + grid
+    pool = np.concatenate([np.stack([grid, np.zeros(30)], 1), np.stack([grid, np.ones(30)], 1)])
+    y = np.concatenate([0.9 * f + 0.1, f])
+    c = sozai.campaign.PoolCampaign(pool, acquisition="aei", fidelity_costs=[1.0, 10.0], n_init=4, restarts=2)
+    for _ in range(4):
+        rows = [int(r) for r in c.ask(2)]
+        c.tell(rows, [float(y[r]) for r in rows])
+    assert c.cost_spent == pytest.approx(sum(1.0 if r < 30 else 10.0 for r in c.observed_indices))
+    with pytest.raises(sozai.InputError, match="must be 'aei'"):
+        sozai.campaign.PoolCampaign(pool, acquisition="logei", fidelity_costs=[1.0, 10.0])
+    with pytest.raises(sozai.InputError, match="needs fidelity_costs"):
+        sozai.campaign.PoolCampaign(pool, acquisition="aei")

@@ -241,3 +241,53 @@ TEST_CASE("campaigns over several outcomes: tell, Pareto front, save -> load -> 
   cfg.surrogate = "gnn";
   CHECK_THROWS_AS(PoolCampaign(p.X, true, cfg), InputError);
 }
+
+TEST_CASE("multi-fidelity campaigns spend on the cheap fidelity, count only the target, and save", "[campaign][multifidelity]") {
+  // Fidelity 0: a cheap, biased simulation of fidelity 1 (the experiment).
+  auto grid = torch::linspace(0, 1, 40, torch::kFloat64).unsqueeze(1);
+  auto f = torch::sin(6 * grid.select(1, 0)) + grid.select(1, 0);
+  auto pool = torch::cat({torch::cat({grid, torch::zeros({40, 1}, torch::kFloat64)}, 1),
+                          torch::cat({grid, torch::ones({40, 1}, torch::kFloat64)}, 1)});
+  auto y = torch::cat({0.9 * f + 0.1, f});
+  auto cfg = fast_config("aei");
+  cfg.fidelity_costs = {1.0, 10.0};
+  cfg.n_init = 4;
+  auto run = [&](PoolCampaign& c, int rounds) {
+    std::vector<int64_t> out;
+    for (int i = 0; i < rounds; ++i) {
+      auto rows = c.ask(i == 0 && c.observed_indices().empty() ? 4 : 2);
+      for (auto r : rows) c.tell(r, y[r].item<double>());
+      out.insert(out.end(), rows.begin(), rows.end());
+    }
+    return out;
+  };
+  PoolCampaign a(pool, true, cfg);
+  auto seq = run(a, 5);
+  int cheap = 0;
+  for (size_t i = 4; i < seq.size(); ++i) cheap += seq[i] < 40;
+  CHECK(cheap >= 2);  // model-based picks use the cheap fidelity
+  double cost = 0;
+  for (auto r : seq) cost += r < 40 ? 1.0 : 10.0;
+  CHECK(a.cost_spent() == Approx(cost));
+  const auto path = temp_path("mf.json");
+  PoolCampaign b(pool, true, cfg);
+  auto s1 = run(b, 3);
+  b.save(path);
+  auto loaded = PoolCampaign::load(path);
+  auto s2 = run(loaded, 2);
+  s1.insert(s1.end(), s2.begin(), s2.end());
+  CHECK(s1 == seq);
+  std::remove(path.c_str());
+  // best() counts the target fidelity only.
+  PoolCampaign c(pool, true, cfg);
+  c.tell(5, 100.0);  // a cheap row with a huge value
+  CHECK_THROWS_AS(c.best(), InputError);
+  c.tell(45, 1.0);
+  CHECK(c.best().first == 45);
+  // Bad fidelity column and acquisition.
+  auto bad = pool.clone();
+  bad[3][1] = 2.0;
+  CHECK_THROWS_WITH(PoolCampaign(bad, true, cfg), Catch::Contains("pool row 3 has fidelity 2"));
+  cfg.acquisition = "logei";
+  CHECK_THROWS_WITH(PoolCampaign(pool, true, cfg), Catch::Contains("must be 'aei'"));
+}
