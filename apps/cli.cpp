@@ -36,7 +36,8 @@ commands:
       --dataset NAME        registry name (see `sozai datasets`)
       --budget B            experiments per campaign (default: the whole pool)
       --seeds S             campaigns per acquisition (default 20)
-      --acquisition A[,B]   acquisition functions (default logei,ucb)
+      --acquisition A[,B]   acquisition functions: ei, logei, ucb, pi, qlognei, qucb,
+                            thompson (default logei,ucb)
       --random-seeds R      random-search campaigns (default max(S, 200))
       --q Q                 batch size (default 1)
       --n-init N            random experiments before the first model (default 2)
