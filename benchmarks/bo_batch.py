@@ -10,7 +10,10 @@ Also seconds per ask(q) on a 600-row pool (crossed_barrel) with 50 results,
 for every acquisition (best of 3, one thread).
 
     SOZAI_DATA_DIR=../shared/data PYTHONPATH=build/python /usr/bin/python3 benchmarks/bo_batch.py \
-        [--seeds 20] [--datasets p3ht,agnp,autoam,crossed_barrel] [--skip-latency | --latency-only]
+        [--seeds 20] [--datasets p3ht,agnp,autoam,crossed_barrel] [--skip-latency | --latency-only | --report-only]
+
+Results accumulate in benchmarks/results/bo_batch.json (a rerun with other
+--datasets adds to it).
 """
 
 import argparse
@@ -55,13 +58,14 @@ def main():
     ap.add_argument("--acquisitions", default="logei,qlognei")
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--latency-only", action="store_true")
+    ap.add_argument("--report-only", action="store_true", help="rewrite the .md from the .json and stop")
     ap.add_argument("--out", default=str(RESULTS / "bo_batch"))
     args = ap.parse_args()
     out = pathlib.Path(args.out)
     prev = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").exists() else {}
     result = {"benchmark": "bo_batch", "seeds": args.seeds, "runs": prev.get("runs", {}),
               "latency": prev.get("latency", {})}
-    if not args.latency_only:
+    if not args.latency_only and not args.report_only:
         for name in args.datasets.split(","):
             ds = sozai.datasets.load_closed_loop(name)
             X, y, maximize = ds["X"], ds["Y"][:, 0], bool(ds["maximize"][0])
@@ -80,9 +84,10 @@ def main():
                                                      for k, v in arms.items()) + f" ({time.time() - t0:.0f} s)",
                       file=sys.stderr, flush=True)
                 json.dump(result, open(out.with_suffix(".json"), "w"), indent=1)
-    if not args.skip_latency:
+    if not args.skip_latency and not args.report_only:
         result["latency"] = latency()
-    json.dump(result, open(out.with_suffix(".json"), "w"), indent=1)
+    if not args.report_only:
+        json.dump(result, open(out.with_suffix(".json"), "w"), indent=1)
 
     lines = ["# Batches: sample efficiency at q = 1, 4, 8 and seconds per ask", "",
              f"{args.seeds} seeds per arm; AF and EF counted per experiment against random search in the same run "
