@@ -50,6 +50,26 @@ def latency(repeats=3):
     return out
 
 
+def thompson_scale(sizes=(10_000, 100_000, 1_000_000), q=16, n=100, d=6):
+    """Seconds of a Thompson batch of q over pools of growing size (GP on n
+    points of a d-D unit cube, sample paths with 1024 features)."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(n, d))
+    y = np.sin(3 * X).sum(1)
+    gp = sozai.models.ExactGP(restarts=2)
+    gp.set_input_bounds(np.zeros(d), np.ones(d))
+    gp.fit(X, y)
+    out = {}
+    for N in sizes:
+        pool = rng.uniform(size=(N, d))
+        t0 = time.perf_counter()
+        rows = sozai.bo.select_batch_thompson(gp, pool, np.ones(N, dtype=bool), q, seed=1)
+        out[str(N)] = time.perf_counter() - t0
+        assert len(set(rows.tolist())) == q
+        print(f"thompson q={q} over {N} candidates: {out[str(N)]:.2f} s", file=sys.stderr, flush=True)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=20)
@@ -86,6 +106,7 @@ def main():
                 json.dump(result, open(out.with_suffix(".json"), "w"), indent=1)
     if not args.skip_latency and not args.report_only:
         result["latency"] = latency()
+        result["thompson_scale"] = thompson_scale()
     if not args.report_only:
         json.dump(result, open(out.with_suffix(".json"), "w"), indent=1)
 
@@ -113,6 +134,12 @@ def main():
         for acq in ("logei", "ucb", "qlognei", "qucb", "thompson"):
             vals = [result["latency"].get(f"{acq} q={q}") for q in (1, 4, 8)]
             lines.append(f"| {acq} | " + " | ".join("n/a" if v is None else f"{v:.3f}" for v in vals) + " |")
+    if result.get("thompson_scale"):
+        lines += ["", "Thompson sampling, a batch of 16 from pools of growing size (GP on 100 points in 6-D, "
+                  "1024 random Fourier features per path, one thread):", "",
+                  "| pool | seconds | candidates / s |", "|---|---|---|"]
+        for N, sec in result["thompson_scale"].items():
+            lines.append(f"| {int(N):,} | {sec:.2f} | {int(N) / sec:,.0f} |")
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
