@@ -84,7 +84,7 @@ def main():
     out = pathlib.Path(args.out)
     prev = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").exists() else {}
     result = {"benchmark": "bo_batch", "seeds": args.seeds, "runs": prev.get("runs", {}),
-              "latency": prev.get("latency", {})}
+              "latency": prev.get("latency", {}), "thompson_scale": prev.get("thompson_scale", {})}
     if not args.latency_only and not args.report_only:
         for name in args.datasets.split(","):
             ds = sozai.datasets.load_closed_loop(name)
