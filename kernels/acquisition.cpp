@@ -1,15 +1,14 @@
 #include <sozai/core/common/error.h>
+#include <sozai/core/common/strings.h>
 #include <sozai/kernels/acquisition.h>
 
-#include <algorithm>
 #include <cctype>
 
 namespace sozai {
 namespace kernels {
 
 AcquisitionKind acquisition_kind_from_string(const std::string& name) {
-  std::string s = name;
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  const std::string s = to_lower(name);
   if (s == "ei") return AcquisitionKind::EI;
   if (s == "logei" || s == "log_ei") return AcquisitionKind::LogEI;
   if (s == "ucb") return AcquisitionKind::UCB;

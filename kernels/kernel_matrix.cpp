@@ -1,16 +1,14 @@
 #include <sozai/core/common/error.h>
+#include <sozai/core/common/strings.h>
 #include <sozai/kernels/kernel_matrix.h>
 
-#include <algorithm>
-#include <cctype>
 #include <cmath>
 
 namespace sozai {
 namespace kernels {
 
 KernelKind kernel_kind_from_string(const std::string& name) {
-  std::string s = name;
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  const std::string s = to_lower(name);
   if (s == "rbf" || s == "se" || s == "squared_exponential") return KernelKind::RBF;
   if (s == "matern52" || s == "matern" || s == "matern-5/2" || s == "matern5/2") return KernelKind::Matern52;
   throw InputError(str("unknown kernel '", name, "'; expected rbf or matern52"));

@@ -2,19 +2,17 @@
 // reductions. Inputs are checked once here, so the CPU and CUDA loops can
 // trust them (shapes, dtypes, devices, offsets and index ranges).
 #include <sozai/core/common/error.h>
+#include <sozai/core/common/strings.h>
 #include <sozai/kernels/segment.h>
 
 #include <torch/autograd.h>
 
-#include <algorithm>
-#include <cctype>
 
 namespace sozai {
 namespace kernels {
 
 Reduce reduce_from_string(const std::string& name) {
-  std::string s = name;
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  const std::string s = to_lower(name);
   if (s == "sum" || s == "add") return Reduce::Sum;
   if (s == "mean") return Reduce::Mean;
   if (s == "max" || s == "amax") return Reduce::Max;

@@ -2,13 +2,13 @@
 #include <sozai/core/bo/pool_select.h>
 #include <sozai/core/bo/smooth.h>
 #include <sozai/core/common/error.h>
+#include <sozai/core/common/strings.h>
 #include <sozai/core/space/sobol.h>
 #include <sozai/models/gp/linalg.h>
 
 #include <ATen/ATen.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -19,11 +19,6 @@ namespace sozai {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 /// qLogNEI's smoothed log improvement of samples f over best: [..] -> [..].
 torch::Tensor log_improvement(const torch::Tensor& f, const torch::Tensor& best, const MCAcquisitionConfig& c) {
@@ -105,7 +100,7 @@ torch::Tensor batch_values(const torch::Tensor& f, const torch::Tensor& mu, cons
 }  // namespace
 
 MCAcquisitionKind mc_acquisition_kind_from_string(const std::string& name) {
-  const auto n = lower(name);
+  const auto n = to_lower(name);
   if (n == "qlognei" || n == "qlognoisyei") return MCAcquisitionKind::qLogNEI;
   if (n == "qucb") return MCAcquisitionKind::qUCB;
   throw InputError(str("unknown Monte-Carlo acquisition '", name, "'; expected qlognei or qucb"));
@@ -114,7 +109,7 @@ MCAcquisitionKind mc_acquisition_kind_from_string(const std::string& name) {
 std::string to_string(MCAcquisitionKind kind) { return kind == MCAcquisitionKind::qLogNEI ? "qlognei" : "qucb"; }
 
 bool is_mc_acquisition(const std::string& name) {
-  const auto n = lower(name);
+  const auto n = to_lower(name);
   return n == "qlognei" || n == "qlognoisyei" || n == "qucb";
 }
 

@@ -4,6 +4,7 @@
 #include <sozai/core/bo/pool_select.h>
 #include <sozai/core/bo/smooth.h>
 #include <sozai/core/common/error.h>
+#include <sozai/core/common/strings.h>
 
 #include <ATen/ATen.h>
 
@@ -18,15 +19,10 @@ namespace sozai {
 
 namespace {
 
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 enum class Kind { NEHVI, LogNEHVI, ParEGO, LogNEI };
 
 Kind kind_from_string(const std::string& name) {
-  const auto n = lower(name);
+  const auto n = to_lower(name);
   if (n == "qnehvi") return Kind::NEHVI;
   if (n == "qlognehvi") return Kind::LogNEHVI;
   if (n == "qparego") return Kind::ParEGO;
@@ -233,7 +229,7 @@ Outcome outcome_from_string(const std::string& spec, const std::string& what) {
   std::string s;
   for (char ch : spec)
     if (!std::isspace(static_cast<unsigned char>(ch))) s += ch;
-  const auto l = lower(s);
+  const auto l = to_lower(s);
   Outcome o;
   if (l == "max" || l == "maximize" || l == "maximise") return o;
   if (l == "min" || l == "minimize" || l == "minimise") {
@@ -262,7 +258,7 @@ std::string to_string(const Outcome& o) {
 }
 
 bool is_multi_objective_acquisition(const std::string& name) {
-  const auto n = lower(name);
+  const auto n = to_lower(name);
   return n == "qnehvi" || n == "qlognehvi" || n == "qparego";
 }
 

@@ -1,16 +1,15 @@
 #include <sozai/core/common/error.h>
+#include <sozai/core/common/strings.h>
 #include <sozai/models/gp/covariance.h>
 
 #include <ATen/ATen.h>
 
-#include <algorithm>
 #include <cmath>
 
 namespace sozai {
 
 CovarianceKind covariance_kind_from_string(const std::string& name) {
-  std::string s = name;
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  const std::string s = to_lower(name);
   if (s == "matern52" || s == "matern" || s == "matern-5/2" || s == "matern5/2") return CovarianceKind::Matern52;
   if (s == "rbf" || s == "se" || s == "squared_exponential") return CovarianceKind::RBF;
   throw InputError(str("unknown GP kernel '", name, "'; expected matern52 or rbf"));
