@@ -53,15 +53,15 @@ torch::Tensor log_augmented_ei(const MultiTaskGP& model, const torch::Tensor& ca
   auto post_l = model.latent_posterior(candidates);
   auto var_l = post_l.variance.squeeze(1).clamp_min(1e-30), var_t = post_t.variance.squeeze(1).clamp_min(1e-30);
   auto corr = model.latent_cross_covariance(candidates, Ct) / (var_l * var_t).sqrt();
-  auto fid = candidates.select(1, candidates.size(1) - 1).to(torch::kLong).to(torch::kCPU);
+  // Per fidelity (T values), then gathered for every candidate.
   std::vector<double> noise_sd, cost_ratio;
-  for (int64_t i = 0; i < fid.size(0); ++i) {
-    const int64_t l = fid[i].item<int64_t>();
+  for (int64_t l = 0; l < model.config().num_tasks; ++l) {
     noise_sd.push_back(std::sqrt(model.task_noise(l)));
     cost_ratio.push_back(config.costs[target] / config.costs[l]);
   }
-  auto sd = torch::tensor(noise_sd, torch::kFloat64).to(candidates.device());
-  auto ratio = torch::tensor(cost_ratio, torch::kFloat64).to(candidates.device());
+  auto fid = candidates.select(1, candidates.size(1) - 1).to(torch::kLong);
+  auto sd = torch::tensor(noise_sd, torch::kFloat64).to(candidates.device()).index_select(0, fid);
+  auto ratio = torch::tensor(cost_ratio, torch::kFloat64).to(candidates.device()).index_select(0, fid);
   auto a2 = 1.0 - sd / (var_l + sd.pow(2)).sqrt();
   return log_ei + torch::log(corr.clamp(1e-12, 1.0)) + torch::log(a2.clamp_min(1e-300)) + torch::log(ratio);
 }
