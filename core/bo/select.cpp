@@ -3,27 +3,39 @@
 #include <sozai/core/bo/select.h>
 #include <sozai/core/bo/thompson.h>
 #include <sozai/core/common/error.h>
+#include <sozai/core/common/strings.h>
 
 #include <algorithm>
-#include <cctype>
 
 namespace sozai {
 
 namespace {
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 }  // namespace
 
 std::vector<std::string> acquisition_names() { return {"ei", "logei", "ucb", "pi", "qlognei", "qucb", "thompson"}; }
 
 void check_acquisition_name(const std::string& name) {
   const auto names = acquisition_names();
-  if (std::find(names.begin(), names.end(), lower(name)) != names.end()) return;
+  if (std::find(names.begin(), names.end(), to_lower(name)) != names.end()) return;
   std::string list;
   for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
   throw InputError(str("unknown acquisition '", name, "'; expected one of ", list));
+}
+
+MCAcquisitionConfig mc_config(const AcquisitionSpec& spec) {
+  MCAcquisitionConfig mc;
+  mc.kind = mc_acquisition_kind_from_string(spec.name);
+  mc.maximize = spec.maximize;
+  mc.beta = spec.beta;
+  mc.samples = spec.mc_samples;
+  mc.seed = spec.seed;
+  return mc;
+}
+
+const ExactGP& require_exact_gp(const Surrogate& model, const std::string& acquisition) {
+  const auto* gp = dynamic_cast<const ExactGP*>(&model);
+  SOZAI_CHECK(gp, "acquisition '", acquisition, "' needs a GP surrogate ('gp'), not ", model.name());
+  return *gp;
 }
 
 std::vector<int64_t> select_batch(const Surrogate& model, const torch::Tensor& candidates,
@@ -31,23 +43,14 @@ std::vector<int64_t> select_batch(const Surrogate& model, const torch::Tensor& c
                                   const torch::Tensor& y_observed, const AcquisitionSpec& spec,
                                   const std::vector<int64_t>& pending) {
   check_acquisition_name(spec.name);
-  if (lower(spec.name) == "thompson") {
-    const auto* gp = dynamic_cast<const ExactGP*>(&model);
-    SOZAI_CHECK(gp, "acquisition 'thompson' draws GP sample paths and needs surrogate 'gp', not ", model.name());
+  if (to_lower(spec.name) == "thompson") {
     ThompsonConfig tc;
     tc.maximize = spec.maximize;
     tc.seed = spec.seed;
-    return select_batch_thompson(*gp, candidates, available, q, tc, pending);
+    return select_batch_thompson(require_exact_gp(model, spec.name), candidates, available, q, tc, pending);
   }
-  if (is_mc_acquisition(spec.name)) {
-    MCAcquisitionConfig mc;
-    mc.kind = mc_acquisition_kind_from_string(spec.name);
-    mc.maximize = spec.maximize;
-    mc.beta = spec.beta;
-    mc.samples = spec.mc_samples;
-    mc.seed = spec.seed;
-    return select_batch_mc(model, candidates, available, q, X_observed, mc, pending);
-  }
+  if (is_mc_acquisition(spec.name))
+    return select_batch_mc(model, candidates, available, q, X_observed, mc_config(spec), pending);
   AcquisitionParams params;
   params.kind = kernels::acquisition_kind_from_string(spec.name);
   params.maximize = spec.maximize;

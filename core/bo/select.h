@@ -6,6 +6,8 @@
 /// jointly from posterior samples (monte_carlo.h); thompson picks the
 /// maximisers of GP sample paths (thompson.h), for pools of millions.
 
+#include <sozai/core/bo/monte_carlo.h>
+#include <sozai/models/gp/exact_gp.h>
 #include <sozai/models/surrogate.h>
 
 #include <cstdint>
@@ -27,6 +29,14 @@ struct AcquisitionSpec {
 std::vector<std::string> acquisition_names();
 /// InputError listing the accepted names unless `name` is one (any case).
 void check_acquisition_name(const std::string& name);
+
+/// The Monte-Carlo settings a spec names (qlognei or qucb): kind,
+/// direction, beta, samples and seed.
+MCAcquisitionConfig mc_config(const AcquisitionSpec& spec);
+
+/// The model as an ExactGP; InputError naming the acquisition that needs
+/// one (thompson's sample paths, Kriging believer in design spaces).
+const ExactGP& require_exact_gp(const Surrogate& model, const std::string& acquisition);
 
 /// Fits nothing: `model` is already fitted to (X_observed, y_observed)
 /// (y in original units, [n]); picks up to q available pool rows that are

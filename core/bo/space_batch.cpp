@@ -2,29 +2,16 @@
 #include <sozai/core/bo/monte_carlo.h>
 #include <sozai/core/bo/space_batch.h>
 #include <sozai/core/common/error.h>
+#include <sozai/core/common/strings.h>
 #include <sozai/models/gp/exact_gp.h>
 #include <sozai/models/gp/pathwise.h>
 
 #include <ATen/ATen.h>
 
 #include <algorithm>
-#include <cctype>
 #include <memory>
 
 namespace sozai {
-
-namespace {
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-const ExactGP& require_gp(const Surrogate& m, const std::string& what) {
-  const auto* gp = dynamic_cast<const ExactGP*>(&m);
-  SOZAI_CHECK(gp, "acquisition '", what, "' in a design space needs a GP surrogate, not ", m.name());
-  return *gp;
-}
-}  // namespace
 
 torch::Tensor select_batch_in_space(const DesignSpace& space, const std::vector<const Surrogate*>& models,
                                     const torch::Tensor& X_observed, const torch::Tensor& Y_observed, int64_t q,
@@ -49,7 +36,8 @@ torch::Tensor select_batch_in_space(const DesignSpace& space, const std::vector<
   }
   const auto Xe = space.encode(X_observed);
   const bool single = outcomes.size() <= 1 && models.size() == 1;
-  const auto name = lower(spec.name);
+  const bool maximize = outcomes.empty() || outcomes[0].role == Outcome::Role::Maximize;
+  const auto name = to_lower(spec.name);
   std::vector<torch::Tensor> picks;  // encoded
   std::vector<torch::Tensor> raw_picks;
   auto members = [&]() {
@@ -78,20 +66,17 @@ torch::Tensor select_batch_in_space(const DesignSpace& space, const std::vector<
     }
   } else if (is_mc_acquisition(name)) {
     const auto& model = *models[0];
-    MCAcquisitionConfig mc;
-    mc.kind = mc_acquisition_kind_from_string(name);
-    mc.maximize = outcomes.empty() || outcomes[0].role == Outcome::Role::Maximize;
-    mc.beta = spec.beta;
-    mc.samples = spec.mc_samples;
-    mc.seed = spec.seed;
+    AcquisitionSpec directed = spec;
+    directed.maximize = maximize;
+    const auto mc = mc_config(directed);
     auto base = mc.kind == MCAcquisitionKind::qLogNEI ? prune_baseline(model, Xe, mc) : Xe.new_zeros({0, Xe.size(1)});
     for (int64_t j = 0; j < q; ++j) {
       auto scorer = std::make_shared<MCStepScorer>(model, base, members(), mc);
       run([scorer](const torch::Tensor& X) { return (*scorer)(X); }, j);
     }
   } else if (name == "thompson") {
-    const auto& gp = require_gp(*models[0], name);
-    const double sign = outcomes.empty() || outcomes[0].role == Outcome::Role::Maximize ? 1.0 : -1.0;
+    const auto& gp = require_exact_gp(*models[0], name);
+    const double sign = maximize ? 1.0 : -1.0;
     for (int64_t j = 0; j < q; ++j) {
       auto path = std::make_shared<GPPathSampler>(gp, 1, spec.seed, 1024, j);
       run([path, sign](const torch::Tensor& X) { return sign * (*path)(X)[0]; }, j);
@@ -99,10 +84,10 @@ torch::Tensor select_batch_in_space(const DesignSpace& space, const std::vector<
   } else {
     // Analytic: Kriging believer on a copy of the GP (pending first).
     check_acquisition_name(name);
-    auto gp = std::make_shared<ExactGP>(require_gp(*models[0], name));
+    auto gp = std::make_shared<ExactGP>(require_exact_gp(*models[0], name));
     AcquisitionParams params;
     params.kind = kernels::acquisition_kind_from_string(name);
-    params.maximize = outcomes.empty() || outcomes[0].role == Outcome::Role::Maximize;
+    params.maximize = maximize;
     params.beta = spec.beta;
     params.best_f = best_latent_value(*gp, Y.select(1, 0), params.maximize);
     auto believe = [&](const torch::Tensor& x) {

@@ -3,13 +3,13 @@
 #include <sozai/core/bo/multi_fidelity.h>
 #include <sozai/core/bo/pareto.h>
 #include <sozai/core/common/error.h>
+#include <sozai/core/common/strings.h>
 #include <sozai/models/gnn/gnn_surrogate.h>
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -32,11 +32,6 @@ uint64_t splitmix64(uint64_t x) {
 /// Below this many results every ask refits the GP from all restarts: the
 /// hyperparameters still move a lot with each new point.
 constexpr int64_t kAlwaysFullRefitBelow = 30;
-
-std::string lower_name(std::string s) {
-  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -66,16 +61,16 @@ void check_config(const CampaignConfig& c) {
                 " outcomes");
     SOZAI_CHECK(c.surrogate == "gp" || c.surrogate == "random", "a multi-fidelity campaign models the fidelities "
                 "with a multi-task GP: surrogate must be gp or random, not '", c.surrogate, "'");
-    SOZAI_CHECK(lower_name(c.acquisition) == "aei", "a multi-fidelity campaign chooses by augmented EI per unit "
+    SOZAI_CHECK(to_lower(c.acquisition) == "aei", "a multi-fidelity campaign chooses by augmented EI per unit "
                 "cost: acquisition must be 'aei', not '", c.acquisition, "'");
     return;
   }
-  SOZAI_CHECK(lower_name(c.acquisition) != "aei", "acquisition 'aei' needs fidelity_costs (a multi-fidelity pool)");
+  SOZAI_CHECK(to_lower(c.acquisition) != "aei", "acquisition 'aei' needs fidelity_costs (a multi-fidelity pool)");
   if (c.outcomes.size() > 1) {
     SOZAI_CHECK(c.surrogate == "gp" || c.surrogate == "random", "a campaign with several outcomes models each with "
                 "a GP: surrogate must be gp or random, not '", c.surrogate, "'");
     const bool multi = is_multi_objective_acquisition(c.acquisition);
-    SOZAI_CHECK(multi || (objectives == 1 && lower_name(c.acquisition) == "qlognei"), "acquisition '", c.acquisition,
+    SOZAI_CHECK(multi || (objectives == 1 && to_lower(c.acquisition) == "qlognei"), "acquisition '", c.acquisition,
                 "' cannot weigh ", objectives, " objective(s) with ", c.outcomes.size() - objectives,
                 " constraint(s); use qnehvi, qlognehvi or qparego", objectives == 1 ? " (or qlognei)" : "");
   } else {
@@ -238,6 +233,21 @@ std::vector<int64_t> PoolCampaign::fit_and_select(Surrogate& model, int64_t q) c
   return select_batch(model, pool_, available_mask(), q, X, y, spec, pending_);
 }
 
+std::shared_ptr<ExactGP> PoolCampaign::campaign_gp(const GPHyperparameters* warm, uint64_t seed) const {
+  ExactGPConfig gpc = config_.gp;
+  gpc.seed = seed;
+  gpc.warm_start = true;
+  // All restarts below 30 results and every full_refit_every asks;
+  // otherwise one start from the last fit, which one new result barely moves.
+  if (warm && static_cast<int64_t>(observed_.size()) >= kAlwaysFullRefitBelow &&
+      ask_count_ % std::max<int64_t>(config_.full_refit_every, 1) != 0)
+    gpc.restarts = 1;
+  auto gp = std::make_shared<ExactGP>(gpc);
+  if (warm) gp->set_hyperparameters(*warm);
+  gp->set_input_bounds(std::get<0>(pool_.min(0)), std::get<0>(pool_.max(0)));
+  return gp;
+}
+
 std::vector<int64_t> PoolCampaign::fit_and_select_multi(int64_t q, uint64_t seed) {
   auto idx = torch::tensor(observed_, torch::kInt64);
   auto X = pool_.index_select(0, idx);
@@ -246,18 +256,8 @@ std::vector<int64_t> PoolCampaign::fit_and_select_multi(int64_t q, uint64_t seed
   std::vector<const Surrogate*> models;
   std::vector<GPHyperparameters> fitted;
   const bool warm = static_cast<int64_t>(outcome_hypers_.size()) == num_outcomes();
-  // As for one objective: all restarts below 30 results and every
-  // full_refit_every asks, otherwise one start from the last fit.
-  const bool quick = warm && static_cast<int64_t>(observed_.size()) >= kAlwaysFullRefitBelow &&
-                     ask_count_ % std::max<int64_t>(config_.full_refit_every, 1) != 0;
   for (int64_t j = 0; j < num_outcomes(); ++j) {
-    ExactGPConfig gpc = config_.gp;
-    gpc.seed = seed + static_cast<uint64_t>(j);
-    gpc.warm_start = true;
-    if (quick) gpc.restarts = 1;
-    auto gp = std::make_shared<ExactGP>(gpc);
-    if (warm) gp->set_hyperparameters(outcome_hypers_[j]);
-    gp->set_input_bounds(std::get<0>(pool_.min(0)), std::get<0>(pool_.max(0)));
+    auto gp = campaign_gp(warm ? &outcome_hypers_[j] : nullptr, seed + static_cast<uint64_t>(j));
     gp->fit(Dataset{X, Y.select(1, j)});
     fitted.push_back(gp->hyperparameters());
     gps.push_back(gp);
@@ -308,13 +308,7 @@ std::vector<int64_t> PoolCampaign::ask(int64_t q) {
     rows = fit_and_select(*model, q);
     model_ = model;
   } else {
-    ExactGPConfig gpc = config_.gp;
-    gpc.seed = seed;
-    gpc.warm_start = true;
-    if (hyper_ && n >= kAlwaysFullRefitBelow && ask_count_ % std::max<int64_t>(config_.full_refit_every, 1) != 0) gpc.restarts = 1;
-    auto model = std::make_shared<ExactGP>(gpc);
-    if (hyper_) model->set_hyperparameters(*hyper_);
-    model->set_input_bounds(std::get<0>(pool_.min(0)), std::get<0>(pool_.max(0)));
+    auto model = campaign_gp(hyper_ ? &*hyper_ : nullptr, seed);
     rows = fit_and_select(*model, q);
     hyper_ = model->hyperparameters();
     model_ = model;

@@ -149,6 +149,9 @@ class PoolCampaign {
   uint64_t ask_seed() const;
   /// Fits `model` to the observations and picks q available rows.
   std::vector<int64_t> fit_and_select(Surrogate& model, int64_t q) const;
+  /// The GP of an ask, on the pool's bounds, warm-started from `warm` when
+  /// given (then from one start between full refits).
+  std::shared_ptr<ExactGP> campaign_gp(const GPHyperparameters* warm, uint64_t seed) const;
   /// Several outcomes: one GP per outcome, then select_batch_multi.
   std::vector<int64_t> fit_and_select_multi(int64_t q, uint64_t seed);
   /// Multi-fidelity: a MultiTaskGP over the fidelities, then augmented EI.
