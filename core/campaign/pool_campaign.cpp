@@ -1,3 +1,4 @@
+#include <sozai/core/campaign/campaign_common.h>
 #include <sozai/core/campaign/campaign_io.h>
 #include <sozai/core/campaign/pool_campaign.h>
 #include <sozai/core/bo/multi_fidelity.h>
@@ -19,69 +20,7 @@
 
 namespace sozai {
 
-namespace {
-
-/// SplitMix64: decorrelates (seed, counter) pairs into independent seeds.
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
-/// Below this many results every ask refits the GP from all restarts: the
-/// hyperparameters still move a lot with each new point.
-constexpr int64_t kAlwaysFullRefitBelow = 30;
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-void check_config(const CampaignConfig& c) {
-  SOZAI_CHECK(c.surrogate == "gp" || c.surrogate == "random" || c.surrogate == "gnn" || c.surrogate == "gnn-dkl",
-              "unknown surrogate '", c.surrogate, "'; expected gp, random, gnn or gnn-dkl");
-  SOZAI_CHECK(c.gnn.n_members >= 1 && c.gnn.hidden >= 1 && c.gnn.layers >= 1 && c.gnn.max_epochs >= 0 &&
-                  c.gnn.dkl_dims >= 1,
-              "gnn settings: n_members, hidden, layers and dkl_dims must be >= 1 and max_epochs >= 0");
-  SOZAI_CHECK(c.mc_samples >= 1, "mc_samples must be >= 1, got ", c.mc_samples);
-  int64_t objectives = 0;
-  for (size_t i = 0; i < c.outcomes.size(); ++i)
-    objectives += outcome_from_string(c.outcomes[i], str("outcome ", i)).is_objective();
-  SOZAI_CHECK(c.outcomes.empty() || objectives >= 1, "outcomes: at least one must be an objective (max or min), got ",
-              c.outcomes.size(), " constraints");
-  SOZAI_CHECK(c.ref_point.empty() || static_cast<int64_t>(c.ref_point.size()) == objectives, "ref_point has ",
-              c.ref_point.size(), " values for ", objectives, " objectives");
-  if (!c.fidelity_costs.empty()) {
-    for (size_t i = 0; i < c.fidelity_costs.size(); ++i)
-      SOZAI_CHECK(c.fidelity_costs[i] > 0 && std::isfinite(c.fidelity_costs[i]), "fidelity_costs[", i,
-                  "] must be > 0, got ", c.fidelity_costs[i]);
-    SOZAI_CHECK(c.target_fidelity >= -1 && c.target_fidelity < static_cast<int64_t>(c.fidelity_costs.size()),
-                "target_fidelity ", c.target_fidelity, " outside [0, ", c.fidelity_costs.size(), ")");
-    SOZAI_CHECK(c.outcomes.size() <= 1, "a multi-fidelity campaign has one objective; got ", c.outcomes.size(),
-                " outcomes");
-    SOZAI_CHECK(c.surrogate == "gp" || c.surrogate == "random", "a multi-fidelity campaign models the fidelities "
-                "with a multi-task GP: surrogate must be gp or random, not '", c.surrogate, "'");
-    SOZAI_CHECK(to_lower(c.acquisition) == "aei", "a multi-fidelity campaign chooses by augmented EI per unit "
-                "cost: acquisition must be 'aei', not '", c.acquisition, "'");
-    return;
-  }
-  SOZAI_CHECK(to_lower(c.acquisition) != "aei", "acquisition 'aei' needs fidelity_costs (a multi-fidelity pool)");
-  if (c.outcomes.size() > 1) {
-    SOZAI_CHECK(c.surrogate == "gp" || c.surrogate == "random", "a campaign with several outcomes models each with "
-                "a GP: surrogate must be gp or random, not '", c.surrogate, "'");
-    const bool multi = is_multi_objective_acquisition(c.acquisition);
-    SOZAI_CHECK(multi || (objectives == 1 && to_lower(c.acquisition) == "qlognei"), "acquisition '", c.acquisition,
-                "' cannot weigh ", objectives, " objective(s) with ", c.outcomes.size() - objectives,
-                " constraint(s); use qnehvi, qlognehvi or qparego", objectives == 1 ? " (or qlognei)" : "");
-  } else {
-    check_acquisition_name(c.acquisition);
-  }
-  covariance_kind_from_string(c.gp.kernel);
-  SOZAI_CHECK(c.n_init >= 0, "n_init must be >= 0, got ", c.n_init);
-  SOZAI_CHECK(c.ucb_beta >= 0, "ucb_beta must be >= 0, got ", c.ucb_beta);
-}
-
-}  // namespace
+using namespace campaign_detail;
 
 PoolCampaign::PoolCampaign(const torch::Tensor& pool, bool maximize, CampaignConfig config)
     : maximize_(maximize), config_(std::move(config)) {
@@ -96,19 +35,7 @@ PoolCampaign::PoolCampaign(const torch::Tensor& pool, bool maximize, CampaignCon
     throw InputError(str("PoolCampaign: pool row ", bad, " has a non-finite value"));
   }
   check_config(config_);
-  if (config_.outcomes.empty()) {
-    Outcome o;
-    o.role = maximize_ ? Outcome::Role::Maximize : Outcome::Role::Minimize;
-    outcomes_.push_back(o);
-  } else {
-    for (size_t i = 0; i < config_.outcomes.size(); ++i)
-      outcomes_.push_back(outcome_from_string(config_.outcomes[i], str("outcome ", i)));
-    for (const auto& o : outcomes_)
-      if (o.is_objective()) {
-        maximize_ = o.role == Outcome::Role::Maximize;  // the first objective's direction
-        break;
-      }
-  }
+  outcomes_ = campaign_outcomes(config_, maximize_);
   if (multi_fidelity()) {
     SOZAI_CHECK(pool_.size(1) >= 2, "PoolCampaign: a multi-fidelity pool needs inputs and a last fidelity column");
     const int64_t T = static_cast<int64_t>(config_.fidelity_costs.size());
@@ -192,9 +119,7 @@ void PoolCampaign::check_index(int64_t index, const char* what) const {
               " is outside the pool of ", pool_.size(0), " candidates");
 }
 
-uint64_t PoolCampaign::ask_seed() const {
-  return splitmix64(splitmix64(config_.seed) ^ static_cast<uint64_t>(ask_count_));
-}
+uint64_t PoolCampaign::ask_seed() const { return campaign_detail::ask_seed(config_.seed, ask_count_); }
 
 torch::Tensor PoolCampaign::available_mask() const {
   auto mask = torch::ones({pool_.size(0)}, torch::kBool);
@@ -234,18 +159,8 @@ std::vector<int64_t> PoolCampaign::fit_and_select(Surrogate& model, int64_t q) c
 }
 
 std::shared_ptr<ExactGP> PoolCampaign::campaign_gp(const GPHyperparameters* warm, uint64_t seed) const {
-  ExactGPConfig gpc = config_.gp;
-  gpc.seed = seed;
-  gpc.warm_start = true;
-  // All restarts below 30 results and every full_refit_every asks;
-  // otherwise one start from the last fit, which one new result barely moves.
-  if (warm && static_cast<int64_t>(observed_.size()) >= kAlwaysFullRefitBelow &&
-      ask_count_ % std::max<int64_t>(config_.full_refit_every, 1) != 0)
-    gpc.restarts = 1;
-  auto gp = std::make_shared<ExactGP>(gpc);
-  if (warm) gp->set_hyperparameters(*warm);
-  gp->set_input_bounds(std::get<0>(pool_.min(0)), std::get<0>(pool_.max(0)));
-  return gp;
+  return campaign_detail::campaign_gp(config_, warm, seed, static_cast<int64_t>(observed_.size()), ask_count_,
+                                      std::get<0>(pool_.min(0)), std::get<0>(pool_.max(0)));
 }
 
 std::vector<int64_t> PoolCampaign::fit_and_select_multi(int64_t q, uint64_t seed) {
@@ -358,24 +273,8 @@ void PoolCampaign::cancel(int64_t index) {
 }
 
 std::vector<int64_t> PoolCampaign::pareto_front() const {
-  if (observed_.empty()) return {};
-  auto Y = observed_outcomes();
-  auto feasible = torch::ones({Y.size(0)}, torch::kBool);
-  std::vector<torch::Tensor> obj;
-  for (int64_t j = 0; j < num_outcomes(); ++j) {
-    const auto& o = outcomes_[j];
-    auto col = Y.select(1, j);
-    if (o.is_objective())
-      obj.push_back(o.role == Outcome::Role::Maximize ? col : -col);
-    else
-      feasible &= (o.role == Outcome::Role::AtMost ? o.bound - col : col - o.bound) >= 0;
-  }
-  auto rows = torch::nonzero(feasible).reshape({-1});
-  if (rows.numel() == 0) return {};
-  auto O = torch::stack(obj, 1).index_select(0, rows);
-  auto keep = torch::nonzero(non_dominated_mask(O)).reshape({-1});
   std::vector<int64_t> out;
-  for (int64_t i = 0; i < keep.numel(); ++i) out.push_back(observed_[rows[keep[i]].item<int64_t>()]);
+  for (auto k : feasible_front(observed_outcomes(), outcomes_)) out.push_back(observed_[k]);
   return out;
 }
 
@@ -403,45 +302,16 @@ nlohmann::json campaign_state_json(const PoolCampaign& c, const std::optional<GP
   j["version"] = 1;
   j["maximize"] = c.maximize();
   j["ask_count"] = c.ask_count();
-  j["config"] = {{"surrogate", cfg.surrogate},
-                 {"acquisition", cfg.acquisition},
-                 {"ucb_beta", cfg.ucb_beta},
-                 {"mc_samples", cfg.mc_samples},
-                 {"outcomes", cfg.outcomes},
-                 {"ref_point", cfg.ref_point},
-                 {"fidelity_costs", cfg.fidelity_costs},
-                 {"target_fidelity", cfg.target_fidelity},
-                 {"n_init", cfg.n_init},
-                 {"seed", cfg.seed},
-                 {"full_refit_every", cfg.full_refit_every},
-                 {"gp",
-                  {{"kernel", cfg.gp.kernel},
-                   {"outcome_transform", cfg.gp.outcome_transform},
-                   {"restarts", cfg.gp.restarts},
-                   {"max_iter", cfg.gp.max_iter},
-                   {"lengthscale_min", cfg.gp.lengthscale_min},
-                   {"lengthscale_max", cfg.gp.lengthscale_max},
-                   {"outputscale_min", cfg.gp.outputscale_min},
-                   {"outputscale_max", cfg.gp.outputscale_max},
-                   {"noise_min", cfg.gp.noise_min},
-                   {"noise_max", cfg.gp.noise_max}}},
-                 {"gnn",
-                  {{"kind", cfg.gnn.kind},
-                   {"n_members", cfg.gnn.n_members},
-                   {"hidden", cfg.gnn.hidden},
-                   {"layers", cfg.gnn.layers},
-                   {"max_epochs", cfg.gnn.max_epochs},
-                   {"dkl_dims", cfg.gnn.dkl_dims}}}};
+  j["config"] = config_to_json(cfg);
   if (hyper) {
-    j["hyperparameters"] = {
-        {"lengthscale", hyper->lengthscale}, {"outputscale", hyper->outputscale}, {"noise", hyper->noise}};
+    j["hyperparameters"] = hyperparameters_to_json(*hyper);
   } else {
     j["hyperparameters"] = nullptr;
   }
   if (!c.outcome_hyperparameters().empty()) {
     auto arr = json::array();
     for (const auto& h : c.outcome_hyperparameters())
-      arr.push_back({{"lengthscale", h.lengthscale}, {"outputscale", h.outputscale}, {"noise", h.noise}});
+      arr.push_back(hyperparameters_to_json(h));
     j["outcome_hyperparameters"] = arr;
   }
   j["pool_shape"] = {c.pool().size(0), c.pool().size(1)};
@@ -455,31 +325,6 @@ nlohmann::json campaign_state_json(const PoolCampaign& c, const std::optional<GP
   return j;
 }
 
-namespace {
-
-template <typename T>
-T field(const nlohmann::json& j, const std::string& key, const std::string& origin) {
-  if (!j.contains(key)) throw StorageError(str(origin, ": campaign state has no field '", key, "'"));
-  try {
-    return j.at(key).get<T>();
-  } catch (const nlohmann::json::exception& e) {
-    throw StorageError(str(origin, ": campaign state field '", key, "' has the wrong type: ", e.what()));
-  }
-}
-
-/// GP hyperparameters saved as {lengthscale, outputscale, noise} for a pool of d columns.
-GPHyperparameters hyperparameters_field(const nlohmann::json& h, int64_t d, const std::string& origin) {
-  GPHyperparameters hp;
-  hp.lengthscale = field<std::vector<double>>(h, "lengthscale", origin);
-  hp.outputscale = field<double>(h, "outputscale", origin);
-  hp.noise = field<double>(h, "noise", origin);
-  if (static_cast<int64_t>(hp.lengthscale.size()) != d)
-    throw StorageError(str(origin, ": ", hp.lengthscale.size(), " lengthscales for a pool of ", d, " columns"));
-  return hp;
-}
-
-}  // namespace
-
 PoolCampaign campaign_from_state(const nlohmann::json& j, const torch::Tensor& pool,
                                  const std::vector<int64_t>& observed, const std::vector<double>& values,
                                  const std::vector<int64_t>& pending, const std::string& origin) {
@@ -487,40 +332,8 @@ PoolCampaign campaign_from_state(const nlohmann::json& j, const torch::Tensor& p
     throw StorageError(str(origin, ": not a sozai pool campaign (format '", j.value("format", ""), "')"));
   const int version = field<int>(j, "version", origin);
   if (version != 1) throw StorageError(str(origin, ": campaign state version ", version, " is not supported (expected 1)"));
-  const auto& jc = j.at("config");
-  CampaignConfig cfg;
-  cfg.surrogate = field<std::string>(jc, "surrogate", origin);
-  cfg.acquisition = field<std::string>(jc, "acquisition", origin);
-  cfg.ucb_beta = field<double>(jc, "ucb_beta", origin);
-  if (jc.contains("mc_samples")) cfg.mc_samples = field<int64_t>(jc, "mc_samples", origin);  // saved since qlognei/qucb
-  if (jc.contains("outcomes")) cfg.outcomes = field<std::vector<std::string>>(jc, "outcomes", origin);
-  if (jc.contains("ref_point")) cfg.ref_point = field<std::vector<double>>(jc, "ref_point", origin);
-  if (jc.contains("fidelity_costs")) cfg.fidelity_costs = field<std::vector<double>>(jc, "fidelity_costs", origin);
-  if (jc.contains("target_fidelity")) cfg.target_fidelity = field<int64_t>(jc, "target_fidelity", origin);
-  cfg.n_init = field<int64_t>(jc, "n_init", origin);
-  cfg.seed = field<uint64_t>(jc, "seed", origin);
-  cfg.full_refit_every = field<int64_t>(jc, "full_refit_every", origin);
-  if (!jc.contains("gp")) throw StorageError(str(origin, ": campaign state has no field 'config.gp'"));
-  const auto& g = jc.at("gp");
-  cfg.gp.kernel = field<std::string>(g, "kernel", origin);
-  cfg.gp.outcome_transform = field<std::string>(g, "outcome_transform", origin);
-  cfg.gp.restarts = field<int>(g, "restarts", origin);
-  cfg.gp.max_iter = field<int>(g, "max_iter", origin);
-  cfg.gp.lengthscale_min = field<double>(g, "lengthscale_min", origin);
-  cfg.gp.lengthscale_max = field<double>(g, "lengthscale_max", origin);
-  cfg.gp.outputscale_min = field<double>(g, "outputscale_min", origin);
-  cfg.gp.outputscale_max = field<double>(g, "outputscale_max", origin);
-  cfg.gp.noise_min = field<double>(g, "noise_min", origin);
-  cfg.gp.noise_max = field<double>(g, "noise_max", origin);
-  if (jc.contains("gnn")) {  // saved since graph surrogates exist
-    const auto& n = jc.at("gnn");
-    cfg.gnn.kind = field<std::string>(n, "kind", origin);
-    cfg.gnn.n_members = field<int64_t>(n, "n_members", origin);
-    cfg.gnn.hidden = field<int64_t>(n, "hidden", origin);
-    cfg.gnn.layers = field<int64_t>(n, "layers", origin);
-    cfg.gnn.max_epochs = field<int64_t>(n, "max_epochs", origin);
-    cfg.gnn.dkl_dims = field<int64_t>(n, "dkl_dims", origin);
-  }
+  if (!j.contains("config")) throw StorageError(str(origin, ": campaign state has no field 'config'"));
+  const CampaignConfig cfg = config_from_json(j.at("config"), origin);
 
   PoolCampaign c(pool, field<bool>(j, "maximize", origin), cfg);
   if (observed.size() * c.num_outcomes() != values.size())
@@ -533,11 +346,11 @@ PoolCampaign campaign_from_state(const nlohmann::json& j, const torch::Tensor& p
   }
   restore_campaign_counters(c, pending, field<int64_t>(j, "ask_count", origin), origin);
   if (j.contains("hyperparameters") && !j.at("hyperparameters").is_null()) {
-    restore_campaign_hyperparameters(c, hyperparameters_field(j.at("hyperparameters"), pool.size(1), origin));
+    restore_campaign_hyperparameters(c, hyperparameters_from_json(j.at("hyperparameters"), pool.size(1), origin));
   }
   if (j.contains("outcome_hyperparameters")) {
     std::vector<GPHyperparameters> hs;
-    for (const auto& h : j.at("outcome_hyperparameters")) hs.push_back(hyperparameters_field(h, pool.size(1), origin));
+    for (const auto& h : j.at("outcome_hyperparameters")) hs.push_back(hyperparameters_from_json(h, pool.size(1), origin));
     if (static_cast<int64_t>(hs.size()) != c.num_outcomes())
       throw StorageError(str(origin, ": ", hs.size(), " outcome hyperparameter sets for ", c.num_outcomes(),
                              " outcomes"));
@@ -567,12 +380,7 @@ void restore_campaign_outcome_hyperparameters(PoolCampaign& c, const std::vector
 std::string PoolCampaign::to_json() const { return campaign_state_json(*this, hyper_, true).dump(); }
 
 PoolCampaign PoolCampaign::from_json(const std::string& text, const std::string& origin) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw StorageError(str(origin, ": not valid JSON: ", e.what()));
-  }
+  const auto j = parse_state(text, origin);
   auto shape = field<std::vector<int64_t>>(j, "pool_shape", origin);
   auto flat = field<std::vector<double>>(j, "pool", origin);
   if (shape.size() != 2 || shape[0] * shape[1] != static_cast<int64_t>(flat.size()))
@@ -584,29 +392,18 @@ PoolCampaign PoolCampaign::from_json(const std::string& text, const std::string&
 }
 
 void PoolCampaign::save(const std::string& path) const {
-  const std::string tmp = path + ".tmp";
   if (ends_with(path, ".h5") || ends_with(path, ".hdf5")) {
-    save_campaign_hdf5(*this, campaign_state_json(*this, hyper_, false).dump(), tmp);
+    write_atomically(path, [&](const std::string& tmp) {
+      save_campaign_hdf5(*this, campaign_state_json(*this, hyper_, false).dump(), tmp);
+    });
   } else {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw StorageError(str("cannot write campaign state to '", tmp, "'"));
-    out << to_json();
-    out.close();
-    if (!out) throw StorageError(str("writing campaign state to '", tmp, "' failed (disk full?)"));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw StorageError(str("cannot move '", tmp, "' to '", path, "'"));
+    write_text_atomically(path, to_json());
   }
 }
 
 PoolCampaign PoolCampaign::load(const std::string& path) {
   if (ends_with(path, ".h5") || ends_with(path, ".hdf5")) return load_campaign_hdf5(path);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw StorageError(str("cannot open campaign state '", path, "'"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return from_json(ss.str(), path);
+  return from_json(read_text(path), path);
 }
 
 // ------------------------------------------------------------ simulation

@@ -6,6 +6,7 @@
 
 #include <sozai/core/bo/acquisition.h>
 #include <sozai/core/bo/multi_objective.h>
+#include <sozai/core/bo/optimize.h>
 #include <sozai/core/bo/select.h>
 #include <sozai/models/gp/exact_gp.h>
 #include <sozai/models/gp/multitask_gp.h>
@@ -70,6 +71,9 @@ struct CampaignConfig {
   /// augmented EI per unit cost ("aei"; core/bo/multi_fidelity.h).
   std::vector<double> fidelity_costs;
   int64_t target_fidelity = -1;     ///< the fidelity to optimise (-1: the last)
+  /// Space campaigns: the acquisition optimiser's starts, iterations and
+  /// rounds (core/bo/optimize.h); its seed is each ask's.
+  OptimizeConfig optimizer;
 };
 
 class PoolCampaign {

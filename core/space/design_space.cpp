@@ -87,11 +87,14 @@ struct CompositionGrid {
 
 /// Fractions on the simplex from k uniforms (flat Dirichlet via exponential
 /// spacings), moved inside the lower bounds: x = low + (1 - sum low) y.
-void simplex_from_unit(const Parameter& p, const double* u, double* out) {
+/// A point of the composition's simplex above its lower bounds from unit
+/// values (uniform for u uniform); forbidden elements get no share.
+void simplex_from_unit(const Parameter& p, const double* u, double* out, const std::vector<std::string>& forbidden) {
   const size_t k = p.elements.size();
   double total = 0.0, low_sum = 0.0;
   for (size_t i = 0; i < k; ++i) {
-    out[i] = -std::log1p(-std::min(u[i], 1.0 - 1e-16));
+    const bool banned = std::find(forbidden.begin(), forbidden.end(), p.elements[i]) != forbidden.end();
+    out[i] = banned ? 0.0 : -std::log1p(-std::min(u[i], 1.0 - 1e-16));
     total += out[i];
     low_sum += p.element_low[i];
   }
@@ -592,7 +595,7 @@ void DesignSpace::map_unit(const double* u, double* out) const {
           const CompositionGrid g(p);
           g.unrank(std::min(g.size() - 1, static_cast<uint64_t>(x * static_cast<double>(g.size()))), v, p.step);
         } else {
-          simplex_from_unit(p, u, v);
+          simplex_from_unit(p, u, v, forbidden_);
         }
         break;
       default: v[0] = std::floor(x * static_cast<double>(p.choices.size()));
@@ -696,6 +699,21 @@ torch::Tensor DesignSpace::encode(const torch::Tensor& candidates) const {
       v += p.raw_width();
       e += p.encoded_width();
     }
+  }
+  return out;
+}
+
+torch::Tensor DesignSpace::encoded_bounds() const {
+  auto out = torch::zeros({2, encoded_width()}, torch::kFloat64);
+  out[1].fill_(1.0);
+  int64_t e = 0;
+  for (const auto& p : params_) {
+    if (is_choice(p.type) && p.descriptors.defined()) {
+      const int64_t k = p.descriptors.size(1);
+      out[0].slice(0, e, e + k).copy_(std::get<0>(p.descriptors.min(0)));
+      out[1].slice(0, e, e + k).copy_(std::get<0>(p.descriptors.max(0)));
+    }
+    e += p.encoded_width();
   }
   return out;
 }

@@ -145,6 +145,10 @@ class DesignSpace {
   /// (log space where set), categorical one-hot or descriptor rows,
   /// compositions as fractions.
   torch::Tensor encode(const torch::Tensor& candidates) const;
+  /// [2, encoded_width] float64: the least and greatest value each encoded
+  /// column takes (0 and 1, or a descriptor column's range); the input
+  /// bounds a surrogate normalises by.
+  torch::Tensor encoded_bounds() const;
   /// A human-readable candidate: name -> value text.
   std::map<std::string, std::string> describe(const double* candidate) const;
 

@@ -6,6 +6,7 @@
 #include <sozai/core/campaign/benchmark.h>
 #include <sozai/core/campaign/metrics.h>
 #include <sozai/core/campaign/pool_campaign.h>
+#include <sozai/core/campaign/space_campaign.h>
 #include <sozai/datasets/graph.h>
 
 namespace sozai {
@@ -25,6 +26,29 @@ CampaignConfig make_config(const std::string& surrogate, const std::string& acqu
   c.gp.outcome_transform = outcome_transform;
   c.gp.restarts = restarts;
   return c;
+}
+
+OptimizeConfig optimizer_config(const py::object& d) {
+  OptimizeConfig o;
+  if (d.is_none()) return o;
+  for (const auto& item : d.cast<py::dict>()) {
+    const auto key = item.first.cast<std::string>();
+    const auto value = item.second.cast<int64_t>();
+    if (key == "restarts") o.restarts = value;
+    else if (key == "raw_samples") o.raw_samples = value;
+    else if (key == "max_iter") o.max_iter = value;
+    else if (key == "history") o.history = value;
+    else if (key == "rounds") o.rounds = value;
+    else
+      throw InputError(str("optimizer settings: unknown key '", key,
+                           "'; expected restarts, raw_samples, max_iter, history, rounds"));
+  }
+  return o;
+}
+
+std::vector<double> candidate_vector(const DoubleArray& c) {
+  auto t = to_tensor(c, 1, "candidate");
+  return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
 }
 
 CampaignGnnConfig gnn_config(const py::object& d) {
@@ -126,6 +150,68 @@ void bind_campaign(py::module_& root) {
       .def_static("load", &PoolCampaign::load, py::arg("path"))
       .def("to_json", &PoolCampaign::to_json)
       .def_static("from_json", &PoolCampaign::from_json, py::arg("text"), py::arg("origin") = "<string>");
+
+  py::class_<SpaceCampaign>(m, "SpaceCampaign",
+                            "A Bayesian-optimisation campaign over a continuous or mixed DesignSpace.")
+      .def(py::init([](const DesignSpace& space, bool maximize, const std::string& surrogate,
+                       const std::string& acquisition, int64_t n_init, uint64_t seed, double ucb_beta,
+                       const std::string& kernel, const std::string& outcome_transform, int restarts,
+                       int64_t mc_samples, std::vector<std::string> outcomes, std::vector<double> ref_point,
+                       const py::object& optimizer) {
+             auto c = make_config(surrogate, acquisition, n_init, seed, ucb_beta, kernel, outcome_transform, restarts,
+                                  mc_samples);
+             c.outcomes = std::move(outcomes);
+             c.ref_point = std::move(ref_point);
+             c.optimizer = optimizer_config(optimizer);
+             return SpaceCampaign(space, maximize, c);
+           }),
+           py::arg("space"), py::arg("maximize") = true, py::arg("surrogate") = "gp", py::arg("acquisition") = "logei",
+           py::arg("n_init") = 4, py::arg("seed") = 0, py::arg("ucb_beta") = 4.0, py::arg("kernel") = "matern52",
+           py::arg("outcome_transform") = "auto", py::arg("restarts") = 4, py::arg("mc_samples") = 128,
+           py::arg("outcomes") = std::vector<std::string>{}, py::arg("ref_point") = std::vector<double>{},
+           py::arg("optimizer") = py::none(),
+           "surrogate 'gp' or 'random'; acquisition any of sozai.bo.acquisition_names() (or qnehvi, qlognehvi, "
+           "qparego with several outcomes); optimizer: {'restarts', 'raw_samples', 'max_iter', 'history', "
+           "'rounds'} of the acquisition optimiser.")
+      .def("ask", [](SpaceCampaign& c, int64_t q) {
+             torch::Tensor t;
+             {
+               py::gil_scoped_release release;
+               t = c.ask(q);
+             }
+             return to_numpy(t);
+           }, py::arg("q") = 1, "Proposes q raw candidates [q, raw_width] (marked pending).")
+      .def("tell", [](SpaceCampaign& c, const DoubleArray& candidates, const DoubleArray& values) {
+             auto C = to_tensor(candidates, 2, "candidates");
+             auto V = values.ndim() == 1 ? to_tensor(values, 1, "values") : to_tensor(values, 2, "values");
+             c.tell(C, V);
+           }, py::arg("candidates"), py::arg("values"),
+           "Records results: candidates [n, raw_width], values [n] or [n, num_outcomes].")
+      .def("tell_outcomes", [](SpaceCampaign& c, const DoubleArray& candidate, const std::vector<double>& outcomes) {
+             c.tell_outcomes(candidate_vector(candidate), outcomes);
+           }, py::arg("candidate"), py::arg("outcomes"))
+      .def("cancel", [](SpaceCampaign& c, const DoubleArray& candidate) { c.cancel(candidate_vector(candidate)); },
+           py::arg("candidate"))
+      .def_property_readonly("space", &SpaceCampaign::space)
+      .def_property_readonly("observed_candidates", [](const SpaceCampaign& c) { return to_numpy(c.observed_candidates()); })
+      .def_property_readonly("observed_outcomes", [](const SpaceCampaign& c) { return to_numpy(c.observed_outcomes()); })
+      .def_property_readonly("pending", [](const SpaceCampaign& c) { return to_numpy(c.pending()); })
+      .def_property_readonly("num_observed", &SpaceCampaign::num_observed)
+      .def_property_readonly("num_outcomes", &SpaceCampaign::num_outcomes)
+      .def_property_readonly("outcomes", [](const SpaceCampaign& c) {
+             std::vector<std::string> out;
+             for (const auto& o : c.outcomes()) out.push_back(to_string(o));
+             return out;
+           })
+      .def_property_readonly("maximize", &SpaceCampaign::maximize)
+      .def_property_readonly("ask_count", &SpaceCampaign::ask_count)
+      .def("best", &SpaceCampaign::best, "(row of observed_candidates, value) of the best result so far.")
+      .def("pareto_front", [](const SpaceCampaign& c) { return to_numpy_index(c.pareto_front()); },
+           "Rows of observed_candidates that meet every constraint and that no other such row dominates.")
+      .def("save", &SpaceCampaign::save, py::arg("path"), "Saves full state, the space included, as JSON.")
+      .def_static("load", &SpaceCampaign::load, py::arg("path"))
+      .def("to_json", &SpaceCampaign::to_json)
+      .def_static("from_json", &SpaceCampaign::from_json, py::arg("text"), py::arg("origin") = "<string>");
 
   m.def(
       "pool_campaign",

@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include <sozai/core/space/design_space.h>
+#include <sozai/core/space/design_space_json.h>
 #include <sozai/core/space/sobol.h>
 
 namespace sozai {
@@ -118,6 +119,8 @@ void bind_spaces(py::module_& root) {
                                for (const auto& p : s.parameters()) out.append(parameter_dict(p));
                                return out;
                              })
+      .def_property_readonly("encoded_bounds", [](const DS& s) { return to_numpy(s.encoded_bounds()); },
+                             "[2, encoded_width]: least and greatest value of each encoded column.")
       .def_property_readonly("raw_width", &DS::raw_width)
       .def_property_readonly("encoded_width", &DS::encoded_width)
       .def_property_readonly("encoded_names", &DS::encoded_names)
@@ -176,6 +179,44 @@ void bind_spaces(py::module_& root) {
             return s.describe(t.data_ptr<double>());
           },
           py::arg("candidate"));
+  m.def(
+      "space_to_json", [](const DS& s) { return space_to_json(s).dump(); }, py::arg("space"),
+      "The space as JSON text (parameters, constraints, forbidden elements, critical budget).");
+  m.def(
+      "space_from_json",
+      [](const std::string& text, const std::string& origin) {
+        nlohmann::json j;
+        try {
+          j = nlohmann::json::parse(text);
+        } catch (const nlohmann::json::exception& e) {
+          throw InputError(str(origin, ": not valid JSON: ", e.what()));
+        }
+        return space_from_json(j, origin);
+      },
+      py::arg("text"), py::arg("origin") = "design space",
+      "A DesignSpace from JSON text; InputError naming the parameter and field that are wrong.");
+  m.def(
+      "candidate_to_json",
+      [](const DS& s, const DoubleArray& c) {
+        auto t = to_tensor(c, 1, "candidate");
+        SOZAI_CHECK(t.numel() == s.raw_width(), "candidate has ", t.numel(), " values, the space needs ",
+                    s.raw_width());
+        return candidate_to_json(s, t.data_ptr<double>()).dump();
+      },
+      py::arg("space"), py::arg("candidate"), "Named values of a raw candidate, as JSON text.");
+  m.def(
+      "candidate_from_json",
+      [](const DS& s, const std::string& text, const std::string& origin, bool check_feasible) {
+        nlohmann::json j;
+        try {
+          j = nlohmann::json::parse(text);
+        } catch (const nlohmann::json::exception& e) {
+          throw InputError(str(origin, ": not valid JSON: ", e.what()));
+        }
+        return candidate_from_json(s, j, origin, check_feasible);
+      },
+      py::arg("space"), py::arg("text"), py::arg("origin") = "candidate", py::arg("check_feasible") = true,
+      "A raw candidate from named values (JSON text).");
   py::class_<SobolEngine>(m, "SobolEngine",
                           "Scrambled Sobol points, identical to torch.quasirandom.SobolEngine with the same seed.")
       .def(py::init<int64_t, bool, uint64_t>(), py::arg("dimension"), py::arg("scramble") = true, py::arg("seed") = 0)

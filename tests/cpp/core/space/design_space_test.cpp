@@ -224,3 +224,12 @@ TEST_CASE("design space inputs are checked", "[space]") {
   s.set_critical_budget(0.0, {{"Fe", 1.0}, {"Ni", 1.0}});
   CHECK_THAT(message_of<InputError>([&] { s.sample(10, 0, false, 5); }), Catch::Contains("found only 0 feasible"));
 }
+
+TEST_CASE("sampling a continuous composition gives forbidden elements no share", "[space]") {
+  DesignSpace s;
+  s.add_composition("c", {"Fe", "Co", "Ni"}).forbid_elements({"Ni"});
+  auto X = s.sample(100, 3);
+  CHECK(X.select(1, 2).abs().max().item<double>() == 0.0);
+  CHECK(s.feasible(X).all().item<bool>());
+  CHECK(X.select(1, 1).max().item<double>() > 0.5);  // the others still span the simplex
+}
