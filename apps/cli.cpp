@@ -1,6 +1,8 @@
 #include <sozai/apps/cli.h>
 #include <sozai/core/campaign/benchmark.h>
 #include <sozai/core/campaign/pool_campaign.h>
+#include <sozai/core/campaign/space_campaign.h>
+#include <sozai/core/space/design_space_json.h>
 #include <sozai/core/common/build_info.h>
 #include <sozai/core/common/error.h>
 #include <sozai/datasets/closed_loop.h>
@@ -47,8 +49,13 @@ commands:
                             start a campaign over the rows of a CSV pool (header
                             row; --target names a column whose filled cells are
                             results already measured; the other columns are inputs)
-  campaign ask  --state S.json [--q Q]     propose Q rows (printed as CSV)
+  campaign new  --space SPACE.json --state S.json [--minimize] [--acquisition A] [--seed N]
+                            start a campaign over a continuous or mixed design
+                            space (JSON: {"parameters": [...], "constraints": [...]})
+  campaign ask  --state S.json [--q Q]     propose Q rows (printed as CSV; space
+                            campaigns print one JSON object of named values per line)
   campaign tell --state S.json --row I --value Y   record a result
+  campaign tell --state S.json --params '{"T": 500, ...}' --value Y   (space campaigns)
   campaign show --state S.json             observations, pending and best
   featurize                 featurise a property table into an HDF5 dataset
       --dataset NAME        a registered property dataset (tg_polymers, perov_5, mpea, ...), or
@@ -281,16 +288,43 @@ int cmd_benchmark(const std::vector<std::string>& args) {
   return 0;
 }
 
+/// Whether a saved campaign state is a space campaign (else a pool one).
+bool is_space_state(const std::string& path) {
+  if (path.size() > 3 && (path.rfind(".h5") == path.size() - 3 || path.rfind(".hdf5") == path.size() - 5)) return false;
+  std::ifstream in(path);
+  if (!in) throw StorageError(str("cannot open campaign state '", path, "'"));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str().find("\"format\":\"sozai.space_campaign\"") != std::string::npos;
+}
+
 int cmd_campaign(const std::vector<std::string>& args) {
   if (args.size() < 2) throw InputError("campaign needs a sub-command: new, ask, tell or show");
   const std::string sub = args[1];
   if (sub == "new") {
-    auto o = parse_options(args, 2, {"minimize"}, {"pool", "state", "target", "acquisition", "seed", "n-init"});
-    auto pool = read_pool_csv(o.require("pool"), o.get("target"));
+    auto o = parse_options(args, 2, {"minimize"},
+                           {"pool", "space", "state", "target", "acquisition", "seed", "n-init"});
     CampaignConfig cfg;
     if (o.has("acquisition")) cfg.acquisition = o.get("acquisition");
     cfg.seed = static_cast<uint64_t>(o.get_int("seed", 0));
     cfg.n_init = o.get_int("n-init", 2);
+    if (o.has("space")) {
+      const auto path = o.require("space");
+      std::ifstream in(path);
+      if (!in) throw InputError(str("cannot open design space '", path, "'"));
+      nlohmann::json j;
+      try {
+        j = nlohmann::json::parse(in);
+      } catch (const nlohmann::json::exception& e) {
+        throw InputError(str(path, ": not valid JSON: ", e.what()));
+      }
+      SpaceCampaign c(space_from_json(j, path), !o.has("minimize"), cfg);
+      c.save(o.require("state"));
+      std::cout << "campaign over a design space of " << c.space().parameters().size() << " parameters; state in "
+                << o.require("state") << "\n";
+      return 0;
+    }
+    auto pool = read_pool_csv(o.require("pool"), o.get("target"));
     PoolCampaign c(pool.X, !o.has("minimize"), cfg);
     c.tell(pool.measured_rows, pool.measured_values);
     c.save(o.require("state"));
@@ -301,6 +335,14 @@ int cmd_campaign(const std::vector<std::string>& args) {
   }
   if (sub == "ask") {
     auto o = parse_options(args, 2, {}, {"state", "q"});
+    if (is_space_state(o.require("state"))) {
+      auto c = SpaceCampaign::load(o.require("state"));
+      auto picks = c.ask(o.get_int("q", 1));
+      c.save(o.require("state"));
+      for (int64_t i = 0; i < picks.size(0); ++i)
+        std::cout << candidate_to_json(c.space(), picks[i].data_ptr<double>()).dump() << "\n";
+      return 0;
+    }
     auto c = PoolCampaign::load(o.require("state"));
     auto rows = c.ask(o.get_int("q", 1));
     c.save(o.require("state"));
@@ -315,7 +357,20 @@ int cmd_campaign(const std::vector<std::string>& args) {
     return 0;
   }
   if (sub == "tell") {
-    auto o = parse_options(args, 2, {}, {"state", "row", "value"});
+    auto o = parse_options(args, 2, {}, {"state", "row", "params", "value"});
+    if (is_space_state(o.require("state"))) {
+      auto c = SpaceCampaign::load(o.require("state"));
+      nlohmann::json j;
+      try {
+        j = nlohmann::json::parse(o.require("params"));
+      } catch (const nlohmann::json::exception& e) {
+        throw InputError(str("--params: not valid JSON: ", e.what()));
+      }
+      c.tell(candidate_from_json(c.space(), j, "--params"), o.get_double("value"));
+      c.save(o.require("state"));
+      std::cout << "recorded " << j.dump() << " = " << o.get("value") << " (" << c.num_observed() << " results)\n";
+      return 0;
+    }
     auto c = PoolCampaign::load(o.require("state"));
     c.tell(o.get_int("row", -1), o.get_double("value"));
     c.save(o.require("state"));
@@ -325,6 +380,19 @@ int cmd_campaign(const std::vector<std::string>& args) {
   }
   if (sub == "show") {
     auto o = parse_options(args, 2, {}, {"state"});
+    if (is_space_state(o.require("state"))) {
+      auto c = SpaceCampaign::load(o.require("state"));
+      std::cout << "design space of " << c.space().parameters().size() << " parameters, " << c.num_observed()
+                << " results, " << c.pending().size(0) << " pending, acquisition " << c.config().acquisition << ", "
+                << (c.maximize() ? "maximise" : "minimise") << "\n";
+      if (c.num_observed() > 0 && c.num_outcomes() == 1) {
+        auto b = c.best();
+        auto X = c.observed_candidates();
+        std::cout << "best: " << candidate_to_json(c.space(), X[b.first].data_ptr<double>()).dump() << " = "
+                  << b.second << "\n";
+      }
+      return 0;
+    }
     auto c = PoolCampaign::load(o.require("state"));
     std::cout << "pool " << c.pool_size() << " candidates, " << c.observed_indices().size() << " results, "
               << c.pending().size() << " pending, acquisition " << c.config().acquisition << ", "

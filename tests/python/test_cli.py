@@ -66,3 +66,25 @@ def test_campaign_new_rejects_bad_pool(sozai_cli, tmp_path):
     assert r.returncode == 2
     assert "pool.csv" in r.stderr and "row 3" in r.stderr and "x2" in r.stderr
     assert not (tmp_path / "s.json").exists()
+
+
+def test_space_campaign_commands_round_trip(sozai_cli, tmp_path):
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps({"parameters": [
+        {"name": "T", "type": "continuous", "low": 300, "high": 900},
+        {"name": "route", "type": "categorical", "choices": ["cast", "forged"]}]}))
+    state = tmp_path / "s.json"
+    _run(sozai_cli, "campaign", "new", "--space", space, "--state", state, "--n-init", "2")
+    for _ in range(3):
+        asked = [json.loads(line) for line in _run(sozai_cli, "campaign", "ask", "--state", state, "--q", "2")
+                 .stdout.strip().splitlines()]
+        assert len(asked) == 2 and all(300 <= a["T"] <= 900 and a["route"] in ("cast", "forged") for a in asked)
+        for a in asked:
+            value = -abs(a["T"] - 650) / 100 + (a["route"] == "forged")
+            _run(sozai_cli, "campaign", "tell", "--state", state, "--params", json.dumps(a), "--value", value)
+    show = _run(sozai_cli, "campaign", "show", "--state", state).stdout
+    assert "6 results, 0 pending" in show and "best: {" in show
+    bad = _run(sozai_cli, "campaign", "tell", "--state", state, "--params", '{"T": 5000, "route": "cast"}',
+               "--value", "1", check=False)
+    assert bad.returncode != 0 and "T = 5000 is outside [300, 900]" in bad.stderr
+    assert "6 results" in _run(sozai_cli, "campaign", "show", "--state", state).stdout
