@@ -1,4 +1,6 @@
 #include <sozai/apps/cli.h>
+#include <sozai/apps/serve.h>
+#include <sozai/core/lab/lab_service.h>
 #include <sozai/core/campaign/benchmark.h>
 #include <sozai/core/campaign/pool_campaign.h>
 #include <sozai/core/campaign/space_campaign.h>
@@ -57,6 +59,12 @@ commands:
   campaign tell --state S.json --row I --value Y   record a result
   campaign tell --state S.json --params '{"T": 500, ...}' --value Y   (space campaigns)
   campaign show --state S.json             observations, pending and best
+  serve --db PATH [--host 127.0.0.1] [--port 8080] [--tls-cert F --tls-key F] [--threads 32]
+                            the smart-lab HTTP service (API: GET /openapi.json;
+                            dashboard: GET /); the first start prints the admin
+                            token once (or takes SOZAI_ADMIN_TOKEN)
+  token create --db PATH --role admin|controller|viewer [--campaign ID]
+                            print a new access token once
   featurize                 featurise a property table into an HDF5 dataset
       --dataset NAME        a registered property dataset (tg_polymers, perov_5, mpea, ...), or
       --csv PATH --kind polymer|composition|crystal --input COL --target COL[,COL] [--units U[,U]]
@@ -406,6 +414,28 @@ int cmd_campaign(const std::vector<std::string>& args) {
   throw InputError(str("unknown campaign sub-command '", sub, "'; expected new, ask, tell or show"));
 }
 
+int cmd_serve(const std::vector<std::string>& args) {
+  auto o = parse_options(args, 1, {}, {"db", "host", "port", "tls-cert", "tls-key", "threads", "max-body-bytes"});
+  ServeOptions so;
+  so.db = o.require("db");
+  so.host = o.get("host", so.host);
+  so.port = static_cast<int>(o.get_int("port", so.port));
+  if (so.port < 0 || so.port > 65535) throw InputError(str("--port must be in [0, 65535], got ", so.port));
+  so.tls_cert = o.get("tls-cert");
+  so.tls_key = o.get("tls-key");
+  so.threads = static_cast<int>(o.get_int("threads", so.threads));
+  so.max_body_bytes = o.get_int("max-body-bytes", so.max_body_bytes);
+  return serve(so);
+}
+
+int cmd_token(const std::vector<std::string>& args) {
+  if (args.size() < 2 || args[1] != "create") throw InputError("token needs a sub-command: create");
+  auto o = parse_options(args, 2, {}, {"db", "role", "campaign"});
+  LabService service(o.require("db"));
+  std::cout << service.create_token(o.require("role"), o.get("campaign")) << "\n";
+  return 0;
+}
+
 /// Reads a property table the same way featurize does and returns its good
 /// rows' inputs and first target, listing the rows left out.
 std::pair<std::vector<std::string>, torch::Tensor> training_rows(const Options& o, std::string* kind) {
@@ -534,6 +564,8 @@ int run(const std::vector<std::string>& args) {
     if (cmd == "datasets") return cmd_datasets();
     if (cmd == "benchmark") return cmd_benchmark(args);
     if (cmd == "campaign") return cmd_campaign(args);
+    if (cmd == "serve") return cmd_serve(args);
+    if (cmd == "token") return cmd_token(args);
     if (cmd == "featurize") return cmd_featurize(args);
     if (cmd == "train") return cmd_train(args);
     if (cmd == "predict") return cmd_predict(args);

@@ -32,8 +32,15 @@ torch::Tensor at_fidelity(const torch::Tensor& X, int64_t t) {
 
 }  // namespace
 
-torch::Tensor log_augmented_ei(const MultiTaskGP& model, const torch::Tensor& candidates,
-                               const torch::Tensor& X_observed, const MultiFidelityConfig& config) {
+namespace {
+
+struct AeiTerms {
+  torch::Tensor log_ei_target;  ///< log EI of each candidate's input at the target fidelity
+  torch::Tensor log_aei;
+};
+
+AeiTerms augmented_ei_terms(const MultiTaskGP& model, const torch::Tensor& candidates,
+                            const torch::Tensor& X_observed, const MultiFidelityConfig& config) {
   const int64_t target = target_of(model, config);
   SOZAI_CHECK(candidates.dim() == 2 && X_observed.dim() == 2 && X_observed.size(0) >= 1 &&
                   X_observed.size(1) == candidates.size(1),
@@ -63,7 +70,14 @@ torch::Tensor log_augmented_ei(const MultiTaskGP& model, const torch::Tensor& ca
   auto sd = torch::tensor(noise_sd, torch::kFloat64).to(candidates.device()).index_select(0, fid);
   auto ratio = torch::tensor(cost_ratio, torch::kFloat64).to(candidates.device()).index_select(0, fid);
   auto a2 = 1.0 - sd / (var_l + sd.pow(2)).sqrt();
-  return log_ei + torch::log(corr.clamp(1e-12, 1.0)) + torch::log(a2.clamp_min(1e-300)) + torch::log(ratio);
+  return {log_ei, log_ei + torch::log(corr.clamp(1e-12, 1.0)) + torch::log(a2.clamp_min(1e-300)) + torch::log(ratio)};
+}
+
+}  // namespace
+
+torch::Tensor log_augmented_ei(const MultiTaskGP& model, const torch::Tensor& candidates,
+                               const torch::Tensor& X_observed, const MultiFidelityConfig& config) {
+  return augmented_ei_terms(model, candidates, X_observed, config).log_aei;
 }
 
 std::vector<int64_t> select_batch_multi_fidelity(const MultiTaskGP& model, const torch::Tensor& candidates,
@@ -80,10 +94,25 @@ std::vector<int64_t> select_batch_multi_fidelity(const MultiTaskGP& model, const
   for (auto r : pending) believe(r);
   std::vector<int64_t> chosen;
   const double neg_inf = -std::numeric_limits<double>::infinity();
+  const int64_t target = target_of(model, config);
+  const int64_t d = candidates.size(1) - 1;
+  const auto host = candidates.to(torch::kCPU);
+  const auto inputs = host.slice(1, 0, d), fidelity = host.select(1, d);
   for (int64_t j = 0; j < q; ++j) {
     if (!mask.any().item<bool>()) break;
-    auto v = torch::nan_to_num(log_augmented_ei(believer, candidates, X_observed, config), neg_inf).to(torch::kCPU);
-    v = v.masked_fill(mask.logical_not(), neg_inf);
+    auto terms = augmented_ei_terms(believer, candidates, X_observed, config);
+    auto v = torch::nan_to_num(terms.log_aei, neg_inf).to(torch::kCPU).masked_fill(mask.logical_not(), neg_inf);
+    if (config.target_first) {
+      // The input with the best target EI among those still open at the
+      // target, then the best fidelity for that input.
+      auto open_target = mask & (fidelity == static_cast<double>(target));
+      if (open_target.any().item<bool>()) {
+        auto ei = torch::nan_to_num(terms.log_ei_target, neg_inf).to(torch::kCPU)
+                      .masked_fill(open_target.logical_not(), neg_inf);
+        const auto x = inputs[ei.argmax().item<int64_t>()];
+        v = v.masked_fill((inputs == x).all(1).logical_not(), neg_inf);
+      }
+    }
     int64_t best = v.argmax().item<int64_t>();
     if (!mask[best].item<bool>()) best = torch::nonzero(mask).index({0, 0}).item<int64_t>();
     chosen.push_back(best);

@@ -10,6 +10,16 @@
 /// observed inputs (min of mu + sigma when minimising), sigma_l^2 the noise
 /// of fidelity l, s_l^2(x) its posterior variance: value per unit cost of
 /// information about the target. Evaluated in log space.
+///
+/// Plain AEI compares every input at every fidelity, and a cost ratio of 10
+/// lets cheap measurements of inputs with a tenth of the best target EI win
+/// over and over: the budget drains into the cheap fidelity (measured on
+/// photo_pce10). Target-first selection (the default) first chooses the
+/// input by its EI at the target, then the fidelity at that input by AEI:
+/// a cheap measurement is made only where the expensive one would be, and
+/// once it is made its posterior correlation with the target falls, so the
+/// next choice there is the target itself unless the cheap result moved the
+/// input out of favour.
 
 #include <sozai/models/gp/multitask_gp.h>
 
@@ -22,6 +32,9 @@ struct MultiFidelityConfig {
   int64_t target = -1;        ///< fidelity (task) to optimise; -1: the last
   std::vector<double> costs;  ///< cost of one experiment at each fidelity (> 0)
   bool maximize = true;
+  /// Choose the input by target EI, then its fidelity by AEI (see above);
+  /// false: plain AEI over every (input, fidelity) row.
+  bool target_first = true;
 };
 
 /// log AEI of candidates [n, d + 1] (fidelity last); X_observed [m, d + 1]

@@ -139,6 +139,7 @@ nlohmann::json config_to_json(const CampaignConfig& cfg) {
           {"ref_point", cfg.ref_point},
           {"fidelity_costs", cfg.fidelity_costs},
           {"target_fidelity", cfg.target_fidelity},
+          {"aei_target_first", cfg.aei_target_first},
           {"n_init", cfg.n_init},
           {"seed", cfg.seed},
           {"full_refit_every", cfg.full_refit_every},
@@ -179,6 +180,8 @@ CampaignConfig config_from_json(const nlohmann::json& jc, const std::string& ori
   if (jc.contains("ref_point")) cfg.ref_point = field<std::vector<double>>(jc, "ref_point", origin);
   if (jc.contains("fidelity_costs")) cfg.fidelity_costs = field<std::vector<double>>(jc, "fidelity_costs", origin);
   if (jc.contains("target_fidelity")) cfg.target_fidelity = field<int64_t>(jc, "target_fidelity", origin);
+  // Saves from before target-first selection ran plain AEI.
+  cfg.aei_target_first = jc.contains("aei_target_first") ? field<bool>(jc, "aei_target_first", origin) : false;
   cfg.n_init = field<int64_t>(jc, "n_init", origin);
   cfg.seed = field<uint64_t>(jc, "seed", origin);
   cfg.full_refit_every = field<int64_t>(jc, "full_refit_every", origin);

@@ -71,6 +71,9 @@ struct CampaignConfig {
   /// augmented EI per unit cost ("aei"; core/bo/multi_fidelity.h).
   std::vector<double> fidelity_costs;
   int64_t target_fidelity = -1;     ///< the fidelity to optimise (-1: the last)
+  /// aei: choose the input by target EI, then its fidelity (multi_fidelity.h);
+  /// false: plain augmented EI over every (input, fidelity) row.
+  bool aei_target_first = true;
   /// Space campaigns: the acquisition optimiser's starts, iterations and
   /// rounds (core/bo/optimize.h); its seed is each ask's.
   OptimizeConfig optimizer;

@@ -279,21 +279,24 @@ void bind_bo(py::module_& root) {
       "select_batch_multi_fidelity",
       [mf_config](const MultiTaskGP& model, const DoubleArray& candidates, const BoolArray& available, int64_t q,
                   const DoubleArray& X_observed, std::vector<double> costs, int64_t target, bool maximize,
-                  std::vector<int64_t> pending) {
+                  std::vector<int64_t> pending, bool target_first) {
         auto C = to_tensor(candidates, 2, "candidates");
         auto mask = bool_mask(available, C.size(0));
         auto X = to_tensor(X_observed, 2, "X_observed");
+        auto cfg = mf_config(target, costs, maximize);
+        cfg.target_first = target_first;
         std::vector<int64_t> rows;
         {
           py::gil_scoped_release release;
-          rows = select_batch_multi_fidelity(model, C, mask, q, X, mf_config(target, costs, maximize), pending);
+          rows = select_batch_multi_fidelity(model, C, mask, q, X, cfg, pending);
         }
         return to_numpy_index(rows);
       },
       py::arg("model"), py::arg("candidates"), py::arg("available"), py::arg("q"), py::arg("X_observed"),
       py::arg("costs"), py::arg("target") = -1, py::arg("maximize") = true,
-      py::arg("pending") = std::vector<int64_t>{},
-      "Pool rows (input at a fidelity) by augmented EI per unit cost, Kriging-believer batches.");
+      py::arg("pending") = std::vector<int64_t>{}, py::arg("target_first") = true,
+      "Pool rows (input at a fidelity) by augmented EI per unit cost, Kriging-believer batches; target_first: "
+      "the input by its EI at the target, then its fidelity by AEI.");
 }
 
 }  // namespace sozai

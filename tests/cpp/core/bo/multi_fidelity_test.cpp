@@ -76,3 +76,31 @@ TEST_CASE("at the target fidelity augmented EI is log EI plus the noise factor",
   CHECK_THAT(test::message_of<InputError>([&] { log_augmented_ei(s.model, C, s.X_obs, cfg); }),
              Catch::Contains("1 costs for 2 fidelities"));
 }
+
+TEST_CASE("target-first AEI measures cheaply only where the target EI is best", "[bo][multifidelity]") {
+  auto rel = setup(true);
+  MultiFidelityConfig cfg;
+  cfg.costs = {1.0, 10.0};
+  // The input with the best EI at the target (its target row).
+  MultiFidelityConfig equal = cfg;
+  equal.costs = {10.0, 10.0};
+  auto target_rows = rel.pool.slice(0, 60, 120);
+  // At the target fidelity AEI is log EI times the noise factor, the same
+  // for every input of one fidelity, so its argmax is the target EI's.
+  const auto best_input = log_augmented_ei(rel.model, target_rows, rel.X_obs, equal).argmax().item<int64_t>();
+  auto one = select_batch_multi_fidelity(rel.model, rel.pool, rel.available, 1, rel.X_obs, cfg);
+  REQUIRE(one.size() == 1);
+  CHECK(one[0] % 60 == best_input);  // that input, at whichever fidelity is worth more there
+  CHECK(one[0] < 60);                // a correlated proxy ten times cheaper is
+
+  // Plain AEI may go anywhere the cheap ratio pays; target-first never
+  // leaves the favoured input, and with its cheap row measured (not
+  // available) takes the target there.
+  auto avail = rel.available.clone();
+  avail[one[0]] = false;
+  auto next = select_batch_multi_fidelity(rel.model, rel.pool, avail, 1, rel.X_obs, cfg);
+  CHECK(next[0] == best_input + 60);
+  cfg.target_first = false;
+  auto plain = select_batch_multi_fidelity(rel.model, rel.pool, avail, 1, rel.X_obs, cfg);
+  CHECK(plain[0] < 60);  // plain AEI keeps buying cheap rows elsewhere
+}

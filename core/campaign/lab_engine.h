@@ -1,0 +1,88 @@
+#pragma once
+/// The decisions behind one lab campaign (DESIGN.md: core/lab stores and
+/// serves what core/campaign decides): a campaign described as the lab
+/// service's JSON — parameters, objectives, an optional finite pool,
+/// surrogate, acquisition, n_init, seed — becomes a SpaceCampaign (no pool)
+/// or a PoolCampaign over the encoded pool; proposals come back as named
+/// parameter values, results go in by objective name, and the whole state
+/// is one JSON text the lab store keeps.
+///
+/// Campaign description:
+///   {"name": "...",
+///    "parameters": [{"name", "type": "continuous|integer|categorical|composition|...", "low", "high",
+///                    "choices", ...}],                      (design_space_json.h)
+///    "constraints": [...], "forbidden_elements": [...], "critical_budget": {...}   (optional)
+///    "objectives": [{"name", "direction": "maximize|minimize"}]
+///                  or {"name", "direction": "at_most|at_least", "limit": b} (an outcome constraint),
+///    "pool": [{param: value, ...}, ...]                     (optional),
+///    "surrogate": "gp|random", "acquisition": "...", "n_init": 4, "seed": 0, "ref_point": [...]}
+
+#include <sozai/core/campaign/pool_campaign.h>
+#include <sozai/core/campaign/space_campaign.h>
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sozai {
+
+/// One proposed experiment: its named parameters, raw values, and pool row
+/// (-1 for a design-space campaign).
+struct LabProposal {
+  nlohmann::json parameters;
+  std::vector<double> raw;
+  int64_t pool_row = -1;
+};
+
+/// The outcome names of a campaign description, in order.
+std::vector<std::string> lab_objective_names(const nlohmann::json& description);
+/// Outcome values from {"name": number, ...}: every outcome present, finite
+/// numbers, no unknown names; InputError naming the field.
+std::vector<double> lab_values_from_json(const std::vector<std::string>& names, const nlohmann::json& values,
+                                         const std::string& origin = "values");
+/// The best results of a campaign described by `description`: for one
+/// objective {"parameters", "values"} of the best row, for several the
+/// feasible Pareto front as a list of them; null when no row qualifies.
+/// values: one row per result, in lab_objective_names order.
+nlohmann::json lab_best(const nlohmann::json& description, const std::vector<nlohmann::json>& parameters,
+                        const std::vector<std::vector<double>>& values);
+
+class LabEngine {
+ public:
+  /// InputError naming the field (e.g. "objectives[1]: direction must be
+  /// ...", "pool[17]: parameter 'T' ...") for a bad description.
+  static LabEngine create(const nlohmann::json& description);
+  /// StorageError when the text is not a saved engine state.
+  static LabEngine from_state(const std::string& text, const std::string& origin = "campaign state");
+  std::string state() const;
+
+  /// The description, normalised: every default filled in.
+  const nlohmann::json& description() const { return description_; }
+  const DesignSpace& space() const { return space_; }
+  const std::vector<std::string>& objective_names() const { return outcome_names_; }
+  bool has_pool() const { return pool_ != nullptr; }
+  int64_t num_observed() const;
+
+  /// Up to q new proposals, marked pending (fewer when a pool runs out).
+  std::vector<LabProposal> ask(int64_t q);
+  /// Records the outcome values (num objectives, in objective_names order)
+  /// of a proposal made earlier or of any point of the space.
+  void tell(const LabProposal& p, const std::vector<double>& values);
+  /// Withdraws a pending proposal (failed or cancelled experiment).
+  void cancel(const LabProposal& p);
+
+ private:
+  LabEngine() = default;
+  void build(const nlohmann::json& description, bool fresh);
+
+  nlohmann::json description_;
+  DesignSpace space_;
+  std::vector<std::string> outcome_names_;
+  std::vector<std::vector<double>> pool_raw_;  // pool campaigns: raw rows
+  std::unique_ptr<PoolCampaign> pool_;
+  std::unique_ptr<SpaceCampaign> campaign_;
+};
+
+}  // namespace sozai

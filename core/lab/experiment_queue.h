@@ -1,0 +1,112 @@
+#pragma once
+/// The lab service's durable store (DESIGN.md "ExperimentQueue"): campaigns,
+/// their experiments, access tokens and idempotent responses in one SQLite
+/// file (WAL journal, synchronous=FULL, so a committed transaction survives
+/// a crash or power cut). Every mutation runs inside transaction(), which
+/// commits all of it or nothing. No BO logic: it stores what the campaign
+/// layer decides.
+///
+/// Experiment states: proposed -> leased -> completed | failed | cancelled,
+/// and leased -> expired (lease ran out; handed out again, and a late result
+/// is still accepted).
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace sozai {
+
+struct LabCampaignRow {
+  std::string id, name;
+  nlohmann::json description;  ///< as created (normalised)
+  std::string engine_state;    ///< LabEngine::state()
+  double created_at = 0.0;     ///< unix seconds
+};
+
+struct ExperimentRow {
+  std::string campaign_id;
+  int64_t id = 0;                 ///< 1, 2, ... within its campaign
+  nlohmann::json parameters;      ///< named values
+  std::vector<double> raw;        ///< raw candidate (DesignSpace conventions)
+  int64_t pool_row = -1;
+  std::string state = "proposed";
+  std::string controller;
+  double lease_expires_at = 0.0;  ///< 0: no lease
+  nlohmann::json values;          ///< {objective: number} or null
+  std::string note;
+  double proposed_at = 0.0, leased_at = 0.0, completed_at = 0.0;
+  bool told = false;              ///< its result (or withdrawal) is in the engine state
+};
+
+struct TokenRow {
+  std::string id, role, campaign;
+  std::vector<unsigned char> salt, hash;
+  double created_at = 0.0;
+};
+
+class ExperimentQueue {
+ public:
+  /// Opens or creates the store; StorageError naming the file when it
+  /// cannot, or when it is not a sozai store of a known schema version.
+  explicit ExperimentQueue(const std::string& path);
+  ~ExperimentQueue();
+  ExperimentQueue(const ExperimentQueue&) = delete;
+  ExperimentQueue& operator=(const ExperimentQueue&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  /// Runs f in one IMMEDIATE transaction: committed when f returns,
+  /// rolled back (and the exception passed on) when it throws. Nested
+  /// calls join the outer transaction.
+  void transaction(const std::function<void()>& f);
+
+  void insert_campaign(const LabCampaignRow& c);
+  std::optional<LabCampaignRow> campaign(const std::string& id);
+  std::vector<std::string> campaign_ids();
+  void set_engine_state(const std::string& campaign_id, const std::string& state);
+
+  int64_t next_experiment_id(const std::string& campaign_id);
+  void insert_experiment(const ExperimentRow& e);
+  void update_experiment(const ExperimentRow& e);
+  std::optional<ExperimentRow> experiment(const std::string& campaign_id, int64_t id);
+  /// In id order; state "" = every state.
+  std::vector<ExperimentRow> experiments(const std::string& campaign_id, const std::string& state = "");
+  /// Leased experiments whose lease ended before `now` become expired;
+  /// returns how many.
+  int64_t expire_leases(const std::string& campaign_id, double now);
+  /// Experiments per state.
+  std::map<std::string, int64_t> counts(const std::string& campaign_id);
+
+  void insert_token(const TokenRow& t);
+  std::optional<TokenRow> token(const std::string& id);
+  int64_t token_count();
+
+  /// A stored answer to a request with an Idempotency-Key: status and body.
+  std::optional<std::pair<int, std::string>> idempotent_response(const std::string& principal, const std::string& key);
+  void store_idempotent_response(const std::string& principal, const std::string& key, const std::string& request,
+                                 int status, const std::string& body, double now);
+
+ private:
+  void exec(const std::string& sql);
+
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  std::recursive_mutex mutex_;
+  int depth_ = 0;  // transaction nesting
+};
+
+/// Unix time now, in seconds (sub-millisecond resolution).
+double unix_now();
+/// "2026-11-29T14:05:03.125Z" for unix seconds t.
+std::string iso_time(double t);
+
+}  // namespace sozai

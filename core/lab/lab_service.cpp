@@ -1,0 +1,541 @@
+#include <sozai/core/lab/lab_service.h>
+#include <sozai/core/campaign/lab_engine.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <sstream>
+
+namespace sozai {
+
+namespace {
+
+using nlohmann::json;
+
+const std::set<std::string> kStates = {"proposed", "leased", "expired", "completed", "failed", "cancelled"};
+const std::set<std::string> kRoles = {"admin", "controller", "viewer"};
+
+std::vector<unsigned char> random_bytes(size_t n) {
+  std::vector<unsigned char> out(n);
+  if (RAND_bytes(out.data(), static_cast<int>(n)) != 1) throw Error("the system random generator failed");
+  return out;
+}
+
+std::string hex(const std::vector<unsigned char>& b) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (auto c : b) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+std::vector<unsigned char> sha256(const std::vector<unsigned char>& a, const std::string& b) {
+  std::vector<unsigned char> out(EVP_MAX_MD_SIZE);
+  unsigned int len = 0;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  const bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
+                  EVP_DigestUpdate(ctx, a.data(), a.size()) == 1 && EVP_DigestUpdate(ctx, b.data(), b.size()) == 1 &&
+                  EVP_DigestFinal_ex(ctx, out.data(), &len) == 1;
+  EVP_MD_CTX_free(ctx);
+  if (!ok) throw Error("SHA-256 failed");
+  out.resize(len);
+  return out;
+}
+
+/// The store id of a token: a hash prefix, so any token text can be found.
+std::string token_id(const std::string& token) { return hex(sha256({}, token)).substr(0, 16); }
+
+LabError bad_request(const std::string& what) { return LabError(400, what); }
+
+void only_fields(const json& body, const std::set<std::string>& allowed, const std::string& what) {
+  if (!body.is_object()) throw bad_request(str(what, ": the body must be a JSON object"));
+  for (auto it = body.begin(); it != body.end(); ++it)
+    if (!allowed.count(it.key())) {
+      std::string list;
+      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      throw bad_request(str(what, ": unknown field '", it.key(), "' (expected ", list, ")"));
+    }
+}
+
+int64_t experiment_number(const std::string& text) {
+  char* end = nullptr;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || v < 1) throw LabError(404, str("no experiment '", text, "'"));
+  return v;
+}
+
+LabProposal proposal_of(const ExperimentRow& e) {
+  LabProposal p;
+  p.parameters = e.parameters;
+  p.raw = e.raw;
+  p.pool_row = e.pool_row;
+  return p;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string number_text(const json& v) {
+  if (v.is_null()) return "";
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+
+}  // namespace
+
+LabService::LabService(const std::string& db_path) : store_(std::make_unique<ExperimentQueue>(db_path)) {}
+
+// ---------------------------------------------------------------- tokens
+
+std::string LabService::create_token(const std::string& role, const std::string& campaign) {
+  if (!kRoles.count(role)) throw InputError(str("unknown role '", role, "'; expected admin, controller or viewer"));
+  if (!campaign.empty() && !store_->campaign(campaign)) throw InputError(str("no campaign '", campaign, "'"));
+  const std::string token = "sozai_" + hex(random_bytes(24));
+  TokenRow t;
+  t.id = token_id(token);
+  t.role = role;
+  t.campaign = campaign;
+  t.salt = random_bytes(16);
+  t.hash = sha256(t.salt, token);
+  t.created_at = unix_now();
+  store_->transaction([&] { store_->insert_token(t); });
+  return token;
+}
+
+std::string LabService::bootstrap_admin_token(const std::string& preset) {
+  std::string out;
+  store_->transaction([&] {
+    if (store_->token_count() > 0) return;
+    if (!preset.empty() && preset.size() < 16)
+      throw InputError("SOZAI_ADMIN_TOKEN must be at least 16 characters long");
+    out = preset.empty() ? "sozai_" + hex(random_bytes(24)) : preset;
+    TokenRow t;
+    t.id = token_id(out);
+    t.role = "admin";
+    t.salt = random_bytes(16);
+    t.hash = sha256(t.salt, out);
+    t.created_at = unix_now();
+    store_->insert_token(t);
+  });
+  return out;
+}
+
+Principal LabService::authenticate(const std::string& authorization) {
+  const std::string prefix = "Bearer ";
+  if (authorization.compare(0, prefix.size(), prefix) != 0 || authorization.size() == prefix.size())
+    throw LabError(401, "missing bearer token (Authorization: Bearer <token>)");
+  const std::string token = authorization.substr(prefix.size());
+  auto row = store_->token(token_id(token));
+  const auto hash = row ? sha256(row->salt, token) : std::vector<unsigned char>(32, 0);
+  const bool ok = row && hash.size() == row->hash.size() &&
+                  CRYPTO_memcmp(hash.data(), row->hash.data(), hash.size()) == 0;
+  if (!ok) throw LabError(401, "invalid token");
+  return {row->id, row->role, row->campaign};
+}
+
+// ---------------------------------------------------------------- helpers
+
+std::mutex& LabService::campaign_mutex(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mutexes_mutex_);
+  auto& m = campaign_mutexes_[id];
+  if (!m) m = std::make_unique<std::mutex>();
+  return *m;
+}
+
+std::mutex& LabService::key_mutex(const std::string& key) {
+  static std::mutex stripes[64];
+  return stripes[std::hash<std::string>{}(key) % 64];
+}
+
+LabResponse LabService::idempotent(const Principal& who, const std::string& key, const std::string& request,
+                                   const std::function<LabResponse(const std::function<void(const LabResponse&)>&)>& op) {
+  auto remember = [&](const LabResponse& r) {
+    if (!key.empty()) store_->store_idempotent_response(who.token_id, key, request, r.status, r.body.dump(), unix_now());
+  };
+  if (key.empty()) return op(remember);
+  if (key.size() > 200) throw bad_request("Idempotency-Key is longer than 200 characters");
+  std::lock_guard<std::mutex> lock(key_mutex(who.token_id + "\n" + key));
+  if (auto stored = store_->idempotent_response(who.token_id, key)) {
+    LabResponse r;
+    r.status = stored->first;
+    r.body = json::parse(stored->second);
+    return r;
+  }
+  return op(remember);
+}
+
+LabCampaignRow LabService::require_campaign(const Principal& who, const std::string& id, const char* need_role) {
+  const std::string need = need_role;
+  const bool role_ok = who.role == "admin" || need == "viewer" || (need == "controller" && who.role == "controller");
+  if (!role_ok) throw LabError(403, str("this needs a ", need, " token; yours is a ", who.role, " token"));
+  if (!who.campaign.empty() && who.campaign != id)
+    throw LabError(403, str("your token is limited to campaign ", who.campaign));
+  auto c = store_->campaign(id);
+  if (!c) throw LabError(404, str("no campaign '", id, "'"));
+  return *c;
+}
+
+json LabService::experiment_json(const ExperimentRow& e) const {
+  json j{{"id", e.id},
+         {"parameters", e.parameters},
+         {"state", e.state},
+         {"controller", e.controller},
+         {"values", e.values},
+         {"note", e.note},
+         {"proposed_at", iso_time(e.proposed_at)}};
+  j["lease_expires_at"] = e.lease_expires_at > 0 ? json(iso_time(e.lease_expires_at)) : json();
+  j["leased_at"] = e.leased_at > 0 ? json(iso_time(e.leased_at)) : json();
+  j["completed_at"] = e.completed_at > 0 ? json(iso_time(e.completed_at)) : json();
+  return j;
+}
+
+// ---------------------------------------------------------------- campaigns
+
+LabResponse LabService::create_campaign(const Principal& who, const json& body, const std::string& key) {
+  if (who.role != "admin") throw LabError(403, str("creating a campaign needs an admin token; yours is a ", who.role,
+                                                   " token"));
+  return idempotent(who, key, "POST /v1/campaigns", [&](const auto& remember) {
+    std::unique_ptr<LabEngine> engine;
+    try {
+      engine = std::make_unique<LabEngine>(LabEngine::create(body));
+    } catch (const InputError& e) {
+      throw bad_request(e.what());
+    }
+    LabCampaignRow row;
+    row.id = "c" + hex(random_bytes(6));
+    row.name = engine->description().at("name").get<std::string>();
+    row.description = engine->description();
+    row.engine_state = engine->state();
+    row.created_at = unix_now();
+    LabResponse r;
+    r.status = 201;
+    r.body = {{"id", row.id}};
+    store_->transaction([&] {
+      store_->insert_campaign(row);
+      remember(r);
+    });
+    return r;
+  });
+}
+
+LabResponse LabService::list_campaigns(const Principal& who) {
+  json out = json::array();
+  for (const auto& id : store_->campaign_ids()) {
+    if (!who.campaign.empty() && who.campaign != id) continue;
+    auto c = store_->campaign(id);
+    out.push_back({{"id", id}, {"name", c->name}, {"created_at", iso_time(c->created_at)},
+                   {"counts", store_->counts(id)}});
+  }
+  LabResponse r;
+  r.body = {{"campaigns", out}};
+  return r;
+}
+
+LabResponse LabService::get_campaign(const Principal& who, const std::string& id) {
+  auto c = require_campaign(who, id, "viewer");
+  std::vector<json> params;
+  std::vector<std::vector<double>> values;
+  const auto names = lab_objective_names(c.description);
+  for (const auto& e : store_->experiments(id, "completed")) {
+    params.push_back(e.parameters);
+    std::vector<double> v;
+    for (const auto& n : names) v.push_back(e.values.at(n).get<double>());
+    values.push_back(v);
+  }
+  json settings = c.description;
+  settings.erase("pool");
+  settings["pool_size"] = c.description.contains("pool") ? c.description.at("pool").size() : 0;
+  LabResponse r;
+  r.body = {{"id", id},
+            {"name", c.name},
+            {"created_at", iso_time(c.created_at)},
+            {"counts", store_->counts(id)},
+            {"observed", values.size()},
+            {"best", lab_best(c.description, params, values)},
+            {"settings", settings}};
+  return r;
+}
+
+// ---------------------------------------------------------------- ask
+
+LabResponse LabService::ask(const Principal& who, const std::string& id, const json& body, const std::string& key) {
+  require_campaign(who, id, "controller");
+  only_fields(body, {"count", "lease_seconds", "controller"}, "ask");
+  auto get_number = [&](const char* k, double fallback) {
+    if (!body.contains(k)) return fallback;
+    if (!body.at(k).is_number()) throw bad_request(str("ask: '", k, "' must be a number"));
+    return body.at(k).get<double>();
+  };
+  const double count_d = get_number("count", 1);
+  if (count_d != std::floor(count_d) || count_d < 1 || count_d > kMaxAskCount)
+    throw bad_request(str("ask: 'count' must be a whole number in [1, ", kMaxAskCount, "]"));
+  const auto count = static_cast<int64_t>(count_d);
+  const double lease = get_number("lease_seconds", 3600);
+  if (!(lease > 0 && lease <= kMaxLeaseSeconds))
+    throw bad_request(str("ask: 'lease_seconds' must be in (0, ", kMaxLeaseSeconds, "]"));
+  std::string controller = who.token_id;
+  if (body.contains("controller")) {
+    if (!body.at("controller").is_string() || body.at("controller").get<std::string>().size() > 200)
+      throw bad_request("ask: 'controller' must be a string of at most 200 characters");
+    controller = body.at("controller").get<std::string>();
+  }
+  std::lock_guard<std::mutex> serial(campaign_mutex(id));
+  return idempotent(who, key, str("POST /v1/campaigns/", id, "/ask ", body.dump()), [&](const auto& remember) {
+    // 1. Experiments back in the queue (expired or never leased) go first.
+    const double now = unix_now();
+    std::vector<ExperimentRow> reuse, to_tell;
+    std::string state;
+    store_->transaction([&] {
+      store_->expire_leases(id, now);
+      for (const char* st : {"expired", "proposed"})
+        for (auto& e : store_->experiments(id, st))
+          if (static_cast<int64_t>(reuse.size()) < count) reuse.push_back(e);
+      for (const char* st : {"completed", "failed", "cancelled"})
+        for (auto& e : store_->experiments(id, st))
+          if (!e.told) to_tell.push_back(e);
+      state = store_->campaign(id)->engine_state;
+    });
+    // 2. New proposals from the engine, told every result since its last
+    //    ask; computed outside the store's lock.
+    std::vector<LabProposal> fresh;
+    const int64_t need = count - static_cast<int64_t>(reuse.size());
+    if (need > 0 || !to_tell.empty()) {
+      auto engine = LabEngine::from_state(state, str("campaign ", id));
+      const auto names = lab_objective_names(engine.description());
+      for (const auto& e : to_tell) {
+        try {
+          if (e.state == "completed") engine.tell(proposal_of(e), lab_values_from_json(names, e.values));
+          else engine.cancel(proposal_of(e));
+        } catch (const InputError&) {
+          // A withdrawn experiment the engine no longer holds as pending, or
+          // a pool row measured twice: nothing to change in the model.
+        }
+      }
+      if (need > 0) fresh = engine.ask(need);
+      state = engine.state();
+    }
+    // 3. One transaction: leases, new experiments, engine state, answer.
+    LabResponse r;
+    json out = json::array();
+    store_->transaction([&] {
+      const double t = unix_now();
+      auto lease_it = [&](ExperimentRow& e) {
+        e.state = "leased";
+        e.controller = controller;
+        e.leased_at = t;
+        e.lease_expires_at = t + lease;
+        out.push_back({{"id", e.id}, {"parameters", e.parameters}, {"lease_expires_at", iso_time(e.lease_expires_at)}});
+      };
+      for (auto& e : reuse) {
+        auto now_row = store_->experiment(id, e.id);
+        if (!now_row || (now_row->state != "expired" && now_row->state != "proposed")) continue;  // reported meanwhile
+        lease_it(*now_row);
+        store_->update_experiment(*now_row);
+      }
+      int64_t next = store_->next_experiment_id(id);
+      for (auto& p : fresh) {
+        ExperimentRow e;
+        e.campaign_id = id;
+        e.id = next++;
+        e.parameters = p.parameters;
+        e.raw = p.raw;
+        e.pool_row = p.pool_row;
+        e.proposed_at = t;
+        lease_it(e);
+        store_->insert_experiment(e);
+      }
+      for (auto e : to_tell) {
+        auto now_row = store_->experiment(id, e.id);
+        if (now_row && now_row->state == e.state) {
+          now_row->told = true;
+          store_->update_experiment(*now_row);
+        }
+      }
+      store_->set_engine_state(id, state);
+      r.body = {{"experiments", out}};
+      if (out.empty()) r.body["exhausted"] = true;
+      remember(r);
+    });
+    return r;
+  });
+}
+
+// ---------------------------------------------------------------- results
+
+LabResponse LabService::report(const Principal& who, const std::string& id, const std::string& experiment,
+                               const json& body, const std::string& key) {
+  auto c = require_campaign(who, id, "controller");
+  const int64_t eid = experiment_number(experiment);
+  only_fields(body, {"values", "status", "note"}, "result");
+  std::string status = "completed";
+  if (body.contains("status")) {
+    if (!body.at("status").is_string()) throw bad_request("result: 'status' must be \"completed\" or \"failed\"");
+    status = body.at("status").get<std::string>();
+    if (status != "completed" && status != "failed")
+      throw bad_request(str("result: 'status' must be \"completed\" or \"failed\", got \"", status, "\""));
+  }
+  std::string note;
+  if (body.contains("note")) {
+    if (!body.at("note").is_string()) throw bad_request("result: 'note' must be a string");
+    note = body.at("note").get<std::string>();
+  }
+  json values;
+  if (status == "completed" || body.contains("values")) {
+    if (!body.contains("values")) throw bad_request("result: 'values' is missing");
+    try {
+      const auto names = lab_objective_names(c.description);
+      const auto v = lab_values_from_json(names, body.at("values"), "result: values");
+      values = json::object();
+      for (size_t j = 0; j < names.size(); ++j) values[names[j]] = v[j];
+    } catch (const InputError& e) {
+      throw bad_request(e.what());
+    }
+  }
+  return idempotent(who, key, str("POST /v1/campaigns/", id, "/experiments/", eid, "/result ", body.dump()),
+                    [&](const auto& remember) {
+    LabResponse r;
+    store_->transaction([&] {
+      auto e = store_->experiment(id, eid);
+      if (!e) throw LabError(404, str("campaign ", id, " has no experiment ", eid));
+      if (e->state == "completed" || e->state == "failed")
+        throw LabError(409, str("experiment ", eid, " already has a result (", e->state, ")"));
+      if (e->state == "cancelled") throw LabError(409, str("experiment ", eid, " was cancelled"));
+      e->state = status;
+      e->values = values;
+      e->note = note;
+      e->completed_at = unix_now();
+      e->told = false;
+      store_->update_experiment(*e);
+      r.body = experiment_json(*e);
+      remember(r);
+    });
+    return r;
+  });
+}
+
+LabResponse LabService::cancel(const Principal& who, const std::string& id, const std::string& experiment,
+                               const std::string& key) {
+  require_campaign(who, id, "controller");
+  const int64_t eid = experiment_number(experiment);
+  return idempotent(who, key, str("POST /v1/campaigns/", id, "/experiments/", eid, "/cancel"),
+                    [&](const auto& remember) {
+    LabResponse r;
+    store_->transaction([&] {
+      auto e = store_->experiment(id, eid);
+      if (!e) throw LabError(404, str("campaign ", id, " has no experiment ", eid));
+      if (e->state != "proposed" && e->state != "leased" && e->state != "expired")
+        throw LabError(409, str("experiment ", eid, " is ", e->state, " and cannot be cancelled"));
+      e->state = "cancelled";
+      e->completed_at = unix_now();
+      e->told = false;
+      store_->update_experiment(*e);
+      r.body = experiment_json(*e);
+      remember(r);
+    });
+    return r;
+  });
+}
+
+// ---------------------------------------------------------------- reading
+
+LabResponse LabService::list_experiments(const Principal& who, const std::string& id, const std::string& state) {
+  require_campaign(who, id, "viewer");
+  if (!state.empty() && !kStates.count(state))
+    throw bad_request(str("unknown state '", state, "'; expected proposed, leased, expired, completed, failed or "
+                          "cancelled"));
+  store_->expire_leases(id, unix_now());
+  json out = json::array();
+  for (const auto& e : store_->experiments(id, state)) out.push_back(experiment_json(e));
+  LabResponse r;
+  r.body = {{"experiments", out}};
+  return r;
+}
+
+LabResponse LabService::export_campaign(const Principal& who, const std::string& id, const std::string& format) {
+  auto c = require_campaign(who, id, "viewer");
+  if (format != "json" && format != "csv") throw bad_request(str("unknown format '", format, "'; expected json or csv"));
+  const auto rows = store_->experiments(id);
+  LabResponse r;
+  if (format == "json") {
+    json out = json::array();
+    for (const auto& e : rows)
+      out.push_back({{"id", e.id},
+                     {"parameters", e.parameters},
+                     {"values", e.values},
+                     {"status", e.state},
+                     {"controller", e.controller},
+                     {"note", e.note},
+                     {"proposed_at", iso_time(e.proposed_at)},
+                     {"completed_at", e.completed_at > 0 ? json(iso_time(e.completed_at)) : json()}});
+    r.body = {{"experiments", out}};
+    return r;
+  }
+  // CSV: one column per parameter (compositions: one per element), then per objective.
+  std::vector<std::pair<std::string, std::string>> pcols;  // (parameter, element or "")
+  for (const auto& p : c.description.at("parameters")) {
+    const auto name = p.at("name").get<std::string>();
+    if (p.at("type") == "composition")
+      for (const auto& el : p.at("elements")) pcols.emplace_back(name, el.get<std::string>());
+    else
+      pcols.emplace_back(name, "");
+  }
+  const auto names = lab_objective_names(c.description);
+  std::ostringstream csv;
+  csv << "id,status,controller,proposed_at,completed_at";
+  for (const auto& pc : pcols) csv << "," << csv_field(pc.second.empty() ? pc.first : pc.first + "." + pc.second);
+  for (const auto& n : names) csv << "," << csv_field(n);
+  csv << ",note\n";
+  for (const auto& e : rows) {
+    csv << e.id << "," << e.state << "," << csv_field(e.controller) << "," << iso_time(e.proposed_at) << ","
+        << iso_time(e.completed_at);
+    for (const auto& pc : pcols) {
+      const auto& v = e.parameters.at(pc.first);
+      csv << "," << csv_field(pc.second.empty() ? number_text(v) : number_text(v.value(pc.second, json(0.0))));
+    }
+    for (const auto& n : names) csv << "," << (e.values.is_object() ? number_text(e.values.at(n)) : std::string());
+    csv << "," << csv_field(e.note) << "\n";
+  }
+  r.text = csv.str();
+  r.content_type = "text/csv";
+  return r;
+}
+
+LabResponse LabService::create_token_request(const Principal& who, const json& body, const std::string& key) {
+  if (who.role != "admin") throw LabError(403, "creating tokens needs an admin token");
+  only_fields(body, {"role", "campaign"}, "token");
+  if (!body.contains("role") || !body.at("role").is_string()) throw bad_request("token: 'role' must be a string");
+  const std::string campaign = body.contains("campaign") && body.at("campaign").is_string()
+                                   ? body.at("campaign").get<std::string>() : std::string();
+  // A retry with the same key gets the first answer without the secret,
+  // which is shown once and never stored.
+  return idempotent(who, key, str("POST /v1/tokens ", body.dump()), [&](const auto& remember) {
+    LabResponse r;
+    r.status = 201;
+    store_->transaction([&] {
+      try {
+        r.body = {{"token", create_token(body.at("role").get<std::string>(), campaign)},
+                  {"role", body.at("role")},
+                  {"campaign", campaign}};
+      } catch (const InputError& e) {
+        throw bad_request(e.what());
+      }
+      LabResponse stored = r;
+      stored.body["token"] = nullptr;
+      stored.body["note"] = "the token was shown once, in the first answer to this Idempotency-Key";
+      remember(stored);
+    });
+    return r;
+  });
+}
+
+}  // namespace sozai

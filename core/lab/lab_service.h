@@ -1,0 +1,105 @@
+#pragma once
+/// The smart-lab service without the HTTP: campaigns, ask with leases,
+/// results, cancellation, export, bearer tokens with roles and idempotent
+/// retries, over an ExperimentQueue. `sozai serve` (apps/) maps HTTP
+/// requests onto these calls one to one; tests call them directly too.
+///
+/// Guarantees (each tested): every acknowledged write is one committed
+/// SQLite transaction; concurrent asks never lease the same experiment (asks
+/// of one campaign are serialised; new proposals are computed outside the
+/// store's lock and committed with the leases in one transaction); an
+/// expired lease returns its experiment to the queue and a late result for
+/// it is still recorded once; a request repeated with the same
+/// Idempotency-Key gets the first answer and changes nothing.
+
+#include <sozai/core/common/error.h>
+#include <sozai/core/lab/experiment_queue.h>
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace sozai {
+
+/// A request the service refuses: the HTTP status and a message.
+class LabError : public Error {
+ public:
+  LabError(int status, const std::string& what) : Error(what), status_(status) {}
+  int status() const { return status_; }
+
+ private:
+  int status_;
+};
+
+/// Who is asking: a token's id, role (admin, controller, viewer) and the
+/// campaign it is limited to ("" = every campaign).
+struct Principal {
+  std::string token_id, role, campaign;
+};
+
+/// An answer: HTTP status and JSON body (or text for CSV).
+struct LabResponse {
+  int status = 200;
+  nlohmann::json body;
+  std::string text;          ///< non-empty: the body is this text
+  std::string content_type;  ///< for text bodies
+};
+
+class LabService {
+ public:
+  explicit LabService(const std::string& db_path);
+
+  ExperimentQueue& store() { return *store_; }
+
+  // ---- tokens
+  /// A new token of `role` (admin, controller, viewer), limited to
+  /// `campaign` when given; returns the secret text (shown once; only a
+  /// salted hash is stored). InputError for an unknown role or campaign.
+  std::string create_token(const std::string& role, const std::string& campaign = "");
+  /// First start: when the store has no token, an admin token from
+  /// `preset` (SOZAI_ADMIN_TOKEN) or a new one; returns it, or "" when
+  /// tokens already exist.
+  std::string bootstrap_admin_token(const std::string& preset = "");
+  /// The principal of an "Authorization: Bearer ..." value; LabError 401
+  /// when missing or not a valid token (compared in constant time).
+  Principal authenticate(const std::string& authorization);
+
+  // ---- API (Principal checked against the route's role; LabError 4xx)
+  LabResponse create_campaign(const Principal& who, const nlohmann::json& body, const std::string& idempotency_key);
+  LabResponse get_campaign(const Principal& who, const std::string& id);
+  LabResponse list_campaigns(const Principal& who);
+  LabResponse ask(const Principal& who, const std::string& id, const nlohmann::json& body,
+                  const std::string& idempotency_key);
+  LabResponse report(const Principal& who, const std::string& id, const std::string& experiment,
+                     const nlohmann::json& body, const std::string& idempotency_key);
+  LabResponse cancel(const Principal& who, const std::string& id, const std::string& experiment,
+                     const std::string& idempotency_key);
+  LabResponse list_experiments(const Principal& who, const std::string& id, const std::string& state);
+  /// format "json" or "csv".
+  LabResponse export_campaign(const Principal& who, const std::string& id, const std::string& format);
+  LabResponse create_token_request(const Principal& who, const nlohmann::json& body,
+                                   const std::string& idempotency_key);
+
+  /// Longest lease an ask may request, seconds.
+  static constexpr double kMaxLeaseSeconds = 30.0 * 24 * 3600;
+  static constexpr int64_t kMaxAskCount = 1000;
+
+ private:
+  /// Runs a mutating request once per (principal, key): a repeat gets the
+  /// stored answer. `op` must call remember() inside its final transaction.
+  LabResponse idempotent(const Principal& who, const std::string& key, const std::string& request,
+                         const std::function<LabResponse(const std::function<void(const LabResponse&)>&)>& op);
+  LabCampaignRow require_campaign(const Principal& who, const std::string& id, const char* need_role);
+  std::mutex& campaign_mutex(const std::string& id);
+  std::mutex& key_mutex(const std::string& key);
+  nlohmann::json experiment_json(const ExperimentRow& e) const;
+
+  std::unique_ptr<ExperimentQueue> store_;
+  std::mutex mutexes_mutex_;
+  std::map<std::string, std::unique_ptr<std::mutex>> campaign_mutexes_, key_mutexes_;
+};
+
+}  // namespace sozai
