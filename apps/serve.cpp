@@ -132,7 +132,7 @@ json operation_json(const Route& r) {
   json responses{{std::string(path == "/v1/campaigns" && std::string(r.method) == "POST" ? "201" : "200"), ok}};
   if (path == "/v1/tokens") responses = {{"201", ok}};
   const json error{{"description", "error"}, {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};
-  for (const char* code : {"400", "401", "403", "404", "409", "413"}) responses[code] = error;
+  for (const char* code : {"400", "401", "403", "404", "409", "413", "422"}) responses[code] = error;
   op["responses"] = responses;
   return op;
 }

@@ -334,13 +334,13 @@ int64_t ExperimentQueue::token_count() {
   return s.integer(0);
 }
 
-std::optional<std::pair<int, std::string>> ExperimentQueue::idempotent_response(const std::string& principal,
-                                                                              const std::string& key) {
+std::optional<ExperimentQueue::StoredResponse> ExperimentQueue::idempotent_response(const std::string& principal,
+                                                                                  const std::string& key) {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
-  Statement s(db_, "SELECT status, body FROM idempotency WHERE principal = ? AND key = ?", path_);
+  Statement s(db_, "SELECT request, status, body FROM idempotency WHERE principal = ? AND key = ?", path_);
   s.bind(1, principal).bind(2, key);
   if (!s.step()) return std::nullopt;
-  return std::make_pair(static_cast<int>(s.integer(0)), s.text(1));
+  return StoredResponse{s.text(0), static_cast<int>(s.integer(1)), s.text(2)};
 }
 
 void ExperimentQueue::store_idempotent_response(const std::string& principal, const std::string& key,

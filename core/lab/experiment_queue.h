@@ -90,8 +90,13 @@ class ExperimentQueue {
   std::optional<TokenRow> token(const std::string& id);
   int64_t token_count();
 
-  /// A stored answer to a request with an Idempotency-Key: status and body.
-  std::optional<std::pair<int, std::string>> idempotent_response(const std::string& principal, const std::string& key);
+  struct StoredResponse {
+    std::string request;  ///< what the first request with this key was
+    int status = 0;
+    std::string body;
+  };
+  /// The stored answer to a request with an Idempotency-Key.
+  std::optional<StoredResponse> idempotent_response(const std::string& principal, const std::string& key);
   void store_idempotent_response(const std::string& principal, const std::string& key, const std::string& request,
                                  int status, const std::string& body, double now);
 

@@ -166,9 +166,12 @@ LabResponse LabService::idempotent(const Principal& who, const std::string& key,
   if (key.size() > 200) throw bad_request("Idempotency-Key is longer than 200 characters");
   std::lock_guard<std::mutex> lock(key_mutex(who.token_id + "\n" + key));
   if (auto stored = store_->idempotent_response(who.token_id, key)) {
+    if (stored->request != request)
+      throw LabError(422, str("Idempotency-Key '", key, "' was used for a different request (", stored->request.substr(0, 120),
+                              ")"));
     LabResponse r;
-    r.status = stored->first;
-    r.body = json::parse(stored->second);
+    r.status = stored->status;
+    r.body = json::parse(stored->body);
     return r;
   }
   return op(remember);

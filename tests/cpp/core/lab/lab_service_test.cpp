@@ -1,0 +1,285 @@
+// The lab service without HTTP: roles and tokens, campaign validation,
+// leases that never overlap under concurrent asks, expiry and late results,
+// idempotent retries, bad reports that change nothing, persistence across
+// reopening the store.
+#include <sozai/core/lab/lab_service.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <thread>
+#include <catch2/catch.hpp>
+
+#include "../../test_util.h"
+
+using namespace sozai;
+using nlohmann::json;
+
+namespace {
+
+json space_campaign(int n_init = 2) {
+  auto d = json::parse(R"({"name": "films", "parameters": [
+      {"name": "T", "type": "continuous", "low": 0, "high": 1},
+      {"name": "route", "type": "categorical", "choices": ["a", "b"]}],
+    "objectives": [{"name": "y", "direction": "maximize"}]})");
+  d["n_init"] = n_init;
+  d["seed"] = 3;
+  return d;
+}
+
+json pool_campaign() {
+  json pool = json::array();
+  for (int i = 0; i < 6; ++i) pool.push_back({{"x", i}});
+  return {{"name", "pool"},
+          {"parameters", {{{"name", "x"}, {"type", "integer"}, {"low", 0}, {"high", 10}}}},
+          {"objectives", {{{"name", "y"}, {"direction", "minimize"}}}},
+          {"pool", pool},
+          {"n_init", 2}};
+}
+
+double truth(const json& p) { return -std::pow(p.at("T").get<double>() - 0.3, 2) + (p.at("route") == "b" ? 0.1 : 0); }
+
+struct Lab {
+  std::string dir = test::make_temp_dir("lab");
+  std::string db = dir + "/lab.db";
+  LabService service{db};
+  Principal admin = service.authenticate("Bearer " + service.bootstrap_admin_token());
+};
+
+int status_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const LabError& e) {
+    return e.status();
+  }
+  return 200;
+}
+
+}  // namespace
+
+TEST_CASE("tokens: roles, campaigns, salted hashes, constant-time check", "[lab]") {
+  Lab lab;
+  CHECK(lab.admin.role == "admin");
+  CHECK(lab.service.bootstrap_admin_token().empty());  // only on an empty store
+  const auto id = lab.service.create_campaign(lab.admin, space_campaign(), "").body.at("id").get<std::string>();
+  const auto other = lab.service.create_campaign(lab.admin, space_campaign(), "").body.at("id").get<std::string>();
+  const auto viewer = lab.service.authenticate("Bearer " + lab.service.create_token("viewer"));
+  const auto robot_text = lab.service.create_token("controller", id);
+  const auto robot = lab.service.authenticate("Bearer " + robot_text);
+  CHECK(status_of([&] { lab.service.authenticate(""); }) == 401);
+  CHECK(status_of([&] { lab.service.authenticate("Bearer nope"); }) == 401);
+  CHECK(status_of([&] { lab.service.authenticate("Bearer " + robot_text + "x"); }) == 401);
+  CHECK(status_of([&] { lab.service.authenticate(robot_text); }) == 401);  // no "Bearer "
+  CHECK(status_of([&] { lab.service.ask(viewer, id, json::object(), ""); }) == 403);
+  CHECK(status_of([&] { lab.service.create_campaign(robot, space_campaign(), ""); }) == 403);
+  CHECK(status_of([&] { lab.service.ask(robot, other, json::object(), ""); }) == 403);
+  CHECK(status_of([&] { lab.service.get_campaign(robot, other); }) == 403);
+  CHECK(status_of([&] { lab.service.ask(robot, id, json::object(), ""); }) == 200);
+  CHECK(status_of([&] { lab.service.get_campaign(viewer, id); }) == 200);
+  CHECK(lab.service.list_campaigns(robot).body.at("campaigns").size() == 1);
+  CHECK_THROWS_AS(lab.service.create_token("root"), InputError);
+  CHECK_THROWS_AS(lab.service.create_token("viewer", "c-none"), InputError);
+  // Only salted hashes are stored: the secret appears nowhere in the files.
+  for (const auto& f : {lab.db, lab.db + "-wal"}) {
+    std::ifstream in(f, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(bytes.find(robot_text) == std::string::npos);
+    CHECK(bytes.find(robot_text.substr(6, 20)) == std::string::npos);
+  }
+}
+
+TEST_CASE("bad campaigns are refused with the field named and nothing stored", "[lab]") {
+  Lab lab;
+  auto msg = [&](json d) {
+    try {
+      lab.service.create_campaign(lab.admin, d, "");
+    } catch (const LabError& e) {
+      CHECK(e.status() == 400);
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  using Catch::Matchers::Contains;
+  auto d = space_campaign();
+  d.erase("objectives");
+  CHECK_THAT(msg(d), Contains("'objectives'"));
+  d = space_campaign();
+  d["objectives"][0]["direction"] = "up";
+  CHECK_THAT(msg(d), Contains("objectives[0]: direction must be"));
+  d = space_campaign();
+  d["parameters"][0]["low"] = 5;
+  CHECK_THAT(msg(d), Contains("parameters[0]"));
+  d = space_campaign();
+  d["colour"] = 1;
+  CHECK_THAT(msg(d), Contains("unknown field 'colour'"));
+  d = space_campaign();
+  d["acquisition"] = "best";
+  CHECK_THAT(msg(d), Contains("acquisition"));
+  d = pool_campaign();
+  d["pool"][3] = {{"x", 11}};
+  CHECK_THAT(msg(d), Contains("pool[3]"));
+  d = pool_campaign();
+  d["pool"][1] = {{"x", 1}, {"z", 2}};
+  CHECK_THAT(msg(d), Contains("pool[1]: unknown parameter 'z'"));
+  CHECK(lab.service.store().campaign_ids().empty());
+}
+
+TEST_CASE("ask, report, refit: results reach the model; repeats are refused", "[lab]") {
+  Lab lab;
+  const auto id = lab.service.create_campaign(lab.admin, space_campaign(2), "").body.at("id").get<std::string>();
+  for (int round = 0; round < 3; ++round) {
+    auto asked = lab.service.ask(lab.admin, id, {{"count", 2}, {"controller", "robot-1"}}, "").body.at("experiments");
+    REQUIRE(asked.size() == 2);
+    for (const auto& e : asked) {
+      const auto eid = std::to_string(e.at("id").get<int64_t>());
+      auto r = lab.service.report(lab.admin, id, eid, {{"values", {{"y", truth(e.at("parameters"))}}}}, "");
+      CHECK(r.body.at("state") == "completed");
+      CHECK(status_of([&] { lab.service.report(lab.admin, id, eid, {{"values", {{"y", 1.0}}}}, ""); }) == 409);
+    }
+  }
+  auto c = lab.service.get_campaign(lab.admin, id).body;
+  CHECK(c.at("counts").at("completed") == 6);
+  CHECK(c.at("observed") == 6);
+  CHECK(c.at("best").at("values").at("y").get<double>() <= 0.1 + 1e-12);
+  // The engine saw every result before the last ask: 4 told ones.
+  auto state = json::parse(lab.service.store().campaign(id)->engine_state);
+  CHECK(state.at("engine").at("observed").size() == 4);
+  CHECK(status_of([&] { lab.service.report(lab.admin, id, "99", {{"values", {{"y", 1.0}}}}, ""); }) == 404);
+  CHECK(status_of([&] { lab.service.report(lab.admin, id, "x1", {{"values", {{"y", 1.0}}}}, ""); }) == 404);
+  CHECK(status_of([&] { lab.service.get_campaign(lab.admin, "nope"); }) == 404);
+}
+
+TEST_CASE("concurrent asks never lease the same experiment", "[lab]") {
+  Lab lab;
+  const auto id = lab.service.create_campaign(lab.admin, space_campaign(40), "").body.at("id").get<std::string>();
+  std::vector<std::vector<int64_t>> got(8);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < 3; ++k) {
+        const auto body = lab.service.ask(lab.admin, id, {{"count", 2}, {"controller", "r" + std::to_string(t)}}, "").body;
+        for (const auto& e : body.at("experiments")) got[t].push_back(e.at("id").get<int64_t>());
+      }
+    });
+  for (auto& t : threads) t.join();
+  std::set<int64_t> all;
+  size_t total = 0;
+  for (const auto& g : got) {
+    total += g.size();
+    all.insert(g.begin(), g.end());
+  }
+  CHECK(total == 48);
+  CHECK(all.size() == 48);
+  CHECK(lab.service.store().counts(id).at("leased") == 48);
+}
+
+TEST_CASE("an expired lease goes back to the queue; a late result is recorded once", "[lab]") {
+  Lab lab;
+  const auto id = lab.service.create_campaign(lab.admin, space_campaign(), "").body.at("id").get<std::string>();
+  auto first = lab.service.ask(lab.admin, id, {{"count", 1}, {"controller", "robot-1"}, {"lease_seconds", 0.05}}, "")
+                   .body.at("experiments")[0];
+  std::this_thread::sleep_for(std::chrono::milliseconds(120));
+  CHECK(lab.service.list_experiments(lab.admin, id, "expired").body.at("experiments").size() == 1);
+  auto again = lab.service.ask(lab.admin, id, {{"count", 1}, {"controller", "robot-2"}}, "").body.at("experiments")[0];
+  CHECK(again.at("id") == first.at("id"));  // handed out again
+  CHECK(again.at("parameters") == first.at("parameters"));
+  const auto eid = std::to_string(first.at("id").get<int64_t>());
+  // robot-1 reports late: accepted; robot-2's report then conflicts.
+  CHECK(lab.service.report(lab.admin, id, eid, {{"values", {{"y", 0.5}}}}, "").body.at("state") == "completed");
+  CHECK(status_of([&] { lab.service.report(lab.admin, id, eid, {{"values", {{"y", 0.7}}}}, ""); }) == 409);
+  auto exported = lab.service.export_campaign(lab.admin, id, "json").body.at("experiments");
+  REQUIRE(exported.size() == 1);
+  CHECK(exported[0].at("values").at("y") == 0.5);
+  // A failed experiment and a cancelled one.
+  auto two = lab.service.ask(lab.admin, id, {{"count", 2}}, "").body.at("experiments");
+  const auto a = std::to_string(two[0].at("id").get<int64_t>()), b = std::to_string(two[1].at("id").get<int64_t>());
+  CHECK(lab.service.report(lab.admin, id, a, {{"status", "failed"}, {"note", "robot dropped the vial"}}, "")
+            .body.at("state") == "failed");
+  CHECK(lab.service.cancel(lab.admin, id, b, "").body.at("state") == "cancelled");
+  CHECK(status_of([&] { lab.service.cancel(lab.admin, id, b, ""); }) == 409);
+  CHECK(status_of([&] { lab.service.report(lab.admin, id, b, {{"values", {{"y", 1.0}}}}, ""); }) == 409);
+  auto next = lab.service.ask(lab.admin, id, {{"count", 1}}, "").body.at("experiments");
+  CHECK(next.size() == 1);
+  auto csv = lab.service.export_campaign(lab.admin, id, "csv").text;
+  CHECK_THAT(csv, Catch::Matchers::StartsWith("id,status,controller,proposed_at,completed_at,T,route,y,note\n"));
+  CHECK_THAT(csv, Catch::Matchers::Contains("failed"));
+  CHECK_THAT(csv, Catch::Matchers::Contains("robot dropped the vial"));
+}
+
+TEST_CASE("a retry with the same Idempotency-Key returns the first answer and changes nothing", "[lab]") {
+  Lab lab;
+  auto c1 = lab.service.create_campaign(lab.admin, space_campaign(), "create-1");
+  auto c2 = lab.service.create_campaign(lab.admin, space_campaign(), "create-1");
+  CHECK(c1.body == c2.body);
+  CHECK(lab.service.store().campaign_ids().size() == 1);
+  const auto id = c1.body.at("id").get<std::string>();
+  auto a1 = lab.service.ask(lab.admin, id, {{"count", 2}}, "ask-1");
+  auto a2 = lab.service.ask(lab.admin, id, {{"count", 2}}, "ask-1");
+  CHECK(a1.body == a2.body);
+  CHECK(lab.service.store().counts(id).at("leased") == 2);
+  CHECK(status_of([&] { lab.service.ask(lab.admin, id, {{"count", 3}}, "ask-1"); }) == 422);  // key reused
+  const auto eid = std::to_string(a1.body.at("experiments")[0].at("id").get<int64_t>());
+  auto r1 = lab.service.report(lab.admin, id, eid, {{"values", {{"y", 0.25}}}}, "res-1");
+  auto r2 = lab.service.report(lab.admin, id, eid, {{"values", {{"y", 0.25}}}}, "res-1");
+  CHECK(r1.body == r2.body);
+  CHECK(r2.status == 200);
+  CHECK(lab.service.store().counts(id).at("completed") == 1);
+  // Token creation: the retry does not reveal the secret again.
+  auto t1 = lab.service.create_token_request(lab.admin, {{"role", "viewer"}}, "tok-1");
+  auto t2 = lab.service.create_token_request(lab.admin, {{"role", "viewer"}}, "tok-1");
+  CHECK(t1.body.at("token").is_string());
+  CHECK(t2.body.at("token").is_null());
+}
+
+TEST_CASE("bad reports and asks are refused and leave the store unchanged", "[lab]") {
+  Lab lab;
+  const auto id = lab.service.create_campaign(lab.admin, space_campaign(), "").body.at("id").get<std::string>();
+  auto asked = lab.service.ask(lab.admin, id, {{"count", 1}}, "").body.at("experiments");
+  const auto eid = std::to_string(asked[0].at("id").get<int64_t>());
+  const auto before = lab.service.export_campaign(lab.admin, id, "json").body.dump();
+  const auto engine_before = lab.service.store().campaign(id)->engine_state;
+  for (const json& body : {json::parse(R"({"values": {"y": "high"}})"), json::parse(R"({"values": {"z": 1}})"),
+                           json::parse(R"({"values": {}})"), json::parse(R"({"values": 3})"),
+                           json::parse(R"({"status": "done", "values": {"y": 1}})"), json::parse(R"({"extra": 1})"),
+                           json::parse(R"({"values": {"y": null}})"), json::parse("[]")}) {
+    INFO(body.dump());
+    CHECK(status_of([&] { lab.service.report(lab.admin, id, eid, body, ""); }) == 400);
+  }
+  for (const json& body : {json::parse(R"({"count": 0})"), json::parse(R"({"count": 2.5})"),
+                           json::parse(R"({"count": 100000})"), json::parse(R"({"lease_seconds": -1})"),
+                           json::parse(R"({"controller": 7})"), json::parse(R"({"cnt": 1})")}) {
+    INFO(body.dump());
+    CHECK(status_of([&] { lab.service.ask(lab.admin, id, body, ""); }) == 400);
+  }
+  CHECK(status_of([&] { lab.service.list_experiments(lab.admin, id, "done"); }) == 400);
+  CHECK(status_of([&] { lab.service.export_campaign(lab.admin, id, "xml"); }) == 400);
+  CHECK(lab.service.export_campaign(lab.admin, id, "json").body.dump() == before);
+  CHECK(lab.service.store().campaign(id)->engine_state == engine_before);
+}
+
+TEST_CASE("pool campaigns hand out pool rows until the pool runs out; the store reopens", "[lab]") {
+  Lab lab;
+  const auto id = lab.service.create_campaign(lab.admin, pool_campaign(), "").body.at("id").get<std::string>();
+  std::set<int64_t> xs;
+  for (int round = 0; round < 3; ++round) {
+    auto body = lab.service.ask(lab.admin, id, {{"count", 2}}, "").body;
+    INFO(body.dump());
+    CHECK(body.at("experiments").size() == 2);
+    for (const auto& e : body.at("experiments")) {
+      xs.insert(e.at("parameters").at("x").get<int64_t>());
+      lab.service.report(lab.admin, id, std::to_string(e.at("id").get<int64_t>()),
+                         {{"values", {{"y", std::abs(e.at("parameters").at("x").get<double>() - 2)}}}}, "");
+    }
+  }
+  CHECK(xs.size() == 6);
+  auto last = lab.service.ask(lab.admin, id, {{"count", 1}}, "").body;
+  CHECK(last.at("experiments").empty());
+  CHECK(last.at("exhausted") == true);
+  // Reopen the same file: everything is still there.
+  LabService again(lab.db);
+  auto c = again.get_campaign(lab.admin, id).body;
+  CHECK(c.at("counts").at("completed") == 6);
+  CHECK(c.at("best").at("parameters").at("x") == 2);
+  CHECK(c.at("settings").at("pool_size") == 6);
+}
