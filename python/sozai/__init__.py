@@ -19,7 +19,7 @@ from ._sozai import (  # noqa: F401  (re-exported)
     build_info,
     require_feature,
 )
-from . import benchmark, bo, campaign, datasets, featurize, kernels, models, spaces  # noqa: F401,E402
+from . import benchmark, bo, campaign, datasets, featurize, kernels, lab, models, spaces  # noqa: F401,E402
 
 __version__ = build_info()["version"]
 

@@ -1,0 +1,153 @@
+"""Client of the smart-lab service (`sozai serve`).
+
+>>> lab = sozai.lab.Client("http://127.0.0.1:8080", token)       # doctest: +SKIP
+>>> cid = lab.create_campaign({"name": "films", "parameters": [...], "objectives": [...]})
+>>> for e in lab.ask(cid, count=4, controller="robot-3"):
+...     lab.report(cid, e["id"], {"yield": measure(e["parameters"])})
+
+Every mutating call sends an Idempotency-Key and, when the connection
+fails or the server answers 5xx, retries with the same key: the server
+answers a repeat with its first answer, so a retried report is recorded
+once. Errors the server refuses (4xx) raise LabError with its message.
+"""
+
+import http.client
+import json
+import ssl
+import time
+import urllib.parse
+import uuid
+
+__all__ = ["Client", "LabError"]
+
+
+class LabError(Exception):
+    """A request the lab service refused: .status (HTTP) and .message."""
+
+    def __init__(self, status, message):
+        super().__init__(f"{status}: {message}")
+        self.status = status
+        self.message = message
+
+
+class Client:
+    """HTTP client of one lab service, safe to share between threads (one
+    connection per call).
+
+    url: "http://host:port" or "https://..."; token: bearer token; retries:
+    attempts after a connection error or 5xx (with backoff); verify: check
+    TLS certificates (a path to a CA file, True or False)."""
+
+    def __init__(self, url, token, timeout=60.0, retries=5, backoff=0.2, verify=True):
+        u = urllib.parse.urlsplit(url)
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise ValueError(f"lab url must be http(s)://host:port, got {url!r}")
+        self.url, self.token, self.timeout = url.rstrip("/"), token, timeout
+        self.retries, self.backoff = retries, backoff
+        self._https = u.scheme == "https"
+        self._host, self._port = u.hostname, u.port or (443 if self._https else 80)
+        if self._https:
+            if verify is False:
+                self._ssl = ssl._create_unverified_context()
+            elif isinstance(verify, str):
+                self._ssl = ssl.create_default_context(cafile=verify)
+            else:
+                self._ssl = ssl.create_default_context()
+
+    # ------------------------------------------------------------ transport
+    def _connection(self):
+        if self._https:
+            return http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._ssl)
+        return http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+
+    def request(self, method, path, body=None, idempotency_key=None, raw=False):
+        """One API call; returns the parsed JSON (or text when raw). Mutating
+        calls get an Idempotency-Key (a new one unless given) and are retried
+        with it."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        data = None
+        if method == "POST":
+            headers["Idempotency-Key"] = idempotency_key or uuid.uuid4().hex
+            headers["Content-Type"] = "application/json"
+            data = json.dumps({} if body is None else body, allow_nan=False)
+        attempt = 0
+        while True:
+            try:
+                conn = self._connection()
+                try:
+                    conn.request(method, path, body=data, headers=headers)
+                    resp = conn.getresponse()
+                    status, text = resp.status, resp.read().decode("utf-8")
+                finally:
+                    conn.close()
+                if status >= 500 and attempt < self.retries:
+                    raise ConnectionError(f"server error {status}")
+            except (OSError, http.client.HTTPException) as err:
+                if attempt >= self.retries:
+                    raise
+                attempt += 1
+                time.sleep(self.backoff * 2 ** min(attempt - 1, 5))
+                continue
+            if status >= 400:
+                try:
+                    message = json.loads(text).get("error", text)
+                except ValueError:
+                    message = text
+                raise LabError(status, message)
+            return text if raw else json.loads(text)
+
+    # ------------------------------------------------------------ API
+    def healthz(self):
+        return self.request("GET", "/healthz")
+
+    def openapi(self):
+        return self.request("GET", "/openapi.json")
+
+    def create_campaign(self, description, idempotency_key=None):
+        """Creates a campaign (admin token); returns its id."""
+        return self.request("POST", "/v1/campaigns", description, idempotency_key)["id"]
+
+    def campaigns(self):
+        return self.request("GET", "/v1/campaigns")["campaigns"]
+
+    def campaign(self, campaign_id):
+        """Counts per state, best so far, settings."""
+        return self.request("GET", f"/v1/campaigns/{campaign_id}")
+
+    def ask(self, campaign_id, count=1, lease_seconds=3600, controller=None, idempotency_key=None):
+        """Leases up to `count` experiments: [{"id", "parameters", "lease_expires_at"}]."""
+        body = {"count": count, "lease_seconds": lease_seconds}
+        if controller is not None:
+            body["controller"] = controller
+        return self.request("POST", f"/v1/campaigns/{campaign_id}/ask", body, idempotency_key)["experiments"]
+
+    def report(self, campaign_id, experiment_id, values=None, status="completed", note=None, idempotency_key=None):
+        """Reports a result: values {objective: number}; status "failed" for
+        an experiment that could not be made or measured."""
+        body = {"status": status}
+        if values is not None:
+            body["values"] = values
+        if note is not None:
+            body["note"] = note
+        return self.request("POST", f"/v1/campaigns/{campaign_id}/experiments/{experiment_id}/result", body,
+                            idempotency_key)
+
+    def cancel(self, campaign_id, experiment_id, idempotency_key=None):
+        return self.request("POST", f"/v1/campaigns/{campaign_id}/experiments/{experiment_id}/cancel", {},
+                            idempotency_key)
+
+    def experiments(self, campaign_id, state=None):
+        q = f"?state={urllib.parse.quote(state)}" if state else ""
+        return self.request("GET", f"/v1/campaigns/{campaign_id}/experiments{q}")["experiments"]
+
+    def export(self, campaign_id, format="json"):
+        """Every experiment ever proposed: a list of dicts, or CSV text."""
+        if format == "csv":
+            return self.request("GET", f"/v1/campaigns/{campaign_id}/export?format=csv", raw=True)
+        return self.request("GET", f"/v1/campaigns/{campaign_id}/export")["experiments"]
+
+    def create_token(self, role, campaign=None, idempotency_key=None):
+        body = {"role": role}
+        if campaign:
+            body["campaign"] = campaign
+        return self.request("POST", "/v1/tokens", body, idempotency_key)["token"]

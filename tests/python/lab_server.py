@@ -1,0 +1,63 @@
+"""Starts and stops `sozai serve` for the tests and benchmarks."""
+
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import time
+import urllib.request
+
+
+class LabServer:
+    """A `sozai serve` process on a loopback port with its store in `db`.
+    start() again after kill() reuses the port, as a restarted lab server would."""
+
+    def __init__(self, cli, db, admin_token="test-admin-token-0123456789", extra=(), env=None):
+        self.cli, self.db, self.admin_token, self.extra = str(cli), str(db), admin_token, list(extra)
+        self.env = dict(os.environ, **(env or {}))
+        if admin_token:
+            self.env["SOZAI_ADMIN_TOKEN"] = admin_token
+        self.port, self.proc, self.log = 0, None, pathlib.Path(str(db) + ".log")
+        self.scheme = "https" if "--tls-cert" in self.extra else "http"
+
+    @property
+    def url(self):
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    def start(self, timeout=30.0):
+        log = open(self.log, "a")
+        start_size = self.log.stat().st_size
+        self.proc = subprocess.Popen([self.cli, "serve", "--db", self.db, "--port", str(self.port), *self.extra],
+                                     stdout=log, stderr=log, env=self.env)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            text = self.log.read_text()[start_size:]
+            m = re.search(r"listening on https?://127\.0\.0\.1:(\d+)", text)
+            if m:
+                self.port = int(m.group(1))
+                return time.time()
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"sozai serve exited with {self.proc.returncode}:\n{text}")
+            time.sleep(0.01)
+        raise RuntimeError("sozai serve did not start:\n" + self.log.read_text()[start_size:])
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def healthy(self):
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
