@@ -98,10 +98,27 @@ std::vector<int64_t> select_batch_multi_fidelity(const MultiTaskGP& model, const
   const int64_t d = candidates.size(1) - 1;
   const auto host = candidates.to(torch::kCPU);
   const auto inputs = host.slice(1, 0, d), fidelity = host.select(1, d);
+  SOZAI_CHECK(config.max_cheap_share >= 0 && config.max_cheap_share <= 1, "multi-fidelity: max_cheap_share must be in "
+              "[0, 1], got ", config.max_cheap_share);
+  double cheap_cost = 0.0, total_cost = 0.0;
+  auto spend = [&](int64_t fid) {
+    total_cost += config.costs[fid];
+    if (fid != target) cheap_cost += config.costs[fid];
+  };
+  const auto obs_fid = X_observed.select(1, d).to(torch::kCPU);
+  for (int64_t i = 0; i < obs_fid.size(0); ++i) spend(static_cast<int64_t>(obs_fid[i].item<double>()));
+  for (auto r : pending) spend(static_cast<int64_t>(fidelity[r].item<double>()));
   for (int64_t j = 0; j < q; ++j) {
     if (!mask.any().item<bool>()) break;
     auto terms = augmented_ei_terms(believer, candidates, X_observed, config);
     auto v = torch::nan_to_num(terms.log_aei, neg_inf).to(torch::kCPU).masked_fill(mask.logical_not(), neg_inf);
+    if (config.max_cheap_share < 1.0) {
+      // Cheap rows that would push the cheap share of the cost past the cap.
+      auto row_cost = torch::tensor(config.costs, torch::kFloat64).index_select(0, fidelity.to(torch::kLong));
+      auto over = (fidelity != static_cast<double>(target)) &
+                  ((cheap_cost + row_cost) > config.max_cheap_share * (total_cost + row_cost));
+      v = v.masked_fill(over, neg_inf);
+    }
     if (config.target_first) {
       // The input with the best target EI among those still open at the
       // target, then the best fidelity for that input.
@@ -116,6 +133,7 @@ std::vector<int64_t> select_batch_multi_fidelity(const MultiTaskGP& model, const
     int64_t best = v.argmax().item<int64_t>();
     if (!mask[best].item<bool>()) best = torch::nonzero(mask).index({0, 0}).item<int64_t>();
     chosen.push_back(best);
+    spend(static_cast<int64_t>(fidelity[best].item<double>()));
     mask[best] = false;
     if (j + 1 < q) believe(best);
   }

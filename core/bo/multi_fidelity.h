@@ -35,6 +35,11 @@ struct MultiFidelityConfig {
   /// Choose the input by target EI, then its fidelity by AEI (see above);
   /// false: plain AEI over every (input, fidelity) row.
   bool target_first = true;
+  /// At most this share of the cost (observed, pending and the batch so
+  /// far) goes to fidelities other than the target; 1: no cap. A cheap
+  /// proxy keeps looking ten times cheaper however little it has left to
+  /// say, so without a cap it can take the whole budget (measured).
+  double max_cheap_share = 0.5;
 };
 
 /// log AEI of candidates [n, d + 1] (fidelity last); X_observed [m, d + 1]

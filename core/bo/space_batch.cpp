@@ -36,7 +36,8 @@ torch::Tensor select_batch_in_space(const DesignSpace& space, const std::vector<
   }
   const auto Xe = space.encode(X_observed);
   const bool single = outcomes.size() <= 1 && models.size() == 1;
-  const bool maximize = outcomes.empty() || outcomes[0].role == Outcome::Role::Maximize;
+  // No outcomes: the spec's direction; otherwise the first outcome's.
+  const bool maximize = outcomes.empty() ? spec.maximize : outcomes[0].role == Outcome::Role::Maximize;
   const auto name = to_lower(spec.name);
   std::vector<torch::Tensor> picks;  // encoded
   std::vector<torch::Tensor> raw_picks;

@@ -60,6 +60,8 @@ void check_config(const CampaignConfig& c) {
                 "with a multi-task GP: surrogate must be gp or random, not '", c.surrogate, "'");
     SOZAI_CHECK(to_lower(c.acquisition) == "aei", "a multi-fidelity campaign chooses by augmented EI per unit "
                 "cost: acquisition must be 'aei', not '", c.acquisition, "'");
+    SOZAI_CHECK(c.aei_max_cheap_share >= 0 && c.aei_max_cheap_share <= 1, "aei_max_cheap_share must be in [0, 1], "
+                "got ", c.aei_max_cheap_share);
     return;
   }
   SOZAI_CHECK(to_lower(c.acquisition) != "aei", "acquisition 'aei' needs fidelity_costs (a multi-fidelity pool)");
@@ -140,6 +142,7 @@ nlohmann::json config_to_json(const CampaignConfig& cfg) {
           {"fidelity_costs", cfg.fidelity_costs},
           {"target_fidelity", cfg.target_fidelity},
           {"aei_target_first", cfg.aei_target_first},
+          {"aei_max_cheap_share", cfg.aei_max_cheap_share},
           {"n_init", cfg.n_init},
           {"seed", cfg.seed},
           {"full_refit_every", cfg.full_refit_every},
@@ -182,6 +185,8 @@ CampaignConfig config_from_json(const nlohmann::json& jc, const std::string& ori
   if (jc.contains("target_fidelity")) cfg.target_fidelity = field<int64_t>(jc, "target_fidelity", origin);
   // Saves from before target-first selection ran plain AEI.
   cfg.aei_target_first = jc.contains("aei_target_first") ? field<bool>(jc, "aei_target_first", origin) : false;
+  cfg.aei_max_cheap_share =
+      jc.contains("aei_max_cheap_share") ? field<double>(jc, "aei_max_cheap_share", origin) : 1.0;
   cfg.n_init = field<int64_t>(jc, "n_init", origin);
   cfg.seed = field<uint64_t>(jc, "seed", origin);
   cfg.full_refit_every = field<int64_t>(jc, "full_refit_every", origin);

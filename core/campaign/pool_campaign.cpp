@@ -83,6 +83,7 @@ std::vector<int64_t> PoolCampaign::fit_and_select_fidelity(int64_t q, uint64_t s
   fc.target = target_fidelity();
   fc.maximize = maximize_;
   fc.target_first = config_.aei_target_first;
+  fc.max_cheap_share = config_.aei_max_cheap_share;
   auto rows = select_batch_multi_fidelity(*model, pool_, available_mask(), q, X, fc, pending_);
   model_ = model;
   return rows;

@@ -74,6 +74,9 @@ struct CampaignConfig {
   /// aei: choose the input by target EI, then its fidelity (multi_fidelity.h);
   /// false: plain augmented EI over every (input, fidelity) row.
   bool aei_target_first = true;
+  /// aei: the most of the cost that may go to fidelities other than the
+  /// target (1: no cap; multi_fidelity.h).
+  double aei_max_cheap_share = 0.5;
   /// Space campaigns: the acquisition optimiser's starts, iterations and
   /// rounds (core/bo/optimize.h); its seed is each ask's.
   OptimizeConfig optimizer;

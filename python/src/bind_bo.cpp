@@ -159,7 +159,8 @@ void bind_bo(py::module_& root) {
       [](const DesignSpace& space, const std::vector<ExactGP*>& models, const DoubleArray& X_observed,
          const DoubleArray& Y_observed, int64_t q, const std::string& acquisition,
          const std::vector<std::string>& outcomes, std::vector<double> ref_point, const py::object& pending,
-         int64_t mc_samples, uint64_t seed, double beta, int64_t restarts, int64_t raw_samples, int64_t max_iter) {
+         int64_t mc_samples, uint64_t seed, double beta, int64_t restarts, int64_t raw_samples, int64_t max_iter,
+         bool maximize) {
         std::vector<const Surrogate*> ms(models.begin(), models.end());
         std::vector<Outcome> outs;
         for (size_t i = 0; i < outcomes.size(); ++i) outs.push_back(outcome_from_string(outcomes[i], str("outcome ", i)));
@@ -168,6 +169,7 @@ void bind_bo(py::module_& root) {
         spec.mc_samples = mc_samples;
         spec.seed = seed;
         spec.beta = beta;
+        spec.maximize = maximize;
         OptimizeConfig oc;
         oc.restarts = restarts;
         oc.raw_samples = raw_samples;
@@ -188,10 +190,10 @@ void bind_bo(py::module_& root) {
       py::arg("acquisition") = "logei", py::arg("outcomes") = std::vector<std::string>{},
       py::arg("ref_point") = std::vector<double>{}, py::arg("pending") = py::none(), py::arg("mc_samples") = 128,
       py::arg("seed") = 0, py::arg("beta") = 4.0, py::arg("restarts") = 8, py::arg("raw_samples") = 256,
-      py::arg("max_iter") = 100,
+      py::arg("max_iter") = 100, py::arg("maximize") = true,
       "q new raw candidates from a design space: each pick maximises the acquisition (multi-start projected "
       "L-BFGS, rounding and discrete search) given pending and earlier picks. models: one fitted ExactGP per "
-      "outcome, on space.encode(X_observed).");
+      "outcome, on space.encode(X_observed); maximize: the direction when outcomes is empty.");
   m.def(
       "project_to_space",
       [](const DesignSpace& space, const DoubleArray& candidate) {
@@ -279,12 +281,13 @@ void bind_bo(py::module_& root) {
       "select_batch_multi_fidelity",
       [mf_config](const MultiTaskGP& model, const DoubleArray& candidates, const BoolArray& available, int64_t q,
                   const DoubleArray& X_observed, std::vector<double> costs, int64_t target, bool maximize,
-                  std::vector<int64_t> pending, bool target_first) {
+                  std::vector<int64_t> pending, bool target_first, double max_cheap_share) {
         auto C = to_tensor(candidates, 2, "candidates");
         auto mask = bool_mask(available, C.size(0));
         auto X = to_tensor(X_observed, 2, "X_observed");
         auto cfg = mf_config(target, costs, maximize);
         cfg.target_first = target_first;
+        cfg.max_cheap_share = max_cheap_share;
         std::vector<int64_t> rows;
         {
           py::gil_scoped_release release;
@@ -295,6 +298,7 @@ void bind_bo(py::module_& root) {
       py::arg("model"), py::arg("candidates"), py::arg("available"), py::arg("q"), py::arg("X_observed"),
       py::arg("costs"), py::arg("target") = -1, py::arg("maximize") = true,
       py::arg("pending") = std::vector<int64_t>{}, py::arg("target_first") = true,
+      py::arg("max_cheap_share") = 0.5,
       "Pool rows (input at a fidelity) by augmented EI per unit cost, Kriging-believer batches; target_first: "
       "the input by its EI at the target, then its fidelity by AEI.");
 }

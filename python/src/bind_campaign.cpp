@@ -89,7 +89,8 @@ void bind_campaign(py::module_& root) {
                        const std::string& acquisition, int64_t n_init, uint64_t seed, double ucb_beta,
                        const std::string& kernel, const std::string& outcome_transform, int restarts,
                        int64_t mc_samples, std::vector<std::string> outcomes, std::vector<double> ref_point,
-                       std::vector<double> fidelity_costs, int64_t target_fidelity, bool aei_target_first) {
+                       std::vector<double> fidelity_costs, int64_t target_fidelity, bool aei_target_first,
+                       double aei_max_cheap_share) {
              auto c = make_config(surrogate, acquisition, n_init, seed, ucb_beta, kernel, outcome_transform, restarts,
                                   mc_samples);
              c.outcomes = std::move(outcomes);
@@ -97,6 +98,7 @@ void bind_campaign(py::module_& root) {
              c.fidelity_costs = std::move(fidelity_costs);
              c.target_fidelity = target_fidelity;
              c.aei_target_first = aei_target_first;
+             c.aei_max_cheap_share = aei_max_cheap_share;
              return PoolCampaign(to_tensor(pool, 2, "pool"), maximize, c);
            }),
            py::arg("pool"), py::arg("maximize") = true, py::arg("surrogate") = "gp", py::arg("acquisition") = "logei",
@@ -104,13 +106,14 @@ void bind_campaign(py::module_& root) {
            py::arg("outcome_transform") = "auto", py::arg("restarts") = 4, py::arg("mc_samples") = 128,
            py::arg("outcomes") = std::vector<std::string>{}, py::arg("ref_point") = std::vector<double>{},
            py::arg("fidelity_costs") = std::vector<double>{}, py::arg("target_fidelity") = -1,
-           py::arg("aei_target_first") = true,
+           py::arg("aei_target_first") = true, py::arg("aei_max_cheap_share") = 0.5,
            "A campaign over the rows of a feature pool [N, d]. outcomes: one entry per measured outcome ('max', "
            "'min', '<= b', '>= b') for multi-objective or constrained campaigns (acquisition qnehvi, qlognehvi, "
            "qparego, or qlognei for one objective); ref_point: the worst acceptable value of each objective. "
            "fidelity_costs: cost per fidelity for a multi-fidelity pool whose last column is the fidelity "
            "(acquisition 'aei'; aei_target_first: choose the input by its EI at the target, then the fidelity, "
-           "instead of plain augmented EI over every row).")
+           "instead of plain augmented EI over every row; aei_max_cheap_share: the most of the cost the cheaper "
+           "fidelities may take).")
       .def("ask", [](PoolCampaign& c, int64_t q) {
              std::vector<int64_t> rows;
              {

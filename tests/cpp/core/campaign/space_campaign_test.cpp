@@ -181,3 +181,17 @@ TEST_CASE("an equality constraint still gets feasible initial points", "[campaig
   REQUIRE(picks.size(0) == 3);
   for (int64_t i = 0; i < 3; ++i) CHECK(s.violation(picks[i].data_ptr<double>()).empty());
 }
+
+TEST_CASE("a minimising space campaign minimises", "[campaign][space]") {
+  // Without outcomes the direction is the campaign's (this once maximised).
+  DesignSpace s;
+  s.add_continuous("x", 0.0, 1.0);
+  SpaceCampaign c(s, false, fast_config());
+  for (int round = 0; round < 6; ++round) {
+    auto picks = c.ask(1);
+    const double x = picks[0][0].item<double>();
+    c.tell({x}, (x - 0.3) * (x - 0.3));
+  }
+  CHECK(c.best().second < 0.01);
+  CHECK(std::fabs(c.observed_candidates()[5][0].item<double>() - 0.3) < 0.1);
+}
