@@ -13,6 +13,7 @@ PKGS=(
   python3-dev python3-torch python3-rdkit python3-numpy python3-pandas python3-h5py
   python3-matplotlib python3-pytest python3-sklearn python3-optuna
   python3-pymatgen python3-ase python3-nbclient python3-ipykernel
+  chromium chromium-driver python3-selenium
 )
 
 missing=()
