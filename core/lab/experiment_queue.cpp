@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS experiments (
   told INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (campaign_id, id));
 CREATE INDEX IF NOT EXISTS experiments_state ON experiments (campaign_id, state);
+CREATE INDEX IF NOT EXISTS experiments_untold ON experiments (campaign_id, told);
 CREATE TABLE IF NOT EXISTS tokens (
   id TEXT PRIMARY KEY, role TEXT NOT NULL, campaign TEXT NOT NULL DEFAULT '', salt BLOB NOT NULL,
   hash BLOB NOT NULL, created_at REAL NOT NULL);
@@ -282,6 +283,17 @@ std::vector<ExperimentRow> ExperimentQueue::experiments(const std::string& campa
               path_);
   s.bind(1, campaign_id);
   if (!state.empty()) s.bind(2, state);
+  std::vector<ExperimentRow> out;
+  while (s.step()) out.push_back(experiment_from(s));
+  return out;
+}
+
+std::vector<ExperimentRow> ExperimentQueue::untold(const std::string& campaign_id) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  Statement s(db_, str("SELECT ", kExperimentColumns, " FROM experiments WHERE campaign_id = ? AND told = 0 AND "
+                       "state IN ('completed', 'failed', 'cancelled') ORDER BY id"),
+              path_);
+  s.bind(1, campaign_id);
   std::vector<ExperimentRow> out;
   while (s.step()) out.push_back(experiment_from(s));
   return out;

@@ -80,6 +80,9 @@ class ExperimentQueue {
   std::optional<ExperimentRow> experiment(const std::string& campaign_id, int64_t id);
   /// In id order; state "" = every state.
   std::vector<ExperimentRow> experiments(const std::string& campaign_id, const std::string& state = "");
+  /// Experiments with a result or withdrawn (completed, failed, cancelled)
+  /// that the engine has not been told about yet, in id order.
+  std::vector<ExperimentRow> untold(const std::string& campaign_id);
   /// Leased experiments whose lease ended before `now` become expired;
   /// returns how many.
   int64_t expire_leases(const std::string& campaign_id, double now);

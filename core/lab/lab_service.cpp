@@ -303,9 +303,7 @@ LabResponse LabService::ask(const Principal& who, const std::string& id, const j
       for (const char* st : {"expired", "proposed"})
         for (auto& e : store_->experiments(id, st))
           if (static_cast<int64_t>(reuse.size()) < count) reuse.push_back(e);
-      for (const char* st : {"completed", "failed", "cancelled"})
-        for (auto& e : store_->experiments(id, st))
-          if (!e.told) to_tell.push_back(e);
+      to_tell = store_->untold(id);
       state = store_->campaign(id)->engine_state;
     });
     // 2. New proposals from the engine, told every result since its last

@@ -18,7 +18,10 @@ import time
 import urllib.parse
 import uuid
 
-__all__ = ["Client", "LabError"]
+from ._sozai import lab as _lab
+
+Principal = _lab.Principal
+__all__ = ["Client", "LabError", "LabService", "Principal"]
 
 
 class LabError(Exception):
@@ -28,6 +31,65 @@ class LabError(Exception):
         super().__init__(f"{status}: {message}")
         self.status = status
         self.message = message
+
+
+class LabService:
+    """The service `sozai serve` runs, in-process and without HTTP (C++
+    LabService over the same SQLite store): for notebooks, tools and tests.
+
+    >>> svc = sozai.lab.LabService("lab.db")                           # doctest: +SKIP
+    >>> admin = svc.authenticate("Bearer " + svc.bootstrap_admin_token())
+    >>> cid = svc.create_campaign(admin, {...})["id"]
+    >>> svc.ask(admin, cid, {"count": 2})["experiments"]
+
+    Bodies are dicts; answers are dicts (CSV text for export(format="csv"));
+    a refused request raises LabError(status, message)."""
+
+    def __init__(self, db):
+        self._s = _lab.LabService(str(db))
+
+    def create_token(self, role, campaign=""):
+        return self._s.create_token(role, campaign or "")
+
+    def bootstrap_admin_token(self, preset=""):
+        return self._s.bootstrap_admin_token(preset)
+
+    def authenticate(self, authorization):
+        return self._s.authenticate(authorization)
+
+    @staticmethod
+    def _answer(pair):
+        status, text = pair
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+
+    def create_campaign(self, who, description, idempotency_key=""):
+        return self._answer(self._s.create_campaign(who, json.dumps(description, allow_nan=False), idempotency_key))
+
+    def campaigns(self, who):
+        return self._answer(self._s.list_campaigns(who))["campaigns"]
+
+    def campaign(self, who, campaign_id):
+        return self._answer(self._s.get_campaign(who, campaign_id))
+
+    def ask(self, who, campaign_id, body=None, idempotency_key=""):
+        return self._answer(self._s.ask(who, campaign_id, json.dumps(body or {}), idempotency_key))
+
+    def report(self, who, campaign_id, experiment_id, body, idempotency_key=""):
+        return self._answer(self._s.report(who, campaign_id, str(experiment_id), json.dumps(body, allow_nan=False),
+                                           idempotency_key))
+
+    def cancel(self, who, campaign_id, experiment_id, idempotency_key=""):
+        return self._answer(self._s.cancel(who, campaign_id, str(experiment_id), idempotency_key))
+
+    def experiments(self, who, campaign_id, state=""):
+        return self._answer(self._s.list_experiments(who, campaign_id, state or ""))["experiments"]
+
+    def export(self, who, campaign_id, format="json"):
+        out = self._answer(self._s.export_campaign(who, campaign_id, format))
+        return out if format == "csv" else out["experiments"]
 
 
 class Client:

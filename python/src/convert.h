@@ -87,6 +87,7 @@ void bind_models(py::module_& m);
 void bind_gnn(py::module_& m);
 void bind_bo(py::module_& m);
 void bind_campaign(py::module_& m);
+void bind_lab(py::module_& m);
 void bind_datasets(py::module_& m);
 
 }  // namespace sozai

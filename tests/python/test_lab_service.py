@@ -1,0 +1,37 @@
+"""The lab service in-process from Python (sozai.lab.LabService): the same
+store the HTTP server uses, the same refusals."""
+
+import pytest
+
+import sozai
+from sozai.lab import LabError, LabService
+
+SPACE = {"name": "films", "parameters": [{"name": "T", "type": "continuous", "low": 0, "high": 1}],
+         "objectives": [{"name": "y", "direction": "minimize"}], "n_init": 3}
+
+
+def test_in_process_service_round_trip(tmp_path):
+    svc = LabService(tmp_path / "lab.db")
+    admin = svc.authenticate("Bearer " + svc.bootstrap_admin_token())
+    assert admin.role == "admin"
+    cid = svc.create_campaign(admin, SPACE)["id"]
+    for _ in range(3):
+        for e in svc.ask(admin, cid, {"count": 2, "controller": "nb"})["experiments"]:
+            svc.report(admin, cid, e["id"], {"values": {"y": (e["parameters"]["T"] - 0.4) ** 2}})
+    c = svc.campaign(admin, cid)
+    assert c["counts"]["completed"] == 6 and c["best"]["values"]["y"] == min(
+        e["values"]["y"] for e in svc.export(admin, cid))
+    assert svc.export(admin, cid, format="csv").startswith("id,status,controller")
+    viewer = svc.authenticate("Bearer " + svc.create_token("viewer", cid))
+    with pytest.raises(LabError) as err:
+        svc.ask(viewer, cid)
+    assert err.value.status == 403
+    with pytest.raises(LabError) as err:
+        svc.report(admin, cid, 1, {"values": {"y": "low"}})
+    assert err.value.status == 400 and "'y' must be a number" in err.value.message
+    with pytest.raises(LabError) as err:
+        svc.authenticate("Bearer nope")
+    assert err.value.status == 401
+    # The same store from a second service object (another process would see the same).
+    again = LabService(tmp_path / "lab.db")
+    assert len(again.experiments(admin, cid, "completed")) == 6
