@@ -111,6 +111,32 @@ std::shared_ptr<ExactGP> campaign_gp(const CampaignConfig& c, const GPHyperparam
   return gp;
 }
 
+OutcomeGPs fit_outcome_gps(const CampaignConfig& c, const torch::Tensor& X, const torch::Tensor& Y,
+                           const std::vector<GPHyperparameters>& warm, uint64_t seed, int64_t ask_count,
+                           const torch::Tensor& lo, const torch::Tensor& hi) {
+  OutcomeGPs out;
+  const bool has_warm = static_cast<int64_t>(warm.size()) == Y.size(1);
+  for (int64_t j = 0; j < Y.size(1); ++j) {
+    auto gp = campaign_gp(c, has_warm ? &warm[j] : nullptr, seed + static_cast<uint64_t>(j), X.size(0), ask_count, lo,
+                          hi);
+    gp->fit(Dataset{X, Y.select(1, j).contiguous()});
+    out.fitted.push_back(gp->hyperparameters());
+    out.models.push_back(gp.get());
+    out.gps.push_back(std::move(gp));
+  }
+  return out;
+}
+
+AcquisitionSpec acquisition_spec(const CampaignConfig& c, bool maximize, uint64_t seed) {
+  AcquisitionSpec spec;
+  spec.name = c.acquisition;
+  spec.maximize = maximize;
+  spec.beta = c.ucb_beta;
+  spec.mc_samples = c.mc_samples;
+  spec.seed = seed;
+  return spec;
+}
+
 std::vector<int64_t> feasible_front(const torch::Tensor& Y, const std::vector<Outcome>& outcomes) {
   if (Y.size(0) == 0) return {};
   auto feasible = torch::ones({Y.size(0)}, torch::kBool);

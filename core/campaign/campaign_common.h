@@ -38,6 +38,20 @@ std::shared_ptr<ExactGP> campaign_gp(const CampaignConfig& c, const GPHyperparam
                                      int64_t n_observed, int64_t ask_count, const torch::Tensor& lo,
                                      const torch::Tensor& hi);
 
+/// One GP per column of Y [n, k] on inputs X bounded by [lo, hi], each
+/// warm-started from warm[j] when warm holds one set per column.
+struct OutcomeGPs {
+  std::vector<std::shared_ptr<ExactGP>> gps;
+  std::vector<const Surrogate*> models;     ///< the same GPs, for selection
+  std::vector<GPHyperparameters> fitted;    ///< warm starts of the next ask
+};
+OutcomeGPs fit_outcome_gps(const CampaignConfig& c, const torch::Tensor& X, const torch::Tensor& Y,
+                           const std::vector<GPHyperparameters>& warm, uint64_t seed, int64_t ask_count,
+                           const torch::Tensor& lo, const torch::Tensor& hi);
+
+/// The acquisition settings of one ask.
+AcquisitionSpec acquisition_spec(const CampaignConfig& c, bool maximize, uint64_t seed);
+
 /// Positions of the rows of Y [n, k] that meet every outcome constraint and
 /// that no other such row dominates in the objectives.
 std::vector<int64_t> feasible_front(const torch::Tensor& Y, const std::vector<Outcome>& outcomes);

@@ -151,12 +151,7 @@ std::vector<int64_t> PoolCampaign::fit_and_select(Surrogate& model, int64_t q) c
   auto y = torch::tensor(values_, torch::kFloat64);
   auto X = pool_.index_select(0, idx);
   model.fit(Dataset{X, y});
-  AcquisitionSpec spec;
-  spec.name = config_.acquisition;
-  spec.maximize = maximize_;
-  spec.beta = config_.ucb_beta;
-  spec.mc_samples = config_.mc_samples;
-  spec.seed = ask_seed();
+  const auto spec = acquisition_spec(config_, maximize_, ask_seed());
   return select_batch(model, pool_, available_mask(), q, X, y, spec, pending_);
 }
 
@@ -169,26 +164,17 @@ std::vector<int64_t> PoolCampaign::fit_and_select_multi(int64_t q, uint64_t seed
   auto idx = torch::tensor(observed_, torch::kInt64);
   auto X = pool_.index_select(0, idx);
   auto Y = observed_outcomes();
-  std::vector<std::shared_ptr<ExactGP>> gps;
-  std::vector<const Surrogate*> models;
-  std::vector<GPHyperparameters> fitted;
-  const bool warm = static_cast<int64_t>(outcome_hypers_.size()) == num_outcomes();
-  for (int64_t j = 0; j < num_outcomes(); ++j) {
-    auto gp = campaign_gp(warm ? &outcome_hypers_[j] : nullptr, seed + static_cast<uint64_t>(j));
-    gp->fit(Dataset{X, Y.select(1, j)});
-    fitted.push_back(gp->hyperparameters());
-    gps.push_back(gp);
-    models.push_back(gp.get());
-  }
-  outcome_hypers_ = fitted;
+  auto fit = fit_outcome_gps(config_, X, Y, outcome_hypers_, seed, ask_count_, std::get<0>(pool_.min(0)),
+                             std::get<0>(pool_.max(0)));
+  outcome_hypers_ = fit.fitted;
   MultiOutcomeConfig mc;
   mc.kind = config_.acquisition;
   mc.outcomes = outcomes_;
   mc.ref_point = config_.ref_point;
   mc.samples = config_.mc_samples;
   mc.seed = seed;
-  auto rows = select_batch_multi(models, pool_, available_mask(), q, X, Y, mc, pending_);
-  model_ = gps.front();
+  auto rows = select_batch_multi(fit.models, pool_, available_mask(), q, X, Y, mc, pending_);
+  model_ = fit.gps.front();
   return rows;
 }
 

@@ -77,31 +77,15 @@ torch::Tensor SpaceCampaign::fit_and_select(int64_t q, uint64_t seed) {
   auto E = space_.encode(X);
   auto Y = observed_outcomes();
   const auto bounds = space_.encoded_bounds();
-  const bool warm = static_cast<int64_t>(hypers_.size()) == num_outcomes();
-  std::vector<std::shared_ptr<ExactGP>> gps;
-  std::vector<const Surrogate*> models;
-  std::vector<GPHyperparameters> fitted;
-  for (int64_t j = 0; j < num_outcomes(); ++j) {
-    auto gp = campaign_gp(config_, warm ? &hypers_[j] : nullptr, seed + static_cast<uint64_t>(j), num_observed(),
-                          ask_count_, bounds[0], bounds[1]);
-    gp->fit(Dataset{E, Y.select(1, j).contiguous()});
-    fitted.push_back(gp->hyperparameters());
-    gps.push_back(gp);
-    models.push_back(gp.get());
-  }
-  AcquisitionSpec spec;
-  spec.name = config_.acquisition;
-  spec.maximize = maximize_;
-  spec.beta = config_.ucb_beta;
-  spec.mc_samples = config_.mc_samples;
-  spec.seed = seed;
+  auto fit = fit_outcome_gps(config_, E, Y, hypers_, seed, ask_count_, bounds[0], bounds[1]);
+  const auto spec = acquisition_spec(config_, maximize_, seed);
   OptimizeConfig oc = config_.optimizer;
   oc.seed = seed;
   const bool several = num_outcomes() > 1;
-  auto picks = select_batch_in_space(space_, models, X, Y, q, spec, several ? outcomes_ : std::vector<Outcome>{},
-                                     config_.ref_point, pending(), oc);
-  hypers_ = fitted;
-  model_ = gps.front();
+  auto picks = select_batch_in_space(space_, fit.models, X, Y, q, spec,
+                                     several ? outcomes_ : std::vector<Outcome>{}, config_.ref_point, pending(), oc);
+  hypers_ = fit.fitted;
+  model_ = fit.gps.front();
   return picks;
 }
 

@@ -402,25 +402,14 @@ LabResponse LabService::report(const Principal& who, const std::string& id, cons
       throw bad_request(e.what());
     }
   }
-  return idempotent(who, key, str("POST /v1/campaigns/", id, "/experiments/", eid, "/result ", body.dump()),
-                    [&](const auto& remember) {
-    LabResponse r;
-    store_->transaction([&] {
-      auto e = store_->experiment(id, eid);
-      if (!e) throw LabError(404, str("campaign ", id, " has no experiment ", eid));
-      if (e->state == "completed" || e->state == "failed")
-        throw LabError(409, str("experiment ", eid, " already has a result (", e->state, ")"));
-      if (e->state == "cancelled") throw LabError(409, str("experiment ", eid, " was cancelled"));
-      e->state = status;
-      e->values = values;
-      e->note = note;
-      e->completed_at = unix_now();
-      e->told = false;
-      store_->update_experiment(*e);
-      r.body = experiment_json(*e);
-      remember(r);
-    });
-    return r;
+  return change_experiment(who, id, eid, key, str("POST /v1/campaigns/", id, "/experiments/", eid, "/result ", body.dump()),
+                           [&](ExperimentRow& e) {
+    if (e.state == "completed" || e.state == "failed")
+      throw LabError(409, str("experiment ", eid, " already has a result (", e.state, ")"));
+    if (e.state == "cancelled") throw LabError(409, str("experiment ", eid, " was cancelled"));
+    e.state = status;
+    e.values = values;
+    e.note = note;
   });
 }
 
@@ -428,17 +417,25 @@ LabResponse LabService::cancel(const Principal& who, const std::string& id, cons
                                const std::string& key) {
   require_campaign(who, id, "controller");
   const int64_t eid = experiment_number(experiment);
-  return idempotent(who, key, str("POST /v1/campaigns/", id, "/experiments/", eid, "/cancel"),
-                    [&](const auto& remember) {
+  return change_experiment(who, id, eid, key, str("POST /v1/campaigns/", id, "/experiments/", eid, "/cancel"),
+                           [&](ExperimentRow& e) {
+    if (e.state != "proposed" && e.state != "leased" && e.state != "expired")
+      throw LabError(409, str("experiment ", eid, " is ", e.state, " and cannot be cancelled"));
+    e.state = "cancelled";
+  });
+}
+
+LabResponse LabService::change_experiment(const Principal& who, const std::string& id, int64_t eid,
+                                          const std::string& key, const std::string& request,
+                                          const std::function<void(ExperimentRow&)>& change) {
+  return idempotent(who, key, request, [&](const auto& remember) {
     LabResponse r;
     store_->transaction([&] {
       auto e = store_->experiment(id, eid);
       if (!e) throw LabError(404, str("campaign ", id, " has no experiment ", eid));
-      if (e->state != "proposed" && e->state != "leased" && e->state != "expired")
-        throw LabError(409, str("experiment ", eid, " is ", e->state, " and cannot be cancelled"));
-      e->state = "cancelled";
+      change(*e);
       e->completed_at = unix_now();
-      e->told = false;
+      e->told = false;  // the engine hears of it at the next ask
       store_->update_experiment(*e);
       r.body = experiment_json(*e);
       remember(r);

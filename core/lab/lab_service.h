@@ -92,6 +92,11 @@ class LabService {
   /// stored answer. `op` must call remember() inside its final transaction.
   LabResponse idempotent(const Principal& who, const std::string& key, const std::string& request,
                          const std::function<LabResponse(const std::function<void(const LabResponse&)>&)>& op);
+  /// Loads experiment eid (404 if none), applies `change` (which throws
+  /// LabError to refuse), stamps it finished and stores it with the answer,
+  /// in one transaction and once per Idempotency-Key.
+  LabResponse change_experiment(const Principal& who, const std::string& id, int64_t eid, const std::string& key,
+                                const std::string& request, const std::function<void(ExperimentRow&)>& change);
   LabCampaignRow require_campaign(const Principal& who, const std::string& id, const char* need_role);
   std::mutex& campaign_mutex(const std::string& id);
   std::mutex& key_mutex(const std::string& key);

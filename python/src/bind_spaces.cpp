@@ -21,29 +21,15 @@ std::vector<double> optional_bounds(const py::object& b) {
   return b.cast<std::vector<double>>();
 }
 
-py::dict parameter_dict(const Parameter& p) {
-  py::dict d;
-  d["name"] = p.name;
-  d["type"] = to_string(p.type);
-  switch (p.type) {
-    case ParameterType::Continuous:
-    case ParameterType::Integer:
-      d["low"] = p.low;
-      d["high"] = p.high;
-      d["log"] = p.log_scale;
-      if (p.type == ParameterType::Continuous) d["levels"] = p.levels;
-      break;
-    case ParameterType::Composition:
-      d["elements"] = p.elements;
-      d["low"] = p.element_low;
-      d["high"] = p.element_high;
-      d["step"] = p.step;
-      break;
-    default:
-      d["choices"] = p.choices;
-      d["descriptors"] = to_numpy_any(p.descriptors);
+/// The parameters as space_to_json writes them, descriptors as numpy arrays.
+py::list parameter_dicts(const DesignSpace& s) {
+  auto params = py::module_::import("json").attr("loads")(space_to_json(s).at("parameters").dump());
+  auto asarray = py::module_::import("numpy").attr("asarray");
+  for (auto p : params) {
+    auto d = p.cast<py::dict>();
+    if (d.contains("descriptors")) d["descriptors"] = asarray(d["descriptors"], "float64");
   }
-  return d;
+  return params;
 }
 
 }  // namespace
@@ -113,12 +99,8 @@ void bind_spaces(py::module_& root) {
           py::arg("max_fraction"), py::arg("risk") = py::none(), chain,
           "Caps sum(risk(el) * fraction) over compositions; risk defaults to sozai's supply-risk score "
           "(USGS 2022 and EU 2023 critical lists).")
-      .def_property_readonly("parameters",
-                             [](const DS& s) {
-                               py::list out;
-                               for (const auto& p : s.parameters()) out.append(parameter_dict(p));
-                               return out;
-                             })
+      .def_property_readonly("parameters", &parameter_dicts,
+                             "Each parameter as a dict (space_to_json's form; descriptors as numpy arrays).")
       .def_property_readonly("encoded_bounds", [](const DS& s) { return to_numpy(s.encoded_bounds()); },
                              "[2, encoded_width]: least and greatest value of each encoded column.")
       .def_property_readonly("raw_width", &DS::raw_width)
