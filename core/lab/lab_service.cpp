@@ -145,13 +145,6 @@ Principal LabService::authenticate(const std::string& authorization) {
 
 // ---------------------------------------------------------------- helpers
 
-std::mutex& LabService::campaign_mutex(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mutexes_mutex_);
-  auto& m = campaign_mutexes_[id];
-  if (!m) m = std::make_unique<std::mutex>();
-  return *m;
-}
-
 std::mutex& LabService::key_mutex(const std::string& key) {
   static std::mutex stripes[64];
   return stripes[std::hash<std::string>{}(key) % 64];
@@ -292,83 +285,174 @@ LabResponse LabService::ask(const Principal& who, const std::string& id, const j
       throw bad_request("ask: 'controller' must be a string of at most 200 characters");
     controller = body.at("controller").get<std::string>();
   }
-  std::lock_guard<std::mutex> serial(campaign_mutex(id));
-  return idempotent(who, key, str("POST /v1/campaigns/", id, "/ask ", body.dump()), [&](const auto& remember) {
-    // 1. Experiments back in the queue (expired or never leased) go first.
-    const double now = unix_now();
-    std::vector<ExperimentRow> reuse, to_tell;
-    std::string state;
-    store_->transaction([&] {
-      store_->expire_leases(id, now);
-      for (const char* st : {"expired", "proposed"})
-        for (auto& e : store_->experiments(id, st))
-          if (static_cast<int64_t>(reuse.size()) < count) reuse.push_back(e);
-      to_tell = store_->untold(id);
-      state = store_->campaign(id)->engine_state;
-    });
-    // 2. New proposals from the engine, told every result since its last
-    //    ask; computed outside the store's lock.
-    std::vector<LabProposal> fresh;
-    const int64_t need = count - static_cast<int64_t>(reuse.size());
-    if (need > 0 || !to_tell.empty()) {
-      auto engine = LabEngine::from_state(state, str("campaign ", id));
-      const auto names = lab_objective_names(engine.description());
-      for (const auto& e : to_tell) {
-        try {
-          if (e.state == "completed") engine.tell(proposal_of(e), lab_values_from_json(names, e.values));
-          else engine.cancel(proposal_of(e));
-        } catch (const InputError&) {
-          // A withdrawn experiment the engine no longer holds as pending, or
-          // a pool row measured twice: nothing to change in the model.
-        }
-      }
-      if (need > 0) fresh = engine.ask(need);
-      state = engine.state();
+  auto request = std::make_shared<AskRequest>();
+  request->who = who;
+  request->key = key;
+  request->request = str("POST /v1/campaigns/", id, "/ask ", body.dump());
+  request->count = count;
+  request->lease = lease;
+  request->controller = controller;
+  if (key.size() > 200) throw bad_request("Idempotency-Key is longer than 200 characters");
+  auto answer = request->answer.get_future();
+  // Asks of one campaign are answered in batches: whoever finds the campaign
+  // idle serves every ask that arrives while it works, with one joint
+  // engine.ask (the BO sees them as one batch with the pending experiments).
+  auto& queue = ask_queue(id);
+  std::unique_lock<std::mutex> lock(queue.mutex);
+  queue.waiting.push_back(request);
+  if (!queue.busy) {
+    queue.busy = true;
+    while (!queue.waiting.empty()) {
+      auto batch = std::move(queue.waiting);
+      queue.waiting.clear();
+      lock.unlock();
+      serve_asks(id, batch);
+      lock.lock();
     }
-    // 3. One transaction: leases, new experiments, engine state, answer.
-    LabResponse r;
-    json out = json::array();
-    store_->transaction([&] {
-      const double t = unix_now();
-      auto lease_it = [&](ExperimentRow& e) {
-        e.state = "leased";
-        e.controller = controller;
-        e.leased_at = t;
-        e.lease_expires_at = t + lease;
-        out.push_back({{"id", e.id}, {"parameters", e.parameters}, {"lease_expires_at", iso_time(e.lease_expires_at)}});
-      };
-      for (auto& e : reuse) {
-        auto now_row = store_->experiment(id, e.id);
-        if (!now_row || (now_row->state != "expired" && now_row->state != "proposed")) continue;  // reported meanwhile
-        lease_it(*now_row);
-        store_->update_experiment(*now_row);
-      }
-      int64_t next = store_->next_experiment_id(id);
-      for (auto& p : fresh) {
-        ExperimentRow e;
-        e.campaign_id = id;
-        e.id = next++;
-        e.parameters = p.parameters;
-        e.raw = p.raw;
-        e.pool_row = p.pool_row;
-        e.proposed_at = t;
-        lease_it(e);
-        store_->insert_experiment(e);
-      }
-      for (auto e : to_tell) {
-        auto now_row = store_->experiment(id, e.id);
-        if (now_row && now_row->state == e.state) {
-          now_row->told = true;
-          store_->update_experiment(*now_row);
+    queue.busy = false;
+  }
+  lock.unlock();
+  return answer.get();
+}
+
+LabService::AskQueue& LabService::ask_queue(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mutexes_mutex_);
+  auto& q = ask_queues_[id];
+  if (!q) q = std::make_unique<AskQueue>();
+  return *q;
+}
+
+void LabService::serve_asks(const std::string& id, const std::vector<std::shared_ptr<AskRequest>>& batch) {
+  std::map<const AskRequest*, LabResponse> answers;
+  std::set<const AskRequest*> done;  // answer set
+  std::vector<std::shared_ptr<AskRequest>> todo;
+  std::vector<std::pair<std::shared_ptr<AskRequest>, const AskRequest*>> repeats;  // same key as a request in todo
+  try {
+    std::map<std::string, const AskRequest*> first;
+    for (const auto& r : batch) {
+      if (!r->key.empty()) {
+        const auto k = r->who.token_id + "\n" + r->key;
+        auto stored = store_->idempotent_response(r->who.token_id, r->key);
+        const std::string* earlier = stored ? &stored->request : first.count(k) ? &first[k]->request : nullptr;
+        if (earlier && *earlier != r->request) {
+          r->answer.set_exception(std::make_exception_ptr(LabError(
+              422, str("Idempotency-Key '", r->key, "' was used for a different request (", earlier->substr(0, 120), ")"))));
+          continue;
         }
+        if (stored) {
+          LabResponse a;
+          a.status = stored->status;
+          a.body = json::parse(stored->body);
+          r->answer.set_value(a);
+          continue;
+        }
+        if (first.count(k)) {
+          repeats.emplace_back(r, first[k]);
+          continue;
+        }
+        first[k] = r.get();
       }
-      store_->set_engine_state(id, state);
-      r.body = {{"experiments", out}};
-      if (out.empty()) r.body["exhausted"] = true;
-      remember(r);
-    });
-    return r;
-  });
+      todo.push_back(r);
+    }
+    if (!todo.empty()) {
+      int64_t total = 0;
+      for (const auto& r : todo) total += r->count;
+      // 1. Experiments back in the queue (expired or never leased) go first.
+      std::vector<ExperimentRow> reuse, to_tell;
+      std::string state;
+      store_->transaction([&] {
+        store_->expire_leases(id, unix_now());
+        for (const char* st : {"expired", "proposed"})
+          for (auto& e : store_->experiments(id, st))
+            if (static_cast<int64_t>(reuse.size()) < total) reuse.push_back(e);
+        to_tell = store_->untold(id);
+        state = store_->campaign(id)->engine_state;
+      });
+      // 2. New proposals from the engine, told every result since its last
+      //    ask; computed outside the store's lock.
+      std::vector<LabProposal> fresh;
+      const int64_t need = total - static_cast<int64_t>(reuse.size());
+      if (need > 0 || !to_tell.empty()) {
+        auto engine = LabEngine::from_state(state, str("campaign ", id));
+        const auto names = lab_objective_names(engine.description());
+        for (const auto& e : to_tell) {
+          try {
+            if (e.state == "completed") engine.tell(proposal_of(e), lab_values_from_json(names, e.values));
+            else engine.cancel(proposal_of(e));
+          } catch (const InputError&) {
+            // A withdrawn experiment the engine no longer holds as pending, or
+            // a pool row measured twice: nothing to change in the model.
+          }
+        }
+        if (need > 0) fresh = engine.ask(need);
+        state = engine.state();
+      }
+      // 3. One transaction: leases, new experiments, engine state, answers.
+      store_->transaction([&] {
+        const double t = unix_now();
+        std::vector<ExperimentRow> handed;  // in order: still-free reused rows, then new ones
+        for (auto& e : reuse) {
+          auto now_row = store_->experiment(id, e.id);
+          if (now_row && (now_row->state == "expired" || now_row->state == "proposed")) handed.push_back(*now_row);
+        }
+        int64_t next = store_->next_experiment_id(id);
+        for (auto& p : fresh) {
+          ExperimentRow e;
+          e.campaign_id = id;
+          e.id = next++;
+          e.parameters = p.parameters;
+          e.raw = p.raw;
+          e.pool_row = p.pool_row;
+          e.proposed_at = t;
+          e.state = "new";
+          handed.push_back(e);
+        }
+        size_t k = 0;
+        for (const auto& r : todo) {
+          json out = json::array();
+          for (int64_t c = 0; c < r->count && k < handed.size(); ++c, ++k) {
+            auto& e = handed[k];
+            const bool is_new = e.state == "new";
+            e.state = "leased";
+            e.controller = r->controller;
+            e.leased_at = t;
+            e.lease_expires_at = t + r->lease;
+            if (is_new) store_->insert_experiment(e);
+            else store_->update_experiment(e);
+            out.push_back({{"id", e.id}, {"parameters", e.parameters}, {"lease_expires_at", iso_time(e.lease_expires_at)}});
+          }
+          LabResponse a;
+          a.body = {{"experiments", out}};
+          if (out.empty()) a.body["exhausted"] = true;
+          if (!r->key.empty())
+            store_->store_idempotent_response(r->who.token_id, r->key, r->request, a.status, a.body.dump(), t);
+          answers[r.get()] = a;
+        }
+        for (auto e : to_tell) {
+          auto now_row = store_->experiment(id, e.id);
+          if (now_row && now_row->state == e.state) {
+            now_row->told = true;
+            store_->update_experiment(*now_row);
+          }
+        }
+        store_->set_engine_state(id, state);
+      });
+      for (const auto& r : todo) {
+        r->answer.set_value(answers.at(r.get()));
+        done.insert(r.get());
+      }
+    }
+    for (const auto& [r, original] : repeats) {
+      r->answer.set_value(answers.at(original));
+      done.insert(r.get());
+    }
+  } catch (...) {
+    // Nothing was committed: every request still waiting gets the error.
+    for (const auto& r : todo)
+      if (!done.count(r.get())) r->answer.set_exception(std::current_exception());
+    for (const auto& rep : repeats)
+      if (!done.count(rep.first.get())) rep.first->answer.set_exception(std::current_exception());
+  }
 }
 
 // ---------------------------------------------------------------- results

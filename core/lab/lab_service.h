@@ -6,8 +6,10 @@
 ///
 /// Guarantees (each tested): every acknowledged write is one committed
 /// SQLite transaction; concurrent asks never lease the same experiment (asks
-/// of one campaign are serialised; new proposals are computed outside the
-/// store's lock and committed with the leases in one transaction); an
+/// of one campaign are served one batch at a time: the asks that arrive
+/// while one is computed are answered together by one joint engine ask,
+/// computed outside the store's lock and committed with all their leases in
+/// one transaction); an
 /// expired lease returns its experiment to the queue and a late result for
 /// it is still recorded once; a request repeated with the same
 /// Idempotency-Key gets the first answer and changes nothing.
@@ -17,10 +19,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace sozai {
 
@@ -98,13 +102,31 @@ class LabService {
   LabResponse change_experiment(const Principal& who, const std::string& id, int64_t eid, const std::string& key,
                                 const std::string& request, const std::function<void(ExperimentRow&)>& change);
   LabCampaignRow require_campaign(const Principal& who, const std::string& id, const char* need_role);
-  std::mutex& campaign_mutex(const std::string& id);
   std::mutex& key_mutex(const std::string& key);
   nlohmann::json experiment_json(const ExperimentRow& e) const;
 
+  /// One ask waiting to be served.
+  struct AskRequest {
+    Principal who;
+    std::string key, request, controller;
+    int64_t count = 1;
+    double lease = 0.0;
+    std::promise<LabResponse> answer;
+  };
+  /// The asks of one campaign waiting while another is being served.
+  struct AskQueue {
+    std::mutex mutex;
+    std::vector<std::shared_ptr<AskRequest>> waiting;
+    bool busy = false;
+  };
+  AskQueue& ask_queue(const std::string& id);
+  /// Answers a batch of asks with one engine ask and one transaction; sets
+  /// every request's answer (or error), never throws.
+  void serve_asks(const std::string& id, const std::vector<std::shared_ptr<AskRequest>>& batch);
+
   std::unique_ptr<ExperimentQueue> store_;
   std::mutex mutexes_mutex_;
-  std::map<std::string, std::unique_ptr<std::mutex>> campaign_mutexes_, key_mutexes_;
+  std::map<std::string, std::unique_ptr<AskQueue>> ask_queues_;
 };
 
 }  // namespace sozai
