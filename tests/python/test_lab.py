@@ -236,3 +236,22 @@ def test_concurrent_controllers_over_http_never_share_an_experiment(server):
     for t in threads:
         t.join()
     assert len(got) == 96 and len(set(got)) == 96
+
+
+def test_lab_loop_example_runs_a_campaign(sozai_cli, data_dir):
+    """examples/lab_loop.py end to end: robots, failures, dead robots, a pool campaign over real data."""
+    import pathlib
+    import sys
+    root = pathlib.Path(__file__).resolve().parents[2]
+    env = dict(os.environ, SOZAI_CLI=str(sozai_cli), SOZAI_DATA_DIR=str(data_dir),
+               PYTHONPATH=os.pathsep.join(p for p in [os.environ.get("PYTHONPATH", ""), str(root / "tests" / "python")]
+                                           if p))
+    r = subprocess.run([sys.executable, str(root / "examples" / "lab_loop.py"), "--dataset", "autoam", "--robots", "4",
+                        "--budget", "24", "--lease", "0.5", "--die", "0.1"],
+                       capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "results in" in r.stdout and "best" in r.stdout
+    import ast
+    counts = ast.literal_eval(r.stdout.splitlines()[0].split(": ", 1)[1])
+    assert counts["completed"] >= 24  # every robot stops once the budget is reached
+    assert counts["leased"] + counts["expired"] <= 4  # at most one experiment left per robot
