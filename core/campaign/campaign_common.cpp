@@ -14,6 +14,12 @@ namespace {
 /// Below this many results every ask refits the GP from all restarts: the
 /// hyperparameters still move a lot with each new point.
 constexpr int64_t kAlwaysFullRefitBelow = 30;
+
+/// Asks that fit the GP from all restarts: below 30 results, and every
+/// full_refit_every asks.
+bool full_refit_ask(const CampaignConfig& c, int64_t n_observed, int64_t ask_count) {
+  return n_observed < kAlwaysFullRefitBelow || ask_count % std::max<int64_t>(c.full_refit_every, 1) == 0;
+}
 }  // namespace
 
 uint64_t splitmix64(uint64_t x) {
@@ -38,6 +44,8 @@ void check_config(const CampaignConfig& c) {
                   c.gnn.dkl_dims >= 1,
               "gnn settings: n_members, hidden, layers and dkl_dims must be >= 1 and max_epochs >= 0");
   SOZAI_CHECK(c.mc_samples >= 1, "mc_samples must be >= 1, got ", c.mc_samples);
+  SOZAI_CHECK(c.keep_hyperparameters_from >= 1, "keep_hyperparameters_from must be >= 1, got ",
+              c.keep_hyperparameters_from);
   SOZAI_CHECK(c.optimizer.restarts >= 1 && c.optimizer.raw_samples >= 1 && c.optimizer.max_iter >= 1 &&
                   c.optimizer.history >= 1 && c.optimizer.rounds >= 1,
               "optimizer settings: restarts, raw_samples, max_iter, history and rounds must be >= 1");
@@ -103,12 +111,15 @@ std::shared_ptr<ExactGP> campaign_gp(const CampaignConfig& c, const GPHyperparam
   ExactGPConfig gpc = c.gp;
   gpc.seed = seed;
   gpc.warm_start = true;
-  if (warm && n_observed >= kAlwaysFullRefitBelow && ask_count % std::max<int64_t>(c.full_refit_every, 1) != 0)
-    gpc.restarts = 1;
+  if (warm && !full_refit_ask(c, n_observed, ask_count)) gpc.restarts = 1;
   auto gp = std::make_shared<ExactGP>(gpc);
   if (warm) gp->set_hyperparameters(*warm);
   gp->set_input_bounds(lo, hi);
   return gp;
+}
+
+bool keep_hyperparameters(const CampaignConfig& c, bool warm, int64_t n_observed, int64_t ask_count) {
+  return warm && n_observed >= c.keep_hyperparameters_from && !full_refit_ask(c, n_observed, ask_count);
 }
 
 OutcomeGPs fit_outcome_gps(const CampaignConfig& c, const torch::Tensor& X, const torch::Tensor& Y,
@@ -119,7 +130,9 @@ OutcomeGPs fit_outcome_gps(const CampaignConfig& c, const torch::Tensor& X, cons
   for (int64_t j = 0; j < Y.size(1); ++j) {
     auto gp = campaign_gp(c, has_warm ? &warm[j] : nullptr, seed + static_cast<uint64_t>(j), X.size(0), ask_count, lo,
                           hi);
-    gp->fit(Dataset{X, Y.select(1, j).contiguous()});
+    const Dataset data{X, Y.select(1, j).contiguous()};
+    if (keep_hyperparameters(c, has_warm, X.size(0), ask_count)) gp->set_data(data);
+    else gp->fit(data);
     out.fitted.push_back(gp->hyperparameters());
     out.models.push_back(gp.get());
     out.gps.push_back(std::move(gp));
@@ -172,6 +185,7 @@ nlohmann::json config_to_json(const CampaignConfig& cfg) {
           {"n_init", cfg.n_init},
           {"seed", cfg.seed},
           {"full_refit_every", cfg.full_refit_every},
+          {"keep_hyperparameters_from", cfg.keep_hyperparameters_from},
           {"gp",
            {{"kernel", cfg.gp.kernel},
             {"outcome_transform", cfg.gp.outcome_transform},
@@ -216,6 +230,8 @@ CampaignConfig config_from_json(const nlohmann::json& jc, const std::string& ori
   cfg.n_init = field<int64_t>(jc, "n_init", origin);
   cfg.seed = field<uint64_t>(jc, "seed", origin);
   cfg.full_refit_every = field<int64_t>(jc, "full_refit_every", origin);
+  if (jc.contains("keep_hyperparameters_from"))
+    cfg.keep_hyperparameters_from = field<int64_t>(jc, "keep_hyperparameters_from", origin);
   if (!jc.contains("gp")) throw StorageError(str(origin, ": campaign state has no field 'config.gp'"));
   const auto& g = jc.at("gp");
   cfg.gp.kernel = field<std::string>(g, "kernel", origin);

@@ -38,6 +38,10 @@ std::shared_ptr<ExactGP> campaign_gp(const CampaignConfig& c, const GPHyperparam
                                      int64_t n_observed, int64_t ask_count, const torch::Tensor& lo,
                                      const torch::Tensor& hi);
 
+/// Whether an ask keeps the last hyperparameters and only conditions the GP
+/// (config.keep_hyperparameters_from results or more, between full refits).
+bool keep_hyperparameters(const CampaignConfig& c, bool warm, int64_t n_observed, int64_t ask_count);
+
 /// One GP per column of Y [n, k] on inputs X bounded by [lo, hi], each
 /// warm-started from warm[j] when warm holds one set per column.
 struct OutcomeGPs {

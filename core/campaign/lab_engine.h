@@ -16,6 +16,9 @@
 ///                  or {"name", "direction": "at_most|at_least", "limit": b} (an outcome constraint),
 ///    "pool": [{param: value, ...}, ...]                     (optional),
 ///    "surrogate": "gp|random", "acquisition": "...", "n_init": 4, "seed": 0, "ref_point": [...]}
+/// The default acquisition is qlognei for one objective (asks that arrive
+/// together are answered as one jointly scored batch) and qlognehvi for
+/// several.
 
 #include <sozai/core/campaign/pool_campaign.h>
 #include <sozai/core/campaign/space_campaign.h>

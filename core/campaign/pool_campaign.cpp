@@ -146,11 +146,12 @@ std::vector<int64_t> PoolCampaign::random_rows(int64_t q, uint64_t seed) const {
   return free;
 }
 
-std::vector<int64_t> PoolCampaign::fit_and_select(Surrogate& model, int64_t q) const {
+std::vector<int64_t> PoolCampaign::fit_and_select(Surrogate& model, int64_t q, bool condition_only) const {
   auto idx = torch::tensor(observed_, torch::kInt64);
   auto y = torch::tensor(values_, torch::kFloat64);
   auto X = pool_.index_select(0, idx);
-  model.fit(Dataset{X, y});
+  if (condition_only) dynamic_cast<ExactGP&>(model).set_data(Dataset{X, y});
+  else model.fit(Dataset{X, y});
   const auto spec = acquisition_spec(config_, maximize_, ask_seed());
   return select_batch(model, pool_, available_mask(), q, X, y, spec, pending_);
 }
@@ -212,7 +213,8 @@ std::vector<int64_t> PoolCampaign::ask(int64_t q) {
     model_ = model;
   } else {
     auto model = campaign_gp(hyper_ ? &*hyper_ : nullptr, seed);
-    rows = fit_and_select(*model, q);
+    rows = fit_and_select(*model, q, keep_hyperparameters(config_, hyper_.has_value(),
+                                                          static_cast<int64_t>(observed_.size()), ask_count_));
     hyper_ = model->hyperparameters();
     model_ = model;
   }

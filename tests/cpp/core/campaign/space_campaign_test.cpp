@@ -195,3 +195,29 @@ TEST_CASE("a minimising space campaign minimises", "[campaign][space]") {
   CHECK(c.best().second < 0.01);
   CHECK(std::fabs(c.observed_candidates()[5][0].item<double>() - 0.3) < 0.1);
 }
+
+TEST_CASE("with many results, asks between full refits keep the hyperparameters", "[campaign][space]") {
+  DesignSpace s;
+  s.add_continuous("x", 0.0, 1.0).add_continuous("y", 0.0, 1.0);
+  auto run = [&](int64_t keep_from) {
+    CampaignConfig cfg = fast_config();
+    cfg.n_init = 30;
+    cfg.full_refit_every = 100;
+    cfg.keep_hyperparameters_from = keep_from;
+    SpaceCampaign c(s, true, cfg);
+    auto X = c.ask(30);
+    c.tell(X, -(X - 0.4).pow(2).sum(1));
+    std::vector<GPHyperparameters> hs;
+    for (int round = 0; round < 3; ++round) {
+      auto p = c.ask(1);
+      c.tell(p, -(p - 0.4).pow(2).sum(1));
+      hs.push_back(c.outcome_hyperparameters()[0]);
+    }
+    return hs;
+  };
+  auto kept = run(31);     // the first model ask (30 results) fits; the next two only condition
+  CHECK(kept[1].lengthscale == kept[0].lengthscale);
+  CHECK(kept[2].noise == kept[0].noise);
+  auto refit = run(1000);  // below the threshold every ask refits from the last values
+  CHECK(refit[1].lengthscale != refit[0].lengthscale);
+}
