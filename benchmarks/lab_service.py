@@ -8,13 +8,15 @@
    refitted and the acquisition optimised at every ask, asks of one
    campaign serialised).
 2. Result -> next ask with a refitted model, at 100, 500 and 2000
-   observations (a continuous 4-parameter space, LogEI): the first model
-   ask (all GP restarts) and the steady state (warm-started refit).
+   observations (a continuous 4-parameter space, qLogNEI, the lab
+   default): the first model ask (all GP restarts) and the steady state
+   (refit from the last hyperparameters; from 1000 results, conditioning
+   only).
 3. Recovery after SIGKILL: restart to /healthz answering, and to the first
    ask answered, with a store of 2000+ experiments.
 
     SOZAI_DATA_DIR=../shared/data PYTHONPATH=build/python /usr/bin/python3 benchmarks/lab_service.py \\
-        [--seconds 20] [--sizes 100,500,2000]
+        [--seconds 20] [--sizes 100,500,2000] [--report-only]
 """
 
 import argparse
@@ -106,7 +108,12 @@ def main():
     ap.add_argument("--controllers", type=int, default=16)
     ap.add_argument("--sizes", default="100,500,2000")
     ap.add_argument("--out", default=str(RESULTS / "lab_service"))
+    ap.add_argument("--report-only", action="store_true", help="rewrite the markdown from the saved JSON")
     args = ap.parse_args()
+    out = pathlib.Path(args.out)
+    if args.report_only:
+        write_report(json.loads(out.with_suffix(".json").read_text()), out)
+        return
     cli = os.environ.get("SOZAI_CLI", str(ROOT / "build" / "bin" / "sozai"))
     tmp = tempfile.TemporaryDirectory()
     server = LabServer(cli, pathlib.Path(tmp.name) / "lab.db", admin_token="bench-admin-" + os.urandom(8).hex())
@@ -138,24 +145,30 @@ def main():
     print("  recovery", json.dumps(result["recovery"]), file=sys.stderr)
     server.stop()
 
-    out = pathlib.Path(args.out)
+    result["seconds"] = args.seconds
     out.with_suffix(".json").write_text(json.dumps(result, indent=1))
+    write_report(result, out)
+
+
+def write_report(result, out):
     L = result["load"]
+    controllers, seconds = L["random"]["controllers"], result.get("seconds", 20)
     lines = ["# Lab service on loopback", "",
-             f"`sozai serve` on this machine ({os.cpu_count()} cores), {args.controllers} concurrent controllers "
+             f"`sozai serve` on this machine ({result['cpu_count']} cores), {controllers} concurrent controllers "
              f"(threads of sozai.lab.Client, one connection per request), each asking for one experiment and "
-             f"reporting it, for {args.seconds:.0f} s. Store: SQLite, WAL, synchronous=FULL (every write is on "
+             f"reporting it, for {seconds:.0f} s. Store: SQLite, WAL, synchronous=FULL (every write is on "
              f"disk before the answer). `benchmarks/lab_service.py`.", "",
              "| campaign | requests/s | experiments/s | ask p50 | ask p99 | report p50 | report p99 |",
              "|---|---|---|---|---|---|---|"]
     for name, label in (("random", "surrogate random (the service's own cost)"),
-                        ("gp", "surrogate gp (GP refit + LogEI optimisation at every ask)")):
+                        ("gp", "surrogate gp (GP refit + qLogNEI for every batch of asks)")):
         d = L[name]
         lines.append(f"| {label} | {d['requests_per_second']:.0f} | {d['experiments_per_second']:.1f} | "
                      f"{d['ask_ms_p50']:.1f} ms | {d['ask_ms_p99']:.1f} ms | {d['report_ms_p50']:.1f} ms | "
                      f"{d['report_ms_p99']:.1f} ms |")
-    lines += ["", "Result -> next ask answered with a refitted model (continuous 4-parameter space, LogEI):", "",
-              "| observations | first model ask (all GP restarts) | steady state (warm-started refit) |",
+    lines += ["", "Result -> next ask answered with a refitted model (continuous 4-parameter space, qLogNEI):", "",
+              "| observations | first model ask (all GP restarts) | steady state (refit from the last values; "
+              "from 1000 results conditioning only) |",
               "|---|---|---|"]
     for r in result["refit"]:
         lines.append(f"| {r['observations']} | {r['first_model_ask_s']:.2f} s | {r['steady_ask_s']:.2f} s |")

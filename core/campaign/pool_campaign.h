@@ -55,8 +55,8 @@ struct CampaignConfig {
   int64_t full_refit_every = 10;
   /// From this many results on, the asks between full refits keep the last
   /// GP hyperparameters and only condition on the data (one Cholesky
-  /// instead of an L-BFGS fit: 21 s -> about 1 s per ask at 2000 results);
-  /// below it they are refitted from the last values.
+  /// instead of an L-BFGS fit of O(n^3) steps); below it they are refitted
+  /// from the last values.
   int64_t keep_hyperparameters_from = 1000;
   ExactGPConfig gp;                 ///< kernel, outcome transform, restarts (also gnn-dkl's GP)
   CampaignGnnConfig gnn;            ///< surrogate gnn / gnn-dkl
