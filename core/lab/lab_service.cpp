@@ -325,8 +325,8 @@ LabService::AskQueue& LabService::ask_queue(const std::string& id) {
 void LabService::serve_asks(const std::string& id, const std::vector<std::shared_ptr<AskRequest>>& batch) {
   std::map<const AskRequest*, LabResponse> answers;
   std::set<const AskRequest*> done;  // answer set
-  std::vector<std::shared_ptr<AskRequest>> todo;
-  std::vector<std::pair<std::shared_ptr<AskRequest>, const AskRequest*>> repeats;  // same key as a request in todo
+  std::vector<std::shared_ptr<AskRequest>> to_serve;
+  std::vector<std::pair<std::shared_ptr<AskRequest>, const AskRequest*>> repeats;  // same key as a request in to_serve
   try {
     std::map<std::string, const AskRequest*> first;
     for (const auto& r : batch) {
@@ -352,11 +352,11 @@ void LabService::serve_asks(const std::string& id, const std::vector<std::shared
         }
         first[k] = r.get();
       }
-      todo.push_back(r);
+      to_serve.push_back(r);
     }
-    if (!todo.empty()) {
+    if (!to_serve.empty()) {
       int64_t total = 0;
-      for (const auto& r : todo) total += r->count;
+      for (const auto& r : to_serve) total += r->count;
       // 1. Experiments back in the queue (expired or never leased) go first.
       std::vector<ExperimentRow> reuse, to_tell;
       std::string state;
@@ -408,7 +408,7 @@ void LabService::serve_asks(const std::string& id, const std::vector<std::shared
           handed.push_back(e);
         }
         size_t k = 0;
-        for (const auto& r : todo) {
+        for (const auto& r : to_serve) {
           json out = json::array();
           for (int64_t c = 0; c < r->count && k < handed.size(); ++c, ++k) {
             auto& e = handed[k];
@@ -437,7 +437,7 @@ void LabService::serve_asks(const std::string& id, const std::vector<std::shared
         }
         store_->set_engine_state(id, state);
       });
-      for (const auto& r : todo) {
+      for (const auto& r : to_serve) {
         r->answer.set_value(answers.at(r.get()));
         done.insert(r.get());
       }
@@ -448,7 +448,7 @@ void LabService::serve_asks(const std::string& id, const std::vector<std::shared
     }
   } catch (...) {
     // Nothing was committed: every request still waiting gets the error.
-    for (const auto& r : todo)
+    for (const auto& r : to_serve)
       if (!done.count(r.get())) r->answer.set_exception(std::current_exception());
     for (const auto& rep : repeats)
       if (!done.count(rep.first.get())) rep.first->answer.set_exception(std::current_exception());
