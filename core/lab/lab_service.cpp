@@ -70,6 +70,23 @@ int64_t experiment_number(const std::string& text) {
   return v;
 }
 
+void check_key(const std::string& key) {
+  if (key.size() > 200) throw bad_request("Idempotency-Key is longer than 200 characters");
+}
+
+/// The refusal of a key already used for another request.
+LabError key_reused(const std::string& key, const std::string& earlier) {
+  return LabError(422, str("Idempotency-Key '", key, "' was used for a different request (", earlier.substr(0, 120), ")"));
+}
+
+/// The answer stored for an Idempotency-Key.
+LabResponse stored_answer(const ExperimentQueue::StoredResponse& stored) {
+  LabResponse r;
+  r.status = stored.status;
+  r.body = json::parse(stored.body);
+  return r;
+}
+
 LabProposal proposal_of(const ExperimentRow& e) {
   LabProposal p;
   p.parameters = e.parameters;
@@ -156,16 +173,11 @@ LabResponse LabService::idempotent(const Principal& who, const std::string& key,
     if (!key.empty()) store_->store_idempotent_response(who.token_id, key, request, r.status, r.body.dump(), unix_now());
   };
   if (key.empty()) return op(remember);
-  if (key.size() > 200) throw bad_request("Idempotency-Key is longer than 200 characters");
+  check_key(key);
   std::lock_guard<std::mutex> lock(key_mutex(who.token_id + "\n" + key));
   if (auto stored = store_->idempotent_response(who.token_id, key)) {
-    if (stored->request != request)
-      throw LabError(422, str("Idempotency-Key '", key, "' was used for a different request (", stored->request.substr(0, 120),
-                              ")"));
-    LabResponse r;
-    r.status = stored->status;
-    r.body = json::parse(stored->body);
-    return r;
+    if (stored->request != request) throw key_reused(key, stored->request);
+    return stored_answer(*stored);
   }
   return op(remember);
 }
@@ -292,7 +304,7 @@ LabResponse LabService::ask(const Principal& who, const std::string& id, const j
   request->count = count;
   request->lease = lease;
   request->controller = controller;
-  if (key.size() > 200) throw bad_request("Idempotency-Key is longer than 200 characters");
+  check_key(key);
   auto answer = request->answer.get_future();
   // Asks of one campaign are answered in batches: whoever finds the campaign
   // idle serves every ask that arrives while it works, with one joint
@@ -335,15 +347,11 @@ void LabService::serve_asks(const std::string& id, const std::vector<std::shared
         auto stored = store_->idempotent_response(r->who.token_id, r->key);
         const std::string* earlier = stored ? &stored->request : first.count(k) ? &first[k]->request : nullptr;
         if (earlier && *earlier != r->request) {
-          r->answer.set_exception(std::make_exception_ptr(LabError(
-              422, str("Idempotency-Key '", r->key, "' was used for a different request (", earlier->substr(0, 120), ")"))));
+          r->answer.set_exception(std::make_exception_ptr(key_reused(r->key, *earlier)));
           continue;
         }
         if (stored) {
-          LabResponse a;
-          a.status = stored->status;
-          a.body = json::parse(stored->body);
-          r->answer.set_value(a);
+          r->answer.set_value(stored_answer(*stored));
           continue;
         }
         if (first.count(k)) {
