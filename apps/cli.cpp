@@ -1,19 +1,19 @@
-#include <sozai/apps/cli.h>
-#include <sozai/apps/serve.h>
-#include <sozai/core/lab/lab_service.h>
-#include <sozai/core/campaign/benchmark.h>
-#include <sozai/core/campaign/pool_campaign.h>
-#include <sozai/core/campaign/space_campaign.h>
-#include <sozai/core/space/design_space_json.h>
-#include <sozai/core/common/build_info.h>
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/closed_loop.h>
-#include <sozai/datasets/featurized.h>
-#include <sozai/datasets/property_import.h>
-#include <sozai/datasets/pool_csv.h>
-#include <sozai/datasets/csv.h>
-#include <sozai/datasets/registry.h>
-#include <sozai/models/gnn/ensemble.h>
+#include "apps/cli.h"
+#include "apps/serve.h"
+#include "core/lab/lab_service.h"
+#include "core/campaign/benchmark.h"
+#include "core/campaign/pool_campaign.h"
+#include "core/campaign/space_campaign.h"
+#include "core/space/design_space_json.h"
+#include "common/build_info.h"
+#include "common/error.h"
+#include "datasets/closed_loop.h"
+#include "datasets/featurized.h"
+#include "datasets/property_import.h"
+#include "datasets/pool_csv.h"
+#include "datasets/csv.h"
+#include "datasets/registry.h"
+#include "models/gnn/ensemble.h"
 
 #include <nlohmann/json.hpp>
 

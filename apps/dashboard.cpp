@@ -1,4 +1,4 @@
-#include <sozai/apps/dashboard.h>
+#include "apps/dashboard.h"
 
 namespace sozai {
 namespace cli {

@@ -1,10 +1,10 @@
 // `sozai serve`: HTTP/JSON routes over LabService. One table of routes
 // drives both the HTTP router and the OpenAPI document, so the two cannot
 // drift apart.
-#include <sozai/apps/serve.h>
-#include <sozai/apps/dashboard.h>
-#include <sozai/core/common/build_info.h>
-#include <sozai/core/lab/lab_service.h>
+#include "apps/serve.h"
+#include "apps/dashboard.h"
+#include "common/build_info.h"
+#include "core/lab/lab_service.h"
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>

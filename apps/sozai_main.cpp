@@ -1,4 +1,4 @@
-#include <sozai/apps/cli.h>
+#include "apps/cli.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);

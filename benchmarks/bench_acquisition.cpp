@@ -3,7 +3,7 @@
 // Correctness is checked before timing.
 #include <benchmark/benchmark.h>
 
-#include <sozai/kernels/acquisition.h>
+#include "kernels/acquisition.h"
 
 #include <ATen/ATen.h>
 #include <torch/cuda.h>

@@ -15,8 +15,8 @@
 // scripts/gpu-check.sh.
 #include <benchmark/benchmark.h>
 
-#include <sozai/datasets/graph.h>
-#include <sozai/models/gnn/graph_model.h>
+#include "datasets/graph.h"
+#include "models/gnn/graph_model.h"
 
 #include <torch/cuda.h>
 #include <torch/optim/adamw.h>

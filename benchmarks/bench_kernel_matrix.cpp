@@ -5,7 +5,7 @@
 // checked before timing; counter "threads" is at::get_num_threads().
 #include <benchmark/benchmark.h>
 
-#include <sozai/kernels/kernel_matrix.h>
+#include "kernels/kernel_matrix.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>

@@ -10,7 +10,7 @@
 // of a simple cubic crystal.
 #include <benchmark/benchmark.h>
 
-#include <sozai/kernels/neighbor_list.h>
+#include "kernels/neighbor_list.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>

@@ -13,8 +13,8 @@
 // is meaningful, so the report can divide by the bandwidth.
 #include <benchmark/benchmark.h>
 
-#include <sozai/kernels/acquisition_topk.h>
-#include <sozai/kernels/kernel_matrix.h>
+#include "kernels/acquisition_topk.h"
+#include "kernels/kernel_matrix.h"
 
 #include <ATen/ATen.h>
 #include <torch/cuda.h>

@@ -5,7 +5,7 @@
 // checked against the baseline before timing.
 #include <benchmark/benchmark.h>
 
-#include <sozai/kernels/segment.h>
+#include "kernels/segment.h"
 
 #include <ATen/ATen.h>
 #include <torch/cuda.h>

@@ -4,10 +4,10 @@
 /// row per distinct experiment, the mean outcome Y over its repeats, and the
 /// repeat counts, which is how Liang et al. (2021) treat the PV-Lab sets.
 
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/closed_loop.h>
-#include <sozai/datasets/csv.h>
-#include <sozai/datasets/registry.h>
+#include "common/error.h"
+#include "datasets/closed_loop.h"
+#include "datasets/csv.h"
+#include "datasets/registry.h"
 
 #include <nlohmann/json.hpp>
 

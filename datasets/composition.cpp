@@ -1,7 +1,7 @@
 /// Formula parsing, Magpie statistics and composition graphs (composition.h).
 
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/composition.h>
+#include "common/error.h"
+#include "datasets/composition.h"
 
 #include <ATen/Parallel.h>
 

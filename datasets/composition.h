@@ -3,8 +3,8 @@
 /// statistics and composition graphs (elements as nodes, weighted by their
 /// fractions, fully connected) for composition networks.
 
-#include <sozai/datasets/elements.h>
-#include <sozai/datasets/graph.h>
+#include "datasets/elements.h"
+#include "datasets/graph.h"
 
 #include <torch/types.h>
 

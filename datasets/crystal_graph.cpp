@@ -2,9 +2,9 @@
 /// through one builder so that a batch is exactly the concatenation of the
 /// single graphs, with one neighbour-list call for the whole batch.
 
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/crystal_graph.h>
-#include <sozai/kernels/neighbor_list.h>
+#include "common/error.h"
+#include "datasets/crystal_graph.h"
+#include "kernels/neighbor_list.h"
 
 #include <algorithm>
 #include <cmath>

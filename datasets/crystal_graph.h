@@ -23,8 +23,8 @@
 /// occupancy is node_weight (1 for ordered sites). Species sharing a
 /// position are separate nodes joined by zero-length edges.
 
-#include <sozai/datasets/graph.h>
-#include <sozai/datasets/structure.h>
+#include "datasets/graph.h"
+#include "datasets/structure.h"
 
 #include <cstdint>
 #include <string>

@@ -3,8 +3,8 @@
 /// doubled quotes and line breaks (perov_5 stores whole CIF files in one
 /// cell), while every row still remembers the editor line it started on.
 
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/csv.h>
+#include "common/error.h"
+#include "datasets/csv.h"
 
 #include <cerrno>
 #include <charconv>

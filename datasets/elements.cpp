@@ -2,8 +2,8 @@
 /// elements.h for sources, licences and the mapping from commodities to
 /// elements).
 
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/elements.h>
+#include "common/error.h"
+#include "datasets/elements.h"
 
 #include <limits>
 

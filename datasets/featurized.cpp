@@ -1,8 +1,8 @@
 // Featurised datasets in HDF5 (layout in featurized.h).
-#include <sozai/core/common/build_info.h>
-#include <sozai/core/common/error.h>
-#include <sozai/core/common/hdf5_io.h>
-#include <sozai/datasets/featurized.h>
+#include "common/build_info.h"
+#include "common/error.h"
+#include "common/hdf5_io.h"
+#include "datasets/featurized.h"
 
 #include <nlohmann/json.hpp>
 

@@ -20,7 +20,7 @@
 /// Large arrays are chunked along rows and compressed, so a range of rows
 /// costs a range of chunks.
 
-#include <sozai/datasets/graph.h>
+#include "datasets/graph.h"
 
 #include <cstdint>
 #include <map>

@@ -1,5 +1,5 @@
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/graph.h>
+#include "common/error.h"
+#include "datasets/graph.h"
 
 namespace sozai {
 namespace {

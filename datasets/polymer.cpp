@@ -8,9 +8,9 @@
 /// more than the featurisation itself for the small repeat units of real
 /// polymer data.
 
-#include <sozai/core/common/build_info.h>
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/polymer.h>
+#include "common/build_info.h"
+#include "common/error.h"
+#include "datasets/polymer.h"
 
 #include <ATen/Parallel.h>
 

@@ -12,8 +12,8 @@
 /// them), so features and fingerprints can be compared with RDKit directly.
 /// Errors are InputError naming the SMILES (and its position in a list).
 
-#include <sozai/datasets/composition.h>
-#include <sozai/datasets/graph.h>
+#include "datasets/composition.h"
+#include "datasets/graph.h"
 
 #include <cstdint>
 #include <string>

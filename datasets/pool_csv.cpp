@@ -1,6 +1,6 @@
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/csv.h>
-#include <sozai/datasets/pool_csv.h>
+#include "common/error.h"
+#include "datasets/csv.h"
+#include "datasets/pool_csv.h"
 
 namespace sozai {
 

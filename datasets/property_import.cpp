@@ -1,11 +1,11 @@
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/composition.h>
-#include <sozai/datasets/crystal_graph.h>
-#include <sozai/datasets/csv.h>
-#include <sozai/datasets/polymer.h>
-#include <sozai/datasets/property_import.h>
-#include <sozai/datasets/registry.h>
-#include <sozai/datasets/sha256.h>
+#include "common/error.h"
+#include "datasets/composition.h"
+#include "datasets/crystal_graph.h"
+#include "datasets/csv.h"
+#include "datasets/polymer.h"
+#include "datasets/property_import.h"
+#include "datasets/registry.h"
+#include "datasets/sha256.h"
 
 #include <chrono>
 #include <cmath>

@@ -4,7 +4,7 @@
 /// columns. Rows that cannot be used are reported by file line with the
 /// reason, and the import carries on with the good ones.
 
-#include <sozai/datasets/featurized.h>
+#include "datasets/featurized.h"
 
 #include <cstdint>
 #include <map>

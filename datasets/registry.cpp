@@ -5,9 +5,9 @@
 /// URLs pin the same commits as shared/data/README.md so a download yields
 /// those exact bytes.
 
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/registry.h>
-#include <sozai/datasets/sha256.h>
+#include "common/error.h"
+#include "datasets/registry.h"
+#include "datasets/sha256.h"
 
 #include <sys/wait.h>
 #include <unistd.h>

@@ -3,8 +3,8 @@
 /// a hardened implementation). Data is hashed in a streaming fashion so
 /// that files are never loaded whole.
 
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/sha256.h>
+#include "common/error.h"
+#include "datasets/sha256.h"
 
 #include <algorithm>
 #include <array>

@@ -4,8 +4,8 @@
 /// tensors once at the end, so that parsing thousands of small files costs
 /// little more than reading them.
 
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/structure.h>
+#include "common/error.h"
+#include "datasets/structure.h"
 
 #include <algorithm>
 #include <array>

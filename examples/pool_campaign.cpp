@@ -3,9 +3,9 @@
 // state and show that a loaded campaign carries on.
 //
 //   SOZAI_DATA_DIR=../shared/data build/bin/example_pool_campaign
-#include <sozai/core/campaign/pool_campaign.h>
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/closed_loop.h>
+#include "core/campaign/pool_campaign.h"
+#include "common/error.h"
+#include "datasets/closed_loop.h"
 
 #include <iostream>
 

@@ -3,7 +3,7 @@
 /// variance: EI, LogEI, UCB and PI. CPU reference and CUDA implementation,
 /// chosen by the tensors' device.
 
-#include <sozai/kernels/acquisition_impl.h>
+#include "kernels/acquisition_impl.h"
 
 #include <string>
 #include <torch/types.h>

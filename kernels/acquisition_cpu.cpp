@@ -1,4 +1,4 @@
-#include <sozai/kernels/acquisition.h>
+#include "kernels/acquisition.h"
 
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>

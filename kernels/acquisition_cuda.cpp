@@ -2,8 +2,8 @@
 // through the pointer-only launcher on the current stream.
 #ifdef SOZAI_WITH_CUDA
 
-#include <sozai/kernels/acquisition.h>
-#include <sozai/kernels/acquisition_cuda_launch.h>
+#include "kernels/acquisition.h"
+#include "kernels/acquisition_cuda_launch.h"
 
 #ifdef SOZAI_TORCH_HAS_CUDA
 #include <c10/cuda/CUDAGuard.h>

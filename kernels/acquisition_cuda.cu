@@ -1,5 +1,5 @@
-#include <sozai/kernels/acquisition_cuda_launch.h>
-#include <sozai/kernels/cuda_check.cuh>
+#include "kernels/acquisition_cuda_launch.h"
+#include "kernels/cuda_check.cuh"
 
 namespace sozai {
 namespace kernels {

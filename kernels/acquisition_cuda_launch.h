@@ -3,7 +3,7 @@
 /// that the .cu unit never includes LibTorch headers (which differ between
 /// the CPU-only LibTorch of the build machine and a CUDA one).
 
-#include <sozai/kernels/acquisition_impl.h>
+#include "kernels/acquisition_impl.h"
 
 #include <cstdint>
 

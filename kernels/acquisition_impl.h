@@ -5,7 +5,7 @@
 /// Everything is evaluated in double whatever the storage type: LogEI's
 /// tail needs erfc/exp of arguments that overflow float.
 
-#include <sozai/kernels/host_device.h>
+#include "kernels/host_device.h"
 
 #include <cmath>
 #include <cstdint>

@@ -1,8 +1,8 @@
 // Fused acquisition + top-k: validation, dispatch, the CPU reference (a
 // heap of k per thread, so the chunk's values are never stored) and the
 // running merge across chunks.
-#include <sozai/core/common/error.h>
-#include <sozai/kernels/acquisition_topk.h>
+#include "common/error.h"
+#include "kernels/acquisition_topk.h"
 
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>

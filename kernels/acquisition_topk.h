@@ -4,7 +4,7 @@
 /// and a running top-k across chunks, so a library of any size is screened
 /// in memory that depends on k and the chunk, never on the library.
 
-#include <sozai/kernels/acquisition.h>
+#include "kernels/acquisition.h"
 
 #include <cstdint>
 #include <torch/types.h>

@@ -4,7 +4,7 @@
 
 #include <cuda_runtime.h>
 
-#include <sozai/core/common/error.h>
+#include "common/error.h"
 
 #define SOZAI_CUDA_CHECK(expr)                                                              \
   do {                                                                                      \

@@ -1,6 +1,6 @@
-#include <sozai/core/common/error.h>
-#include <sozai/core/common/strings.h>
-#include <sozai/kernels/kernel_matrix.h>
+#include "common/error.h"
+#include "common/strings.h"
+#include "kernels/kernel_matrix.h"
 
 #include <cmath>
 

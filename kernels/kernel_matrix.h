@@ -8,7 +8,7 @@
 /// the tile size and d (or the fingerprint width), whatever n and m. No
 /// autograd: for hyperparameter fitting use models/gp/covariance.
 
-#include <sozai/kernels/kernel_matrix_impl.h>
+#include "kernels/kernel_matrix_impl.h"
 
 #include <string>
 #include <torch/types.h>

@@ -10,7 +10,7 @@
 #pragma GCC optimize("no-trapping-math")
 #endif
 
-#include <sozai/kernels/kernel_matrix.h>
+#include "kernels/kernel_matrix.h"
 
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>

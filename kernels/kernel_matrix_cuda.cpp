@@ -2,8 +2,8 @@
 // launches through the pointer-only launchers on the current stream.
 #ifdef SOZAI_WITH_CUDA
 
-#include <sozai/kernels/kernel_matrix.h>
-#include <sozai/kernels/kernel_matrix_cuda_launch.h>
+#include "kernels/kernel_matrix.h"
+#include "kernels/kernel_matrix_cuda_launch.h"
 
 #ifdef SOZAI_TORCH_HAS_CUDA
 #include <c10/cuda/CUDAGuard.h>

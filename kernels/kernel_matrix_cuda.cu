@@ -3,8 +3,8 @@
 // inputs pass through shared memory in chunks of 16 features (or 64-bit
 // words), so each input element is read from global memory once per tile
 // and the lengthscale division happens once per element and tile.
-#include <sozai/kernels/cuda_check.cuh>
-#include <sozai/kernels/kernel_matrix_cuda_launch.h>
+#include "kernels/cuda_check.cuh"
+#include "kernels/kernel_matrix_cuda_launch.h"
 
 namespace sozai {
 namespace kernels {

@@ -4,7 +4,7 @@
 /// (which differ between the CPU-only LibTorch of the build machine and a
 /// CUDA one).
 
-#include <sozai/kernels/kernel_matrix_impl.h>
+#include "kernels/kernel_matrix_impl.h"
 
 #include <cstdint>
 

@@ -3,7 +3,7 @@
 /// similarity, written once for host and device (included by
 /// kernel_matrix_cpu.cpp and kernel_matrix_cuda.cu). Only the loops differ.
 
-#include <sozai/kernels/host_device.h>
+#include "kernels/host_device.h"
 
 #include <cmath>
 #include <cstdint>

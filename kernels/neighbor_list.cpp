@@ -1,7 +1,7 @@
 // Public entry of the neighbour list: validates once, prepares the
 // effective lattices, dispatches on the device of the positions.
-#include <sozai/core/common/error.h>
-#include <sozai/kernels/neighbor_list.h>
+#include "common/error.h"
+#include "kernels/neighbor_list.h"
 
 #include <cmath>
 #include <limits>

@@ -4,7 +4,7 @@
 /// lattice, for molecules). CPU reference through cell lists (linear time)
 /// and a CUDA implementation, chosen by the device of `positions`.
 
-#include <sozai/kernels/neighbor_list_impl.h>
+#include "kernels/neighbor_list_impl.h"
 
 #include <array>
 #include <cstdint>

@@ -16,8 +16,8 @@
 // (a quadratic in the shift). Candidates are then almost all hits, where a
 // box of bins would test ~5 times more. Its cost is quadratic in the atoms of
 // one cell, which is bounded by density times a volume below cutoff^3.
-#include <sozai/core/common/error.h>
-#include <sozai/kernels/neighbor_list.h>
+#include "common/error.h"
+#include "kernels/neighbor_list.h"
 
 #include <ATen/Parallel.h>
 

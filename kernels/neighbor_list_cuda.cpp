@@ -3,8 +3,8 @@
 // LibTorch ops.
 #ifdef SOZAI_WITH_CUDA
 
-#include <sozai/kernels/neighbor_list.h>
-#include <sozai/kernels/neighbor_list_cuda_launch.h>
+#include "kernels/neighbor_list.h"
+#include "kernels/neighbor_list_cuda_launch.h"
 
 #include <ATen/ATen.h>
 

@@ -1,6 +1,6 @@
-#include <sozai/kernels/cuda_check.cuh>
-#include <sozai/kernels/neighbor_list_cuda_launch.h>
-#include <sozai/kernels/neighbor_list_impl.h>
+#include "kernels/cuda_check.cuh"
+#include "kernels/neighbor_list_cuda_launch.h"
+#include "kernels/neighbor_list_impl.h"
 
 namespace sozai {
 namespace kernels {

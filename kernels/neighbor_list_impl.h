@@ -9,7 +9,7 @@
 /// type of the positions, so that the CPU and CUDA paths (and float32 and
 /// float64 inputs holding the same values) decide the same edges.
 
-#include <sozai/kernels/host_device.h>
+#include "kernels/host_device.h"
 
 #include <cmath>
 #include <cstdint>

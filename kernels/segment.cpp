@@ -1,9 +1,9 @@
 // Validation, device dispatch and autograd of the segment and scatter
 // reductions. Inputs are checked once here, so the CPU and CUDA loops can
 // trust them (shapes, dtypes, devices, offsets and index ranges).
-#include <sozai/core/common/error.h>
-#include <sozai/core/common/strings.h>
-#include <sozai/kernels/segment.h>
+#include "common/error.h"
+#include "common/strings.h"
+#include "kernels/segment.h"
 
 #include <torch/autograd.h>
 

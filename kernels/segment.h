@@ -13,7 +13,7 @@
 /// The public functions are autograd-aware (gradients flow to `src`), and
 /// dispatch on the device of `src` to the CPU reference or CUDA.
 
-#include <sozai/kernels/segment_impl.h>
+#include "kernels/segment_impl.h"
 
 #include <string>
 #include <tuple>

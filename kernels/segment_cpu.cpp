@@ -2,7 +2,7 @@
 // independent, so they run in parallel; scatter rows collide, so scatter
 // splits the feature columns between threads instead (every thread walks
 // all rows but writes only its own columns: no atomics, no races).
-#include <sozai/kernels/segment.h>
+#include "kernels/segment.h"
 
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>

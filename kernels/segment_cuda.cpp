@@ -3,8 +3,8 @@
 // stream.
 #ifdef SOZAI_WITH_CUDA
 
-#include <sozai/kernels/segment.h>
-#include <sozai/kernels/segment_cuda_launch.h>
+#include "kernels/segment.h"
+#include "kernels/segment_cuda_launch.h"
 
 #ifdef SOZAI_TORCH_HAS_CUDA
 #include <c10/cuda/CUDAGuard.h>

@@ -3,8 +3,8 @@
 // features, so loads coalesce). Scatter: one thread per source element with
 // atomics; max is a compare-and-swap maximum followed by a pass that picks
 // the lowest row holding it, so the argmax matches the CPU reference.
-#include <sozai/kernels/cuda_check.cuh>
-#include <sozai/kernels/segment_cuda_launch.h>
+#include "kernels/cuda_check.cuh"
+#include "kernels/segment_cuda_launch.h"
 
 namespace sozai {
 namespace kernels {

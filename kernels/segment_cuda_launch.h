@@ -2,7 +2,7 @@
 /// Host-side launchers of the CUDA segment and scatter reductions: plain
 /// pointers, so the .cu unit never includes LibTorch headers.
 
-#include <sozai/kernels/segment_impl.h>
+#include "kernels/segment_impl.h"
 
 #include <cstdint>
 

@@ -2,7 +2,7 @@
 /// Reducers of the segment and scatter operations, written once for host and
 /// device (included by segment_cpu.cpp and segment_cuda.cu).
 
-#include <sozai/kernels/host_device.h>
+#include "kernels/host_device.h"
 
 #include <cstdint>
 

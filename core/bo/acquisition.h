@@ -3,8 +3,8 @@
 /// batch selection from a finite pool (BoTorch's acquisition / optimiser
 /// layers, DESIGN.md "core/bo").
 
-#include <sozai/kernels/acquisition.h>
-#include <sozai/models/surrogate.h>
+#include "kernels/acquisition.h"
+#include "models/surrogate.h"
 
 #include <vector>
 

@@ -9,7 +9,7 @@
 /// Everything is in the model's latent space (see surrogate.h), where the
 /// posterior is Gaussian. Models are single-output.
 
-#include <sozai/models/surrogate.h>
+#include "models/surrogate.h"
 
 #include <cstdint>
 #include <string>

@@ -1,7 +1,7 @@
-#include <sozai/core/bo/acquisition.h>
-#include <sozai/core/bo/multi_fidelity.h>
-#include <sozai/core/bo/pool_select.h>
-#include <sozai/core/common/error.h>
+#include "core/bo/acquisition.h"
+#include "core/bo/multi_fidelity.h"
+#include "core/bo/pool_select.h"
+#include "common/error.h"
 
 #include <ATen/ATen.h>
 

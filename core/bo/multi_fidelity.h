@@ -21,7 +21,7 @@
 /// next choice there is the target itself unless the cheap result moved the
 /// input out of favour.
 
-#include <sozai/models/gp/multitask_gp.h>
+#include "models/gp/multitask_gp.h"
 
 #include <cstdint>
 #include <vector>

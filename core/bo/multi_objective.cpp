@@ -1,10 +1,10 @@
-#include <sozai/core/bo/monte_carlo.h>
-#include <sozai/core/bo/multi_objective.h>
-#include <sozai/core/bo/pareto.h>
-#include <sozai/core/bo/pool_select.h>
-#include <sozai/core/bo/smooth.h>
-#include <sozai/core/common/error.h>
-#include <sozai/core/common/strings.h>
+#include "core/bo/monte_carlo.h"
+#include "core/bo/multi_objective.h"
+#include "core/bo/pareto.h"
+#include "core/bo/pool_select.h"
+#include "core/bo/smooth.h"
+#include "common/error.h"
+#include "common/strings.h"
 
 #include <ATen/ATen.h>
 

@@ -17,7 +17,7 @@
 /// satisfying the constraints, sample by sample (BoTorch's
 /// compute_smoothed_feasibility_indicator).
 
-#include <sozai/models/surrogate.h>
+#include "models/surrogate.h"
 
 #include <cstdint>
 #include <memory>

@@ -1,5 +1,5 @@
-#include <sozai/core/bo/optimize.h>
-#include <sozai/core/common/error.h>
+#include "core/bo/optimize.h"
+#include "common/error.h"
 
 #include <ATen/ATen.h>
 #include <torch/autograd.h>

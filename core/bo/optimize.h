@@ -19,7 +19,7 @@
 /// continuous search for `rounds` rounds. Every returned candidate passes
 /// DesignSpace::violation.
 
-#include <sozai/core/space/design_space.h>
+#include "core/space/design_space.h"
 
 #include <cstdint>
 #include <functional>

@@ -1,6 +1,6 @@
-#include <sozai/core/bo/pareto.h>
-#include <sozai/core/bo/smooth.h>
-#include <sozai/core/common/error.h>
+#include "core/bo/pareto.h"
+#include "core/bo/smooth.h"
+#include "common/error.h"
 
 #include <ATen/ATen.h>
 

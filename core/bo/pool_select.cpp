@@ -1,5 +1,5 @@
-#include <sozai/core/bo/pool_select.h>
-#include <sozai/core/common/error.h>
+#include "core/bo/pool_select.h"
+#include "common/error.h"
 
 #include <ATen/ATen.h>
 

@@ -1,9 +1,9 @@
-#include <sozai/core/bo/acquisition.h>
-#include <sozai/core/bo/monte_carlo.h>
-#include <sozai/core/bo/select.h>
-#include <sozai/core/bo/thompson.h>
-#include <sozai/core/common/error.h>
-#include <sozai/core/common/strings.h>
+#include "core/bo/acquisition.h"
+#include "core/bo/monte_carlo.h"
+#include "core/bo/select.h"
+#include "core/bo/thompson.h"
+#include "common/error.h"
+#include "common/strings.h"
 
 #include <algorithm>
 

@@ -6,9 +6,9 @@
 /// jointly from posterior samples (monte_carlo.h); thompson picks the
 /// maximisers of GP sample paths (thompson.h), for pools of millions.
 
-#include <sozai/core/bo/monte_carlo.h>
-#include <sozai/models/gp/exact_gp.h>
-#include <sozai/models/surrogate.h>
+#include "core/bo/monte_carlo.h"
+#include "models/gp/exact_gp.h"
+#include "models/surrogate.h"
 
 #include <cstdint>
 #include <string>

@@ -1,10 +1,10 @@
-#include <sozai/core/bo/acquisition.h>
-#include <sozai/core/bo/monte_carlo.h>
-#include <sozai/core/bo/space_batch.h>
-#include <sozai/core/common/error.h>
-#include <sozai/core/common/strings.h>
-#include <sozai/models/gp/exact_gp.h>
-#include <sozai/models/gp/pathwise.h>
+#include "core/bo/acquisition.h"
+#include "core/bo/monte_carlo.h"
+#include "core/bo/space_batch.h"
+#include "common/error.h"
+#include "common/strings.h"
+#include "models/gp/exact_gp.h"
+#include "models/gp/pathwise.h"
 
 #include <ATen/ATen.h>
 

@@ -3,10 +3,10 @@
 /// pick maximises the named acquisition (optimize.h) given the pending
 /// experiments and the earlier picks, as select_batch does for pools.
 
-#include <sozai/core/bo/multi_objective.h>
-#include <sozai/core/bo/optimize.h>
-#include <sozai/core/bo/select.h>
-#include <sozai/models/surrogate.h>
+#include "core/bo/multi_objective.h"
+#include "core/bo/optimize.h"
+#include "core/bo/select.h"
+#include "models/surrogate.h"
 
 #include <vector>
 

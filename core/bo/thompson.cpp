@@ -1,8 +1,8 @@
-#include <sozai/core/bo/pool_select.h>
-#include <sozai/core/bo/thompson.h>
-#include <sozai/core/common/error.h>
-#include <sozai/kernels/acquisition_topk.h>
-#include <sozai/models/gp/pathwise.h>
+#include "core/bo/pool_select.h"
+#include "core/bo/thompson.h"
+#include "common/error.h"
+#include "kernels/acquisition_topk.h"
+#include "models/gp/pathwise.h"
 
 #include <ATen/ATen.h>
 

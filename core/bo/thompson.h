@@ -5,7 +5,7 @@
 /// on the chunk and the batch size, not the pool. Large batches stay
 /// diverse because every pick follows a different sample.
 
-#include <sozai/models/gp/exact_gp.h>
+#include "models/gp/exact_gp.h"
 
 #include <cstdint>
 #include <vector>

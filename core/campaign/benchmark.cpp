@@ -1,5 +1,5 @@
-#include <sozai/core/campaign/benchmark.h>
-#include <sozai/core/common/error.h>
+#include "core/campaign/benchmark.h"
+#include "common/error.h"
 
 #include <chrono>
 #include <cmath>

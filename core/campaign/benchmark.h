@@ -3,8 +3,8 @@
 /// values as the oracle, against random search in the same run, and
 /// summarises them with the metrics of metrics.h.
 
-#include <sozai/core/campaign/metrics.h>
-#include <sozai/core/campaign/pool_campaign.h>
+#include "core/campaign/metrics.h"
+#include "core/campaign/pool_campaign.h"
 
 #include <functional>
 #include <map>

@@ -1,6 +1,6 @@
-#include <sozai/core/campaign/campaign_common.h>
-#include <sozai/core/bo/pareto.h>
-#include <sozai/core/common/strings.h>
+#include "core/campaign/campaign_common.h"
+#include "core/bo/pareto.h"
+#include "common/strings.h"
 
 #include <cmath>
 #include <cstdio>

@@ -3,8 +3,8 @@
 /// the warm-started GP of an ask, Pareto fronts of told outcomes, and the
 /// JSON form of settings and hyperparameters. Not part of the public API.
 
-#include <sozai/core/campaign/pool_campaign.h>
-#include <sozai/core/common/error.h>
+#include "core/campaign/pool_campaign.h"
+#include "common/error.h"
 
 #include <nlohmann/json.hpp>
 

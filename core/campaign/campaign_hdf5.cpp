@@ -1,11 +1,11 @@
 // HDF5 persistence of pool campaigns (C API; LibTorch stays out of HDF5).
-#include <sozai/core/campaign/campaign_io.h>
-#include <sozai/core/common/build_info.h>
-#include <sozai/core/common/error.h>
+#include "core/campaign/campaign_io.h"
+#include "common/build_info.h"
+#include "common/error.h"
 
 #include <cstring>
 
-#include <sozai/core/common/hdf5_io.h>
+#include "common/hdf5_io.h"
 
 namespace sozai {
 

@@ -2,7 +2,7 @@
 /// Internal: campaign state (de)serialisation shared by the JSON and HDF5
 /// writers. Not part of the public API.
 
-#include <sozai/core/campaign/pool_campaign.h>
+#include "core/campaign/pool_campaign.h"
 
 #include <nlohmann/json.hpp>
 

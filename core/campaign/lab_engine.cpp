@@ -1,7 +1,7 @@
-#include <sozai/core/campaign/lab_engine.h>
-#include <sozai/core/campaign/campaign_common.h>
-#include <sozai/core/common/error.h>
-#include <sozai/core/space/design_space_json.h>
+#include "core/campaign/lab_engine.h"
+#include "core/campaign/campaign_common.h"
+#include "common/error.h"
+#include "core/space/design_space_json.h"
 
 #include <algorithm>
 #include <cmath>

@@ -20,8 +20,8 @@
 /// together are answered as one jointly scored batch) and qlognehvi for
 /// several.
 
-#include <sozai/core/campaign/pool_campaign.h>
-#include <sozai/core/campaign/space_campaign.h>
+#include "core/campaign/pool_campaign.h"
+#include "core/campaign/space_campaign.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,5 +1,5 @@
-#include <sozai/core/campaign/metrics.h>
-#include <sozai/core/common/error.h>
+#include "core/campaign/metrics.h"
+#include "common/error.h"
 
 #include <algorithm>
 #include <cmath>

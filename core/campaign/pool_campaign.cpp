@@ -1,11 +1,11 @@
-#include <sozai/core/campaign/campaign_common.h>
-#include <sozai/core/campaign/campaign_io.h>
-#include <sozai/core/campaign/pool_campaign.h>
-#include <sozai/core/bo/multi_fidelity.h>
-#include <sozai/core/bo/pareto.h>
-#include <sozai/core/common/error.h>
-#include <sozai/core/common/strings.h>
-#include <sozai/models/gnn/gnn_surrogate.h>
+#include "core/campaign/campaign_common.h"
+#include "core/campaign/campaign_io.h"
+#include "core/campaign/pool_campaign.h"
+#include "core/bo/multi_fidelity.h"
+#include "core/bo/pareto.h"
+#include "common/error.h"
+#include "common/strings.h"
+#include "models/gnn/gnn_surrogate.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>

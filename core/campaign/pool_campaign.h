@@ -4,12 +4,12 @@
 /// measured results, and the full state saves to JSON or HDF5 and
 /// continues identically after load.
 
-#include <sozai/core/bo/acquisition.h>
-#include <sozai/core/bo/multi_objective.h>
-#include <sozai/core/bo/optimize.h>
-#include <sozai/core/bo/select.h>
-#include <sozai/models/gp/exact_gp.h>
-#include <sozai/models/gp/multitask_gp.h>
+#include "core/bo/acquisition.h"
+#include "core/bo/multi_objective.h"
+#include "core/bo/optimize.h"
+#include "core/bo/select.h"
+#include "models/gp/exact_gp.h"
+#include "models/gp/multitask_gp.h"
 
 #include <cstdint>
 #include <functional>

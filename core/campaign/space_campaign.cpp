@@ -1,8 +1,8 @@
-#include <sozai/core/campaign/space_campaign.h>
-#include <sozai/core/bo/space_batch.h>
-#include <sozai/core/campaign/campaign_common.h>
-#include <sozai/core/common/error.h>
-#include <sozai/core/space/design_space_json.h>
+#include "core/campaign/space_campaign.h"
+#include "core/bo/space_batch.h"
+#include "core/campaign/campaign_common.h"
+#include "common/error.h"
+#include "core/space/design_space_json.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>

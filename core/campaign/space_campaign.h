@@ -7,8 +7,8 @@
 /// state, the space included, saves to JSON and continues identically after
 /// load. The pool counterpart is PoolCampaign.
 
-#include <sozai/core/campaign/pool_campaign.h>
-#include <sozai/core/space/design_space.h>
+#include "core/campaign/pool_campaign.h"
+#include "core/space/design_space.h"
 
 #include <cstdint>
 #include <memory>

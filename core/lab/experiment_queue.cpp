@@ -1,5 +1,5 @@
-#include <sozai/core/lab/experiment_queue.h>
-#include <sozai/core/common/error.h>
+#include "core/lab/experiment_queue.h"
+#include "common/error.h"
 
 #include <sqlite3.h>
 

@@ -1,5 +1,5 @@
-#include <sozai/core/lab/lab_service.h>
-#include <sozai/core/campaign/lab_engine.h>
+#include "core/lab/lab_service.h"
+#include "core/campaign/lab_engine.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

@@ -14,8 +14,8 @@
 /// it is still recorded once; a request repeated with the same
 /// Idempotency-Key gets the first answer and changes nothing.
 
-#include <sozai/core/common/error.h>
-#include <sozai/core/lab/experiment_queue.h>
+#include "common/error.h"
+#include "core/lab/experiment_queue.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,7 +1,7 @@
-#include <sozai/core/common/error.h>
-#include <sozai/core/space/design_space.h>
-#include <sozai/core/space/sobol.h>
-#include <sozai/datasets/elements.h>
+#include "common/error.h"
+#include "core/space/design_space.h"
+#include "core/space/sobol.h"
+#include "datasets/elements.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
-#include <sozai/core/space/design_space_json.h>
-#include <sozai/core/common/error.h>
+#include "core/space/design_space_json.h"
+#include "common/error.h"
 
 #include <cmath>
 #include <set>

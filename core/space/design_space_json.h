@@ -18,7 +18,7 @@
 /// "alloy": {"Fe": 0.7, "Co": 0.3}} (elements left out of a composition
 /// are 0).
 
-#include <sozai/core/space/design_space.h>
+#include "core/space/design_space.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,5 +1,5 @@
-#include <sozai/core/common/error.h>
-#include <sozai/core/space/sobol.h>
+#include "common/error.h"
+#include "core/space/sobol.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>

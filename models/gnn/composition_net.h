@@ -37,7 +37,7 @@
 /// There is no BatchNorm: every graph's output depends on that graph alone,
 /// in train() and eval() alike (dropout in the head aside).
 
-#include <sozai/models/gnn/graph_model.h>
+#include "models/gnn/graph_model.h"
 
 #include <memory>
 #include <vector>

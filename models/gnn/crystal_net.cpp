@@ -1,7 +1,7 @@
-#include <sozai/core/common/error.h>
-#include <sozai/kernels/segment.h>
-#include <sozai/models/gnn/crystal_net.h>
-#include <sozai/models/gnn/layers.h>
+#include "common/error.h"
+#include "kernels/segment.h"
+#include "models/gnn/crystal_net.h"
+#include "models/gnn/layers.h"
 
 #include <string>
 #include <torch/nn/functional/activation.h>

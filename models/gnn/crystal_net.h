@@ -32,7 +32,7 @@
 /// then train() only the head's Dropout modules, so BatchNorm keeps its
 /// running statistics.
 
-#include <sozai/models/gnn/graph_model.h>
+#include "models/gnn/graph_model.h"
 
 #include <memory>
 #include <vector>

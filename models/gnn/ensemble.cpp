@@ -1,11 +1,11 @@
 // Deep ensembles of graph networks: featurisation by kind, training
 // (AdamW, cosine schedule, early stopping, clipping, mean-variance loss),
 // mixture prediction, recalibration and one-file save/load.
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/composition.h>
-#include <sozai/datasets/crystal_graph.h>
-#include <sozai/datasets/polymer.h>
-#include <sozai/models/gnn/ensemble.h>
+#include "common/error.h"
+#include "datasets/composition.h"
+#include "datasets/crystal_graph.h"
+#include "datasets/polymer.h"
+#include "models/gnn/ensemble.h"
 
 #include <nlohmann/json.hpp>
 #include <ATen/CPUGeneratorImpl.h>

@@ -6,9 +6,9 @@
 /// recalibrated on held-out data. Inputs are materials as text (SMILES,
 /// CIF/POSCAR, formulas) featurised by kind, or ready GraphBatches.
 
-#include <sozai/datasets/graph.h>
-#include <sozai/models/gnn/graph_model.h>
-#include <sozai/models/surrogate.h>
+#include "datasets/graph.h"
+#include "models/gnn/graph_model.h"
+#include "models/surrogate.h"
 
 #include <cstdint>
 #include <memory>

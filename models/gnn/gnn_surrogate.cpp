@@ -1,7 +1,7 @@
 // Graph-network surrogates over a pool of graphs: the ensemble's mixture
 // with its epistemic covariance, or a GP on the learned embedding.
-#include <sozai/core/common/error.h>
-#include <sozai/models/gnn/gnn_surrogate.h>
+#include "common/error.h"
+#include "models/gnn/gnn_surrogate.h"
 
 #include <ATen/ops/linalg_svd.h>
 

@@ -18,10 +18,10 @@
 ///    learning: the network is trained by its own loss, not through the
 ///    GP's marginal likelihood.
 
-#include <sozai/datasets/graph.h>
-#include <sozai/models/gnn/ensemble.h>
-#include <sozai/models/gp/exact_gp.h>
-#include <sozai/models/surrogate.h>
+#include "datasets/graph.h"
+#include "models/gnn/ensemble.h"
+#include "models/gp/exact_gp.h"
+#include "models/surrogate.h"
 
 #include <memory>
 #include <string>

@@ -1,6 +1,6 @@
-#include <sozai/core/common/error.h>
-#include <sozai/kernels/segment.h>
-#include <sozai/models/gnn/graph_model.h>
+#include "common/error.h"
+#include "kernels/segment.h"
+#include "models/gnn/graph_model.h"
 
 namespace sozai {
 namespace gnn {

@@ -10,7 +10,7 @@
 /// GPs). Everything runs on the device and in the dtype of the model's
 /// parameters; graphs are moved there by the caller.
 
-#include <sozai/datasets/graph.h>
+#include "datasets/graph.h"
 
 #include <cstdint>
 #include <memory>

@@ -1,6 +1,6 @@
-#include <sozai/core/common/error.h>
-#include <sozai/kernels/segment.h>
-#include <sozai/models/gnn/layers.h>
+#include "common/error.h"
+#include "kernels/segment.h"
+#include "models/gnn/layers.h"
 
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/dropout.h>

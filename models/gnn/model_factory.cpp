@@ -1,9 +1,9 @@
 // The one place that maps a kind to its architecture.
-#include <sozai/core/common/error.h>
-#include <sozai/models/gnn/composition_net.h>
-#include <sozai/models/gnn/crystal_net.h>
-#include <sozai/models/gnn/graph_model.h>
-#include <sozai/models/gnn/polymer_mpnn.h>
+#include "common/error.h"
+#include "models/gnn/composition_net.h"
+#include "models/gnn/crystal_net.h"
+#include "models/gnn/graph_model.h"
+#include "models/gnn/polymer_mpnn.h"
 
 namespace sozai {
 namespace gnn {

@@ -1,7 +1,7 @@
-#include <sozai/core/common/error.h>
-#include <sozai/kernels/segment.h>
-#include <sozai/models/gnn/layers.h>
-#include <sozai/models/gnn/polymer_mpnn.h>
+#include "common/error.h"
+#include "kernels/segment.h"
+#include "models/gnn/layers.h"
+#include "models/gnn/polymer_mpnn.h"
 
 #include <string>
 #include <utility>

@@ -28,7 +28,7 @@
 /// (the periodic pair too, also when it is a self-loop). forward() checks
 /// this and raises InputError naming the first edge that breaks it.
 
-#include <sozai/models/gnn/graph_model.h>
+#include "models/gnn/graph_model.h"
 
 #include <memory>
 #include <torch/nn/modules/container/sequential.h>

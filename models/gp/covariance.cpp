@@ -1,6 +1,6 @@
-#include <sozai/core/common/error.h>
-#include <sozai/core/common/strings.h>
-#include <sozai/models/gp/covariance.h>
+#include "common/error.h"
+#include "common/strings.h"
+#include "models/gp/covariance.h"
 
 #include <ATen/ATen.h>
 

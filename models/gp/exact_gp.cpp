@@ -1,6 +1,6 @@
-#include <sozai/core/common/error.h>
-#include <sozai/models/gp/exact_gp.h>
-#include <sozai/models/gp/linalg.h>
+#include "common/error.h"
+#include "models/gp/exact_gp.h"
+#include "models/gp/linalg.h"
 
 #include <ATen/ATen.h>
 

@@ -10,9 +10,9 @@
 /// covariance is numerically indefinite. Computes in the dtype and on the
 /// device of the training inputs (float64 by default).
 
-#include <sozai/models/gp/covariance.h>
-#include <sozai/models/gp/outcome_transform.h>
-#include <sozai/models/surrogate.h>
+#include "models/gp/covariance.h"
+#include "models/gp/outcome_transform.h"
+#include "models/surrogate.h"
 
 #include <cstdint>
 #include <vector>

@@ -1,5 +1,5 @@
-#include <sozai/core/common/error.h>
-#include <sozai/models/gp/linalg.h>
+#include "common/error.h"
+#include "models/gp/linalg.h"
 
 #include <ATen/ATen.h>
 #include <torch/optim/lbfgs.h>

@@ -1,6 +1,6 @@
-#include <sozai/core/common/error.h>
-#include <sozai/models/gp/linalg.h>
-#include <sozai/models/gp/multitask_gp.h>
+#include "common/error.h"
+#include "models/gp/linalg.h"
+#include "models/gp/multitask_gp.h"
 
 #include <ATen/ATen.h>
 

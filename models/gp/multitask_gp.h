@@ -9,9 +9,9 @@
 /// likelihood (multi-start L-BFGS, as ExactGP). Targets share one outcome
 /// transform; the latent space is the transformed one.
 
-#include <sozai/models/gp/covariance.h>
-#include <sozai/models/gp/outcome_transform.h>
-#include <sozai/models/surrogate.h>
+#include "models/gp/covariance.h"
+#include "models/gp/outcome_transform.h"
+#include "models/surrogate.h"
 
 #include <cstdint>
 #include <string>

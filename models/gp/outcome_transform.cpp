@@ -1,5 +1,5 @@
-#include <sozai/core/common/error.h>
-#include <sozai/models/gp/outcome_transform.h>
+#include "common/error.h"
+#include "models/gp/outcome_transform.h"
 
 #include <ATen/ATen.h>
 

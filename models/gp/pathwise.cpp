@@ -1,7 +1,7 @@
-#include <sozai/core/common/error.h>
-#include <sozai/models/gp/covariance.h>
-#include <sozai/models/gp/linalg.h>
-#include <sozai/models/gp/pathwise.h>
+#include "common/error.h"
+#include "models/gp/covariance.h"
+#include "models/gp/linalg.h"
+#include "models/gp/pathwise.h"
 
 #include <ATen/ATen.h>
 

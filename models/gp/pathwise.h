@@ -9,7 +9,7 @@
 /// reaches pools of millions of candidates where an exact joint draw (O(N^3))
 /// cannot.
 
-#include <sozai/models/gp/exact_gp.h>
+#include "models/gp/exact_gp.h"
 
 #include <cstdint>
 

@@ -2,16 +2,16 @@
 
 #include <pybind11/stl.h>
 
-#include <sozai/core/bo/acquisition.h>
-#include <sozai/core/bo/monte_carlo.h>
-#include <sozai/core/bo/select.h>
-#include <sozai/core/bo/thompson.h>
-#include <sozai/core/bo/optimize.h>
-#include <sozai/core/bo/multi_fidelity.h>
-#include <sozai/core/bo/pareto.h>
-#include <sozai/core/bo/space_batch.h>
-#include <sozai/core/space/design_space.h>
-#include <sozai/models/gp/exact_gp.h>
+#include "core/bo/acquisition.h"
+#include "core/bo/monte_carlo.h"
+#include "core/bo/select.h"
+#include "core/bo/thompson.h"
+#include "core/bo/optimize.h"
+#include "core/bo/multi_fidelity.h"
+#include "core/bo/pareto.h"
+#include "core/bo/space_batch.h"
+#include "core/space/design_space.h"
+#include "models/gp/exact_gp.h"
 
 namespace sozai {
 

@@ -3,11 +3,11 @@
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
 
-#include <sozai/core/campaign/benchmark.h>
-#include <sozai/core/campaign/metrics.h>
-#include <sozai/core/campaign/pool_campaign.h>
-#include <sozai/core/campaign/space_campaign.h>
-#include <sozai/datasets/graph.h>
+#include "core/campaign/benchmark.h"
+#include "core/campaign/metrics.h"
+#include "core/campaign/pool_campaign.h"
+#include "core/campaign/space_campaign.h"
+#include "datasets/graph.h"
 
 namespace sozai {
 

@@ -4,8 +4,8 @@
 
 #include <pybind11/stl.h>
 
-#include <sozai/datasets/composition.h>
-#include <sozai/datasets/elements.h>
+#include "datasets/composition.h"
+#include "datasets/elements.h"
 
 namespace sozai {
 

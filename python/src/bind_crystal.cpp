@@ -6,8 +6,8 @@
 
 #include <optional>
 
-#include <sozai/datasets/crystal_graph.h>
-#include <sozai/datasets/structure.h>
+#include "datasets/crystal_graph.h"
+#include "datasets/structure.h"
 
 namespace sozai {
 

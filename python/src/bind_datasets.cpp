@@ -2,11 +2,11 @@
 
 #include <pybind11/stl.h>
 
-#include <sozai/datasets/closed_loop.h>
-#include <sozai/datasets/featurized.h>
-#include <sozai/datasets/property_import.h>
-#include <sozai/datasets/pool_csv.h>
-#include <sozai/datasets/registry.h>
+#include "datasets/closed_loop.h"
+#include "datasets/featurized.h"
+#include "datasets/property_import.h"
+#include "datasets/pool_csv.h"
+#include "datasets/registry.h"
 
 namespace sozai {
 

@@ -5,7 +5,7 @@
 
 #include <pybind11/stl.h>
 
-#include <sozai/datasets/graph.h>
+#include "datasets/graph.h"
 
 namespace sozai {
 

@@ -4,7 +4,7 @@
 
 #include <pybind11/stl.h>
 
-#include <sozai/models/gnn/ensemble.h>
+#include "models/gnn/ensemble.h"
 
 namespace sozai {
 namespace {

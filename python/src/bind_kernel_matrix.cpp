@@ -3,7 +3,7 @@
 // capsule (a 7000 x 7000 similarity matrix is 200 MB).
 #include "convert.h"
 
-#include <sozai/kernels/kernel_matrix.h>
+#include "kernels/kernel_matrix.h"
 
 namespace sozai {
 namespace {

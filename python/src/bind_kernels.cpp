@@ -2,9 +2,9 @@
 
 #include <pybind11/stl.h>
 
-#include <sozai/kernels/acquisition.h>
-#include <sozai/kernels/acquisition_topk.h>
-#include <sozai/kernels/segment.h>
+#include "kernels/acquisition.h"
+#include "kernels/acquisition_topk.h"
+#include "kernels/segment.h"
 
 namespace sozai {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <pybind11/stl.h>
 
-#include <sozai/core/lab/lab_service.h>
+#include "core/lab/lab_service.h"
 
 namespace sozai {
 

@@ -2,9 +2,9 @@
 
 #include <pybind11/stl.h>
 
-#include <sozai/models/gp/exact_gp.h>
-#include <sozai/models/gp/pathwise.h>
-#include <sozai/models/gp/multitask_gp.h>
+#include "models/gp/exact_gp.h"
+#include "models/gp/pathwise.h"
+#include "models/gp/multitask_gp.h"
 
 namespace sozai {
 

@@ -2,7 +2,7 @@
 // GIL released.
 #include "convert.h"
 
-#include <sozai/kernels/neighbor_list.h>
+#include "kernels/neighbor_list.h"
 
 #include <array>
 

@@ -5,7 +5,7 @@
 
 #include <pybind11/stl.h>
 
-#include <sozai/datasets/polymer.h>
+#include "datasets/polymer.h"
 
 namespace sozai {
 

@@ -4,9 +4,9 @@
 
 #include <pybind11/stl.h>
 
-#include <sozai/core/space/design_space.h>
-#include <sozai/core/space/design_space_json.h>
-#include <sozai/core/space/sobol.h>
+#include "core/space/design_space.h"
+#include "core/space/design_space_json.h"
+#include "core/space/sobol.h"
 
 namespace sozai {
 namespace {

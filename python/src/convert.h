@@ -7,7 +7,7 @@
 #include <pybind11/pybind11.h>
 #include <torch/types.h>
 
-#include <sozai/core/common/error.h>
+#include "common/error.h"
 
 namespace sozai {
 namespace py = pybind11;

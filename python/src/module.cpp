@@ -4,7 +4,7 @@
 
 #include <pybind11/stl.h>
 
-#include <sozai/core/common/build_info.h>
+#include "common/build_info.h"
 
 namespace sozai {
 

@@ -2,8 +2,8 @@
 /// fixtures, error messages on malformed ones, and the real datasets' sizes
 /// and directions when SOZAI_DATA_DIR points at shared/data.
 
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/closed_loop.h>
+#include "common/error.h"
+#include "datasets/closed_loop.h"
 
 
 #include <cstdlib>

@@ -4,9 +4,9 @@
 /// every shared formula is in tests/python/test_composition.py; here every
 /// shared formula must at least parse.
 
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/composition.h>
-#include <sozai/datasets/csv.h>
+#include "common/error.h"
+#include "datasets/composition.h"
+#include "datasets/csv.h"
 
 #include <cmath>
 #include <cstdlib>

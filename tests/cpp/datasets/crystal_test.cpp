@@ -3,9 +3,9 @@
 // snapping, the lexical corners of CIF, POSCAR variants, errors that name
 // the line, and graphs checked against hand-derivable geometry (simple
 // cubic, rock salt) and against their own batch.
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/crystal_graph.h>
-#include <sozai/datasets/structure.h>
+#include "common/error.h"
+#include "datasets/crystal_graph.h"
+#include "datasets/structure.h"
 
 #include <algorithm>
 #include <cmath>

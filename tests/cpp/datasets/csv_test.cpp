@@ -1,8 +1,8 @@
 /// Tests of the CSV reader: RFC-4180 quoting, line numbering that matches an
 /// editor, and error messages that name file, row and column.
 
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/csv.h>
+#include "common/error.h"
+#include "datasets/csv.h"
 
 
 #include <cmath>

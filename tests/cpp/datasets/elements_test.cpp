@@ -3,9 +3,9 @@
 /// SOZAI_DATA_DIR is set), symbol lookups and their errors, and list
 /// memberships that the published lists make well known.
 
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/csv.h>
-#include <sozai/datasets/elements.h>
+#include "common/error.h"
+#include "datasets/csv.h"
+#include "datasets/elements.h"
 
 #include <cmath>
 #include <cstdlib>

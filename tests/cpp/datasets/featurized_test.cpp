@@ -1,8 +1,8 @@
 // Featurised datasets in HDF5: round trip of every part, streaming ranges
 // rebase graph offsets, provenance, and errors on bad files.
 
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/featurized.h>
+#include "common/error.h"
+#include "datasets/featurized.h"
 
 #include <cmath>
 #include <filesystem>

@@ -1,8 +1,8 @@
 // Graph batches: batching, selecting graphs back out (minibatches, folds),
 // moving between devices, and errors.
 
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/graph.h>
+#include "common/error.h"
+#include "datasets/graph.h"
 
 #include <torch/cuda.h>
 // Catch2 last: torch headers may pull in glog, whose CHECK must not win.

@@ -4,9 +4,9 @@
 /// once and written down here; tests/python/test_polymer.py compares every
 /// SMILES of Tg_Original.csv with RDKit directly.
 
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/polymer.h>
-#include <sozai/kernels/kernel_matrix.h>
+#include "common/error.h"
+#include "datasets/polymer.h"
+#include "kernels/kernel_matrix.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/pool_csv.h>
+#include "common/error.h"
+#include "datasets/pool_csv.h"
 
 #include <fstream>
 

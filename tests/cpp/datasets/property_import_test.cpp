@@ -1,8 +1,8 @@
 // Importing property tables: bad rows of every kind are reported by line
 // with their reason and the good rows are kept, in order, with provenance.
 
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/property_import.h>
+#include "common/error.h"
+#include "datasets/property_import.h"
 
 #include <filesystem>
 #include <fstream>

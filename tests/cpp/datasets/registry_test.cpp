@@ -2,9 +2,9 @@
 /// verification, and fetching (through curl with file:// URLs, so that no
 /// test needs the network).
 
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/registry.h>
-#include <sozai/datasets/sha256.h>
+#include "common/error.h"
+#include "datasets/registry.h"
+#include "datasets/sha256.h"
 
 
 #include <cstdlib>

@@ -1,8 +1,8 @@
 /// SHA-256 against the FIPS 180-4 / NIST example vectors, plus the padding
 /// edge cases around the 55/56/64-byte block boundaries and file hashing.
 
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/sha256.h>
+#include "common/error.h"
+#include "datasets/sha256.h"
 
 
 #include <cstdlib>

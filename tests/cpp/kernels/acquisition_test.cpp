@@ -1,8 +1,8 @@
 // Analytic acquisitions against closed forms on hand-made posteriors (no GP
 // fit involved), LogEI's tail, CUDA parity and input checks.
 
-#include <sozai/core/common/error.h>
-#include <sozai/kernels/acquisition.h>
+#include "common/error.h"
+#include "kernels/acquisition.h"
 
 #include <torch/cuda.h>
 

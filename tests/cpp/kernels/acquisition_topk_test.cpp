@@ -1,8 +1,8 @@
 // Fused acquisition + top-k against sorting the full acquisition vector,
 // the running top-k across chunks, CUDA parity and input checks.
 
-#include <sozai/core/common/error.h>
-#include <sozai/kernels/acquisition_topk.h>
+#include "common/error.h"
+#include "kernels/acquisition_topk.h"
 
 #include <torch/cuda.h>
 

@@ -2,9 +2,9 @@
 // and models/gp/covariance; Tanimoto against a naive bit loop; pack_bits
 // layout and round trip; CUDA parity with the CPU as oracle; bad input.
 
-#include <sozai/core/common/error.h>
-#include <sozai/kernels/kernel_matrix.h>
-#include <sozai/models/gp/covariance.h>
+#include "common/error.h"
+#include "kernels/kernel_matrix.h"
+#include "models/gp/covariance.h"
 
 #include <torch/cuda.h>
 

@@ -3,8 +3,8 @@
 // outside the cell), the output order and max_neighbors, float32/float64,
 // CUDA parity and input checks.
 
-#include <sozai/core/common/error.h>
-#include <sozai/kernels/neighbor_list.h>
+#include "common/error.h"
+#include "kernels/neighbor_list.h"
 
 #include <torch/cuda.h>
 #include <torch/types.h>

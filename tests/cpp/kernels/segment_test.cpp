@@ -1,8 +1,8 @@
 // Segment and scatter reductions against plain torch (index_add_,
 // scatter_reduce), double-precision gradcheck, CUDA parity and input checks.
 
-#include <sozai/core/common/error.h>
-#include <sozai/kernels/segment.h>
+#include "common/error.h"
+#include "kernels/segment.h"
 
 #include <torch/autograd.h>
 #include <torch/cuda.h>

@@ -1,8 +1,8 @@
 // Batch selection from a pool with a GP of fixed hyperparameters (no fit):
 // the first pick is the acquisition's argmax, fantasies collapse the
 // variance at the picked points, and unavailable rows are never picked.
-#include <sozai/core/bo/acquisition.h>
-#include <sozai/models/gp/exact_gp.h>
+#include "core/bo/acquisition.h"
+#include "models/gp/exact_gp.h"
 #include <torch/autograd.h>
 
 #include <set>

@@ -1,7 +1,7 @@
 #pragma once
 // Helpers shared by the core/bo tests. Include after catch.hpp.
 
-#include <sozai/models/gp/exact_gp.h>
+#include "models/gp/exact_gp.h"
 
 #include <string>
 

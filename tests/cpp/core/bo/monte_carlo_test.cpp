@@ -1,10 +1,10 @@
 // Monte-Carlo batch acquisition: qLogNEI and qUCB against their analytic
 // q = 1 counterparts, greedy-sequential pool selection against direct
 // batch evaluation, pending experiments, seeds and bad input.
-#include <sozai/core/bo/acquisition.h>
-#include <sozai/core/bo/monte_carlo.h>
-#include <sozai/core/common/error.h>
-#include <sozai/models/gp/exact_gp.h>
+#include "core/bo/acquisition.h"
+#include "core/bo/monte_carlo.h"
+#include "common/error.h"
+#include "models/gp/exact_gp.h"
 
 #include <algorithm>
 #include <set>

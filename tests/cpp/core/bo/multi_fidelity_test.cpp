@@ -1,9 +1,9 @@
 // Cost-aware multi-fidelity selection (augmented EI): a cheap, correlated
 // fidelity is used; an unrelated one is not; at the target fidelity the
 // value reduces to log EI times the noise factor.
-#include <sozai/core/bo/acquisition.h>
-#include <sozai/core/bo/multi_fidelity.h>
-#include <sozai/core/common/error.h>
+#include "core/bo/acquisition.h"
+#include "core/bo/multi_fidelity.h"
+#include "common/error.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,10 +1,10 @@
 // Multi-objective and constrained Monte-Carlo acquisition: qNEHVI against
 // a plain Monte-Carlo EHVI, the log variant, constraints, ParEGO, greedy
 // batches against direct evaluation, and bad input.
-#include <sozai/core/bo/multi_objective.h>
-#include <sozai/core/bo/pareto.h>
-#include <sozai/core/common/error.h>
-#include <sozai/models/gp/exact_gp.h>
+#include "core/bo/multi_objective.h"
+#include "core/bo/pareto.h"
+#include "common/error.h"
+#include "models/gp/exact_gp.h"
 
 #include <set>
 

@@ -1,8 +1,8 @@
 // Acquisition optimisation over design spaces: projections onto simplexes
 // and linear constraints, known optima of smooth functions, rounding of
 // integers, categorical search, and never an infeasible answer.
-#include <sozai/core/bo/optimize.h>
-#include <sozai/core/common/error.h>
+#include "core/bo/optimize.h"
+#include "common/error.h"
 
 #include <catch2/catch.hpp>
 

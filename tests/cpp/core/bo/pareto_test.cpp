@@ -1,7 +1,7 @@
 // Pareto fronts and hypervolumes against brute force (inclusion-exclusion
 // over every subset of points) on small fronts.
-#include <sozai/core/bo/pareto.h>
-#include <sozai/core/common/error.h>
+#include "core/bo/pareto.h"
+#include "common/error.h"
 
 #include <cmath>
 

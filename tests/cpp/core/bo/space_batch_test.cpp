@@ -2,10 +2,10 @@
 // name returns feasible, distinct, seeded candidates; pending experiments
 // move proposals; the optimiser beats dense random search on the
 // acquisition it maximises.
-#include <sozai/core/bo/acquisition.h>
-#include <sozai/core/bo/space_batch.h>
-#include <sozai/core/common/error.h>
-#include <sozai/models/gp/exact_gp.h>
+#include "core/bo/acquisition.h"
+#include "core/bo/space_batch.h"
+#include "common/error.h"
+#include "models/gp/exact_gp.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,9 +1,9 @@
 // Thompson sampling over a pool: distinct available picks, seeds, chunking
 // that does not change the answer, and picks that follow the sample paths.
-#include <sozai/core/bo/select.h>
-#include <sozai/core/bo/thompson.h>
-#include <sozai/core/common/error.h>
-#include <sozai/models/gp/pathwise.h>
+#include "core/bo/select.h"
+#include "core/bo/thompson.h"
+#include "common/error.h"
+#include "models/gp/pathwise.h"
 
 #include <set>
 

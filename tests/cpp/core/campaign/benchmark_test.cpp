@@ -1,4 +1,4 @@
-#include <sozai/core/campaign/benchmark.h>
+#include "core/campaign/benchmark.h"
 
 #include <cmath>
 

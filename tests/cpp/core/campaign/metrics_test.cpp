@@ -1,5 +1,5 @@
 
-#include <sozai/core/campaign/metrics.h>
+#include "core/campaign/metrics.h"
 
 #include <cmath>
 // Catch2 last: torch headers may pull in glog, whose CHECK must not win.

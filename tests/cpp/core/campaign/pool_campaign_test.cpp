@@ -2,9 +2,9 @@
 // differ, save -> load -> continue is identical to running on, and bad
 // reports change nothing.
 
-#include <sozai/core/campaign/pool_campaign.h>
-#include <sozai/core/common/build_info.h>
-#include <sozai/core/common/error.h>
+#include "core/campaign/pool_campaign.h"
+#include "common/build_info.h"
+#include "common/error.h"
 
 #include <cstdio>
 #include <fstream>

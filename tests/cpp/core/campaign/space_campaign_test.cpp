@@ -1,8 +1,8 @@
 // Space campaigns: proposals satisfy the space, find the optimum of a
 // smooth function, differ within a batch and from pending ones; save ->
 // load -> continue is identical to running on; bad reports change nothing.
-#include <sozai/core/campaign/space_campaign.h>
-#include <sozai/core/common/error.h>
+#include "core/campaign/space_campaign.h"
+#include "common/error.h"
 
 #include <nlohmann/json.hpp>
 

@@ -2,7 +2,7 @@
 // leases that never overlap under concurrent asks, expiry and late results,
 // idempotent retries, bad reports that change nothing, persistence across
 // reopening the store.
-#include <sozai/core/lab/lab_service.h>
+#include "core/lab/lab_service.h"
 
 #include <algorithm>
 #include <fstream>

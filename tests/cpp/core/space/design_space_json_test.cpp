@@ -1,8 +1,8 @@
 // JSON form of design spaces and candidates: every parameter type and
 // constraint survives a round trip (same encoding, same feasibility), and
 // malformed spaces and candidates are refused with the place named.
-#include <sozai/core/common/error.h>
-#include <sozai/core/space/design_space_json.h>
+#include "common/error.h"
+#include "core/space/design_space_json.h"
 
 #include <catch2/catch.hpp>
 

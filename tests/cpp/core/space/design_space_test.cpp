@@ -3,10 +3,10 @@
 // never violated by enumeration or sampling, Sobol determinism, encoding,
 // and input checks.
 
-#include <sozai/core/common/error.h>
-#include <sozai/core/space/design_space.h>
-#include <sozai/core/space/sobol.h>
-#include <sozai/datasets/elements.h>
+#include "common/error.h"
+#include "core/space/design_space.h"
+#include "core/space/sobol.h"
+#include "datasets/elements.h"
 
 #include <cmath>
 #include <set>

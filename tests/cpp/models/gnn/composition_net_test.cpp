@@ -3,10 +3,10 @@
 // one-element compositions, overfitting a tiny dataset, errors on bad
 // graphs, seeded determinism, CPU/CUDA parity.
 
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/composition.h>
-#include <sozai/datasets/csv.h>
-#include <sozai/models/gnn/composition_net.h>
+#include "common/error.h"
+#include "datasets/composition.h"
+#include "datasets/csv.h"
+#include "models/gnn/composition_net.h"
 
 #include <cmath>
 #include <cstdlib>

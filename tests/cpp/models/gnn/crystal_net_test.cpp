@@ -2,10 +2,10 @@
 // datasets/crystal_graph.h: invariance to atom and edge order, overfitting
 // a tiny dataset, errors on bad graphs, seeded determinism, CPU/CUDA parity.
 
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/crystal_graph.h>
-#include <sozai/datasets/csv.h>
-#include <sozai/models/gnn/crystal_net.h>
+#include "common/error.h"
+#include "datasets/crystal_graph.h"
+#include "datasets/csv.h"
+#include "models/gnn/crystal_net.h"
 
 #include <cmath>
 #include <cstdlib>

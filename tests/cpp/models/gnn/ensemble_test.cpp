@@ -2,9 +2,9 @@
 // variance is larger far from the data than near it, save/load predicts
 // the same numbers, and bad input is refused.
 
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/composition.h>
-#include <sozai/models/gnn/ensemble.h>
+#include "common/error.h"
+#include "datasets/composition.h"
+#include "models/gnn/ensemble.h"
 
 #include <cmath>
 #include <filesystem>

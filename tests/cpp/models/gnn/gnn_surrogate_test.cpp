@@ -2,10 +2,10 @@
 // them: the ensemble's posterior and covariance, the deep-kernel GP, and
 // PoolCampaign / pool_campaign over graphs.
 
-#include <sozai/core/campaign/pool_campaign.h>
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/composition.h>
-#include <sozai/models/gnn/gnn_surrogate.h>
+#include "core/campaign/pool_campaign.h"
+#include "common/error.h"
+#include "datasets/composition.h"
+#include "models/gnn/gnn_surrogate.h"
 
 #include <set>
 #include <torch/linalg.h>

@@ -1,8 +1,8 @@
 #pragma once
 // Helpers shared by the graph-network tests. Include after catch.hpp.
 
-#include <sozai/datasets/graph.h>
-#include <sozai/models/gnn/graph_model.h>
+#include "datasets/graph.h"
+#include "models/gnn/graph_model.h"
 
 #include <cstdint>
 #include <vector>

@@ -4,10 +4,10 @@
 /// glass transition temperatures, errors on bad graphs, seeding, and CPU/CUDA
 /// parity where a GPU exists.
 
-#include <sozai/core/common/error.h>
-#include <sozai/datasets/graph.h>
-#include <sozai/datasets/polymer.h>
-#include <sozai/models/gnn/polymer_mpnn.h>
+#include "common/error.h"
+#include "datasets/graph.h"
+#include "datasets/polymer.h"
+#include "models/gnn/polymer_mpnn.h"
 
 #include <cmath>
 #include <limits>

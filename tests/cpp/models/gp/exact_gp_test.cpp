@@ -2,8 +2,8 @@
 // fitting, jitter escalation, outcome transforms and input checks. The
 // scikit-learn oracle comparison lives in tests/python/test_gp.py.
 
-#include <sozai/core/common/error.h>
-#include <sozai/models/gp/exact_gp.h>
+#include "common/error.h"
+#include "models/gp/exact_gp.h"
 
 #include <ATen/ATen.h>
 #include <torch/cuda.h>

@@ -1,9 +1,9 @@
 // Multi-task GP: one task reduces to ExactGP; correlated fidelities are
 // learned as such and lend strength to the scarce target; unrelated ones
 // are not; covariances agree with each other; bad task indices are named.
-#include <sozai/core/common/error.h>
-#include <sozai/models/gp/exact_gp.h>
-#include <sozai/models/gp/multitask_gp.h>
+#include "common/error.h"
+#include "models/gp/exact_gp.h"
+#include "models/gp/multitask_gp.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,7 +1,7 @@
 // GP posterior sample paths (random Fourier features + Matheron's rule):
 // the paths' mean and covariance match the exact posterior.
-#include <sozai/models/gp/exact_gp.h>
-#include <sozai/models/gp/pathwise.h>
+#include "models/gp/exact_gp.h"
+#include "models/gp/pathwise.h"
 
 #include <catch2/catch.hpp>
 

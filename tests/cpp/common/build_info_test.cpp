@@ -1,6 +1,6 @@
 
-#include <sozai/core/common/build_info.h>
-#include <sozai/core/common/error.h>
+#include "common/build_info.h"
+#include "common/error.h"
 // Catch2 last: torch headers may pull in glog, whose CHECK must not win.
 #include <catch2/catch.hpp>
 

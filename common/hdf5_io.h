@@ -8,7 +8,7 @@
 
 #include <hdf5.h>
 
-#include <sozai/core/common/error.h>
+#include "common/error.h"
 
 #include <string>
 #include <vector>

@@ -1,5 +1,5 @@
-#include <sozai/core/common/build_info.h>
-#include <sozai/core/common/error.h>
+#include "common/build_info.h"
+#include "common/error.h"
 
 #include <torch/cuda.h>
 #include <torch/version.h>

@@ -1,4 +1,4 @@
-#include <sozai/core/common/hdf5_io.h>
+#include "common/hdf5_io.h"
 
 #ifdef SOZAI_WITH_HDF5
 
