@@ -5,7 +5,7 @@
 #include "datasets/polymer.h"
 #include "datasets/property_import.h"
 #include "datasets/registry.h"
-#include "datasets/sha256.h"
+#include "common/sha256.h"
 
 #include <chrono>
 #include <cmath>

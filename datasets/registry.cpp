@@ -7,7 +7,7 @@
 
 #include "common/error.h"
 #include "datasets/registry.h"
-#include "datasets/sha256.h"
+#include "common/sha256.h"
 
 #include <sys/wait.h>
 #include <unistd.h>

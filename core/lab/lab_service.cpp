@@ -1,8 +1,8 @@
 #include "core/lab/lab_service.h"
 #include "core/campaign/lab_engine.h"
+#include "common/sha256.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -25,31 +25,13 @@ std::vector<unsigned char> random_bytes(size_t n) {
   return out;
 }
 
-std::string hex(const std::vector<unsigned char>& b) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (auto c : b) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
-}
-
-std::vector<unsigned char> sha256(const std::vector<unsigned char>& a, const std::string& b) {
-  std::vector<unsigned char> out(EVP_MAX_MD_SIZE);
-  unsigned int len = 0;
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  const bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
-                  EVP_DigestUpdate(ctx, a.data(), a.size()) == 1 && EVP_DigestUpdate(ctx, b.data(), b.size()) == 1 &&
-                  EVP_DigestFinal_ex(ctx, out.data(), &len) == 1;
-  EVP_MD_CTX_free(ctx);
-  if (!ok) throw Error("SHA-256 failed");
-  out.resize(len);
-  return out;
+/// SHA-256 of salt followed by text.
+std::vector<unsigned char> salted_hash(const std::vector<unsigned char>& salt, const std::string& text) {
+  return sha256({std::string(salt.begin(), salt.end()), text});
 }
 
 /// The store id of a token: a hash prefix, so any token text can be found.
-std::string token_id(const std::string& token) { return hex(sha256({}, token)).substr(0, 16); }
+std::string token_id(const std::string& token) { return to_hex(salted_hash({}, token)).substr(0, 16); }
 
 LabError bad_request(const std::string& what) { return LabError(400, what); }
 
@@ -117,13 +99,13 @@ LabService::LabService(const std::string& db_path) : store_(std::make_unique<Exp
 std::string LabService::create_token(const std::string& role, const std::string& campaign) {
   if (!kRoles.count(role)) throw InputError(str("unknown role '", role, "'; expected admin, controller or viewer"));
   if (!campaign.empty() && !store_->campaign(campaign)) throw InputError(str("no campaign '", campaign, "'"));
-  const std::string token = "sozai_" + hex(random_bytes(24));
+  const std::string token = "sozai_" + to_hex(random_bytes(24));
   TokenRow t;
   t.id = token_id(token);
   t.role = role;
   t.campaign = campaign;
   t.salt = random_bytes(16);
-  t.hash = sha256(t.salt, token);
+  t.hash = salted_hash(t.salt, token);
   t.created_at = unix_now();
   store_->transaction([&] { store_->insert_token(t); });
   return token;
@@ -135,12 +117,12 @@ std::string LabService::bootstrap_admin_token(const std::string& preset) {
     if (store_->token_count() > 0) return;
     if (!preset.empty() && preset.size() < 16)
       throw InputError("SOZAI_ADMIN_TOKEN must be at least 16 characters long");
-    out = preset.empty() ? "sozai_" + hex(random_bytes(24)) : preset;
+    out = preset.empty() ? "sozai_" + to_hex(random_bytes(24)) : preset;
     TokenRow t;
     t.id = token_id(out);
     t.role = "admin";
     t.salt = random_bytes(16);
-    t.hash = sha256(t.salt, out);
+    t.hash = salted_hash(t.salt, out);
     t.created_at = unix_now();
     store_->insert_token(t);
   });
@@ -153,7 +135,7 @@ Principal LabService::authenticate(const std::string& authorization) {
     throw LabError(401, "missing bearer token (Authorization: Bearer <token>)");
   const std::string token = authorization.substr(prefix.size());
   auto row = store_->token(token_id(token));
-  const auto hash = row ? sha256(row->salt, token) : std::vector<unsigned char>(32, 0);
+  const auto hash = row ? salted_hash(row->salt, token) : std::vector<unsigned char>(32, 0);
   const bool ok = row && hash.size() == row->hash.size() &&
                   CRYPTO_memcmp(hash.data(), row->hash.data(), hash.size()) == 0;
   if (!ok) throw LabError(401, "invalid token");
@@ -220,7 +202,7 @@ LabResponse LabService::create_campaign(const Principal& who, const json& body, 
       throw bad_request(e.what());
     }
     LabCampaignRow row;
-    row.id = "c" + hex(random_bytes(6));
+    row.id = "c" + to_hex(random_bytes(6));
     row.name = engine->description().at("name").get<std::string>();
     row.description = engine->description();
     row.engine_state = engine->state();

@@ -4,7 +4,7 @@
 
 #include "common/error.h"
 #include "datasets/registry.h"
-#include "datasets/sha256.h"
+#include "common/sha256.h"
 
 
 #include <cstdlib>

@@ -2,7 +2,7 @@
 /// edge cases around the 55/56/64-byte block boundaries and file hashing.
 
 #include "common/error.h"
-#include "datasets/sha256.h"
+#include "common/sha256.h"
 
 
 #include <cstdlib>
@@ -12,7 +12,7 @@
 // Catch2 last: torch headers may pull in glog, whose CHECK must not win.
 #include <catch2/catch.hpp>
 
-TEST_CASE("sha256_hex: NIST example vectors", "[datasets][sha256]") {
+TEST_CASE("sha256_hex: NIST example vectors", "[common][sha256]") {
   CHECK(sozai::sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   CHECK(sozai::sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   // The two-block, 448-bit message.
@@ -23,7 +23,7 @@ TEST_CASE("sha256_hex: NIST example vectors", "[datasets][sha256]") {
         "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
-TEST_CASE("sha256_hex: padding at block boundaries", "[datasets][sha256]") {
+TEST_CASE("sha256_hex: padding at block boundaries", "[common][sha256]") {
   // 55 bytes fit the length in one block; 56 and 64 need a second one.
   CHECK(sozai::sha256_hex(std::string(55, 'a')) ==
         "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318");
@@ -33,7 +33,7 @@ TEST_CASE("sha256_hex: padding at block boundaries", "[datasets][sha256]") {
         "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
 }
 
-TEST_CASE("sha256_file: same digest as the bytes; missing file", "[datasets][sha256]") {
+TEST_CASE("sha256_file: same digest as the bytes; missing file", "[common][sha256]") {
   std::string dir = (std::filesystem::temp_directory_path() / "sozai_sha_XXXXXX").string();
   REQUIRE(::mkdtemp(dir.data()) != nullptr);
   const std::string path = dir + "/blob.bin";

@@ -1,0 +1,147 @@
+#pragma once
+/// Reading typed fields out of JSON objects with errors that say where:
+/// the one field checker every layer uses (campaign settings, design
+/// spaces, saved state, the lab API). Errors are InputError for what a user
+/// sent and StorageError for what was read back from a file (the template
+/// parameter E), and always name the place, the field and what was expected:
+///   "spec.json: parameters[0] ('T'): missing field 'high'"
+///   "settings: field 'n_init' has the wrong type: 'n_init' must be a whole number, got string"
+
+#include "common/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <set>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace sozai {
+namespace json_io {
+
+using nlohmann::json;
+
+/// What a value of type T looks like in JSON, for error messages.
+template <typename T, typename = void>
+struct Expected {
+  static std::string text() { return "a value of another type"; }
+};
+template <>
+struct Expected<bool> {
+  static std::string text() { return "true or false"; }
+};
+template <typename T>
+struct Expected<T, std::enable_if_t<std::is_integral<T>::value && !std::is_same<T, bool>::value>> {
+  static std::string text() { return std::is_unsigned<T>::value ? "a non-negative whole number" : "a whole number"; }
+};
+template <typename T>
+struct Expected<T, std::enable_if_t<std::is_floating_point<T>::value>> {
+  static std::string text() { return "a number"; }
+};
+template <>
+struct Expected<std::string> {
+  static std::string text() { return "a string"; }
+};
+template <>
+struct Expected<json> {
+  static std::string text() { return "a JSON value"; }
+};
+template <typename T>
+struct Expected<std::vector<T>> {
+  static std::string text() {
+    auto inner = Expected<T>::text();
+    if (inner.rfind("a ", 0) == 0) inner = inner.substr(2) + "s";
+    return "an array of " + inner;
+  }
+};
+
+/// Whether v holds a T without losing anything (nlohmann would turn 2.5
+/// into the integer 2 and -1 into a huge unsigned value; we refuse both).
+template <typename T>
+bool holds(const json& v) {
+  if constexpr (std::is_same<T, json>::value) {
+    return true;
+  } else if constexpr (std::is_same<T, bool>::value) {
+    return v.is_boolean();
+  } else if constexpr (std::is_integral<T>::value) {
+    if (v.is_number_unsigned()) return v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max());
+    if (v.is_number_integer()) return std::is_signed<T>::value || v.get<int64_t>() >= 0;
+    if (!v.is_number_float()) return false;
+    const double d = v.get<double>();
+    return std::isfinite(d) && d == std::floor(d) && d >= static_cast<double>(std::numeric_limits<T>::lowest()) &&
+           d <= static_cast<double>(std::numeric_limits<T>::max());
+  } else if constexpr (std::is_floating_point<T>::value) {
+    return v.is_number();
+  } else if constexpr (std::is_same<T, std::string>::value) {
+    return v.is_string();
+  } else {
+    if (!v.is_array()) return false;
+    for (const auto& e : v)
+      if (!holds<typename T::value_type>(e)) return false;
+    return true;
+  }
+}
+
+/// v as T; E naming `where` and `what` when it does not hold one.
+template <typename T, typename E = InputError>
+T as(const json& v, const std::string& where, const std::string& what) {
+  if (!holds<T>(v))
+    throw E(str(where, ": ", what, " must be ", Expected<T>::text(), ", got ", v.is_null() ? "null" : v.type_name()));
+  if constexpr (std::is_integral<T>::value && !std::is_same<T, bool>::value) {
+    if (v.is_number_float()) return static_cast<T>(v.get<double>());
+  }
+  return v.get<T>();
+}
+
+/// Field `key` of object j as T; E naming `where` when it is missing or
+/// has the wrong type.
+template <typename T, typename E = InputError>
+T required(const json& j, const std::string& key, const std::string& where) {
+  if (!j.is_object() || !j.contains(key)) throw E(str(where, ": missing field '", key, "'"));
+  const auto& v = j.at(key);
+  if (!holds<T>(v))
+    throw E(str(where, ": field '", key, "' has the wrong type: '", key, "' must be ", Expected<T>::text(), ", got ",
+                v.is_null() ? "null" : v.type_name()));
+  return as<T, E>(v, where, key);
+}
+
+/// Field `key` as T, or `fallback` when it is absent or null.
+template <typename T, typename E = InputError>
+T optional(const json& j, const std::string& key, const T& fallback, const std::string& where) {
+  if (!j.is_object() || !j.contains(key) || j.at(key).is_null()) return fallback;
+  return required<T, E>(j, key, where);
+}
+
+/// E unless j is an object.
+template <typename E = InputError>
+void require_object(const json& j, const std::string& where) {
+  if (!j.is_object()) throw E(str(where, ": must be a JSON object, got ", j.type_name()));
+}
+
+/// E naming the first key of object j that is not in `allowed`.
+template <typename E = InputError>
+void only_fields(const json& j, const std::set<std::string>& allowed, const std::string& where) {
+  require_object<E>(j, where);
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (!allowed.count(it.key())) {
+      std::string list;
+      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      throw E(str(where, ": unknown field '", it.key(), "' (expected ", list, ")"));
+    }
+}
+
+/// Parses text; E naming `where` when it is not JSON.
+template <typename E = InputError>
+json parse(const std::string& text, const std::string& where) {
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    throw E(str(where, ": not valid JSON: ", e.what()));
+  }
+}
+
+}  // namespace json_io
+}  // namespace sozai
