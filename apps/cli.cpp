@@ -1,6 +1,7 @@
 #include "apps/cli.h"
 #include "apps/serve.h"
 #include "core/lab/lab_service.h"
+#include "core/bo/registry.h"
 #include "core/campaign/benchmark.h"
 #include "core/campaign/pool_campaign.h"
 #include "core/campaign/space_campaign.h"
@@ -48,12 +49,16 @@ commands:
       --no-early-stop       run every campaign to the full budget
       --out DIR             write DIR/NAME.json (curves) and DIR/NAME.md (summary)
   campaign new  --pool P.csv --state S.json [--target COL] [--minimize] [--acquisition A] [--seed N]
+                [--n-init N] [--settings JSON]
                             start a campaign over the rows of a CSV pool (header
                             row; --target names a column whose filled cells are
                             results already measured; the other columns are inputs)
-  campaign new  --space SPACE.json --state S.json [--minimize] [--acquisition A] [--seed N]
+  campaign new  --space SPACE.json --state S.json [--minimize] [--acquisition A] [--seed N] [--settings JSON]
                             start a campaign over a continuous or mixed design
-                            space (JSON: {"parameters": [...], "constraints": [...]})
+                            space (JSON: {"parameters": [...], "constraints": [...]});
+                            --settings: campaign settings as JSON, the keys Python's
+                            keyword arguments and the lab service take
+                            ({"mc_samples": 64, "gp": {"restarts": 2}, ...})
   campaign ask  --state S.json [--q Q]     propose Q rows (printed as CSV; space
                             campaigns print one JSON object of named values per line)
   campaign tell --state S.json --row I --value Y   record a result
@@ -272,7 +277,7 @@ int cmd_benchmark(const std::vector<std::string>& args) {
   cfg.n_init = o.get_int("n-init", 2);
   cfg.stop_when_all_found = !o.has("no-early-stop");
   if (o.has("acquisition")) cfg.acquisitions = split_commas(o.get("acquisition"));
-  for (const auto& a : cfg.acquisitions) check_acquisition_name(a);
+  for (const auto& a : cfg.acquisitions) acquisition_info(a);  // InputError listing the names
   const int64_t budget = cfg.budget > 0 ? cfg.budget : ds.X.size(0);
   if (budget > ds.X.size(0))
     throw InputError(str("--budget ", budget, " exceeds the ", ds.X.size(0), " unique candidates of ", name));
@@ -296,14 +301,37 @@ int cmd_benchmark(const std::vector<std::string>& args) {
   return 0;
 }
 
-/// Whether a saved campaign state is a space campaign (else a pool one).
-bool is_space_state(const std::string& path) {
-  if (path.size() > 3 && (path.rfind(".h5") == path.size() - 3 || path.rfind(".hdf5") == path.size() - 5)) return false;
+/// Campaign settings from --settings (a JSON object) and the flags that
+/// name one setting each; read by CampaignConfig::from_json like Python's
+/// keyword arguments and the lab service's description.
+CampaignConfig campaign_settings(const Options& o) {
+  nlohmann::json j = nlohmann::json::object();
+  if (o.has("settings")) {
+    try {
+      j = nlohmann::json::parse(o.get("settings"));
+    } catch (const nlohmann::json::exception& e) {
+      throw InputError(str("--settings: not valid JSON: ", e.what()));
+    }
+    if (!j.is_object()) throw InputError("--settings must be a JSON object of campaign settings");
+  }
+  if (o.has("acquisition")) j["acquisition"] = o.get("acquisition");
+  if (o.has("seed")) j["seed"] = o.get_int("seed", 0);
+  if (o.has("n-init")) j["n_init"] = o.get_int("n-init", 0);
+  if (o.has("minimize")) {
+    if (j.contains("outcomes")) throw InputError("give --minimize or outcomes in --settings, not both");
+    j["outcomes"] = {{{"direction", "minimize"}}};
+  }
+  return CampaignConfig::from_json(j, "settings");
+}
+
+nlohmann::json read_json_file(const std::string& path, const char* what) {
   std::ifstream in(path);
-  if (!in) throw StorageError(str("cannot open campaign state '", path, "'"));
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str().find("\"format\":\"sozai.space_campaign\"") != std::string::npos;
+  if (!in) throw InputError(str("cannot open ", what, " '", path, "'"));
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(str(path, ": not valid JSON: ", e.what()));
+  }
 }
 
 int cmd_campaign(const std::vector<std::string>& args) {
@@ -311,29 +339,18 @@ int cmd_campaign(const std::vector<std::string>& args) {
   const std::string sub = args[1];
   if (sub == "new") {
     auto o = parse_options(args, 2, {"minimize"},
-                           {"pool", "space", "state", "target", "acquisition", "seed", "n-init"});
-    CampaignConfig cfg;
-    if (o.has("acquisition")) cfg.acquisition = o.get("acquisition");
-    cfg.seed = static_cast<uint64_t>(o.get_int("seed", 0));
-    cfg.n_init = o.get_int("n-init", 2);
+                           {"pool", "space", "state", "target", "acquisition", "seed", "n-init", "settings"});
+    const auto cfg = campaign_settings(o);
     if (o.has("space")) {
       const auto path = o.require("space");
-      std::ifstream in(path);
-      if (!in) throw InputError(str("cannot open design space '", path, "'"));
-      nlohmann::json j;
-      try {
-        j = nlohmann::json::parse(in);
-      } catch (const nlohmann::json::exception& e) {
-        throw InputError(str(path, ": not valid JSON: ", e.what()));
-      }
-      SpaceCampaign c(space_from_json(j, path), !o.has("minimize"), cfg);
+      SpaceCampaign c(space_from_json(read_json_file(path, "design space"), path), cfg);
       c.save(o.require("state"));
       std::cout << "campaign over a design space of " << c.space().parameters().size() << " parameters; state in "
                 << o.require("state") << "\n";
       return 0;
     }
     auto pool = read_pool_csv(o.require("pool"), o.get("target"));
-    PoolCampaign c(pool.X, !o.has("minimize"), cfg);
+    PoolCampaign c(pool.X, cfg);
     c.tell(pool.measured_rows, pool.measured_values);
     c.save(o.require("state"));
     std::cout << "campaign over " << pool.X.size(0) << " candidates (" << pool.input_names.size()
@@ -343,71 +360,63 @@ int cmd_campaign(const std::vector<std::string>& args) {
   }
   if (sub == "ask") {
     auto o = parse_options(args, 2, {}, {"state", "q"});
-    if (is_space_state(o.require("state"))) {
-      auto c = SpaceCampaign::load(o.require("state"));
-      auto picks = c.ask(o.get_int("q", 1));
-      c.save(o.require("state"));
-      for (int64_t i = 0; i < picks.size(0); ++i)
-        std::cout << candidate_to_json(c.space(), picks[i].data_ptr<double>()).dump() << "\n";
+    auto c = Campaign::load(o.require("state"));
+    auto picks = c->ask(o.get_int("q", 1));
+    c->save(o.require("state"));
+    if (const auto* s = dynamic_cast<const SpaceCampaign*>(c.get())) {
+      for (int64_t i = 0; i < picks.size(); ++i)
+        std::cout << candidate_to_json(s->space(), picks.X[i].data_ptr<double>()).dump() << "\n";
       return 0;
     }
-    auto c = PoolCampaign::load(o.require("state"));
-    auto rows = c.ask(o.get_int("q", 1));
-    c.save(o.require("state"));
     std::cout << "row";
-    for (int64_t j = 0; j < c.pool().size(1); ++j) std::cout << ",x" << j;
+    for (int64_t j = 0; j < picks.X.size(1); ++j) std::cout << ",x" << j;
     std::cout << "\n";
-    for (auto r : rows) {
-      std::cout << r;
-      for (int64_t j = 0; j < c.pool().size(1); ++j) std::cout << "," << c.pool()[r][j].item<double>();
+    for (int64_t i = 0; i < picks.size(); ++i) {
+      std::cout << picks.rows[i];
+      for (int64_t j = 0; j < picks.X.size(1); ++j) std::cout << "," << picks.X[i][j].item<double>();
       std::cout << "\n";
     }
     return 0;
   }
   if (sub == "tell") {
     auto o = parse_options(args, 2, {}, {"state", "row", "params", "value"});
-    if (is_space_state(o.require("state"))) {
-      auto c = SpaceCampaign::load(o.require("state"));
+    auto c = Campaign::load(o.require("state"));
+    const auto value = torch::tensor(std::vector<double>{o.get_double("value")}, torch::kFloat64);
+    std::string what;
+    if (const auto* s = dynamic_cast<const SpaceCampaign*>(c.get())) {
       nlohmann::json j;
       try {
         j = nlohmann::json::parse(o.require("params"));
       } catch (const nlohmann::json::exception& e) {
         throw InputError(str("--params: not valid JSON: ", e.what()));
       }
-      c.tell(candidate_from_json(c.space(), j, "--params"), o.get_double("value"));
-      c.save(o.require("state"));
-      std::cout << "recorded " << j.dump() << " = " << o.get("value") << " (" << c.num_observed() << " results)\n";
-      return 0;
+      const auto raw = candidate_from_json(s->space(), j, "--params");
+      c->tell(Candidates(torch::tensor(raw, torch::kFloat64).unsqueeze(0)), value);
+      what = j.dump();
+    } else {
+      const int64_t row = o.get_int("row", -1);
+      c->tell(Candidates(torch::Tensor(), {row}), value);
+      what = str("row ", row);
     }
-    auto c = PoolCampaign::load(o.require("state"));
-    c.tell(o.get_int("row", -1), o.get_double("value"));
-    c.save(o.require("state"));
-    std::cout << "recorded row " << o.get("row") << " = " << o.get("value") << " (" << c.observed_indices().size()
-              << " results)\n";
+    c->save(o.require("state"));
+    std::cout << "recorded " << what << " = " << o.get("value") << " (" << c->num_observed() << " results)\n";
     return 0;
   }
   if (sub == "show") {
     auto o = parse_options(args, 2, {}, {"state"});
-    if (is_space_state(o.require("state"))) {
-      auto c = SpaceCampaign::load(o.require("state"));
-      std::cout << "design space of " << c.space().parameters().size() << " parameters, " << c.num_observed()
-                << " results, " << c.pending().size(0) << " pending, acquisition " << c.config().acquisition << ", "
-                << (c.maximize() ? "maximise" : "minimise") << "\n";
-      if (c.num_observed() > 0 && c.num_outcomes() == 1) {
-        auto b = c.best();
-        auto X = c.observed_candidates();
-        std::cout << "best: " << candidate_to_json(c.space(), X[b.first].data_ptr<double>()).dump() << " = "
-                  << b.second << "\n";
-      }
-      return 0;
-    }
-    auto c = PoolCampaign::load(o.require("state"));
-    std::cout << "pool " << c.pool_size() << " candidates, " << c.observed_indices().size() << " results, "
-              << c.pending().size() << " pending, acquisition " << c.config().acquisition << ", "
-              << (c.maximize() ? "maximise" : "minimise") << "\n";
-    if (!c.observed_indices().empty()) {
-      auto b = c.best();
-      std::cout << "best: row " << b.first << " = " << b.second << "\n";
+    auto c = Campaign::load(o.require("state"));
+    const auto* s = dynamic_cast<const SpaceCampaign*>(c.get());
+    const auto* p = dynamic_cast<const PoolCampaign*>(c.get());
+    std::cout << (s ? str("design space of ", s->space().parameters().size(), " parameters")
+                    : str("pool ", p->pool_size(), " candidates"))
+              << ", " << c->num_observed() << " results, " << c->pending().size() << " pending, acquisition "
+              << to_string(c->config().acquisition.kind) << ", " << (c->maximize() ? "maximise" : "minimise") << "\n";
+    if (c->num_observed() > 0 && c->num_outcomes() == 1) {
+      auto b = c->best();
+      std::cout << "best: "
+                << (s ? candidate_to_json(s->space(), b.candidate.X[0].data_ptr<double>()).dump()
+                      : str("row ", b.candidate.rows.front()))
+                << " = " << b.value << "\n";
     }
     return 0;
   }

@@ -12,4 +12,9 @@ inline std::string to_lower(std::string s) {
   return s;
 }
 
+/// Whether s ends with suffix.
+inline bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 }  // namespace sozai

@@ -1,5 +1,4 @@
 #include "common/error.h"
-#include "common/strings.h"
 #include "kernels/acquisition.h"
 
 #include <cctype>
@@ -7,27 +6,10 @@
 namespace sozai {
 namespace kernels {
 
-AcquisitionKind acquisition_kind_from_string(const std::string& name) {
-  const std::string s = to_lower(name);
-  if (s == "ei") return AcquisitionKind::EI;
-  if (s == "logei" || s == "log_ei") return AcquisitionKind::LogEI;
-  if (s == "ucb") return AcquisitionKind::UCB;
-  if (s == "pi") return AcquisitionKind::PI;
-  throw InputError(str("unknown acquisition '", name, "'; expected one of ei, logei, ucb, pi"));
-}
-
-std::string to_string(AcquisitionKind kind) {
-  switch (kind) {
-    case AcquisitionKind::EI: return "ei";
-    case AcquisitionKind::LogEI: return "logei";
-    case AcquisitionKind::UCB: return "ucb";
-    case AcquisitionKind::PI: return "pi";
-  }
-  return "unknown";
-}
-
 void validate_acquisition_inputs(const torch::Tensor& mean, const torch::Tensor& variance,
                                  const AcquisitionParams& params, const char* op) {
+  SOZAI_CHECK(is_analytic(params.kind), op, ": the kernels evaluate ei, logei, ucb and pi, not acquisition kind ",
+              static_cast<int>(params.kind));
   SOZAI_CHECK(mean.defined() && variance.defined(), op, ": mean and variance must be defined tensors");
   SOZAI_CHECK(mean.sizes() == variance.sizes(), op, ": mean and variance must have the same shape, got ",
               mean.sizes(), " and ", variance.sizes());

@@ -11,13 +11,9 @@
 namespace sozai {
 namespace kernels {
 
-/// Parses "ei", "logei", "ucb", "pi" (case-insensitive); InputError otherwise.
-AcquisitionKind acquisition_kind_from_string(const std::string& name);
-/// Lower-case name of a kind ("logei", ...).
-std::string to_string(AcquisitionKind kind);
-
-/// Checks what every acquisition kernel needs (defined tensors of equal
-/// shape, float32/float64, one device; beta >= 0; finite best_f unless UCB);
+/// Checks what every acquisition kernel needs (an analytic kind, defined
+/// tensors of equal shape, float32/float64, one device; beta >= 0; finite
+/// best_f unless UCB);
 /// `op` names the caller in the error.
 void validate_acquisition_inputs(const torch::Tensor& mean, const torch::Tensor& variance,
                                  const AcquisitionParams& params, const char* op);

@@ -13,9 +13,28 @@
 namespace sozai {
 namespace kernels {
 
-/// Which analytic acquisition to evaluate. Values are stable: they cross
-/// the host/device boundary and appear in saved campaign state.
-enum class AcquisitionKind : int32_t { EI = 0, LogEI = 1, UCB = 2, PI = 3 };
+/// Every acquisition sozai knows, one enum for all (core/bo/registry.h
+/// parses the names and says what each supports). The kernels here
+/// evaluate the analytic four, EI .. PI; the others are sampled in
+/// core/bo. Values are stable: they cross the host/device boundary.
+enum class AcquisitionKind : int32_t {
+  EI = 0,
+  LogEI = 1,
+  UCB = 2,
+  PI = 3,
+  qLogNEI = 4,
+  qUCB = 5,
+  Thompson = 6,
+  qNEHVI = 7,
+  qLogNEHVI = 8,
+  qParEGO = 9,
+  AEI = 10,
+};
+
+/// Whether the kernels here evaluate `kind` (EI, LogEI, UCB, PI).
+SOZAI_HOST_DEVICE inline bool is_analytic(AcquisitionKind kind) {
+  return static_cast<int32_t>(kind) >= 0 && static_cast<int32_t>(kind) <= 3;
+}
 
 /// Parameters shared by every element.
 struct AcquisitionParams {

@@ -1,8 +1,8 @@
+// qLogNEI and qUCB of one modelled objective (registry.cpp: qlognei, qucb).
 #include "core/bo/monte_carlo.h"
-#include "core/bo/pool_select.h"
+#include "core/bo/registry.h"
 #include "core/bo/smooth.h"
 #include "common/error.h"
-#include "common/strings.h"
 #include "core/space/sobol.h"
 #include "models/gp/linalg.h"
 
@@ -10,9 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <memory>
-#include <numeric>
 
 namespace sozai {
 
@@ -20,23 +18,38 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
+/// The settings of one Monte-Carlo acquisition, in the maximisation direction.
+struct MCConfig {
+  bool log_nei = true;  // else qUCB
+  bool maximize = true;
+  int64_t samples = 128;
+  uint64_t seed = 0;
+  double beta = 4.0;
+  double tau_max = 1e-2, tau_relu = 1e-6;
+  int64_t max_baseline = 64;
+};
+
+MCConfig mc_config(const AcquisitionSpec& s) {
+  MCConfig c;
+  c.log_nei = s.kind == AcquisitionKind::qLogNEI;
+  c.maximize = s.outcomes.front().maximizes();
+  c.samples = s.mc_samples;
+  c.seed = s.seed;
+  c.beta = s.beta;
+  c.tau_max = s.sampling.tau_max;
+  c.tau_relu = s.sampling.tau_relu;
+  c.max_baseline = s.sampling.max_baseline;
+  return c;
+}
+
 /// qLogNEI's smoothed log improvement of samples f over best: [..] -> [..].
-torch::Tensor log_improvement(const torch::Tensor& f, const torch::Tensor& best, const MCAcquisitionConfig& c) {
+torch::Tensor log_improvement(const torch::Tensor& f, const torch::Tensor& best, const MCConfig& c) {
   return bo_detail::log_softplus_tau(f - best, c.tau_relu);
 }
 
 /// qUCB's per-sample optimism mu + sqrt(beta pi / 2) |f - mu|.
-torch::Tensor ucb_sample(const torch::Tensor& f, const torch::Tensor& mu, const MCAcquisitionConfig& c) {
+torch::Tensor ucb_sample(const torch::Tensor& f, const torch::Tensor& mu, const MCConfig& c) {
   return mu + std::sqrt(c.beta * kPi / 2.0) * (f - mu).abs();
-}
-
-void check_config(const MCAcquisitionConfig& c, const char* op) {
-  SOZAI_CHECK(c.samples >= 1, op, ": samples must be >= 1, got ", c.samples);
-  SOZAI_CHECK(c.beta >= 0, op, ": beta must be >= 0, got ", c.beta);
-  SOZAI_CHECK(c.tau_max > 0 && c.tau_relu > 0, op, ": tau_max and tau_relu must be > 0, got ", c.tau_max, ", ",
-              c.tau_relu);
-  SOZAI_CHECK(c.max_baseline >= 1, op, ": max_baseline must be >= 1, got ", c.max_baseline);
-  SOZAI_CHECK(c.chunk >= 1, op, ": chunk must be >= 1, got ", c.chunk);
 }
 
 void check_points(const torch::Tensor& X, int64_t d, const char* op, const char* what) {
@@ -55,11 +68,11 @@ struct BatchContext {
 };
 
 BatchContext batch_context(const torch::Tensor& f_fixed, const torch::Tensor& mu_fixed, int64_t n_baseline,
-                           const MCAcquisitionConfig& c) {
+                           const MCConfig& c) {
   BatchContext ctx;
   const int64_t m = f_fixed.size(1);
   auto members = f_fixed.slice(1, n_baseline, m);  // [S, k]
-  if (c.kind == MCAcquisitionKind::qLogNEI) {
+  if (c.log_nei) {
     SOZAI_CHECK(n_baseline >= 1, "qLogNEI needs at least one baseline (observed) point");
     ctx.best = std::get<0>(f_fixed.slice(1, 0, n_baseline).max(1));
     ctx.incumbent = ctx.best;
@@ -83,13 +96,14 @@ BatchContext batch_context(const torch::Tensor& f_fixed, const torch::Tensor& mu
 /// saturation, where every candidate's small extra improvement vanishes
 /// next to the members' own in floating point and ties decide the pick.
 torch::Tensor batch_values(const torch::Tensor& f, const torch::Tensor& mu, const BatchContext& ctx,
-                           const MCAcquisitionConfig& c, bool incremental = false) {
+                           const MCConfig& c, bool incremental = false) {
   const double S = static_cast<double>(f.size(1));
-  if (c.kind == MCAcquisitionKind::qLogNEI && incremental)
+  if (c.log_nei && incremental)
     return torch::logsumexp(log_improvement(f, ctx.incumbent.unsqueeze(0), c), 1) - std::log(S);
-  if (c.kind == MCAcquisitionKind::qLogNEI) {
+  if (c.log_nei) {
     auto li = log_improvement(f, ctx.best.unsqueeze(0), c);  // [n, S]
-    if (ctx.fixed_agg.defined()) li = c.tau_max * torch::logaddexp(li / c.tau_max, ctx.fixed_agg.unsqueeze(0) / c.tau_max);
+    if (ctx.fixed_agg.defined())
+      li = c.tau_max * torch::logaddexp(li / c.tau_max, ctx.fixed_agg.unsqueeze(0) / c.tau_max);
     return torch::logsumexp(li, 1) - std::log(S);
   }
   auto u = ucb_sample(f, mu.unsqueeze(1), c);
@@ -97,21 +111,110 @@ torch::Tensor batch_values(const torch::Tensor& f, const torch::Tensor& mu, cons
   return u.mean(1);
 }
 
+torch::Tensor joined(const torch::Tensor& A, const torch::Tensor& B) {
+  if (!B.defined() || B.numel() == 0) return A;
+  return torch::cat({A, B.to(A.options())}, 0);
+}
+
+/// The value of the next pick, scored jointly with the fixed batch members
+/// (pending experiments and earlier picks) against the baseline: built once
+/// per pick, differentiable in the candidates.
+class StepScorer {
+ public:
+  StepScorer(const Surrogate& model, const torch::Tensor& baseline, const torch::Tensor& members, const MCConfig& c)
+      : c_(c),
+        // Base samples for [baseline; batch so far; candidate], as a q-batch of
+        // this size would draw them: the first pick does not depend on q.
+        sampler_(model, joined(baseline, members),
+                 normal_base_samples(c.samples, baseline.size(0) + members.size(0) + 1, c.seed)) {
+    const double sign = c.maximize ? 1.0 : -1.0;
+    auto ctx = batch_context(sign * sampler_.fixed_samples(), sign * sampler_.fixed_mean(), baseline.size(0), c);
+    ctx_.incumbent = ctx.incumbent;
+    ctx_.fixed_agg = ctx.fixed_agg;
+  }
+  torch::Tensor operator()(const torch::Tensor& candidates) const {
+    const double sign = c_.maximize ? 1.0 : -1.0;
+    torch::Tensor mu;
+    auto f = sampler_.candidate_samples(candidates, &mu);
+    return batch_values(sign * f, sign * mu, ctx_, c_, /*incremental=*/true);
+  }
+
+ private:
+  MCConfig c_;
+  ConditionedSampler sampler_;
+  BatchContext ctx_;
+};
+
+class MonteCarloBatch final : public BatchBuilder {
+ public:
+  MonteCarloBatch(const Surrogate& model, const torch::Tensor& baseline, const torch::Tensor& pending,
+                  const MCConfig& c)
+      : model_(model), baseline_(baseline), members_(pending), c_(c) {}
+  torch::Tensor score(const torch::Tensor& X) override {
+    if (!scorer_) scorer_ = std::make_unique<StepScorer>(model_, baseline_.to(X.options()), members_, c_);
+    return (*scorer_)(X);
+  }
+  void add(const torch::Tensor& x) override {
+    members_ = torch::cat({members_, x.unsqueeze(0).to(members_.options())}, 0);
+    scorer_.reset();
+  }
+
+ private:
+  const Surrogate& model_;
+  torch::Tensor baseline_, members_;
+  MCConfig c_;
+  std::unique_ptr<StepScorer> scorer_;
+};
+
+class MonteCarloAcquisition final : public Acquisition {
+ public:
+  MonteCarloAcquisition(const AcquisitionSpec& spec, const Surrogate& model, const AcquisitionData& data)
+      : Acquisition(spec), model_(model), c_(mc_config(spec)) {
+    const int64_t d = data.X.size(1);
+    baseline_ = data.X.new_zeros({0, d});
+    if (c_.log_nei) {
+      check_points(data.X, d, "qlognei", "X_observed");
+      SOZAI_CHECK(data.X.size(0) >= 1, "qlognei needs at least one observation (X_observed is empty)");
+      baseline_ = prune_baseline(model, data.X, spec);
+    }
+    pending_ = data.X_pending.defined() && data.X_pending.numel() > 0 ? data.X_pending.to(data.X.options())
+                                                                       : data.X.new_zeros({0, d});
+  }
+
+  torch::Tensor operator()(const torch::Tensor& X) const override {
+    SOZAI_CHECK(X.defined() && X.dim() == 3 && X.size(1) >= 1, info().name,
+                ": X must be [b, q, d] with q >= 1, got ", X.defined() ? X.sizes() : at::IntArrayRef{});
+    const int64_t d = X.size(2), q = X.size(1);
+    SOZAI_CHECK(d == baseline_.size(1), info().name, ": X has ", d, " inputs, the observations ", baseline_.size(1));
+    auto base_pts = baseline_.to(X.options());
+    auto pend = pending_.to(X.options());
+    const int64_t nb = base_pts.size(0), np = pend.size(0);
+    auto base = normal_base_samples(c_.samples, nb + np + q, c_.seed);
+    const double sign = c_.maximize ? 1.0 : -1.0;
+    std::vector<torch::Tensor> out;
+    for (int64_t i = 0; i < X.size(0); ++i) {
+      auto xi = X.select(0, i);
+      auto fixed = torch::cat({base_pts, pend, xi.slice(0, 0, q - 1)}, 0);
+      ConditionedSampler sampler(model_, fixed, base);
+      auto ctx = batch_context(sign * sampler.fixed_samples(), sign * sampler.fixed_mean(), nb, c_);
+      torch::Tensor mu;
+      auto f = sampler.candidate_samples(xi.slice(0, q - 1, q), &mu);
+      out.push_back(batch_values(sign * f, sign * mu, ctx, c_));
+    }
+    return torch::cat(out);
+  }
+
+  std::unique_ptr<BatchBuilder> start_batch() const override {
+    return std::make_unique<MonteCarloBatch>(model_, baseline_, pending_, c_);
+  }
+
+ private:
+  const Surrogate& model_;
+  MCConfig c_;
+  torch::Tensor baseline_, pending_;
+};
+
 }  // namespace
-
-MCAcquisitionKind mc_acquisition_kind_from_string(const std::string& name) {
-  const auto n = to_lower(name);
-  if (n == "qlognei" || n == "qlognoisyei") return MCAcquisitionKind::qLogNEI;
-  if (n == "qucb") return MCAcquisitionKind::qUCB;
-  throw InputError(str("unknown Monte-Carlo acquisition '", name, "'; expected qlognei or qucb"));
-}
-
-std::string to_string(MCAcquisitionKind kind) { return kind == MCAcquisitionKind::qLogNEI ? "qlognei" : "qucb"; }
-
-bool is_mc_acquisition(const std::string& name) {
-  const auto n = to_lower(name);
-  return n == "qlognei" || n == "qlognoisyei" || n == "qucb";
-}
 
 torch::Tensor normal_base_samples(int64_t samples, int64_t dim, uint64_t seed) {
   SOZAI_CHECK(samples >= 1 && dim >= 1, "normal_base_samples: samples and dim must be >= 1, got ", samples, ", ", dim);
@@ -158,18 +261,19 @@ torch::Tensor ConditionedSampler::candidate_samples(const torch::Tensor& candida
   return mu.unsqueeze(1) + torch::matmul(A.t(), z_fixed_.t()) + v.sqrt().unsqueeze(1) * z_new_.unsqueeze(0);
 }
 
-torch::Tensor prune_baseline(const Surrogate& model, const torch::Tensor& X_baseline,
-                             const MCAcquisitionConfig& config) {
+torch::Tensor prune_baseline(const Surrogate& model, const torch::Tensor& X_baseline, const AcquisitionSpec& spec) {
   check_points(X_baseline, -1, "prune_baseline", "X_baseline");
   const int64_t n = X_baseline.size(0);
   SOZAI_CHECK(n >= 1, "prune_baseline: no baseline points");
+  SOZAI_CHECK(spec.mc_samples >= 1 && spec.sampling.max_baseline >= 1,
+              "prune_baseline: mc_samples and max_baseline must be >= 1");
   if (n == 1) return X_baseline;
   torch::NoGradGuard no_grad;
-  auto base = normal_base_samples(config.samples, n + 1, config.seed ^ 0x9e3779b97f4a7c15ULL);
+  auto base = normal_base_samples(spec.mc_samples, n + 1, spec.seed ^ 0x9e3779b97f4a7c15ULL);
   auto X = X_baseline.slice(0, 0, n - 1);
   ConditionedSampler sampler(model, X, base);
   auto f = torch::cat({sampler.fixed_samples(), sampler.candidate_samples(X_baseline.slice(0, n - 1, n)).t()}, 1);
-  if (!config.maximize) f = -f;
+  if (!spec.outcomes.front().maximizes()) f = -f;
   auto winners = std::get<1>(f.max(1)).to(torch::kCPU);  // [S]
   std::vector<int64_t> count(n, 0);
   auto w = winners.accessor<int64_t, 1>();
@@ -178,94 +282,15 @@ torch::Tensor prune_baseline(const Surrogate& model, const torch::Tensor& X_base
   for (int64_t i = 0; i < n; ++i)
     if (count[i] > 0) keep.push_back(i);
   std::stable_sort(keep.begin(), keep.end(), [&](int64_t a, int64_t b) { return count[a] > count[b]; });
-  if (static_cast<int64_t>(keep.size()) > config.max_baseline) keep.resize(config.max_baseline);
+  if (static_cast<int64_t>(keep.size()) > spec.sampling.max_baseline) keep.resize(spec.sampling.max_baseline);
   std::sort(keep.begin(), keep.end());
   return X_baseline.index_select(0, torch::tensor(keep, torch::kInt64).to(X_baseline.device()));
 }
 
-torch::Tensor mc_acquisition(const Surrogate& model, const torch::Tensor& X, const torch::Tensor& X_baseline,
-                             const MCAcquisitionConfig& config, const torch::Tensor& X_pending) {
-  check_config(config, "mc_acquisition");
-  SOZAI_CHECK(X.defined() && X.dim() == 3 && X.size(1) >= 1, "mc_acquisition: X must be [b, q, d] with q >= 1, got ",
-              X.defined() ? X.sizes() : at::IntArrayRef{});
-  const int64_t d = X.size(2), q = X.size(1);
-  torch::Tensor base_pts = X.new_zeros({0, d});
-  if (config.kind == MCAcquisitionKind::qLogNEI) {
-    check_points(X_baseline, d, "mc_acquisition", "X_baseline");
-    base_pts = prune_baseline(model, X_baseline.to(X.options()), config);
-  }
-  torch::Tensor pend = X.new_zeros({0, d});
-  if (X_pending.defined() && X_pending.numel() > 0) {
-    check_points(X_pending, d, "mc_acquisition", "X_pending");
-    pend = X_pending.to(X.options());
-  }
-  const int64_t nb = base_pts.size(0), np = pend.size(0);
-  auto base = normal_base_samples(config.samples, nb + np + q, config.seed);
-  const double sign = config.maximize ? 1.0 : -1.0;
-  std::vector<torch::Tensor> out;
-  for (int64_t i = 0; i < X.size(0); ++i) {
-    auto xi = X.select(0, i);
-    auto fixed = torch::cat({base_pts, pend, xi.slice(0, 0, q - 1)}, 0);
-    ConditionedSampler sampler(model, fixed, base);
-    auto ctx = batch_context(sign * sampler.fixed_samples(), sign * sampler.fixed_mean(), nb, config);
-    torch::Tensor mu;
-    auto f = sampler.candidate_samples(xi.slice(0, q - 1, q), &mu);
-    out.push_back(batch_values(sign * f, sign * mu, ctx, config));
-  }
-  return torch::cat(out);
-}
-
-namespace {
-torch::Tensor step_fixed(const torch::Tensor& X_baseline, const torch::Tensor& X_batch) {
-  SOZAI_CHECK(X_baseline.defined() && X_baseline.dim() == 2, "MCStepScorer: X_baseline must be [b, d]");
-  if (!X_batch.defined() || X_batch.numel() == 0) return X_baseline;
-  SOZAI_CHECK(X_batch.dim() == 2 && X_batch.size(1) == X_baseline.size(1), "MCStepScorer: X_batch must be [k, ",
-              X_baseline.size(1), "], got ", X_batch.sizes());
-  return torch::cat({X_baseline, X_batch.to(X_baseline.options())}, 0);
-}
-}  // namespace
-
-MCStepScorer::MCStepScorer(const Surrogate& model, const torch::Tensor& X_baseline, const torch::Tensor& X_batch,
-                           const MCAcquisitionConfig& config)
-    : config_(config),
-      // Base samples for [baseline; batch so far; candidate], as a q-batch of
-      // this size would draw them: the first pick does not depend on q.
-      sampler_(model, step_fixed(X_baseline, X_batch),
-               normal_base_samples(config.samples, step_fixed(X_baseline, X_batch).size(0) + 1, config.seed)) {
-  check_config(config, "MCStepScorer");
-  const double sign = config.maximize ? 1.0 : -1.0;
-  auto ctx = batch_context(sign * sampler_.fixed_samples(), sign * sampler_.fixed_mean(), X_baseline.size(0), config);
-  incumbent_ = ctx.incumbent;
-  fixed_ucb_ = ctx.fixed_agg;
-}
-
-torch::Tensor MCStepScorer::operator()(const torch::Tensor& candidates) const {
-  const double sign = config_.maximize ? 1.0 : -1.0;
-  torch::Tensor mu;
-  auto f = sampler_.candidate_samples(candidates, &mu);
-  BatchContext ctx;
-  ctx.incumbent = incumbent_;
-  ctx.fixed_agg = fixed_ucb_;
-  return batch_values(sign * f, sign * mu, ctx, config_, /*incremental=*/true);
-}
-
-std::vector<int64_t> select_batch_mc(const Surrogate& model, const torch::Tensor& candidates,
-                                     const torch::Tensor& available, int64_t q, const torch::Tensor& X_baseline,
-                                     const MCAcquisitionConfig& config, const std::vector<int64_t>& pending) {
-  check_config(config, "select_batch_mc");
-  auto free = bo_detail::free_mask(candidates, available, pending, q, "select_batch_mc");
-  const int64_t d = candidates.size(1);
-  torch::NoGradGuard no_grad;
-  torch::Tensor base_pts = candidates.new_zeros({0, d});
-  if (config.kind == MCAcquisitionKind::qLogNEI) {
-    check_points(X_baseline, d, "select_batch_mc", "X_baseline");
-    base_pts = prune_baseline(model, X_baseline.to(candidates.options()), config);
-  }
-  return bo_detail::greedy_select(candidates, free, q, config.chunk, pending,
-                                  [&](const torch::Tensor& members, int64_t) -> bo_detail::StepScore {
-                                    auto scorer = std::make_shared<MCStepScorer>(model, base_pts, members, config);
-                                    return [scorer](const torch::Tensor& C) { return (*scorer)(C); };
-                                  });
+std::unique_ptr<Acquisition> make_monte_carlo_acquisition(const AcquisitionSpec& spec,
+                                                          const std::vector<const Surrogate*>& models,
+                                                          const AcquisitionData& data) {
+  return std::make_unique<MonteCarloAcquisition>(spec, *models.front(), data);
 }
 
 }  // namespace sozai

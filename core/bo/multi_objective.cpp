@@ -1,15 +1,15 @@
-#include "core/bo/monte_carlo.h"
+// The multi-outcome acquisitions (registry.cpp: qnehvi, qlognehvi, qparego,
+// and qlognei with outcome constraints).
 #include "core/bo/multi_objective.h"
+#include "core/bo/monte_carlo.h"
 #include "core/bo/pareto.h"
-#include "core/bo/pool_select.h"
+#include "core/bo/registry.h"
 #include "core/bo/smooth.h"
 #include "common/error.h"
-#include "common/strings.h"
 
 #include <ATen/ATen.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -19,15 +19,31 @@ namespace sozai {
 
 namespace {
 
-enum class Kind { NEHVI, LogNEHVI, ParEGO, LogNEI };
+/// The settings of one multi-outcome acquisition.
+struct MOConfig {
+  AcquisitionKind kind;
+  std::vector<Outcome> outcomes;
+  std::vector<double> ref_point;
+  int64_t samples = 128;
+  uint64_t seed = 0;
+  double eta = 1e-6, tau = 1e-3, tau_relu = 1e-6;
+  int64_t max_baseline = 64;
+  int64_t chunk = 256;
+};
 
-Kind kind_from_string(const std::string& name) {
-  const auto n = to_lower(name);
-  if (n == "qnehvi") return Kind::NEHVI;
-  if (n == "qlognehvi") return Kind::LogNEHVI;
-  if (n == "qparego") return Kind::ParEGO;
-  if (n == "qlognei") return Kind::LogNEI;
-  throw InputError(str("unknown multi-outcome acquisition '", name, "'; expected qnehvi, qlognehvi, qparego or qlognei"));
+MOConfig mo_config(const AcquisitionSpec& s) {
+  MOConfig c;
+  c.kind = s.kind;
+  c.outcomes = s.outcomes;
+  c.ref_point = s.ref_point;
+  c.samples = s.mc_samples;
+  c.seed = s.seed;
+  c.eta = s.sampling.eta;
+  c.tau = s.sampling.tau;
+  c.tau_relu = s.sampling.tau_relu;
+  c.max_baseline = s.sampling.max_baseline;
+  c.chunk = s.sampling.chunk > 0 ? s.sampling.chunk : 256;
+  return c;
 }
 
 uint64_t mix(uint64_t seed, uint64_t k) { return seed ^ (0x9E3779B97F4A7C15ULL * (k + 1)); }
@@ -37,16 +53,16 @@ uint64_t mix(uint64_t seed, uint64_t k) { return seed ^ (0x9E3779B97F4A7C15ULL *
 /// reference point maps to 0, the best observed value to about 1), the
 /// constraints' smoothing widths, and the pruned baseline.
 struct Prepared {
-  Kind kind;
+  AcquisitionKind kind;
   std::vector<int64_t> obj, con;
   std::vector<double> sign, ref, scale, eta;  // ref: oriented (sign * original)
   torch::Tensor baseline;                     // [b, d]
 };
 
 Prepared prepare(const std::vector<const Surrogate*>& models, const torch::Tensor& X, const torch::Tensor& Y,
-                 const MultiOutcomeConfig& c, const torch::Tensor& candidates) {
+                 const MOConfig& c, const torch::Tensor& candidates) {
   Prepared p;
-  p.kind = kind_from_string(c.kind);
+  p.kind = c.kind;
   const int64_t k = static_cast<int64_t>(c.outcomes.size());
   SOZAI_CHECK(k >= 1, "multi-outcome acquisition: no outcomes given");
   SOZAI_CHECK(static_cast<int64_t>(models.size()) == k, "multi-outcome acquisition: ", models.size(),
@@ -63,11 +79,7 @@ Prepared prepare(const std::vector<const Surrogate*>& models, const torch::Tenso
   for (int64_t i = 0; i < k; ++i) (c.outcomes[i].is_objective() ? p.obj : p.con).push_back(i);
   const int64_t m = static_cast<int64_t>(p.obj.size());
   SOZAI_CHECK(m >= 1, "multi-outcome acquisition: no objective among the outcomes (only constraints)");
-  if (p.kind == Kind::LogNEI)
-    SOZAI_CHECK(m == 1, "qlognei takes one objective, got ", m, "; use qlognehvi or qparego for several");
-  if (p.kind == Kind::NEHVI || p.kind == Kind::LogNEHVI)
-    SOZAI_CHECK(m <= 3, c.kind, " decomposes the front into (k+1)^(m-1) boxes and supports up to 3 objectives, got ",
-                m, "; use qparego for more");
+  // Which kinds serve how many objectives is the registry's (check_acquisition).
   SOZAI_CHECK(c.ref_point.empty() || static_cast<int64_t>(c.ref_point.size()) == m, "ref_point has ",
               c.ref_point.size(), " values for ", m, " objectives");
 
@@ -78,13 +90,13 @@ Prepared prepare(const std::vector<const Surrogate*>& models, const torch::Tenso
   for (auto j : p.con) {
     const auto& o = c.outcomes[j];
     auto col = Yc.select(1, j);
-    feasible &= (o.role == Outcome::Role::AtMost ? (o.bound - col) : (col - o.bound)) >= 0;
+    feasible &= (o.direction == Outcome::Direction::AtMost ? (o.limit - col) : (col - o.limit)) >= 0;
     auto range = (col.max() - col.min()).item<double>();
-    p.eta.push_back(c.eta * (range > 0 ? range : std::max(1.0, std::abs(o.bound))));
+    p.eta.push_back(c.eta * (range > 0 ? range : std::max(1.0, std::abs(o.limit))));
   }
   std::vector<bool> maximize;
   for (auto j : p.obj) {
-    maximize.push_back(c.outcomes[j].role == Outcome::Role::Maximize);
+    maximize.push_back(c.outcomes[j].maximizes());
     p.sign.push_back(maximize.back() ? 1.0 : -1.0);
   }
   auto Yobj = Yc.index_select(1, torch::tensor(p.obj, torch::kInt64));
@@ -117,7 +129,7 @@ Prepared prepare(const std::vector<const Surrogate*>& models, const torch::Tenso
 class StepScorer {
  public:
   StepScorer(const std::vector<const Surrogate*>& models, const Prepared& p, const torch::Tensor& batch,
-             const MultiOutcomeConfig& c, int64_t pick)
+             const MOConfig& c, int64_t pick)
       : models_(models), p_(p), c_(c) {
     const int64_t nb = p.baseline.size(0);
     auto fixed = torch::cat({p.baseline, batch}, 0);
@@ -129,13 +141,13 @@ class StepScorer {
     auto Yn = normalised(f);                  // [S, fixed, m]
     auto hard = hard_feasible(f);             // [S, fixed]
     const int64_t S = c.samples;
-    if (p.kind == Kind::ParEGO) {
+    if (p.kind == AcquisitionKind::qParEGO) {
       const int64_t m = static_cast<int64_t>(p.obj.size());
       auto gen = at::detail::createCPUGenerator(mix(c.seed ^ 0x5A5A5A5AULL, static_cast<uint64_t>(pick)));
       auto e = -torch::log(at::rand({m}, gen, torch::dtype(torch::kFloat64)).clamp_min(1e-300));
       weights_ = (e / e.sum()).to(Yn.options());
     }
-    if (p.kind == Kind::NEHVI || p.kind == Kind::LogNEHVI) {
+    if (p.kind == AcquisitionKind::qNEHVI || p.kind == AcquisitionKind::qLogNEHVI) {
       auto zero = torch::zeros({static_cast<int64_t>(p.obj.size())}, torch::kFloat64);
       auto Ync = Yn.to(torch::kCPU), hc = hard.to(torch::kCPU);
       for (int64_t s = 0; s < S; ++s) {
@@ -170,13 +182,13 @@ class StepScorer {
     auto Yn = normalised(f);                               // [S, n, m]
     auto logfeas = log_feasibility(f, 0, C.size(0));       // [S, n]
     const double S = static_cast<double>(c_.samples);
-    if (p_.kind == Kind::NEHVI || p_.kind == Kind::LogNEHVI) {
+    if (p_.kind == AcquisitionKind::qNEHVI || p_.kind == AcquisitionKind::qLogNEHVI) {
       std::vector<torch::Tensor> per_sample;
       for (int64_t s = 0; s < c_.samples; ++s)
-        per_sample.push_back(p_.kind == Kind::NEHVI ? hypervolume_improvement(boxes_[s], Yn[s])
+        per_sample.push_back(p_.kind == AcquisitionKind::qNEHVI ? hypervolume_improvement(boxes_[s], Yn[s])
                                                     : log_hypervolume_improvement(boxes_[s], Yn[s], c_.tau));
       auto v = torch::stack(per_sample, 0);  // [S, n]
-      if (p_.kind == Kind::NEHVI) return (v * logfeas.exp()).mean(0);
+      if (p_.kind == AcquisitionKind::qNEHVI) return (v * logfeas.exp()).mean(0);
       return torch::logsumexp(v + logfeas, 0) - std::log(S);
     }
     auto g = scalarise(Yn);  // [S, n]
@@ -206,61 +218,98 @@ class StepScorer {
   }
   torch::Tensor slack(const torch::Tensor& v, int64_t j) const {
     const auto& o = c_.outcomes[j];
-    return o.role == Outcome::Role::AtMost ? o.bound - v : v - o.bound;
+    return o.direction == Outcome::Direction::AtMost ? o.limit - v : v - o.limit;
   }
   /// qparego: augmented Chebyshev; qlognei: the single objective.
   torch::Tensor scalarise(const torch::Tensor& Yn) const {
-    if (p_.kind == Kind::LogNEI) return Yn.select(2, 0);
+    if (p_.kind == AcquisitionKind::qLogNEI) return Yn.select(2, 0);
     auto wy = Yn * weights_;
     return std::get<0>(wy.min(2)) + 0.05 * wy.sum(2);
   }
 
   const std::vector<const Surrogate*>& models_;
   const Prepared& p_;
-  const MultiOutcomeConfig& c_;
+  const MOConfig& c_;
   std::vector<ConditionedSampler> samplers_;
   std::vector<BoxDecomposition> boxes_;
   torch::Tensor weights_, best_;
 };
 
-}  // namespace
 
-Outcome outcome_from_string(const std::string& spec, const std::string& what) {
-  std::string s;
-  for (char ch : spec)
-    if (!std::isspace(static_cast<unsigned char>(ch))) s += ch;
-  const auto l = to_lower(s);
-  Outcome o;
-  if (l == "max" || l == "maximize" || l == "maximise") return o;
-  if (l == "min" || l == "minimize" || l == "minimise") {
-    o.role = Outcome::Role::Minimize;
-    return o;
+/// Members: the pending points, then the picks; pick j has its own
+/// StepScorer (qParEGO draws its weights from the pick's index).
+class MultiOutcomeBatch final : public BatchBuilder {
+ public:
+  MultiOutcomeBatch(const std::vector<const Surrogate*>& models, const Prepared& p, const MOConfig& c,
+                    const torch::Tensor& pending)
+      : models_(models), p_(p), c_(c), members_(pending) {}
+  torch::Tensor score(const torch::Tensor& X) override {
+    if (!scorer_) scorer_ = std::make_unique<StepScorer>(models_, p_, members_.to(X.options()), c_, pick_);
+    return scorer_->score(X);
   }
-  if (l.size() > 2 && (l.compare(0, 2, "<=") == 0 || l.compare(0, 2, ">=") == 0)) {
-    o.role = l[0] == '<' ? Outcome::Role::AtMost : Outcome::Role::AtLeast;
-    try {
-      size_t used = 0;
-      o.bound = std::stod(l.substr(2), &used);
-      if (used == l.size() - 2 && std::isfinite(o.bound)) return o;
-    } catch (const std::exception&) {
+  void add(const torch::Tensor& x) override {
+    members_ = torch::cat({members_, x.unsqueeze(0).to(members_.options())}, 0);
+    ++pick_;
+    scorer_.reset();
+  }
+
+ private:
+  const std::vector<const Surrogate*>& models_;
+  const Prepared& p_;
+  const MOConfig& c_;
+  torch::Tensor members_;
+  int64_t pick_ = 0;
+  std::unique_ptr<StepScorer> scorer_;
+};
+
+class MultiOutcomeAcquisition final : public Acquisition {
+ public:
+  MultiOutcomeAcquisition(const AcquisitionSpec& spec, const std::vector<const Surrogate*>& models,
+                          const AcquisitionData& data)
+      : Acquisition(spec), models_(models), c_(mo_config(spec)) {
+    SOZAI_CHECK(data.Y.defined(), info().name, ": needs the observed outcomes (Y_observed)");
+    auto Y = data.Y.dim() == 1 ? data.Y.unsqueeze(1) : data.Y;
+    p_ = prepare(models_, data.X, Y, c_, data.X);
+    pending_ = data.X_pending.defined() && data.X_pending.numel() > 0 ? data.X_pending.to(data.X.options())
+                                                                       : data.X.new_zeros({0, data.X.size(1)});
+  }
+
+  /// The value of each q-batch: the picks' values one after another, each
+  /// given the pending points and the picks before it (per posterior
+  /// sample, the hypervolume improvement of a batch is the sum of these
+  /// steps, and so is the improvement over the incumbent), summed (qNEHVI)
+  /// or log-summed (the log kinds).
+  torch::Tensor operator()(const torch::Tensor& X) const override {
+    SOZAI_CHECK(X.defined() && X.dim() == 3 && X.size(1) >= 1, info().name,
+                ": X must be [b, q, d] with q >= 1, got ", X.defined() ? X.sizes() : at::IntArrayRef{});
+    std::vector<torch::Tensor> out;
+    for (int64_t i = 0; i < X.size(0); ++i) {
+      MultiOutcomeBatch batch(models_, p_, c_, pending_);
+      std::vector<torch::Tensor> steps;
+      for (int64_t j = 0; j < X.size(1); ++j) {
+        auto x = X[i][j];
+        steps.push_back(batch.score(x.unsqueeze(0)).reshape({}));
+        batch.add(x);
+      }
+      auto v = torch::stack(steps);
+      out.push_back(c_.kind == AcquisitionKind::qNEHVI ? v.sum() : torch::logsumexp(v, 0));
     }
+    return torch::stack(out);
   }
-  throw InputError(str(what, ": '", spec, "' is not an outcome; expected max, min, '<= bound' or '>= bound'"));
-}
 
-std::string to_string(const Outcome& o) {
-  switch (o.role) {
-    case Outcome::Role::Maximize: return "max";
-    case Outcome::Role::Minimize: return "min";
-    case Outcome::Role::AtMost: return str("<=", o.bound);
-    default: return str(">=", o.bound);
+  std::unique_ptr<BatchBuilder> start_batch() const override {
+    return std::make_unique<MultiOutcomeBatch>(models_, p_, c_, pending_);
   }
-}
+  int64_t pool_chunk() const override { return c_.chunk; }
 
-bool is_multi_objective_acquisition(const std::string& name) {
-  const auto n = to_lower(name);
-  return n == "qnehvi" || n == "qlognehvi" || n == "qparego";
-}
+ private:
+  std::vector<const Surrogate*> models_;
+  MOConfig c_;
+  Prepared p_;
+  torch::Tensor pending_;
+};
+
+}  // namespace
 
 std::vector<double> infer_reference_point(const torch::Tensor& Yobj, const std::vector<bool>& maximize) {
   SOZAI_CHECK(Yobj.defined() && Yobj.dim() == 2 && Yobj.size(0) >= 1 &&
@@ -281,54 +330,10 @@ std::vector<double> infer_reference_point(const torch::Tensor& Yobj, const std::
   return ref;
 }
 
-struct MultiOutcomeScorer::Impl {
-  Impl(const std::vector<const Surrogate*>& m, const torch::Tensor& X, const torch::Tensor& Y,
-       const MultiOutcomeConfig& c, const torch::Tensor& batch, int64_t pick)
-      : models(m), config(c), prepared(prepare(models, X, Y, config, X)),
-        scorer(models, prepared,
-               batch.defined() && batch.numel() > 0 ? batch.to(X.options()) : X.new_zeros({0, X.size(1)}), config,
-               pick) {}
-  std::vector<const Surrogate*> models;
-  MultiOutcomeConfig config;
-  Prepared prepared;
-  StepScorer scorer;
-};
-
-MultiOutcomeScorer::MultiOutcomeScorer(const std::vector<const Surrogate*>& models, const torch::Tensor& X_observed,
-                                       const torch::Tensor& Y_observed, const MultiOutcomeConfig& config,
-                                       const torch::Tensor& X_batch, int64_t pick)
-    : impl_(std::make_unique<Impl>(models, X_observed, Y_observed, config, X_batch, pick)) {}
-
-MultiOutcomeScorer::~MultiOutcomeScorer() = default;
-
-torch::Tensor MultiOutcomeScorer::operator()(const torch::Tensor& candidates) const {
-  return impl_->scorer.score(candidates);
-}
-
-torch::Tensor multi_outcome_acquisition(const std::vector<const Surrogate*>& models, const torch::Tensor& candidates,
-                                        const torch::Tensor& X_observed, const torch::Tensor& Y_observed,
-                                        const MultiOutcomeConfig& config, const torch::Tensor& X_batch, int64_t pick) {
-  SOZAI_CHECK(candidates.defined() && candidates.dim() == 2, "multi_outcome_acquisition: candidates must be [n, d]");
-  torch::NoGradGuard no_grad;
-  MultiOutcomeScorer scorer(models, X_observed.to(candidates.options()), Y_observed, config, X_batch, pick);
-  std::vector<torch::Tensor> out;
-  for (int64_t s = 0; s < candidates.size(0); s += config.chunk)
-    out.push_back(scorer(candidates.slice(0, s, std::min(s + config.chunk, candidates.size(0)))));
-  return out.empty() ? candidates.new_zeros({0}) : torch::cat(out);
-}
-
-std::vector<int64_t> select_batch_multi(const std::vector<const Surrogate*>& models, const torch::Tensor& candidates,
-                                        const torch::Tensor& available, int64_t q, const torch::Tensor& X_observed,
-                                        const torch::Tensor& Y_observed, const MultiOutcomeConfig& config,
-                                        const std::vector<int64_t>& pending) {
-  auto free = bo_detail::free_mask(candidates, available, pending, q, "select_batch_multi");
-  torch::NoGradGuard no_grad;
-  auto p = prepare(models, X_observed, Y_observed, config, candidates);
-  return bo_detail::greedy_select(candidates, free, q, config.chunk, pending,
-                                  [&](const torch::Tensor& members, int64_t j) -> bo_detail::StepScore {
-                                    auto scorer = std::make_shared<StepScorer>(models, p, members, config, j);
-                                    return [scorer](const torch::Tensor& C) { return scorer->score(C); };
-                                  });
+std::unique_ptr<Acquisition> make_multi_outcome_acquisition(const AcquisitionSpec& spec,
+                                                            const std::vector<const Surrogate*>& models,
+                                                            const AcquisitionData& data) {
+  return std::make_unique<MultiOutcomeAcquisition>(spec, models, data);
 }
 
 }  // namespace sozai

@@ -1,62 +1,71 @@
-#include "core/bo/acquisition.h"
-#include "core/bo/monte_carlo.h"
 #include "core/bo/select.h"
-#include "core/bo/thompson.h"
+#include "core/bo/registry.h"
 #include "common/error.h"
-#include "common/strings.h"
 
-#include <algorithm>
+#include <ATen/ATen.h>
+
+#include <limits>
 
 namespace sozai {
 
-namespace {
-}  // namespace
-
-std::vector<std::string> acquisition_names() { return {"ei", "logei", "ucb", "pi", "qlognei", "qucb", "thompson"}; }
-
-void check_acquisition_name(const std::string& name) {
-  const auto names = acquisition_names();
-  if (std::find(names.begin(), names.end(), to_lower(name)) != names.end()) return;
-  std::string list;
-  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-  throw InputError(str("unknown acquisition '", name, "'; expected one of ", list));
-}
-
-MCAcquisitionConfig mc_config(const AcquisitionSpec& spec) {
-  MCAcquisitionConfig mc;
-  mc.kind = mc_acquisition_kind_from_string(spec.name);
-  mc.maximize = spec.maximize;
-  mc.beta = spec.beta;
-  mc.samples = spec.mc_samples;
-  mc.seed = spec.seed;
-  return mc;
-}
-
-const ExactGP& require_exact_gp(const Surrogate& model, const std::string& acquisition) {
-  const auto* gp = dynamic_cast<const ExactGP*>(&model);
-  SOZAI_CHECK(gp, "acquisition '", acquisition, "' needs a GP surrogate ('gp'), not ", model.name());
-  return *gp;
-}
-
-std::vector<int64_t> select_batch(const Surrogate& model, const torch::Tensor& candidates,
-                                  const torch::Tensor& available, int64_t q, const torch::Tensor& X_observed,
-                                  const torch::Tensor& y_observed, const AcquisitionSpec& spec,
-                                  const std::vector<int64_t>& pending) {
-  check_acquisition_name(spec.name);
-  if (to_lower(spec.name) == "thompson") {
-    ThompsonConfig tc;
-    tc.maximize = spec.maximize;
-    tc.seed = spec.seed;
-    return select_batch_thompson(require_exact_gp(model, spec.name), candidates, available, q, tc, pending);
+std::vector<int64_t> select_from_pool(const Acquisition& acquisition, const torch::Tensor& candidates,
+                                      const torch::Tensor& available, int64_t q) {
+  SOZAI_CHECK(q >= 1, "select_from_pool: q must be >= 1, got ", q);
+  SOZAI_CHECK(candidates.defined() && candidates.dim() == 2, "select_from_pool: candidates must be [N, d], got ",
+              candidates.defined() ? candidates.sizes() : at::IntArrayRef{});
+  SOZAI_CHECK(candidates.size(1) == acquisition.input_dim(), "select_from_pool: candidates have ", candidates.size(1),
+              " columns, the acquisition's observations (X_observed) ", acquisition.input_dim());
+  const int64_t N = candidates.size(0);
+  SOZAI_CHECK(available.defined() && available.dim() == 1 && available.size(0) == N &&
+                  available.scalar_type() == torch::kBool,
+              "select_from_pool: available must be a bool [", N, "] mask, got ",
+              available.defined() ? available.sizes() : at::IntArrayRef{}, " ",
+              available.defined() ? available.scalar_type() : torch::kBool);
+  torch::NoGradGuard no_grad;
+  auto free = available.to(torch::kCPU).clone();
+  auto batch = acquisition.start_pool_batch(candidates, free, q);
+  const int64_t chunk = std::max<int64_t>(batch->chunk(), 1);
+  const double neg_inf = -std::numeric_limits<double>::infinity();
+  std::vector<int64_t> chosen;
+  for (int64_t j = 0; j < q; ++j) {
+    auto rows = torch::nonzero(free).reshape({-1});
+    if (rows.numel() == 0) break;
+    double best_val = neg_inf;
+    int64_t best_row = rows[0].item<int64_t>();  // every value -inf: the first free row
+    for (int64_t s = 0; s < rows.numel(); s += chunk) {
+      auto r = rows.slice(0, s, std::min(s + chunk, rows.numel()));
+      auto v = torch::nan_to_num(batch->score(r), neg_inf).to(torch::kCPU);
+      const int64_t k = v.argmax().item<int64_t>();
+      if (v[k].item<double>() > best_val) {
+        best_val = v[k].item<double>();
+        best_row = r[k].item<int64_t>();
+      }
+    }
+    chosen.push_back(best_row);
+    free[best_row] = false;
+    if (j + 1 < q) batch->add(best_row);
   }
-  if (is_mc_acquisition(spec.name))
-    return select_batch_mc(model, candidates, available, q, X_observed, mc_config(spec), pending);
-  AcquisitionParams params;
-  params.kind = kernels::acquisition_kind_from_string(spec.name);
-  params.maximize = spec.maximize;
-  params.beta = spec.beta;
-  if (params.kind != AcquisitionKind::UCB) params.best_f = best_latent_value(model, y_observed, spec.maximize);
-  return select_batch_from_pool(model, candidates, available, q, params, pending);
+  return chosen;
+}
+
+torch::Tensor select_in_space(const DesignSpace& space, const Acquisition& acquisition, int64_t q,
+                              const OptimizeConfig& optimizer) {
+  SOZAI_CHECK(q >= 1, "select_in_space: q must be >= 1, got ", q);
+  SOZAI_CHECK(acquisition.info().spaces, "select_in_space: acquisition '", acquisition.info().name,
+              "' cannot be optimised over a design space");
+  SOZAI_CHECK(space.encoded_width() == acquisition.input_dim(), "select_in_space: the space encodes ",
+              space.encoded_width(), " columns, the acquisition's observations (X_observed) have ",
+              acquisition.input_dim());
+  auto batch = acquisition.start_batch();
+  std::vector<torch::Tensor> picks;
+  for (int64_t j = 0; j < q; ++j) {
+    OptimizeConfig oc = optimizer;
+    oc.seed = optimizer.seed + static_cast<uint64_t>(j) * 7919;
+    auto r = optimize_acquisition(space, [&](const torch::Tensor& X) { return batch->score(X); }, oc);
+    picks.push_back(r.candidate);
+    if (j + 1 < q) batch->add(space.encode(r.candidate.unsqueeze(0))[0]);
+  }
+  return torch::stack(picks, 0);
 }
 
 }  // namespace sozai

@@ -1,49 +1,32 @@
 #pragma once
-/// One entry point for choosing the next experiments from a pool by the
-/// acquisition's name: what the campaign layer calls (DESIGN.md
-/// "optimisation"). Analytic acquisitions (ei, logei, ucb, pi) build
-/// Kriging-believer batches; Monte-Carlo ones (qlognei, qucb) score batches
-/// jointly from posterior samples (monte_carlo.h); thompson picks the
-/// maximisers of GP sample paths (thompson.h), for pools of millions.
+/// The two acquisition optimisers (BoTorch's optimize_acqf_discrete and
+/// optimize_acqf with sequential greedy batches): each builds a batch one
+/// point at a time through the acquisition's batch builder, which decides
+/// how earlier picks and pending experiments shape the next pick
+/// (registry.h: Kriging believer, joint samples, sample paths).
 
-#include "core/bo/monte_carlo.h"
-#include "models/gp/exact_gp.h"
-#include "models/surrogate.h"
+#include "core/bo/acquisition.h"
+#include "core/bo/optimize.h"
+#include "core/space/design_space.h"
 
 #include <cstdint>
-#include <string>
 #include <vector>
 
 namespace sozai {
 
-/// An acquisition chosen by name, with the settings every kind may use.
-struct AcquisitionSpec {
-  std::string name = "logei";  ///< ei, logei, ucb, pi, qlognei, qucb, thompson
-  bool maximize = true;
-  double beta = 4.0;           ///< ucb, qucb
-  int64_t mc_samples = 128;    ///< qlognei, qucb: joint posterior samples
-  uint64_t seed = 0;           ///< qlognei, qucb: base samples; thompson: sample paths
-};
+/// Up to q rows of candidates [N, d] among `available` ([N] bool: neither
+/// observed nor pending), in the order picked: each pick is the best row
+/// by the acquisition given the earlier picks (NaN never wins; ties go to
+/// the lower row). Fewer than q when the available rows run out.
+std::vector<int64_t> select_from_pool(const Acquisition& acquisition, const torch::Tensor& candidates,
+                                      const torch::Tensor& available, int64_t q);
 
-/// Every acquisition name select_batch accepts, in lower case.
-std::vector<std::string> acquisition_names();
-/// InputError listing the accepted names unless `name` is one (any case).
-void check_acquisition_name(const std::string& name);
-
-/// The Monte-Carlo settings a spec names (qlognei or qucb): kind,
-/// direction, beta, samples and seed.
-MCAcquisitionConfig mc_config(const AcquisitionSpec& spec);
-
-/// The model as an ExactGP; InputError naming the acquisition that needs
-/// one (thompson's sample paths, Kriging believer in design spaces).
-const ExactGP& require_exact_gp(const Surrogate& model, const std::string& acquisition);
-
-/// Fits nothing: `model` is already fitted to (X_observed, y_observed)
-/// (y in original units, [n]); picks up to q available pool rows that are
-/// not pending, in the order chosen.
-std::vector<int64_t> select_batch(const Surrogate& model, const torch::Tensor& candidates,
-                                  const torch::Tensor& available, int64_t q, const torch::Tensor& X_observed,
-                                  const torch::Tensor& y_observed, const AcquisitionSpec& spec,
-                                  const std::vector<int64_t>& pending = {});
+/// Up to q new raw candidates [q, raw_width] from a design space, each the
+/// acquisition's maximiser (optimize_acquisition: multi-start projected
+/// L-BFGS, rounding and discrete search) given the pending experiments and
+/// the earlier picks; every one satisfies the space. The acquisition's
+/// models see space.encode(raw). Pick j uses optimizer.seed + 7919 j.
+torch::Tensor select_in_space(const DesignSpace& space, const Acquisition& acquisition, int64_t q,
+                              const OptimizeConfig& optimizer = {});
 
 }  // namespace sozai

@@ -1,4 +1,5 @@
 #include "core/campaign/benchmark.h"
+#include "core/bo/registry.h"
 #include "common/error.h"
 
 #include <chrono>
@@ -74,12 +75,17 @@ PoolBenchmarkResult run_pool_benchmark(const torch::Tensor& X, const torch::Tens
   for (const auto& acq : config.acquisitions) {
     ArmResult arm;
     arm.name = "gp+" + acq;
+    CampaignConfig campaign = config.campaign;
+    campaign.surrogate = "gp";
+    campaign.n_init = config.n_init;
+    campaign.acquisition.outcomes = {maximize ? Outcome::maximize() : Outcome::minimize()};
+    campaign.acquisition.kind = acquisition_info(acq).kind;
     for (int64_t s = 0; s < config.seeds; ++s) {
       auto t0 = clock::now();
       std::function<bool(const std::vector<int64_t>&)> stop;
       if (config.stop_when_all_found) stop = found_all;
-      arm.orders.push_back(pool_campaign(X, yt, maximize, budget, static_cast<uint64_t>(s), "gp", acq, config.q,
-                                         config.n_init, &config.campaign, stop));
+      campaign.acquisition.seed = static_cast<uint64_t>(s);
+      arm.orders.push_back(pool_campaign(X, yt, campaign, budget, config.q, stop));
       arm.curves.push_back(top_fraction_curve(arm.orders.back(), top));
       const double secs = std::chrono::duration<double>(clock::now() - t0).count();
       arm.seconds += secs;

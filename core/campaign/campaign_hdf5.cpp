@@ -2,6 +2,7 @@
 #include "core/campaign/campaign_io.h"
 #include "common/build_info.h"
 #include "common/error.h"
+#include "common/json.h"
 
 #include <cstring>
 
@@ -21,7 +22,7 @@ void save_campaign_hdf5(const PoolCampaign& c, const std::string& state_json, co
             {static_cast<hsize_t>(c.observed_indices().size())}, path);
   h5::write(file.id, "observed_value", H5T_NATIVE_DOUBLE, c.observed_values().data(),
             {static_cast<hsize_t>(c.observed_values().size())}, path);
-  h5::write(file.id, "pending", H5T_NATIVE_INT64, c.pending().data(), {static_cast<hsize_t>(c.pending().size())},
+  h5::write(file.id, "pending", H5T_NATIVE_INT64, c.pending_rows().data(), {static_cast<hsize_t>(c.pending_rows().size())},
             path);
   h5::write_attr(file.id, "state", state_json, path);
   if (H5Fflush(file.id, H5F_SCOPE_GLOBAL) < 0) throw StorageError(str(path, ": flushing failed"));
@@ -33,12 +34,7 @@ PoolCampaign load_campaign_hdf5(const std::string& path) {
   if (file.id < 0) throw StorageError(str("cannot open campaign state '", path, "' as HDF5"));
   if (H5Aexists(file.id, "state") <= 0) throw StorageError(str(path, ": campaign file has no 'state' attribute"));
   const std::string text = h5::read_attr(file.id, "state", path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw StorageError(str(path, ": state attribute is not valid JSON: ", e.what()));
-  }
+  const auto j = json_io::parse<StorageError>(text, str(path, ": state attribute"));
   std::vector<hsize_t> dims;
   auto pool_flat = h5::read_rows<double>(file.id, "pool", H5T_NATIVE_DOUBLE, path, &dims);
   if (dims.size() != 2) throw StorageError(str(path, ": dataset pool must be 2-D"));
@@ -46,7 +42,7 @@ PoolCampaign load_campaign_hdf5(const std::string& path) {
   auto obs = h5::read_rows<int64_t>(file.id, "observed_index", H5T_NATIVE_INT64, path, &dims);
   auto vals = h5::read_rows<double>(file.id, "observed_value", H5T_NATIVE_DOUBLE, path, &dims);
   auto pend = h5::read_rows<int64_t>(file.id, "pending", H5T_NATIVE_INT64, path, &dims);
-  return campaign_from_state(j, pool, obs, vals, pend, path);
+  return PoolCampaignState::from_json(j, pool, obs, vals, pend, path);
 }
 
 #else

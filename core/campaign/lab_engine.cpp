@@ -1,12 +1,15 @@
 #include "core/campaign/lab_engine.h"
+#include "core/bo/registry.h"
 #include "core/campaign/campaign_common.h"
+#include "core/campaign/pool_campaign.h"
+#include "core/campaign/space_campaign.h"
 #include "common/error.h"
+#include "common/json.h"
 #include "core/space/design_space_json.h"
 
 #include <algorithm>
 #include <cmath>
 #include <set>
-#include <sstream>
 
 namespace sozai {
 
@@ -14,102 +17,45 @@ namespace {
 
 using nlohmann::json;
 
-const std::set<std::string> kDescriptionFields = {"name",     "parameters", "constraints", "forbidden_elements",
-                                                  "critical_budget", "objectives", "pool", "surrogate",
-                                                  "acquisition", "n_init", "seed", "ref_point", "mc_samples"};
+const std::set<std::string> kSpaceFields = {"parameters", "constraints", "forbidden_elements", "critical_budget"};
+/// Description fields that are campaign settings (campaign_config.h).
+const std::set<std::string> kSettingFields = {"surrogate", "acquisition", "n_init", "seed", "ref_point", "mc_samples"};
 
-std::string kind_of(const json& v) { return v.type_name(); }
-
-/// The outcome spec string (outcome_from_string) of objectives[i].
-std::string outcome_spec(const json& o, const std::string& where, std::string* name) {
-  if (!o.is_object()) throw InputError(str(where, ": must be an object {name, direction}, got ", kind_of(o)));
-  for (auto it = o.begin(); it != o.end(); ++it)
-    if (it.key() != "name" && it.key() != "direction" && it.key() != "limit")
-      throw InputError(str(where, ": unknown field '", it.key(), "' (expected name, direction, limit)"));
-  if (!o.contains("name") || !o.at("name").is_string() || o.at("name").get<std::string>().empty())
-    throw InputError(str(where, ": 'name' must be a non-empty string"));
-  *name = o.at("name").get<std::string>();
-  const std::string dir = o.contains("direction") && o.at("direction").is_string()
-                              ? o.at("direction").get<std::string>() : std::string("?");
-  if (dir == "maximize" || dir == "minimize") {
-    if (o.contains("limit")) throw InputError(str(where, ": 'limit' belongs to at_most / at_least outcomes"));
-    return dir == "maximize" ? "max" : "min";
-  }
-  if (dir == "at_most" || dir == "at_least") {
-    if (!o.contains("limit") || !o.at("limit").is_number() || !std::isfinite(o.at("limit").get<double>()))
-      throw InputError(str(where, ": direction '", dir, "' needs a finite number 'limit'"));
-    std::ostringstream s;
-    s.precision(17);
-    s << (dir == "at_most" ? "<= " : ">= ") << o.at("limit").get<double>();
-    return s.str();
-  }
-  throw InputError(str(where, ": direction must be maximize, minimize, at_most or at_least, got ",
-                       o.contains("direction") ? o.at("direction").dump() : std::string("nothing")));
-}
-
-template <typename T>
-T optional_field(const json& d, const std::string& key, const T& fallback, const char* expected) {
-  if (!d.contains(key) || d.at(key).is_null()) return fallback;
-  try {
-    return d.at(key).get<T>();
-  } catch (const json::exception&) {
-    throw InputError(str("'", key, "' must be ", expected, ", got ", d.at(key).dump()));
-  }
+std::set<std::string> description_fields() {
+  std::set<std::string> all = {"name", "objectives", "pool"};
+  all.insert(kSpaceFields.begin(), kSpaceFields.end());
+  all.insert(kSettingFields.begin(), kSettingFields.end());
+  return all;
 }
 
 }  // namespace
 
-void LabEngine::build(const json& d, bool fresh) {
-  if (!d.is_object()) throw InputError(str("a campaign must be a JSON object, got ", kind_of(d)));
-  for (auto it = d.begin(); it != d.end(); ++it)
-    if (!kDescriptionFields.count(it.key())) throw InputError(str("unknown field '", it.key(), "'"));
+CampaignConfig LabEngine::build(const json& d) {
+  json_io::only_fields(d, description_fields(), "campaign");
   if (!d.contains("name") || !d.at("name").is_string() || d.at("name").get<std::string>().empty())
     throw InputError("'name' must be a non-empty string");
   json space_json = json::object();
-  for (const char* k : {"parameters", "constraints", "forbidden_elements", "critical_budget"})
+  for (const auto& k : kSpaceFields)
     if (d.contains(k)) space_json[k] = d.at(k);
   space_ = space_from_json(space_json, "campaign");
 
-  if (!d.contains("objectives") || !d.at("objectives").is_array() || d.at("objectives").empty())
-    throw InputError("'objectives' must be a non-empty array of {name, direction}");
-  std::vector<std::string> specs;
-  std::set<std::string> seen;
+  if (!d.contains("objectives")) throw InputError("'objectives' must be a non-empty array of {name, direction}");
+  const auto outcomes = outcomes_from_json(d.at("objectives"), "objectives", /*require_name=*/true);
   outcome_names_.clear();
-  bool any_objective = false;
-  for (size_t i = 0; i < d.at("objectives").size(); ++i) {
-    std::string name;
-    specs.push_back(outcome_spec(d.at("objectives")[i], str("objectives[", i, "]"), &name));
-    if (!seen.insert(name).second) throw InputError(str("objectives[", i, "]: name '", name, "' is used twice"));
-    outcome_names_.push_back(name);
-    any_objective |= specs.back() == "max" || specs.back() == "min";
-  }
-  if (!any_objective) throw InputError("'objectives': at least one must be maximize or minimize");
+  for (const auto& o : outcomes) outcome_names_.push_back(o.name);
 
-  CampaignConfig cfg;
-  const bool single = specs.size() == 1;
-  const bool maximize = specs.front() == "max";
-  if (!single) cfg.outcomes = specs;
-  cfg.surrogate = optional_field<std::string>(d, "surrogate", "gp", "\"gp\" or \"random\"");
+  json settings{{"outcomes", outcomes_to_json(outcomes)}};
+  for (const auto& k : kSettingFields)
+    if (d.contains(k) && !d.at(k).is_null()) settings[k] = d.at(k);
+  const auto cfg = CampaignConfig::from_json(settings, "settings");
   if (cfg.surrogate != "gp" && cfg.surrogate != "random")
-    throw InputError(str("'surrogate' must be gp or random, got '", cfg.surrogate, "'"));
-  const auto objectives = std::count_if(specs.begin(), specs.end(), [](const std::string& s) {
-    return s == "max" || s == "min";
-  });
-  // Several robots ask at once, and simultaneous asks are answered as one
-  // batch: qLogNEI scores a batch jointly (and at q = 16 costs a third of
-  // Kriging-believer LogEI in a continuous space).
-  const char* default_acquisition = objectives == 1 ? "qlognei" : "qlognehvi";
-  cfg.acquisition = optional_field<std::string>(d, "acquisition", default_acquisition, "a string");
-  cfg.n_init = optional_field<int64_t>(d, "n_init", 4, "a whole number");
-  cfg.seed = optional_field<uint64_t>(d, "seed", 0, "a non-negative whole number");
-  cfg.mc_samples = optional_field<int64_t>(d, "mc_samples", 128, "a whole number");
-  cfg.ref_point = optional_field<std::vector<double>>(d, "ref_point", {}, "an array of numbers");
+    throw InputError(str("settings: a lab campaign's surrogate must be gp or random, got '", cfg.surrogate, "'"));
 
   description_ = d;
   description_["surrogate"] = cfg.surrogate;
-  description_["acquisition"] = cfg.acquisition;
+  description_["acquisition"] = to_string(cfg.acquisition.kind);
   description_["n_init"] = cfg.n_init;
-  description_["seed"] = cfg.seed;
+  description_["seed"] = cfg.seed();
 
   pool_raw_.clear();
   if (d.contains("pool") && !d.at("pool").is_null()) {
@@ -118,93 +64,81 @@ void LabEngine::build(const json& d, bool fresh) {
     for (size_t i = 0; i < pool.size(); ++i)
       pool_raw_.push_back(candidate_from_json(space_, pool[i], str("pool[", i, "]")));
   }
-  if (!fresh) return;
-  try {
-    if (!pool_raw_.empty()) {
-      auto raw = torch::empty({static_cast<int64_t>(pool_raw_.size()), space_.raw_width()}, torch::kFloat64);
-      for (size_t r = 0; r < pool_raw_.size(); ++r)
-        std::copy(pool_raw_[r].begin(), pool_raw_[r].end(), raw[r].data_ptr<double>());
-      pool_ = std::make_unique<PoolCampaign>(space_.encode(raw), maximize, cfg);
-    } else {
-      campaign_ = std::make_unique<SpaceCampaign>(space_, maximize, cfg);
-    }
-  } catch (const InputError& e) {
-    throw InputError(str("settings: ", e.what()));
-  }
+  return cfg;
 }
 
 LabEngine LabEngine::create(const json& description) {
   LabEngine e;
-  e.build(description, true);
+  const auto cfg = e.build(description);
+  try {
+    if (e.has_pool()) {
+      auto raw = torch::empty({static_cast<int64_t>(e.pool_raw_.size()), e.space_.raw_width()}, torch::kFloat64);
+      for (size_t r = 0; r < e.pool_raw_.size(); ++r)
+        std::copy(e.pool_raw_[r].begin(), e.pool_raw_[r].end(), raw[r].data_ptr<double>());
+      e.campaign_ = std::make_unique<PoolCampaign>(e.space_.encode(raw), cfg);
+    } else {
+      e.campaign_ = std::make_unique<SpaceCampaign>(e.space_, cfg);
+    }
+  } catch (const InputError& err) {
+    throw InputError(str("settings: ", err.what()));
+  }
   return e;
 }
 
 std::string LabEngine::state() const {
-  json j{{"format", "sozai.lab_engine"}, {"version", 1}, {"description", description_}};
-  j["engine"] = json::parse(pool_ ? pool_->to_json() : campaign_->to_json());
+  json j{{"format", "sozai.lab_engine"}, {"version", kCampaignStateVersion}, {"description", description_}};
+  j["engine"] = json::parse(campaign_->to_json());
   return j.dump();
 }
 
 LabEngine LabEngine::from_state(const std::string& text, const std::string& origin) {
-  const auto j = campaign_detail::parse_state(text, origin);
+  const auto j = json_io::parse<StorageError>(text, origin);
   if (!j.is_object() || j.value("format", "") != "sozai.lab_engine")
     throw StorageError(str(origin, ": not a sozai lab campaign state"));
   if (!j.contains("description") || !j.contains("engine"))
     throw StorageError(str(origin, ": lab campaign state needs 'description' and 'engine'"));
   LabEngine e;
   try {
-    e.build(j.at("description"), false);
+    e.build(j.at("description"));
   } catch (const InputError& err) {
     throw StorageError(str(origin, ": saved description: ", err.what()));
   }
-  const auto engine = j.at("engine").dump();
-  if (e.pool_raw_.empty())
-    e.campaign_ = std::make_unique<SpaceCampaign>(SpaceCampaign::from_json(engine, origin));
-  else
-    e.pool_ = std::make_unique<PoolCampaign>(PoolCampaign::from_json(engine, origin));
+  e.campaign_ = Campaign::from_json(j.at("engine").dump(), origin);
   return e;
 }
 
-int64_t LabEngine::num_observed() const {
-  return pool_ ? static_cast<int64_t>(pool_->observed_indices().size()) : campaign_->num_observed();
+Candidates LabEngine::candidates_of(const LabProposal& p) const {
+  auto raw = torch::tensor(p.raw, torch::kFloat64).unsqueeze(0);
+  if (has_pool()) {
+    SOZAI_CHECK(p.pool_row >= 0, "LabEngine: a pool campaign records results of pool rows");
+    return Candidates(space_.encode(raw), {p.pool_row});
+  }
+  return Candidates(raw);
 }
 
 std::vector<LabProposal> LabEngine::ask(int64_t q) {
+  const auto picks = campaign_->ask(q);
   std::vector<LabProposal> out;
-  if (pool_) {
-    for (auto r : pool_->ask(q)) {
-      LabProposal p;
-      p.raw = pool_raw_[r];
-      p.pool_row = r;
-      p.parameters = candidate_to_json(space_, p.raw.data());
-      out.push_back(std::move(p));
-    }
-    return out;
-  }
-  auto picks = campaign_->ask(q);
-  for (int64_t i = 0; i < picks.size(0); ++i) {
+  for (int64_t i = 0; i < picks.size(); ++i) {
     LabProposal p;
-    const double* v = picks[i].data_ptr<double>();
-    p.raw.assign(v, v + picks.size(1));
-    p.parameters = candidate_to_json(space_, v);
+    if (has_pool()) {
+      p.pool_row = picks.rows[i];
+      p.raw = pool_raw_[p.pool_row];
+    } else {
+      const double* v = picks.X[i].data_ptr<double>();
+      p.raw.assign(v, v + picks.X.size(1));
+    }
+    p.parameters = candidate_to_json(space_, p.raw.data());
     out.push_back(std::move(p));
   }
   return out;
 }
 
 void LabEngine::tell(const LabProposal& p, const std::vector<double>& values) {
-  if (pool_) {
-    SOZAI_CHECK(p.pool_row >= 0, "LabEngine::tell: a pool campaign records results of pool rows");
-    pool_->tell(std::vector<int64_t>{p.pool_row}, values);
-  } else {
-    campaign_->tell_outcomes(p.raw, values);
-  }
+  campaign_->tell(candidates_of(p), torch::tensor(values, torch::kFloat64).unsqueeze(0));
 }
 
-void LabEngine::cancel(const LabProposal& p) {
-  if (pool_) pool_->cancel(p.pool_row);
-  else campaign_->cancel(p.raw);
-}
+void LabEngine::cancel(const LabProposal& p) { campaign_->cancel(candidates_of(p)); }
 
 std::vector<std::string> lab_objective_names(const json& description) {
   std::vector<std::string> out;
@@ -215,7 +149,7 @@ std::vector<std::string> lab_objective_names(const json& description) {
 std::vector<double> lab_values_from_json(const std::vector<std::string>& names, const json& values,
                                          const std::string& origin) {
   if (!values.is_object())
-    throw InputError(str(origin, ": must be an object {objective: number}, got ", kind_of(values)));
+    throw InputError(str(origin, ": must be an object {objective: number}, got ", values.type_name()));
   for (auto it = values.begin(); it != values.end(); ++it)
     if (std::find(names.begin(), names.end(), it.key()) == names.end())
       throw InputError(str(origin, ": unknown objective '", it.key(), "'"));
@@ -223,7 +157,7 @@ std::vector<double> lab_values_from_json(const std::vector<std::string>& names, 
   for (const auto& name : names) {
     if (!values.contains(name)) throw InputError(str(origin, ": objective '", name, "' is missing"));
     const auto& v = values.at(name);
-    if (!v.is_number()) throw InputError(str(origin, ": '", name, "' must be a number, got ", kind_of(v)));
+    if (!v.is_number()) throw InputError(str(origin, ": '", name, "' must be a number, got ", v.type_name()));
     const double x = v.get<double>();
     if (!std::isfinite(x)) throw InputError(str(origin, ": '", name, "' is not finite"));
     out.push_back(x);
@@ -234,12 +168,8 @@ std::vector<double> lab_values_from_json(const std::vector<std::string>& names, 
 json lab_best(const json& description, const std::vector<json>& parameters,
               const std::vector<std::vector<double>>& values) {
   if (values.empty()) return nullptr;
+  const auto outcomes = outcomes_from_json(description.at("objectives"), "objectives", true);
   const auto names = lab_objective_names(description);
-  std::vector<Outcome> outcomes;
-  for (size_t i = 0; i < names.size(); ++i) {
-    std::string name;
-    outcomes.push_back(outcome_from_string(outcome_spec(description.at("objectives")[i], "objectives", &name)));
-  }
   auto Y = torch::empty({static_cast<int64_t>(values.size()), static_cast<int64_t>(names.size())}, torch::kFloat64);
   for (size_t r = 0; r < values.size(); ++r) std::copy(values[r].begin(), values[r].end(), Y[r].data_ptr<double>());
   auto rows = campaign_detail::feasible_front(Y, outcomes);

@@ -2,8 +2,10 @@
 /// The decisions behind one lab campaign (DESIGN.md: core/lab stores and
 /// serves what core/campaign decides): a campaign described as the lab
 /// service's JSON — parameters, objectives, an optional finite pool,
-/// surrogate, acquisition, n_init, seed — becomes a SpaceCampaign (no pool)
-/// or a PoolCampaign over the encoded pool; proposals come back as named
+/// surrogate, acquisition, n_init, seed — becomes one Campaign: a
+/// SpaceCampaign (no pool) or a PoolCampaign over the encoded pool, its
+/// settings read by CampaignConfig::from_json like every other campaign's;
+/// proposals come back as named
 /// parameter values, results go in by objective name, and the whole state
 /// is one JSON text the lab store keeps.
 ///
@@ -16,12 +18,12 @@
 ///                  or {"name", "direction": "at_most|at_least", "limit": b} (an outcome constraint),
 ///    "pool": [{param: value, ...}, ...]                     (optional),
 ///    "surrogate": "gp|random", "acquisition": "...", "n_init": 4, "seed": 0, "ref_point": [...]}
-/// The default acquisition is qlognei for one objective (asks that arrive
-/// together are answered as one jointly scored batch) and qlognehvi for
-/// several.
+/// The default acquisition is the registry's: qlognei for one objective
+/// (asks that arrive together are answered as one jointly scored batch)
+/// and qlognehvi for several.
 
-#include "core/campaign/pool_campaign.h"
-#include "core/campaign/space_campaign.h"
+#include "core/campaign/campaign.h"
+#include "core/space/design_space.h"
 
 #include <nlohmann/json.hpp>
 
@@ -55,9 +57,11 @@ nlohmann::json lab_best(const nlohmann::json& description, const std::vector<nlo
 class LabEngine {
  public:
   /// InputError naming the field (e.g. "objectives[1]: direction must be
-  /// ...", "pool[17]: parameter 'T' ...") for a bad description.
+  /// ...", "pool[17]: parameter 'T' ...", "settings: n_init must be >= 0")
+  /// for a bad description.
   static LabEngine create(const nlohmann::json& description);
-  /// StorageError when the text is not a saved engine state.
+  /// StorageError when the text is not a saved engine state (this version's
+  /// or that of campaign state format 1).
   static LabEngine from_state(const std::string& text, const std::string& origin = "campaign state");
   std::string state() const;
 
@@ -65,8 +69,9 @@ class LabEngine {
   const nlohmann::json& description() const { return description_; }
   const DesignSpace& space() const { return space_; }
   const std::vector<std::string>& objective_names() const { return outcome_names_; }
-  bool has_pool() const { return pool_ != nullptr; }
-  int64_t num_observed() const;
+  bool has_pool() const { return !pool_raw_.empty(); }
+  int64_t num_observed() const { return campaign_->num_observed(); }
+  const Campaign& campaign() const { return *campaign_; }
 
   /// Up to q new proposals, marked pending (fewer when a pool runs out).
   std::vector<LabProposal> ask(int64_t q);
@@ -78,14 +83,17 @@ class LabEngine {
 
  private:
   LabEngine() = default;
-  void build(const nlohmann::json& description, bool fresh);
+  /// Reads the description; the campaign settings it names, checked.
+  CampaignConfig build(const nlohmann::json& description);
+  /// The campaign's view of a proposal: pool row and encoded inputs, or
+  /// raw design-space values.
+  Candidates candidates_of(const LabProposal& p) const;
 
   nlohmann::json description_;
   DesignSpace space_;
   std::vector<std::string> outcome_names_;
   std::vector<std::vector<double>> pool_raw_;  // pool campaigns: raw rows
-  std::unique_ptr<PoolCampaign> pool_;
-  std::unique_ptr<SpaceCampaign> campaign_;
+  std::unique_ptr<Campaign> campaign_;
 };
 
 }  // namespace sozai

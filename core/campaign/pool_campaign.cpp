@@ -1,95 +1,28 @@
+#include "core/campaign/pool_campaign.h"
 #include "core/campaign/campaign_common.h"
 #include "core/campaign/campaign_io.h"
-#include "core/campaign/pool_campaign.h"
-#include "core/bo/multi_fidelity.h"
-#include "core/bo/pareto.h"
+#include "core/bo/select.h"
 #include "common/error.h"
+#include "common/files.h"
+#include "common/json.h"
 #include "common/strings.h"
 #include "models/gnn/gnn_surrogate.h"
+#include "models/gp/multitask_gp.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <fstream>
 #include <numeric>
 #include <random>
-#include <sstream>
 
 namespace sozai {
 
 using namespace campaign_detail;
 
-PoolCampaign::PoolCampaign(const torch::Tensor& pool, bool maximize, CampaignConfig config)
-    : maximize_(maximize), config_(std::move(config)) {
-  SOZAI_CHECK(pool.defined() && pool.dim() == 2 && pool.size(0) >= 1 && pool.size(1) >= 1,
-              "PoolCampaign: pool must be a non-empty [N, d] tensor, got ",
-              pool.defined() ? pool.sizes() : at::IntArrayRef{});
-  SOZAI_CHECK(pool.is_floating_point(), "PoolCampaign: pool must be floating point, got ", pool.scalar_type());
-  pool_ = pool.to(torch::kCPU, torch::kFloat64).contiguous();
-  auto finite = torch::isfinite(pool_).all(1);
-  if (!finite.all().item<bool>()) {
-    int64_t bad = torch::nonzero(finite.logical_not()).index({0, 0}).item<int64_t>();
-    throw InputError(str("PoolCampaign: pool row ", bad, " has a non-finite value"));
-  }
-  check_config(config_);
-  outcomes_ = campaign_outcomes(config_, maximize_);
-  if (multi_fidelity()) {
-    SOZAI_CHECK(pool_.size(1) >= 2, "PoolCampaign: a multi-fidelity pool needs inputs and a last fidelity column");
-    const int64_t T = static_cast<int64_t>(config_.fidelity_costs.size());
-    auto f = pool_.select(1, pool_.size(1) - 1);
-    auto bad = (f != f.round()) | (f < 0) | (f >= T);
-    if (bad.any().item<bool>()) {
-      const auto row = torch::nonzero(bad).index({0, 0}).item<int64_t>();
-      throw InputError(str("PoolCampaign: pool row ", row, " has fidelity ", f[row].item<double>(),
-                           " in its last column, not an integer in [0, ", T, ")"));
-    }
-  }
-}
-
-int64_t PoolCampaign::fidelity_of(int64_t row) const {
-  return static_cast<int64_t>(pool_[row][pool_.size(1) - 1].item<double>());
-}
-
-int64_t PoolCampaign::target_fidelity() const {
-  return config_.target_fidelity < 0 ? static_cast<int64_t>(config_.fidelity_costs.size()) - 1
-                                     : config_.target_fidelity;
-}
-
-double PoolCampaign::cost_spent() const {
-  if (!multi_fidelity()) return 0.0;
-  double total = 0.0;
-  for (auto r : observed_) total += config_.fidelity_costs[fidelity_of(r)];
-  return total;
-}
-
-std::vector<int64_t> PoolCampaign::fit_and_select_fidelity(int64_t q, uint64_t seed) {
-  auto idx = torch::tensor(observed_, torch::kInt64);
-  auto X = pool_.index_select(0, idx);
-  MultiTaskGPConfig mc;
-  mc.num_tasks = static_cast<int64_t>(config_.fidelity_costs.size());
-  mc.kernel = config_.gp.kernel;
-  mc.restarts = config_.gp.restarts;
-  mc.max_iter = config_.gp.max_iter;
-  mc.seed = seed;
-  auto model = std::make_shared<MultiTaskGP>(mc);
-  const int64_t d = pool_.size(1) - 1;
-  model->set_input_bounds(std::get<0>(pool_.slice(1, 0, d).min(0)), std::get<0>(pool_.slice(1, 0, d).max(0)));
-  model->fit(Dataset{X, torch::tensor(values_, torch::kFloat64)});
-  MultiFidelityConfig fc;
-  fc.costs = config_.fidelity_costs;
-  fc.target = target_fidelity();
-  fc.maximize = maximize_;
-  fc.target_first = config_.aei_target_first;
-  fc.max_cheap_share = config_.aei_max_cheap_share;
-  auto rows = select_batch_multi_fidelity(*model, pool_, available_mask(), q, X, fc, pending_);
-  model_ = model;
-  return rows;
-}
-
 namespace {
+
 torch::Tensor row_numbers(const std::shared_ptr<const GraphBatch>& graphs) {
   SOZAI_CHECK(graphs && graphs->num_graphs() >= 1, "PoolCampaign: the pool holds no graphs");
   return torch::arange(graphs->num_graphs(), torch::kFloat64).unsqueeze(1);
@@ -101,10 +34,36 @@ std::string ensemble_kind(const CampaignGnnConfig& c, const GraphBatch& g) {
   if (g.kind == "crystal" || g.kind == "composition") return g.kind;
   return "polymer";  // polymer, molecule, blend
 }
+
 }  // namespace
 
-PoolCampaign::PoolCampaign(std::shared_ptr<const GraphBatch> graphs, bool maximize, CampaignConfig config)
-    : PoolCampaign(row_numbers(graphs), maximize, std::move(config)) {
+PoolCampaign::PoolCampaign(const torch::Tensor& pool, CampaignConfig config) : Campaign(std::move(config)) {
+  SOZAI_CHECK(pool.defined() && pool.dim() == 2 && pool.size(0) >= 1 && pool.size(1) >= 1,
+              "PoolCampaign: pool must be a non-empty [N, d] tensor, got ",
+              pool.defined() ? pool.sizes() : at::IntArrayRef{});
+  SOZAI_CHECK(pool.is_floating_point(), "PoolCampaign: pool must be floating point, got ", pool.scalar_type());
+  pool_ = pool.to(torch::kCPU, torch::kFloat64).contiguous();
+  auto finite = torch::isfinite(pool_).all(1);
+  if (!finite.all().item<bool>()) {
+    int64_t bad = torch::nonzero(finite.logical_not()).index({0, 0}).item<int64_t>();
+    throw InputError(str("PoolCampaign: pool row ", bad, " has a non-finite value"));
+  }
+  config_.validate();
+  if (config_.multi_fidelity()) {
+    SOZAI_CHECK(pool_.size(1) >= 2, "PoolCampaign: a multi-fidelity pool needs inputs and a last fidelity column");
+    const int64_t T = static_cast<int64_t>(config_.acquisition.fidelity.costs.size());
+    auto f = pool_.select(1, pool_.size(1) - 1);
+    auto bad = (f != f.round()) | (f < 0) | (f >= T);
+    if (bad.any().item<bool>()) {
+      const auto row = torch::nonzero(bad).index({0, 0}).item<int64_t>();
+      throw InputError(str("PoolCampaign: pool row ", row, " has fidelity ", f[row].item<double>(),
+                           " in its last column, not an integer in [0, ", T, ")"));
+    }
+  }
+}
+
+PoolCampaign::PoolCampaign(std::shared_ptr<const GraphBatch> graphs, CampaignConfig config)
+    : PoolCampaign(row_numbers(graphs), std::move(config)) {
   SOZAI_CHECK(config_.surrogate != "gp", "PoolCampaign: a pool of graphs needs surrogate gnn, gnn-dkl or random, "
               "not gp (the GP models feature vectors)");
   graphs_ = std::move(graphs);
@@ -116,12 +75,26 @@ void PoolCampaign::attach_graphs(std::shared_ptr<const GraphBatch> graphs) {
   graphs_ = std::move(graphs);
 }
 
+int64_t PoolCampaign::fidelity_of(int64_t row) const {
+  return static_cast<int64_t>(pool_[row][pool_.size(1) - 1].item<double>());
+}
+
+int64_t PoolCampaign::target_fidelity() const {
+  const auto& f = config_.acquisition.fidelity;
+  return f.target < 0 ? static_cast<int64_t>(f.costs.size()) - 1 : f.target;
+}
+
+double PoolCampaign::cost_spent() const {
+  if (!config_.multi_fidelity()) return 0.0;
+  double total = 0.0;
+  for (auto r : observed_) total += config_.acquisition.fidelity.costs[fidelity_of(r)];
+  return total;
+}
+
 void PoolCampaign::check_index(int64_t index, const char* what) const {
   SOZAI_CHECK(index >= 0 && index < pool_.size(0), "PoolCampaign::", what, ": row ", index,
               " is outside the pool of ", pool_.size(0), " candidates");
 }
-
-uint64_t PoolCampaign::ask_seed() const { return campaign_detail::ask_seed(config_.seed, ask_count_); }
 
 torch::Tensor PoolCampaign::available_mask() const {
   auto mask = torch::ones({pool_.size(0)}, torch::kBool);
@@ -146,54 +119,23 @@ std::vector<int64_t> PoolCampaign::random_rows(int64_t q, uint64_t seed) const {
   return free;
 }
 
-std::vector<int64_t> PoolCampaign::fit_and_select(Surrogate& model, int64_t q, bool condition_only) const {
-  auto idx = torch::tensor(observed_, torch::kInt64);
-  auto y = torch::tensor(values_, torch::kFloat64);
-  auto X = pool_.index_select(0, idx);
-  if (condition_only) dynamic_cast<ExactGP&>(model).set_data(Dataset{X, y});
-  else model.fit(Dataset{X, y});
-  const auto spec = acquisition_spec(config_, maximize_, ask_seed());
-  return select_batch(model, pool_, available_mask(), q, X, y, spec, pending_);
-}
-
-std::shared_ptr<ExactGP> PoolCampaign::campaign_gp(const GPHyperparameters* warm, uint64_t seed) const {
-  return campaign_detail::campaign_gp(config_, warm, seed, static_cast<int64_t>(observed_.size()), ask_count_,
-                                      std::get<0>(pool_.min(0)), std::get<0>(pool_.max(0)));
-}
-
-std::vector<int64_t> PoolCampaign::fit_and_select_multi(int64_t q, uint64_t seed) {
-  auto idx = torch::tensor(observed_, torch::kInt64);
-  auto X = pool_.index_select(0, idx);
+std::vector<int64_t> PoolCampaign::fit_and_select(int64_t q, uint64_t seed) {
+  auto X = pool_.index_select(0, torch::tensor(observed_, torch::kInt64));
   auto Y = observed_outcomes();
-  auto fit = fit_outcome_gps(config_, X, Y, outcome_hypers_, seed, ask_count_, std::get<0>(pool_.min(0)),
-                             std::get<0>(pool_.max(0)));
-  outcome_hypers_ = fit.fitted;
-  MultiOutcomeConfig mc;
-  mc.kind = config_.acquisition;
-  mc.outcomes = outcomes_;
-  mc.ref_point = config_.ref_point;
-  mc.samples = config_.mc_samples;
-  mc.seed = seed;
-  auto rows = select_batch_multi(fit.models, pool_, available_mask(), q, X, Y, mc, pending_);
-  model_ = fit.gps.front();
-  return rows;
-}
-
-torch::Tensor PoolCampaign::observed_outcomes() const {
-  return torch::tensor(values_, torch::kFloat64).reshape({static_cast<int64_t>(observed_.size()), num_outcomes()});
-}
-
-std::vector<int64_t> PoolCampaign::ask(int64_t q) {
-  SOZAI_CHECK(q >= 1, "PoolCampaign::ask: q must be >= 1, got ", q);
-  const uint64_t seed = ask_seed();
-  std::vector<int64_t> rows;
-  const int64_t n = static_cast<int64_t>(observed_.size());
-  if (config_.surrogate == "random" || n < std::max<int64_t>(config_.n_init, 1)) {
-    rows = random_rows(q, seed);
-  } else if (multi_fidelity()) {
-    rows = fit_and_select_fidelity(q, seed);
-  } else if (!single_objective()) {
-    rows = fit_and_select_multi(q, seed);
+  std::vector<const Surrogate*> models;
+  std::vector<std::shared_ptr<Surrogate>> owned;
+  if (config_.multi_fidelity()) {
+    MultiTaskGPConfig mc;
+    mc.num_tasks = static_cast<int64_t>(config_.acquisition.fidelity.costs.size());
+    mc.kernel = config_.gp.kernel;
+    mc.restarts = config_.gp.restarts;
+    mc.max_iter = config_.gp.max_iter;
+    mc.seed = seed;
+    auto model = std::make_shared<MultiTaskGP>(mc);
+    const int64_t d = pool_.size(1) - 1;
+    model->set_input_bounds(std::get<0>(pool_.slice(1, 0, d).min(0)), std::get<0>(pool_.slice(1, 0, d).max(0)));
+    model->fit(Dataset{X, Y.select(1, 0).contiguous()});
+    owned.push_back(model);
   } else if (config_.surrogate == "gnn" || config_.surrogate == "gnn-dkl") {
     SOZAI_CHECK(graphs_, "PoolCampaign::ask: surrogate '", config_.surrogate,
                 "' needs the pool's graphs; build the campaign from them or call attach_graphs after load");
@@ -209,123 +151,147 @@ std::vector<int64_t> PoolCampaign::ask(int64_t q) {
     gc.gp = config_.gp;
     gc.gp.seed = seed;
     auto model = std::make_shared<gnn::GnnSurrogate>(graphs_, gc);
-    rows = fit_and_select(*model, q);
-    model_ = model;
+    model->fit(Dataset{X, Y.select(1, 0).contiguous()});
+    owned.push_back(model);
   } else {
-    auto model = campaign_gp(hyper_ ? &*hyper_ : nullptr, seed);
-    rows = fit_and_select(*model, q, keep_hyperparameters(config_, hyper_.has_value(),
-                                                          static_cast<int64_t>(observed_.size()), ask_count_));
-    hyper_ = model->hyperparameters();
-    model_ = model;
+    auto fit = fit_outcome_gps(config_, X, Y, hypers_, seed, ask_count_, std::get<0>(pool_.min(0)),
+                               std::get<0>(pool_.max(0)));
+    hypers_ = fit.fitted;
+    owned.assign(fit.gps.begin(), fit.gps.end());
   }
-  pending_.insert(pending_.end(), rows.begin(), rows.end());
-  ++ask_count_;
+  for (const auto& m : owned) models.push_back(m.get());
+  AcquisitionSpec spec = config_.acquisition;
+  spec.seed = seed;
+  auto acquisition = make_acquisition(spec, models, {X, Y, pool_.index_select(0, torch::tensor(pending_, torch::kInt64))});
+  auto rows = select_from_pool(*acquisition, pool_, available_mask(), q);
+  model_ = owned.front();
   return rows;
 }
 
-void PoolCampaign::tell(const std::vector<int64_t>& indices, const std::vector<double>& values) {
-  const size_t k = outcomes_.size();
-  SOZAI_CHECK(indices.size() * k == values.size(), "PoolCampaign::tell: ", indices.size(), " indices need ",
-              indices.size() * k, " values (", k, " outcome(s) each), got ", values.size());
+Candidates PoolCampaign::ask(int64_t q) {
+  SOZAI_CHECK(q >= 1, "PoolCampaign::ask: q must be >= 1, got ", q);
+  const uint64_t seed = ask_seed();
+  const int64_t n = static_cast<int64_t>(observed_.size());
+  const auto rows = config_.surrogate == "random" || n < std::max<int64_t>(config_.n_init, 1) ? random_rows(q, seed)
+                                                                                              : fit_and_select(q, seed);
+  pending_.insert(pending_.end(), rows.begin(), rows.end());
+  ++ask_count_;
+  return Candidates(pool_.index_select(0, torch::tensor(rows, torch::kInt64)), rows);
+}
+
+void PoolCampaign::tell(const std::vector<int64_t>& rows, const std::vector<double>& values) {
+  const size_t k = outcomes().size();
+  SOZAI_CHECK(rows.size() * k == values.size(), "PoolCampaign::tell: ", rows.size(), " rows need ", rows.size() * k,
+              " values (", k, " outcome(s) each), got ", values.size());
   std::vector<bool> seen(pool_.size(0), false);
   for (auto i : observed_) seen[i] = true;
-  for (size_t r = 0; r < indices.size(); ++r) {
-    check_index(indices[r], "tell");
+  for (size_t r = 0; r < rows.size(); ++r) {
+    check_index(rows[r], "tell");
     for (size_t j = 0; j < k; ++j)
-      SOZAI_CHECK(std::isfinite(values[r * k + j]), "PoolCampaign::tell: value for row ", indices[r],
+      SOZAI_CHECK(std::isfinite(values[r * k + j]), "PoolCampaign::tell: value for row ", rows[r],
                   k > 1 ? str(", outcome ", j) : std::string(), " is not finite (", values[r * k + j], ")");
-    SOZAI_CHECK(!seen[indices[r]], "PoolCampaign::tell: row ", indices[r],
+    SOZAI_CHECK(!seen[rows[r]], "PoolCampaign::tell: row ", rows[r],
                 " already has a result; a pool candidate is measured once");
-    seen[indices[r]] = true;
+    seen[rows[r]] = true;
   }
-  for (size_t r = 0; r < indices.size(); ++r) {
-    observed_.push_back(indices[r]);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    observed_.push_back(rows[r]);
     values_.insert(values_.end(), values.begin() + r * k, values.begin() + (r + 1) * k);
-    pending_.erase(std::remove(pending_.begin(), pending_.end(), indices[r]), pending_.end());
+    pending_.erase(std::remove(pending_.begin(), pending_.end(), rows[r]), pending_.end());
   }
 }
 
-void PoolCampaign::tell(int64_t index, double value) {
-  SOZAI_CHECK(outcomes_.size() == 1, "PoolCampaign::tell: the campaign has ", outcomes_.size(),
+void PoolCampaign::tell(const Candidates& candidates, const torch::Tensor& Y) {
+  SOZAI_CHECK(!candidates.rows.empty() || candidates.size() == 0,
+              "PoolCampaign::tell: a pool campaign records results of pool rows (candidates without rows given)");
+  const int64_t n = static_cast<int64_t>(candidates.rows.size());
+  auto V = checked_outcomes(Y, n, "PoolCampaign::tell");
+  tell(candidates.rows, std::vector<double>(V.data_ptr<double>(), V.data_ptr<double>() + V.numel()));
+}
+
+void PoolCampaign::tell(int64_t row, double value) {
+  SOZAI_CHECK(outcomes().size() == 1, "PoolCampaign::tell: the campaign has ", outcomes().size(),
               " outcomes per experiment; tell all of them (tell_outcomes)");
-  tell(std::vector<int64_t>{index}, std::vector<double>{value});
+  tell(std::vector<int64_t>{row}, std::vector<double>{value});
 }
 
-void PoolCampaign::tell_outcomes(int64_t index, const std::vector<double>& outcomes) {
-  tell(std::vector<int64_t>{index}, outcomes);
+void PoolCampaign::tell_outcomes(int64_t row, const std::vector<double>& outcomes) {
+  tell(std::vector<int64_t>{row}, outcomes);
 }
 
-void PoolCampaign::cancel(int64_t index) {
-  check_index(index, "cancel");
-  auto it = std::find(pending_.begin(), pending_.end(), index);
-  SOZAI_CHECK(it != pending_.end(), "PoolCampaign::cancel: row ", index, " is not pending");
+void PoolCampaign::cancel(int64_t row) {
+  check_index(row, "cancel");
+  auto it = std::find(pending_.begin(), pending_.end(), row);
+  SOZAI_CHECK(it != pending_.end(), "PoolCampaign::cancel: row ", row, " is not pending");
   pending_.erase(it);
+}
+
+void PoolCampaign::cancel(const Candidates& candidates) {
+  for (auto r : candidates.rows) {
+    check_index(r, "cancel");
+    SOZAI_CHECK(std::find(pending_.begin(), pending_.end(), r) != pending_.end(), "PoolCampaign::cancel: row ", r,
+                " is not pending");
+  }
+  for (auto r : candidates.rows) cancel(r);
+}
+
+Candidates PoolCampaign::pending() const {
+  return Candidates(pool_.index_select(0, torch::tensor(pending_, torch::kInt64)), pending_);
+}
+
+Candidates PoolCampaign::observed() const {
+  return Candidates(pool_.index_select(0, torch::tensor(observed_, torch::kInt64)), observed_);
+}
+
+torch::Tensor PoolCampaign::observed_outcomes() const {
+  return torch::tensor(values_, torch::kFloat64).reshape({static_cast<int64_t>(observed_.size()), num_outcomes()});
 }
 
 std::vector<int64_t> PoolCampaign::pareto_front() const {
   std::vector<int64_t> out;
-  for (auto k : feasible_front(observed_outcomes(), outcomes_)) out.push_back(observed_[k]);
+  for (auto k : feasible_front(observed_outcomes(), outcomes())) out.push_back(observed_[k]);
   return out;
 }
 
-std::pair<int64_t, double> PoolCampaign::best() const {
+BestResult PoolCampaign::best() const {
   SOZAI_CHECK(!observed_.empty(), "PoolCampaign::best: no results have been told yet");
-  SOZAI_CHECK(outcomes_.size() == 1, "PoolCampaign::best: the campaign has ", outcomes_.size(),
+  SOZAI_CHECK(outcomes().size() == 1, "PoolCampaign::best: the campaign has ", outcomes().size(),
               " outcomes; use pareto_front()");
   // Multi-fidelity: only results at the target fidelity count.
-  auto counts = [&](size_t k) { return !multi_fidelity() || fidelity_of(observed_[k]) == target_fidelity(); };
-  int64_t b = -1;
-  for (size_t k = 0; k < values_.size(); ++k)
-    if (counts(k) && (b < 0 || (maximize_ ? values_[k] > values_[b] : values_[k] < values_[b]))) b = static_cast<int64_t>(k);
+  std::vector<bool> counts;
+  if (config_.multi_fidelity())
+    for (auto r : observed_) counts.push_back(fidelity_of(r) == target_fidelity());
+  const int64_t b = best_position(values_, maximize(), counts);
   SOZAI_CHECK(b >= 0, "PoolCampaign::best: no result at the target fidelity ", target_fidelity(), " yet");
-  return {observed_[b], values_[b]};
+  return {Candidates(pool_.slice(0, observed_[b], observed_[b] + 1).clone(), {observed_[b]}), values_[b], b};
 }
 
 // ------------------------------------------------------------ persistence
 
-nlohmann::json campaign_state_json(const PoolCampaign& c, const std::optional<GPHyperparameters>& hyper,
-                                   bool with_arrays) {
+nlohmann::json PoolCampaignState::to_json(const PoolCampaign& c, bool with_arrays) {
   using nlohmann::json;
-  const auto& cfg = c.config();
   json j;
   j["format"] = "sozai.pool_campaign";
-  j["version"] = 1;
-  j["maximize"] = c.maximize();
-  j["ask_count"] = c.ask_count();
-  j["config"] = config_to_json(cfg);
-  if (hyper) {
-    j["hyperparameters"] = hyperparameters_to_json(*hyper);
-  } else {
-    j["hyperparameters"] = nullptr;
-  }
-  if (!c.outcome_hyperparameters().empty()) {
-    auto arr = json::array();
-    for (const auto& h : c.outcome_hyperparameters())
-      arr.push_back(hyperparameters_to_json(h));
-    j["outcome_hyperparameters"] = arr;
-  }
-  j["pool_shape"] = {c.pool().size(0), c.pool().size(1)};
+  j["version"] = kCampaignStateVersion;
+  j["ask_count"] = c.ask_count_;
+  j["config"] = c.config_.to_json();
+  j["outcome_hyperparameters"] = hyperparameters_to_json(c.hypers_);
+  j["pool_shape"] = {c.pool_.size(0), c.pool_.size(1)};
   if (with_arrays) {
-    const double* p = c.pool().data_ptr<double>();
-    j["pool"] = std::vector<double>(p, p + c.pool().numel());
-    j["observed_index"] = c.observed_indices();
-    j["observed_value"] = c.observed_values();
-    j["pending"] = c.pending();
+    const double* p = c.pool_.data_ptr<double>();
+    j["pool"] = std::vector<double>(p, p + c.pool_.numel());
+    j["observed_index"] = c.observed_;
+    j["observed_value"] = c.values_;
+    j["pending"] = c.pending_;
   }
   return j;
 }
 
-PoolCampaign campaign_from_state(const nlohmann::json& j, const torch::Tensor& pool,
-                                 const std::vector<int64_t>& observed, const std::vector<double>& values,
-                                 const std::vector<int64_t>& pending, const std::string& origin) {
-  if (field<std::string>(j, "format", origin) != "sozai.pool_campaign")
-    throw StorageError(str(origin, ": not a sozai pool campaign (format '", j.value("format", ""), "')"));
-  const int version = field<int>(j, "version", origin);
-  if (version != 1) throw StorageError(str(origin, ": campaign state version ", version, " is not supported (expected 1)"));
-  if (!j.contains("config")) throw StorageError(str(origin, ": campaign state has no field 'config'"));
-  const CampaignConfig cfg = config_from_json(j.at("config"), origin);
-
-  PoolCampaign c(pool, field<bool>(j, "maximize", origin), cfg);
+PoolCampaign PoolCampaignState::from_json(const nlohmann::json& j, const torch::Tensor& pool,
+                                          const std::vector<int64_t>& observed, const std::vector<double>& values,
+                                          const std::vector<int64_t>& pending, const std::string& origin) {
+  const int version = check_state_header(j, "sozai.pool_campaign", origin);
+  PoolCampaign c(pool, config_from_saved_state(j, version, origin));
   if (observed.size() * c.num_outcomes() != values.size())
     throw StorageError(str(origin, ": ", observed.size(), " observed indices with ", c.num_outcomes(),
                            " outcome(s) each but ", values.size(), " values"));
@@ -334,23 +300,6 @@ PoolCampaign campaign_from_state(const nlohmann::json& j, const torch::Tensor& p
   } catch (const InputError& e) {
     throw StorageError(str(origin, ": invalid observations: ", e.what()));
   }
-  restore_campaign_counters(c, pending, field<int64_t>(j, "ask_count", origin), origin);
-  if (j.contains("hyperparameters") && !j.at("hyperparameters").is_null()) {
-    restore_campaign_hyperparameters(c, hyperparameters_from_json(j.at("hyperparameters"), pool.size(1), origin));
-  }
-  if (j.contains("outcome_hyperparameters")) {
-    std::vector<GPHyperparameters> hs;
-    for (const auto& h : j.at("outcome_hyperparameters")) hs.push_back(hyperparameters_from_json(h, pool.size(1), origin));
-    if (static_cast<int64_t>(hs.size()) != c.num_outcomes())
-      throw StorageError(str(origin, ": ", hs.size(), " outcome hyperparameter sets for ", c.num_outcomes(),
-                             " outcomes"));
-    restore_campaign_outcome_hyperparameters(c, hs);
-  }
-  return c;
-}
-
-void restore_campaign_counters(PoolCampaign& c, const std::vector<int64_t>& pending, int64_t ask_count,
-                               const std::string& origin) {
   auto mask = c.available_mask();
   for (auto p : pending) {
     if (p < 0 || p >= c.pool_size() || !mask.data_ptr<bool>()[p])
@@ -358,33 +307,35 @@ void restore_campaign_counters(PoolCampaign& c, const std::vector<int64_t>& pend
     mask.data_ptr<bool>()[p] = false;
   }
   c.pending_ = pending;
-  c.ask_count_ = ask_count;
+  c.ask_count_ = json_io::required<int64_t, StorageError>(j, "ask_count", origin);
+  // Version 1 kept a single objective's hyperparameters apart.
+  if (version == 1 && j.contains("hyperparameters") && !j.at("hyperparameters").is_null())
+    c.hypers_ = hyperparameters_from_json(nlohmann::json::array({j.at("hyperparameters")}), pool.size(1),
+                                          c.num_outcomes(), origin);
+  if (j.contains("outcome_hyperparameters"))
+    c.hypers_ = hyperparameters_from_json(j.at("outcome_hyperparameters"), pool.size(1), c.num_outcomes(), origin);
+  return c;
 }
 
-void restore_campaign_hyperparameters(PoolCampaign& c, const GPHyperparameters& h) { c.hyper_ = h; }
-
-void restore_campaign_outcome_hyperparameters(PoolCampaign& c, const std::vector<GPHyperparameters>& h) {
-  c.outcome_hypers_ = h;
-}
-
-std::string PoolCampaign::to_json() const { return campaign_state_json(*this, hyper_, true).dump(); }
+std::string PoolCampaign::to_json() const { return PoolCampaignState::to_json(*this, true).dump(); }
 
 PoolCampaign PoolCampaign::from_json(const std::string& text, const std::string& origin) {
-  const auto j = parse_state(text, origin);
-  auto shape = field<std::vector<int64_t>>(j, "pool_shape", origin);
-  auto flat = field<std::vector<double>>(j, "pool", origin);
+  const auto j = json_io::parse<StorageError>(text, origin);
+  json_io::require_object<StorageError>(j, origin);
+  auto shape = json_io::required<std::vector<int64_t>, StorageError>(j, "pool_shape", origin);
+  auto flat = json_io::required<std::vector<double>, StorageError>(j, "pool", origin);
   if (shape.size() != 2 || shape[0] * shape[1] != static_cast<int64_t>(flat.size()))
     throw StorageError(str(origin, ": pool has ", flat.size(), " values, which does not match pool_shape"));
   auto pool = torch::tensor(flat, torch::kFloat64).reshape({shape[0], shape[1]});
-  return campaign_from_state(j, pool, field<std::vector<int64_t>>(j, "observed_index", origin),
-                             field<std::vector<double>>(j, "observed_value", origin),
-                             field<std::vector<int64_t>>(j, "pending", origin), origin);
+  return PoolCampaignState::from_json(j, pool, json_io::required<std::vector<int64_t>, StorageError>(j, "observed_index", origin),
+                                      json_io::required<std::vector<double>, StorageError>(j, "observed_value", origin),
+                                      json_io::required<std::vector<int64_t>, StorageError>(j, "pending", origin), origin);
 }
 
 void PoolCampaign::save(const std::string& path) const {
   if (ends_with(path, ".h5") || ends_with(path, ".hdf5")) {
     write_atomically(path, [&](const std::string& tmp) {
-      save_campaign_hdf5(*this, campaign_state_json(*this, hyper_, false).dump(), tmp);
+      save_campaign_hdf5(*this, PoolCampaignState::to_json(*this, false).dump(), tmp);
     });
   } else {
     write_text_atomically(path, to_json());
@@ -393,103 +344,74 @@ void PoolCampaign::save(const std::string& path) const {
 
 PoolCampaign PoolCampaign::load(const std::string& path) {
   if (ends_with(path, ".h5") || ends_with(path, ".hdf5")) return load_campaign_hdf5(path);
-  return from_json(read_text(path), path);
+  return from_json(read_text(path, "campaign state"), path);
 }
 
 // ------------------------------------------------------------ simulation
 
 namespace {
 
-/// y checked against the pool X and the run's sizes: float64 [n], finite.
-torch::Tensor checked_oracle(const torch::Tensor& X, const torch::Tensor& y, int64_t budget, int64_t q,
+/// Y checked against the pool size and the run's sizes: float64 [n, k], finite.
+torch::Tensor checked_oracle(int64_t n, const torch::Tensor& Y, int64_t k, int64_t budget, int64_t q,
                              int64_t n_init) {
-  SOZAI_CHECK(X.defined() && X.dim() == 2, "pool_campaign: X must be [n, d], got ",
-              X.defined() ? X.sizes() : at::IntArrayRef{});
-  SOZAI_CHECK(y.defined() && y.numel() == X.size(0) && (y.dim() == 1 || (y.dim() == 2 && y.size(1) == 1)),
-              "pool_campaign: y must be [", X.size(0), "], got ", y.defined() ? y.sizes() : at::IntArrayRef{});
-  SOZAI_CHECK(budget >= 1 && budget <= X.size(0), "pool_campaign: budget must be in [1, ", X.size(0), "], got ", budget);
+  SOZAI_CHECK(Y.defined() && Y.size(0) == n && (Y.dim() == 1 ? k == 1 : Y.dim() == 2 && Y.size(1) == k),
+              "pool_campaign: Y must be [n", k > 1 ? str(", ", k) : std::string(), "] (one column per outcome) with n = ",
+              n, " rows, got ", Y.defined() ? Y.sizes() : at::IntArrayRef{});
+  SOZAI_CHECK(budget >= 1 && budget <= n, "pool_campaign: budget must be in [1, ", n, "], got ", budget);
   SOZAI_CHECK(q >= 1, "pool_campaign: q must be >= 1, got ", q);
   SOZAI_CHECK(n_init >= 1 && n_init <= budget, "pool_campaign: n_init must be in [1, budget=", budget, "], got ",
               n_init);
-  auto yv = y.reshape({-1}).to(torch::kCPU, torch::kFloat64).contiguous();
-  auto finite = torch::isfinite(yv);
+  auto Yv = Y.reshape({n, k}).to(torch::kCPU, torch::kFloat64).contiguous();
+  auto finite = torch::isfinite(Yv).all(1);
   if (!finite.all().item<bool>()) {
     int64_t bad = torch::nonzero(finite.logical_not()).index({0, 0}).item<int64_t>();
     throw InputError(str("pool_campaign: y[", bad, "] is not finite"));
   }
-  return yv;
+  return Yv;
 }
 
 /// n_init random rows, then asks of q until `budget` rows are chosen or
-/// `stop` says so; every ask answered from yv ([n], or [n, k] for k outcomes).
-std::vector<int64_t> replay_campaign(PoolCampaign& c, const torch::Tensor& yv, int64_t budget, int64_t q,
-                                     int64_t n_init, const std::function<bool(const std::vector<int64_t>&)>& stop) {
-  const double* yp = yv.data_ptr<double>();
-  const int64_t k_out = yv.dim() == 2 ? yv.size(1) : 1;  // outcomes per row
+/// `stop` says so; every ask answered from Y [n, k].
+std::vector<int64_t> replay_campaign(PoolCampaign& c, const torch::Tensor& Y, int64_t budget, int64_t q,
+                                     const std::function<bool(const std::vector<int64_t>&)>& stop) {
+  const double* yp = Y.data_ptr<double>();
+  const int64_t k = Y.size(1);
   std::vector<int64_t> order;
-  auto run = [&](int64_t k) {
-    auto rows = c.ask(k);
+  auto run = [&](int64_t size) {
+    auto rows = c.ask(size).rows;
     SOZAI_ASSERT(!rows.empty());
     std::vector<double> vals;
-    for (auto r : rows) vals.insert(vals.end(), yp + r * k_out, yp + (r + 1) * k_out);
+    for (auto r : rows) vals.insert(vals.end(), yp + r * k, yp + (r + 1) * k);
     c.tell(rows, vals);
     order.insert(order.end(), rows.begin(), rows.end());
   };
-  run(n_init);
+  run(c.config().n_init);
   while (static_cast<int64_t>(order.size()) < budget && !(stop && stop(order)))
     run(std::min<int64_t>(q, budget - order.size()));
   return order;
 }
 
-CampaignConfig simulation_config(const CampaignConfig* base, const std::string& surrogate,
-                                 const std::string& acquisition, uint64_t seed, int64_t n_init) {
-  CampaignConfig cfg = base ? *base : CampaignConfig{};
-  cfg.surrogate = surrogate;
-  cfg.acquisition = acquisition;
-  cfg.seed = seed;
-  cfg.n_init = n_init;
-  return cfg;
-}
-
 }  // namespace
 
-std::vector<int64_t> pool_campaign(const torch::Tensor& X, const torch::Tensor& y, bool maximize, int64_t budget,
-                                   uint64_t seed, const std::string& surrogate, const std::string& acquisition,
-                                   int64_t q, int64_t n_init, const CampaignConfig* base_config,
+std::vector<int64_t> pool_campaign(const torch::Tensor& X, const torch::Tensor& Y, const CampaignConfig& config,
+                                   int64_t budget, int64_t q,
                                    const std::function<bool(const std::vector<int64_t>&)>& stop) {
-  const auto yv = checked_oracle(X, y, budget, q, n_init);
-  const CampaignConfig cfg = simulation_config(base_config, surrogate, acquisition, seed, n_init);
-  PoolCampaign c(X, maximize, cfg);
-  return replay_campaign(c, yv, budget, q, n_init, stop);
+  SOZAI_CHECK(X.defined() && X.dim() == 2, "pool_campaign: X must be [n, d], got ",
+              X.defined() ? X.sizes() : at::IntArrayRef{});
+  const auto Yv = checked_oracle(X.size(0), Y, static_cast<int64_t>(config.outcomes().size()), budget, q,
+                                 config.n_init);
+  PoolCampaign c(X, config);
+  return replay_campaign(c, Yv, budget, q, stop);
 }
 
-std::vector<int64_t> pool_campaign_outcomes(const torch::Tensor& X, const torch::Tensor& Y,
-                                            const std::vector<std::string>& outcomes, int64_t budget, uint64_t seed,
-                                            const std::string& acquisition, int64_t q, int64_t n_init,
-                                            const CampaignConfig* base_config,
-                                            const std::function<bool(const std::vector<int64_t>&)>& stop) {
-  SOZAI_CHECK(Y.defined() && Y.dim() == 2 && Y.size(1) == static_cast<int64_t>(outcomes.size()),
-              "pool_campaign_outcomes: Y must be [n, ", outcomes.size(), "] (one column per outcome), got ",
-              Y.defined() ? Y.sizes() : at::IntArrayRef{});
-  auto Yv = Y.to(torch::kCPU, torch::kFloat64).contiguous();
-  for (int64_t j = 0; j < Yv.size(1); ++j) checked_oracle(X, Yv.select(1, j).contiguous(), budget, q, n_init);
-  CampaignConfig cfg = simulation_config(base_config, "gp", acquisition, seed, n_init);
-  if (base_config && base_config->surrogate == "random") cfg.surrogate = "random";
-  cfg.outcomes = outcomes;
-  PoolCampaign c(X, true, cfg);
-  return replay_campaign(c, Yv, budget, q, n_init, stop);
-}
-
-std::vector<int64_t> pool_campaign(std::shared_ptr<const GraphBatch> graphs, const torch::Tensor& y, bool maximize,
-                                   int64_t budget, uint64_t seed, const std::string& surrogate,
-                                   const std::string& acquisition, int64_t q, int64_t n_init,
-                                   const CampaignConfig* base_config,
+std::vector<int64_t> pool_campaign(std::shared_ptr<const GraphBatch> graphs, const torch::Tensor& y,
+                                   const CampaignConfig& config, int64_t budget, int64_t q,
                                    const std::function<bool(const std::vector<int64_t>&)>& stop) {
   const auto rows = row_numbers(graphs);
-  const auto yv = checked_oracle(rows, y, budget, q, n_init);
-  const CampaignConfig cfg = simulation_config(base_config, surrogate, acquisition, seed, n_init);
-  PoolCampaign c(graphs, maximize, cfg);
-  return replay_campaign(c, yv, budget, q, n_init, stop);
+  const auto Yv = checked_oracle(rows.size(0), y, static_cast<int64_t>(config.outcomes().size()), budget, q,
+                                 config.n_init);
+  PoolCampaign c(graphs, config);
+  return replay_campaign(c, Yv, budget, q, stop);
 }
 
 std::vector<int64_t> random_baseline(int64_t n, int64_t budget, uint64_t seed) {

@@ -1,7 +1,11 @@
 #include "core/campaign/space_campaign.h"
-#include "core/bo/space_batch.h"
+#include "core/bo/registry.h"
+#include "core/bo/select.h"
 #include "core/campaign/campaign_common.h"
 #include "common/error.h"
+#include "common/files.h"
+#include "common/json.h"
+#include "common/strings.h"
 #include "core/space/design_space_json.h"
 
 #include <ATen/ATen.h>
@@ -30,15 +34,14 @@ bool same_candidate(const double* a, const double* b, int64_t w) {
 
 }  // namespace
 
-SpaceCampaign::SpaceCampaign(DesignSpace space, bool maximize, CampaignConfig config)
-    : space_(std::move(space)), maximize_(maximize), config_(std::move(config)) {
+SpaceCampaign::SpaceCampaign(DesignSpace space, CampaignConfig config)
+    : Campaign(std::move(config)), space_(std::move(space)) {
   SOZAI_CHECK(!space_.parameters().empty(), "SpaceCampaign: the design space has no parameters");
-  check_config(config_);
-  SOZAI_CHECK(config_.fidelity_costs.empty(), "SpaceCampaign: multi-fidelity campaigns run over pools "
-              "(PoolCampaign with fidelity_costs)");
+  config_.validate();
+  check_acquisition(config_.acquisition.kind, config_.outcomes(), config_.multi_fidelity(), /*space=*/true,
+                    "SpaceCampaign");
   SOZAI_CHECK(config_.surrogate == "gp" || config_.surrogate == "random", "SpaceCampaign: surrogate must be gp or "
               "random, not '", config_.surrogate, "' (graph surrogates model pools of graphs: PoolCampaign)");
-  outcomes_ = campaign_outcomes(config_, maximize_);
 }
 
 int64_t SpaceCampaign::find_pending(const double* c) const {
@@ -47,12 +50,12 @@ int64_t SpaceCampaign::find_pending(const double* c) const {
   return -1;
 }
 
-torch::Tensor SpaceCampaign::observed_candidates() const { return rows_tensor(observed_, space_.raw_width()); }
+Candidates SpaceCampaign::observed() const { return Candidates(rows_tensor(observed_, space_.raw_width())); }
 
-torch::Tensor SpaceCampaign::pending() const { return rows_tensor(pending_, space_.raw_width()); }
+Candidates SpaceCampaign::pending() const { return Candidates(rows_tensor(pending_, space_.raw_width())); }
 
 torch::Tensor SpaceCampaign::observed_outcomes() const {
-  return torch::tensor(values_, torch::kFloat64).reshape({num_observed(), num_outcomes()});
+  return torch::tensor(values_, torch::kFloat64).reshape({static_cast<int64_t>(observed_.size()), num_outcomes()});
 }
 
 torch::Tensor SpaceCampaign::random_candidates(int64_t q, uint64_t seed) const {
@@ -73,25 +76,25 @@ torch::Tensor SpaceCampaign::random_candidates(int64_t q, uint64_t seed) const {
 }
 
 torch::Tensor SpaceCampaign::fit_and_select(int64_t q, uint64_t seed) {
-  auto X = observed_candidates();
-  auto E = space_.encode(X);
+  auto E = space_.encode(observed_candidates());
   auto Y = observed_outcomes();
   const auto bounds = space_.encoded_bounds();
   auto fit = fit_outcome_gps(config_, E, Y, hypers_, seed, ask_count_, bounds[0], bounds[1]);
-  const auto spec = acquisition_spec(config_, maximize_, seed);
+  AcquisitionSpec spec = config_.acquisition;
+  spec.seed = seed;
+  auto P = pending_.empty() ? E.new_zeros({0, space_.encoded_width()}) : space_.encode(pending().X);
+  auto acquisition = make_acquisition(spec, fit.models, {E, Y, P});
   OptimizeConfig oc = config_.optimizer;
   oc.seed = seed;
-  const bool several = num_outcomes() > 1;
-  auto picks = select_batch_in_space(space_, fit.models, X, Y, q, spec,
-                                     several ? outcomes_ : std::vector<Outcome>{}, config_.ref_point, pending(), oc);
+  auto picks = select_in_space(space_, *acquisition, q, oc);
   hypers_ = fit.fitted;
   model_ = fit.gps.front();
   return picks;
 }
 
-torch::Tensor SpaceCampaign::ask(int64_t q) {
+Candidates SpaceCampaign::ask(int64_t q) {
   SOZAI_CHECK(q >= 1, "SpaceCampaign::ask: q must be >= 1, got ", q);
-  const uint64_t seed = ask_seed(config_.seed, ask_count_);
+  const uint64_t seed = ask_seed();
   torch::Tensor picks;
   if (config_.surrogate == "random" || num_observed() < std::max<int64_t>(config_.n_init, 1))
     picks = random_candidates(q, seed);
@@ -103,28 +106,22 @@ torch::Tensor SpaceCampaign::ask(int64_t q) {
     pending_.emplace_back(p, p + space_.raw_width());
   }
   ++ask_count_;
-  return picks;
+  return Candidates(picks);
 }
 
-void SpaceCampaign::tell(const torch::Tensor& candidates, const torch::Tensor& values) {
-  const int64_t w = space_.raw_width(), k = num_outcomes();
+void SpaceCampaign::tell(const torch::Tensor& candidates, const torch::Tensor& Y) {
+  const int64_t w = space_.raw_width();
   SOZAI_CHECK(candidates.defined() && candidates.dim() == 2 && candidates.size(1) == w,
               "SpaceCampaign::tell: candidates must be [n, ", w, "], got ",
               candidates.defined() ? candidates.sizes() : at::IntArrayRef{});
-  const int64_t n = candidates.size(0);
-  SOZAI_CHECK(values.defined() && values.numel() == n * k && (values.dim() == 2 || k == 1),
-              "SpaceCampaign::tell: values must be [", n, k > 1 ? str(", ", k) : std::string(), "] (", k,
-              " outcome(s) per candidate), got ", values.defined() ? values.sizes() : at::IntArrayRef{});
+  const int64_t n = candidates.size(0), k = num_outcomes();
+  auto V = checked_outcomes(Y, n, "SpaceCampaign::tell");
   auto C = candidates.to(torch::kCPU, torch::kFloat64).contiguous();
-  auto V = values.to(torch::kCPU, torch::kFloat64).reshape({n, k}).contiguous();
   const double* c = C.data_ptr<double>();
   const double* v = V.data_ptr<double>();
   for (int64_t r = 0; r < n; ++r) {
     const auto why = space_.violation(c + r * w);
     SOZAI_CHECK(why.empty(), "SpaceCampaign::tell: candidate ", r, " is outside the design space: ", why);
-    for (int64_t j = 0; j < k; ++j)
-      SOZAI_CHECK(std::isfinite(v[r * k + j]), "SpaceCampaign::tell: value for candidate ", r,
-                  k > 1 ? str(", outcome ", j) : std::string(), " is not finite (", v[r * k + j], ")");
   }
   for (int64_t r = 0; r < n; ++r) {
     observed_.emplace_back(c + r * w, c + (r + 1) * w);
@@ -133,6 +130,8 @@ void SpaceCampaign::tell(const torch::Tensor& candidates, const torch::Tensor& v
     if (p >= 0) pending_.erase(pending_.begin() + p);
   }
 }
+
+void SpaceCampaign::tell(const Candidates& candidates, const torch::Tensor& Y) { tell(candidates.X, Y); }
 
 void SpaceCampaign::tell(const std::vector<double>& candidate, double value) {
   SOZAI_CHECK(num_outcomes() == 1, "SpaceCampaign::tell: the campaign has ", num_outcomes(),
@@ -145,8 +144,7 @@ void SpaceCampaign::tell_outcomes(const std::vector<double>& candidate, const st
               candidate.size(), " values, the space needs ", space_.raw_width());
   SOZAI_CHECK(static_cast<int64_t>(outcomes.size()) == num_outcomes(), "SpaceCampaign::tell_outcomes: ",
               outcomes.size(), " values for ", num_outcomes(), " outcome(s)");
-  tell(torch::tensor(candidate, torch::kFloat64).unsqueeze(0),
-       torch::tensor(outcomes, torch::kFloat64).unsqueeze(0));
+  tell(torch::tensor(candidate, torch::kFloat64).unsqueeze(0), torch::tensor(outcomes, torch::kFloat64).unsqueeze(0));
 }
 
 void SpaceCampaign::cancel(const std::vector<double>& candidate) {
@@ -157,31 +155,41 @@ void SpaceCampaign::cancel(const std::vector<double>& candidate) {
   pending_.erase(pending_.begin() + p);
 }
 
-std::pair<int64_t, double> SpaceCampaign::best() const {
+void SpaceCampaign::cancel(const Candidates& candidates) {
+  const int64_t w = space_.raw_width();
+  SOZAI_CHECK(candidates.X.defined() && candidates.X.dim() == 2 && candidates.X.size(1) == w,
+              "SpaceCampaign::cancel: candidates must be [n, ", w, "]");
+  auto C = candidates.X.to(torch::kCPU, torch::kFloat64).contiguous();
+  auto kept = pending_;
+  for (int64_t r = 0; r < C.size(0); ++r) {
+    const double* c = C.data_ptr<double>() + r * w;
+    auto it = std::find_if(kept.begin(), kept.end(), [&](const auto& p) { return same_candidate(p.data(), c, w); });
+    SOZAI_CHECK(it != kept.end(), "SpaceCampaign::cancel: candidate ", r, " is not pending");
+    kept.erase(it);
+  }
+  pending_ = std::move(kept);
+}
+
+BestResult SpaceCampaign::best() const {
   SOZAI_CHECK(!observed_.empty(), "SpaceCampaign::best: no results have been told yet");
   SOZAI_CHECK(num_outcomes() == 1, "SpaceCampaign::best: the campaign has ", num_outcomes(),
               " outcomes; use pareto_front()");
-  int64_t b = 0;
-  for (size_t k = 1; k < values_.size(); ++k)
-    if (maximize_ ? values_[k] > values_[b] : values_[k] < values_[b]) b = static_cast<int64_t>(k);
-  return {b, values_[b]};
+  const int64_t b = best_position(values_, maximize());
+  return {Candidates(rows_tensor({observed_[b]}, space_.raw_width())), values_[b], b};
 }
 
-std::vector<int64_t> SpaceCampaign::pareto_front() const { return feasible_front(observed_outcomes(), outcomes_); }
+std::vector<int64_t> SpaceCampaign::pareto_front() const { return feasible_front(observed_outcomes(), outcomes()); }
 
 // ------------------------------------------------------------ persistence
 
 std::string SpaceCampaign::to_json() const {
   nlohmann::json j;
   j["format"] = "sozai.space_campaign";
-  j["version"] = 1;
-  j["maximize"] = maximize_;
+  j["version"] = kCampaignStateVersion;
   j["ask_count"] = ask_count_;
   j["space"] = space_to_json(space_);
-  j["config"] = config_to_json(config_);
-  auto hs = nlohmann::json::array();
-  for (const auto& h : hypers_) hs.push_back(hyperparameters_to_json(h));
-  j["outcome_hyperparameters"] = hs;
+  j["config"] = config_.to_json();
+  j["outcome_hyperparameters"] = hyperparameters_to_json(hypers_);
   j["observed"] = observed_;
   j["observed_value"] = values_;
   j["pending"] = pending_;
@@ -189,24 +197,20 @@ std::string SpaceCampaign::to_json() const {
 }
 
 SpaceCampaign SpaceCampaign::from_json(const std::string& text, const std::string& origin) {
-  const auto j = parse_state(text, origin);
-  if (field<std::string>(j, "format", origin) != "sozai.space_campaign")
-    throw StorageError(str(origin, ": not a sozai space campaign (format '", j.value("format", ""), "')"));
-  const int version = field<int>(j, "version", origin);
-  if (version != 1)
-    throw StorageError(str(origin, ": space campaign state version ", version, " is not supported (expected 1)"));
-  if (!j.contains("space") || !j.contains("config"))
-    throw StorageError(str(origin, ": space campaign state needs 'space' and 'config'"));
+  const auto j = json_io::parse<StorageError>(text, origin);
+  const int version = check_state_header(j, "sozai.space_campaign", origin);
+  if (!j.contains("space")) throw StorageError(str(origin, ": space campaign state needs 'space'"));
   DesignSpace space;
   try {
     space = space_from_json(j.at("space"), str(origin, ": space"));
   } catch (const InputError& e) {
     throw StorageError(e.what());
   }
-  SpaceCampaign c(std::move(space), field<bool>(j, "maximize", origin), config_from_json(j.at("config"), origin));
-  const auto observed = field<std::vector<std::vector<double>>>(j, "observed", origin);
-  const auto values = field<std::vector<double>>(j, "observed_value", origin);
-  const auto pending = field<std::vector<std::vector<double>>>(j, "pending", origin);
+  SpaceCampaign c(std::move(space), config_from_saved_state(j, version, origin));
+  using Rows = std::vector<std::vector<double>>;
+  const auto observed = json_io::required<Rows, StorageError>(j, "observed", origin);
+  const auto values = json_io::required<std::vector<double>, StorageError>(j, "observed_value", origin);
+  const auto pending = json_io::required<Rows, StorageError>(j, "pending", origin);
   const int64_t w = c.space_.raw_width();
   for (const auto* rows : {&observed, &pending})
     for (const auto& r : *rows)
@@ -222,11 +226,9 @@ SpaceCampaign SpaceCampaign::from_json(const std::string& text, const std::strin
     throw StorageError(str(origin, ": invalid observations: ", e.what()));
   }
   c.pending_ = pending;
-  c.ask_count_ = field<int64_t>(j, "ask_count", origin);
-  for (const auto& h : field<nlohmann::json>(j, "outcome_hyperparameters", origin))
-    c.hypers_.push_back(hyperparameters_from_json(h, c.space_.encoded_width(), origin));
-  if (!c.hypers_.empty() && static_cast<int64_t>(c.hypers_.size()) != c.num_outcomes())
-    throw StorageError(str(origin, ": ", c.hypers_.size(), " hyperparameter sets for ", c.num_outcomes(), " outcomes"));
+  c.ask_count_ = json_io::required<int64_t, StorageError>(j, "ask_count", origin);
+  c.hypers_ = hyperparameters_from_json(json_io::required<nlohmann::json, StorageError>(j, "outcome_hyperparameters", origin),
+                                        c.space_.encoded_width(), c.num_outcomes(), origin);
   return c;
 }
 
@@ -236,6 +238,6 @@ void SpaceCampaign::save(const std::string& path) const {
   write_text_atomically(path, to_json());
 }
 
-SpaceCampaign SpaceCampaign::load(const std::string& path) { return from_json(read_text(path), path); }
+SpaceCampaign SpaceCampaign::load(const std::string& path) { return from_json(read_text(path, "campaign state"), path); }
 
 }  // namespace sozai

@@ -10,13 +10,13 @@ import sys
 
 import numpy as np
 
-from ._sozai import campaign as _c
+from ._sozai import benchmark as _c
 from ._sozai import featurize as _featurize
 from ._sozai import models as _models
 
 
-def pool_campaign(X, y, maximize, budget, seed=0, surrogate="gp", acquisition="logei", q=1, n_init=2, kind=None,
-                  gnn=None, outcomes=None, ref_point=None, mc_samples=128):
+def pool_campaign(X, y, maximize=None, budget=None, seed=0, surrogate="gp", acquisition="logei", q=1, n_init=2,
+                  kind=None, **settings):
     """Runs a campaign over the rows of ``X`` with measured ``y`` as the oracle.
 
     Returns the row indices in the order they were chosen (the first ``n_init``
@@ -24,15 +24,18 @@ def pool_campaign(X, y, maximize, budget, seed=0, surrogate="gp", acquisition="l
     ``X`` [n, d]; "gnn" (a GnnEnsemble) or "gnn-dkl" (a GP on its learned
     embedding) on materials: ``X`` is then a list of SMILES / CIF texts /
     formulas with ``kind`` ("polymer", "crystal", "composition"), or a
-    ``sozai.featurize.GraphBatch``; ``gnn`` optionally sets n_members, hidden,
-    layers, max_epochs and dkl_dims.
+    ``sozai.featurize.GraphBatch``; ``gnn={...}`` optionally sets n_members,
+    hidden, layers, max_epochs and dkl_dims.
 
-    ``acquisition``: "ei", "logei", "ucb", "pi" (Kriging-believer batches),
-    "qlognei", "qucb" (Monte-Carlo batches) or "thompson". With several
-    outcomes, ``y`` is [n, k] and ``outcomes`` names each column ("max",
-    "min", "<= b", ">= b"; ``maximize`` is then ignored), with acquisition
-    "qnehvi", "qlognehvi", "qparego" (or "qlognei" for one objective with
-    constraints) and an optional ``ref_point`` per objective.
+    ``acquisition``: any of ``sozai.bo.acquisition_names()``. The defaults
+    (LogEI, ``n_init=2``) are the replay protocol that every closed-loop
+    number in ``benchmarks/results`` follows (Liang et al. 2021); a
+    campaign's own defaults are qLogNEI and ``n_init=4``. With several outcomes,
+    ``y`` is [n, k] and ``outcomes`` says what each column is for
+    ([{"direction": "maximize"}, {"direction": "at_most", "limit": 2.5}, ...];
+    ``maximize`` is then left out), with an optional ``ref_point`` per
+    objective. Every other keyword is a campaign setting
+    (``sozai.campaign.campaign_settings``).
 
     >>> import numpy as np, sozai
     >>> X = np.linspace(0, 1, 50)[:, None]; y = -(X[:, 0] - 0.3) ** 2
@@ -40,15 +43,15 @@ def pool_campaign(X, y, maximize, budget, seed=0, surrogate="gp", acquisition="l
     >>> len(order), len(set(order))
     (8, 8)
     """
-    if outcomes is not None:
-        X = np.ascontiguousarray(X, dtype=np.float64)
-        Y = np.ascontiguousarray(y, dtype=np.float64)
-        if Y.ndim == 1:
-            Y = Y[:, None]
-        return list(_c.pool_campaign_outcomes(X if X.ndim == 2 else X[:, None], Y, list(outcomes), int(budget),
-                                              int(seed), acquisition, int(q), int(n_init),
-                                              [float(v) for v in (ref_point or [])], int(mc_samples), surrogate))
-    y = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
+    if budget is None:
+        raise TypeError("pool_campaign: budget is required")
+    settings["seed"] = int(seed)
+    for key, value in (("surrogate", surrogate), ("acquisition", acquisition), ("n_init", n_init)):
+        if value is not None:
+            settings[key] = value
+    Y = np.ascontiguousarray(y, dtype=np.float64)
+    if Y.ndim == 2 and Y.shape[1] == 1:
+        Y = Y[:, 0]
     if surrogate in ("gnn", "gnn-dkl"):
         graphs = X
         if not isinstance(X, _featurize.GraphBatch):
@@ -56,16 +59,14 @@ def pool_campaign(X, y, maximize, budget, seed=0, surrogate="gp", acquisition="l
                 raise ValueError("pool_campaign: surrogate '%s' on a list of inputs needs kind= (polymer, crystal "
                                  "or composition)" % surrogate)
             graphs = _models.GnnEnsemble(kind=kind, progress=False).featurize(list(X))
-        settings = dict(gnn or {})
         if kind is not None:
-            settings.setdefault("kind", kind)
-        return list(_c.pool_campaign(graphs, y, bool(maximize), int(budget), int(seed), surrogate, acquisition,
-                                     int(q), int(n_init), settings))
+            settings["gnn"] = dict(settings.get("gnn") or {})
+            settings["gnn"].setdefault("kind", kind)
+        return list(_c.pool_campaign(graphs, Y, int(budget), int(q), maximize, **settings))
     X = np.ascontiguousarray(X, dtype=np.float64)
     if X.ndim == 1:
         X = X[:, None]
-    return list(_c.pool_campaign(X, y, bool(maximize), int(budget), int(seed), surrogate, acquisition, int(q),
-                                 int(n_init), int(mc_samples)))
+    return list(_c.pool_campaign(X, Y, int(budget), int(q), maximize, **settings))
 
 
 def run_pool_benchmark(X, y, maximize, acquisitions=("logei", "ucb"), budget=0, seeds=20, random_seeds=0, q=1,

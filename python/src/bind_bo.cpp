@@ -1,199 +1,212 @@
+// sozai.bo: the acquisition registry, make_acquisition and the two
+// optimisers (pool and design space); Pareto fronts and hypervolumes.
 #include "convert.h"
 
 #include <pybind11/stl.h>
 
-#include "core/bo/acquisition.h"
+#include "core/bo/analytic.h"
 #include "core/bo/monte_carlo.h"
-#include "core/bo/select.h"
-#include "core/bo/thompson.h"
+#include "core/bo/multi_objective.h"
 #include "core/bo/optimize.h"
-#include "core/bo/multi_fidelity.h"
 #include "core/bo/pareto.h"
-#include "core/bo/space_batch.h"
+#include "core/bo/registry.h"
+#include "core/bo/select.h"
+#include "core/campaign/campaign_config.h"
 #include "core/space/design_space.h"
-#include "models/gp/exact_gp.h"
 
 namespace sozai {
 
 namespace {
+
 using BoolArray = py::array_t<bool, py::array::c_style | py::array::forcecast>;
 
-torch::Tensor bool_mask(const BoolArray& available, int64_t n) {
-  SOZAI_CHECK(available.ndim() == 1 && available.shape(0) == n, "available must be a bool array of length ", n);
-  return torch::from_blob(const_cast<bool*>(available.data()), {n}, torch::kBool).clone();
+const char* to_string(BatchStrategy b) {
+  switch (b) {
+    case BatchStrategy::KrigingBeliever: return "kriging_believer";
+    case BatchStrategy::GreedySequential: return "greedy_sequential";
+    default: return "sample_paths";
+  }
 }
 
-MCAcquisitionConfig mc_config(const std::string& kind, bool maximize, int64_t samples, uint64_t seed, double beta) {
-  MCAcquisitionConfig c;
-  c.kind = mc_acquisition_kind_from_string(kind);
-  c.maximize = maximize;
-  c.samples = samples;
-  c.seed = seed;
-  c.beta = beta;
-  return c;
+py::dict info_dict(const AcquisitionInfo& info) {
+  py::dict d;
+  d["name"] = info.name;
+  d["aliases"] = info.aliases;
+  d["summary"] = info.summary;
+  d["batch"] = to_string(info.batch);
+  d["joint"] = info.joint;
+  d["constraints"] = info.constraints;
+  d["max_objectives"] = info.max_objectives;
+  d["single_objective"] = info.single_objective;
+  d["fidelities"] = info.fidelities;
+  d["spaces"] = info.spaces;
+  return d;
 }
+
+/// An acquisition with the models and data it refers to, kept alive.
+struct PyAcquisition {
+  std::vector<py::object> models;
+  torch::Tensor X, Y, P;
+  std::unique_ptr<Acquisition> acquisition;
+};
+
+torch::Tensor optional_tensor(const py::object& a, int rank, const char* what) {
+  if (a.is_none()) return {};
+  return to_tensor(a.cast<DoubleArray>(), rank, what);
+}
+
+/// The spec's JSON keys (acquisition.h) plus, for direct use, best_f and
+/// the sampling settings.
+AcquisitionSpec spec_of(py::kwargs kwargs) {
+  std::optional<double> best_f;
+  if (kwargs.contains("best_f")) {
+    auto v = kwargs["best_f"];
+    if (!v.is_none()) best_f = v.cast<double>();
+    PyDict_DelItemString(kwargs.ptr(), "best_f");
+  }
+  SamplingSettings sampling;
+  if (kwargs.contains("sampling")) {
+    for (const auto& item : kwargs["sampling"].cast<py::dict>()) {
+      const auto key = item.first.cast<std::string>();
+      if (key == "tau_max") sampling.tau_max = item.second.cast<double>();
+      else if (key == "tau_relu") sampling.tau_relu = item.second.cast<double>();
+      else if (key == "max_baseline") sampling.max_baseline = item.second.cast<int64_t>();
+      else if (key == "eta") sampling.eta = item.second.cast<double>();
+      else if (key == "tau") sampling.tau = item.second.cast<double>();
+      else if (key == "chunk") sampling.chunk = item.second.cast<int64_t>();
+      else if (key == "path_features") sampling.path_features = item.second.cast<int64_t>();
+      else
+        throw InputError(str("acquisition: sampling: unknown field '", key,
+                             "' (expected chunk, eta, max_baseline, path_features, tau, tau_max, tau_relu)"));
+    }
+    PyDict_DelItemString(kwargs.ptr(), "sampling");
+  }
+  AcquisitionSpec base;
+  base.sampling = sampling;
+  auto spec = acquisition_spec_from_json(to_json(kwargs, "acquisition"), "acquisition", base);
+  spec.best_f = best_f;
+  validate(spec);
+  return spec;
+}
+
 }  // namespace
 
 void bind_bo(py::module_& root) {
-  auto m = root.def_submodule("bo", "Acquisition functions and batch selection");
+  auto m = root.def_submodule("bo", "Acquisition functions, their registry and the two optimisers");
+  m.def("acquisition_names", &acquisition_names, "Every acquisition name, from the registry.");
   m.def(
-      "acquisition",
-      [](const ExactGP& model, const DoubleArray& X, const std::string& kind, double best_f, bool maximize,
-         double beta) {
-        AcquisitionParams p;
-        p.kind = kernels::acquisition_kind_from_string(kind);
-        p.best_f = best_f;
-        p.maximize = maximize;
-        p.beta = beta;
-        return to_numpy(AnalyticAcquisition(model, p)(to_tensor(X, 2, "X")));
+      "acquisition_info", [](const std::string& name) { return info_dict(acquisition_info(name)); }, py::arg("name"),
+      "What an acquisition supports: batch strategy, joint batches, constraints, objectives, fidelities, spaces.");
+  m.def("acquisition_registry", [] {
+    py::list out;
+    for (const auto& info : acquisition_registry()) out.append(info_dict(info));
+    return out;
+  });
+
+  py::class_<PyAcquisition>(m, "Acquisition", "An acquisition built by make_acquisition.")
+      .def(
+          "__call__",
+          [](const PyAcquisition& a, const DoubleArray& X) {
+            auto Xt = to_tensor(X, 3, "X");
+            torch::Tensor v;
+            {
+              py::gil_scoped_release release;
+              torch::NoGradGuard no_grad;
+              v = (*a.acquisition)(Xt);
+            }
+            return to_numpy(v);
+          },
+          py::arg("X"), "Value of each q-batch X [b, q, d] -> [b], with the pending points (larger is better).")
+      .def_property_readonly("name", [](const PyAcquisition& a) { return a.acquisition->info().name; })
+      .def_property_readonly("info", [](const PyAcquisition& a) { return info_dict(a.acquisition->info()); })
+      .def_property_readonly("spec", [](const PyAcquisition& a) {
+        return to_python(acquisition_spec_to_json(a.acquisition->spec()));
+      });
+  m.def(
+      "make_acquisition",
+      [](const std::vector<py::object>& models, const DoubleArray& X_observed, const py::object& Y_observed,
+         const py::object& X_pending, const py::kwargs& kwargs) {
+        auto spec = spec_of(kwargs);
+        auto out = std::make_unique<PyAcquisition>();
+        out->models = models;
+        std::vector<const Surrogate*> ms;
+        for (const auto& o : models) ms.push_back(o.cast<const Surrogate*>());
+        out->X = to_tensor(X_observed, 2, "X_observed");
+        out->Y = optional_tensor(Y_observed, -1, "Y_observed");
+        out->P = optional_tensor(X_pending, 2, "X_pending");
+        {
+          py::gil_scoped_release release;
+          out->acquisition = make_acquisition(spec, ms, {out->X, out->Y, out->P});
+        }
+        return out;
       },
-      py::arg("model"), py::arg("X"), py::arg("kind") = "logei", py::arg("best_f") = 0.0, py::arg("maximize") = true,
-      py::arg("beta") = 4.0, "Analytic acquisition of a fitted model at X [n, d]; best_f in the latent space.");
+      py::arg("models"), py::arg("X_observed"), py::arg("Y_observed") = py::none(), py::arg("X_pending") = py::none(),
+      "The acquisition named by `acquisition` (default: qlognei for one objective, qlognehvi for several) on fitted "
+      "models, one per outcome, each fitted to its column of Y_observed over X_observed; X_pending: experiments "
+      "proposed but not yet measured. Settings: outcomes, ref_point, ucb_beta, mc_samples, seed, fidelity_costs, "
+      "target_fidelity, aei_target_first, aei_max_cheap_share, best_f (analytic: the latent incumbent), "
+      "sampling={'chunk', 'max_baseline', 'path_features', ...}.\n\n"
+      ">>> acq = sozai.bo.make_acquisition([gp], X, y, acquisition='qlognei', seed=0)  # doctest: +SKIP\n"
+      ">>> rows = sozai.bo.select_from_pool(acq, pool, available, q=4)  # doctest: +SKIP");
+  m.def(
+      "select_from_pool",
+      [](const PyAcquisition& a, const DoubleArray& candidates, const BoolArray& available, int64_t q) {
+        auto C = to_tensor(candidates, 2, "candidates");
+        SOZAI_CHECK(available.ndim() == 1 && available.shape(0) == C.size(0), "select_from_pool: available must be a "
+                    "bool array of length ", C.size(0));
+        auto mask = torch::from_blob(const_cast<bool*>(available.data()), {C.size(0)}, torch::kBool).clone();
+        py::gil_scoped_release release;
+        return select_from_pool(*a.acquisition, C, mask, q);
+      },
+      py::arg("acquisition"), py::arg("candidates"), py::arg("available"), py::arg("q") = 1,
+      "Up to q rows of candidates [N, d] among the available ones (not observed, not pending), in the order "
+      "picked; each pick the best given the earlier ones (the acquisition's batch strategy).");
+  m.def(
+      "select_in_space",
+      [](const DesignSpace& space, const PyAcquisition& a, int64_t q, const py::object& optimizer, uint64_t seed) {
+        OptimizeConfig cfg;
+        if (!optimizer.is_none())
+          cfg = CampaignConfig::from_json(nlohmann::json{{"optimizer", to_json(optimizer, "optimizer")}},
+                                          "select_in_space")
+                    .optimizer;
+        cfg.seed = seed;
+        torch::Tensor out;
+        {
+          py::gil_scoped_release release;
+          out = select_in_space(space, *a.acquisition, q, cfg);
+        }
+        return to_numpy(out);
+      },
+      py::arg("space"), py::arg("acquisition"), py::arg("q") = 1, py::arg("optimizer") = py::none(),
+      py::arg("seed") = 0,
+      "q new raw candidates [q, raw_width] from a design space, each the acquisition's maximiser given the pending "
+      "points and the earlier picks (models fitted on space.encode(raw)); optimizer: {'restarts', 'raw_samples', "
+      "'max_iter', 'history', 'rounds'}.");
   m.def(
       "best_latent_value",
-      [](const ExactGP& model, const DoubleArray& y, bool maximize) {
+      [](const Surrogate& model, const DoubleArray& y, bool maximize) {
         return best_latent_value(model, to_tensor(y, -1, "y"), maximize);
       },
       py::arg("model"), py::arg("y"), py::arg("maximize") = true);
-  m.def(
-      "select_batch_from_pool",
-      [](const ExactGP& model, const DoubleArray& candidates, const BoolArray& available,
-         int64_t q, const std::string& kind, double best_f, bool maximize, double beta, std::vector<int64_t> pending) {
-        auto C = to_tensor(candidates, 2, "candidates");
-        auto mask = bool_mask(available, C.size(0));
-        AcquisitionParams p;
-        p.kind = kernels::acquisition_kind_from_string(kind);
-        p.best_f = best_f;
-        p.maximize = maximize;
-        p.beta = beta;
-        std::vector<int64_t> rows;
-        {
-          py::gil_scoped_release release;
-          rows = select_batch_from_pool(model, C, mask, q, p, pending);
-        }
-        return to_numpy_index(rows);
-      },
-      py::arg("model"), py::arg("candidates"), py::arg("available"), py::arg("q"), py::arg("kind") = "logei",
-      py::arg("best_f") = 0.0, py::arg("maximize") = true, py::arg("beta") = 4.0,
-      py::arg("pending") = std::vector<int64_t>{},
-      "Kriging-believer batch of q pool rows maximising the acquisition.");
-  m.def("acquisition_names", &acquisition_names, "Every acquisition name a campaign accepts.");
   m.def(
       "normal_base_samples",
       [](int64_t samples, int64_t dim, uint64_t seed) { return to_numpy(normal_base_samples(samples, dim, seed)); },
       py::arg("samples"), py::arg("dim"), py::arg("seed") = 0,
       "[samples, dim] quasi-random standard-normal base samples (scrambled Sobol, inverse CDF).");
   m.def(
-      "mc_acquisition",
-      [](const ExactGP& model, const DoubleArray& X, const DoubleArray& X_baseline, const std::string& kind,
-         bool maximize, int64_t samples, uint64_t seed, double beta, const py::object& X_pending) {
-        torch::Tensor P;
-        if (!X_pending.is_none()) P = to_tensor(X_pending.cast<DoubleArray>(), 2, "X_pending");
-        auto Xt = to_tensor(X, 3, "X");
-        auto B = to_tensor(X_baseline, 2, "X_baseline");
-        torch::Tensor v;
-        {
-          py::gil_scoped_release release;
-          torch::NoGradGuard no_grad;
-          v = mc_acquisition(model, Xt, B, mc_config(kind, maximize, samples, seed, beta), P);
-        }
-        return to_numpy(v);
-      },
-      py::arg("model"), py::arg("X"), py::arg("X_baseline"), py::arg("kind") = "qlognei", py::arg("maximize") = true,
-      py::arg("samples") = 128, py::arg("seed") = 0, py::arg("beta") = 4.0, py::arg("X_pending") = py::none(),
-      "Monte-Carlo acquisition of q-batches X [b, q, d] -> [b]; qlognei improves on X_baseline [n, d].");
-  m.def(
-      "select_batch_mc",
-      [](const ExactGP& model, const DoubleArray& candidates, const BoolArray& available, int64_t q,
-         const DoubleArray& X_baseline, const std::string& kind, bool maximize, int64_t samples, uint64_t seed,
-         double beta, std::vector<int64_t> pending) {
-        auto C = to_tensor(candidates, 2, "candidates");
-        auto mask = bool_mask(available, C.size(0));
-        auto B = to_tensor(X_baseline, 2, "X_baseline");
-        std::vector<int64_t> rows;
-        {
-          py::gil_scoped_release release;
-          rows = select_batch_mc(model, C, mask, q, B, mc_config(kind, maximize, samples, seed, beta), pending);
-        }
-        return to_numpy_index(rows);
-      },
-      py::arg("model"), py::arg("candidates"), py::arg("available"), py::arg("q"), py::arg("X_baseline"),
-      py::arg("kind") = "qlognei", py::arg("maximize") = true, py::arg("samples") = 128, py::arg("seed") = 0,
-      py::arg("beta") = 4.0, py::arg("pending") = std::vector<int64_t>{},
-      "Greedy-sequential Monte-Carlo batch of q pool rows, each pick scored jointly with pending rows and earlier picks.");
-  m.def(
       "prune_baseline",
-      [](const ExactGP& model, const DoubleArray& X_baseline, bool maximize, int64_t samples, uint64_t seed,
+      [](const Surrogate& model, const DoubleArray& X_baseline, bool maximize, int64_t samples, uint64_t seed,
          int64_t max_baseline) {
-        auto c = mc_config("qlognei", maximize, samples, seed, 4.0);
-        c.max_baseline = max_baseline;
-        return to_numpy(prune_baseline(model, to_tensor(X_baseline, 2, "X_baseline"), c));
+        AcquisitionSpec spec;
+        spec.outcomes = {maximize ? Outcome::maximize() : Outcome::minimize()};
+        spec.mc_samples = samples;
+        spec.seed = seed;
+        spec.sampling.max_baseline = max_baseline;
+        return to_numpy(prune_baseline(model, to_tensor(X_baseline, 2, "X_baseline"), spec));
       },
       py::arg("model"), py::arg("X_baseline"), py::arg("maximize") = true, py::arg("samples") = 128,
       py::arg("seed") = 0, py::arg("max_baseline") = 64,
       "Observed points that are the best in at least one joint posterior sample.");
-  m.def(
-      "select_batch_thompson",
-      [](const ExactGP& model, const DoubleArray& candidates, const BoolArray& available, int64_t q, bool maximize,
-         uint64_t seed, int64_t features, int64_t chunk, std::vector<int64_t> pending) {
-        auto C = to_tensor(candidates, 2, "candidates");
-        auto mask = bool_mask(available, C.size(0));
-        ThompsonConfig tc;
-        tc.maximize = maximize;
-        tc.seed = seed;
-        tc.features = features;
-        tc.chunk = chunk;
-        std::vector<int64_t> rows;
-        {
-          py::gil_scoped_release release;
-          rows = select_batch_thompson(model, C, mask, q, tc, pending);
-        }
-        return to_numpy_index(rows);
-      },
-      py::arg("model"), py::arg("candidates"), py::arg("available"), py::arg("q"), py::arg("maximize") = true,
-      py::arg("seed") = 0, py::arg("features") = 1024, py::arg("chunk") = 16384,
-      py::arg("pending") = std::vector<int64_t>{},
-      "Thompson sampling: q pool rows, each the maximiser of its own GP sample path, scored in chunks.");
-  m.def(
-      "select_batch_in_space",
-      [](const DesignSpace& space, const std::vector<ExactGP*>& models, const DoubleArray& X_observed,
-         const DoubleArray& Y_observed, int64_t q, const std::string& acquisition,
-         const std::vector<std::string>& outcomes, std::vector<double> ref_point, const py::object& pending,
-         int64_t mc_samples, uint64_t seed, double beta, int64_t restarts, int64_t raw_samples, int64_t max_iter,
-         bool maximize) {
-        std::vector<const Surrogate*> ms(models.begin(), models.end());
-        std::vector<Outcome> outs;
-        for (size_t i = 0; i < outcomes.size(); ++i) outs.push_back(outcome_from_string(outcomes[i], str("outcome ", i)));
-        AcquisitionSpec spec;
-        spec.name = acquisition;
-        spec.mc_samples = mc_samples;
-        spec.seed = seed;
-        spec.beta = beta;
-        spec.maximize = maximize;
-        OptimizeConfig oc;
-        oc.restarts = restarts;
-        oc.raw_samples = raw_samples;
-        oc.max_iter = max_iter;
-        oc.seed = seed;
-        auto X = to_tensor(X_observed, 2, "X_observed");
-        auto Y = to_tensor(Y_observed, -1, "Y_observed");
-        torch::Tensor P;
-        if (!pending.is_none()) P = to_tensor(pending.cast<DoubleArray>(), 2, "pending");
-        torch::Tensor out;
-        {
-          py::gil_scoped_release release;
-          out = select_batch_in_space(space, ms, X, Y, q, spec, outs, ref_point, P, oc);
-        }
-        return to_numpy(out);
-      },
-      py::arg("space"), py::arg("models"), py::arg("X_observed"), py::arg("Y_observed"), py::arg("q") = 1,
-      py::arg("acquisition") = "logei", py::arg("outcomes") = std::vector<std::string>{},
-      py::arg("ref_point") = std::vector<double>{}, py::arg("pending") = py::none(), py::arg("mc_samples") = 128,
-      py::arg("seed") = 0, py::arg("beta") = 4.0, py::arg("restarts") = 8, py::arg("raw_samples") = 256,
-      py::arg("max_iter") = 100, py::arg("maximize") = true,
-      "q new raw candidates from a design space: each pick maximises the acquisition (multi-start projected "
-      "L-BFGS, rounding and discrete search) given pending and earlier picks. models: one fitted ExactGP per "
-      "outcome, on space.encode(X_observed); maximize: the direction when outcomes is empty.");
   m.def(
       "project_to_space",
       [](const DesignSpace& space, const DoubleArray& candidate) {
@@ -225,82 +238,13 @@ void bind_bo(py::module_& root) {
       },
       py::arg("front"), py::arg("ref"), py::arg("Y"),
       "Hypervolume each row of Y would add to the front (box decomposition).");
-  m.def("infer_reference_point", [](const DoubleArray& Y, const std::vector<bool>& maximize) {
+  m.def(
+      "infer_reference_point",
+      [](const DoubleArray& Y, const std::vector<bool>& maximize) {
         return infer_reference_point(to_tensor(Y, 2, "Y"), maximize);
-      }, py::arg("Y"), py::arg("maximize"),
+      },
+      py::arg("Y"), py::arg("maximize"),
       "Nadir of the observed Pareto front moved 10% of its range towards worse (BoTorch's rule).");
-  m.def(
-      "select_batch_multi",
-      [](const std::vector<ExactGP*>& models, const DoubleArray& candidates, const BoolArray& available, int64_t q,
-         const DoubleArray& X_observed, const DoubleArray& Y_observed, const std::vector<std::string>& outcomes,
-         const std::string& acquisition, std::vector<double> ref_point, int64_t samples, uint64_t seed,
-         std::vector<int64_t> pending) {
-        std::vector<const Surrogate*> ms(models.begin(), models.end());
-        MultiOutcomeConfig c;
-        c.kind = acquisition;
-        for (size_t i = 0; i < outcomes.size(); ++i) c.outcomes.push_back(outcome_from_string(outcomes[i], str("outcome ", i)));
-        c.ref_point = std::move(ref_point);
-        c.samples = samples;
-        c.seed = seed;
-        auto C = to_tensor(candidates, 2, "candidates");
-        auto mask = bool_mask(available, C.size(0));
-        auto X = to_tensor(X_observed, 2, "X_observed");
-        auto Y = to_tensor(Y_observed, 2, "Y_observed");
-        std::vector<int64_t> rows;
-        {
-          py::gil_scoped_release release;
-          rows = select_batch_multi(ms, C, mask, q, X, Y, c, pending);
-        }
-        return to_numpy_index(rows);
-      },
-      py::arg("models"), py::arg("candidates"), py::arg("available"), py::arg("q"), py::arg("X_observed"),
-      py::arg("Y_observed"), py::arg("outcomes"), py::arg("acquisition") = "qlognehvi",
-      py::arg("ref_point") = std::vector<double>{}, py::arg("samples") = 128, py::arg("seed") = 0,
-      py::arg("pending") = std::vector<int64_t>{},
-      "Pool batch for several outcomes (qnehvi, qlognehvi, qparego, or qlognei with constraints); one ExactGP "
-      "per outcome.");
-  auto mf_config = [](int64_t target, std::vector<double> costs, bool maximize) {
-    MultiFidelityConfig c;
-    c.target = target;
-    c.costs = std::move(costs);
-    c.maximize = maximize;
-    return c;
-  };
-  m.def(
-      "log_augmented_ei",
-      [mf_config](const MultiTaskGP& model, const DoubleArray& candidates, const DoubleArray& X_observed,
-                  std::vector<double> costs, int64_t target, bool maximize) {
-        return to_numpy(log_augmented_ei(model, to_tensor(candidates, 2, "candidates"),
-                                         to_tensor(X_observed, 2, "X_observed"), mf_config(target, costs, maximize)));
-      },
-      py::arg("model"), py::arg("candidates"), py::arg("X_observed"), py::arg("costs"), py::arg("target") = -1,
-      py::arg("maximize") = true,
-      "log augmented EI (Huang et al. 2006) of candidates [n, d + 1] (fidelity last): information about the "
-      "target fidelity per unit cost.");
-  m.def(
-      "select_batch_multi_fidelity",
-      [mf_config](const MultiTaskGP& model, const DoubleArray& candidates, const BoolArray& available, int64_t q,
-                  const DoubleArray& X_observed, std::vector<double> costs, int64_t target, bool maximize,
-                  std::vector<int64_t> pending, bool target_first, double max_cheap_share) {
-        auto C = to_tensor(candidates, 2, "candidates");
-        auto mask = bool_mask(available, C.size(0));
-        auto X = to_tensor(X_observed, 2, "X_observed");
-        auto cfg = mf_config(target, costs, maximize);
-        cfg.target_first = target_first;
-        cfg.max_cheap_share = max_cheap_share;
-        std::vector<int64_t> rows;
-        {
-          py::gil_scoped_release release;
-          rows = select_batch_multi_fidelity(model, C, mask, q, X, cfg, pending);
-        }
-        return to_numpy_index(rows);
-      },
-      py::arg("model"), py::arg("candidates"), py::arg("available"), py::arg("q"), py::arg("X_observed"),
-      py::arg("costs"), py::arg("target") = -1, py::arg("maximize") = true,
-      py::arg("pending") = std::vector<int64_t>{}, py::arg("target_first") = true,
-      py::arg("max_cheap_share") = 0.5,
-      "Pool rows (input at a fidelity) by augmented EI per unit cost, Kriging-believer batches; target_first: "
-      "the input by its EI at the target, then its fidelity by AEI.");
 }
 
 }  // namespace sozai

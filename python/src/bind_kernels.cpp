@@ -2,6 +2,7 @@
 
 #include <pybind11/stl.h>
 
+#include "core/bo/registry.h"
 #include "kernels/acquisition.h"
 #include "kernels/acquisition_topk.h"
 #include "kernels/segment.h"
@@ -11,7 +12,7 @@ namespace {
 
 kernels::AcquisitionParams make_params(const std::string& kind, double best_f, double beta, bool maximize) {
   kernels::AcquisitionParams p;
-  p.kind = kernels::acquisition_kind_from_string(kind);
+  p.kind = acquisition_info(kind).kind;  // the registry parses every name
   p.best_f = best_f;
   p.beta = beta;
   p.maximize = maximize;

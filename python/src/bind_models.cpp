@@ -28,7 +28,10 @@ void bind_models(py::module_& root) {
   m.def("fit_yeo_johnson_lambda", [](const DoubleArray& y) { return fit_yeo_johnson_lambda(to_tensor(y, 1, "y")); },
         py::arg("y"), "Lambda maximising the Gaussian profile likelihood, searched on [-3, 3].");
 
-  py::class_<ExactGP>(m, "ExactGP", "Exact GP regression (Matern-5/2 or RBF ARD kernel), see README.")
+  // The common base, so that sozai.bo.make_acquisition takes any model.
+  py::class_<Surrogate>(m, "Surrogate", "A fitted model: what acquisitions are built on.")
+      .def_property_readonly("name", &Surrogate::name);
+  py::class_<ExactGP, Surrogate>(m, "ExactGP", "Exact GP regression (Matern-5/2 or RBF ARD kernel), see README.")
       .def(py::init([](const std::string& kernel, const std::string& outcome_transform, int restarts, int max_iter,
                        uint64_t seed, double noise_min) {
              ExactGPConfig c;
@@ -90,7 +93,7 @@ void bind_models(py::module_& root) {
       .def_property_readonly("jitter", &ExactGP::jitter)
       .def_property_readonly("name", &ExactGP::name);
 
-  py::class_<MultiTaskGP>(m, "MultiTaskGP",
+  py::class_<MultiTaskGP, Surrogate>(m, "MultiTaskGP",
                           "Multi-task GP over fidelities (ICM kernel B[t,t'] k(x,x')); the last input column is the "
                           "task index.")
       .def(py::init([](int64_t num_tasks, int64_t rank, const std::string& kernel, const std::string& outcome_transform,

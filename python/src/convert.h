@@ -7,6 +7,10 @@
 #include <pybind11/pybind11.h>
 #include <torch/types.h>
 
+#include <nlohmann/json.hpp>
+
+#include <string>
+
 #include "common/error.h"
 
 namespace sozai {
@@ -74,6 +78,19 @@ inline py::array_t<int64_t> to_numpy_index(const std::vector<int64_t>& v) {
   return out;
 }
 
+/// A Python value (dict, list, tuple, str, bool, int, float, None, numpy
+/// arrays and scalars) as JSON; InputError naming `where` for anything
+/// else. Settings cross the boundary this way and are read by the C++
+/// JSON readers, so Python gets the same checks and messages as the
+/// command line and the lab service.
+nlohmann::json to_json(py::handle v, const std::string& where, int depth = 0);
+/// JSON as Python values (dicts, lists, numbers, strings).
+py::object to_python(const nlohmann::json& j);
+/// Campaign settings (campaign_config.h) from keyword arguments; maximize
+/// (True, False or None) is the shorthand for one objective.
+nlohmann::json settings_json(const py::kwargs& kwargs, const py::object& maximize,
+                             const std::string& where = "settings");
+
 void bind_common(py::module_& m);
 void bind_kernels(py::module_& m);
 void bind_featurize(py::module_& m);
@@ -87,6 +104,7 @@ void bind_models(py::module_& m);
 void bind_gnn(py::module_& m);
 void bind_bo(py::module_& m);
 void bind_campaign(py::module_& m);
+void bind_benchmark(py::module_& m);
 void bind_lab(py::module_& m);
 void bind_datasets(py::module_& m);
 

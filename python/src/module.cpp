@@ -41,6 +41,7 @@ PYBIND11_MODULE(_sozai, m) {
   sozai::bind_gnn(m);
   sozai::bind_bo(m);
   sozai::bind_campaign(m);
+  sozai::bind_benchmark(m);
   sozai::bind_lab(m);
   sozai::bind_datasets(m);
 }

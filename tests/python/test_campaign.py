@@ -15,7 +15,7 @@ def _pool(n=120, seed=0):
 
 def test_never_proposes_observed_or_pending():
     X, y = _pool()
-    c = sozai.campaign.PoolCampaign(X, maximize=True, acquisition="logei", restarts=2)
+    c = sozai.campaign.PoolCampaign(X, maximize=True, acquisition="logei", n_init=2, gp={"restarts": 2})
     seen = set()
     for _ in range(5):
         rows = list(c.ask(4))
@@ -39,9 +39,9 @@ def test_save_load_continue_identical(tmp_path, suffix):
             out += rows
         return out
 
-    a = sozai.campaign.PoolCampaign(X, maximize=False, restarts=2)
+    a = sozai.campaign.PoolCampaign(X, maximize=False, gp={"restarts": 2})
     seq_a = run(a, 6)
-    b = sozai.campaign.PoolCampaign(X, maximize=False, restarts=2)
+    b = sozai.campaign.PoolCampaign(X, maximize=False, gp={"restarts": 2})
     seq_b = run(b, 3)
     path = tmp_path / ("state" + suffix)
     b.save(str(path))

@@ -167,5 +167,5 @@ def test_campaign_with_gnn_surrogates():
     assert nxt[0] not in first
     with pytest.raises(ValueError, match="kind="):
         sozai.benchmark.pool_campaign(formulas, y, True, budget=4, surrogate="gnn")
-    with pytest.raises(sozai.InputError, match="unknown key"):
+    with pytest.raises(sozai.InputError, match="unknown field 'width'"):
         sozai.campaign.PoolCampaign(graphs, surrogate="gnn", gnn={"width": 3})

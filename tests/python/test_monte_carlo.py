@@ -85,10 +85,10 @@ def test_campaign_with_mc_acquisition(acq, tmp_path):
             out += rows
         return out
 
-    a = sozai.campaign.PoolCampaign(X, acquisition=acq, restarts=2, mc_samples=64, seed=5)
+    a = sozai.campaign.PoolCampaign(X, acquisition=acq, n_init=2, gp={"restarts": 2}, mc_samples=64, seed=5)
     seq_a = run(a, 4)
     assert len(set(seq_a)) == len(seq_a)
-    b = sozai.campaign.PoolCampaign(X, acquisition=acq, restarts=2, mc_samples=64, seed=5)
+    b = sozai.campaign.PoolCampaign(X, acquisition=acq, n_init=2, gp={"restarts": 2}, mc_samples=64, seed=5)
     seq_b = run(b, 2)
     b.save(str(tmp_path / "c.json"))
     seq_b += run(sozai.campaign.PoolCampaign.load(str(tmp_path / "c.json")), 2)
@@ -143,9 +143,10 @@ def _two_objective_pool(n=150, seed=8):
 @pytest.mark.parametrize("acq", ["qlognehvi", "qnehvi", "qparego"])
 def test_multi_objective_campaign(acq, tmp_path):
     X, Y = _two_objective_pool()
-    outcomes = ["max", "max", "<= 1.2"]
-    c = sozai.campaign.PoolCampaign(X, acquisition=acq, outcomes=outcomes, restarts=2, mc_samples=32, seed=1)
-    assert c.num_outcomes == 3 and c.outcomes == ["max", "max", "<=1.2"]
+    outcomes = [{"direction": "maximize"}, {"direction": "maximize"}, {"direction": "at_most", "limit": 1.2}]
+    c = sozai.campaign.PoolCampaign(X, acquisition=acq, outcomes=outcomes, n_init=2, gp={"restarts": 2},
+                                    mc_samples=32, seed=1)
+    assert c.num_outcomes == 3 and c.outcomes == outcomes
     seq = []
     for _ in range(3):
         rows = [int(r) for r in c.ask(2)]
@@ -172,22 +173,22 @@ def test_multi_objective_campaign(acq, tmp_path):
 def test_pool_campaign_with_outcomes_and_errors():
     X, Y = _two_objective_pool(120)
     order = sozai.benchmark.pool_campaign(X, Y[:, :2], None, 10, seed=3, acquisition="qlognehvi", q=2,
-                                          outcomes=["max", "min"], ref_point=[-0.5, 1.5], mc_samples=32)
+                                          outcomes=[{"direction": "maximize"}, {"direction": "minimize"}], ref_point=[-0.5, 1.5], mc_samples=32)
     assert len(order) == 10 and len(set(order)) == 10
     again = sozai.benchmark.pool_campaign(X, Y[:, :2], None, 10, seed=3, acquisition="qlognehvi", q=2,
-                                          outcomes=["max", "min"], ref_point=[-0.5, 1.5], mc_samples=32)
+                                          outcomes=[{"direction": "maximize"}, {"direction": "minimize"}], ref_point=[-0.5, 1.5], mc_samples=32)
     assert order == again
     one = sozai.benchmark.pool_campaign(X, Y[:, [0, 2]], None, 8, seed=3, acquisition="qlognei",
-                                        outcomes=["max", "<= 1.0"], mc_samples=32)
+                                        outcomes=[{"direction": "maximize"}, {"direction": "at_most", "limit": 1.0}], mc_samples=32)
     assert len(set(one)) == 8
     with pytest.raises(sozai.InputError, match="use qnehvi, qlognehvi or qparego"):
-        sozai.campaign.PoolCampaign(X, acquisition="logei", outcomes=["max", "min"])
-    with pytest.raises(sozai.InputError, match="outcome 1"):
-        sozai.campaign.PoolCampaign(X, acquisition="qnehvi", outcomes=["max", "<= x"])
+        sozai.campaign.PoolCampaign(X, acquisition="logei", outcomes=[{"direction": "maximize"}, {"direction": "minimize"}])
+    with pytest.raises(sozai.InputError, match=r"outcomes\[1\]"):
+        sozai.campaign.PoolCampaign(X, acquisition="qnehvi", outcomes=[{"direction": "maximize"}, {"direction": "at_most", "limit": "x"}])
     with pytest.raises(sozai.InputError, match="ref_point has 1 values for 2 objectives"):
-        sozai.campaign.PoolCampaign(X, acquisition="qnehvi", outcomes=["max", "min"], ref_point=[0.0])
+        sozai.campaign.PoolCampaign(X, acquisition="qnehvi", outcomes=[{"direction": "maximize"}, {"direction": "minimize"}], ref_point=[0.0])
     with pytest.raises(sozai.InputError, match=r"Y must be \[n, 2\]"):
-        sozai.benchmark.pool_campaign(X, Y, None, 5, outcomes=["max", "min"], acquisition="qnehvi")
+        sozai.benchmark.pool_campaign(X, Y, None, 5, outcomes=[{"direction": "maximize"}, {"direction": "minimize"}], acquisition="qnehvi")
 
 
 def test_batches_in_a_design_space():
@@ -282,7 +283,7 @@ def test_multi_fidelity_campaign():
     f = np.sin(6 * grid) + grid
     pool = np.concatenate([np.stack([grid, np.zeros(30)], 1), np.stack([grid, np.ones(30)], 1)])
     y = np.concatenate([0.9 * f + 0.1, f])
-    c = sozai.campaign.PoolCampaign(pool, acquisition="aei", fidelity_costs=[1.0, 10.0], n_init=4, restarts=2)
+    c = sozai.campaign.PoolCampaign(pool, acquisition="aei", fidelity_costs=[1.0, 10.0], n_init=4, gp={"restarts": 2})
     for _ in range(4):
         rows = [int(r) for r in c.ask(2)]
         c.tell(rows, [float(y[r]) for r in rows])

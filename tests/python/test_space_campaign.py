@@ -57,7 +57,8 @@ def test_candidate_named_values_round_trip_and_errors():
 
 def test_space_campaign_finds_the_optimum_and_respects_the_space():
     s = _space()
-    c = sozai.campaign.SpaceCampaign(s, maximize=True, n_init=4, seed=1, restarts=2, optimizer=FAST_OPT)
+    c = sozai.campaign.SpaceCampaign(s, maximize=True, acquisition="logei", n_init=4, seed=1, gp={"restarts": 2},
+                                     optimizer=FAST_OPT)
     for _ in range(8):
         X = c.ask(2)
         assert X.shape == (2, s.raw_width) and len(c.pending) == 2
@@ -71,7 +72,7 @@ def test_space_campaign_finds_the_optimum_and_respects_the_space():
 
 def test_space_campaign_save_load_continue(tmp_path):
     def fresh():
-        return sozai.campaign.SpaceCampaign(_space(), acquisition="qlognei", n_init=3, seed=4, restarts=2,
+        return sozai.campaign.SpaceCampaign(_space(), acquisition="qlognei", n_init=3, seed=4, gp={"restarts": 2},
                                             mc_samples=32, optimizer=FAST_OPT)
 
     a = fresh()
@@ -100,7 +101,7 @@ def test_space_campaign_bad_input_changes_nothing():
         c.tell(X, [1.0, float("nan")])
     with pytest.raises(sozai.InputError, match="not pending"):
         c.cancel([0.5, 0.2, 0.3, 0.5, 0.0])
-    with pytest.raises(sozai.InputError, match="unknown key 'restart'"):
+    with pytest.raises(sozai.InputError, match="unknown field 'restart'"):
         sozai.campaign.SpaceCampaign(_space(), optimizer={"restart": 2})
     assert c.to_json() == before
     c.cancel(X[0])
@@ -110,8 +111,8 @@ def test_space_campaign_bad_input_changes_nothing():
 def test_space_campaign_several_outcomes():
     s = DesignSpace()
     s.add_continuous("x", 0.0, 1.0).add_continuous("y", 0.0, 1.0)
-    c = sozai.campaign.SpaceCampaign(s, acquisition="qnehvi", outcomes=["max", "max", "<= 1.2"], n_init=4,
-                                     restarts=2, mc_samples=32, optimizer=FAST_OPT)
+    c = sozai.campaign.SpaceCampaign(s, acquisition="qnehvi", outcomes=[{"direction": "maximize"}, {"direction": "maximize"}, {"direction": "at_most", "limit": 1.2}],
+                                     n_init=4, gp={"restarts": 2}, mc_samples=32, optimizer=FAST_OPT)
     for _ in range(3):
         for x in c.ask(2):
             c.tell_outcomes(x, [x[0], x[1], x[0] + x[1]])

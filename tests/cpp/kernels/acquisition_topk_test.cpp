@@ -61,7 +61,7 @@ TEST_CASE("fused acquisition top-k equals sorting every value", "[kernels][topk]
       auto var = torch::rand({n}, torch::dtype(dtype)) * 4.0 + 1e-3;
       auto full = analytic_acquisition(mean, var, params(kind, maximize));
       for (int64_t k : {1, 10, 257}) {
-        INFO("dtype " << dtype << " kind " << to_string(kind) << " k " << k << " maximize " << maximize);
+        INFO("dtype " << dtype << " kind " << static_cast<int>(kind) << " k " << k << " maximize " << maximize);
         auto top = acquisition_topk(mean, var, params(kind, maximize), k);
         auto expect = sorted_order(full, k);
         CHECK(as_vector(top.indices) == expect);
@@ -90,7 +90,7 @@ TEST_CASE("the cheap bound never lies below the acquisition value", "[kernels][t
         const double logv = kind == AcquisitionKind::LogEI ? v : std::log(v);
         if (logv > b + 1e-12) ++violations;
       }
-      INFO("kind " << to_string(kind) << " maximize " << maximize);
+      INFO("kind " << static_cast<int>(kind) << " maximize " << maximize);
       CHECK(bounded > 10000);
       CHECK(violations == 0);
     }
@@ -157,7 +157,7 @@ TEST_CASE("CUDA fused top-k matches the CPU reference", "[kernels][topk][cuda]")
     for (auto kind : {AcquisitionKind::EI, AcquisitionKind::LogEI, AcquisitionKind::UCB}) {
       auto cpu = acquisition_topk(mean, var, params(kind), 64, 7);
       auto gpu = acquisition_topk(mean.cuda(), var.cuda(), params(kind), 64, 7);
-      INFO("dtype " << dtype << " kind " << to_string(kind));
+      INFO("dtype " << dtype << " kind " << static_cast<int>(kind));
       CHECK(as_vector(gpu.indices.cpu()) == as_vector(cpu.indices));
       const double tol = dtype == torch::kFloat32 ? 1e-5 : 1e-12;
       CHECK(torch::allclose(gpu.values.cpu(), cpu.values, tol, tol));

@@ -1,13 +1,16 @@
 // Batch selection from a pool with a GP of fixed hyperparameters (no fit):
 // the first pick is the acquisition's argmax, fantasies collapse the
 // variance at the picked points, and unavailable rows are never picked.
-#include "core/bo/acquisition.h"
+#include "core/bo/analytic.h"
+#include "kernels/acquisition.h"
 #include "models/gp/exact_gp.h"
 #include <torch/autograd.h>
 
 #include <set>
 
 #include <catch2/catch.hpp>
+
+#include "bo_test_util.h"
 
 using namespace sozai;
 
@@ -31,14 +34,15 @@ TEST_CASE("first pick is the argmax; later picks avoid fantasised points", "[bo]
   auto f = torch::sin(5 * pool.select(1, 0)) * torch::cos(3 * pool.select(1, 1));
   auto obs = torch::arange(0, 10, torch::kInt64);
   auto gp = fixed_gp(pool.index_select(0, obs), f.index_select(0, obs));
-  AcquisitionParams p;
-  p.kind = AcquisitionKind::UCB;
-  p.beta = 9.0;
+  auto spec = test::spec_for("ucb");
+  spec.beta = 9.0;
+  const auto Xo = pool.index_select(0, obs), yo = f.index_select(0, obs);
   auto available = torch::ones({300}, torch::kBool);
   available.slice(0, 0, 10).fill_(false);
-  auto batch = select_batch_from_pool(gp, pool, available, 6, p);
+  auto batch = test::pick_rows(spec, {&gp}, Xo, yo, pool, available, 6);
   REQUIRE(batch.size() == 6);
-  auto acq = AnalyticAcquisition(gp, p)(pool).masked_fill(available.logical_not(), -1e300);
+  auto acq = test::values_at(*make_acquisition(spec, {&gp}, {Xo, yo}), pool)
+                 .masked_fill(available.logical_not(), -1e300);
   CHECK(batch[0] == acq.argmax().item<int64_t>());
   std::set<int64_t> unique(batch.begin(), batch.end());
   CHECK(unique.size() == 6);
@@ -59,7 +63,7 @@ TEST_CASE("first pick is the argmax; later picks avoid fantasised points", "[bo]
   for (int64_t i = 10; i < 299; ++i) pending.push_back(i);
   auto mask = torch::zeros({300}, torch::kBool);
   mask[299] = true;
-  CHECK(select_batch_from_pool(gp, pool, mask, 3, p, pending) == std::vector<int64_t>{299});
+  CHECK(test::pick_rows(spec, {&gp}, Xo, yo, pool, mask, 3, pending) == std::vector<int64_t>{299});
 }
 
 TEST_CASE("LogEI batch equals sequential conditioning on believed outcomes", "[bo]") {
@@ -73,7 +77,9 @@ TEST_CASE("LogEI batch equals sequential conditioning on believed outcomes", "[b
   p.best_f = best_latent_value(gp, f.index_select(0, obs), true);
   auto available = torch::ones({120}, torch::kBool);
   available.slice(0, 0, 8).fill_(false);
-  auto batch = select_batch_from_pool(gp, pool, available, 3, p);
+  auto spec = test::spec_for("logei");
+  spec.best_f = p.best_f;
+  auto batch = test::pick_rows(spec, {&gp}, pool.index_select(0, obs), f.index_select(0, obs), pool, available, 3);
 
   // Reference: condition the GP exactly on each pick at its posterior mean
   // (Kriging believer by refitting with fixed hyperparameters).
@@ -105,7 +111,7 @@ TEST_CASE("differentiable analytic acquisitions equal the kernels and have corre
       p.best_f = maximize ? 0.5 : -30.0;
       auto ref = kernels::analytic_acquisition(mean, var, p);
       auto val = analytic_acquisition_differentiable(mean, var, p);
-      INFO(kernels::to_string(kind) << " maximize " << maximize);
+      INFO(to_string(kind) << " maximize " << maximize);
       CHECK(torch::allclose(val, ref, 1e-9, 1e-300));
       // Gradient in the mean against central differences, where finite.
       auto m = mean.clone().requires_grad_(true);

@@ -1,13 +1,14 @@
 // Cost-aware multi-fidelity selection (augmented EI): a cheap, correlated
 // fidelity is used; an unrelated one is not; at the target fidelity the
 // value reduces to log EI times the noise factor.
-#include "core/bo/acquisition.h"
-#include "core/bo/multi_fidelity.h"
+#include "core/bo/analytic.h"
+#include "models/gp/multitask_gp.h"
 #include "common/error.h"
 
 #include <catch2/catch.hpp>
 
 #include "../../test_util.h"
+#include "bo_test_util.h"
 
 using namespace sozai;
 
@@ -35,35 +36,50 @@ Setup setup(bool related) {
   s.available = torch::ones({120}, torch::kBool);
   return s;
 }
+
+AcquisitionSpec aei(std::vector<double> costs) {
+  auto spec = test::spec_for("aei");
+  spec.fidelity.costs = std::move(costs);
+  return spec;
+}
+
+/// Up to q rows of the pool by augmented EI.
+std::vector<int64_t> pick(const Setup& s, const AcquisitionSpec& spec, const torch::Tensor& available, int64_t q) {
+  return select_from_pool(*make_acquisition(spec, {&s.model}, {s.X_obs}), s.pool, available, q);
+}
+
+/// log AEI of candidate rows C [n, d + 1].
+torch::Tensor log_aei(const Setup& s, const AcquisitionSpec& spec, const torch::Tensor& C) {
+  return test::values_at(*make_acquisition(spec, {&s.model}, {s.X_obs}), C);
+}
+
 }  // namespace
 
 TEST_CASE("augmented EI spends on the cheap fidelity when it informs the target", "[bo][multifidelity]") {
-  MultiFidelityConfig cfg;
-  cfg.costs = {1.0, 10.0};
+  auto cfg = aei({1.0, 10.0});
   auto rel = setup(true);
-  auto picks = select_batch_multi_fidelity(rel.model, rel.pool, rel.available, 4, rel.X_obs, cfg);
+  auto picks = pick(rel, cfg, rel.available, 4);
   REQUIRE(picks.size() == 4);
   int cheap = 0;
   for (auto r : picks) cheap += r < 60;
   CHECK(picks[0] < 60);
   CHECK(cheap >= 2);
   // Equal costs: the target is worth more than a proxy of it.
-  cfg.costs = {1.0, 1.0};
-  auto v = log_augmented_ei(rel.model, rel.pool, rel.X_obs, cfg);
+  cfg.fidelity.costs = {1.0, 1.0};
+  auto v = log_aei(rel, cfg, rel.pool);
   CHECK(v.slice(0, 60, 120).max().item<double>() >= v.slice(0, 0, 60).max().item<double>());
 
   auto unrel = setup(false);
-  cfg.costs = {1.0, 10.0};
-  auto first = select_batch_multi_fidelity(unrel.model, unrel.pool, unrel.available, 1, unrel.X_obs, cfg);
+  cfg.fidelity.costs = {1.0, 10.0};
+  auto first = pick(unrel, cfg, unrel.available, 1);
   CHECK(first[0] >= 60);
 }
 
 TEST_CASE("at the target fidelity augmented EI is log EI plus the noise factor", "[bo][multifidelity]") {
   auto s = setup(true);
-  MultiFidelityConfig cfg;
-  cfg.costs = {1.0, 10.0};
+  auto cfg = aei({1.0, 10.0});
   auto C = s.pool.slice(0, 60, 120);
-  auto v = log_augmented_ei(s.model, C, s.X_obs, cfg);
+  auto v = log_aei(s, cfg, C);
   auto post = s.model.latent_posterior(C);
   auto obs = s.model.latent_posterior(with_task(s.X_obs.slice(1, 0, 1), 1));
   AcquisitionParams p;
@@ -72,23 +88,21 @@ TEST_CASE("at the target fidelity augmented EI is log EI plus the noise factor",
   const double sd = std::sqrt(s.model.task_noise(1));
   auto a2 = 1.0 - sd / (post.variance.squeeze(1) + sd * sd).sqrt();
   CHECK(torch::allclose(v, log_ei + torch::log(a2), 1e-6, 1e-9));
-  cfg.costs = {1.0};
-  CHECK_THAT(test::message_of<InputError>([&] { log_augmented_ei(s.model, C, s.X_obs, cfg); }),
+  cfg.fidelity.costs = {1.0};
+  CHECK_THAT(test::message_of<InputError>([&] { log_aei(s, cfg, C); }),
              Catch::Contains("1 costs for 2 fidelities"));
 }
 
 TEST_CASE("target-first AEI measures cheaply only where the target EI is best", "[bo][multifidelity]") {
   auto rel = setup(true);
-  MultiFidelityConfig cfg;
-  cfg.costs = {1.0, 10.0};
+  auto cfg = aei({1.0, 10.0});
   // The input with the best EI at the target (its target row).
-  MultiFidelityConfig equal = cfg;
-  equal.costs = {10.0, 10.0};
+  auto equal = aei({10.0, 10.0});
   auto target_rows = rel.pool.slice(0, 60, 120);
   // At the target fidelity AEI is log EI times the noise factor, the same
   // for every input of one fidelity, so its argmax is the target EI's.
-  const auto best_input = log_augmented_ei(rel.model, target_rows, rel.X_obs, equal).argmax().item<int64_t>();
-  auto one = select_batch_multi_fidelity(rel.model, rel.pool, rel.available, 1, rel.X_obs, cfg);
+  const auto best_input = log_aei(rel, equal, target_rows).argmax().item<int64_t>();
+  auto one = pick(rel, cfg, rel.available, 1);
   REQUIRE(one.size() == 1);
   CHECK(one[0] % 60 == best_input);  // that input, at whichever fidelity is worth more there
   CHECK(one[0] < 60);                // a correlated proxy ten times cheaper is
@@ -98,9 +112,9 @@ TEST_CASE("target-first AEI measures cheaply only where the target EI is best", 
   // available) takes the target there.
   auto avail = rel.available.clone();
   avail[one[0]] = false;
-  auto next = select_batch_multi_fidelity(rel.model, rel.pool, avail, 1, rel.X_obs, cfg);
+  auto next = pick(rel, cfg, avail, 1);
   CHECK(next[0] == best_input + 60);
-  cfg.target_first = false;
-  auto plain = select_batch_multi_fidelity(rel.model, rel.pool, avail, 1, rel.X_obs, cfg);
+  cfg.fidelity.target_first = false;
+  auto plain = pick(rel, cfg, avail, 1);
   CHECK(plain[0] < 60);  // plain AEI keeps buying cheap rows elsewhere
 }

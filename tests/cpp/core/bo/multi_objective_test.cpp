@@ -49,10 +49,9 @@ Problem problem(int64_t n_pool, int64_t n_obs, uint64_t seed, double noise = 1e-
   return p;
 }
 
-MultiOutcomeConfig two_objectives(const std::string& kind) {
-  MultiOutcomeConfig c;
-  c.kind = kind;
-  c.outcomes = {Outcome{}, Outcome{}};
+AcquisitionSpec two_objectives(const std::string& kind) {
+  auto c = test::spec_for(kind);
+  c.outcomes = {Outcome::maximize(), Outcome::maximize()};
   c.ref_point = {-0.5, -1.5};
   return c;
 }
@@ -66,9 +65,9 @@ TEST_CASE("qNEHVI with q = 1 matches a plain Monte-Carlo EHVI", "[bo][mo]") {
   auto Xo = p.pool.slice(0, 0, 10);
   auto Yo = p.Y.slice(0, 0, 10).slice(1, 0, 2);
   auto cfg = two_objectives("qnehvi");
-  cfg.samples = 2048;
+  cfg.mc_samples = 2048;
   auto C = p.pool.slice(0, 10, 40);
-  auto value = multi_outcome_acquisition(models, C, Xo, Yo, cfg);
+  auto value = test::values_at(*make_acquisition(cfg, models, {Xo, Yo}), C);
   REQUIRE(value.size(0) == 30);
 
   // Oracle: noise-free observations, so the front is the observed one;
@@ -97,9 +96,9 @@ TEST_CASE("qNEHVI with q = 1 matches a plain Monte-Carlo EHVI", "[bo][mo]") {
   }
 
   // The log variant is the log of the same where the improvement is clear.
-  cfg.kind = "qlognehvi";
-  cfg.tau = 1e-6;
-  auto logv = multi_outcome_acquisition(models, C, Xo, Yo, cfg);
+  cfg.kind = AcquisitionKind::qLogNEHVI;
+  cfg.sampling.tau = 1e-6;
+  auto logv = test::values_at(*make_acquisition(cfg, models, {Xo, Yo}), C);
   for (int64_t i = 0; i < 30; ++i)
     if (value[i].item<double>() > 1e-3) CHECK(logv[i].item<double>() == Approx(std::log(value[i].item<double>())).margin(0.02));
 }
@@ -113,22 +112,29 @@ TEST_CASE("greedy multi-objective batches: distinct picks, each the argmax given
   for (std::string kind : {"qnehvi", "qlognehvi", "qparego"}) {
     INFO(kind);
     auto cfg = two_objectives(kind);
-    cfg.samples = 64;
-    cfg.chunk = 45;
+    cfg.mc_samples = 64;
+    cfg.sampling.chunk = 45;
     std::vector<int64_t> pending = {30};
-    auto batch = select_batch_multi(models, p.pool, p.available, 3, Xo, Yo, cfg, pending);
+    auto batch = test::pick_rows(cfg, models, Xo, Yo, p.pool, p.available, 3, pending);
     REQUIRE(batch.size() == 3);
     CHECK(std::set<int64_t>(batch.begin(), batch.end()).size() == 3);
     for (auto r : batch) CHECK((r >= 12 && r != 30));
-    CHECK(select_batch_multi(models, p.pool, p.available, 3, Xo, Yo, cfg, pending) == batch);
+    CHECK(test::pick_rows(cfg, models, Xo, Yo, p.pool, p.available, 3, pending) == batch);
+    auto acq = make_acquisition(cfg, models, {Xo, Yo, p.pool.index_select(0, torch::tensor(pending, torch::kInt64))});
     for (int64_t j = 0; j < 3; ++j) {
       std::vector<int64_t> members = pending;
       members.insert(members.end(), batch.begin(), batch.begin() + j);
       auto free = p.available.clone();
       for (auto r : members) free[r] = false;
       auto rows = torch::nonzero(free).reshape({-1});
-      auto v = multi_outcome_acquisition(models, p.pool.index_select(0, rows), Xo, Yo, cfg,
-                                         p.pool.index_select(0, torch::tensor(members, torch::kInt64)), j);
+      // The value of the next pick after the pending point and the first j picks.
+      auto step = acq->start_batch();
+      for (int64_t k = 0; k < j; ++k) step->add(p.pool[batch[k]]);
+      torch::Tensor v;
+      {
+        torch::NoGradGuard no_grad;
+        v = step->score(p.pool.index_select(0, rows));
+      }
       CHECK(rows[v.argmax().item<int64_t>()].item<int64_t>() == batch[j]);
     }
   }
@@ -148,31 +154,45 @@ TEST_CASE("outcome constraints steer picks to the feasible region", "[bo][mo]") 
   };
   for (std::string kind : {"qlognehvi", "qnehvi", "qparego"}) {
     INFO(kind);
-    MultiOutcomeConfig cfg = two_objectives(kind);
-    cfg.outcomes.push_back(outcome_from_string("<= 0.8"));
-    for (auto r : select_batch_multi(p.models(), p.pool, p.available, 5, Xo, Yo, cfg)) CHECK(pof(r) > 0.1);
+    auto cfg = two_objectives(kind);
+    cfg.outcomes.push_back(Outcome::at_most("", 0.8));
+    for (auto r : test::pick_rows(cfg, p.models(), Xo, Yo, p.pool, p.available, 5)) CHECK(pof(r) > 0.1);
   }
   // Single objective with a constraint: qlognei over the feasible best.
-  MultiOutcomeConfig one;
-  one.kind = "qlognei";
-  one.outcomes = {Outcome{}, outcome_from_string("<=0.8")};
+  auto one = test::spec_for("qlognei");
+  one.outcomes = {Outcome::maximize(), Outcome::at_most("", 0.8)};
   std::vector<const Surrogate*> two = {&p.gps[0], &p.gps[2]};
   auto Y2 = torch::stack({Yo.select(1, 0), Yo.select(1, 2)}, 1);
-  for (auto r : select_batch_multi(two, p.pool, p.available, 4, Xo, Y2, one)) CHECK(pof(r) > 0.1);
+  for (auto r : test::pick_rows(one, two, Xo, Y2, p.pool, p.available, 4)) CHECK(pof(r) > 0.1);
   // Without the constraint the first pick is one it would rule out.
-  one.outcomes[1] = outcome_from_string(">= -100");
-  auto free = select_batch_multi(two, p.pool, p.available, 1, Xo, Y2, one);
+  one.outcomes[1] = Outcome::at_least("", -100);
+  auto free = test::pick_rows(one, two, Xo, Y2, p.pool, p.available, 1);
   CHECK(p.Y[free[0]][2].item<double>() > 0.8);
   CHECK(pof(free[0]) < 0.1);
 }
 
 TEST_CASE("outcomes, reference points and errors", "[bo][mo]") {
-  CHECK(outcome_from_string("MAX").role == Outcome::Role::Maximize);
-  CHECK(outcome_from_string("min").role == Outcome::Role::Minimize);
-  auto o = outcome_from_string(">= 2.5");
-  CHECK((o.role == Outcome::Role::AtLeast && o.bound == 2.5 && o.slack(3.0) == 0.5));
-  CHECK(to_string(outcome_from_string("<=1e-3")) == "<=0.001");
-  CHECK_THAT(test::message_of<InputError>([] { outcome_from_string("<= abc", "column Df"); }),
+  using nlohmann::json;
+  CHECK(outcome_from_json(json{{"direction", "maximize"}}, "o").maximizes());
+  CHECK(outcome_from_json(json{{"direction", "minimize"}}, "o").direction == Outcome::Direction::Minimize);
+  auto o = outcome_from_json(json{{"name", "Df"}, {"direction", "at_least"}, {"limit", 2.5}}, "o");
+  CHECK((o.direction == Outcome::Direction::AtLeast && o.limit == 2.5 && o.slack(3.0) == 0.5 && o.name == "Df"));
+  CHECK(outcome_to_json(Outcome::at_most("", 1e-3)) == json{{"direction", "at_most"}, {"limit", 1e-3}});
+  CHECK(outcome_from_json(outcome_to_json(o), "o") == o);
+  CHECK_THAT(test::message_of<InputError>([] {
+               outcome_from_json(json{{"direction", "at_most"}, {"limit", "abc"}}, "column Df");
+             }),
+             Catch::Contains("column Df"));
+  CHECK_THAT(test::message_of<InputError>([] { outcome_from_json(json{{"direction", "up"}}, "o"); }),
+             Catch::Contains("direction must be maximize, minimize, at_most or at_least"));
+  CHECK_THAT(test::message_of<InputError>([] {
+               outcome_from_json(json{{"direction", "maximize"}, {"limit", 1}}, "o");
+             }),
+             Catch::Contains("'limit' belongs to at_most / at_least"));
+  // The text of state files from before format 2, read only to load them.
+  CHECK(outcome_from_legacy_text("MAX", "o").maximizes());
+  CHECK(outcome_from_legacy_text("<=1e-3", "o") == Outcome::at_most("", 1e-3));
+  CHECK_THAT(test::message_of<InputError>([] { outcome_from_legacy_text("<= abc", "column Df"); }),
              Catch::Contains("column Df"));
   auto Y = torch::tensor({1.0, 4.0, 3.0, 2.0, 0.0, 0.0}, torch::kFloat64).reshape({3, 2});
   auto ref = infer_reference_point(Y, {true, false});
@@ -184,22 +204,19 @@ TEST_CASE("outcomes, reference points and errors", "[bo][mo]") {
   auto p = problem(50, 8, 34);
   auto Xo = p.pool.slice(0, 0, 8);
   auto Yo = p.Y.slice(0, 0, 8);
-  MultiOutcomeConfig cfg;
-  cfg.outcomes = {Outcome{}, Outcome{}, Outcome{}};
-  cfg.outcomes[2].role = Outcome::Role::Minimize;
+  auto cfg = test::spec_for("qlognei");
+  cfg.outcomes = {Outcome::maximize(), Outcome::maximize(), Outcome::minimize()};
   auto models = p.models();
-  cfg.kind = "qlognei";
-  CHECK_THAT(test::message_of<InputError>([&] { select_batch_multi(models, p.pool, p.available, 1, Xo, Yo, cfg); }),
+  CHECK_THAT(test::message_of<InputError>([&] { test::pick_rows(cfg, models, Xo, Yo, p.pool, p.available, 1); }),
              Catch::Contains("one objective"));
-  cfg.kind = "qnehvi";
+  cfg.kind = AcquisitionKind::qNEHVI;
   cfg.ref_point = {0.0};
-  CHECK_THAT(test::message_of<InputError>([&] { select_batch_multi(models, p.pool, p.available, 1, Xo, Yo, cfg); }),
+  CHECK_THAT(test::message_of<InputError>([&] { test::pick_rows(cfg, models, Xo, Yo, p.pool, p.available, 1); }),
              Catch::Contains("ref_point has 1 values for 3 objectives"));
   cfg.ref_point.clear();
   CHECK_THAT(test::message_of<InputError>(
-                 [&] { select_batch_multi(models, p.pool, p.available, 1, Xo, Yo.slice(1, 0, 2), cfg); }),
+                 [&] { test::pick_rows(cfg, models, Xo, Yo.slice(1, 0, 2), p.pool, p.available, 1); }),
              Catch::Contains("Y_observed must be [8, 3]"));
-  cfg.kind = "qfoo";
-  CHECK_THAT(test::message_of<InputError>([&] { select_batch_multi(models, p.pool, p.available, 1, Xo, Yo, cfg); }),
-             Catch::Contains("qnehvi, qlognehvi, qparego or qlognei"));
+  CHECK_THAT(test::message_of<InputError>([&] { acquisition_info("qfoo"); }),
+             Catch::Contains("unknown acquisition 'qfoo'"));
 }

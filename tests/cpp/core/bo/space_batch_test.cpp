@@ -2,14 +2,15 @@
 // name returns feasible, distinct, seeded candidates; pending experiments
 // move proposals; the optimiser beats dense random search on the
 // acquisition it maximises.
-#include "core/bo/acquisition.h"
-#include "core/bo/space_batch.h"
+#include "core/bo/analytic.h"
+#include "core/bo/select.h"
 #include "common/error.h"
 #include "models/gp/exact_gp.h"
 
 #include <catch2/catch.hpp>
 
 #include "../../test_util.h"
+#include "bo_test_util.h"
 
 using namespace sozai;
 
@@ -28,6 +29,16 @@ ExactGP fitted(const DesignSpace& s, const torch::Tensor& raw, const torch::Tens
   gp.fit({s.encode(raw), y});
   return gp;
 }
+
+/// A batch from the space by `spec` on models fitted over the encoded raw
+/// observations; pending: raw candidates.
+torch::Tensor in_space(const DesignSpace& s, const std::vector<const Surrogate*>& models, const torch::Tensor& raw,
+                       const torch::Tensor& Y, int64_t q, const AcquisitionSpec& spec,
+                       const torch::Tensor& pending = {}, const OptimizeConfig& oc = {}) {
+  auto P = pending.defined() && pending.numel() > 0 ? s.encode(pending) : torch::Tensor();
+  auto acq = make_acquisition(spec, models, {s.encode(raw), Y, P});
+  return select_in_space(s, *acq, q, oc);
+}
 }  // namespace
 
 TEST_CASE("every acquisition proposes feasible, distinct, seeded batches in a space", "[bo][space]") {
@@ -42,22 +53,21 @@ TEST_CASE("every acquisition proposes feasible, distinct, seeded batches in a sp
   oc.raw_samples = 128;
   for (std::string acq : {"logei", "ucb", "qlognei", "qucb", "thompson"}) {
     INFO(acq);
-    AcquisitionSpec spec;
-    spec.name = acq;
+    auto spec = test::spec_for(acq);
     spec.seed = 3;
     spec.mc_samples = 64;
-    auto batch = select_batch_in_space(s, {&gp}, raw, y, 3, spec, {}, {}, {}, oc);
+    auto batch = in_space(s, {&gp}, raw, y, 3, spec, {}, oc);
     REQUIRE(batch.sizes() == torch::IntArrayRef({3, 2}));
     for (int64_t i = 0; i < 3; ++i) CHECK(s.violation(batch[i].data_ptr<double>()).empty());
     CHECK((batch[0] - batch[1]).abs().max().item<double>() > 1e-6);
     CHECK((batch[1] - batch[2]).abs().max().item<double>() > 1e-6);
-    CHECK(torch::equal(batch, select_batch_in_space(s, {&gp}, raw, y, 3, spec, {}, {}, {}, oc)));
+    CHECK(torch::equal(batch, in_space(s, {&gp}, raw, y, 3, spec, {}, oc)));
     // The first pick is what a batch of one proposes; with it pending, the
     // proposal moves.
-    auto one = select_batch_in_space(s, {&gp}, raw, y, 1, spec, {}, {}, {}, oc);
+    auto one = in_space(s, {&gp}, raw, y, 1, spec, {}, oc);
     CHECK(torch::allclose(one[0], batch[0]));
     if (acq != "thompson") {  // Thompson paths ignore pending outcomes by design
-      auto moved = select_batch_in_space(s, {&gp}, raw, y, 1, spec, {}, {}, one, oc);
+      auto moved = in_space(s, {&gp}, raw, y, 1, spec, one, oc);
       CHECK((moved[0] - one[0]).abs().max().item<double>() > 1e-3);
     }
   }
@@ -71,8 +81,8 @@ TEST_CASE("the optimiser beats dense random search on LogEI", "[bo][space]") {
   auto X = s.encode(raw);
   auto y = torch::sin(6 * X.select(1, 0)) + X.select(1, 1) * X.select(1, 2) * 4;
   auto gp = fitted(s, raw, y);
-  AcquisitionSpec spec;
-  auto pick = select_batch_in_space(s, {&gp}, raw, y, 1, spec);
+  auto spec = test::spec_for("logei");
+  auto pick = in_space(s, {&gp}, raw, y, 1, spec);
   REQUIRE(s.violation(pick[0].data_ptr<double>()).empty());
   AcquisitionParams p;
   p.best_f = best_latent_value(gp, y, true);
@@ -92,16 +102,16 @@ TEST_CASE("multi-objective batches in a space", "[bo][space]") {
   auto f2 = torch::cos(3 * raw.select(1, 0)) - 0.2 * raw.select(1, 1);
   auto Y = torch::stack({f1, f2}, 1);
   auto g1 = fitted(s, raw, f1), g2 = fitted(s, raw, f2);
-  AcquisitionSpec spec;
-  spec.name = "qlognehvi";
+  auto spec = test::spec_for("qlognehvi");
+  spec.outcomes = {Outcome::maximize(), Outcome::maximize()};
   spec.mc_samples = 32;
   OptimizeConfig oc;
   oc.restarts = 2;
   oc.raw_samples = 64;
-  auto batch = select_batch_in_space(s, {&g1, &g2}, raw, Y, 2, spec, {Outcome{}, Outcome{}}, {}, {}, oc);
+  auto batch = in_space(s, {&g1, &g2}, raw, Y, 2, spec, {}, oc);
   REQUIRE(batch.size(0) == 2);
   for (int64_t i = 0; i < 2; ++i) CHECK(s.violation(batch[i].data_ptr<double>()).empty());
   CHECK((batch[0] - batch[1]).abs().max().item<double>() > 1e-6);
-  CHECK_THAT(test::message_of<InputError>([&] { select_batch_in_space(s, {&g1, &g2}, raw, f1, 1, spec); }),
+  CHECK_THAT(test::message_of<InputError>([&] { in_space(s, {&g1, &g2}, raw, f1, 1, spec); }),
              Catch::Contains("Y_observed must be [12, 2]"));
 }

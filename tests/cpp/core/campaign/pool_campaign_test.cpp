@@ -3,6 +3,7 @@
 // reports change nothing.
 
 #include "core/campaign/pool_campaign.h"
+#include "core/bo/registry.h"
 #include "common/build_info.h"
 #include "common/error.h"
 
@@ -27,9 +28,11 @@ Pool make_pool(int64_t n = 150, uint64_t seed = 0) {
   return {X, y};
 }
 
-CampaignConfig fast_config(const std::string& acq = "logei") {
+CampaignConfig fast_config(const std::string& acq = "logei", bool maximize = true) {
   CampaignConfig c;
-  c.acquisition = acq;
+  c.acquisition.kind = acquisition_info(acq).kind;
+  c.acquisition.outcomes = {maximize ? Outcome::maximize() : Outcome::minimize()};
+  c.n_init = 2;
   c.gp.restarts = 2;
   c.gp.max_iter = 50;
   return c;
@@ -42,10 +45,10 @@ std::string temp_path(const std::string& name) { return (std::string("/tmp/sozai
 TEST_CASE("a campaign never proposes an observed or pending candidate", "[campaign]") {
   auto p = make_pool();
   for (const char* acq : {"logei", "ei", "ucb", "pi"}) {
-    PoolCampaign c(p.X, true, fast_config(acq));
+    PoolCampaign c(p.X, fast_config(acq));
     std::set<int64_t> seen;
     for (int round = 0; round < 6; ++round) {
-      auto rows = c.ask(3);
+      auto rows = c.ask(3).rows;
       REQUIRE(rows.size() == 3);
       for (auto r : rows) {
         INFO("acquisition " << acq << " round " << round << " row " << r);
@@ -56,18 +59,18 @@ TEST_CASE("a campaign never proposes an observed or pending candidate", "[campai
       c.tell(rows[0], p.y[rows[0]].item<double>());
       c.tell(rows[1], p.y[rows[1]].item<double>());
     }
-    CHECK(c.pending().size() == 6);
+    CHECK(c.pending_rows().size() == 6);
   }
 }
 
 TEST_CASE("batch members differ and spread out", "[campaign]") {
   auto p = make_pool();
-  PoolCampaign c(p.X, true, fast_config("ucb"));
-  auto init = c.ask(5);
+  PoolCampaign c(p.X, fast_config("ucb"));
+  auto init = c.ask(5).rows;
   std::vector<double> v;
   for (auto r : init) v.push_back(p.y[r].item<double>());
   c.tell(init, v);
-  auto batch = c.ask(8);
+  auto batch = c.ask(8).rows;
   std::set<int64_t> unique(batch.begin(), batch.end());
   CHECK(unique.size() == 8);
   // No two batch members are near-identical inputs.
@@ -78,7 +81,7 @@ TEST_CASE("batch members differ and spread out", "[campaign]") {
 
 TEST_CASE("the best region is found on a smooth pool", "[campaign]") {
   auto p = make_pool(200, 3);
-  auto order = pool_campaign(p.X, p.y, true, 30, 0, "gp", "logei", 1, 2);
+  auto order = pool_campaign(p.X, p.y, fast_config("logei"), 30, 1);
   const double best_pool = p.y.max().item<double>();
   double best = -1e9;
   for (auto r : order) best = std::max(best, p.y[r].item<double>());
@@ -99,21 +102,21 @@ TEST_CASE("save -> load -> continue gives the same sequence as no save", "[campa
     auto run = [&](PoolCampaign& c, int rounds) {
       std::vector<int64_t> out;
       for (int i = 0; i < rounds; ++i) {
-        auto rows = c.ask(2);
+        auto rows = c.ask(2).rows;
         c.tell(rows[0], p.y[rows[0]].item<double>());  // rows[1] stays pending
         out.insert(out.end(), rows.begin(), rows.end());
       }
       return out;
     };
-    PoolCampaign straight(p.X, false, fast_config());
+    PoolCampaign straight(p.X, fast_config("logei", false));
     auto a1 = run(straight, 4);
     auto a2 = run(straight, 4);
 
-    PoolCampaign first(p.X, false, fast_config());
+    PoolCampaign first(p.X, fast_config("logei", false));
     auto b1 = run(first, 4);
     first.save(path);
     auto loaded = PoolCampaign::load(path);
-    CHECK(loaded.pending() == first.pending());
+    CHECK(loaded.pending_rows() == first.pending_rows());
     CHECK(loaded.observed_indices() == first.observed_indices());
     CHECK(loaded.observed_values() == first.observed_values());
     auto b2 = run(loaded, 4);
@@ -125,8 +128,8 @@ TEST_CASE("save -> load -> continue gives the same sequence as no save", "[campa
 
 TEST_CASE("bad reports give clear errors and change nothing", "[campaign]") {
   auto p = make_pool(20);
-  PoolCampaign c(p.X, true, fast_config());
-  auto rows = c.ask(2);
+  PoolCampaign c(p.X, fast_config());
+  auto rows = c.ask(2).rows;
   c.tell(rows[0], 1.0);
   CHECK_THROWS_WITH(c.tell(rows[0], 2.0), Catch::Contains("already has a result"));
   CHECK_THROWS_WITH(c.tell(99, 2.0), Catch::Contains("row 99 is outside the pool of 20"));
@@ -134,12 +137,14 @@ TEST_CASE("bad reports give clear errors and change nothing", "[campaign]") {
   // A batch with one bad entry stores none of it.
   CHECK_THROWS(c.tell({rows[1], 55}, {1.0, 2.0}));
   CHECK(c.observed_indices().size() == 1);
-  CHECK(c.pending() == std::vector<int64_t>{rows[1]});
+  CHECK(c.pending_rows() == std::vector<int64_t>{rows[1]});
   CHECK_THROWS_WITH(c.cancel(rows[0]), Catch::Contains("not pending"));
   c.cancel(rows[1]);
-  CHECK(c.pending().empty());
+  CHECK(c.pending_rows().empty());
   CHECK_THROWS_AS(c.ask(0), InputError);
-  CHECK_THROWS_AS(PoolCampaign(p.X, true, CampaignConfig{"forest"}), InputError);
+  CampaignConfig forest;
+  forest.surrogate = "forest";
+  CHECK_THROWS_AS(PoolCampaign(p.X, forest), InputError);
 }
 
 TEST_CASE("loading a damaged state file fails clearly and leaves the file alone", "[campaign]") {
@@ -159,14 +164,19 @@ TEST_CASE("loading a damaged state file fails clearly and leaves the file alone"
 
 TEST_CASE("pool_campaign returns the budget in order, first n_init random by seed", "[campaign]") {
   auto p = make_pool(60);
-  auto a = pool_campaign(p.X, p.y, true, 10, 7, "gp", "ucb", 3, 2);
-  auto b = pool_campaign(p.X, p.y, true, 10, 7, "gp", "ucb", 3, 2);
+  auto ucb = fast_config("ucb");
+  ucb.acquisition.seed = 7;
+  auto a = pool_campaign(p.X, p.y, ucb, 10, 3);
+  auto b = pool_campaign(p.X, p.y, ucb, 10, 3);
   CHECK(a.size() == 10);
   CHECK(std::set<int64_t>(a.begin(), a.end()).size() == 10);
   CHECK(a == b);
-  auto r = pool_campaign(p.X, p.y, true, 60, 1, "random", "logei", 1, 2);
+  auto rnd = fast_config("logei");
+  rnd.surrogate = "random";
+  rnd.acquisition.seed = 1;
+  auto r = pool_campaign(p.X, p.y, rnd, 60, 1);
   CHECK(std::set<int64_t>(r.begin(), r.end()).size() == 60);
-  CHECK_THROWS_WITH(pool_campaign(p.X, p.y, true, 61), Catch::Contains("budget"));
+  CHECK_THROWS_WITH(pool_campaign(p.X, p.y, CampaignConfig{}, 61), Catch::Contains("budget"));
   auto rb = random_baseline(60, 60, 3);
   CHECK(std::set<int64_t>(rb.begin(), rb.end()).size() == 60);
 }
@@ -178,8 +188,8 @@ TEST_CASE("campaigns over several outcomes: tell, Pareto front, save -> load -> 
   for (std::string acq : {"qlognehvi", "qparego"}) {
     INFO(acq);
     auto cfg = fast_config(acq);
-    cfg.outcomes = {"max", "min", "<= 2.0"};
-    cfg.mc_samples = 32;
+    cfg.acquisition.outcomes = {Outcome::maximize(), Outcome::minimize(), Outcome::at_most("", 2.0)};
+    cfg.acquisition.mc_samples = 32;
     std::vector<std::string> paths = {temp_path("mo.json")};
 #ifdef SOZAI_WITH_HDF5
     paths.push_back(temp_path("mo.h5"));
@@ -189,16 +199,16 @@ TEST_CASE("campaigns over several outcomes: tell, Pareto front, save -> load -> 
       auto run = [&](PoolCampaign& c, int rounds) {
         std::vector<int64_t> out;
         for (int i = 0; i < rounds; ++i) {
-          auto rows = c.ask(2);
+          auto rows = c.ask(2).rows;
           auto v = Y[rows[0]];
           c.tell_outcomes(rows[0], {v[0].item<double>(), v[1].item<double>(), v[2].item<double>()});
           out.insert(out.end(), rows.begin(), rows.end());
         }
         return out;
       };
-      PoolCampaign straight(p.X, true, cfg);
+      PoolCampaign straight(p.X, cfg);
       auto a = run(straight, 6);
-      PoolCampaign first(p.X, true, cfg);
+      PoolCampaign first(p.X, cfg);
       auto b = run(first, 3);
       first.save(path);
       auto loaded = PoolCampaign::load(path);
@@ -227,19 +237,19 @@ TEST_CASE("campaigns over several outcomes: tell, Pareto front, save -> load -> 
     }
   }
   auto cfg = fast_config("qnehvi");
-  cfg.outcomes = {"max", "min"};
-  PoolCampaign c(p.X, true, cfg);
+  cfg.acquisition.outcomes = {Outcome::maximize(), Outcome::minimize()};
+  PoolCampaign c(p.X, cfg);
   CHECK_THROWS_AS(c.tell(0, 1.0), InputError);
   CHECK_THROWS_AS(c.tell_outcomes(0, {1.0}), InputError);
   CHECK_THROWS_AS(c.tell_outcomes(0, {1.0, NAN}), InputError);
   CHECK(c.observed_indices().empty());
   c.tell_outcomes(0, {1.0, 2.0});
   CHECK_THROWS_AS(c.best(), InputError);
-  cfg.acquisition = "logei";
-  CHECK_THROWS_AS(PoolCampaign(p.X, true, cfg), InputError);
-  cfg.acquisition = "qnehvi";
+  cfg.acquisition.kind = AcquisitionKind::LogEI;
+  CHECK_THROWS_AS(cfg.validate(), InputError);
+  cfg.acquisition.kind = AcquisitionKind::qNEHVI;
   cfg.surrogate = "gnn";
-  CHECK_THROWS_AS(PoolCampaign(p.X, true, cfg), InputError);
+  CHECK_THROWS_AS(PoolCampaign(p.X, cfg), InputError);
 }
 
 TEST_CASE("multi-fidelity campaigns spend on the cheap fidelity, count only the target, and save", "[campaign][multifidelity]") {
@@ -249,19 +259,20 @@ TEST_CASE("multi-fidelity campaigns spend on the cheap fidelity, count only the 
   auto pool = torch::cat({torch::cat({grid, torch::zeros({40, 1}, torch::kFloat64)}, 1),
                           torch::cat({grid, torch::ones({40, 1}, torch::kFloat64)}, 1)});
   auto y = torch::cat({0.9 * f + 0.1, f});
-  auto cfg = fast_config("aei");
-  cfg.fidelity_costs = {1.0, 10.0};
+  auto cfg = fast_config("qlognei");
+  cfg.acquisition.kind = AcquisitionKind::AEI;
+  cfg.acquisition.fidelity.costs = {1.0, 10.0};
   cfg.n_init = 4;
   auto run = [&](PoolCampaign& c, int rounds) {
     std::vector<int64_t> out;
     for (int i = 0; i < rounds; ++i) {
-      auto rows = c.ask(i == 0 && c.observed_indices().empty() ? 4 : 2);
+      auto rows = c.ask(i == 0 && c.observed_indices().empty() ? 4 : 2).rows;
       for (auto r : rows) c.tell(r, y[r].item<double>());
       out.insert(out.end(), rows.begin(), rows.end());
     }
     return out;
   };
-  PoolCampaign a(pool, true, cfg);
+  PoolCampaign a(pool, cfg);
   auto seq = run(a, 5);
   int cheap = 0;
   for (size_t i = 4; i < seq.size(); ++i) cheap += seq[i] < 40;
@@ -270,7 +281,7 @@ TEST_CASE("multi-fidelity campaigns spend on the cheap fidelity, count only the 
   for (auto r : seq) cost += r < 40 ? 1.0 : 10.0;
   CHECK(a.cost_spent() == Approx(cost));
   const auto path = temp_path("mf.json");
-  PoolCampaign b(pool, true, cfg);
+  PoolCampaign b(pool, cfg);
   auto s1 = run(b, 3);
   b.save(path);
   auto loaded = PoolCampaign::load(path);
@@ -279,15 +290,15 @@ TEST_CASE("multi-fidelity campaigns spend on the cheap fidelity, count only the 
   CHECK(s1 == seq);
   std::remove(path.c_str());
   // best() counts the target fidelity only.
-  PoolCampaign c(pool, true, cfg);
+  PoolCampaign c(pool, cfg);
   c.tell(5, 100.0);  // a cheap row with a huge value
   CHECK_THROWS_AS(c.best(), InputError);
   c.tell(45, 1.0);
-  CHECK(c.best().first == 45);
+  CHECK(c.best().candidate.rows.front() == 45);
   // Bad fidelity column and acquisition.
   auto bad = pool.clone();
   bad[3][1] = 2.0;
-  CHECK_THROWS_WITH(PoolCampaign(bad, true, cfg), Catch::Contains("pool row 3 has fidelity 2"));
-  cfg.acquisition = "logei";
-  CHECK_THROWS_WITH(PoolCampaign(pool, true, cfg), Catch::Contains("must be 'aei'"));
+  CHECK_THROWS_WITH(PoolCampaign(bad, cfg), Catch::Contains("pool row 3 has fidelity 2"));
+  cfg.acquisition.kind = AcquisitionKind::LogEI;
+  CHECK_THROWS_WITH(PoolCampaign(pool, cfg), Catch::Contains("must be 'aei'"));
 }

@@ -2,6 +2,7 @@
 // smooth function, differ within a batch and from pending ones; save ->
 // load -> continue is identical to running on; bad reports change nothing.
 #include "core/campaign/space_campaign.h"
+#include "core/bo/registry.h"
 #include "common/error.h"
 
 #include <nlohmann/json.hpp>
@@ -28,13 +29,14 @@ double objective(const double* c) {
   return -(c[0] - 0.6) * (c[0] - 0.6) - (c[2] - 0.5) * (c[2] - 0.5) + (c[4] == 1.0 ? 0.3 : 0.0);
 }
 
-CampaignConfig fast_config(const std::string& acq = "logei") {
+CampaignConfig fast_config(const std::string& acq = "logei", bool maximize = true) {
   CampaignConfig cfg;
-  cfg.acquisition = acq;
+  cfg.acquisition.kind = acquisition_info(acq).kind;
+  cfg.acquisition.outcomes = {maximize ? Outcome::maximize() : Outcome::minimize()};
   cfg.n_init = 4;
-  cfg.seed = 5;
+  cfg.acquisition.seed = 5;
   cfg.gp.restarts = 2;
-  cfg.mc_samples = 64;
+  cfg.acquisition.mc_samples = 64;
   cfg.optimizer.restarts = 3;
   cfg.optimizer.raw_samples = 128;
   cfg.optimizer.max_iter = 40;
@@ -52,32 +54,32 @@ void answer(SpaceCampaign& c, const torch::Tensor& picks) {
 
 TEST_CASE("a space campaign proposes feasible candidates and finds the optimum", "[campaign][space]") {
   auto s = mixed_space();
-  SpaceCampaign c(s, true, fast_config());
+  SpaceCampaign c(s, fast_config());
   for (int round = 0; round < 8; ++round) {
-    auto picks = c.ask(2);
+    auto picks = c.ask(2).X;
     REQUIRE(picks.size(0) == 2);
-    REQUIRE(c.pending().size(0) == 2);
+    REQUIRE(c.pending().X.size(0) == 2);
     for (int64_t i = 0; i < 2; ++i) CHECK(s.violation(picks[i].data_ptr<double>()).empty());
     CHECK((picks[0] - picks[1]).abs().max().item<double>() > 1e-6);
     answer(c, picks);
-    CHECK(c.pending().size(0) == 0);
+    CHECK(c.pending().X.size(0) == 0);
   }
   REQUIRE(c.num_observed() == 16);
   CHECK(c.model() != nullptr);
   CHECK(c.outcome_hyperparameters().size() == 1);
   auto best = c.best();
-  CHECK(best.second > 0.3 - 0.02);  // optimum 0.3
-  CHECK(c.pareto_front() == std::vector<int64_t>{best.first});
+  CHECK(best.value > 0.3 - 0.02);  // optimum 0.3
+  CHECK(c.pareto_front() == std::vector<int64_t>{best.position});
 }
 
 TEST_CASE("pending candidates move the next proposal", "[campaign][space]") {
-  SpaceCampaign c(mixed_space(), true, fast_config());
-  answer(c, c.ask(5));
-  auto first = c.ask(1);
-  auto second = c.ask(1);
+  SpaceCampaign c(mixed_space(), fast_config());
+  answer(c, c.ask(5).X);
+  auto first = c.ask(1).X;
+  auto second = c.ask(1).X;
   CHECK((first - second).abs().max().item<double>() > 1e-6);
   c.cancel(std::vector<double>(first[0].data_ptr<double>(), first[0].data_ptr<double>() + first.size(1)));
-  CHECK(c.pending().size(0) == 1);
+  CHECK(c.pending().X.size(0) == 1);
   CHECK_THROWS_AS(c.cancel(std::vector<double>(first[0].data_ptr<double>(),
                                                first[0].data_ptr<double>() + first.size(1))),
                   InputError);
@@ -88,16 +90,16 @@ TEST_CASE("space campaign: save -> load -> continue equals running on", "[campai
   const auto path = dir + "/state.json";
   for (std::string acq : {"logei", "qlognei"}) {
     INFO(acq);
-    SpaceCampaign a(mixed_space(), true, fast_config(acq));
-    answer(a, a.ask(4));
-    answer(a, a.ask(2));
-    auto held = a.ask(1);  // left pending across the save
+    SpaceCampaign a(mixed_space(), fast_config(acq));
+    answer(a, a.ask(4).X);
+    answer(a, a.ask(2).X);
+    auto held = a.ask(1).X;  // left pending across the save
     a.save(path);
     auto b = SpaceCampaign::load(path);
     CHECK(b.to_json() == a.to_json());
-    CHECK(torch::equal(b.pending(), held));
+    CHECK(torch::equal(b.pending().X, held));
     for (int round = 0; round < 2; ++round) {
-      auto pa = a.ask(2), pb = b.ask(2);
+      auto pa = a.ask(2).X, pb = b.ask(2).X;
       CHECK(torch::equal(pa, pb));
       answer(a, pa);
       answer(b, pb);
@@ -110,15 +112,15 @@ TEST_CASE("space campaigns over several outcomes keep a feasible Pareto front", 
   DesignSpace s;
   s.add_continuous("x", 0.0, 1.0).add_continuous("y", 0.0, 1.0);
   CampaignConfig cfg = fast_config("qnehvi");
-  cfg.outcomes = {"max", "max", "<= 1.2"};
-  SpaceCampaign c(s, true, cfg);
+  cfg.acquisition.outcomes = {Outcome::maximize(), Outcome::maximize(), Outcome::at_most("", 1.2)};
+  SpaceCampaign c(s, cfg);
   auto report = [&](const torch::Tensor& picks) {
     for (int64_t i = 0; i < picks.size(0); ++i) {
       const double x = picks[i][0].item<double>(), y = picks[i][1].item<double>();
       c.tell_outcomes({x, y}, {x, y, x + y});
     }
   };
-  for (int round = 0; round < 4; ++round) report(c.ask(2));
+  for (int round = 0; round < 4; ++round) report(c.ask(2).X);
   CHECK_THROWS_AS(c.best(), InputError);
   auto front = c.pareto_front();
   REQUIRE_FALSE(front.empty());
@@ -135,8 +137,8 @@ TEST_CASE("space campaigns over several outcomes keep a feasible Pareto front", 
 }
 
 TEST_CASE("space campaign: bad reports and damaged state are refused clearly", "[campaign][space]") {
-  SpaceCampaign c(mixed_space(), true, fast_config());
-  auto picks = c.ask(2);
+  SpaceCampaign c(mixed_space(), fast_config());
+  auto picks = c.ask(2).X;
   const auto before = c.to_json();
   using Catch::Matchers::Contains;
   std::vector<double> outside = {2.0, 0.2, 0.3, 0.5, 0.0};
@@ -153,10 +155,11 @@ TEST_CASE("space campaign: bad reports and damaged state are refused clearly", "
 
   CampaignConfig gnn = fast_config();
   gnn.surrogate = "gnn";
-  CHECK_THROWS_AS(SpaceCampaign(mixed_space(), true, gnn), InputError);
-  CampaignConfig fid = fast_config("aei");
-  fid.fidelity_costs = {1.0, 10.0};
-  CHECK_THROWS_AS(SpaceCampaign(mixed_space(), true, fid), InputError);
+  CHECK_THROWS_AS(SpaceCampaign(mixed_space(), gnn), InputError);
+  CampaignConfig fid = fast_config();
+  fid.acquisition.kind = AcquisitionKind::AEI;
+  fid.acquisition.fidelity.costs = {1.0, 10.0};
+  CHECK_THROWS_AS(SpaceCampaign(mixed_space(), fid), InputError);
 
   auto text = c.to_json();
   CHECK_THAT(test::message_of<StorageError>([&] { SpaceCampaign::from_json(text.substr(0, text.size() / 2)); }),
@@ -176,8 +179,8 @@ TEST_CASE("an equality constraint still gets feasible initial points", "[campaig
   s.add_continuous("a", 0.0, 1.0).add_continuous("b", 0.0, 1.0);
   LinearConstraint eq{{{"a", 1.0}, {"b", 2.0}}, 1.0, true, 1e-9};
   s.add_linear_constraint(eq);
-  SpaceCampaign c(s, false, fast_config());
-  auto picks = c.ask(3);
+  SpaceCampaign c(s, fast_config("logei", false));
+  auto picks = c.ask(3).X;
   REQUIRE(picks.size(0) == 3);
   for (int64_t i = 0; i < 3; ++i) CHECK(s.violation(picks[i].data_ptr<double>()).empty());
 }
@@ -186,13 +189,13 @@ TEST_CASE("a minimising space campaign minimises", "[campaign][space]") {
   // Without outcomes the direction is the campaign's (this once maximised).
   DesignSpace s;
   s.add_continuous("x", 0.0, 1.0);
-  SpaceCampaign c(s, false, fast_config());
+  SpaceCampaign c(s, fast_config("logei", false));
   for (int round = 0; round < 6; ++round) {
-    auto picks = c.ask(1);
+    auto picks = c.ask(1).X;
     const double x = picks[0][0].item<double>();
     c.tell({x}, (x - 0.3) * (x - 0.3));
   }
-  CHECK(c.best().second < 0.01);
+  CHECK(c.best().value < 0.01);
   CHECK(std::fabs(c.observed_candidates()[5][0].item<double>() - 0.3) < 0.1);
 }
 
@@ -202,14 +205,14 @@ TEST_CASE("with many results, asks between full refits keep the hyperparameters"
   auto run = [&](int64_t keep_from) {
     CampaignConfig cfg = fast_config();
     cfg.n_init = 30;
-    cfg.full_refit_every = 100;
-    cfg.keep_hyperparameters_from = keep_from;
-    SpaceCampaign c(s, true, cfg);
-    auto X = c.ask(30);
+    cfg.refit.full_refit_every = 100;
+    cfg.refit.keep_hyperparameters_from = keep_from;
+    SpaceCampaign c(s, cfg);
+    auto X = c.ask(30).X;
     c.tell(X, -(X - 0.4).pow(2).sum(1));
     std::vector<GPHyperparameters> hs;
     for (int round = 0; round < 3; ++round) {
-      auto p = c.ask(1);
+      auto p = c.ask(1).X;
       c.tell(p, -(p - 0.4).pow(2).sum(1));
       hs.push_back(c.outcome_hyperparameters()[0]);
     }

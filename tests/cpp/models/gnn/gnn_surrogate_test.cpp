@@ -105,14 +105,15 @@ TEST_CASE("PoolCampaign over graphs with a GNN surrogate", "[gnn][surrogate][cam
   torch::Tensor y;
   auto pool = alloy_pool(&y);
   CampaignConfig cfg;
+  cfg.acquisition.kind = AcquisitionKind::LogEI;
   cfg.surrogate = "gnn";
   cfg.n_init = 4;
   cfg.gnn.n_members = 2;
   cfg.gnn.hidden = 16;
   cfg.gnn.max_epochs = 40;
-  PoolCampaign c(pool, /*maximize=*/true, cfg);
-  c.tell(c.ask(4), std::vector<double>{10, 20, 30, 40});  // made-up first results
-  const auto batch = c.ask(3);
+  PoolCampaign c(pool, cfg);
+  c.tell(c.ask(4).rows, std::vector<double>{10, 20, 30, 40});  // made-up first results
+  const auto batch = c.ask(3).rows;
   REQUIRE(batch.size() == 3);
   CHECK(std::set<int64_t>(batch.begin(), batch.end()).size() == 3);
   for (auto r : batch) CHECK(std::find(c.observed_indices().begin(), c.observed_indices().end(), r) ==
@@ -123,20 +124,21 @@ TEST_CASE("PoolCampaign over graphs with a GNN surrogate", "[gnn][surrogate][cam
   // Saved campaigns keep rows and settings; the graphs come back by hand.
   auto back = PoolCampaign::from_json(c.to_json());
   CHECK(back.config().gnn.hidden == 16);
-  CHECK(back.pending() == c.pending());
+  CHECK(back.pending_rows() == c.pending_rows());
   CHECK_THAT(test::message_of<InputError>([&] { back.ask(1); }), Catch::Contains("attach_graphs"));
   CHECK_THROWS_AS(back.attach_graphs(std::make_shared<const GraphBatch>(select_graphs(*pool, torch::arange(3)))),
                   InputError);
   back.attach_graphs(pool);
-  CHECK(back.ask(1).size() == 1);
+  CHECK(back.ask(1).rows.size() == 1);
 
   // A GP cannot model graphs.
   cfg.surrogate = "gp";
-  CHECK_THROWS_AS(PoolCampaign(pool, true, cfg), InputError);
+  CHECK_THROWS_AS(PoolCampaign(pool, cfg), InputError);
 
   // The replay helper over graphs, deep-kernel surrogate.
   cfg.surrogate = "gnn-dkl";
-  const auto order = pool_campaign(pool, y, true, 7, 0, "gnn-dkl", "logei", 2, 3, &cfg);
+  cfg.n_init = 3;
+  const auto order = pool_campaign(pool, y, cfg, 7, /*q=*/2);
   CHECK(order.size() == 7);
   CHECK(std::set<int64_t>(order.begin(), order.end()).size() == 7);
 }

@@ -1,0 +1,184 @@
+#include "core/campaign/campaign_config.h"
+#include "core/bo/registry.h"
+#include "common/error.h"
+#include "common/json.h"
+#include "models/gp/covariance.h"
+#include "models/gp/outcome_transform.h"
+
+#include <cmath>
+#include <set>
+
+namespace sozai {
+
+namespace {
+
+using nlohmann::json;
+using json_io::optional;
+
+const std::set<std::string> kCampaignKeys = {"surrogate", "n_init", "full_refit_every", "keep_hyperparameters_from",
+                                             "gp", "gnn", "optimizer"};
+const std::set<std::string> kGpKeys = {"kernel",          "outcome_transform", "restarts",  "max_iter",
+                                       "lengthscale_min", "lengthscale_max",   "outputscale_min",
+                                       "outputscale_max", "noise_min",         "noise_max"};
+const std::set<std::string> kGnnKeys = {"kind", "n_members", "hidden", "layers", "max_epochs", "dkl_dims"};
+const std::set<std::string> kOptimizerKeys = {"restarts", "raw_samples", "max_iter", "history", "rounds"};
+
+std::set<std::string> all_keys() {
+  auto keys = kCampaignKeys;
+  for (const auto& k : acquisition_spec_keys()) keys.insert(k);
+  return keys;
+}
+
+/// Applies the keys of the object j[key] (when present) through `apply`.
+template <typename F>
+void nested(const json& j, const std::string& key, const std::set<std::string>& allowed, const std::string& where,
+            F&& apply) {
+  if (!j.contains(key) || j.at(key).is_null()) return;
+  const std::string at = str(where, ": ", key);
+  json_io::only_fields(j.at(key), allowed, at);
+  apply(j.at(key), at);
+}
+
+}  // namespace
+
+CampaignConfig CampaignConfig::from_json(const json& j, const std::string& where, const CampaignConfig& base) {
+  json_io::only_fields(j, all_keys(), where);
+  CampaignConfig c = base;
+  // The acquisition keys: absent ones keep base's values, except that an
+  // absent acquisition follows the outcomes (qlognehvi for several
+  // objectives) unless base named one for the same outcomes.
+  const bool same_outcomes = !j.contains("outcomes") || j.at("outcomes").is_null();
+  json acq = json::object();
+  for (const auto& k : acquisition_spec_keys())
+    if (j.contains(k)) acq[k] = j.at(k);
+  if (!acq.contains("acquisition") && same_outcomes) acq["acquisition"] = to_string(base.acquisition.kind);
+  c.acquisition = acquisition_spec_from_json(acq, where, base.acquisition);
+  c.surrogate = optional(j, "surrogate", c.surrogate, where);
+  c.n_init = optional(j, "n_init", c.n_init, where);
+  c.refit.full_refit_every = optional(j, "full_refit_every", c.refit.full_refit_every, where);
+  c.refit.keep_hyperparameters_from = optional(j, "keep_hyperparameters_from", c.refit.keep_hyperparameters_from, where);
+  nested(j, "gp", kGpKeys, where, [&](const json& g, const std::string& at) {
+    c.gp.kernel = optional(g, "kernel", c.gp.kernel, at);
+    c.gp.outcome_transform = optional(g, "outcome_transform", c.gp.outcome_transform, at);
+    c.gp.restarts = optional(g, "restarts", c.gp.restarts, at);
+    c.gp.max_iter = optional(g, "max_iter", c.gp.max_iter, at);
+    c.gp.lengthscale_min = optional(g, "lengthscale_min", c.gp.lengthscale_min, at);
+    c.gp.lengthscale_max = optional(g, "lengthscale_max", c.gp.lengthscale_max, at);
+    c.gp.outputscale_min = optional(g, "outputscale_min", c.gp.outputscale_min, at);
+    c.gp.outputscale_max = optional(g, "outputscale_max", c.gp.outputscale_max, at);
+    c.gp.noise_min = optional(g, "noise_min", c.gp.noise_min, at);
+    c.gp.noise_max = optional(g, "noise_max", c.gp.noise_max, at);
+  });
+  nested(j, "gnn", kGnnKeys, where, [&](const json& g, const std::string& at) {
+    c.gnn.kind = optional(g, "kind", c.gnn.kind, at);
+    c.gnn.n_members = optional(g, "n_members", c.gnn.n_members, at);
+    c.gnn.hidden = optional(g, "hidden", c.gnn.hidden, at);
+    c.gnn.layers = optional(g, "layers", c.gnn.layers, at);
+    c.gnn.max_epochs = optional(g, "max_epochs", c.gnn.max_epochs, at);
+    c.gnn.dkl_dims = optional(g, "dkl_dims", c.gnn.dkl_dims, at);
+  });
+  nested(j, "optimizer", kOptimizerKeys, where, [&](const json& o, const std::string& at) {
+    c.optimizer.restarts = optional(o, "restarts", c.optimizer.restarts, at);
+    c.optimizer.raw_samples = optional(o, "raw_samples", c.optimizer.raw_samples, at);
+    c.optimizer.max_iter = optional(o, "max_iter", c.optimizer.max_iter, at);
+    c.optimizer.history = optional(o, "history", c.optimizer.history, at);
+    c.optimizer.rounds = optional(o, "rounds", c.optimizer.rounds, at);
+  });
+  c.validate(where);
+  return c;
+}
+
+CampaignConfig CampaignConfig::from_json(const json& j, const std::string& where) {
+  return from_json(j, where, CampaignConfig{});
+}
+
+json CampaignConfig::to_json() const {
+  json j = acquisition_spec_to_json(acquisition);
+  j["surrogate"] = surrogate;
+  j["n_init"] = n_init;
+  j["full_refit_every"] = refit.full_refit_every;
+  j["keep_hyperparameters_from"] = refit.keep_hyperparameters_from;
+  j["gp"] = {{"kernel", gp.kernel},
+             {"outcome_transform", gp.outcome_transform},
+             {"restarts", gp.restarts},
+             {"max_iter", gp.max_iter},
+             {"lengthscale_min", gp.lengthscale_min},
+             {"lengthscale_max", gp.lengthscale_max},
+             {"outputscale_min", gp.outputscale_min},
+             {"outputscale_max", gp.outputscale_max},
+             {"noise_min", gp.noise_min},
+             {"noise_max", gp.noise_max}};
+  j["gnn"] = {{"kind", gnn.kind},
+              {"n_members", gnn.n_members},
+              {"hidden", gnn.hidden},
+              {"layers", gnn.layers},
+              {"max_epochs", gnn.max_epochs},
+              {"dkl_dims", gnn.dkl_dims}};
+  j["optimizer"] = {{"restarts", optimizer.restarts},
+                    {"raw_samples", optimizer.raw_samples},
+                    {"max_iter", optimizer.max_iter},
+                    {"history", optimizer.history},
+                    {"rounds", optimizer.rounds}};
+  return j;
+}
+
+void CampaignConfig::validate(const std::string& where) const {
+  sozai::validate(acquisition, where);
+  SOZAI_CHECK(surrogate == "gp" || surrogate == "random" || surrogate == "gnn" || surrogate == "gnn-dkl", where,
+              ": unknown surrogate '", surrogate, "'; expected gp, random, gnn or gnn-dkl");
+  SOZAI_CHECK(n_init >= 0, where, ": n_init must be >= 0, got ", n_init);
+  SOZAI_CHECK(refit.full_refit_every >= 1 && refit.keep_hyperparameters_from >= 1, where,
+              ": full_refit_every and keep_hyperparameters_from must be >= 1, got ", refit.full_refit_every, " and ",
+              refit.keep_hyperparameters_from);
+  try {
+    covariance_kind_from_string(gp.kernel);
+    OutcomeTransform check(OutcomeTransformConfig{gp.outcome_transform});
+  } catch (const InputError& e) {
+    throw InputError(str(where, ": gp: ", e.what()));
+  }
+  SOZAI_CHECK(gp.restarts >= 1 && gp.max_iter >= 1, where, ": gp: restarts and max_iter must be >= 1");
+  SOZAI_CHECK(gp.lengthscale_min > 0 && gp.lengthscale_min < gp.lengthscale_max && gp.outputscale_min > 0 &&
+                  gp.outputscale_min < gp.outputscale_max && gp.noise_min > 0 && gp.noise_min < gp.noise_max,
+              where, ": gp: each hyperparameter bound must be > 0 and below its maximum");
+  SOZAI_CHECK(gnn.n_members >= 1 && gnn.hidden >= 1 && gnn.layers >= 1 && gnn.max_epochs >= 0 && gnn.dkl_dims >= 1,
+              where, ": gnn settings: n_members, hidden, layers and dkl_dims must be >= 1 and max_epochs >= 0");
+  SOZAI_CHECK(optimizer.restarts >= 1 && optimizer.raw_samples >= 1 && optimizer.max_iter >= 1 &&
+                  optimizer.history >= 1 && optimizer.rounds >= 1,
+              where, ": optimizer settings: restarts, raw_samples, max_iter, history and rounds must be >= 1");
+  const bool modelled_per_outcome = surrogate == "gp" || surrogate == "random";
+  SOZAI_CHECK(outcomes().size() == 1 || modelled_per_outcome, where, ": a campaign with several outcomes models each "
+              "with a GP: surrogate must be gp or random, not '", surrogate, "'");
+  SOZAI_CHECK(!multi_fidelity() || modelled_per_outcome, where, ": a multi-fidelity campaign models the fidelities "
+              "with a multi-task GP: surrogate must be gp or random, not '", surrogate, "'");
+}
+
+CampaignConfig config_from_saved_state(const json& state, int version, const std::string& origin) {
+  if (!state.contains("config") || !state.at("config").is_object())
+    throw StorageError(str(origin, ": campaign state has no field 'config'"));
+  json c = state.at("config");
+  if (version == 1) {
+    // Version 1 kept outcomes as text and a single objective's direction
+    // in the state's "maximize"; it ran plain AEI (no target-first, no cap).
+    const bool maximize = json_io::required<bool, StorageError>(state, "maximize", origin);
+    json outcomes = json::array();
+    try {
+      for (const auto& o : json_io::optional<std::vector<std::string>, StorageError>(c, "outcomes", {}, origin))
+        outcomes.push_back(outcome_to_json(outcome_from_legacy_text(o, str(origin, ": config.outcomes"))));
+    } catch (const InputError& e) {
+      throw StorageError(e.what());
+    }
+    if (outcomes.empty()) outcomes.push_back(outcome_to_json(maximize ? Outcome::maximize() : Outcome::minimize()));
+    c["outcomes"] = outcomes;
+    if (!c.contains("aei_target_first")) c["aei_target_first"] = false;
+    if (!c.contains("aei_max_cheap_share")) c["aei_max_cheap_share"] = 1.0;
+    // Settings that version 1 stored but no longer exist.
+    if (c.contains("gp")) c["gp"].erase("seed");
+  }
+  try {
+    return CampaignConfig::from_json(c, str(origin, ": config"));
+  } catch (const InputError& e) {
+    throw StorageError(e.what());
+  }
+}
+
+}  // namespace sozai
