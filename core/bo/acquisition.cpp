@@ -52,9 +52,14 @@ AcquisitionSpec acquisition_spec_from_json(const json& j, const std::string& whe
   AcquisitionSpec s = base;
   if (j.contains("outcomes") && !j.at("outcomes").is_null())
     s.outcomes = outcomes_from_json(j.at("outcomes"), str(where, ": outcomes"));
-  if (j.contains("acquisition") && !j.at("acquisition").is_null())
-    s.kind = acquisition_info(json_io::required<std::string>(j, "acquisition", where)).kind;
-  else
+  if (j.contains("acquisition") && !j.at("acquisition").is_null()) {
+    const auto name = json_io::required<std::string>(j, "acquisition", where);
+    try {
+      s.kind = acquisition_info(name).kind;
+    } catch (const InputError& e) {
+      throw InputError(str(where, ": ", e.what()));
+    }
+  } else
     s.kind = default_acquisition(s.outcomes);
   s.ref_point = json_io::optional(j, "ref_point", s.ref_point, where);
   s.beta = json_io::optional(j, "ucb_beta", s.beta, where);

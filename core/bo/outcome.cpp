@@ -30,6 +30,8 @@ nlohmann::json outcome_to_json(const Outcome& o) {
   return j;
 }
 
+std::ostream& operator<<(std::ostream& os, const Outcome& o) { return os << outcome_to_json(o).dump(); }
+
 nlohmann::json outcomes_to_json(const std::vector<Outcome>& outcomes) {
   auto arr = nlohmann::json::array();
   for (const auto& o : outcomes) arr.push_back(outcome_to_json(o));

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,8 @@ struct Outcome {
 
 /// "maximize", "minimize", "at_most", "at_least".
 const char* to_string(Outcome::Direction d);
+/// The JSON form, for messages and test reports.
+std::ostream& operator<<(std::ostream& os, const Outcome& o);
 
 nlohmann::json outcome_to_json(const Outcome& o);
 nlohmann::json outcomes_to_json(const std::vector<Outcome>& outcomes);

@@ -283,3 +283,43 @@ TEST_CASE("pool campaigns hand out pool rows until the pool runs out; the store 
   CHECK(c.at("best").at("parameters").at("x") == 2);
   CHECK(c.at("settings").at("pool_size") == 6);
 }
+
+TEST_CASE("a lab store written before the campaign redesign goes on", "[lab]") {
+  // tests/fixtures/campaign_state_v1/lab_v1.db: a design-space campaign with an
+  // outcome constraint (its engine state keeps outcomes as text) and a pool
+  // campaign, each with results told, and one experiment leased.
+  const std::string fixtures = std::string(SOZAI_TEST_FIXTURES) + "/campaign_state_v1/";
+  const auto info = json::parse(std::ifstream(fixtures + "lab_v1.json"));
+  const std::string dir = test::make_temp_dir("lab_v1");
+  {
+    std::ifstream in(fixtures + "lab_v1.db", std::ios::binary);
+    std::ofstream out(dir + "/lab.db", std::ios::binary);
+    out << in.rdbuf();
+  }
+  LabService lab(dir + "/lab.db");
+  const auto admin = lab.authenticate("Bearer " + info.at("admin_token").get<std::string>());
+  const auto space_id = info.at("space_campaign").get<std::string>();
+  const auto pool_id = info.at("pool_campaign").get<std::string>();
+  auto c = lab.get_campaign(admin, space_id).body;
+  CHECK(c.at("observed") == 4);
+  CHECK(c.at("counts").at("leased") == 1);
+  const auto before = lab.export_campaign(admin, space_id, "json").body;
+  // The leased experiment reports; new asks are computed from the old state.
+  const int64_t leased = info.at("leased")[0].at("id").get<int64_t>();
+  lab.report(admin, space_id, std::to_string(leased), {{"values", {{"yield", 1.0}, {"cost", 3.0}}}}, "");
+  auto asked = lab.ask(admin, space_id, {{"count", 2}}, "").body.at("experiments");
+  REQUIRE(asked.size() == 2);
+  for (const auto& e : asked) CHECK(e.at("id").get<int64_t>() > leased);
+  auto pool_asked = lab.ask(admin, pool_id, {{"count", 3}}, "").body.at("experiments");
+  CHECK(pool_asked.size() == 3);
+  // Nothing recorded before is lost.
+  const auto after = lab.export_campaign(admin, space_id, "json").body.at("experiments");
+  for (const auto& old : before.at("experiments")) {
+    const auto id = old.at("id");
+    auto it = std::find_if(after.begin(), after.end(), [&](const json& e) { return e.at("id") == id; });
+    REQUIRE(it != after.end());
+    CHECK(it->at("parameters") == old.at("parameters"));
+    if (old.at("status") == "completed") CHECK(it->at("values") == old.at("values"));
+  }
+  CHECK(lab.get_campaign(admin, space_id).body.at("observed") == 5);
+}
