@@ -72,7 +72,7 @@ std::vector<Route> routes() {
          return s.export_campaign(c.who, c.path_param(1), f.empty() ? "json" : f);
        }},
       {"POST", "/v1/tokens", "Create a token: {role: admin|controller|viewer, campaign}", "admin", true,
-       [](LabService& s, const Call& c) { return s.create_token_request(c.who, c.body, c.key); }},
+       [](LabService& s, const Call& c) { return s.create_token(c.who, c.body, c.key); }},
   };
 }
 

@@ -130,14 +130,14 @@ def main():
         r, _ = refit_times(server.url, server.admin_token, n)
         result["refit"].append(r)
         print("  ", json.dumps(r), file=sys.stderr)
-    experiments = sum(admin.campaign(c["id"])["counts"]["completed"] for c in admin.campaigns())
+    experiments = sum(admin.get_campaign(c["id"])["counts"]["completed"] for c in admin.list_campaigns())
     server.kill()
     t0 = time.perf_counter()
     server.start()
     while not server.healthy():
         time.sleep(0.005)
     t1 = time.perf_counter()
-    cid = admin.campaigns()[0]["id"]
+    cid = admin.list_campaigns()[0]["id"]
     admin.ask(cid, count=1)
     t2 = time.perf_counter()
     result["recovery"] = {"experiments_in_store": experiments, "restart_to_healthz_s": t1 - t0,

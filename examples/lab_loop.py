@@ -125,8 +125,8 @@ def main():
     print(file=sys.stderr)
     elapsed = time.time() - t0
 
-    summary = admin.campaign(cid)
-    exported = admin.export(cid)
+    summary = admin.get_campaign(cid)
+    exported = admin.export_campaign(cid)
     values = [e["values"][objective] for e in exported if e["status"] == "completed"]
     order = np.array(values)
     best = order.max() if maximize else order.min()

@@ -582,7 +582,7 @@ LabResponse LabService::export_campaign(const Principal& who, const std::string&
   return r;
 }
 
-LabResponse LabService::create_token_request(const Principal& who, const json& body, const std::string& key) {
+LabResponse LabService::create_token(const Principal& who, const json& body, const std::string& key) {
   if (who.role != "admin") throw LabError(403, "creating tokens needs an admin token");
   only_fields(body, {"role", "campaign"}, "token");
   if (!body.contains("role") || !body.at("role").is_string()) throw bad_request("token: 'role' must be a string");

@@ -84,7 +84,7 @@ class LabService {
   LabResponse list_experiments(const Principal& who, const std::string& id, const std::string& state);
   /// format "json" or "csv".
   LabResponse export_campaign(const Principal& who, const std::string& id, const std::string& format);
-  LabResponse create_token_request(const Principal& who, const nlohmann::json& body,
+  LabResponse create_token(const Principal& who, const nlohmann::json& body,
                                    const std::string& idempotency_key);
 
   /// Longest lease an ask may request, seconds.

@@ -17,6 +17,7 @@ import ssl
 import time
 import urllib.parse
 import uuid
+import warnings
 
 from ._sozai import lab as _lab
 
@@ -68,10 +69,10 @@ class LabService:
     def create_campaign(self, who, description, idempotency_key=""):
         return self._answer(self._s.create_campaign(who, json.dumps(description, allow_nan=False), idempotency_key))
 
-    def campaigns(self, who):
+    def list_campaigns(self, who):
         return self._answer(self._s.list_campaigns(who))["campaigns"]
 
-    def campaign(self, who, campaign_id):
+    def get_campaign(self, who, campaign_id):
         return self._answer(self._s.get_campaign(who, campaign_id))
 
     def ask(self, who, campaign_id, body=None, idempotency_key=""):
@@ -84,10 +85,10 @@ class LabService:
     def cancel(self, who, campaign_id, experiment_id, idempotency_key=""):
         return self._answer(self._s.cancel(who, campaign_id, str(experiment_id), idempotency_key))
 
-    def experiments(self, who, campaign_id, state=""):
+    def list_experiments(self, who, campaign_id, state=""):
         return self._answer(self._s.list_experiments(who, campaign_id, state or ""))["experiments"]
 
-    def export(self, who, campaign_id, format="json"):
+    def export_campaign(self, who, campaign_id, format="json"):
         out = self._answer(self._s.export_campaign(who, campaign_id, format))
         return out if format == "csv" else out["experiments"]
 
@@ -169,10 +170,10 @@ class Client:
         """Creates a campaign (admin token); returns its id."""
         return self.request("POST", "/v1/campaigns", description, idempotency_key)["id"]
 
-    def campaigns(self):
+    def list_campaigns(self):
         return self.request("GET", "/v1/campaigns")["campaigns"]
 
-    def campaign(self, campaign_id):
+    def get_campaign(self, campaign_id):
         """Counts per state, best so far, settings."""
         return self.request("GET", f"/v1/campaigns/{campaign_id}")
 
@@ -198,11 +199,11 @@ class Client:
         return self.request("POST", f"/v1/campaigns/{campaign_id}/experiments/{experiment_id}/cancel", {},
                             idempotency_key)
 
-    def experiments(self, campaign_id, state=None):
+    def list_experiments(self, campaign_id, state=None):
         q = f"?state={urllib.parse.quote(state)}" if state else ""
         return self.request("GET", f"/v1/campaigns/{campaign_id}/experiments{q}")["experiments"]
 
-    def export(self, campaign_id, format="json"):
+    def export_campaign(self, campaign_id, format="json"):
         """Every experiment ever proposed: a list of dicts, or CSV text."""
         if format == "csv":
             return self.request("GET", f"/v1/campaigns/{campaign_id}/export?format=csv", raw=True)
@@ -213,3 +214,20 @@ class Client:
         if campaign:
             body["campaign"] = campaign
         return self.request("POST", "/v1/tokens", body, idempotency_key)["token"]
+
+
+def _renamed(cls, old, new):
+    """Keeps the name an earlier version (and its README) used, with a warning."""
+    def alias(self, *args, **kwargs):
+        warnings.warn(f"sozai.lab.{cls.__name__}.{old} is deprecated: use {new} (the C++ name)", DeprecationWarning,
+                      stacklevel=2)
+        return getattr(self, new)(*args, **kwargs)
+    alias.__name__ = old
+    alias.__doc__ = f"Deprecated: {new}."
+    setattr(cls, old, alias)
+
+
+for _cls in (LabService, Client):
+    for _old, _new in (("campaigns", "list_campaigns"), ("campaign", "get_campaign"),
+                       ("experiments", "list_experiments"), ("export", "export_campaign")):
+        _renamed(_cls, _old, _new)

@@ -42,7 +42,8 @@ void bind_lab(py::module_& root) {
                          "The service `sozai serve` runs, without HTTP: every call takes the caller (a Principal from "
                          "authenticate) and answers (status, body text).")
       .def(py::init<const std::string&>(), py::arg("db"))
-      .def("create_token", &LabService::create_token, py::arg("role"), py::arg("campaign") = "")
+      .def("create_token", py::overload_cast<const std::string&, const std::string&>(&LabService::create_token),
+           py::arg("role"), py::arg("campaign") = "")
       .def("bootstrap_admin_token", &LabService::bootstrap_admin_token, py::arg("preset") = "")
       .def("authenticate", &LabService::authenticate, py::arg("authorization"))
       .def("create_campaign", [](LabService& s, const Principal& who, const std::string& body, const std::string& key) {

@@ -198,4 +198,4 @@ def test_state_saved_before_the_redesign_loads_and_goes_on(fixtures, tmp_path):
     admin = lab.authenticate("Bearer " + info["admin_token"])
     got = lab.ask(admin, info["pool_campaign"], {"count": 2})["experiments"]
     assert len(got) == 2
-    assert lab.campaign(admin, info["space_campaign"])["observed"] == 4
+    assert lab.get_campaign(admin, info["space_campaign"])["observed"] == 4

@@ -45,12 +45,12 @@ def test_client_round_trip(server):
         for e in robot.ask(cid, count=2, controller="robot-1"):
             assert 0 <= e["parameters"]["T"] <= 1 and e["lease_expires_at"].endswith("Z")
             robot.report(cid, e["id"], {"y": truth(e["parameters"])})
-    c = viewer.campaign(cid)
+    c = viewer.get_campaign(cid)
     assert c["counts"]["completed"] == 8 and c["observed"] == 8
-    assert c["best"]["values"]["y"] == max(e["values"]["y"] for e in viewer.export(cid))
-    csv = viewer.export(cid, format="csv").splitlines()
+    assert c["best"]["values"]["y"] == max(e["values"]["y"] for e in viewer.export_campaign(cid))
+    csv = viewer.export_campaign(cid, format="csv").splitlines()
     assert csv[0] == "id,status,controller,proposed_at,completed_at,T,route,y,note" and len(csv) == 9
-    assert len(viewer.experiments(cid, state="completed")) == 8
+    assert len(viewer.list_experiments(cid, state="completed")) == 8
     with pytest.raises(LabError) as err:
         viewer.ask(cid)
     assert err.value.status == 403
@@ -58,12 +58,12 @@ def test_client_round_trip(server):
         robot.create_campaign(SPACE)
     assert err.value.status == 403
     with pytest.raises(LabError) as err:
-        Client(server.url, "wrong-token").campaigns()
+        Client(server.url, "wrong-token").list_campaigns()
     assert err.value.status == 401
     with pytest.raises(LabError, match="unknown objective 'z'"):
         robot.report(cid, robot.ask(cid)[0]["id"], {"z": 1.0})
     with pytest.raises(LabError, match="no campaign"):
-        admin.campaign("c000")
+        admin.get_campaign("c000")
 
 
 def test_openapi_document_matches_the_routes(server):
@@ -134,7 +134,7 @@ def test_sigkill_loses_no_acknowledged_result(server):
         t.join(timeout=120)
     assert not errors, errors
     assert len(acked) >= 8
-    exported = admin.export(cid)
+    exported = admin.export_campaign(cid)
     done = {e["id"]: e["values"]["y"] for e in exported if e["status"] == "completed"}
     assert done == acked  # every acknowledged result, once, with its value; nothing else
     assert len({e["id"] for e in exported}) == len(exported)
@@ -148,7 +148,7 @@ def test_thousands_of_malformed_requests_are_refused_and_change_nothing(sozai_cl
         cid = admin.create_campaign(SPACE)
         eid = admin.ask(cid, count=1)[0]["id"]
         viewer = admin.create_token("viewer")
-        before = (admin.export(cid), admin.campaigns())
+        before = (admin.export_campaign(cid), admin.list_campaigns())
         rng = random.Random(7)
         good = {"Authorization": f"Bearer {server.admin_token}"}
         paths = [f"/v1/campaigns/{cid}/ask", f"/v1/campaigns/{cid}/experiments/{eid}/result",
@@ -182,7 +182,7 @@ def test_thousands_of_malformed_requests_are_refused_and_change_nothing(sozai_cl
             assert "error" in json.loads(payload), payload[:200]
             sent += 1
         assert sent == 2400 and server.healthy()
-        assert (admin.export(cid), admin.campaigns()) == before
+        assert (admin.export_campaign(cid), admin.list_campaigns()) == before
     finally:
         server.stop()
 
@@ -201,19 +201,19 @@ def test_tls_and_tokens(sozai_cli, tmp_path):
         token = token_file.read_text().strip()
         assert token in log and stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
         c = Client(server.url, token, verify=str(cert))
-        assert c.healthz()["status"] == "ok" and c.campaigns() == []
+        assert c.healthz()["status"] == "ok" and c.list_campaigns() == []
         with pytest.raises(Exception):
             Client(server.url.replace("https", "http"), token, retries=0).healthz()  # plain HTTP is not served
         cli = subprocess.run([str(sozai_cli), "token", "create", "--db", str(tmp_path / "lab.db"), "--role", "viewer"],
                              check=True, capture_output=True, text=True)
-        assert Client(server.url, cli.stdout.strip(), verify=str(cert)).campaigns() == []
+        assert Client(server.url, cli.stdout.strip(), verify=str(cert)).list_campaigns() == []
     finally:
         server.stop()
     # A restart keeps the tokens and prints no new admin token.
     server.start()
     try:
         assert server.log.read_text().count("admin token") == 1
-        assert Client(server.url, token, verify=False).campaigns() == []
+        assert Client(server.url, token, verify=False).list_campaigns() == []
     finally:
         server.stop()
 

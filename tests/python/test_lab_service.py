@@ -18,10 +18,10 @@ def test_in_process_service_round_trip(tmp_path):
     for _ in range(3):
         for e in svc.ask(admin, cid, {"count": 2, "controller": "nb"})["experiments"]:
             svc.report(admin, cid, e["id"], {"values": {"y": (e["parameters"]["T"] - 0.4) ** 2}})
-    c = svc.campaign(admin, cid)
+    c = svc.get_campaign(admin, cid)
     assert c["counts"]["completed"] == 6 and c["best"]["values"]["y"] == min(
-        e["values"]["y"] for e in svc.export(admin, cid))
-    assert svc.export(admin, cid, format="csv").startswith("id,status,controller")
+        e["values"]["y"] for e in svc.export_campaign(admin, cid))
+    assert svc.export_campaign(admin, cid, format="csv").startswith("id,status,controller")
     viewer = svc.authenticate("Bearer " + svc.create_token("viewer", cid))
     with pytest.raises(LabError) as err:
         svc.ask(viewer, cid)
@@ -34,4 +34,20 @@ def test_in_process_service_round_trip(tmp_path):
     assert err.value.status == 401
     # The same store from a second service object (another process would see the same).
     again = LabService(tmp_path / "lab.db")
-    assert len(again.experiments(admin, cid, "completed")) == 6
+    assert len(again.list_experiments(admin, cid, "completed")) == 6
+
+
+def test_python_and_cpp_share_the_lab_method_names(tmp_path):
+    from sozai._sozai import lab as _lab
+    api = {n for n in dir(_lab.LabService) if not n.startswith("_")}
+    assert {"create_campaign", "list_campaigns", "get_campaign", "ask", "report", "cancel", "list_experiments",
+            "export_campaign", "create_token"} <= api
+    for name in api:
+        assert hasattr(sozai.lab.LabService, name), name
+        if name not in ("bootstrap_admin_token", "authenticate"):  # the server's side of a token
+            assert hasattr(sozai.lab.Client, name), name
+    # The names of the previous version still work, with a warning.
+    svc = sozai.lab.LabService(str(tmp_path / "lab.db"))
+    admin = svc.authenticate("Bearer " + svc.bootstrap_admin_token())
+    with pytest.warns(DeprecationWarning, match="use list_campaigns"):
+        assert svc.campaigns(admin) == []

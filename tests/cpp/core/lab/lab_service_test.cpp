@@ -226,8 +226,8 @@ TEST_CASE("a retry with the same Idempotency-Key returns the first answer and ch
   CHECK(r2.status == 200);
   CHECK(lab.service.store().counts(id).at("completed") == 1);
   // Token creation: the retry does not reveal the secret again.
-  auto t1 = lab.service.create_token_request(lab.admin, {{"role", "viewer"}}, "tok-1");
-  auto t2 = lab.service.create_token_request(lab.admin, {{"role", "viewer"}}, "tok-1");
+  auto t1 = lab.service.create_token(lab.admin, {{"role", "viewer"}}, "tok-1");
+  auto t2 = lab.service.create_token(lab.admin, {{"role", "viewer"}}, "tok-1");
   CHECK(t1.body.at("token").is_string());
   CHECK(t2.body.at("token").is_null());
 }
