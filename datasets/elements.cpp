@@ -132,24 +132,6 @@ const std::array<std::string, kNumElementProperties> kPropertyNames = {
     "NValence",   "NsUnfilled",      "NpUnfilled",   "NdUnfilled",      "NfUnfilled", "NUnfilled",
     "GSvolume_pa", "GSbandgap",      "GSmagmom",     "SpaceGroupNumber"};
 
-/// Symbols are one uppercase letter and at most one lowercase letter, so a
-/// 26 x 27 array indexes every possible symbol: O(1) lookups for the parser.
-struct SymbolIndex {
-  int z[26 * 27] = {};
-  SymbolIndex() {
-    for (const auto& e : kElements) {
-      const char* s = e.symbol;
-      z[key(s[0], s[1])] = e.Z;
-    }
-  }
-  static int key(char a, char b) { return (a - 'A') * 27 + (b ? b - 'a' + 1 : 0); }
-};
-
-const SymbolIndex& symbol_index() {
-  static const SymbolIndex index;
-  return index;
-}
-
 void check_z(int Z, const char* what) {
   SOZAI_CHECK(Z >= 1 && Z <= kNumElements, what, ": atomic number ", Z, " outside 1..", kNumElements);
 }
@@ -249,24 +231,12 @@ const Membership& eu_membership() {
 
 const std::array<std::string, kNumElementProperties>& element_property_names() { return kPropertyNames; }
 
-int find_atomic_number(const char* s, std::size_t len) noexcept {
-  if (len == 0 || len > 2 || s[0] < 'A' || s[0] > 'Z') return 0;
-  if (len == 2 && (s[1] < 'a' || s[1] > 'z')) return 0;
-  return symbol_index().z[SymbolIndex::key(s[0], len == 2 ? s[1] : '\0')];
-}
-
-int atomic_number(const std::string& symbol) {
-  const int z = find_atomic_number(symbol.data(), symbol.size());
-  SOZAI_CHECK(z != 0, "unknown element symbol '", symbol, "' (symbols are case-sensitive, e.g. 'Co', 'Fe')");
-  return z;
-}
-
 const ElementInfo& element(int Z) {
   check_z(Z, "element");
   return kElements[Z - 1];
 }
 
-const ElementInfo& element(const std::string& symbol) { return kElements[atomic_number(symbol) - 1]; }
+const ElementInfo& element(const std::string& symbol) { return element(atomic_number(symbol)); }
 
 double element_property(int Z, int p) {
   check_z(Z, "element_property");

@@ -86,9 +86,4 @@ Structure parse_poscar(const std::string& text);
 /// CIF if the text has a line starting with `data_` (any case), else POSCAR.
 Structure parse_structure(const std::string& text);
 
-/// Atomic number of an element symbol (exact case: "Fe"), 0 if unknown.
-int element_number(const std::string& symbol);
-/// Symbol of atomic number 1..118; InputError otherwise.
-const std::string& element_symbol(int64_t z);
-
 }  // namespace sozai
