@@ -112,10 +112,12 @@ json operation_json(const Route& r) {
     rest = m.suffix();
   }
   const std::string path = r.path;
-  if (path == "/v1/campaigns/{id}/experiments")
+  if (path == "/v1/campaigns/{id}/experiments") {
+    nlohmann::json states = nlohmann::json::array();
+    for (auto st : experiment_states()) states.push_back(to_string(st));
     params.push_back({{"name", "state"}, {"in", "query"}, {"required", false},
-                      {"schema", {{"type", "string"}, {"enum", {"proposed", "leased", "expired", "completed",
-                                                                "failed", "cancelled"}}}}});
+                      {"schema", {{"type", "string"}, {"enum", states}}}});
+  }
   if (path == "/v1/campaigns/{id}/export")
     params.push_back({{"name", "format"}, {"in", "query"}, {"required", false},
                       {"schema", {{"type", "string"}, {"enum", {"json", "csv"}}}}});

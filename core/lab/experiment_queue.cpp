@@ -102,7 +102,7 @@ ExperimentRow experiment_from(const Statement& s) {
   e.parameters = nlohmann::json::parse(s.text(2));
   e.raw = nlohmann::json::parse(s.text(3)).get<std::vector<double>>();
   e.pool_row = s.integer(4);
-  e.state = s.text(5);
+  e.state = experiment_state_from_string(s.text(5));
   e.controller = s.text(6);
   e.lease_expires_at = s.real(7);
   e.values = s.is_null(8) ? nlohmann::json() : nlohmann::json::parse(s.text(8));
@@ -117,7 +117,7 @@ ExperimentRow experiment_from(const Statement& s) {
 /// Binds every column of e in kExperimentColumns order from index 1.
 void bind_experiment(Statement& s, const ExperimentRow& e) {
   s.bind(1, e.campaign_id).bind(2, e.id).bind(3, e.parameters.dump()).bind(4, nlohmann::json(e.raw).dump());
-  s.bind(5, e.pool_row).bind(6, e.state).bind(7, e.controller).bind(8, e.lease_expires_at);
+  s.bind(5, e.pool_row).bind(6, std::string(to_string(e.state))).bind(7, e.controller).bind(8, e.lease_expires_at);
   if (e.values.is_null()) s.bind_null(9);
   else s.bind(9, e.values.dump());
   s.bind(10, e.note).bind(11, e.proposed_at).bind(12, e.leased_at).bind(13, e.completed_at);
@@ -125,6 +125,32 @@ void bind_experiment(Statement& s, const ExperimentRow& e) {
 }
 
 }  // namespace
+
+const char* to_string(ExperimentState s) {
+  switch (s) {
+    case ExperimentState::Proposed: return "proposed";
+    case ExperimentState::Leased: return "leased";
+    case ExperimentState::Expired: return "expired";
+    case ExperimentState::Completed: return "completed";
+    case ExperimentState::Failed: return "failed";
+    case ExperimentState::Cancelled: return "cancelled";
+  }
+  return "?";
+}
+
+const std::vector<ExperimentState>& experiment_states() {
+  static const std::vector<ExperimentState> all = {ExperimentState::Proposed,  ExperimentState::Leased,
+                                                   ExperimentState::Expired,   ExperimentState::Completed,
+                                                   ExperimentState::Failed,    ExperimentState::Cancelled};
+  return all;
+}
+
+ExperimentState experiment_state_from_string(const std::string& name) {
+  for (auto s : experiment_states())
+    if (name == to_string(s)) return s;
+  throw InputError(str("unknown state '", name, "'; expected proposed, leased, expired, completed, failed or "
+                       "cancelled"));
+}
 
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -276,13 +302,14 @@ std::optional<ExperimentRow> ExperimentQueue::experiment(const std::string& camp
   return experiment_from(s);
 }
 
-std::vector<ExperimentRow> ExperimentQueue::experiments(const std::string& campaign_id, const std::string& state) {
+std::vector<ExperimentRow> ExperimentQueue::experiments(const std::string& campaign_id,
+                                                        std::optional<ExperimentState> state) {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
   Statement s(db_, str("SELECT ", kExperimentColumns, " FROM experiments WHERE campaign_id = ?",
-                       state.empty() ? "" : " AND state = ?", " ORDER BY id"),
+                       state ? " AND state = ?" : "", " ORDER BY id"),
               path_);
   s.bind(1, campaign_id);
-  if (!state.empty()) s.bind(2, state);
+  if (state) s.bind(2, std::string(to_string(*state)));
   std::vector<ExperimentRow> out;
   while (s.step()) out.push_back(experiment_from(s));
   return out;
@@ -310,7 +337,7 @@ int64_t ExperimentQueue::expire_leases(const std::string& campaign_id, double no
 std::map<std::string, int64_t> ExperimentQueue::counts(const std::string& campaign_id) {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
   std::map<std::string, int64_t> out;
-  for (const char* st : {"proposed", "leased", "expired", "completed", "failed", "cancelled"}) out[st] = 0;
+  for (auto st : experiment_states()) out[to_string(st)] = 0;
   Statement s(db_, "SELECT state, COUNT(*) FROM experiments WHERE campaign_id = ? GROUP BY state", path_);
   s.bind(1, campaign_id);
   while (s.step()) out[s.text(0)] = s.integer(1);

@@ -25,6 +25,21 @@ struct sqlite3;
 
 namespace sozai {
 
+/// Where an experiment is in its life. Stored and shown by name
+/// (to_string); an experiment whose result was reported has_result.
+enum class ExperimentState { Proposed, Leased, Expired, Completed, Failed, Cancelled };
+
+/// "proposed", "leased", "expired", "completed", "failed", "cancelled".
+const char* to_string(ExperimentState s);
+/// Every state, in the order above.
+const std::vector<ExperimentState>& experiment_states();
+/// InputError listing the states for any other name.
+ExperimentState experiment_state_from_string(const std::string& name);
+/// Waiting to be handed out (again): proposed or expired.
+inline bool waiting(ExperimentState s) { return s == ExperimentState::Proposed || s == ExperimentState::Expired; }
+/// Finished with a result: completed or failed.
+inline bool has_result(ExperimentState s) { return s == ExperimentState::Completed || s == ExperimentState::Failed; }
+
 struct LabCampaignRow {
   std::string id, name;
   nlohmann::json description;  ///< as created (normalised)
@@ -38,7 +53,7 @@ struct ExperimentRow {
   nlohmann::json parameters;      ///< named values
   std::vector<double> raw;        ///< raw candidate (DesignSpace conventions)
   int64_t pool_row = -1;
-  std::string state = "proposed";
+  ExperimentState state = ExperimentState::Proposed;
   std::string controller;
   double lease_expires_at = 0.0;  ///< 0: no lease
   nlohmann::json values;          ///< {objective: number} or null
@@ -78,15 +93,16 @@ class ExperimentQueue {
   void insert_experiment(const ExperimentRow& e);
   void update_experiment(const ExperimentRow& e);
   std::optional<ExperimentRow> experiment(const std::string& campaign_id, int64_t id);
-  /// In id order; state "" = every state.
-  std::vector<ExperimentRow> experiments(const std::string& campaign_id, const std::string& state = "");
+  /// In id order; every state when none is given.
+  std::vector<ExperimentRow> experiments(const std::string& campaign_id,
+                                         std::optional<ExperimentState> state = std::nullopt);
   /// Experiments with a result or withdrawn (completed, failed, cancelled)
   /// that the engine has not been told about yet, in id order.
   std::vector<ExperimentRow> untold(const std::string& campaign_id);
   /// Leased experiments whose lease ended before `now` become expired;
   /// returns how many.
   int64_t expire_leases(const std::string& campaign_id, double now);
-  /// Experiments per state.
+  /// Experiments per state (by name, every state present).
   std::map<std::string, int64_t> counts(const std::string& campaign_id);
 
   void insert_token(const TokenRow& t);

@@ -16,7 +16,6 @@ namespace {
 
 using nlohmann::json;
 
-const std::set<std::string> kStates = {"proposed", "leased", "expired", "completed", "failed", "cancelled"};
 const std::set<std::string> kRoles = {"admin", "controller", "viewer"};
 
 std::vector<unsigned char> random_bytes(size_t n) {
@@ -178,7 +177,7 @@ LabCampaignRow LabService::require_campaign(const Principal& who, const std::str
 json LabService::experiment_json(const ExperimentRow& e) const {
   json j{{"id", e.id},
          {"parameters", e.parameters},
-         {"state", e.state},
+         {"state", to_string(e.state)},
          {"controller", e.controller},
          {"values", e.values},
          {"note", e.note},
@@ -236,7 +235,7 @@ LabResponse LabService::get_campaign(const Principal& who, const std::string& id
   std::vector<json> params;
   std::vector<std::vector<double>> values;
   const auto names = lab_objective_names(c.description);
-  for (const auto& e : store_->experiments(id, "completed")) {
+  for (const auto& e : store_->experiments(id, ExperimentState::Completed)) {
     params.push_back(e.parameters);
     std::vector<double> v;
     for (const auto& n : names) v.push_back(e.values.at(n).get<double>());
@@ -316,117 +315,131 @@ LabService::AskQueue& LabService::ask_queue(const std::string& id) {
   return *q;
 }
 
-void LabService::serve_asks(const std::string& id, const std::vector<std::shared_ptr<AskRequest>>& batch) {
+std::vector<std::shared_ptr<LabService::AskRequest>> LabService::take_repeats(
+    const std::vector<std::shared_ptr<AskRequest>>& batch,
+    std::vector<std::pair<std::shared_ptr<AskRequest>, const AskRequest*>>& repeats) {
+  std::vector<std::shared_ptr<AskRequest>> to_serve;
+  std::map<std::string, const AskRequest*> first;
+  for (const auto& r : batch) {
+    if (!r->key.empty()) {
+      const auto k = r->who.token_id + "\n" + r->key;
+      auto stored = store_->idempotent_response(r->who.token_id, r->key);
+      const std::string* earlier = stored ? &stored->request : first.count(k) ? &first[k]->request : nullptr;
+      if (earlier && *earlier != r->request) {
+        r->answer.set_exception(std::make_exception_ptr(key_reused(r->key, *earlier)));
+        continue;
+      }
+      if (stored) {
+        r->answer.set_value(stored_answer(*stored));
+        continue;
+      }
+      if (first.count(k)) {
+        repeats.emplace_back(r, first[k]);
+        continue;
+      }
+      first[k] = r.get();
+    }
+    to_serve.push_back(r);
+  }
+  return to_serve;
+}
+
+LabService::AskPlan LabService::plan_asks(const std::string& id, int64_t total) {
+  AskPlan plan;
+  // Experiments back in the queue (expired or never leased) go first.
+  store_->transaction([&] {
+    store_->expire_leases(id, unix_now());
+    for (auto st : {ExperimentState::Expired, ExperimentState::Proposed})
+      for (auto& e : store_->experiments(id, st))
+        if (static_cast<int64_t>(plan.reuse.size()) < total) plan.reuse.push_back(e);
+    plan.to_tell = store_->untold(id);
+    plan.engine_state = store_->campaign(id)->engine_state;
+  });
+  // New proposals from the engine, told every result since its last ask;
+  // computed outside the store's lock.
+  const int64_t need = total - static_cast<int64_t>(plan.reuse.size());
+  if (need <= 0 && plan.to_tell.empty()) return plan;
+  auto engine = LabEngine::from_state(plan.engine_state, str("campaign ", id));
+  const auto names = lab_objective_names(engine.description());
+  for (const auto& e : plan.to_tell) {
+    try {
+      if (e.state == ExperimentState::Completed) engine.tell(proposal_of(e), lab_values_from_json(names, e.values));
+      else engine.cancel(proposal_of(e));
+    } catch (const InputError&) {
+      // A withdrawn experiment the engine no longer holds as pending, or
+      // a pool row measured twice: nothing to change in the model.
+    }
+  }
+  if (need > 0) plan.fresh = engine.ask(need);
+  plan.engine_state = engine.state();
+  return plan;
+}
+
+std::map<const LabService::AskRequest*, LabResponse> LabService::commit_leases(
+    const std::string& id, const std::vector<std::shared_ptr<AskRequest>>& to_serve, const AskPlan& plan) {
   std::map<const AskRequest*, LabResponse> answers;
+  store_->transaction([&] {
+    const double t = unix_now();
+    // In order: reused rows still waiting, then new ones.
+    std::vector<std::pair<ExperimentRow, bool>> handed;  // (row, new)
+    for (const auto& e : plan.reuse) {
+      auto now_row = store_->experiment(id, e.id);
+      if (now_row && waiting(now_row->state)) handed.emplace_back(*now_row, false);
+    }
+    int64_t next = store_->next_experiment_id(id);
+    for (const auto& p : plan.fresh) {
+      ExperimentRow e;
+      e.campaign_id = id;
+      e.id = next++;
+      e.parameters = p.parameters;
+      e.raw = p.raw;
+      e.pool_row = p.pool_row;
+      e.proposed_at = t;
+      handed.emplace_back(e, true);
+    }
+    size_t k = 0;
+    for (const auto& r : to_serve) {
+      json out = json::array();
+      for (int64_t c = 0; c < r->count && k < handed.size(); ++c, ++k) {
+        auto& [e, is_new] = handed[k];
+        e.state = ExperimentState::Leased;
+        e.controller = r->controller;
+        e.leased_at = t;
+        e.lease_expires_at = t + r->lease;
+        if (is_new) store_->insert_experiment(e);
+        else store_->update_experiment(e);
+        out.push_back({{"id", e.id}, {"parameters", e.parameters}, {"lease_expires_at", iso_time(e.lease_expires_at)}});
+      }
+      LabResponse a;
+      a.body = {{"experiments", out}};
+      if (out.empty()) a.body["exhausted"] = true;
+      if (!r->key.empty())
+        store_->store_idempotent_response(r->who.token_id, r->key, r->request, a.status, a.body.dump(), t);
+      answers[r.get()] = a;
+    }
+    for (const auto& e : plan.to_tell) {
+      auto now_row = store_->experiment(id, e.id);
+      if (now_row && now_row->state == e.state) {
+        now_row->told = true;
+        store_->update_experiment(*now_row);
+      }
+    }
+    store_->set_engine_state(id, plan.engine_state);
+  });
+  return answers;
+}
+
+void LabService::serve_asks(const std::string& id, const std::vector<std::shared_ptr<AskRequest>>& batch) {
   std::set<const AskRequest*> done;  // answer set
   std::vector<std::shared_ptr<AskRequest>> to_serve;
-  std::vector<std::pair<std::shared_ptr<AskRequest>, const AskRequest*>> repeats;  // same key as a request in to_serve
+  std::vector<std::pair<std::shared_ptr<AskRequest>, const AskRequest*>> repeats;  // same key as one in to_serve
   try {
-    std::map<std::string, const AskRequest*> first;
-    for (const auto& r : batch) {
-      if (!r->key.empty()) {
-        const auto k = r->who.token_id + "\n" + r->key;
-        auto stored = store_->idempotent_response(r->who.token_id, r->key);
-        const std::string* earlier = stored ? &stored->request : first.count(k) ? &first[k]->request : nullptr;
-        if (earlier && *earlier != r->request) {
-          r->answer.set_exception(std::make_exception_ptr(key_reused(r->key, *earlier)));
-          continue;
-        }
-        if (stored) {
-          r->answer.set_value(stored_answer(*stored));
-          continue;
-        }
-        if (first.count(k)) {
-          repeats.emplace_back(r, first[k]);
-          continue;
-        }
-        first[k] = r.get();
-      }
-      to_serve.push_back(r);
-    }
+    to_serve = take_repeats(batch, repeats);
+    std::map<const AskRequest*, LabResponse> answers;
     if (!to_serve.empty()) {
       int64_t total = 0;
       for (const auto& r : to_serve) total += r->count;
-      // 1. Experiments back in the queue (expired or never leased) go first.
-      std::vector<ExperimentRow> reuse, to_tell;
-      std::string state;
-      store_->transaction([&] {
-        store_->expire_leases(id, unix_now());
-        for (const char* st : {"expired", "proposed"})
-          for (auto& e : store_->experiments(id, st))
-            if (static_cast<int64_t>(reuse.size()) < total) reuse.push_back(e);
-        to_tell = store_->untold(id);
-        state = store_->campaign(id)->engine_state;
-      });
-      // 2. New proposals from the engine, told every result since its last
-      //    ask; computed outside the store's lock.
-      std::vector<LabProposal> fresh;
-      const int64_t need = total - static_cast<int64_t>(reuse.size());
-      if (need > 0 || !to_tell.empty()) {
-        auto engine = LabEngine::from_state(state, str("campaign ", id));
-        const auto names = lab_objective_names(engine.description());
-        for (const auto& e : to_tell) {
-          try {
-            if (e.state == "completed") engine.tell(proposal_of(e), lab_values_from_json(names, e.values));
-            else engine.cancel(proposal_of(e));
-          } catch (const InputError&) {
-            // A withdrawn experiment the engine no longer holds as pending, or
-            // a pool row measured twice: nothing to change in the model.
-          }
-        }
-        if (need > 0) fresh = engine.ask(need);
-        state = engine.state();
-      }
-      // 3. One transaction: leases, new experiments, engine state, answers.
-      store_->transaction([&] {
-        const double t = unix_now();
-        std::vector<ExperimentRow> handed;  // in order: still-free reused rows, then new ones
-        for (auto& e : reuse) {
-          auto now_row = store_->experiment(id, e.id);
-          if (now_row && (now_row->state == "expired" || now_row->state == "proposed")) handed.push_back(*now_row);
-        }
-        int64_t next = store_->next_experiment_id(id);
-        for (auto& p : fresh) {
-          ExperimentRow e;
-          e.campaign_id = id;
-          e.id = next++;
-          e.parameters = p.parameters;
-          e.raw = p.raw;
-          e.pool_row = p.pool_row;
-          e.proposed_at = t;
-          e.state = "new";
-          handed.push_back(e);
-        }
-        size_t k = 0;
-        for (const auto& r : to_serve) {
-          json out = json::array();
-          for (int64_t c = 0; c < r->count && k < handed.size(); ++c, ++k) {
-            auto& e = handed[k];
-            const bool is_new = e.state == "new";
-            e.state = "leased";
-            e.controller = r->controller;
-            e.leased_at = t;
-            e.lease_expires_at = t + r->lease;
-            if (is_new) store_->insert_experiment(e);
-            else store_->update_experiment(e);
-            out.push_back({{"id", e.id}, {"parameters", e.parameters}, {"lease_expires_at", iso_time(e.lease_expires_at)}});
-          }
-          LabResponse a;
-          a.body = {{"experiments", out}};
-          if (out.empty()) a.body["exhausted"] = true;
-          if (!r->key.empty())
-            store_->store_idempotent_response(r->who.token_id, r->key, r->request, a.status, a.body.dump(), t);
-          answers[r.get()] = a;
-        }
-        for (auto e : to_tell) {
-          auto now_row = store_->experiment(id, e.id);
-          if (now_row && now_row->state == e.state) {
-            now_row->told = true;
-            store_->update_experiment(*now_row);
-          }
-        }
-        store_->set_engine_state(id, state);
-      });
+      answers = commit_leases(id, to_serve, plan_asks(id, total));
       for (const auto& r : to_serve) {
         r->answer.set_value(answers.at(r.get()));
         done.insert(r.get());
@@ -452,12 +465,13 @@ LabResponse LabService::report(const Principal& who, const std::string& id, cons
   auto c = require_campaign(who, id, "controller");
   const int64_t eid = experiment_number(experiment);
   only_fields(body, {"values", "status", "note"}, "result");
-  std::string status = "completed";
+  auto status = ExperimentState::Completed;
   if (body.contains("status")) {
     if (!body.at("status").is_string()) throw bad_request("result: 'status' must be \"completed\" or \"failed\"");
-    status = body.at("status").get<std::string>();
-    if (status != "completed" && status != "failed")
-      throw bad_request(str("result: 'status' must be \"completed\" or \"failed\", got \"", status, "\""));
+    const auto name = body.at("status").get<std::string>();
+    if (name != "completed" && name != "failed")
+      throw bad_request(str("result: 'status' must be \"completed\" or \"failed\", got \"", name, "\""));
+    status = experiment_state_from_string(name);
   }
   std::string note;
   if (body.contains("note")) {
@@ -465,7 +479,7 @@ LabResponse LabService::report(const Principal& who, const std::string& id, cons
     note = body.at("note").get<std::string>();
   }
   json values;
-  if (status == "completed" || body.contains("values")) {
+  if (status == ExperimentState::Completed || body.contains("values")) {
     if (!body.contains("values")) throw bad_request("result: 'values' is missing");
     try {
       const auto names = lab_objective_names(c.description);
@@ -478,9 +492,9 @@ LabResponse LabService::report(const Principal& who, const std::string& id, cons
   }
   return change_experiment(who, id, eid, key, str("POST /v1/campaigns/", id, "/experiments/", eid, "/result ", body.dump()),
                            [&](ExperimentRow& e) {
-    if (e.state == "completed" || e.state == "failed")
-      throw LabError(409, str("experiment ", eid, " already has a result (", e.state, ")"));
-    if (e.state == "cancelled") throw LabError(409, str("experiment ", eid, " was cancelled"));
+    if (has_result(e.state))
+      throw LabError(409, str("experiment ", eid, " already has a result (", to_string(e.state), ")"));
+    if (e.state == ExperimentState::Cancelled) throw LabError(409, str("experiment ", eid, " was cancelled"));
     e.state = status;
     e.values = values;
     e.note = note;
@@ -493,9 +507,9 @@ LabResponse LabService::cancel(const Principal& who, const std::string& id, cons
   const int64_t eid = experiment_number(experiment);
   return change_experiment(who, id, eid, key, str("POST /v1/campaigns/", id, "/experiments/", eid, "/cancel"),
                            [&](ExperimentRow& e) {
-    if (e.state != "proposed" && e.state != "leased" && e.state != "expired")
-      throw LabError(409, str("experiment ", eid, " is ", e.state, " and cannot be cancelled"));
-    e.state = "cancelled";
+    if (!waiting(e.state) && e.state != ExperimentState::Leased)
+      throw LabError(409, str("experiment ", eid, " is ", to_string(e.state), " and cannot be cancelled"));
+    e.state = ExperimentState::Cancelled;
   });
 }
 
@@ -522,12 +536,17 @@ LabResponse LabService::change_experiment(const Principal& who, const std::strin
 
 LabResponse LabService::list_experiments(const Principal& who, const std::string& id, const std::string& state) {
   require_campaign(who, id, "viewer");
-  if (!state.empty() && !kStates.count(state))
-    throw bad_request(str("unknown state '", state, "'; expected proposed, leased, expired, completed, failed or "
-                          "cancelled"));
+  std::optional<ExperimentState> only;
+  if (!state.empty()) {
+    try {
+      only = experiment_state_from_string(state);
+    } catch (const InputError& e) {
+      throw bad_request(e.what());
+    }
+  }
   store_->expire_leases(id, unix_now());
   json out = json::array();
-  for (const auto& e : store_->experiments(id, state)) out.push_back(experiment_json(e));
+  for (const auto& e : store_->experiments(id, only)) out.push_back(experiment_json(e));
   LabResponse r;
   r.body = {{"experiments", out}};
   return r;
@@ -544,7 +563,7 @@ LabResponse LabService::export_campaign(const Principal& who, const std::string&
       out.push_back({{"id", e.id},
                      {"parameters", e.parameters},
                      {"values", e.values},
-                     {"status", e.state},
+                     {"status", to_string(e.state)},
                      {"controller", e.controller},
                      {"note", e.note},
                      {"proposed_at", iso_time(e.proposed_at)},
@@ -568,7 +587,7 @@ LabResponse LabService::export_campaign(const Principal& who, const std::string&
   for (const auto& n : names) csv << "," << csv_field(n);
   csv << ",note\n";
   for (const auto& e : rows) {
-    csv << e.id << "," << e.state << "," << csv_field(e.controller) << "," << iso_time(e.proposed_at) << ","
+    csv << e.id << "," << to_string(e.state) << "," << csv_field(e.controller) << "," << iso_time(e.proposed_at) << ","
         << iso_time(e.completed_at);
     for (const auto& pc : pcols) {
       const auto& v = e.parameters.at(pc.first);

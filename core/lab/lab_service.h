@@ -15,6 +15,7 @@
 /// Idempotency-Key gets the first answer and changes nothing.
 
 #include "common/error.h"
+#include "core/campaign/lab_engine.h"
 #include "core/lab/experiment_queue.h"
 
 #include <nlohmann/json.hpp>
@@ -121,8 +122,29 @@ class LabService {
   };
   AskQueue& ask_queue(const std::string& id);
   /// Answers a batch of asks with one engine ask and one transaction; sets
-  /// every request's answer (or error), never throws.
+  /// every request's answer (or error), never throws. Three steps:
+  /// take_repeats, plan_asks, commit_leases.
   void serve_asks(const std::string& id, const std::vector<std::shared_ptr<AskRequest>>& batch);
+  /// Idempotency: answers the asks whose key was answered before (or was
+  /// used for another request), sets aside repeats of a key within the
+  /// batch (with the request they repeat), returns the asks to serve.
+  std::vector<std::shared_ptr<AskRequest>> take_repeats(
+      const std::vector<std::shared_ptr<AskRequest>>& batch,
+      std::vector<std::pair<std::shared_ptr<AskRequest>, const AskRequest*>>& repeats);
+  /// What serves `total` experiments: rows waiting in the queue, and new
+  /// proposals from the engine told every result since its last ask
+  /// (computed outside the store's lock).
+  struct AskPlan {
+    std::vector<ExperimentRow> reuse, to_tell;
+    std::vector<LabProposal> fresh;
+    std::string engine_state;
+  };
+  AskPlan plan_asks(const std::string& id, int64_t total);
+  /// One transaction: leases, new experiments, idempotent answers, told
+  /// flags and the engine state. Returns each ask's answer.
+  std::map<const AskRequest*, LabResponse> commit_leases(const std::string& id,
+                                                         const std::vector<std::shared_ptr<AskRequest>>& to_serve,
+                                                         const AskPlan& plan);
 
   std::unique_ptr<ExperimentQueue> store_;
   std::mutex mutexes_mutex_;

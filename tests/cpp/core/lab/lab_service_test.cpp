@@ -323,3 +323,14 @@ TEST_CASE("a lab store written before the campaign redesign goes on", "[lab]") {
   }
   CHECK(lab.get_campaign(admin, space_id).body.at("observed") == 5);
 }
+
+TEST_CASE("experiment states by name", "[lab]") {
+  CHECK(experiment_states().size() == 6);
+  for (auto s : experiment_states()) CHECK(experiment_state_from_string(to_string(s)) == s);
+  CHECK(waiting(ExperimentState::Expired));
+  CHECK(!waiting(ExperimentState::Leased));
+  CHECK(has_result(ExperimentState::Failed));
+  CHECK(!has_result(ExperimentState::Cancelled));
+  CHECK_THAT(test::message_of<InputError>([] { experiment_state_from_string("done"); }),
+             Catch::Contains("unknown state 'done'; expected proposed, leased"));
+}
