@@ -1,6 +1,7 @@
 // Featurised datasets in HDF5 (layout in featurized.h).
 #include "common/build_info.h"
 #include "common/error.h"
+#include "common/files.h"
 #include "common/hdf5_io.h"
 #include "datasets/featurized.h"
 
@@ -117,8 +118,7 @@ void write_featurized(const FeaturizedDataset& data, const std::string& path, in
   data.validate();
   SOZAI_CHECK(chunk_rows >= 1, "write_featurized: chunk_rows must be >= 1, got ", chunk_rows);
   const auto chunk = static_cast<hsize_t>(chunk_rows);
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  {
+  write_atomically(path, [&](const std::string& tmp) {
     h5::QuietErrors quiet;
     h5::Handle file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
     if (file.id < 0) throw StorageError(str("cannot create '", tmp, "' (is the folder writable?)"));
@@ -160,13 +160,7 @@ void write_featurized(const FeaturizedDataset& data, const std::string& path, in
         write_tensor(file.id, "graphs/node_weight", g.node_weight.to(torch::kFloat32), path, node_chunk);
     }
     if (H5Fflush(file.id, H5F_SCOPE_GLOBAL) < 0) throw StorageError(str(tmp, ": flushing failed"));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp);
-    throw StorageError(str("cannot move '", tmp, "' to '", path, "': ", ec.message()));
-  }
+  });
 }
 
 FeaturizedReader::FeaturizedReader(const std::string& path) : path_(path) {

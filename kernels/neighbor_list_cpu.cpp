@@ -87,28 +87,63 @@ void cap_cells(int64_t* nb, int64_t max_cells) {
   }
 }
 
-}  // namespace
+/// Phase 1's output: every atom wrapped into its cell and binned.
+struct Binning {
+  std::vector<Grid> grids;      ///< per structure
+  std::vector<double> wpos;     ///< [3n] positions wrapped into the cell
+  std::vector<int64_t> wrap;    ///< [3n] pos = wpos + wrap . L
+  std::vector<int64_t> bin3;    ///< [3n] bin coordinates
+  std::vector<int64_t> cell;    ///< [n] bin index within its structure
+  std::vector<int64_t> owner;   ///< [n] structure of each atom
+  std::vector<double> wfrac;    ///< [3n] wrapped fractional coordinates
+  int64_t grain = 1;            ///< structures per parallel task
+};
 
-NeighborList neighbor_list_cpu(const torch::Tensor& positions, const torch::Tensor& lattices, double cutoff,
-                               const torch::Tensor& ptr, std::array<bool, 3> periodic, int64_t max_neighbors) {
-  const int64_t n = positions.size(0);
-  const int64_t batch = ptr.size(0) - 1;
-  const double* pos = positions.data_ptr<double>();
-  const double* lat = lattices.data_ptr<double>();
-  const int64_t* p = ptr.data_ptr<int64_t>();
+/// Phase 2's output: each structure's atoms sorted by bin.
+struct CellLists {
+  std::vector<int64_t> start;       ///< per structure, nbins + 1 offsets into atoms (from Grid::first)
+  std::vector<int64_t> atoms;       ///< atom indices, bin by bin
+  std::vector<double> binned_wpos;  ///< [3n] wrapped positions in that order
+};
 
-  // ---- 1. per structure: wrap, bin coordinates, grid shape.
-  std::vector<Grid> grids(batch);
-  std::vector<double> wpos(3 * n);   // positions wrapped into the cell
-  std::vector<int64_t> wrap(3 * n);  // pos = wpos + wrap . L
-  std::vector<int64_t> bin3(3 * n);  // bin coordinates
-  std::vector<int64_t> cell(n);      // bin index within its structure
-  std::vector<int64_t> owner(n);     // structure of each atom
-  std::vector<double> wfrac(3 * n);  // wrapped fractional coordinates
+/// The inputs every phase reads.
+struct Inputs {
+  int64_t n, batch;
+  const double* pos;
+  const double* lat;
+  const int64_t* p;
+  double cutoff;
+  std::array<bool, 3> periodic;
+};
+
+/// 1. Per structure: wrap the atoms into the cell, choose the grid (bins at
+/// least one cutoff high, at most 2 per atom) and bin every atom.
+Binning bin_structures(const Inputs& in) {
+  const int64_t n = in.n, batch = in.batch;
+  const double* pos = in.pos;
+  const double* lat = in.lat;
+  const int64_t* p = in.p;
+  const double cutoff = in.cutoff;
+  const auto& periodic = in.periodic;
+  Binning B;
+  B.grids.resize(batch);
+  B.wpos.resize(3 * n);
+  B.wrap.resize(3 * n);
+  B.bin3.resize(3 * n);
+  B.cell.resize(n);
+  B.owner.resize(n);
+  B.wfrac.resize(3 * n);
+  auto& grids = B.grids;
+  auto& wpos = B.wpos;
+  auto& wrap = B.wrap;
+  auto& bin3 = B.bin3;
+  auto& cell = B.cell;
+  auto& owner = B.owner;
+  auto& wfrac = B.wfrac;
   // Structures per task: a few hundred atoms' worth, so that batches of tiny
   // cells do not pay one task per structure.
-  const int64_t grain = std::max<int64_t>(1, 256 * batch / std::max<int64_t>(1, n));
-  at::parallel_for(0, batch, grain, [&](int64_t b0, int64_t b1) {
+  B.grain = std::max<int64_t>(1, 256 * batch / std::max<int64_t>(1, n));
+  at::parallel_for(0, batch, B.grain, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       const double* L = lat + 9 * b;
       double inv[9], h[3];
@@ -179,18 +214,29 @@ NeighborList neighbor_list_cpu(const torch::Tensor& positions, const torch::Tens
       }
     }
   });
+  return B;
+}
 
-  // ---- 2. cell lists: counting sort of each structure's atoms by bin.
-  // cell_start holds, per structure, nbins + 1 offsets into cell_atoms.
+/// 2. Cell lists: a counting sort of each structure's atoms by bin.
+CellLists build_cell_lists(const Inputs& in, Binning& B) {
+  const int64_t n = in.n, batch = in.batch;
+  const int64_t* p = in.p;
+  auto& grids = B.grids;
+  const auto& cell = B.cell;
+  const auto& wpos = B.wpos;
+  CellLists C;
   int64_t total = 0;
   for (int64_t b = 0; b < batch; ++b) {
     grids[b].first = total;
     total += grids[b].nbins[0] * grids[b].nbins[1] * grids[b].nbins[2] + 1;
   }
-  std::vector<int64_t> cell_start(total, 0);
-  std::vector<int64_t> cell_atoms(n);
-  std::vector<double> binned_wpos(3 * n);
-  at::parallel_for(0, batch, grain, [&](int64_t b0, int64_t b1) {
+  C.start.assign(total, 0);
+  C.atoms.resize(n);
+  C.binned_wpos.resize(3 * n);
+  auto& cell_start = C.start;
+  auto& cell_atoms = C.atoms;
+  auto& binned_wpos = C.binned_wpos;
+  at::parallel_for(0, batch, B.grain, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       const Grid& g = grids[b];
       const int64_t nc = g.nbins[0] * g.nbins[1] * g.nbins[2];
@@ -208,21 +254,29 @@ NeighborList neighbor_list_cpu(const torch::Tensor& positions, const torch::Tens
       }
     }
   });
+  return C;
+}
 
-  // ---- 3. search, in contiguous chunks of centres so output order is the
-  // centre order; several chunks per thread balance uneven structures.
-  const int64_t nchunks = std::min<int64_t>(n, std::max<int64_t>(1, at::get_num_threads() * 8));
-  // Chunk buffers are kept by the calling thread between calls: filled by
-  // worker threads, freshly allocated ones were returned to the system and
-  // page-faulted in again on every call, which cost more than the search
-  // (measured: 2 threads ran at half the speed of 1). Capped below.
-  static thread_local std::vector<Chunk> pool;
-  if (static_cast<int64_t>(pool.size()) < nchunks) pool.resize(nchunks);
-  std::vector<Chunk>& chunks = pool;
-  for (int64_t c = 0; c < nchunks; ++c) {
-    chunks[c].hits.clear();
-    chunks[c].kept.clear();
-  }
+/// 3. The search, in contiguous chunks of centres so the output order is
+/// the centre order; several chunks per thread balance uneven structures.
+/// Fills chunks[0, nchunks).
+void search(const Inputs& in, const Binning& B, const CellLists& C, int64_t max_neighbors, std::vector<Chunk>& chunks,
+            int64_t nchunks) {
+  const int64_t n = in.n;
+  const double* pos = in.pos;
+  const double* lat = in.lat;
+  const int64_t* p = in.p;
+  const double cutoff = in.cutoff;
+  const auto& periodic = in.periodic;
+  const auto& grids = B.grids;
+  const auto& wpos = B.wpos;
+  const auto& wrap = B.wrap;
+  const auto& bin3 = B.bin3;
+  const auto& owner = B.owner;
+  const auto& wfrac = B.wfrac;
+  const auto& cell_start = C.start;
+  const auto& cell_atoms = C.atoms;
+  const auto& binned_wpos = C.binned_wpos;
   const double screen = cutoff * (1.0 + nl::kScreenSlack) + nl::kScreenSlack;
   const double screen2 = screen * screen;
   at::parallel_for(0, nchunks, 1, [&](int64_t c0, int64_t c1) {
@@ -358,8 +412,10 @@ NeighborList neighbor_list_cpu(const torch::Tensor& positions, const torch::Tens
       }
     }
   });
+}
 
-  // ---- 4. concatenate the chunks.
+/// 4. The chunks' hits, concatenated into the output tensors.
+NeighborList concatenate(const std::vector<Chunk>& chunks, int64_t nchunks, int64_t n) {
   std::vector<int64_t> offset(nchunks + 1, 0);
   for (int64_t c = 0; c < nchunks; ++c) offset[c + 1] = offset[c] + static_cast<int64_t>(chunks[c].hits.size());
   const int64_t edges = offset[nchunks];
@@ -389,17 +445,42 @@ NeighborList neighbor_list_cpu(const torch::Tensor& positions, const torch::Tens
       }
     }
   });
+  return {edge_index, image, distance};
+}
+
+}  // namespace
+
+NeighborList neighbor_list_cpu(const torch::Tensor& positions, const torch::Tensor& lattices, double cutoff,
+                               const torch::Tensor& ptr, std::array<bool, 3> periodic, int64_t max_neighbors) {
+  const Inputs in{positions.size(0), ptr.size(0) - 1, positions.data_ptr<double>(), lattices.data_ptr<double>(),
+                  ptr.data_ptr<int64_t>(), cutoff, periodic};
+  const int64_t n = in.n;
+  auto binning = bin_structures(in);
+  const auto cells = build_cell_lists(in, binning);
+  const int64_t nchunks = std::min<int64_t>(n, std::max<int64_t>(1, at::get_num_threads() * 8));
+  // Chunk buffers are kept by the calling thread between calls: filled by
+  // worker threads, freshly allocated ones were returned to the system and
+  // page-faulted in again on every call, which cost more than the search
+  // (measured: 2 threads ran at half the speed of 1). Capped below.
+  static thread_local std::vector<Chunk> pool;
+  if (static_cast<int64_t>(pool.size()) < nchunks) pool.resize(nchunks);
+  for (int64_t c = 0; c < nchunks; ++c) {
+    pool[c].hits.clear();
+    pool[c].kept.clear();
+  }
+  search(in, binning, cells, max_neighbors, pool, nchunks);
+  auto out = concatenate(pool, nchunks, n);
   // Keep at most kPoolBytes of buffers for the next call.
   constexpr size_t kPoolBytes = size_t{256} << 20;
   size_t held = 0;
-  for (auto& ch : chunks) {
+  for (auto& ch : pool) {
     held += ch.hits.capacity() * sizeof(Hit) + ch.kept.capacity() * sizeof(int64_t);
     if (held > kPoolBytes) {
       std::vector<Hit>().swap(ch.hits);
       std::vector<int64_t>().swap(ch.kept);
     }
   }
-  return {edge_index, image, distance};
+  return out;
 }
 
 }  // namespace kernels

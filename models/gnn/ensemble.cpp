@@ -1,11 +1,13 @@
-// Deep ensembles of graph networks: featurisation by kind, training
-// (AdamW, cosine schedule, early stopping, clipping, mean-variance loss),
-// mixture prediction, recalibration and one-file save/load.
+// Deep ensembles of graph networks: featurisation by kind, the fit (data
+// split, checkpoints, members trained side by side by train.cpp),
+// recalibration, mixture prediction and one-file save/load.
 #include "common/error.h"
+#include "common/files.h"
 #include "datasets/composition.h"
 #include "datasets/crystal_graph.h"
 #include "datasets/polymer.h"
 #include "models/gnn/ensemble.h"
+#include "models/gnn/train.h"
 
 #include <nlohmann/json.hpp>
 #include <ATen/CPUGeneratorImpl.h>
@@ -38,26 +40,6 @@ using Clock = std::chrono::steady_clock;
 
 /// Version 2 adds the member list and data fingerprint (checkpoints).
 constexpr const char* kFormat = "sozai-gnn-ensemble-2";
-
-/// Parameters and buffers (BatchNorm statistics) of a model, copied.
-std::map<std::string, torch::Tensor> snapshot(const GraphModel& m) {
-  std::map<std::string, torch::Tensor> s;
-  for (const auto& p : m.named_parameters()) s[p.key()] = p.value().detach().clone();
-  for (const auto& b : m.named_buffers()) s["buffer:" + b.key()] = b.value().detach().clone();
-  return s;
-}
-
-void restore(GraphModel& m, const std::map<std::string, torch::Tensor>& s) {
-  torch::NoGradGuard no_grad;
-  for (auto& p : m.named_parameters()) p.value().copy_(s.at(p.key()));
-  for (auto& b : m.named_buffers()) b.value().copy_(s.at("buffer:" + b.key()));
-}
-
-/// Gaussian negative log-likelihood per row (constant dropped).
-torch::Tensor gaussian_nll(const GraphOutput& out, const torch::Tensor& y) {
-  auto log_var = out.log_var.clamp(-12.0, 12.0);
-  return 0.5 * (log_var + (y - out.mean).pow(2) * torch::exp(-log_var));
-}
 
 nlohmann::json config_json(const GnnEnsembleConfig& c) {
   const auto& m = c.model;
@@ -108,72 +90,6 @@ GnnEnsembleConfig config_from_json(const nlohmann::json& j) {
   c.train.warmup_mse_epochs = t.at("warmup_mse_epochs");
   return c;
 }
-
-/// Sets OpenBLAS to one thread while members train side by side (one per
-/// core: BLAS threads would only compete with them) and back afterwards.
-/// A no-op where LibTorch uses another BLAS.
-class ScopedSingleThreadBlas {
- public:
-  explicit ScopedSingleThreadBlas(bool active) {
-    if (!active) return;
-    set_ = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-    auto get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-    if (!set_ || !get) {
-      set_ = nullptr;
-      return;
-    }
-    saved_ = get();
-    set_(1);
-  }
-  ~ScopedSingleThreadBlas() {
-    if (set_) set_(saved_);
-  }
-  ScopedSingleThreadBlas(const ScopedSingleThreadBlas&) = delete;
-  ScopedSingleThreadBlas& operator=(const ScopedSingleThreadBlas&) = delete;
-
- private:
-  void (*set_)(int) = nullptr;
-  int saved_ = 1;
-};
-
-/// The progress line of members training side by side.
-class Progress {
- public:
-  Progress(bool on, int64_t members) : on_(on), members_(members) {}
-  void update(int64_t m, const std::string& status) {
-    if (!on_) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    status_[m] = status;
-    print();
-  }
-  void finish(int64_t m) {
-    if (!on_) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    status_.erase(m);
-    ++done_;
-    print();
-  }
-  ~Progress() {
-    if (on_) std::cerr << "\n";
-  }
-
- private:
-  void print() {
-    std::ostringstream line;
-    line << "\r[sozai gnn] " << done_ << "/" << members_ << " members done";
-    for (const auto& [m, s] : status_) line << " | member " << (m + 1) << " " << s;
-    std::string text = line.str();
-    const size_t width = text.size();
-    if (width < last_width_) text.append(last_width_ - width, ' ');
-    last_width_ = width;
-    std::cerr << text << std::flush;
-  }
-  bool on_;
-  int64_t members_, done_ = 0;
-  size_t last_width_ = 0;
-  std::map<int64_t, std::string> status_;
-  std::mutex mu_;
-};
 
 uint64_t member_seed(uint64_t seed, int64_t m) { return seed * 1000003ULL + static_cast<uint64_t>(m) + 1; }
 
@@ -290,41 +206,25 @@ TrainReport GnnEnsemble::fit(const GraphBatch& graphs, const torch::Tensor& y_in
                             ? std::max<int64_t>(2, static_cast<int64_t>(std::llround(tc.val_fraction * n)))
                             : 0;
   auto val_idx = order.narrow(0, 0, n_val);
-  auto train_idx = order.narrow(0, n_val, n - n_val);
-  auto y_train = y.index_select(0, train_idx);
-  y_mean_ = y_train.mean().item<double>();
-  y_std_ = train_idx.numel() > 1 ? y_train.std().item<double>() : 1.0;
-  if (!(y_std_ > 0)) y_std_ = 1.0;
-  if (cond.defined()) {
-    auto ct = cond.index_select(0, train_idx);
-    cond_mean_ = ct.mean(0);
-    cond_std_ = ct.std(0, /*unbiased=*/true).nan_to_num(1.0);
-    cond_std_ = torch::where(cond_std_ > 0, cond_std_, torch::ones_like(cond_std_));
-  } else {
-    cond_mean_ = cond_std_ = torch::Tensor();
+  TrainData data;
+  data.graphs = &graphs;
+  data.train_idx = order.narrow(0, n_val, n - n_val);
+  standardise(y, cond, data.train_idx);
+  data.y_std = y_std_;
+  data.ys = ((y - y_mean_) / y_std_).to(torch::kFloat32);
+  data.cs = cond.defined() ? ((cond - cond_mean_) / cond_std_).to(torch::kFloat32) : torch::Tensor();
+  if (n_val > 0) {
+    std::tie(data.val_graphs, data.val_cond) = data.batch(val_idx);
+    data.y_val = data.ys.index_select(0, val_idx);
   }
-  const auto ys = ((y - y_mean_) / y_std_).to(torch::kFloat32);
-  const auto cs = cond.defined() ? ((cond - cond_mean_) / cond_std_).to(torch::kFloat32) : torch::Tensor();
-  auto batch_of = [&](const torch::Tensor& idx) {
-    return std::make_pair(select_graphs(graphs, idx), cs.defined() ? cs.index_select(0, idx) : torch::Tensor());
-  };
 
   members_.clear();
   report_ = TrainReport{};
-  const int64_t batches_per_epoch = (train_idx.numel() + tc.batch_size - 1) / tc.batch_size;
-  const int64_t max_epochs =
-      tc.max_epochs > 0 ? tc.max_epochs
-                        : std::min<int64_t>(200, std::max<int64_t>(40, (4000 + batches_per_epoch - 1) / batches_per_epoch));
-  const int64_t patience = tc.patience > 0 ? tc.patience : std::max<int64_t>(10, max_epochs / 4);
-  report_.max_epochs = max_epochs;
-  report_.patience = patience;
+  const auto schedule = training_schedule(tc, data.train_idx.numel());
+  report_.max_epochs = schedule.max_epochs;
+  report_.patience = schedule.patience;
   report_.epochs.assign(static_cast<size_t>(M), 0);
   report_.best_val_mae.assign(static_cast<size_t>(M), std::numeric_limits<double>::quiet_NaN());
-  // Plain variables, not structured bindings: lambdas below capture them.
-  GraphBatch val_graphs;
-  torch::Tensor val_cond;
-  if (n_val > 0) std::tie(val_graphs, val_cond) = batch_of(val_idx);
-  const auto y_val = n_val > 0 ? ys.index_select(0, val_idx) : torch::Tensor();
 
   // Finished members of an earlier, interrupted fit of the same data.
   const std::string fingerprint = data_fingerprint(graphs, y, cond);
@@ -353,126 +253,78 @@ TrainReport GnnEnsemble::fit(const GraphBatch& graphs, const torch::Tensor& y_in
     untrained.push_back(m);
   }
 
+  // Members side by side, one thread each; each finished one is
+  // checkpointed.
   Progress progress(tc.progress, M);
-  auto train_member = [&](int64_t m) {
-    GraphModel& model = *models[static_cast<size_t>(m)];
-    auto gen = at::detail::createCPUGenerator(member_seed(config_.seed, m));
-    torch::optim::AdamW opt(model.parameters(), torch::optim::AdamWOptions(tc.lr).weight_decay(tc.weight_decay));
-    std::map<std::string, torch::Tensor> best;
-    double best_val = std::numeric_limits<double>::infinity();
-    int64_t since_best = 0, epoch = 0;
-    for (epoch = 0; epoch < max_epochs; ++epoch) {
-      const double lr = tc.schedule == "cosine"
-                            ? tc.lr * (0.01 + 0.99 * 0.5 * (1 + std::cos(M_PI * epoch / max_epochs)))
-                            : tc.lr;
-      for (auto& group : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-      model.train();
-      auto perm = train_idx.index_select(0, torch::randperm(train_idx.numel(), gen, torch::kInt64));
-      double loss_sum = 0;
-      int64_t batches = 0;
-      for (int64_t s = 0; s < perm.numel(); s += tc.batch_size) {
-        auto idx = perm.narrow(0, s, std::min(tc.batch_size, perm.numel() - s));
-        if (idx.numel() < 2 && perm.numel() >= 2) continue;  // BatchNorm needs 2 rows
-        auto [g, c] = batch_of(idx);
-        auto target = ys.index_select(0, idx);
-        auto out = model.forward(g, c);
-        auto loss = epoch < tc.warmup_mse_epochs ? (out.mean - target).pow(2).mean()
-                                                 : gaussian_nll(out, target).mean();
-        opt.zero_grad();
-        loss.backward();
-        if (tc.clip_norm > 0) torch::nn::utils::clip_grad_norm_(model.parameters(), tc.clip_norm);
-        opt.step();
-        loss_sum += loss.item<double>();
-        ++batches;
-      }
-      const double train_loss = loss_sum / std::max<int64_t>(batches, 1);
-      double val_mae = train_loss;  // no validation rows: training loss
-      if (n_val > 0) {
-        torch::NoGradGuard no_grad;
-        model.eval();
-        val_mae = (model.forward(val_graphs, val_cond).mean - y_val).abs().mean().item<double>() * y_std_;
-      }
-      if (val_mae < best_val) {
-        best_val = val_mae;
-        best = snapshot(model);
-        since_best = 0;
-      } else if (++since_best >= patience) {
-        ++epoch;
-        break;
-      }
-      progress.update(m, str("epoch ", epoch + 1, "/", max_epochs, " loss ", std::setprecision(4), train_loss,
-                             n_val > 0 ? " val MAE " : " train loss ", best_val));
-    }
-    restore(model, best);
-    model.eval();
-    return std::make_pair(epoch, best_val);
-  };
-
-  // Members side by side, one thread each; the first error stops the rest.
+  std::mutex mu;
   int64_t threads = tc.threads > 0 ? tc.threads : std::max<int64_t>(1, std::thread::hardware_concurrency());
   if (mc.dropout > 0) threads = 1;  // dropout draws from the global generator
-  threads = std::min<int64_t>(threads, static_cast<int64_t>(untrained.size()));
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::exception_ptr error;
-  std::mutex mu;
-  auto worker = [&]() {
-    for (size_t i = next++; i < untrained.size() && !failed; i = next++) {
-      const int64_t m = untrained[i];
-      try {
-        const auto [epochs, best_val] = train_member(m);
-        std::lock_guard<std::mutex> lock(mu);
-        members[static_cast<size_t>(m)] = models[static_cast<size_t>(m)];
-        report_.epochs[static_cast<size_t>(m)] = epochs;
-        report_.best_val_mae[static_cast<size_t>(m)] = best_val;
-        if (!tc.checkpoint.empty()) write_archive(tc.checkpoint, members, fingerprint);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (!error) error = std::current_exception();
-        failed = true;
-      }
-      progress.finish(m);
+  run_side_by_side(static_cast<int64_t>(untrained.size()), threads, [&](int64_t i) {
+    const int64_t m = untrained[static_cast<size_t>(i)];
+    const auto [epochs, best_val] =
+        train_member(*models[static_cast<size_t>(m)], data, tc, schedule, member_seed(config_.seed, m),
+                     [&](const std::string& text) { progress.update(m, text); });
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      members[static_cast<size_t>(m)] = models[static_cast<size_t>(m)];
+      report_.epochs[static_cast<size_t>(m)] = epochs;
+      report_.best_val_mae[static_cast<size_t>(m)] = best_val;
+      if (!tc.checkpoint.empty()) write_archive(tc.checkpoint, members, fingerprint);
     }
-  };
-  {
-    ScopedSingleThreadBlas blas(threads > 1);
-    std::vector<std::thread> pool;
-    for (int64_t t = 1; t < threads; ++t) pool.emplace_back(worker);
-    worker();
-    for (auto& t : pool) t.join();
-  }
-  if (error) std::rethrow_exception(error);
+    progress.finish(m);
+  });
   members_ = members;
 
-  variance_scale_ = 1.0;
-  member_variance_scale_.assign(static_cast<size_t>(M), 1.0);
   if (n_val > 0) {
-    const auto vc = cond.defined() ? cond.index_select(0, val_idx) : torch::Tensor();
-    const auto yv = y.index_select(0, val_idx);
-    // Every member's outputs on the validation rows, once: the ensemble and
-    // each member alone are mixtures of their rows (S per member).
-    torch::Tensor means, vars;
-    member_outputs(val_graphs, vc, means, vars, nullptr);
-    const int64_t S = means.size(0) / M;
-    const auto post = mixture(means, vars, 1.0);
-    report_.ensemble_val_mae = (post.mean.squeeze(1) - yv).abs().mean().item<double>();
-    // The variance scale that maximises the validation likelihood.
-    auto likeliest_scale = [&](const Posterior& p) {
-      const double s = ((p.mean.squeeze(1) - yv).pow(2) / p.variance.squeeze(1)).mean().item<double>();
-      return std::min(1e3, std::max(1e-3, s));
-    };
-    if (config_.recalibrate) {
-      variance_scale_ = likeliest_scale(post);
-      for (int64_t m = 0; m < M; ++m)
-        member_variance_scale_[static_cast<size_t>(m)] =
-            likeliest_scale(mixture(means.narrow(0, m * S, S), vars.narrow(0, m * S, S), 1.0));
-    }
+    recalibrate(data.val_graphs, cond.defined() ? cond.index_select(0, val_idx) : torch::Tensor(),
+                y.index_select(0, val_idx));
+  } else {
+    variance_scale_ = 1.0;
+    member_variance_scale_.assign(static_cast<size_t>(M), 1.0);
   }
   report_.variance_scale = variance_scale_;
   report_.member_variance_scale = member_variance_scale_;
   report_.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (!tc.checkpoint.empty()) std::remove(tc.checkpoint.c_str());  // finished: the model is what to keep
   return report_;
+}
+
+void GnnEnsemble::standardise(const torch::Tensor& y, const torch::Tensor& cond, const torch::Tensor& train_idx) {
+  auto y_train = y.index_select(0, train_idx);
+  y_mean_ = y_train.mean().item<double>();
+  y_std_ = train_idx.numel() > 1 ? y_train.std().item<double>() : 1.0;
+  if (!(y_std_ > 0)) y_std_ = 1.0;
+  if (cond.defined()) {
+    auto ct = cond.index_select(0, train_idx);
+    cond_mean_ = ct.mean(0);
+    cond_std_ = ct.std(0, /*unbiased=*/true).nan_to_num(1.0);
+    cond_std_ = torch::where(cond_std_ > 0, cond_std_, torch::ones_like(cond_std_));
+  } else {
+    cond_mean_ = cond_std_ = torch::Tensor();
+  }
+}
+
+void GnnEnsemble::recalibrate(const GraphBatch& val_graphs, const torch::Tensor& val_cond, const torch::Tensor& yv) {
+  const int64_t M = config_.n_members;
+  variance_scale_ = 1.0;
+  member_variance_scale_.assign(static_cast<size_t>(M), 1.0);
+  // Every member's outputs on the validation rows, once: the ensemble and
+  // each member alone are mixtures of their rows (S per member).
+  torch::Tensor means, vars;
+  member_outputs(val_graphs, val_cond, means, vars, nullptr);
+  const int64_t S = means.size(0) / M;
+  const auto post = mixture(means, vars, 1.0);
+  report_.ensemble_val_mae = (post.mean.squeeze(1) - yv).abs().mean().item<double>();
+  if (!config_.recalibrate) return;
+  // The variance scale that maximises the validation likelihood.
+  auto likeliest_scale = [&](const Posterior& p) {
+    const double s = ((p.mean.squeeze(1) - yv).pow(2) / p.variance.squeeze(1)).mean().item<double>();
+    return std::min(1e3, std::max(1e-3, s));
+  };
+  variance_scale_ = likeliest_scale(post);
+  for (int64_t m = 0; m < M; ++m)
+    member_variance_scale_[static_cast<size_t>(m)] =
+        likeliest_scale(mixture(means.narrow(0, m * S, S), vars.narrow(0, m * S, S), 1.0));
 }
 
 void GnnEnsemble::member_outputs(const GraphBatch& graphs, const torch::Tensor& cond_in, torch::Tensor& means,
@@ -597,14 +449,13 @@ void GnnEnsemble::write_archive(const std::string& path, const Members& members,
     archive.write("member" + std::to_string(m), sub);
   }
   archive.write("members", c10::IValue(done.dump()));
-  const std::string tmp = path + ".tmp";
-  try {
-    archive.save_to(tmp);
-  } catch (const c10::Error& e) {
-    throw StorageError(str("GnnEnsemble::save: cannot write '", tmp, "': ", e.what_without_backtrace()));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw StorageError(str("GnnEnsemble::save: cannot move '", tmp, "' to '", path, "'"));
+  write_atomically(path, [&](const std::string& tmp) {
+    try {
+      archive.save_to(tmp);
+    } catch (const c10::Error& e) {
+      throw StorageError(str("GnnEnsemble::save: cannot write '", tmp, "': ", e.what_without_backtrace()));
+    }
+  });
 }
 
 namespace {

@@ -114,6 +114,12 @@ class GnnEnsemble {
   const TrainReport& report() const { return report_; }
 
  private:
+  /// Sets the targets' and conditions' normalisation from the training rows.
+  void standardise(const torch::Tensor& y, const torch::Tensor& cond, const torch::Tensor& train_idx);
+  /// The ensemble's validation MAE and, with config.recalibrate, the
+  /// variance scales (ensemble and per member) that maximise the
+  /// likelihood of the validation rows (targets yv in the units of y).
+  void recalibrate(const GraphBatch& val_graphs, const torch::Tensor& val_cond, const torch::Tensor& yv);
   /// Per-member (raw, unrecalibrated) means and variances [M*S, n] in the
   /// units of y, S = mc_dropout_samples or 1; or embeddings when `embed`.
   void member_outputs(const GraphBatch& graphs, const torch::Tensor& conditions, torch::Tensor& means,

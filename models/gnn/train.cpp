@@ -1,0 +1,204 @@
+// Training the members of a GnnEnsemble (see train.h).
+#include "models/gnn/train.h"
+#include "common/error.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adamw.h>
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <iomanip>
+#include <iostream>
+#include <limits>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+namespace sozai {
+namespace gnn {
+
+namespace {
+
+/// Parameters and buffers (BatchNorm statistics) of a model, copied.
+std::map<std::string, torch::Tensor> snapshot(const GraphModel& m) {
+  std::map<std::string, torch::Tensor> s;
+  for (const auto& p : m.named_parameters()) s[p.key()] = p.value().detach().clone();
+  for (const auto& b : m.named_buffers()) s["buffer:" + b.key()] = b.value().detach().clone();
+  return s;
+}
+
+void restore(GraphModel& m, const std::map<std::string, torch::Tensor>& s) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : m.named_parameters()) p.value().copy_(s.at(p.key()));
+  for (auto& b : m.named_buffers()) b.value().copy_(s.at("buffer:" + b.key()));
+}
+
+/// Gaussian negative log-likelihood per row (constant dropped).
+torch::Tensor gaussian_nll(const GraphOutput& out, const torch::Tensor& y) {
+  auto log_var = out.log_var.clamp(-12.0, 12.0);
+  return 0.5 * (log_var + (y - out.mean).pow(2) * torch::exp(-log_var));
+}
+
+/// Sets OpenBLAS to one thread while members train side by side (one per
+/// core: BLAS threads would only compete with them) and back afterwards.
+/// A no-op where LibTorch uses another BLAS.
+class ScopedSingleThreadBlas {
+ public:
+  explicit ScopedSingleThreadBlas(bool active) {
+    if (!active) return;
+    set_ = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    auto get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+    if (!set_ || !get) {
+      set_ = nullptr;
+      return;
+    }
+    saved_ = get();
+    set_(1);
+  }
+  ~ScopedSingleThreadBlas() {
+    if (set_) set_(saved_);
+  }
+  ScopedSingleThreadBlas(const ScopedSingleThreadBlas&) = delete;
+  ScopedSingleThreadBlas& operator=(const ScopedSingleThreadBlas&) = delete;
+
+ private:
+  void (*set_)(int) = nullptr;
+  int saved_ = 1;
+};
+
+}  // namespace
+
+std::pair<GraphBatch, torch::Tensor> TrainData::batch(const torch::Tensor& idx) const {
+  return std::make_pair(select_graphs(*graphs, idx), cs.defined() ? cs.index_select(0, idx) : torch::Tensor());
+}
+
+Schedule training_schedule(const TrainConfig& tc, int64_t n_train) {
+  Schedule s;
+  const int64_t batches_per_epoch = (n_train + tc.batch_size - 1) / tc.batch_size;
+  s.max_epochs = tc.max_epochs > 0
+                     ? tc.max_epochs
+                     : std::min<int64_t>(200, std::max<int64_t>(40, (4000 + batches_per_epoch - 1) / batches_per_epoch));
+  s.patience = tc.patience > 0 ? tc.patience : std::max<int64_t>(10, s.max_epochs / 4);
+  return s;
+}
+
+std::pair<int64_t, double> train_member(GraphModel& model, const TrainData& data, const TrainConfig& tc,
+                                        const Schedule& schedule, uint64_t seed,
+                                        const std::function<void(const std::string&)>& status) {
+  const int64_t max_epochs = schedule.max_epochs;
+  auto gen = at::detail::createCPUGenerator(seed);
+  torch::optim::AdamW opt(model.parameters(), torch::optim::AdamWOptions(tc.lr).weight_decay(tc.weight_decay));
+  std::map<std::string, torch::Tensor> best;
+  double best_val = std::numeric_limits<double>::infinity();
+  int64_t since_best = 0, epoch = 0;
+  const auto& train_idx = data.train_idx;
+  for (epoch = 0; epoch < max_epochs; ++epoch) {
+    const double lr = tc.schedule == "cosine"
+                          ? tc.lr * (0.01 + 0.99 * 0.5 * (1 + std::cos(M_PI * epoch / max_epochs)))
+                          : tc.lr;
+    for (auto& group : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+    model.train();
+    auto perm = train_idx.index_select(0, torch::randperm(train_idx.numel(), gen, torch::kInt64));
+    double loss_sum = 0;
+    int64_t batches = 0;
+    for (int64_t s = 0; s < perm.numel(); s += tc.batch_size) {
+      auto idx = perm.narrow(0, s, std::min(tc.batch_size, perm.numel() - s));
+      if (idx.numel() < 2 && perm.numel() >= 2) continue;  // BatchNorm needs 2 rows
+      auto [g, c] = data.batch(idx);
+      auto target = data.ys.index_select(0, idx);
+      auto out = model.forward(g, c);
+      auto loss = epoch < tc.warmup_mse_epochs ? (out.mean - target).pow(2).mean() : gaussian_nll(out, target).mean();
+      opt.zero_grad();
+      loss.backward();
+      if (tc.clip_norm > 0) torch::nn::utils::clip_grad_norm_(model.parameters(), tc.clip_norm);
+      opt.step();
+      loss_sum += loss.item<double>();
+      ++batches;
+    }
+    const double train_loss = loss_sum / std::max<int64_t>(batches, 1);
+    double val_mae = train_loss;  // no validation rows: training loss
+    if (data.has_validation()) {
+      torch::NoGradGuard no_grad;
+      model.eval();
+      val_mae = (model.forward(data.val_graphs, data.val_cond).mean - data.y_val).abs().mean().item<double>() *
+                data.y_std;
+    }
+    if (val_mae < best_val) {
+      best_val = val_mae;
+      best = snapshot(model);
+      since_best = 0;
+    } else if (++since_best >= schedule.patience) {
+      ++epoch;
+      break;
+    }
+    status(str("epoch ", epoch + 1, "/", max_epochs, " loss ", std::setprecision(4), train_loss,
+               data.has_validation() ? " val MAE " : " train loss ", best_val));
+  }
+  restore(model, best);
+  model.eval();
+  return {epoch, best_val};
+}
+
+void run_side_by_side(int64_t n, int64_t threads, const std::function<void(int64_t)>& job) {
+  threads = std::max<int64_t>(1, std::min(threads, n));
+  std::atomic<int64_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+  std::mutex mu;
+  auto worker = [&]() {
+    for (int64_t i = next++; i < n && !failed; i = next++) {
+      try {
+        job(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!error) error = std::current_exception();
+        failed = true;
+      }
+    }
+  };
+  {
+    ScopedSingleThreadBlas blas(threads > 1);
+    std::vector<std::thread> pool;
+    for (int64_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+Progress::~Progress() {
+  if (on_) std::cerr << "\n";
+}
+
+void Progress::update(int64_t m, const std::string& status) {
+  if (!on_) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  status_[m] = status;
+  print();
+}
+
+void Progress::finish(int64_t m) {
+  if (!on_) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  status_.erase(m);
+  ++done_;
+  print();
+}
+
+void Progress::print() {
+  std::ostringstream line;
+  line << "\r[sozai gnn] " << done_ << "/" << members_ << " members done";
+  for (const auto& [m, s] : status_) line << " | member " << (m + 1) << " " << s;
+  std::string text = line.str();
+  const size_t width = text.size();
+  if (width < last_width_) text.append(last_width_ - width, ' ');
+  last_width_ = width;
+  std::cerr << text << std::flush;
+}
+
+}  // namespace gnn
+}  // namespace sozai

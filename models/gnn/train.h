@@ -1,0 +1,72 @@
+#pragma once
+/// Internal to models/gnn: training one member of a GnnEnsemble (AdamW,
+/// cosine schedule, early stopping on the validation MAE, gradient
+/// clipping, MSE warm-up then Gaussian NLL), the runner that trains members
+/// side by side, and the progress line they share. The ensemble
+/// (ensemble.cpp) splits the data, resumes checkpoints and recalibrates.
+
+#include "models/gnn/ensemble.h"
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+
+namespace sozai {
+namespace gnn {
+
+/// The data every member trains on: standardised targets ys [n] and
+/// conditions cs [n, C] (float32; cs undefined without conditions), the
+/// training rows, and the validation rows every member is early-stopped on.
+struct TrainData {
+  const GraphBatch* graphs = nullptr;
+  torch::Tensor train_idx, ys, cs;
+  GraphBatch val_graphs;
+  torch::Tensor val_cond, y_val;  ///< y_val undefined: no validation rows
+  double y_std = 1.0;             ///< MAE back in the targets' units
+  /// The graphs and conditions of rows idx.
+  std::pair<GraphBatch, torch::Tensor> batch(const torch::Tensor& idx) const;
+  bool has_validation() const { return y_val.defined(); }
+};
+
+/// Epochs at most and early-stopping patience for a fit of n_train rows
+/// (TrainConfig's automatic values where it leaves them at 0).
+struct Schedule {
+  int64_t max_epochs = 0, patience = 0;
+};
+Schedule training_schedule(const TrainConfig& tc, int64_t n_train);
+
+/// Trains `model` (its initial weights already drawn) with its own
+/// generator seeded `seed`; leaves it in eval mode with the weights of its
+/// best validation epoch. status(text) reports each epoch. Returns (epochs
+/// run, best validation MAE, or training loss without validation rows).
+std::pair<int64_t, double> train_member(GraphModel& model, const TrainData& data, const TrainConfig& tc,
+                                        const Schedule& schedule, uint64_t seed,
+                                        const std::function<void(const std::string&)>& status);
+
+/// Runs job(i) for i in [0, n) on up to `threads` threads (OpenBLAS on one
+/// thread meanwhile, when several run: its threads would only compete); the
+/// first exception stops the jobs not yet started and is rethrown.
+void run_side_by_side(int64_t n, int64_t threads, const std::function<void(int64_t)>& job);
+
+/// The progress line (stderr) of members training side by side.
+class Progress {
+ public:
+  Progress(bool on, int64_t members) : on_(on), members_(members) {}
+  ~Progress();
+  void update(int64_t m, const std::string& status);
+  void finish(int64_t m);
+
+ private:
+  void print();
+  bool on_;
+  int64_t members_, done_ = 0;
+  size_t last_width_ = 0;
+  std::map<int64_t, std::string> status_;
+  std::mutex mu_;
+};
+
+}  // namespace gnn
+}  // namespace sozai
