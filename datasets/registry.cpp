@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "datasets/registry.h"
+#include "common/files.h"
 #include "common/sha256.h"
 
 #include <sys/wait.h>
@@ -295,12 +296,7 @@ std::string dataset_path(const DatasetInfo& info, const std::string& relative_pa
                            where, "; no cache folder to download into. ", hint));
 
   const std::string target = cache + "/" + relative_path;
-  // Per-process part file: ctest runs test cases as parallel processes, and
-  // two downloads into one part file would interleave.
-  const std::string part = str(target, ".part.", ::getpid());
   const auto fail = [&](const std::string& why) {
-    std::error_code ignored;
-    fs::remove(part, ignored);
     return StorageError(str("dataset '", info.name, "': ", relative_path, " not found; searched ",
                             where, "; downloading ", entry->url, " failed: ", why, ". ", hint));
   };
@@ -309,21 +305,26 @@ std::string dataset_path(const DatasetInfo& info, const std::string& relative_pa
   fs::create_directories(fs::path(target).parent_path(), ec);
   if (ec) throw fail(str("cannot create ", fs::path(target).parent_path().string(), " (", ec.message(), ")"));
 
-  const std::string command =
-      str("curl -fsSL -o ", shell_quote(part), " ", shell_quote(entry->url));
-  const int status = std::system(command.c_str());
-  if (status != 0) {
-    const std::string how = (status != -1 && WIFEXITED(status))
-                                ? str("exited with status ", WEXITSTATUS(status))
-                                : str("could not run (system() returned ", status, ")");
-    throw fail(str("curl ", how, " (command: ", command, ")"));
+  // Into a per-process temporary file (ctest runs test cases as parallel
+  // processes), checked, then renamed over the target.
+  try {
+    write_atomically(target, [&](const std::string& part) {
+      const std::string command = str("curl -fsSL -o ", shell_quote(part), " ", shell_quote(entry->url));
+      const int status = std::system(command.c_str());
+      if (status != 0) {
+        const std::string how = (status != -1 && WIFEXITED(status))
+                                    ? str("exited with status ", WEXITSTATUS(status))
+                                    : str("could not run (system() returned ", status, ")");
+        throw fail(str("curl ", how, " (command: ", command, ")"));
+      }
+      const std::string actual = sha256_file(part);
+      if (actual != entry->sha256) throw fail(str("the download has SHA-256 ", actual, ", expected ", entry->sha256));
+    });
+  } catch (const StorageError& e) {
+    const std::string what = e.what();
+    if (what.rfind(str("dataset '", info.name, "'"), 0) == 0) throw;
+    throw fail(what);
   }
-
-  const std::string actual = sha256_file(part);
-  if (actual != entry->sha256)
-    throw fail(str("the download has SHA-256 ", actual, ", expected ", entry->sha256));
-  fs::rename(part, target, ec);
-  if (ec) throw fail(str("cannot rename ", part, " to ", target, " (", ec.message(), ")"));
   remember_verified(target, entry->sha256);
   return target;
 }
