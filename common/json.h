@@ -133,6 +133,66 @@ void only_fields(const json& j, const std::set<std::string>& allowed, const std:
     }
 }
 
+/// Checks that every key of object j is one of `base`'s, with a value of
+/// the type base's has (whole numbers for integers, numbers for floats,
+/// nested objects recursively); E naming `where` and the key otherwise.
+template <typename E = InputError>
+void check_like(const json& j, const json& base, const std::string& where) {
+  require_object<E>(j, where);
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const auto& key = it.key();
+    const auto& v = it.value();
+    if (!base.contains(key)) {
+      std::string list;
+      for (auto b = base.begin(); b != base.end(); ++b) list += (list.empty() ? "" : ", ") + b.key();
+      throw E(str(where, ": unknown field '", key, "' (expected ", list, ")"));
+    }
+    if (v.is_null()) continue;  // absent: the base's value
+    const auto& d = base.at(key);
+    auto refuse = [&](const std::string& expected) {
+      throw E(str(where, ": field '", key, "' has the wrong type: '", key, "' must be ", expected, ", got ",
+                  v.type_name()));
+    };
+    if (d.is_object()) {
+      check_like<E>(v, d, str(where, ": ", key));
+    } else if (d.is_boolean()) {
+      if (!holds<bool>(v)) refuse(Expected<bool>::text());
+    } else if (d.is_number_unsigned()) {
+      if (!holds<uint64_t>(v)) refuse(Expected<uint64_t>::text());
+    } else if (d.is_number_integer()) {
+      if (!holds<int64_t>(v)) refuse(Expected<int64_t>::text());
+    } else if (d.is_number_float()) {
+      if (!holds<double>(v)) refuse(Expected<double>::text());
+    } else if (d.is_string()) {
+      if (!holds<std::string>(v)) refuse(Expected<std::string>::text());
+    } else if (d.is_array()) {
+      if (!v.is_array()) refuse("an array");
+      if (!d.empty())
+        for (const auto& e : v)
+          if (e.type() != d.front().type() && !(e.is_number() && d.front().is_number()))
+            refuse(str("an array of ", d.front().type_name(), "s"));
+    }
+  }
+}
+
+/// A struct read from object j over the values of `base`: the fields are
+/// those the struct's to_json writes (NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_
+/// WITH_DEFAULT lists them once), checked by check_like, so every struct
+/// read this way refuses unknown fields and wrong types with the same
+/// messages. Absent (or null) fields keep base's values.
+template <typename T, typename E = InputError>
+T read_fields(const json& j, const std::string& where, const T& base = T{}) {
+  json merged = base;
+  check_like<E>(j, merged, where);
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.value().is_null()) continue;
+    if (it.value().is_object()) merged[it.key()].merge_patch(it.value());
+    else merged[it.key()] = it.value();
+  }
+  // Whole numbers given as 4.0 become integers where the field is one.
+  return merged.get<T>();
+}
+
 /// Parses text; E naming `where` when it is not JSON.
 template <typename E = InputError>
 json parse(const std::string& text, const std::string& where) {

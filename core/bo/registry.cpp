@@ -76,6 +76,20 @@ std::string or_list(const std::vector<std::string>& names) {
 
 }  // namespace
 
+nlohmann::json to_json(const AcquisitionInfo& info) {
+  static const char* batch[] = {"kriging_believer", "greedy_sequential", "sample_paths"};
+  return {{"name", info.name},
+          {"aliases", info.aliases},
+          {"summary", info.summary},
+          {"batch", batch[static_cast<int>(info.batch)]},
+          {"joint", info.joint},
+          {"constraints", info.constraints},
+          {"max_objectives", info.max_objectives},
+          {"single_objective", info.single_objective},
+          {"fidelities", info.fidelities},
+          {"spaces", info.spaces}};
+}
+
 const std::vector<AcquisitionInfo>& acquisition_registry() {
   static const std::vector<AcquisitionInfo> registry = build_registry();
   return registry;

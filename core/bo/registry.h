@@ -38,6 +38,11 @@ struct AcquisitionInfo {
   AcquisitionFactory make;
 };
 
+/// What an info says, as JSON: name, aliases, summary, batch
+/// ("kriging_believer", "greedy_sequential", "sample_paths"), joint,
+/// constraints, max_objectives, single_objective, fidelities, spaces.
+nlohmann::json to_json(const AcquisitionInfo& info);
+
 /// Every acquisition, in a fixed order.
 const std::vector<AcquisitionInfo>& acquisition_registry();
 const AcquisitionInfo& acquisition_info(AcquisitionKind kind);

@@ -3,6 +3,7 @@
 #include "core/bo/pareto.h"
 #include "common/error.h"
 #include "common/json.h"
+#include "models/config_json.h"
 
 #include <cmath>
 
@@ -85,25 +86,16 @@ int64_t best_position(const std::vector<double>& values, bool maximize, const st
   return b;
 }
 
-nlohmann::json hyperparameters_to_json(const std::vector<GPHyperparameters>& hs) {
-  auto arr = nlohmann::json::array();
-  for (const auto& h : hs)
-    arr.push_back({{"lengthscale", h.lengthscale}, {"outputscale", h.outputscale}, {"noise", h.noise}});
-  return arr;
-}
+nlohmann::json hyperparameters_to_json(const std::vector<GPHyperparameters>& hs) { return hs; }
 
 std::vector<GPHyperparameters> hyperparameters_from_json(const nlohmann::json& hs, int64_t d, int64_t outcomes,
                                                          const std::string& origin) {
   if (!hs.is_array()) throw StorageError(str(origin, ": hyperparameters must be an array"));
   std::vector<GPHyperparameters> out;
   for (const auto& h : hs) {
-    GPHyperparameters hp;
-    hp.lengthscale = json_io::required<std::vector<double>, StorageError>(h, "lengthscale", origin);
-    hp.outputscale = json_io::required<double, StorageError>(h, "outputscale", origin);
-    hp.noise = json_io::required<double, StorageError>(h, "noise", origin);
-    if (static_cast<int64_t>(hp.lengthscale.size()) != d)
-      throw StorageError(str(origin, ": ", hp.lengthscale.size(), " lengthscales for ", d, " input columns"));
-    out.push_back(hp);
+    out.push_back(json_io::read_fields<GPHyperparameters, StorageError>(h, str(origin, ": hyperparameters")));
+    if (static_cast<int64_t>(out.back().lengthscale.size()) != d)
+      throw StorageError(str(origin, ": ", out.back().lengthscale.size(), " lengthscales for ", d, " input columns"));
   }
   if (!out.empty() && static_cast<int64_t>(out.size()) != outcomes)
     throw StorageError(str(origin, ": ", out.size(), " hyperparameter sets for ", outcomes, " outcomes"));

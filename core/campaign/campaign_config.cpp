@@ -2,6 +2,7 @@
 #include "core/bo/registry.h"
 #include "common/error.h"
 #include "common/json.h"
+#include "models/config_json.h"
 #include "models/gp/covariance.h"
 #include "models/gp/outcome_transform.h"
 
@@ -17,26 +18,16 @@ using json_io::optional;
 
 const std::set<std::string> kCampaignKeys = {"surrogate", "n_init", "full_refit_every", "keep_hyperparameters_from",
                                              "gp", "gnn", "optimizer"};
-const std::set<std::string> kGpKeys = {"kernel",          "outcome_transform", "restarts",  "max_iter",
-                                       "lengthscale_min", "lengthscale_max",   "outputscale_min",
-                                       "outputscale_max", "noise_min",         "noise_max"};
-const std::set<std::string> kGnnKeys = {"kind", "n_members", "hidden", "layers", "max_epochs", "dkl_dims"};
-const std::set<std::string> kOptimizerKeys = {"restarts", "raw_samples", "max_iter", "history", "rounds"};
-
 std::set<std::string> all_keys() {
   auto keys = kCampaignKeys;
   for (const auto& k : acquisition_spec_keys()) keys.insert(k);
   return keys;
 }
 
-/// Applies the keys of the object j[key] (when present) through `apply`.
-template <typename F>
-void nested(const json& j, const std::string& key, const std::set<std::string>& allowed, const std::string& where,
-            F&& apply) {
-  if (!j.contains(key) || j.at(key).is_null()) return;
-  const std::string at = str(where, ": ", key);
-  json_io::only_fields(j.at(key), allowed, at);
-  apply(j.at(key), at);
+/// The nested settings `key` of j read over `value` (json_io::read_fields).
+template <typename T>
+void nested(const json& j, const std::string& key, T& value, const std::string& where) {
+  if (j.contains(key) && !j.at(key).is_null()) value = json_io::read_fields(j.at(key), str(where, ": ", key), value);
 }
 
 }  // namespace
@@ -57,33 +48,9 @@ CampaignConfig CampaignConfig::from_json(const json& j, const std::string& where
   c.n_init = optional(j, "n_init", c.n_init, where);
   c.refit.full_refit_every = optional(j, "full_refit_every", c.refit.full_refit_every, where);
   c.refit.keep_hyperparameters_from = optional(j, "keep_hyperparameters_from", c.refit.keep_hyperparameters_from, where);
-  nested(j, "gp", kGpKeys, where, [&](const json& g, const std::string& at) {
-    c.gp.kernel = optional(g, "kernel", c.gp.kernel, at);
-    c.gp.outcome_transform = optional(g, "outcome_transform", c.gp.outcome_transform, at);
-    c.gp.restarts = optional(g, "restarts", c.gp.restarts, at);
-    c.gp.max_iter = optional(g, "max_iter", c.gp.max_iter, at);
-    c.gp.lengthscale_min = optional(g, "lengthscale_min", c.gp.lengthscale_min, at);
-    c.gp.lengthscale_max = optional(g, "lengthscale_max", c.gp.lengthscale_max, at);
-    c.gp.outputscale_min = optional(g, "outputscale_min", c.gp.outputscale_min, at);
-    c.gp.outputscale_max = optional(g, "outputscale_max", c.gp.outputscale_max, at);
-    c.gp.noise_min = optional(g, "noise_min", c.gp.noise_min, at);
-    c.gp.noise_max = optional(g, "noise_max", c.gp.noise_max, at);
-  });
-  nested(j, "gnn", kGnnKeys, where, [&](const json& g, const std::string& at) {
-    c.gnn.kind = optional(g, "kind", c.gnn.kind, at);
-    c.gnn.n_members = optional(g, "n_members", c.gnn.n_members, at);
-    c.gnn.hidden = optional(g, "hidden", c.gnn.hidden, at);
-    c.gnn.layers = optional(g, "layers", c.gnn.layers, at);
-    c.gnn.max_epochs = optional(g, "max_epochs", c.gnn.max_epochs, at);
-    c.gnn.dkl_dims = optional(g, "dkl_dims", c.gnn.dkl_dims, at);
-  });
-  nested(j, "optimizer", kOptimizerKeys, where, [&](const json& o, const std::string& at) {
-    c.optimizer.restarts = optional(o, "restarts", c.optimizer.restarts, at);
-    c.optimizer.raw_samples = optional(o, "raw_samples", c.optimizer.raw_samples, at);
-    c.optimizer.max_iter = optional(o, "max_iter", c.optimizer.max_iter, at);
-    c.optimizer.history = optional(o, "history", c.optimizer.history, at);
-    c.optimizer.rounds = optional(o, "rounds", c.optimizer.rounds, at);
-  });
+  nested(j, "gp", c.gp, where);
+  nested(j, "gnn", c.gnn, where);
+  nested(j, "optimizer", c.optimizer, where);
   c.validate(where);
   return c;
 }
@@ -98,27 +65,9 @@ json CampaignConfig::to_json() const {
   j["n_init"] = n_init;
   j["full_refit_every"] = refit.full_refit_every;
   j["keep_hyperparameters_from"] = refit.keep_hyperparameters_from;
-  j["gp"] = {{"kernel", gp.kernel},
-             {"outcome_transform", gp.outcome_transform},
-             {"restarts", gp.restarts},
-             {"max_iter", gp.max_iter},
-             {"lengthscale_min", gp.lengthscale_min},
-             {"lengthscale_max", gp.lengthscale_max},
-             {"outputscale_min", gp.outputscale_min},
-             {"outputscale_max", gp.outputscale_max},
-             {"noise_min", gp.noise_min},
-             {"noise_max", gp.noise_max}};
-  j["gnn"] = {{"kind", gnn.kind},
-              {"n_members", gnn.n_members},
-              {"hidden", gnn.hidden},
-              {"layers", gnn.layers},
-              {"max_epochs", gnn.max_epochs},
-              {"dkl_dims", gnn.dkl_dims}};
-  j["optimizer"] = {{"restarts", optimizer.restarts},
-                    {"raw_samples", optimizer.raw_samples},
-                    {"max_iter", optimizer.max_iter},
-                    {"history", optimizer.history},
-                    {"rounds", optimizer.rounds}};
+  j["gp"] = gp;
+  j["gnn"] = gnn;
+  j["optimizer"] = optimizer;
   return j;
 }
 

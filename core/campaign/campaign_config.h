@@ -82,6 +82,10 @@ struct CampaignConfig {
   void validate(const std::string& where = "settings") const;
 };
 
+/// The JSON forms of the nested settings (their fields listed once).
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CampaignGnnConfig, kind, n_members, hidden, layers, max_epochs, dkl_dims)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(OptimizeConfig, restarts, raw_samples, max_iter, history, rounds)
+
 /// The settings stored in a saved campaign state: the current JSON form, or
 /// that of format version 1 (outcomes as text "max" / "<= 2.5", the
 /// direction of a single objective in the state's "maximize", plain AEI).

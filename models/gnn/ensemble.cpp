@@ -6,7 +6,9 @@
 #include "datasets/composition.h"
 #include "datasets/crystal_graph.h"
 #include "datasets/polymer.h"
+#include "models/config_json.h"
 #include "models/gnn/ensemble.h"
+#include "common/json.h"
 #include "models/gnn/train.h"
 
 #include <nlohmann/json.hpp>
@@ -40,56 +42,6 @@ using Clock = std::chrono::steady_clock;
 
 /// Version 2 adds the member list and data fingerprint (checkpoints).
 constexpr const char* kFormat = "sozai-gnn-ensemble-2";
-
-nlohmann::json config_json(const GnnEnsembleConfig& c) {
-  const auto& m = c.model;
-  const auto& t = c.train;
-  return {{"kind", c.kind},
-          {"n_members", c.n_members},
-          {"seed", c.seed},
-          {"cutoff", c.cutoff},
-          {"max_neighbors", c.max_neighbors},
-          {"recalibrate", c.recalibrate},
-          {"mc_dropout_samples", c.mc_dropout_samples},
-          {"model",
-           {{"kind", m.kind}, {"node_dim", m.node_dim}, {"edge_dim", m.edge_dim}, {"condition_dim", m.condition_dim},
-            {"hidden", m.hidden}, {"layers", m.layers}, {"head_hidden", m.head_hidden}, {"dropout", m.dropout}}},
-          {"train",
-           {{"max_epochs", t.max_epochs}, {"batch_size", t.batch_size}, {"lr", t.lr},
-            {"weight_decay", t.weight_decay}, {"schedule", t.schedule}, {"val_fraction", t.val_fraction},
-            {"patience", t.patience}, {"clip_norm", t.clip_norm}, {"warmup_mse_epochs", t.warmup_mse_epochs}}}};
-}
-
-GnnEnsembleConfig config_from_json(const nlohmann::json& j) {
-  GnnEnsembleConfig c;
-  c.kind = j.at("kind");
-  c.n_members = j.at("n_members");
-  c.seed = j.at("seed");
-  c.cutoff = j.at("cutoff");
-  c.max_neighbors = j.at("max_neighbors");
-  c.recalibrate = j.at("recalibrate");
-  c.mc_dropout_samples = j.value("mc_dropout_samples", int64_t{0});
-  const auto& m = j.at("model");
-  c.model.kind = m.at("kind");
-  c.model.node_dim = m.at("node_dim");
-  c.model.edge_dim = m.at("edge_dim");
-  c.model.condition_dim = m.at("condition_dim");
-  c.model.hidden = m.at("hidden");
-  c.model.layers = m.at("layers");
-  c.model.head_hidden = m.at("head_hidden");
-  c.model.dropout = m.at("dropout");
-  const auto& t = j.at("train");
-  c.train.max_epochs = t.at("max_epochs");
-  c.train.batch_size = t.at("batch_size");
-  c.train.lr = t.at("lr");
-  c.train.weight_decay = t.at("weight_decay");
-  c.train.schedule = t.at("schedule");
-  c.train.val_fraction = t.at("val_fraction");
-  c.train.patience = t.at("patience");
-  c.train.clip_norm = t.at("clip_norm");
-  c.train.warmup_mse_epochs = t.at("warmup_mse_epochs");
-  return c;
-}
 
 uint64_t member_seed(uint64_t seed, int64_t m) { return seed * 1000003ULL + static_cast<uint64_t>(m) + 1; }
 
@@ -425,7 +377,7 @@ void GnnEnsemble::save(const std::string& path) const {
 void GnnEnsemble::write_archive(const std::string& path, const Members& members, const std::string& fingerprint) const {
   torch::serialize::OutputArchive archive;
   archive.write("format", c10::IValue(std::string(kFormat)));
-  archive.write("config", c10::IValue(config_json(config_).dump()));
+  archive.write("config", c10::IValue(nlohmann::json(config_).dump()));
   archive.write("fingerprint", c10::IValue(fingerprint));
   archive.write("y_mean", torch::tensor(y_mean_, torch::kFloat64));
   archive.write("y_std", torch::tensor(y_std_, torch::kFloat64));
@@ -493,7 +445,7 @@ GnnEnsemble::Members GnnEnsemble::resume(const std::string& path, const std::str
   } catch (const StorageError&) {
     return {};
   }
-  if (a.fingerprint != fingerprint || a.config != config_json(config_)) return {};
+  if (a.fingerprint != fingerprint || a.config != nlohmann::json(config_)) return {};
   Members members(static_cast<size_t>(config_.n_members));
   for (const auto& d : a.members) {
     const size_t m = d.at("member");
@@ -512,7 +464,7 @@ GnnEnsemble::Members GnnEnsemble::resume(const std::string& path, const std::str
 GnnEnsemble GnnEnsemble::load(const std::string& path) {
   Archive a;
   open_archive(path, a);
-  GnnEnsemble e(config_from_json(a.config));
+  GnnEnsemble e(json_io::read_fields<GnnEnsembleConfig, StorageError>(a.config, str(path, ": config")));
   const int64_t M = e.config_.n_members;
   if (static_cast<int64_t>(a.members.size()) != M)
     throw StorageError(str("GnnEnsemble::load: '", path, "' is a training checkpoint with ", a.members.size(), " of ",

@@ -20,28 +20,7 @@ namespace {
 
 using BoolArray = py::array_t<bool, py::array::c_style | py::array::forcecast>;
 
-const char* to_string(BatchStrategy b) {
-  switch (b) {
-    case BatchStrategy::KrigingBeliever: return "kriging_believer";
-    case BatchStrategy::GreedySequential: return "greedy_sequential";
-    default: return "sample_paths";
-  }
-}
-
-py::dict info_dict(const AcquisitionInfo& info) {
-  py::dict d;
-  d["name"] = info.name;
-  d["aliases"] = info.aliases;
-  d["summary"] = info.summary;
-  d["batch"] = to_string(info.batch);
-  d["joint"] = info.joint;
-  d["constraints"] = info.constraints;
-  d["max_objectives"] = info.max_objectives;
-  d["single_objective"] = info.single_objective;
-  d["fidelities"] = info.fidelities;
-  d["spaces"] = info.spaces;
-  return d;
-}
+py::object info_dict(const AcquisitionInfo& info) { return to_python(to_json(info)); }
 
 /// An acquisition with the models and data it refers to, kept alive.
 struct PyAcquisition {

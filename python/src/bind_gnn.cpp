@@ -4,6 +4,7 @@
 
 #include <pybind11/stl.h>
 
+#include "models/config_json.h"
 #include "models/gnn/ensemble.h"
 
 namespace sozai {
@@ -14,18 +15,7 @@ torch::Tensor optional_conditions(const py::object& c) {
   return to_tensor(c.cast<DoubleArray>(), 2, "conditions");
 }
 
-py::dict report_dict(const gnn::TrainReport& r) {
-  py::dict d;
-  d["max_epochs"] = r.max_epochs;
-  d["patience"] = r.patience;
-  d["epochs"] = r.epochs;
-  d["best_val_mae"] = r.best_val_mae;
-  d["ensemble_val_mae"] = r.ensemble_val_mae;
-  d["variance_scale"] = r.variance_scale;
-  d["member_variance_scale"] = r.member_variance_scale;
-  d["seconds"] = r.seconds;
-  return d;
-}
+py::object report_dict(const gnn::TrainReport& r) { return to_python(r); }
 
 /// Inputs as given from Python: a GraphBatch (featurised once, reused), or
 /// a list of SMILES / CIF / POSCAR texts / formulas featurised by kind.

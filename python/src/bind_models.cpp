@@ -2,6 +2,8 @@
 
 #include <pybind11/stl.h>
 
+#include "common/json.h"
+#include "models/config_json.h"
 #include "models/gp/exact_gp.h"
 #include "models/gp/pathwise.h"
 #include "models/gp/multitask_gp.h"
@@ -32,19 +34,13 @@ void bind_models(py::module_& root) {
   py::class_<Surrogate>(m, "Surrogate", "A fitted model: what acquisitions are built on.")
       .def_property_readonly("name", &Surrogate::name);
   py::class_<ExactGP, Surrogate>(m, "ExactGP", "Exact GP regression (Matern-5/2 or RBF ARD kernel), see README.")
-      .def(py::init([](const std::string& kernel, const std::string& outcome_transform, int restarts, int max_iter,
-                       uint64_t seed, double noise_min) {
-             ExactGPConfig c;
-             c.kernel = kernel;
-             c.outcome_transform = outcome_transform;
-             c.restarts = restarts;
-             c.max_iter = max_iter;
-             c.seed = seed;
-             c.noise_min = noise_min;
-             return ExactGP(c);
+      .def(py::init([](const py::kwargs& settings) {
+             return ExactGP(json_io::read_fields<ExactGPConfig>(to_json(settings, "ExactGP"), "ExactGP"));
            }),
-           py::arg("kernel") = "matern52", py::arg("outcome_transform") = "auto", py::arg("restarts") = 4,
-           py::arg("max_iter") = 200, py::arg("seed") = 0, py::arg("noise_min") = 1e-6)
+           "Settings as keyword arguments (models/gp/exact_gp.h ExactGPConfig): kernel ('matern52' or 'rbf'), "
+           "outcome_transform ('auto', 'standardize', 'log', 'yeo-johnson'), restarts, max_iter, seed, "
+           "lengthscale_min/_max, outputscale_min/_max, noise_min/_max, predict_chunk; the same form as a "
+           "campaign's gp={...}.")
       .def("set_input_bounds",
            [](ExactGP& g, const DoubleArray& lo, const DoubleArray& hi) {
              g.set_input_bounds(to_tensor(lo, 1, "lower"), to_tensor(hi, 1, "upper"));
@@ -96,19 +92,12 @@ void bind_models(py::module_& root) {
   py::class_<MultiTaskGP, Surrogate>(m, "MultiTaskGP",
                           "Multi-task GP over fidelities (ICM kernel B[t,t'] k(x,x')); the last input column is the "
                           "task index.")
-      .def(py::init([](int64_t num_tasks, int64_t rank, const std::string& kernel, const std::string& outcome_transform,
-                       int restarts, uint64_t seed) {
-             MultiTaskGPConfig c;
-             c.num_tasks = num_tasks;
-             c.rank = rank;
-             c.kernel = kernel;
-             c.outcome_transform = outcome_transform;
-             c.restarts = restarts;
-             c.seed = seed;
-             return MultiTaskGP(c);
+      .def(py::init([](const py::kwargs& settings) {
+             return MultiTaskGP(
+                 json_io::read_fields<MultiTaskGPConfig>(to_json(settings, "MultiTaskGP"), "MultiTaskGP"));
            }),
-           py::arg("num_tasks") = 2, py::arg("rank") = 1, py::arg("kernel") = "matern52",
-           py::arg("outcome_transform") = "standardize", py::arg("restarts") = 4, py::arg("seed") = 0)
+           "Settings as keyword arguments (MultiTaskGPConfig): num_tasks, rank, kernel, outcome_transform, "
+           "restarts, max_iter, seed, noise_min, noise_max.")
       .def("set_input_bounds",
            [](MultiTaskGP& g, const DoubleArray& lo, const DoubleArray& hi) {
              g.set_input_bounds(to_tensor(lo, 1, "lower"), to_tensor(hi, 1, "upper"));
