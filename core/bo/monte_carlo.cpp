@@ -18,38 +18,24 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-/// The settings of one Monte-Carlo acquisition, in the maximisation direction.
+/// A Monte-Carlo acquisition's spec and what follows from it. The spec is
+/// the acquisition's own, which outlives every scorer built on it.
 struct MCConfig {
-  bool log_nei = true;  // else qUCB
-  bool maximize = true;
-  int64_t samples = 128;
-  uint64_t seed = 0;
-  double beta = 4.0;
-  double tau_max = 1e-2, tau_relu = 1e-6;
-  int64_t max_baseline = 64;
+  explicit MCConfig(const AcquisitionSpec& spec)
+      : s(&spec), log_nei(spec.kind == AcquisitionKind::qLogNEI), maximize(spec.outcomes.front().maximizes()) {}
+  const AcquisitionSpec* s;
+  bool log_nei;  // else qUCB
+  bool maximize;
 };
-
-MCConfig mc_config(const AcquisitionSpec& s) {
-  MCConfig c;
-  c.log_nei = s.kind == AcquisitionKind::qLogNEI;
-  c.maximize = s.outcomes.front().maximizes();
-  c.samples = s.mc_samples;
-  c.seed = s.seed;
-  c.beta = s.beta;
-  c.tau_max = s.sampling.tau_max;
-  c.tau_relu = s.sampling.tau_relu;
-  c.max_baseline = s.sampling.max_baseline;
-  return c;
-}
 
 /// qLogNEI's smoothed log improvement of samples f over best: [..] -> [..].
 torch::Tensor log_improvement(const torch::Tensor& f, const torch::Tensor& best, const MCConfig& c) {
-  return bo_detail::log_softplus_tau(f - best, c.tau_relu);
+  return bo_detail::log_softplus_tau(f - best, c.s->sampling.tau_relu);
 }
 
 /// qUCB's per-sample optimism mu + sqrt(beta pi / 2) |f - mu|.
 torch::Tensor ucb_sample(const torch::Tensor& f, const torch::Tensor& mu, const MCConfig& c) {
-  return mu + std::sqrt(c.beta * kPi / 2.0) * (f - mu).abs();
+  return mu + std::sqrt(c.s->beta * kPi / 2.0) * (f - mu).abs();
 }
 
 void check_points(const torch::Tensor& X, int64_t d, const char* op, const char* what) {
@@ -78,7 +64,7 @@ BatchContext batch_context(const torch::Tensor& f_fixed, const torch::Tensor& mu
     ctx.incumbent = ctx.best;
     if (members.size(1) > 0) ctx.incumbent = torch::maximum(ctx.best, std::get<0>(members.max(1)));
     if (members.size(1) > 0)
-      ctx.fixed_agg = c.tau_max * torch::logsumexp(log_improvement(members, ctx.best.unsqueeze(1), c) / c.tau_max, 1);
+      ctx.fixed_agg = c.s->sampling.tau_max * torch::logsumexp(log_improvement(members, ctx.best.unsqueeze(1), c) / c.s->sampling.tau_max, 1);
   } else if (members.size(1) > 0) {
     auto mu = mu_fixed.slice(0, n_baseline, m).unsqueeze(0);
     ctx.fixed_agg = std::get<0>(ucb_sample(members, mu, c).max(1));
@@ -103,7 +89,7 @@ torch::Tensor batch_values(const torch::Tensor& f, const torch::Tensor& mu, cons
   if (c.log_nei) {
     auto li = log_improvement(f, ctx.best.unsqueeze(0), c);  // [n, S]
     if (ctx.fixed_agg.defined())
-      li = c.tau_max * torch::logaddexp(li / c.tau_max, ctx.fixed_agg.unsqueeze(0) / c.tau_max);
+      li = c.s->sampling.tau_max * torch::logaddexp(li / c.s->sampling.tau_max, ctx.fixed_agg.unsqueeze(0) / c.s->sampling.tau_max);
     return torch::logsumexp(li, 1) - std::log(S);
   }
   auto u = ucb_sample(f, mu.unsqueeze(1), c);
@@ -126,7 +112,7 @@ class StepScorer {
         // Base samples for [baseline; batch so far; candidate], as a q-batch of
         // this size would draw them: the first pick does not depend on q.
         sampler_(model, joined(baseline, members),
-                 normal_base_samples(c.samples, baseline.size(0) + members.size(0) + 1, c.seed)) {
+                 normal_base_samples(c.s->mc_samples, baseline.size(0) + members.size(0) + 1, c.s->seed)) {
     const double sign = c.maximize ? 1.0 : -1.0;
     auto ctx = batch_context(sign * sampler_.fixed_samples(), sign * sampler_.fixed_mean(), baseline.size(0), c);
     ctx_.incumbent = ctx.incumbent;
@@ -169,7 +155,7 @@ class MonteCarloBatch final : public BatchBuilder {
 class MonteCarloAcquisition final : public Acquisition {
  public:
   MonteCarloAcquisition(const AcquisitionSpec& spec, const Surrogate& model, const AcquisitionData& data)
-      : Acquisition(spec), model_(model), c_(mc_config(spec)) {
+      : Acquisition(spec), model_(model), c_(this->spec()) {
     const int64_t d = data.X.size(1);
     baseline_ = data.X.new_zeros({0, d});
     if (c_.log_nei) {
@@ -189,7 +175,7 @@ class MonteCarloAcquisition final : public Acquisition {
     auto base_pts = baseline_.to(X.options());
     auto pend = pending_.to(X.options());
     const int64_t nb = base_pts.size(0), np = pend.size(0);
-    auto base = normal_base_samples(c_.samples, nb + np + q, c_.seed);
+    auto base = normal_base_samples(c_.s->mc_samples, nb + np + q, c_.s->seed);
     const double sign = c_.maximize ? 1.0 : -1.0;
     std::vector<torch::Tensor> out;
     for (int64_t i = 0; i < X.size(0); ++i) {

@@ -19,32 +19,9 @@ namespace sozai {
 
 namespace {
 
-/// The settings of one multi-outcome acquisition.
-struct MOConfig {
-  AcquisitionKind kind;
-  std::vector<Outcome> outcomes;
-  std::vector<double> ref_point;
-  int64_t samples = 128;
-  uint64_t seed = 0;
-  double eta = 1e-6, tau = 1e-3, tau_relu = 1e-6;
-  int64_t max_baseline = 64;
-  int64_t chunk = 256;
-};
-
-MOConfig mo_config(const AcquisitionSpec& s) {
-  MOConfig c;
-  c.kind = s.kind;
-  c.outcomes = s.outcomes;
-  c.ref_point = s.ref_point;
-  c.samples = s.mc_samples;
-  c.seed = s.seed;
-  c.eta = s.sampling.eta;
-  c.tau = s.sampling.tau;
-  c.tau_relu = s.sampling.tau_relu;
-  c.max_baseline = s.sampling.max_baseline;
-  c.chunk = s.sampling.chunk > 0 ? s.sampling.chunk : 256;
-  return c;
-}
+/// A multi-outcome acquisition reads its spec directly (the acquisition's
+/// own, which outlives every scorer built on it).
+using MOConfig = AcquisitionSpec;
 
 uint64_t mix(uint64_t seed, uint64_t k) { return seed ^ (0x9E3779B97F4A7C15ULL * (k + 1)); }
 
@@ -74,8 +51,6 @@ Prepared prepare(const std::vector<const Surrogate*>& models, const torch::Tenso
   SOZAI_CHECK(Y.defined() && Y.dim() == 2 && Y.size(0) == X.size(0) && Y.size(1) == k,
               "multi-outcome acquisition: Y_observed must be [", X.size(0), ", ", k, "], got ",
               Y.defined() ? Y.sizes() : at::IntArrayRef{});
-  SOZAI_CHECK(c.samples >= 1 && c.chunk >= 1 && c.max_baseline >= 1 && c.eta > 0 && c.tau > 0 && c.tau_relu > 0,
-              "multi-outcome acquisition: samples, chunk, max_baseline must be >= 1 and eta, tau, tau_relu > 0");
   for (int64_t i = 0; i < k; ++i) (c.outcomes[i].is_objective() ? p.obj : p.con).push_back(i);
   const int64_t m = static_cast<int64_t>(p.obj.size());
   SOZAI_CHECK(m >= 1, "multi-outcome acquisition: no objective among the outcomes (only constraints)");
@@ -92,7 +67,7 @@ Prepared prepare(const std::vector<const Surrogate*>& models, const torch::Tenso
     auto col = Yc.select(1, j);
     feasible &= (o.direction == Outcome::Direction::AtMost ? (o.limit - col) : (col - o.limit)) >= 0;
     auto range = (col.max() - col.min()).item<double>();
-    p.eta.push_back(c.eta * (range > 0 ? range : std::max(1.0, std::abs(o.limit))));
+    p.eta.push_back(c.sampling.eta * (range > 0 ? range : std::max(1.0, std::abs(o.limit))));
   }
   std::vector<bool> maximize;
   for (auto j : p.obj) {
@@ -113,13 +88,13 @@ Prepared prepare(const std::vector<const Surrogate*>& models, const torch::Tenso
   // Baseline: feasible points by Pareto rank (how many feasible points
   // dominate them), then infeasible ones; at most max_baseline.
   const int64_t n = X.size(0);
-  if (n <= c.max_baseline) {
+  if (n <= c.sampling.max_baseline) {
     p.baseline = X.to(candidates.options());
   } else {
     auto a = oriented.unsqueeze(1), b = oriented.unsqueeze(0);
     auto dominates = ((b >= a).all(2) & (b > a).any(2) & feasible.unsqueeze(0));  // [i, j]: j dominates i
     auto rank = dominates.sum(1).to(torch::kFloat64) + feasible.logical_not().to(torch::kFloat64) * (n + 1);
-    auto order = std::get<1>(rank.sort(/*stable=*/true, 0, false)).slice(0, 0, c.max_baseline);
+    auto order = std::get<1>(rank.sort(/*stable=*/true, 0, false)).slice(0, 0, c.sampling.max_baseline);
     p.baseline = X.index_select(0, order.to(X.device())).to(candidates.options());
   }
   return p;
@@ -134,13 +109,13 @@ class StepScorer {
     const int64_t nb = p.baseline.size(0);
     auto fixed = torch::cat({p.baseline, batch}, 0);
     for (size_t i = 0; i < models.size(); ++i)
-      samplers_.emplace_back(*models[i], fixed, normal_base_samples(c.samples, fixed.size(0) + 1, mix(c.seed, i)));
+      samplers_.emplace_back(*models[i], fixed, normal_base_samples(c.mc_samples, fixed.size(0) + 1, mix(c.seed, i)));
     // Fixed points' samples in original units: [S, fixed] per outcome.
     std::vector<torch::Tensor> f;
     for (size_t i = 0; i < models.size(); ++i) f.push_back(models[i]->untransform_outcome(samplers_[i].fixed_samples()));
     auto Yn = normalised(f);                  // [S, fixed, m]
     auto hard = hard_feasible(f);             // [S, fixed]
-    const int64_t S = c.samples;
+    const int64_t S = c.mc_samples;
     if (p.kind == AcquisitionKind::qParEGO) {
       const int64_t m = static_cast<int64_t>(p.obj.size());
       auto gen = at::detail::createCPUGenerator(mix(c.seed ^ 0x5A5A5A5AULL, static_cast<uint64_t>(pick)));
@@ -181,18 +156,18 @@ class StepScorer {
       f.push_back(models_[i]->untransform_outcome(samplers_[i].candidate_samples(C).t()));
     auto Yn = normalised(f);                               // [S, n, m]
     auto logfeas = log_feasibility(f, 0, C.size(0));       // [S, n]
-    const double S = static_cast<double>(c_.samples);
+    const double S = static_cast<double>(c_.mc_samples);
     if (p_.kind == AcquisitionKind::qNEHVI || p_.kind == AcquisitionKind::qLogNEHVI) {
       std::vector<torch::Tensor> per_sample;
-      for (int64_t s = 0; s < c_.samples; ++s)
+      for (int64_t s = 0; s < c_.mc_samples; ++s)
         per_sample.push_back(p_.kind == AcquisitionKind::qNEHVI ? hypervolume_improvement(boxes_[s], Yn[s])
-                                                    : log_hypervolume_improvement(boxes_[s], Yn[s], c_.tau));
+                                                    : log_hypervolume_improvement(boxes_[s], Yn[s], c_.sampling.tau));
       auto v = torch::stack(per_sample, 0);  // [S, n]
       if (p_.kind == AcquisitionKind::qNEHVI) return (v * logfeas.exp()).mean(0);
       return torch::logsumexp(v + logfeas, 0) - std::log(S);
     }
     auto g = scalarise(Yn);  // [S, n]
-    auto li = bo_detail::log_softplus_tau(g - best_.unsqueeze(1), c_.tau_relu) + logfeas;
+    auto li = bo_detail::log_softplus_tau(g - best_.unsqueeze(1), c_.sampling.tau_relu) + logfeas;
     return torch::logsumexp(li, 0) - std::log(S);
   }
 
@@ -266,7 +241,7 @@ class MultiOutcomeAcquisition final : public Acquisition {
  public:
   MultiOutcomeAcquisition(const AcquisitionSpec& spec, const std::vector<const Surrogate*>& models,
                           const AcquisitionData& data)
-      : Acquisition(spec), models_(models), c_(mo_config(spec)) {
+      : Acquisition(spec), models_(models), c_(this->spec()) {
     SOZAI_CHECK(data.Y.defined(), info().name, ": needs the observed outcomes (Y_observed)");
     auto Y = data.Y.dim() == 1 ? data.Y.unsqueeze(1) : data.Y;
     p_ = prepare(models_, data.X, Y, c_, data.X);
@@ -300,11 +275,11 @@ class MultiOutcomeAcquisition final : public Acquisition {
   std::unique_ptr<BatchBuilder> start_batch() const override {
     return std::make_unique<MultiOutcomeBatch>(models_, p_, c_, pending_);
   }
-  int64_t pool_chunk() const override { return c_.chunk; }
+  int64_t pool_chunk() const override { return chunk_or(256); }
 
  private:
   std::vector<const Surrogate*> models_;
-  MOConfig c_;
+  const MOConfig& c_;  // the acquisition's own spec
   Prepared p_;
   torch::Tensor pending_;
 };

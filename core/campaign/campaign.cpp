@@ -31,6 +31,16 @@ torch::Tensor Campaign::checked_outcomes(const torch::Tensor& Y, int64_t n, cons
   return V;
 }
 
+torch::Tensor Campaign::observed_outcomes() const {
+  return torch::tensor(values_, torch::kFloat64).reshape({num_observed(), num_outcomes()});
+}
+
+int64_t Campaign::best_position(const char* op, const std::vector<bool>& counts) const {
+  SOZAI_CHECK(!values_.empty(), op, ": no results have been told yet");
+  SOZAI_CHECK(num_outcomes() == 1, op, ": the campaign has ", num_outcomes(), " outcomes; use pareto_front()");
+  return campaign_detail::best_position(values_, maximize(), counts);
+}
+
 std::unique_ptr<Campaign> Campaign::from_json(const std::string& text, const std::string& origin) {
   const auto j = json_io::parse<StorageError>(text, origin);
   const auto format = json_io::required<std::string, StorageError>(j, "format", origin);

@@ -8,6 +8,7 @@
 /// interface.
 
 #include "core/campaign/campaign_config.h"
+#include "models/gp/exact_gp.h"
 
 #include <cstdint>
 #include <memory>
@@ -59,7 +60,7 @@ class Campaign {
   /// Every told candidate, in the order told.
   virtual Candidates observed() const = 0;
   /// Their outcomes, [n, num_outcomes()] float64.
-  virtual torch::Tensor observed_outcomes() const = 0;
+  torch::Tensor observed_outcomes() const;
   /// The best result in the objective's direction (multi-fidelity pools:
   /// at the target fidelity); InputError when nothing qualifies or the
   /// campaign has several outcomes (see pareto_front).
@@ -79,7 +80,12 @@ class Campaign {
   /// Whether the (first) objective is maximised.
   bool maximize() const;
   int64_t ask_count() const { return ask_count_; }
-  int64_t num_observed() const { return observed_outcomes().size(0); }
+  int64_t num_observed() const { return static_cast<int64_t>(values_.size()) / num_outcomes(); }
+  /// The GP hyperparameters of each outcome's last fit (warm starts of the
+  /// next; empty before the first model-based ask).
+  const std::vector<GPHyperparameters>& outcome_hyperparameters() const { return hypers_; }
+  /// The surrogate of the (first) outcome at the last model-based ask.
+  const Surrogate* model() const { return model_.get(); }
 
   /// A campaign of either kind from its saved state (the file's "format"
   /// decides; .h5/.hdf5 files hold pool campaigns). StorageError naming the
@@ -93,9 +99,17 @@ class Campaign {
   uint64_t ask_seed() const;
   /// Outcomes Y of n candidates as [n, num_outcomes()] float64, checked finite.
   torch::Tensor checked_outcomes(const torch::Tensor& Y, int64_t n, const char* op) const;
+  /// The position among the results of the best one in the objective's
+  /// direction, among those `counts` marks (all when empty); InputError
+  /// naming `op` when nothing is told, nothing counts, or the campaign has
+  /// several outcomes.
+  int64_t best_position(const char* op, const std::vector<bool>& counts = {}) const;
 
   CampaignConfig config_;
   int64_t ask_count_ = 0;
+  std::vector<double> values_;              ///< num_outcomes() per result, result by result
+  std::vector<GPHyperparameters> hypers_;   ///< last fitted per outcome
+  std::shared_ptr<Surrogate> model_;
 };
 
 /// The current format version of saved campaign state (1: before outcomes

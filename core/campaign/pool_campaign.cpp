@@ -243,10 +243,6 @@ Candidates PoolCampaign::observed() const {
   return Candidates(pool_.index_select(0, torch::tensor(observed_, torch::kInt64)), observed_);
 }
 
-torch::Tensor PoolCampaign::observed_outcomes() const {
-  return torch::tensor(values_, torch::kFloat64).reshape({static_cast<int64_t>(observed_.size()), num_outcomes()});
-}
-
 std::vector<int64_t> PoolCampaign::pareto_front() const {
   std::vector<int64_t> out;
   for (auto k : feasible_front(observed_outcomes(), outcomes())) out.push_back(observed_[k]);
@@ -254,14 +250,11 @@ std::vector<int64_t> PoolCampaign::pareto_front() const {
 }
 
 BestResult PoolCampaign::best() const {
-  SOZAI_CHECK(!observed_.empty(), "PoolCampaign::best: no results have been told yet");
-  SOZAI_CHECK(outcomes().size() == 1, "PoolCampaign::best: the campaign has ", outcomes().size(),
-              " outcomes; use pareto_front()");
   // Multi-fidelity: only results at the target fidelity count.
   std::vector<bool> counts;
   if (config_.multi_fidelity())
     for (auto r : observed_) counts.push_back(fidelity_of(r) == target_fidelity());
-  const int64_t b = best_position(values_, maximize(), counts);
+  const int64_t b = best_position("PoolCampaign::best", counts);
   SOZAI_CHECK(b >= 0, "PoolCampaign::best: no result at the target fidelity ", target_fidelity(), " yet");
   return {Candidates(pool_.slice(0, observed_[b], observed_[b] + 1).clone(), {observed_[b]}), values_[b], b};
 }

@@ -50,7 +50,6 @@ class PoolCampaign : public Campaign {
   void cancel(int64_t row);
   Candidates pending() const override;
   Candidates observed() const override;
-  torch::Tensor observed_outcomes() const override;
   BestResult best() const override;
   std::string to_json() const override;
   /// ".h5"/".hdf5" -> HDF5 (needs SOZAI_WITH_HDF5), anything else -> JSON.
@@ -72,11 +71,6 @@ class PoolCampaign : public Campaign {
   /// Observed rows that satisfy every outcome constraint and that no other
   /// such row dominates in the objectives (one objective: the best rows).
   std::vector<int64_t> pareto_front() const;
-  /// The GP hyperparameters of each outcome's last fit (warm starts of the
-  /// next; empty before the first model-based ask).
-  const std::vector<GPHyperparameters>& outcome_hyperparameters() const { return hypers_; }
-  /// The surrogate of the (first) outcome at the last model-based ask.
-  const Surrogate* model() const { return model_.get(); }
 
  private:
   friend struct PoolCampaignState;
@@ -89,10 +83,7 @@ class PoolCampaign : public Campaign {
 
   torch::Tensor pool_;  // [N, d] float64, CPU
   std::vector<int64_t> observed_;
-  std::vector<double> values_;  // num_outcomes() per observed row
   std::vector<int64_t> pending_;
-  std::vector<GPHyperparameters> hypers_;     // last fitted per outcome, warm starts of the next fit
-  std::shared_ptr<Surrogate> model_;
   std::shared_ptr<const GraphBatch> graphs_;  // surrogate gnn / gnn-dkl
 };
 

@@ -54,10 +54,6 @@ Candidates SpaceCampaign::observed() const { return Candidates(rows_tensor(obser
 
 Candidates SpaceCampaign::pending() const { return Candidates(rows_tensor(pending_, space_.raw_width())); }
 
-torch::Tensor SpaceCampaign::observed_outcomes() const {
-  return torch::tensor(values_, torch::kFloat64).reshape({static_cast<int64_t>(observed_.size()), num_outcomes()});
-}
-
 torch::Tensor SpaceCampaign::random_candidates(int64_t q, uint64_t seed) const {
   try {
     return space_.sample(q, seed, /*sobol=*/true);
@@ -171,10 +167,7 @@ void SpaceCampaign::cancel(const Candidates& candidates) {
 }
 
 BestResult SpaceCampaign::best() const {
-  SOZAI_CHECK(!observed_.empty(), "SpaceCampaign::best: no results have been told yet");
-  SOZAI_CHECK(num_outcomes() == 1, "SpaceCampaign::best: the campaign has ", num_outcomes(),
-              " outcomes; use pareto_front()");
-  const int64_t b = best_position(values_, maximize());
+  const int64_t b = best_position("SpaceCampaign::best");
   return {Candidates(rows_tensor({observed_[b]}, space_.raw_width())), values_[b], b};
 }
 

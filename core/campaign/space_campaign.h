@@ -45,7 +45,6 @@ class SpaceCampaign : public Campaign {
   void cancel(const std::vector<double>& candidate);
   Candidates pending() const override;
   Candidates observed() const override;
-  torch::Tensor observed_outcomes() const override;
   BestResult best() const override;
   std::string to_json() const override;
   /// Saves the full state as JSON (written to a temporary file and renamed).
@@ -60,11 +59,6 @@ class SpaceCampaign : public Campaign {
   /// Rows of observed_candidates() that satisfy every outcome constraint and
   /// that no other such row dominates (one objective: the best rows).
   std::vector<int64_t> pareto_front() const;
-  /// The GP hyperparameters of each outcome's last fit (empty before the
-  /// first model-based ask); warm starts of the next.
-  const std::vector<GPHyperparameters>& outcome_hyperparameters() const { return hypers_; }
-  /// The surrogate of the first outcome at the last model-based ask.
-  const Surrogate* model() const { return model_.get(); }
 
  private:
   torch::Tensor random_candidates(int64_t q, uint64_t seed) const;
@@ -74,10 +68,7 @@ class SpaceCampaign : public Campaign {
 
   DesignSpace space_;
   std::vector<std::vector<double>> observed_;  // raw candidates
-  std::vector<double> values_;                 // num_outcomes() per observed row
   std::vector<std::vector<double>> pending_;
-  std::vector<GPHyperparameters> hypers_;
-  std::shared_ptr<Surrogate> model_;
 };
 
 }  // namespace sozai

@@ -133,12 +133,7 @@ GraphOutput CompositionNet::forward(const GraphBatch& graphs, const torch::Tenso
   }
   auto pooled = pool_->forward(h, log_w, graph_of, b);  // [B, H]
 
-  auto head_in = pooled;
-  if (c.condition_dim > 0) {
-    head_in = torch::cat({pooled, conditions.to(pooled.options())}, 1);
-  }
-  auto out = head_->forward(head_in);
-  return GraphOutput{out.select(1, 0), out.select(1, 1), pooled};
+  return head_output(head_, pooled, conditions);
 }
 
 std::shared_ptr<GraphModel> make_composition_net(const GraphModelConfig& config) {

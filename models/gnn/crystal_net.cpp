@@ -90,12 +90,7 @@ GraphOutput CrystalGraphNet::forward(const GraphBatch& graphs, const torch::Tens
     pooled = pool_nodes(h, graphs.ptr, "mean");
   }
 
-  auto head_in = pooled;
-  if (c.condition_dim > 0) {
-    head_in = torch::cat({pooled, conditions.to(pooled.options())}, 1);
-  }
-  auto out = head_->forward(head_in);
-  return GraphOutput{out.select(1, 0), out.select(1, 1), pooled};
+  return head_output(head_, pooled, conditions);
 }
 
 std::shared_ptr<GraphModel> make_crystal_graph_net(const GraphModelConfig& config) {

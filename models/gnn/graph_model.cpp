@@ -77,5 +77,13 @@ void GraphModel::check_input(const GraphBatch& g, const torch::Tensor& condition
   }
 }
 
+GraphOutput GraphModel::head_output(torch::nn::Sequential& head, const torch::Tensor& pooled,
+                                    const torch::Tensor& conditions) const {
+  auto head_in = pooled;
+  if (config_.condition_dim > 0) head_in = torch::cat({pooled, conditions.to(pooled.options())}, 1);
+  auto out = head->forward(head_in);
+  return GraphOutput{out.select(1, 0), out.select(1, 1), pooled};
+}
+
 }  // namespace gnn
 }  // namespace sozai

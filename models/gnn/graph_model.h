@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
 
 namespace sozai {
 namespace gnn {
@@ -58,6 +59,11 @@ class GraphModel : public torch::nn::Module {
   /// within range and never joins two graphs, node_weight (when present)
   /// is finite, >= 0 and sums to > 0 per graph. InputError / DeviceError.
   void check_input(const GraphBatch& graphs, const torch::Tensor& conditions, bool needs_edges) const;
+  /// The head's mean and log variance for pooled graph states [B, H], the
+  /// per-graph conditions [B, C] appended when the model takes them; the
+  /// pooled states are the embedding.
+  GraphOutput head_output(torch::nn::Sequential& head, const torch::Tensor& pooled,
+                          const torch::Tensor& conditions) const;
 
  private:
   GraphModelConfig config_;

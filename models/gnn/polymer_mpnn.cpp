@@ -117,10 +117,7 @@ GraphOutput PolymerMPNN::forward(const GraphBatch& g, const torch::Tensor& condi
   } else {
     pooled = kernels::segment_mean(nodes, ptr);
   }
-  auto head_input = pooled;
-  if (c.condition_dim > 0) head_input = torch::cat({pooled, conditions.to(device, dtype)}, 1);
-  const auto out = head_->forward(head_input);
-  return GraphOutput{out.select(1, 0), out.select(1, 1), pooled};
+  return head_output(head_, pooled, conditions);
 }
 
 std::shared_ptr<GraphModel> make_polymer_mpnn(const GraphModelConfig& config) {
