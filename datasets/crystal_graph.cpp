@@ -160,17 +160,27 @@ torch::Tensor gaussian_expansion(const torch::Tensor& distance, double cutoff, i
   return out;
 }
 
+namespace {
+/// The graphs build() made, as a batch.
+GraphBatch as_batch(Built&& b) {
+  GraphBatch out;
+  out.kind = "crystal";
+  out.x = std::move(b.x);
+  out.edge_index = std::move(b.edge_index);
+  out.edge_attr = std::move(b.edge_attr);
+  out.atomic_number = std::move(b.atomic_number);
+  out.distance = std::move(b.distance);
+  out.image = std::move(b.image);
+  out.node_weight = std::move(b.node_weight);
+  out.ptr = std::move(b.ptr);
+  out.edge_ptr = std::move(b.edge_ptr);
+  out.batch = std::move(b.batch);
+  return out;
+}
+}  // namespace
+
 MaterialGraph crystal_graph(const Structure& structure, const CrystalGraphConfig& config) {
-  Built b = build({&structure}, config, "crystal_graph");
-  MaterialGraph g;
-  g.kind = "crystal";
-  g.x = std::move(b.x);
-  g.edge_index = std::move(b.edge_index);
-  g.edge_attr = std::move(b.edge_attr);
-  g.atomic_number = std::move(b.atomic_number);
-  g.distance = std::move(b.distance);
-  g.image = std::move(b.image);
-  g.node_weight = std::move(b.node_weight);
+  MaterialGraph g = as_batch(build({&structure}, config, "crystal_graph")).graph(0);
   g.positions = structure.cart_coords.to(torch::kFloat64).clone();
   g.lattice = structure.lattice.to(torch::kFloat64).clone();
   return g;
@@ -185,20 +195,7 @@ GraphBatch crystal_graphs(const std::vector<Structure>& structures, const Crysta
   std::vector<const Structure*> ptrs;
   ptrs.reserve(structures.size());
   for (const auto& s : structures) ptrs.push_back(&s);
-  Built b = build(ptrs, config, "crystal_graphs");
-  GraphBatch out;
-  out.kind = "crystal";
-  out.x = std::move(b.x);
-  out.edge_index = std::move(b.edge_index);
-  out.edge_attr = std::move(b.edge_attr);
-  out.atomic_number = std::move(b.atomic_number);
-  out.distance = std::move(b.distance);
-  out.image = std::move(b.image);
-  out.node_weight = std::move(b.node_weight);
-  out.ptr = std::move(b.ptr);
-  out.edge_ptr = std::move(b.edge_ptr);
-  out.batch = std::move(b.batch);
-  return out;
+  return as_batch(build(ptrs, config, "crystal_graphs"));
 }
 
 GraphBatch crystal_graphs(const std::vector<std::string>& texts, const CrystalGraphConfig& config) {

@@ -339,15 +339,7 @@ RawGraph build_raw(const std::string& smiles, const std::string& at) {
 MaterialGraph to_graph(RawGraph&& r) {
   std::vector<RawGraph> one;
   one.push_back(std::move(r));
-  GraphBatch b = assemble(one, one[0].polymer ? "polymer" : "molecule", nullptr);
-  MaterialGraph g;
-  g.kind = b.kind;
-  g.x = b.x;
-  g.edge_index = b.edge_index;
-  g.edge_attr = b.edge_attr;
-  g.atomic_number = b.atomic_number;
-  g.periodic = b.periodic;
-  return g;
+  return assemble(one, one[0].polymer ? "polymer" : "molecule", nullptr).graph(0);
 }
 
 /// Runs body(i, at) for i in [0, n) over LibTorch's threads. The lowest
@@ -546,16 +538,7 @@ PolymerFeatures polymer_features(const std::vector<std::string>& smiles, int64_t
 }
 
 torch::Tensor morgan_fingerprint(const std::string& smiles, int64_t radius, int64_t n_bits) {
-#ifdef SOZAI_WITH_RDKIT
-  check_fingerprint_args("morgan_fingerprint", radius, n_bits);
-  auto out = torch::zeros({(n_bits + 63) / 64}, torch::kInt64);
-  fingerprint_words(morgan_generator(radius, n_bits), *parse_smiles(smiles, where("morgan_fingerprint", -1)),
-                    out.data_ptr<int64_t>());
-  return out;
-#else
-  require_feature("rdkit", "morgan_fingerprint");
-  return {};
-#endif
+  return morgan_fingerprint(std::vector<std::string>{smiles}, radius, n_bits)[0];
 }
 
 torch::Tensor morgan_fingerprint(const std::vector<std::string>& smiles, int64_t radius, int64_t n_bits) {
@@ -568,16 +551,7 @@ torch::Tensor morgan_fingerprint(const std::vector<std::string>& smiles, int64_t
 }
 
 torch::Tensor morgan_counts(const std::string& smiles, int64_t radius, int64_t n_bits) {
-#ifdef SOZAI_WITH_RDKIT
-  check_fingerprint_args("morgan_counts", radius, n_bits);
-  auto out = torch::zeros({n_bits}, torch::kInt32);
-  fingerprint_counts(morgan_generator(radius, n_bits), *parse_smiles(smiles, where("morgan_counts", -1)),
-                     out.data_ptr<int32_t>());
-  return out;
-#else
-  require_feature("rdkit", "morgan_counts");
-  return {};
-#endif
+  return morgan_counts(std::vector<std::string>{smiles}, radius, n_bits)[0];
 }
 
 torch::Tensor morgan_counts(const std::vector<std::string>& smiles, int64_t radius, int64_t n_bits) {

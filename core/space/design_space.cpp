@@ -193,22 +193,23 @@ Parameter choice_parameter(const std::string& name, ParameterType type, const st
 
 DesignSpace& DesignSpace::add_categorical(const std::string& name, const std::vector<std::string>& choices,
                                           const torch::Tensor& descriptors) {
-  check_new_name(name);
-  params_.push_back(choice_parameter(name, ParameterType::Categorical, choices, descriptors));
-  return *this;
+  return add_choice(name, ParameterType::Categorical, choices, descriptors);
 }
 
 DesignSpace& DesignSpace::add_molecules(const std::string& name, const std::vector<std::string>& smiles,
                                         const torch::Tensor& descriptors) {
-  check_new_name(name);
-  params_.push_back(choice_parameter(name, ParameterType::Molecule, smiles, descriptors));
-  return *this;
+  return add_choice(name, ParameterType::Molecule, smiles, descriptors);
 }
 
 DesignSpace& DesignSpace::add_structures(const std::string& name, const std::vector<std::string>& texts,
                                          const torch::Tensor& descriptors) {
+  return add_choice(name, ParameterType::Structure, texts, descriptors);
+}
+
+DesignSpace& DesignSpace::add_choice(const std::string& name, ParameterType type,
+                                     const std::vector<std::string>& values, const torch::Tensor& descriptors) {
   check_new_name(name);
-  params_.push_back(choice_parameter(name, ParameterType::Structure, texts, descriptors));
+  params_.push_back(choice_parameter(name, type, values, descriptors));
   return *this;
 }
 

@@ -154,6 +154,8 @@ class DesignSpace {
 
  private:
   void check_new_name(const std::string& name) const;
+  DesignSpace& add_choice(const std::string& name, ParameterType type, const std::vector<std::string>& values,
+                          const torch::Tensor& descriptors);
   int64_t offset(size_t param) const;
   double term_value(const double* candidate, const std::string& term) const;
   void map_unit(const double* u, double* out) const;

@@ -13,13 +13,7 @@ namespace {
 
 /// int32 tensor -> int32 numpy array (counts stay 4 bytes per slot, as in
 /// RDKit's GetCountFingerprintAsNumPy, instead of to_numpy_any's int64).
-py::array_t<int32_t> to_numpy_int32(const torch::Tensor& t) {
-  auto c = t.detach().to(torch::kCPU, torch::kInt32).contiguous();
-  std::vector<py::ssize_t> shape(c.sizes().begin(), c.sizes().end());
-  py::array_t<int32_t> out(shape);
-  std::memcpy(out.mutable_data(), c.data_ptr<int32_t>(), sizeof(int32_t) * c.numel());
-  return out;
-}
+py::array_t<int32_t> to_numpy_int32(const torch::Tensor& t) { return tensor_to_numpy<int32_t>(t); }
 
 py::dict composite_dict(const PolymerComposite& c) {
   py::dict filler;
@@ -31,6 +25,29 @@ py::dict composite_dict(const PolymerComposite& c) {
   out["filler_composition"] = filler;
   out["volume_fraction"] = c.volume_fraction;
   return out;
+}
+
+using Many = torch::Tensor (*)(const std::vector<std::string>&, int64_t, int64_t);
+using One = torch::Tensor (*)(const std::string&, int64_t, int64_t);
+
+/// A fingerprint for a list of SMILES (the GIL released while RDKit works)
+/// and for one, under one name.
+template <typename Convert>
+void def_fingerprint(py::module_& m, const char* name, Many many, One one, Convert convert, const char* doc) {
+  m.def(
+      name,
+      [many, convert](const std::vector<std::string>& smiles, int64_t radius, int64_t n_bits) {
+        torch::Tensor t;
+        {
+          py::gil_scoped_release nogil;
+          t = many(smiles, radius, n_bits);
+        }
+        return convert(t);
+      },
+      py::arg("smiles"), py::arg("radius") = 2, py::arg("n_bits") = 2048, doc);
+  m.def(
+      name, [one, convert](const std::string& smiles, int64_t radius, int64_t n_bits) { return convert(one(smiles, radius, n_bits)); },
+      py::arg("smiles"), py::arg("radius") = 2, py::arg("n_bits") = 2048, doc);
 }
 
 }  // namespace
@@ -91,46 +108,16 @@ void bind_polymer(py::module_& root) {
       "rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits).GetFingerprint(\n"
       "Chem.MolFromSmiles(smiles)); end markers stay in as RDKit's dummy atoms.\n\n"
       ">>> sozai.featurize.morgan_fingerprint('*CC*', radius=2, n_bits=2048).shape\n(32,)";
-  m.def(
-      "morgan_fingerprint",
-      [](const std::vector<std::string>& smiles, int64_t radius, int64_t n_bits) {
-        torch::Tensor t;
-        {
-          py::gil_scoped_release nogil;
-          t = morgan_fingerprint(smiles, radius, n_bits);
-        }
-        return to_numpy_int64(t);
-      },
-      py::arg("smiles"), py::arg("radius") = 2, py::arg("n_bits") = 2048, fp_doc);
-  m.def(
-      "morgan_fingerprint",
-      [](const std::string& smiles, int64_t radius, int64_t n_bits) {
-        return to_numpy_int64(morgan_fingerprint(smiles, radius, n_bits));
-      },
-      py::arg("smiles"), py::arg("radius") = 2, py::arg("n_bits") = 2048, fp_doc);
+  def_fingerprint(m, "morgan_fingerprint", static_cast<Many>(&morgan_fingerprint), static_cast<One>(&morgan_fingerprint),
+                  to_numpy_int64, fp_doc);
 
   const char* counts_doc =
       "Hashed Morgan counts: int32 [n_bits] for one SMILES, [n, n_bits] for a list.\n\n"
       "Equal to RDKit's GetMorganGenerator(radius=radius, fpSize=n_bits)\n"
       ".GetCountFingerprintAsNumPy(Chem.MolFromSmiles(smiles)).\n\n"
       ">>> int(sozai.featurize.morgan_counts('*CC*', n_bits=64).sum()) > 0\nTrue";
-  m.def(
-      "morgan_counts",
-      [](const std::vector<std::string>& smiles, int64_t radius, int64_t n_bits) {
-        torch::Tensor t;
-        {
-          py::gil_scoped_release nogil;
-          t = morgan_counts(smiles, radius, n_bits);
-        }
-        return to_numpy_int32(t);
-      },
-      py::arg("smiles"), py::arg("radius") = 2, py::arg("n_bits") = 2048, counts_doc);
-  m.def(
-      "morgan_counts",
-      [](const std::string& smiles, int64_t radius, int64_t n_bits) {
-        return to_numpy_int32(morgan_counts(smiles, radius, n_bits));
-      },
-      py::arg("smiles"), py::arg("radius") = 2, py::arg("n_bits") = 2048, counts_doc);
+  def_fingerprint(m, "morgan_counts", static_cast<Many>(&morgan_counts), static_cast<One>(&morgan_counts), to_numpy_int32,
+                  counts_doc);
 
   py::class_<PolymerBlend>(m, "PolymerBlend",
                            "A blend or copolymer: components' graphs (GraphBatch, graph i = component i),\n"

@@ -9,7 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 
@@ -17,40 +19,41 @@ namespace sozai {
 namespace py = pybind11;
 using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
-/// Copies a float64 numpy array of rank `rank` (or any rank if -1) into a
-/// CPU float64 tensor; `what` names the argument in errors.
-inline torch::Tensor to_tensor(const DoubleArray& a, int rank, const char* what) {
+/// Copies a numpy array of T and rank `rank` (or any rank if -1) into a CPU
+/// tensor of T; `what` names the argument in errors.
+template <typename T>
+torch::Tensor array_to_tensor(const py::array_t<T, py::array::c_style | py::array::forcecast>& a, int rank,
+                              const char* what) {
   SOZAI_CHECK(rank < 0 || a.ndim() == rank, what, " must be a ", rank, "-D array, got ", a.ndim(), "-D");
   std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
-  return torch::from_blob(const_cast<double*>(a.data()), shape, torch::kFloat64).clone();
+  return torch::from_blob(const_cast<T*>(a.data()), shape, c10::CppTypeToScalarType<T>::value).clone();
 }
 
-/// Copies a tensor (any device/dtype) into a new float64 numpy array.
-inline py::array_t<double> to_numpy(const torch::Tensor& t) {
-  auto c = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+/// Copies a tensor (any device and dtype) into a new numpy array of T.
+template <typename T>
+py::array_t<T> tensor_to_numpy(const torch::Tensor& t) {
+  auto c = t.detach().to(torch::kCPU, c10::CppTypeToScalarType<T>::value).contiguous();
   std::vector<py::ssize_t> shape(c.sizes().begin(), c.sizes().end());
-  py::array_t<double> out(shape);
-  std::memcpy(out.mutable_data(), c.data_ptr<double>(), sizeof(double) * c.numel());
+  py::array_t<T> out(shape);
+  std::memcpy(out.mutable_data(), c.template data_ptr<T>(), sizeof(T) * c.numel());
   return out;
 }
+
+/// A float64 numpy array as a CPU float64 tensor.
+inline torch::Tensor to_tensor(const DoubleArray& a, int rank, const char* what) {
+  return array_to_tensor<double>(a, rank, what);
+}
+/// A tensor as a new float64 numpy array.
+inline py::array_t<double> to_numpy(const torch::Tensor& t) { return tensor_to_numpy<double>(t); }
 
 using IndexArray = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
 
-/// Copies an integer numpy array (cast to int64) into a CPU int64 tensor.
+/// An integer numpy array (cast to int64) as a CPU int64 tensor.
 inline torch::Tensor to_index_tensor(const IndexArray& a, int rank, const char* what) {
-  SOZAI_CHECK(rank < 0 || a.ndim() == rank, what, " must be a ", rank, "-D array, got ", a.ndim(), "-D");
-  std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
-  return torch::from_blob(const_cast<int64_t*>(a.data()), shape, torch::kInt64).clone();
+  return array_to_tensor<int64_t>(a, rank, what);
 }
-
-/// Copies an integer tensor (any device) into a new int64 numpy array.
-inline py::array_t<int64_t> to_numpy_int64(const torch::Tensor& t) {
-  auto c = t.detach().to(torch::kCPU, torch::kInt64).contiguous();
-  std::vector<py::ssize_t> shape(c.sizes().begin(), c.sizes().end());
-  py::array_t<int64_t> out(shape);
-  std::memcpy(out.mutable_data(), c.data_ptr<int64_t>(), sizeof(int64_t) * c.numel());
-  return out;
-}
+/// An integer tensor as a new int64 numpy array.
+inline py::array_t<int64_t> to_numpy_int64(const torch::Tensor& t) { return tensor_to_numpy<int64_t>(t); }
 
 /// Copies a tensor into numpy keeping its kind: float32/float64 stay as
 /// they are, integers become int64, bool stays bool; None if undefined.
@@ -61,7 +64,7 @@ inline py::object to_numpy_any(const torch::Tensor& t) {
   auto copy = [&](auto tag) {
     using T = decltype(tag);
     py::array_t<T> out(shape);
-    std::memcpy(out.mutable_data(), c.data_ptr<T>(), sizeof(T) * c.numel());
+    std::memcpy(out.mutable_data(), c.template data_ptr<T>(), sizeof(T) * c.numel());
     return py::object(std::move(out));
   };
   switch (c.scalar_type()) {
