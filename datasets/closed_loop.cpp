@@ -111,35 +111,47 @@ std::vector<std::vector<double>> numeric_descriptors(const json& p, size_t n_opt
   return out;
 }
 
+/// The name and type every parameters[] / measurements[] entry carries, and
+/// where the entry is ("config.json: parameters[2] ('temp')") for errors.
+struct EntryHead {
+  std::string name, type, where;
+};
+
+EntryHead entry_head(const json& e, const std::string& config_path, const char* list, size_t index) {
+  const std::string at = str(config_path, ": ", list, "[", index, "]");
+  EntryHead h;
+  h.name = json_string(e, "name", at);
+  h.where = at + " ('" + h.name + "')";
+  h.type = json_string(e, "type", h.where);
+  return h;
+}
+
 ParameterCoding parse_parameter(const json& p, const std::string& config_path, size_t index) {
-  const std::string where = str(config_path, ": parameters[", index, "]");
+  const EntryHead h = entry_head(p, config_path, "parameters", index);
+  const std::string& type = h.type;
   ParameterCoding c;
-  c.name = json_string(p, "name", where);
-  const std::string type = json_string(p, "type", where + " ('" + c.name + "')");
+  c.name = h.name;
   if (type == "continuous" || type == "discrete") {
     c.kind = ParameterCoding::Kind::kNumber;
   } else if (type == "categorical") {
-    c.options = json_options(p, where + " ('" + c.name + "')");
+    c.options = json_options(p, h.where);
     c.descriptors = numeric_descriptors(p, c.options.size());
     c.kind = c.descriptors.empty() ? ParameterCoding::Kind::kOneHot : ParameterCoding::Kind::kDescriptors;
   } else {
-    throw InputError(str(where, " ('", c.name,
-                         "'): expected type continuous, discrete or categorical, got '", type, "'"));
+    throw InputError(str(h.where, ": expected type continuous, discrete or categorical, got '", type, "'"));
   }
   return c;
 }
 
 MeasurementCoding parse_measurement(const json& m, const std::string& config_path, size_t index) {
-  const std::string where = str(config_path, ": measurements[", index, "]");
+  const EntryHead h = entry_head(m, config_path, "measurements", index);
   MeasurementCoding c;
-  c.name = json_string(m, "name", where);
-  const std::string type = json_string(m, "type", where + " ('" + c.name + "')");
-  if (type == "ordinal") {
+  c.name = h.name;
+  if (h.type == "ordinal") {
     c.ordinal = true;
-    c.options = json_options(m, where + " ('" + c.name + "')");
+    c.options = json_options(m, h.where);
   } else {
-    SOZAI_CHECK(type == "continuous", where, " ('", c.name,
-                "'): expected type continuous or ordinal, got '", type, "'");
+    SOZAI_CHECK(h.type == "continuous", h.where, ": expected type continuous or ordinal, got '", h.type, "'");
   }
   return c;
 }

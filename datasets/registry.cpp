@@ -27,61 +27,71 @@ namespace fs = std::filesystem;
 
 constexpr const char* kRaw = "https://raw.githubusercontent.com/";
 
-// Pinned sources (repository @ commit), as in shared/data/README.md.
-constexpr const char* kPvlab = "PV-Lab/Benchmarking/7585c51/";
-constexpr const char* kOlympus = "aspuru-guzik-group/olympus/440b6b5/src/olympus/datasets/";
-constexpr const char* kPolymers = "htang7415/Uncertianty_quantification_Polymer_informatics/b23377a/";
-constexpr const char* kCdvae = "txie-93/cdvae/f857f59/";
-constexpr const char* kCrabnet = "anthony-wang/CrabNet/457b4d4/";
-constexpr const char* kMpea = "CitrineInformatics/MPEA_dataset/d31e251/";
+/// A pinned upstream repository (as in shared/data/README.md).
+struct Upstream {
+  const char* repo;
+  const char* commit;
+  const char* licence;
+};
 
-/// A file whose upstream path is `source_path` under `repo_at_commit`.
-RegisteredFile file(const std::string& relative_path, const std::string& repo_at_commit,
-                    const std::string& source_path, const std::string& sha256) {
-  return RegisteredFile{relative_path, std::string(kRaw) + repo_at_commit + source_path, sha256};
+constexpr Upstream kPvlab{"PV-Lab/Benchmarking", "7585c51", "MIT"};
+constexpr Upstream kOlympus{"aspuru-guzik-group/olympus", "440b6b5", "MIT"};
+constexpr Upstream kPolymers{"htang7415/Uncertianty_quantification_Polymer_informatics", "b23377a", "Apache-2.0"};
+constexpr Upstream kCdvae{"txie-93/cdvae", "f857f59", "MIT"};
+constexpr Upstream kCrabnet{"anthony-wang/CrabNet", "457b4d4", "MIT"};
+constexpr Upstream kMpea{"CitrineInformatics/MPEA_dataset", "d31e251", "Apache-2.0"};
+
+/// "owner/name @commit, path": the provenance line shown to users.
+std::string source_line(const Upstream& u, const std::string& path) {
+  return std::string(u.repo) + " @" + u.commit + ", " + path;
 }
 
-DatasetInfo pvlab(const std::string& name, const std::string& title, const std::string& local,
-                  const std::string& upstream_display, const std::string& upstream_url_path,
-                  const std::string& sha256) {
+/// A file stored locally as `relative_path`, fetched from `url_path` (URL
+/// encoded) under the upstream commit.
+RegisteredFile file(const std::string& relative_path, const Upstream& u, const std::string& url_path,
+                    const std::string& sha256) {
+  return RegisteredFile{relative_path, std::string(kRaw) + u.repo + "/" + u.commit + "/" + url_path, sha256};
+}
+
+DatasetInfo dataset(const std::string& name, const std::string& title, const char* kind, const Upstream& u,
+                    const std::string& upstream_path, std::vector<RegisteredFile> files) {
   DatasetInfo d;
   d.name = name;
   d.title = title;
-  d.kind = "pvlab";
-  d.source = "PV-Lab/Benchmarking @7585c51, " + upstream_display;
-  d.licence = "MIT";
-  d.files = {file("pvlab-benchmarking/" + local, kPvlab, upstream_url_path, sha256)};
+  d.kind = kind;
+  d.source = source_line(u, upstream_path);
+  d.licence = u.licence;
+  d.files = std::move(files);
+  return d;
+}
+
+/// A PV-Lab closed-loop table: `upstream_path` as named upstream (shown),
+/// `url_path` percent-encoded.
+DatasetInfo pvlab(const std::string& name, const std::string& title, const std::string& local,
+                  const std::string& upstream_path, const std::string& url_path, const std::string& sha256) {
+  auto d = dataset(name, title, "pvlab", kPvlab, upstream_path,
+                   {file("pvlab-benchmarking/" + local, kPvlab, url_path, sha256)});
   d.closed_loop = true;
   d.single_objective = true;
   return d;
 }
 
+/// An Olympus closed-loop dataset: data.csv and config.json.
 DatasetInfo olympus(const std::string& name, const std::string& title, const std::string& data_sha,
                     const std::string& config_sha, bool single_objective) {
-  DatasetInfo d;
-  d.name = name;
-  d.title = title;
-  d.kind = "olympus";
-  d.source = "aspuru-guzik-group/olympus @440b6b5, src/olympus/datasets/dataset_" + name + "/";
-  d.licence = "MIT";
-  const std::string upstream = "dataset_" + name + "/";
-  d.files = {file("olympus/" + name + "/data.csv", kOlympus, upstream + "data.csv", data_sha),
-             file("olympus/" + name + "/config.json", kOlympus, upstream + "config.json", config_sha)};
+  const std::string upstream = "src/olympus/datasets/dataset_" + name + "/";
+  auto d = dataset(name, title, "olympus", kOlympus, upstream,
+                   {file("olympus/" + name + "/data.csv", kOlympus, upstream + "data.csv", data_sha),
+                    file("olympus/" + name + "/config.json", kOlympus, upstream + "config.json", config_sha)});
   d.closed_loop = true;
   d.single_objective = single_objective;
   return d;
 }
 
-DatasetInfo property(const std::string& name, const std::string& title, const std::string& source,
-                     const std::string& licence, RegisteredFile f) {
-  DatasetInfo d;
-  d.name = name;
-  d.title = title;
-  d.kind = "property";
-  d.source = source;
-  d.licence = licence;
-  d.files = {std::move(f)};
-  return d;
+/// A property table stored locally as `local`, `upstream_path` under u.
+DatasetInfo property(const std::string& name, const std::string& title, const Upstream& u, const std::string& local,
+                     const std::string& upstream_path, const std::string& sha256) {
+  return dataset(name, title, "property", u, upstream_path, {file(local, u, upstream_path, sha256)});
 }
 
 std::vector<DatasetInfo> build_registry() {
@@ -116,43 +126,32 @@ std::vector<DatasetInfo> build_registry() {
               "4907d43663c47481d8511dec43e25764cb5105180366cee6a85762e522d082c8", true),
       // ------------------------------------------------ property datasets
       property("tg_polymers", "Polymer glass-transition temperature (SMILES, degC)",
-               "htang7415/Uncertianty_quantification_Polymer_informatics @b23377a, data/Tg_Original.csv",
-               "Apache-2.0",
-               file("polymers/Tg_Original.csv", kPolymers, "data/Tg_Original.csv",
-                    "661e4d2ec4868b6dbe3289c33a5c6ffced05faece8ca41e9d1a2547b585cd111")),
+               kPolymers, "polymers/Tg_Original.csv", "data/Tg_Original.csv",
+               "661e4d2ec4868b6dbe3289c33a5c6ffced05faece8ca41e9d1a2547b585cd111"),
       property("eg_polymers", "Polymer band gap (SMILES, eV)",
-               "htang7415/Uncertianty_quantification_Polymer_informatics @b23377a, data/Eg_Original.csv",
-               "Apache-2.0",
-               file("polymers/Eg_Original.csv", kPolymers, "data/Eg_Original.csv",
-                    "b98ec9d1508b79980f3b31fb608ac1b5606bbe54c93dfc9e077a0e8ac5db4eee")),
+               kPolymers, "polymers/Eg_Original.csv", "data/Eg_Original.csv",
+               "b98ec9d1508b79980f3b31fb608ac1b5606bbe54c93dfc9e077a0e8ac5db4eee"),
       property("perov_5", "Cubic perovskites (CIF, formation energy, band gaps), validation split",
-               "txie-93/cdvae @f857f59, data/perov_5/val.csv", "MIT",
-               file("ceramics/perov_5_val.csv", kCdvae, "data/perov_5/val.csv",
-                    "326f401219901270374b71e2faff63df3a29a99fd26f469993b9f476b693daf2")),
+               kCdvae, "ceramics/perov_5_val.csv", "data/perov_5/val.csv",
+               "326f401219901270374b71e2faff63df3a29a99fd26f469993b9f476b693daf2"),
       property("matbench_dielectric", "Refractive index from composition (matbench_dielectric)",
-               "anthony-wang/CrabNet @457b4d4, data/matbench/dielectric.csv", "MIT",
-               file("ceramics/matbench_dielectric.csv", kCrabnet, "data/matbench/dielectric.csv",
-                    "6320d3da4c0f68e9248e26c058bf047b71f43ec687a6db6faf4f7bc4f4f21c9e")),
+               kCrabnet, "ceramics/matbench_dielectric.csv", "data/matbench/dielectric.csv",
+               "6320d3da4c0f68e9248e26c058bf047b71f43ec687a6db6faf4f7bc4f4f21c9e"),
       property("matbench_expt_gap", "Experimental band gap from composition (matbench_expt_gap)",
-               "anthony-wang/CrabNet @457b4d4, data/matbench/expt_gap.csv", "MIT",
-               file("ceramics/matbench_expt_gap.csv", kCrabnet, "data/matbench/expt_gap.csv",
-                    "3de82c37f1db3ab9bbd92366c96633f131913ded5db0969eb36216bdd11cef2f")),
+               kCrabnet, "ceramics/matbench_expt_gap.csv", "data/matbench/expt_gap.csv",
+               "3de82c37f1db3ab9bbd92366c96633f131913ded5db0969eb36216bdd11cef2f"),
       property("matbench_castelli", "Perovskite formation energy from composition (Castelli)",
-               "anthony-wang/CrabNet @457b4d4, data/matbench/castelli.csv", "MIT",
-               file("ceramics/matbench_castelli.csv", kCrabnet, "data/matbench/castelli.csv",
-                    "2aba6ff55450b269056de0e07362bd279d32abc8e4af04ca0100ecbb3e62bb97")),
+               kCrabnet, "ceramics/matbench_castelli.csv", "data/matbench/castelli.csv",
+               "2aba6ff55450b269056de0e07362bd279d32abc8e4af04ca0100ecbb3e62bb97"),
       property("mpea", "Multi-principal-element alloys, experimental mechanical properties",
-               "CitrineInformatics/MPEA_dataset @d31e251, MPEA_dataset.csv", "Apache-2.0",
-               file("alloys/MPEA_dataset.csv", kMpea, "MPEA_dataset.csv",
-                    "c5504d93fd324d1be26cf814d0694ee9ee95578d68a0b38aba6813b939fa2c5d")),
+               kMpea, "alloys/MPEA_dataset.csv", "MPEA_dataset.csv",
+               "c5504d93fd324d1be26cf814d0694ee9ee95578d68a0b38aba6813b939fa2c5d"),
       property("matbench_steels_yield", "Steel yield strength from composition (matbench_steels)",
-               "anthony-wang/CrabNet @457b4d4, data/matbench/steels_yield.csv", "MIT",
-               file("alloys/matbench_steels_yield.csv", kCrabnet, "data/matbench/steels_yield.csv",
-                    "a4232b4d83185f8c65c02dca6a013b85e220227d212e703d12586a4b5b9e9cf0")),
+               kCrabnet, "alloys/matbench_steels_yield.csv", "data/matbench/steels_yield.csv",
+               "a4232b4d83185f8c65c02dca6a013b85e220227d212e703d12586a4b5b9e9cf0"),
       property("magpie_elements", "Magpie elemental properties (97 elements)",
-               "anthony-wang/CrabNet @457b4d4, data/element_properties/magpie.csv", "MIT",
-               file("elements/magpie.csv", kCrabnet, "data/element_properties/magpie.csv",
-                    "402782379c950c10865b07c4e3044fe6a20c841aef6ffe81bcb912e0bf8de41d")),
+               kCrabnet, "elements/magpie.csv", "data/element_properties/magpie.csv",
+               "402782379c950c10865b07c4e3044fe6a20c841aef6ffe81bcb912e0bf8de41d"),
   };
 }
 

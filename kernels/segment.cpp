@@ -157,18 +157,25 @@ torch::Tensor grad_of_src(const torch::Tensor& grad_out, const torch::Tensor& gr
   return g.index_select(0, group);
 }
 
+/// Saves what both backward passes need: the reduction, the source shape,
+/// the grouping tensor (ptr or index) and the arg positions (empty unless
+/// max), which are not differentiable.
+variable_list save_forward(AutogradContext* ctx, const torch::Tensor& out, torch::Tensor arg, const torch::Tensor& src,
+                           const torch::Tensor& grouping, int64_t reduce) {
+  if (!arg.defined()) arg = torch::empty({0}, grouping.options());
+  ctx->saved_data["reduce"] = reduce;
+  ctx->saved_data["shape"] = src.sizes().vec();
+  ctx->save_for_backward({grouping, arg});
+  ctx->mark_non_differentiable({arg});
+  return {out, arg};
+}
+
 class SegmentFunction : public torch::autograd::Function<SegmentFunction> {
  public:
   static variable_list forward(AutogradContext* ctx, const torch::Tensor& src, const torch::Tensor& ptr,
                                int64_t reduce) {
-    torch::Tensor out, arg;
-    std::tie(out, arg) = segment_forward(src, ptr, static_cast<Reduce>(reduce));
-    if (!arg.defined()) arg = torch::empty({0}, ptr.options());
-    ctx->saved_data["reduce"] = reduce;
-    ctx->saved_data["shape"] = src.sizes().vec();
-    ctx->save_for_backward({ptr, arg});
-    ctx->mark_non_differentiable({arg});
-    return {out, arg};
+    auto result = segment_forward(src, ptr, static_cast<Reduce>(reduce));
+    return save_forward(ctx, std::get<0>(result), std::get<1>(result), src, ptr, reduce);
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
@@ -188,15 +195,9 @@ class ScatterFunction : public torch::autograd::Function<ScatterFunction> {
  public:
   static variable_list forward(AutogradContext* ctx, const torch::Tensor& src, const torch::Tensor& index,
                                int64_t dim_size, int64_t reduce) {
-    torch::Tensor out, arg;
-    std::tie(out, arg) = scatter_forward(src, index, dim_size, static_cast<Reduce>(reduce));
-    if (!arg.defined()) arg = torch::empty({0}, index.options());
-    ctx->saved_data["reduce"] = reduce;
     ctx->saved_data["dim_size"] = dim_size;
-    ctx->saved_data["shape"] = src.sizes().vec();
-    ctx->save_for_backward({index, arg});
-    ctx->mark_non_differentiable({arg});
-    return {out, arg};
+    auto result = scatter_forward(src, index, dim_size, static_cast<Reduce>(reduce));
+    return save_forward(ctx, std::get<0>(result), std::get<1>(result), src, index, reduce);
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();

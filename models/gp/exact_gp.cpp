@@ -216,12 +216,7 @@ Posterior ExactGP::latent_posterior(const torch::Tensor& X) const {
   return {mean.unsqueeze(1), var.unsqueeze(1)};
 }
 
-Posterior ExactGP::posterior(const torch::Tensor& X) const {
-  auto latent = latent_posterior(X);
-  Posterior out;
-  transform_.untransform_moments(latent.mean, latent.variance, &out.mean, &out.variance);
-  return out;
-}
+Posterior ExactGP::posterior(const torch::Tensor& X) const { return transform_.untransform(latent_posterior(X)); }
 
 torch::Tensor ExactGP::latent_covariance(const torch::Tensor& A, const torch::Tensor& B) const {
   check_fitted("latent_covariance");

@@ -150,12 +150,7 @@ Posterior MultiTaskGP::latent_posterior(const torch::Tensor& X) const {
   return {mean.unsqueeze(1), var.unsqueeze(1)};
 }
 
-Posterior MultiTaskGP::posterior(const torch::Tensor& X) const {
-  auto latent = latent_posterior(X);
-  Posterior out;
-  transform_.untransform_moments(latent.mean, latent.variance, &out.mean, &out.variance);
-  return out;
-}
+Posterior MultiTaskGP::posterior(const torch::Tensor& X) const { return transform_.untransform(latent_posterior(X)); }
 
 torch::Tensor MultiTaskGP::latent_covariance(const torch::Tensor& A, const torch::Tensor& B) const {
   check_fitted("latent_covariance");

@@ -154,6 +154,12 @@ torch::Tensor OutcomeTransform::inverse(const torch::Tensor& z) const {
   return w;
 }
 
+Posterior OutcomeTransform::untransform(const Posterior& latent) const {
+  Posterior out;
+  untransform_moments(latent.mean, latent.variance, &out.mean, &out.variance);
+  return out;
+}
+
 void OutcomeTransform::untransform_moments(const torch::Tensor& mean, const torch::Tensor& var, torch::Tensor* out_mean,
                                            torch::Tensor* out_var) const {
   SOZAI_ASSERT(fitted_);

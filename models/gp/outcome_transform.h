@@ -9,6 +9,8 @@
 #include <string>
 #include <torch/types.h>
 
+#include "models/surrogate.h"
+
 namespace sozai {
 
 /// "standardize", "log", "yeo-johnson" (alias "power"), or "auto": log when
@@ -35,6 +37,8 @@ class OutcomeTransform {
   /// for Yeo-Johnson.
   void untransform_moments(const torch::Tensor& mean, const torch::Tensor& var, torch::Tensor* out_mean,
                            torch::Tensor* out_var) const;
+  /// A latent-space posterior in original units (untransform_moments).
+  Posterior untransform(const Posterior& latent) const;
 
   /// The transform actually used after fit ("standardize", "log" or
   /// "yeo-johnson"): "auto" resolves at fit time.
