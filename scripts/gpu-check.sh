@@ -65,6 +65,12 @@ timeout 120 ./build-gpu/tests/sozai_tests "[cuda]" -s -r compact > "$OUT/cuda-te
 rc=$?
 tail -n 3 "$OUT/cuda-tests.txt" | tee -a "$OUT/summary.txt"
 log "CUDA tests exit code $rc"
+if [ "$rc" -eq 77 ]; then
+  # 77: every CUDA test skipped itself (no device visible to LibTorch); on a
+  # GPU node that is a failure, not a pass.
+  log "FAIL: CUDA tests skipped - LibTorch sees no CUDA device"
+  rc=1
+fi
 log "kernel tests (CPU and CUDA)"
 SOZAI_DATA_DIR=${SOZAI_DATA_DIR:-$PWD/../shared/data} timeout 120 ./build-gpu/tests/sozai_tests "[kernels]" \
   > "$OUT/kernel-tests.txt" 2>&1

@@ -8,6 +8,29 @@
 namespace sozai {
 namespace test {
 
+/// Exit code of a run in which a test skipped and none failed (main.cpp).
+constexpr int kSkipExitCode = 77;
+/// Set by SOZAI_SKIP; read by main.cpp.
+extern bool g_skipped;
+
+/// Marks the running test as skipped, with the reason in the report, and
+/// returns from it. CTest then shows the test as skipped, never as passed.
+#define SOZAI_SKIP(reason)           \
+  do {                               \
+    WARN("SKIPPED: " << reason);     \
+    ::sozai::test::g_skipped = true; \
+    return;                          \
+  } while (0)
+
+/// SOZAI_DATA_DIR, or skips the running test when it is not set.
+#define SOZAI_REQUIRE_DATA_DIR(var)                                  \
+  const char* var = std::getenv("SOZAI_DATA_DIR");                   \
+  if (!var) SOZAI_SKIP("SOZAI_DATA_DIR not set; real data not read")
+
+/// Skips the running test when no CUDA device is present.
+#define SOZAI_REQUIRE_CUDA() \
+  if (!torch::cuda::is_available()) SOZAI_SKIP("no CUDA device")
+
 /// Path of a committed fixture under tests/fixtures/datasets.
 inline std::string fixture(const std::string& name) {
   return std::string(SOZAI_TEST_FIXTURES) + "/datasets/" + name;

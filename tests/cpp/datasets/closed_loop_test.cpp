@@ -147,11 +147,7 @@ TEST_CASE("load_closed_loop: property datasets are refused", "[datasets][closed_
 }
 
 TEST_CASE("load_closed_loop: real PV-Lab and Olympus pools", "[datasets][closed_loop][data]") {
-  const char* dir = std::getenv("SOZAI_DATA_DIR");
-  if (!dir) {
-    WARN("SOZAI_DATA_DIR not set; skipping");
-    return;
-  }
+  SOZAI_REQUIRE_DATA_DIR(dir);
   struct Expected {
     const char* name;
     int64_t raw_rows;

@@ -280,11 +280,7 @@ TEST_CASE("critical_fraction: sum of fractions on either list", "[datasets][comp
 }
 
 TEST_CASE("parse_formula: every formula of the shared alloy and ceramic sets", "[datasets][composition]") {
-  const char* dir = std::getenv("SOZAI_DATA_DIR");
-  if (dir == nullptr) {
-    WARN("SOZAI_DATA_DIR not set; skipping");
-    return;
-  }
+  SOZAI_REQUIRE_DATA_DIR(dir);
   const std::vector<std::tuple<std::string, std::string, size_t>> sets = {
       {"alloys/MPEA_dataset.csv", "FORMULA", 1545},
       {"alloys/matbench_steels_yield.csv", "formula", 312},

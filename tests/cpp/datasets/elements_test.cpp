@@ -31,11 +31,7 @@ int count_members(bool (*on_list)(int)) {
 }  // namespace
 
 TEST_CASE("element table: every value equals magpie.csv", "[datasets][composition][elements]") {
-  const char* dir = std::getenv("SOZAI_DATA_DIR");
-  if (dir == nullptr) {
-    WARN("SOZAI_DATA_DIR not set; skipping");
-    return;
-  }
+  SOZAI_REQUIRE_DATA_DIR(dir);
   const auto t = sozai::read_csv(std::string(dir) + "/elements/magpie.csv", true);
   REQUIRE(t.header.size() == 1 + sozai::kNumElementProperties);
   CHECK(t.header[0] == "element");

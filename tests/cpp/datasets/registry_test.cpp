@@ -149,11 +149,7 @@ TEST_CASE("dataset_search_dirs: SOZAI_DATA_DIR, then the user cache", "[datasets
 }
 
 TEST_CASE("dataset_path: real files match their registered SHA-256", "[datasets][registry][data]") {
-  const char* dir = std::getenv("SOZAI_DATA_DIR");
-  if (!dir) {
-    WARN("SOZAI_DATA_DIR not set; skipping");
-    return;
-  }
+  SOZAI_REQUIRE_DATA_DIR(dir);
   for (const auto& d : sozai::dataset_registry()) {
     for (const auto& f : d.files) {
       INFO(d.name << ": " << f.relative_path);

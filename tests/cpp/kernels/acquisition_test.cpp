@@ -9,6 +9,7 @@
 #include <cmath>
 // Catch2 last: torch headers may pull in glog, whose CHECK must not win.
 #include <catch2/catch.hpp>
+#include "../test_util.h"
 
 using namespace sozai;
 using namespace sozai::kernels;
@@ -118,10 +119,7 @@ TEST_CASE("bad acquisition input gives clear errors", "[kernels][acquisition]") 
 }
 
 TEST_CASE("CUDA acquisition matches the CPU reference", "[kernels][acquisition][cuda]") {
-  if (!torch::cuda::is_available()) {
-    WARN("SKIPPED: no CUDA device");
-    return;
-  }
+  if (!torch::cuda::is_available()) SOZAI_SKIP("no CUDA device");
   for (auto dtype : {torch::kFloat64, torch::kFloat32}) {
     auto m = torch::randn({100000}, dtype) * 3;
     auto v = torch::rand({100000}, dtype) * 2 + 1e-6;

@@ -145,10 +145,7 @@ TEST_CASE("top-k inputs are checked", "[kernels][topk]") {
 }
 
 TEST_CASE("CUDA fused top-k matches the CPU reference", "[kernels][topk][cuda]") {
-  if (!torch::cuda::is_available()) {
-    WARN("SKIPPED: no CUDA device");
-    return;
-  }
+  if (!torch::cuda::is_available()) SOZAI_SKIP("no CUDA device");
   torch::manual_seed(8);
   for (auto dtype : {torch::kFloat32, torch::kFloat64}) {
     const int64_t n = 1 << 20;

@@ -15,6 +15,7 @@
 #include <vector>
 // Catch2 last: torch headers may pull in glog, whose CHECK must not win.
 #include <catch2/catch.hpp>
+#include "../test_util.h"
 
 using namespace sozai;
 using namespace sozai::kernels;
@@ -273,11 +274,7 @@ TEST_CASE("tanimoto empty inputs and bad input", "[kernels][kernel_matrix]") {
 }
 
 TEST_CASE("CUDA kernel_matrix and tanimoto match the CPU reference", "[kernels][kernel_matrix][cuda]") {
-  if (!torch::cuda::is_available()) {
-    // Catch2 v2 has no SKIP; a warning in the report, as in acquisition_test.
-    WARN("SKIPPED: no CUDA device; CUDA parity of kernel_matrix/tanimoto not checked");
-    return;
-  }
+  if (!torch::cuda::is_available()) SOZAI_SKIP("no CUDA device; CUDA parity of kernel_matrix/tanimoto not checked");
   torch::manual_seed(17);
   const auto cuda = torch::Device(torch::kCUDA);
   for (auto dt : {torch::kFloat64, torch::kFloat32}) {

@@ -388,10 +388,7 @@ TEST_CASE("neighbor_list rejects bad input with clear messages", "[kernels][neig
 }
 
 TEST_CASE("CUDA neighbor_list matches the CPU reference", "[kernels][neighbor_list][cuda]") {
-  if (!torch::cuda::is_available()) {
-    WARN("SKIPPED: no CUDA device");
-    return;
-  }
+  if (!torch::cuda::is_available()) SOZAI_SKIP("no CUDA device");
   std::vector<torch::Tensor> lats = {mat({5, 0, 0, 0, 5, 0, 0, 0, 5}), mat({1.6, 0, 0, 0.8, 1.4, 0, 0, 0, 2.0}),
                                      mat({4.0, 0, 0, 3.8, 1.1, 0, 3.6, 0.9, 1.3}), mat({9, 0, 0, 0, 8, 0, 0, 0, 7})};
   const int64_t sizes[] = {6, 1, 0, 40};

@@ -185,10 +185,7 @@ TEST_CASE("segment and scatter inputs are checked", "[kernels][segment]") {
 }
 
 TEST_CASE("CUDA segment and scatter reductions match the CPU reference", "[kernels][segment][cuda]") {
-  if (!torch::cuda::is_available()) {
-    WARN("SKIPPED: no CUDA device");
-    return;
-  }
+  if (!torch::cuda::is_available()) SOZAI_SKIP("no CUDA device");
   for (auto dtype : {torch::kFloat32, torch::kFloat64}) {
     for (auto reduce : {Reduce::Sum, Reduce::Mean, Reduce::Max}) {
       const int64_t E = 20000, B = 513;

@@ -375,10 +375,7 @@ TEST_CASE("CompositionNet: the same seed gives the same initial model", "[gnn][c
 }
 
 TEST_CASE("CompositionNet: CUDA matches CPU with the same weights", "[gnn][composition_net][cuda]") {
-  if (!torch::cuda::is_available()) {
-    WARN("SKIPPED: no CUDA device");
-    return;
-  }
+  if (!torch::cuda::is_available()) SOZAI_SKIP("no CUDA device");
   auto set = tiny_set(6);
   auto formulas = set.formulas;
   formulas.emplace_back("Fe");  // a graph without edges beside the others

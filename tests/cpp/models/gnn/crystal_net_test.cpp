@@ -316,10 +316,7 @@ TEST_CASE("CrystalGraphNet: the same seed gives the same initial model", "[gnn][
 }
 
 TEST_CASE("CrystalGraphNet: CUDA matches CPU with the same weights", "[gnn][crystal_net][cuda]") {
-  if (!torch::cuda::is_available()) {
-    WARN("SKIPPED: no CUDA device");
-    return;
-  }
+  if (!torch::cuda::is_available()) SOZAI_SKIP("no CUDA device");
   const auto set = tiny_set(6);
   const auto cpu_graphs = sozai::to_device(set.graphs, torch::kCPU, torch::kFloat64);
   const auto gpu_graphs = sozai::to_device(set.graphs, torch::kCUDA, torch::kFloat64);

@@ -420,10 +420,7 @@ TEST_CASE("polymer_mpnn: the same seed gives the same initial model", "[gnn][pol
 }
 
 TEST_CASE("polymer_mpnn: CUDA matches the CPU with the same weights", "[gnn][polymer_mpnn][cuda]") {
-  if (!torch::cuda::is_available()) {
-    WARN("SKIPPED: no CUDA device");
-    return;
-  }
+  if (!torch::cuda::is_available()) SOZAI_SKIP("no CUDA device");
   for (const auto dtype : {torch::kFloat64, torch::kFloat32}) {
     const double tol = dtype == torch::kFloat64 ? 1e-9 : 1e-4;
     INFO("dtype " << dtype << ", tolerance " << tol);

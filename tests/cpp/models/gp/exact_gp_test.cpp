@@ -11,6 +11,7 @@
 #include <cmath>
 // Catch2 last: torch headers may pull in glog, whose CHECK must not win.
 #include <catch2/catch.hpp>
+#include "../../test_util.h"
 
 using namespace sozai;
 
@@ -195,10 +196,7 @@ TEST_CASE("bad GP input gives clear errors", "[models][gp]") {
 }
 
 TEST_CASE("GP on CUDA matches the CPU", "[models][gp][cuda]") {
-  if (!torch::cuda::is_available()) {
-    WARN("SKIPPED: no CUDA device");
-    return;
-  }
+  if (!torch::cuda::is_available()) SOZAI_SKIP("no CUDA device");
   auto data = toy(30, 4);
   ExactGP cpu, gpu;
   GPHyperparameters h;
