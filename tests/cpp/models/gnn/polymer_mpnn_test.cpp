@@ -272,40 +272,54 @@ TEST_CASE("polymer_mpnn: overfits a dozen real Tg values and every parameter get
   // As the trainer does: fit the mean first (MSE), then the Gaussian NLL at
   // a lower rate; NLL from the start lets log_var absorb the error so the
   // mean lags, and at a high rate the shrinking variances make it jumpy.
-  const int warmup = 300, steps = 600;
+  //
+  // Each phase trains in rounds (300 MSE steps, then 100 at a time; the NLL
+  // phase 50 at a time) until its goal below is met, within a budget. A
+  // fixed step count is fragile: the NLL phase has short spikes whose timing
+  // depends on float rounding, i.e. on the SIMD path LibTorch picks at run
+  // time (an EPYC under avx2 stood at MSE 0.071 at step 600). Over seeds
+  // 0-11 under ATEN_CPU_CAPABILITY=default, avx2 and avx512, 4 of the 36
+  // runs missed a goal at the old fixed steps (300 and 600); in rounds all
+  // 36 met them within 400 MSE and 150 NLL steps, far inside the budgets.
   torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(3e-3));
   double mse0 = 0, nll0 = 0, mse_warm = 0, mse = 0, nll = 0;
-  for (int step = 0; step <= steps; ++step) {
-    opt.zero_grad();
-    const auto out = model->forward(batch, {});
-    const auto sq = (out.mean - y).pow(2).mean();
-    const auto nll_t = gaussian_nll(out, y);
-    if (step == 0) {
-      mse0 = sq.item<double>();
-      nll0 = nll_t.item<double>();
+  int warmup = 0, steps = 0;
+  // Runs `n` steps on the MSE (or NLL) loss; returns the MSE and NLL of the
+  // model after them, as measured in the next forward pass.
+  auto train = [&](int n, bool on_nll) {
+    for (int i = 0; i <= n; ++i) {
+      opt.zero_grad();
+      const auto out = model->forward(batch, {});
+      const auto sq = (out.mean - y).pow(2).mean();
+      const auto nll_t = gaussian_nll(out, y);
+      if (i == n) return std::make_pair(sq.item<double>(), nll_t.item<double>());
+      (on_nll ? nll_t : sq).backward();
+      opt.step();
     }
-    if (step == warmup) {
-      mse_warm = sq.item<double>();
-      static_cast<torch::optim::AdamOptions&>(opt.param_groups()[0].options()).lr(1e-3);
-    }
-    if (step == steps) {
-      mse = sq.item<double>();
-      nll = nll_t.item<double>();
-      break;
-    }
-    (step < warmup ? sq : nll_t).backward();
-    opt.step();
+    return std::make_pair(0.0, 0.0);
+  };
+  std::tie(mse0, nll0) = train(0, false);
+  for (int n = 300; warmup < 1500 && (warmup == 0 || mse_warm >= 0.01); n = 100) {
+    mse_warm = train(n, false).first;
+    warmup += n;
   }
+  static_cast<torch::optim::AdamOptions&>(opt.param_groups()[0].options()).lr(1e-3);
+  do {
+    std::tie(mse, nll) = train(50, true);
+    steps += 50;
+  } while ((mse >= 0.05 || nll >= nll0 - 1.0) && steps < 2000);
+  INFO(warmup << " MSE steps, then " << steps << " NLL steps");
   INFO("MSE " << mse0 << " -> " << mse_warm << " (after the MSE phase) -> " << mse << ", NLL " << nll0 << " -> "
               << nll);
   // Targets have unit variance and the initial MSE is ~0.9. The MSE phase
-  // memorises the 12 distinct polymers to MSE < 0.01 (seeds 0-5 reach
-  // 2e-9 .. 2e-3, a fall by a factor > 90); a forward that loses the
-  // graph, or a gradient that does not flow, stays near 1. The NLL phase may loosen the mean a little, yet it must
-  // stay within MSE 0.05 (seeds 0-5: 3e-4 .. 0.02). The NLL starts near 0.5
-  // (log_var ~ 0); even a perfect mean with log_var stuck at 0 gives NLL 0,
-  // so falling by more than 1 nat needs the variance head to learn small
-  // variances too (seeds 0-5 reach -1.0 .. -2.7).
+  // memorises the 12 distinct polymers to MSE < 0.01 (after 300 steps the
+  // 36 runs above stood at 2e-9 .. 0.016, a fall by a factor > 50); a
+  // forward that loses the graph, or a gradient that does not flow, stays
+  // near 1. The NLL phase may loosen the mean a little, yet it must stay
+  // within MSE 0.05. The NLL starts near 0.5 (log_var ~ 0); even a perfect
+  // mean with log_var stuck at 0 gives NLL 0, so falling by more than 1 nat
+  // needs the variance head to learn small variances too (most checkpoints
+  // of the 36 runs stood at -1.5 .. -4.4 below the start).
   CHECK(mse_warm < 0.01);
   CHECK(mse < 0.05);
   CHECK(nll < nll0 - 1.0);
@@ -454,3 +468,4 @@ TEST_CASE("polymer_mpnn: CUDA matches the CPU with the same weights", "[gnn][pol
     }
   }
 }
+
