@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <regex>
 #include <string>
 #include <vector>
 #include <torch/cuda.h>
@@ -224,11 +225,31 @@ TEST_CASE("CompositionNet: overfits a tiny real dataset and every parameter gets
   {
     auto loss = loss_of(m.forward(set.graphs, {}));
     loss.backward();
-    for (const auto& p : m.named_parameters()) {
+    // The output bias of an attention gate adds one constant to every score
+    // that a softmax normalises together, so its exact gradient is zero
+    // (softmax is shift-invariant): what a run shows there is float
+    // rounding of a cancelling sum (about 1e-7, and exactly 0.0 for seed 1
+    // under ATEN_CPU_CAPABILITY=default), so it is not checked; the gate's
+    // weights are.
+    const std::regex gate_output_bias(R"((^|\.)gate\d+\.(\d+)\.bias$)");
+    const auto params = m.named_parameters();
+    int64_t shift_invariant = 0;
+    for (const auto& p : params) {
       INFO("parameter " << p.key());
       REQUIRE(p.value().grad().defined());
+      std::smatch match;
+      const std::string key = p.key();
+      if (std::regex_search(key, match, gate_output_bias)) {
+        const std::string layer = key.substr(0, key.size() - std::string("bias").size());  // "...gate0.2."
+        const std::string gate = layer.substr(0, layer.size() - match[2].length() - 1);     // "...gate0."
+        if (!params.contains(gate + std::to_string(std::stoi(match[2]) + 1) + ".weight")) {  // its last layer
+          ++shift_invariant;
+          continue;
+        }
+      }
       CHECK(p.value().grad().abs().sum().item<double>() > 0);
     }
+    CHECK(shift_invariant > 0);  // the pattern above still names real parameters
     m.zero_grad();
   }
 
@@ -242,22 +263,32 @@ TEST_CASE("CompositionNet: overfits a tiny real dataset and every parameter gets
   // Gaussian NLL with a learnt variance is spiky: once a variance has shrunk,
   // one step that moves a mean gives a huge gradient and can throw the model
   // back to a constant. The trainer clips gradients for that reason, and so
-  // does this loop; with clipping (norm 1) and lr 1e-3 seeds 0-5 all reach
-  // NLL < -1.4 and MSE < 0.035 in 500 steps (without it, seed 4 after 300
-  // steps and seed 0 after 400 stopped on such a spike).
+  // does this loop (norm 1, lr 1e-3). It trains in rounds of 100 steps until
+  // the goals below are met, for at most 2000 steps: a fixed step count is
+  // fragile, because where a spike falls depends on float rounding, i.e. on
+  // the SIMD path LibTorch picks at run time (under
+  // ATEN_CPU_CAPABILITY=default seed 0 stood at NLL -0.997 after 500 steps).
+  // Over seeds 0-11 under default, avx2 and avx512 every run met the goals
+  // by step 300 (most by 200); the budget is over six times that.
   torch::optim::Adam opt(m.parameters(), torch::optim::AdamOptions(1e-3));
-  for (int step = 0; step < 500; ++step) {
-    opt.zero_grad();
-    auto loss = loss_of(m.forward(set.graphs, {}));
-    loss.backward();
-    torch::nn::utils::clip_grad_norm_(m.parameters(), 1.0);
-    opt.step();
-  }
-  torch::NoGradGuard no_grad;
-  auto out = m.forward(set.graphs, {});
-  const double end_nll = nll(out, y);
-  const double end_mse = (out.mean - y).pow(2).mean().item<double>();
-  INFO("NLL " << start_nll << " -> " << end_nll << ", MSE " << start_mse << " -> " << end_mse);
+  double end_nll = 0, end_mse = 0;
+  int steps = 0;
+  auto goals_met = [&] { return end_mse < 0.05 && end_nll < -1.0 && end_nll < start_nll - 1.0; };
+  do {
+    for (int i = 0; i < 100; ++i, ++steps) {
+      opt.zero_grad();
+      auto loss = loss_of(m.forward(set.graphs, {}));
+      loss.backward();
+      torch::nn::utils::clip_grad_norm_(m.parameters(), 1.0);
+      opt.step();
+    }
+    torch::NoGradGuard no_grad;
+    auto out = m.forward(set.graphs, {});
+    end_nll = nll(out, y);
+    end_mse = (out.mean - y).pow(2).mean().item<double>();
+  } while (!goals_met() && steps < 2000);
+  INFO("after " << steps << " steps: NLL " << start_nll << " -> " << end_nll << ", MSE " << start_mse << " -> "
+                << end_mse);
   // The targets are z-scored, so a model that ignores the composition does
   // at best MSE = 1 and NLL = 0.5 (constant mean 0, variance 1). Below 0.05
   // the model explains > 95% of the variance, and an NLL below -1 needs both
