@@ -64,10 +64,17 @@ commands:
   campaign tell --state S.json --row I --value Y   record a result
   campaign tell --state S.json --params '{"T": 500, ...}' --value Y   (space campaigns)
   campaign show --state S.json             observations, pending and best
-  serve --db PATH [--host 127.0.0.1] [--port 8080] [--tls-cert F --tls-key F] [--threads 32]
+  serve --db PATH [--host 127.0.0.1] [--port 8080] [--tls-cert F --tls-key F] [--threads 16]
                             the smart-lab HTTP service (API: GET /openapi.json;
-                            dashboard: GET /); the first start prints the admin
-                            token once (or takes SOZAI_ADMIN_TOKEN)
+                            dashboard: GET /); the first start writes the admin
+                            token to PATH.admin-token (or takes SOZAI_ADMIN_TOKEN)
+        limits: --max-body-bytes 16777216 --header-timeout 10 --body-timeout 60
+                --idle-timeout 60 --max-connections-per-client 64 --max-ask-count 100
+                --max-lease-seconds 604800 --max-leased 1000 --max-parameters 64
+                --max-pool-rows 100000 --max-campaigns 1000 --max-note-bytes 4096
+                --max-name-bytes 200 --idempotency-ttl-seconds 604800 --max-page 1000
+  serve --db PATH --check   verify a store offline (SQLite integrity, every row's
+                            checksum); exit 1 when anything is wrong
   token create --db PATH --role admin|controller|viewer [--campaign ID]
                             print a new access token once
   featurize                 featurise a property table into an HDF5 dataset
@@ -424,9 +431,20 @@ int cmd_campaign(const std::vector<std::string>& args) {
 }
 
 int cmd_serve(const std::vector<std::string>& args) {
-  auto o = parse_options(args, 1, {}, {"db", "host", "port", "tls-cert", "tls-key", "threads", "max-body-bytes"});
+  // Service limits: --max-ask-count N is the key max_ask_count of LabLimits.
+  const nlohmann::json limit_fields = LabLimits{};
+  std::vector<std::string> flags = {"db", "host", "port", "tls-cert", "tls-key", "threads", "max-body-bytes",
+                                    "header-timeout", "body-timeout", "idle-timeout", "max-connections-per-client",
+                                    "check"};
+  auto flag_of = [](std::string key) {
+    std::replace(key.begin(), key.end(), '_', '-');
+    return key;
+  };
+  for (auto it = limit_fields.begin(); it != limit_fields.end(); ++it) flags.push_back(flag_of(it.key()));
+  auto o = parse_options(args, 1, {"check"}, flags);
   ServeOptions so;
   so.db = o.require("db");
+  so.check = o.has("check");
   so.host = o.get("host", so.host);
   so.port = static_cast<int>(o.get_int("port", so.port));
   if (so.port < 0 || so.port > 65535) throw InputError(str("--port must be in [0, 65535], got ", so.port));
@@ -434,6 +452,20 @@ int cmd_serve(const std::vector<std::string>& args) {
   so.tls_key = o.get("tls-key");
   so.threads = static_cast<int>(o.get_int("threads", so.threads));
   so.max_body_bytes = o.get_int("max-body-bytes", so.max_body_bytes);
+  so.max_connections_per_client = o.get_int("max-connections-per-client", so.max_connections_per_client);
+  auto seconds = [&](const char* flag, double fallback) {
+    if (!o.has(flag)) return fallback;
+    const double v = o.get_double(flag);
+    if (!(v > 0 && v <= 86400)) throw InputError(str("--", flag, " must be in (0, 86400] seconds, got ", v));
+    return v;
+  };
+  so.header_timeout = seconds("header-timeout", so.header_timeout);
+  so.body_timeout = seconds("body-timeout", so.body_timeout);
+  so.idle_timeout = seconds("idle-timeout", so.idle_timeout);
+  nlohmann::json limits = nlohmann::json::object();
+  for (auto it = limit_fields.begin(); it != limit_fields.end(); ++it)
+    if (o.has(flag_of(it.key()))) limits[it.key()] = o.get_double(flag_of(it.key()));
+  so.limits = lab_limits_from_json(limits, "serve");
   return serve(so);
 }
 

@@ -1,16 +1,21 @@
-// `sozai serve`: HTTP/JSON routes over LabService. One table of routes
-// drives both the HTTP router and the OpenAPI document, so the two cannot
-// drift apart.
+// `sozai serve`: HTTP/JSON routes over LabService on the hardened server of
+// apps/http_server.h. One table of routes drives the router, the checks made
+// before a body is read, and the OpenAPI document, so they cannot drift
+// apart.
 #include "apps/serve.h"
 #include "apps/dashboard.h"
+#include "apps/http_server.h"
 #include "common/build_info.h"
+#include "common/json.h"
+#include "common/strings.h"
 #include "core/lab/lab_service.h"
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -18,7 +23,6 @@
 #include <iostream>
 #include <memory>
 #include <regex>
-#include <thread>
 
 namespace sozai {
 namespace cli {
@@ -29,10 +33,10 @@ using nlohmann::json;
 
 struct Call {
   const Principal& who;
-  const httplib::Request& req;
+  const http::Request& req;
   const json& body;
   const std::string& key;
-  std::string path_param(int i) const { return req.matches[i]; }
+  std::vector<std::string> params;  ///< path parameters, in order
 };
 
 struct Route {
@@ -44,60 +48,89 @@ struct Route {
   std::function<LabResponse(LabService&, const Call&)> handle;
 };
 
+/// A query value, or fallback when absent.
+std::string query_or(const http::Request& r, const char* name, const std::string& fallback) {
+  return r.has_query(name) ? r.query_value(name) : fallback;
+}
+
 std::vector<Route> routes() {
   return {
       {"POST", "/v1/campaigns", "Create a campaign: parameters, objectives, optional pool and settings", "admin", true,
        [](LabService& s, const Call& c) { return s.create_campaign(c.who, c.body, c.key); }},
-      {"GET", "/v1/campaigns", "List the campaigns the token may see", "viewer", false,
-       [](LabService& s, const Call& c) { return s.list_campaigns(c.who); }},
+      {"GET", "/v1/campaigns", "List the campaigns the token may see (?after=ID&limit=N)", "viewer", false,
+       [](LabService& s, const Call& c) {
+         return s.list_campaigns(c.who, query_or(c.req, "after", ""), query_or(c.req, "limit", ""));
+       }},
       {"GET", "/v1/campaigns/{id}", "Counts per state, best observed so far, settings", "viewer", false,
-       [](LabService& s, const Call& c) { return s.get_campaign(c.who, c.path_param(1)); }},
+       [](LabService& s, const Call& c) { return s.get_campaign(c.who, c.params[0]); }},
       {"POST", "/v1/campaigns/{id}/ask", "Lease the next experiments: {count, lease_seconds, controller}",
-       "controller", true, [](LabService& s, const Call& c) { return s.ask(c.who, c.path_param(1), c.body, c.key); }},
+       "controller", true, [](LabService& s, const Call& c) { return s.ask(c.who, c.params[0], c.body, c.key); }},
       {"POST", "/v1/campaigns/{id}/experiments/{eid}/result",
        "Report a result: {values: {objective: number}, status: completed|failed, note}", "controller", true,
-       [](LabService& s, const Call& c) {
-         return s.report(c.who, c.path_param(1), c.path_param(2), c.body, c.key);
-       }},
+       [](LabService& s, const Call& c) { return s.report(c.who, c.params[0], c.params[1], c.body, c.key); }},
       {"POST", "/v1/campaigns/{id}/experiments/{eid}/cancel", "Withdraw an experiment that has no result",
        "controller", true,
-       [](LabService& s, const Call& c) { return s.cancel(c.who, c.path_param(1), c.path_param(2), c.key); }},
-      {"GET", "/v1/campaigns/{id}/experiments", "Experiments, optionally of one state (?state=...)", "viewer", false,
+       [](LabService& s, const Call& c) { return s.cancel(c.who, c.params[0], c.params[1], c.key); }},
+      {"GET", "/v1/campaigns/{id}/experiments",
+       "Experiments in id order, a page at a time (?state=...&after=ID&limit=N; the answer's next_after continues)",
+       "viewer", false,
        [](LabService& s, const Call& c) {
-         return s.list_experiments(c.who, c.path_param(1), c.req.get_param_value("state"));
+         return s.list_experiments(c.who, c.params[0], query_or(c.req, "state", ""), query_or(c.req, "after", ""),
+                                   query_or(c.req, "limit", ""));
+       }},
+      {"GET", "/v1/campaigns/{id}/results",
+       "Finished experiments in the order their results arrived, a page at a time (?after=SEQ&limit=N)", "viewer",
+       false,
+       [](LabService& s, const Call& c) {
+         return s.list_results(c.who, c.params[0], query_or(c.req, "after", ""), query_or(c.req, "limit", ""));
        }},
       {"GET", "/v1/campaigns/{id}/export", "Every experiment ever proposed, as JSON or ?format=csv", "viewer", false,
        [](LabService& s, const Call& c) {
-         const auto f = c.req.get_param_value("format");
-         return s.export_campaign(c.who, c.path_param(1), f.empty() ? "json" : f);
+         return s.export_campaign(c.who, c.params[0], query_or(c.req, "format", "json"));
        }},
       {"POST", "/v1/tokens", "Create a token: {role: admin|controller|viewer, campaign}", "admin", true,
        [](LabService& s, const Call& c) { return s.create_token(c.who, c.body, c.key); }},
   };
 }
 
-std::string route_regex(const std::string& path) {
-  return std::regex_replace(path, std::regex(R"(\{[a-z]+\})"), "([^/]+)");
+std::regex route_regex(const std::string& path) {
+  return std::regex(std::regex_replace(path, std::regex(R"(\{[a-z]+\})"), "([^/]+)"));
 }
 
-void send_json(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_content(body.dump(), "application/json");
+http::Response json_response(int status, const json& body) {
+  http::Response r;
+  r.status = status;
+  r.body = json_io::dump_safe(body);
+  return r;
 }
 
-void send_error(httplib::Response& res, int status, const std::string& message) {
-  send_json(res, status, {{"error", message}, {"status", status}});
+http::Response error_response(int status, const std::string& message) {
+  return json_response(status, {{"error", printable(message, 500)}, {"status", status}});
 }
 
-/// The body of a mutating request as JSON ({} when empty); LabError 400.
-json parse_body(const httplib::Request& req) {
-  if (req.body.empty()) return json::object();
-  try {
-    return json::parse(req.body);
-  } catch (const json::exception& e) {
-    throw LabError(400, str("the body is not valid JSON: ", e.what()));
-  }
+/// Static files of the dashboard: path, content type, bytes.
+struct Asset {
+  const char* path;
+  const char* content_type;
+  std::string (*bytes)();
+};
+
+const std::vector<Asset>& assets() {
+  static const std::vector<Asset> a = {
+      {"/", "text/html; charset=utf-8", &dashboard_html},
+      {"/dashboard.js", "text/javascript; charset=utf-8", &dashboard_js},
+      {"/dashboard.css", "text/css; charset=utf-8", &dashboard_css},
+      {"/uplot.js", "text/javascript; charset=utf-8", &uplot_js},
+      {"/uplot.css", "text/css; charset=utf-8", &uplot_css},
+  };
+  return a;
 }
+
+/// The dashboard's policy: its own scripts, styles and API only; no
+/// inline script, no framing, no forms, no plugins.
+const char* kDashboardPolicy =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 json operation_json(const Route& r) {
   json op{{"summary", r.summary},
@@ -112,19 +145,24 @@ json operation_json(const Route& r) {
     rest = m.suffix();
   }
   const std::string path = r.path;
+  auto query = [&](const char* name, json schema) {
+    params.push_back({{"name", name}, {"in", "query"}, {"required", false}, {"schema", schema}});
+  };
   if (path == "/v1/campaigns/{id}/experiments") {
-    nlohmann::json states = nlohmann::json::array();
+    json states = json::array();
     for (auto st : experiment_states()) states.push_back(to_string(st));
-    params.push_back({{"name", "state"}, {"in", "query"}, {"required", false},
-                      {"schema", {{"type", "string"}, {"enum", states}}}});
+    query("state", {{"type", "string"}, {"enum", states}});
   }
-  if (path == "/v1/campaigns/{id}/export")
-    params.push_back({{"name", "format"}, {"in", "query"}, {"required", false},
-                      {"schema", {{"type", "string"}, {"enum", {"json", "csv"}}}}});
+  if (path == "/v1/campaigns/{id}/experiments" || path == "/v1/campaigns/{id}/results" ||
+      (path == "/v1/campaigns" && std::string(r.method) == "GET")) {
+    query("after", {{"type", "string"}});
+    query("limit", {{"type", "integer"}, {"minimum", 1}});
+  }
+  if (path == "/v1/campaigns/{id}/export") query("format", {{"type", "string"}, {"enum", {"json", "csv"}}});
   if (r.mutating)
     params.push_back({{"name", "Idempotency-Key"}, {"in", "header"}, {"required", false},
                       {"description", "a retry with the same key returns the first answer and changes nothing"},
-                      {"schema", {{"type", "string"}, {"maxLength", 200}}}});
+                      {"schema", {{"type", "string"}, {"maxLength", 200}, {"pattern", "^[!-~]+$"}}}});
   op["parameters"] = params;
   if (r.mutating)
     op["requestBody"] = {{"required", false},
@@ -133,8 +171,10 @@ json operation_json(const Route& r) {
   if (path == "/v1/campaigns/{id}/export") ok["content"]["text/csv"] = {{"schema", {{"type", "string"}}}};
   json responses{{std::string(path == "/v1/campaigns" && std::string(r.method) == "POST" ? "201" : "200"), ok}};
   if (path == "/v1/tokens") responses = {{"201", ok}};
-  const json error{{"description", "error"}, {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};
-  for (const char* code : {"400", "401", "403", "404", "409", "413", "422"}) responses[code] = error;
+  const json error{{"description", "error"},
+                   {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};
+  for (const char* code : {"400", "401", "403", "404", "408", "409", "413", "415", "422", "429", "431", "503"})
+    responses[code] = error;
   op["responses"] = responses;
   return op;
 }
@@ -149,13 +189,20 @@ std::string openapi_json() {
     paths[r.path][m] = operation_json(r);
   }
   const json plain{{"description", "success"}, {"content", {{"application/json", {{"schema", {{"type", "object"}}}}}}}};
-  paths["/healthz"]["get"] = {{"summary", "Liveness: {status: ok, version}"}, {"operationId", "/healthz"},
-                              {"security", json::array()}, {"responses", {{"200", plain}}}};
+  paths["/healthz"]["get"] = {{"summary", "Liveness: {status: ok, version}; 503 when the store failed a check"},
+                              {"operationId", "/healthz"},
+                              {"security", json::array()},
+                              {"responses", {{"200", plain}, {"503", plain}}}};
   paths["/openapi.json"]["get"] = {{"summary", "This document"}, {"operationId", "/openapi.json"},
                                    {"security", json::array()}, {"responses", {{"200", plain}}}};
-  paths["/"]["get"] = {{"summary", "Dashboard page (asks for a viewer token)"}, {"operationId", "/"},
-                       {"security", json::array()},
-                       {"responses", {{"200", {{"description", "HTML"}, {"content", {{"text/html", {{"schema", {{"type", "string"}}}}}}}}}}}};
+  for (const auto& a : assets()) {
+    paths[a.path]["get"] = {
+        {"summary", std::string(a.path) == "/" ? "Dashboard page (asks for a viewer token)" : "Dashboard asset"},
+        {"operationId", a.path},
+        {"security", json::array()},
+        {"responses",
+         {{"200", {{"description", "file"}, {"content", {{a.content_type, {{"schema", {{"type", "string"}}}}}}}}}}}};
+  }
   json doc{{"openapi", "3.0.3"},
            {"info", {{"title", "sozai lab service"}, {"version", SOZAI_VERSION},
                      {"description", "Durable experiment queue for autonomous labs: ask for experiments, report "
@@ -171,7 +218,60 @@ std::string openapi_json() {
 
 namespace {
 
-std::atomic<httplib::Server*> g_server{nullptr};
+/// Routes, matched against a request's path.
+class Router {
+ public:
+  Router() {
+    for (auto& r : routes()) table_.push_back({r, route_regex(r.path)});
+  }
+  /// The route for method and path; nullptr with status 404 or 405 (allow
+  /// lists the methods the path has) when there is none.
+  const Route* find(const std::string& method, const std::string& path, std::vector<std::string>& params,
+                    int& status, std::string& allow) const {
+    allow.clear();
+    for (const auto& [route, re] : table_) {
+      std::smatch m;
+      if (!std::regex_match(path, m, re)) continue;
+      if (method == route.method) {
+        params.clear();
+        for (size_t i = 1; i < m.size(); ++i) params.push_back(m[i]);
+        return &route;
+      }
+      allow += (allow.empty() ? "" : ", ") + std::string(route.method);
+    }
+    status = allow.empty() ? 404 : 405;
+    return nullptr;
+  }
+
+ private:
+  std::vector<std::pair<Route, std::regex>> table_;
+};
+
+bool role_allows(const std::string& have, const std::string& need) {
+  if (have == "admin") return true;
+  if (need == "viewer") return have == "viewer" || have == "controller";
+  if (need == "controller") return have == "controller";
+  return false;
+}
+
+/// Idempotency keys are 1-200 visible ASCII characters.
+bool valid_key(const std::string& key) {
+  return !key.empty() && key.size() <= 200 &&
+         std::all_of(key.begin(), key.end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
+}
+
+bool is_json_type(const std::string& content_type) {
+  std::string t = to_lower(content_type.substr(0, content_type.find(';')));
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.pop_back();
+  return t == "application/json";
+}
+
+std::atomic<http::Server*> g_server{nullptr};
+
+extern "C" void on_stop_signal(int sig) {
+  if (auto* s = g_server.load()) s->stop();
+  (void)sig;
+}
 
 /// Writes the generated admin token beside the store, readable by its owner only.
 std::string write_admin_token(const std::string& db, const std::string& token) {
@@ -195,101 +295,149 @@ std::string write_admin_token(const std::string& db, const std::string& token) {
 int serve(const ServeOptions& o) {
   if (o.db.empty()) throw InputError("serve: --db PATH is required");
   if (o.tls_cert.empty() != o.tls_key.empty()) throw InputError("serve: give both --tls-cert and --tls-key, or neither");
-  LabService service(o.db);
+  if (o.threads < 1 || o.threads > 1024) throw InputError(str("serve: --threads must be in [1, 1024], got ", o.threads));
+  if (o.max_body_bytes < 1024) throw InputError(str("serve: --max-body-bytes must be at least 1024, got ", o.max_body_bytes));
+  if (o.check) {
+    const auto report = LabService::check_store(o.db);
+    std::cout << report.text;
+    return report.ok ? 0 : 1;
+  }
+  // Signals: a handler on every thread, so whichever receives SIGTERM or
+  // SIGINT starts a clean stop (blocking them in each thread would miss the
+  // ones the libraries start).
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  LabService service(o.db, o.limits);
   const char* preset = std::getenv("SOZAI_ADMIN_TOKEN");
   const auto admin = service.bootstrap_admin_token(preset ? preset : "");
   if (!admin.empty() && !(preset && *preset)) {
     const auto file = write_admin_token(o.db, admin);
-    std::cerr << "sozai serve: new store; admin token (shown once, also in " << file << "):\n" << admin << "\n";
+    std::cerr << "sozai serve: new store; its admin token is in " << file << " (readable by its owner only)"
+              << std::endl;
   } else if (!admin.empty()) {
-    std::cerr << "sozai serve: new store; admin token taken from SOZAI_ADMIN_TOKEN\n";
+    std::cerr << "sozai serve: new store; admin token taken from SOZAI_ADMIN_TOKEN" << std::endl;
   }
 
-  std::unique_ptr<httplib::Server> server;
-  if (!o.tls_cert.empty()) {
-    auto ssl = std::make_unique<httplib::SSLServer>(o.tls_cert.c_str(), o.tls_key.c_str());
-    if (!ssl->is_valid()) throw InputError(str("serve: cannot use the TLS certificate '", o.tls_cert, "' and key '",
-                                               o.tls_key, "'"));
-    server = std::move(ssl);
-  } else {
-    server = std::make_unique<httplib::Server>();
-  }
-  auto& svr = *server;
-  const int threads = std::max(o.threads, 2);
-  svr.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  svr.set_payload_max_length(static_cast<size_t>(o.max_body_bytes));
-  svr.set_error_handler([&o](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    if (res.status == 413)
-      send_error(res, 413, str("the body is larger than ", o.max_body_bytes, " bytes"));
-    else if (res.status == 404)
-      send_error(res, 404, "no such route; see /openapi.json");
-    else
-      send_error(res, res.status, "request refused");
-  });
-
-  for (const auto& route : routes()) {
-    auto handler = [&service, route](const httplib::Request& req, httplib::Response& res) {
-      try {
-        const auto who = service.authenticate(req.get_header_value("Authorization"));
-        const json body = route.mutating ? parse_body(req) : json::object();
-        const auto key = req.get_header_value("Idempotency-Key");
-        auto r = route.handle(service, Call{who, req, body, key});
-        if (!r.text.empty() || !r.content_type.empty()) {
-          res.status = r.status;
-          res.set_content(r.text, r.content_type.c_str());
-        } else {
-          send_json(res, r.status, r.body);
-        }
-      } catch (const LabError& e) {
-        send_error(res, e.status(), e.what());
-      } catch (const InputError& e) {
-        send_error(res, 400, e.what());
-      } catch (const std::exception& e) {
-        std::cerr << "sozai serve: " << req.method << " " << req.path << ": " << e.what() << "\n";
-        send_error(res, 500, str("internal error: ", e.what()));
-      }
-    };
-    const auto pattern = route_regex(route.path);
-    if (std::string(route.method) == "GET") svr.Get(pattern, handler);
-    else svr.Post(pattern, handler);
-  }
-  svr.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    send_json(res, 200, {{"status", "ok"}, {"version", SOZAI_VERSION}});
-  });
+  const Router router;
   const std::string doc = openapi_json();
-  svr.Get("/openapi.json", [doc](const httplib::Request&, httplib::Response& res) {
-    res.set_content(doc, "application/json");
-  });
-  svr.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(dashboard_html(), "text/html"); });
+  const auto find_asset = [](const std::string& path) -> const Asset* {
+    for (const auto& a : assets())
+      if (path == a.path) return &a;
+    return nullptr;
+  };
 
-  int port = o.port;
-  if (port == 0) {
-    port = svr.bind_to_any_port(o.host.c_str());
-  } else if (!svr.bind_to_port(o.host.c_str(), port)) {
-    port = -1;
-  }
-  if (port < 0) throw InputError(str("serve: cannot listen on ", o.host, ":", o.port, " (in use, or no permission)"));
+  // Before the body: route, token, role, content type, key. Quick, no body.
+  auto precheck = [&](const http::Request& req) -> std::optional<http::Response> {
+    if (req.path == "/healthz" || req.path == "/openapi.json" || find_asset(req.path)) {
+      if (req.method != "GET") {
+        auto r = error_response(405, str(req.method, " is not allowed on ", req.path, "; use GET"));
+        r.headers.push_back({"Allow", "GET"});
+        return r;
+      }
+      if (req.body_announced()) return error_response(400, "a GET request takes no body");
+      return std::nullopt;
+    }
+    std::vector<std::string> params;
+    int status = 0;
+    std::string allow;
+    const Route* route = router.find(req.method, req.path, params, status, allow);
+    if (!route) {
+      if (status == 404) return error_response(404, "no such route; see /openapi.json");
+      auto r = error_response(405, str(req.method, " is not allowed here; allowed: ", allow));
+      r.headers.push_back({"Allow", allow});
+      return r;
+    }
+    try {
+      const auto who = service.authenticate(req.header("Authorization"));
+      if (!role_allows(who.role, route->role))
+        return error_response(403, str("this needs a ", route->role, " token; yours is a ", who.role, " token"));
+    } catch (const LabError& e) {
+      return error_response(e.status(), e.what());
+    }
+    if (!route->mutating && req.body_announced()) return error_response(400, "a GET request takes no body");
+    if (route->mutating && req.body_announced() && !is_json_type(req.header("Content-Type")))
+      return error_response(415, "the body must be JSON, sent with Content-Type: application/json");
+    if (req.has_header("Idempotency-Key") && !valid_key(req.header("Idempotency-Key")))
+      return error_response(400, "Idempotency-Key must be 1 to 200 visible ASCII characters");
+    return std::nullopt;
+  };
 
-  // SIGINT / SIGTERM stop the server from a thread that waits for them.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  g_server = &svr;
-  std::thread stopper([set] {
-    int sig = 0;
-    sigwait(&set, &sig);
-    if (auto* s = g_server.load()) s->stop();
-  });
-  stopper.detach();
+  auto handle = [&](const http::Request& req) -> http::Response {
+    try {
+      if (req.path == "/healthz") {
+        const auto health = service.health();
+        if (!health.empty()) return json_response(503, {{"status", "failing"}, {"error", health}});
+        return json_response(200, {{"status", "ok"}, {"version", SOZAI_VERSION}});
+      }
+      if (req.path == "/openapi.json") {
+        http::Response r;
+        r.body = doc;
+        return r;
+      }
+      if (const Asset* a = find_asset(req.path)) {
+        http::Response r;
+        r.content_type = a->content_type;
+        r.body = a->bytes();
+        r.headers.push_back({"Content-Security-Policy", kDashboardPolicy});
+        r.headers.push_back({"Cache-Control", "no-cache"});
+        return r;
+      }
+      std::vector<std::string> params;
+      int status = 0;
+      std::string allow;
+      const Route* route = router.find(req.method, req.path, params, status, allow);
+      if (!route) return error_response(status, "no such route; see /openapi.json");
+      const auto who = service.authenticate(req.header("Authorization"));
+      const json body = route->mutating && !req.body.empty() ? json_io::parse_untrusted(req.body, "the body")
+                                                              : json::object();
+      const std::string key = req.header("Idempotency-Key");
+      auto r = route->handle(service, Call{who, req, body, key, params});
+      if (!r.text.empty() || !r.content_type.empty()) {
+        http::Response out;
+        out.status = r.status;
+        out.content_type = r.content_type;
+        out.body = r.text;
+        return out;
+      }
+      return json_response(r.status, r.body);
+    } catch (const LabError& e) {
+      return error_response(e.status(), e.what());
+    } catch (const InputError& e) {
+      return error_response(400, e.what());
+    } catch (const StorageError& e) {
+      std::cerr << "sozai serve: " << req.method << " " << printable(req.path, 200) << ": " << e.what() << std::endl;
+      return error_response(503, str("the store cannot be trusted: ", e.what()));
+    } catch (const std::exception& e) {
+      // The details go to the log, not to the client.
+      std::cerr << "sozai serve: " << req.method << " " << printable(req.path, 200) << ": " << e.what() << std::endl;
+      return error_response(500, "internal error (details are in the server log)");
+    }
+  };
+
+  http::Limits limits;
+  limits.workers = o.threads;
+  limits.max_body_bytes = static_cast<size_t>(o.max_body_bytes);
+  limits.header_timeout = o.header_timeout;
+  limits.body_timeout = o.body_timeout;
+  limits.idle_timeout = o.idle_timeout;
+  limits.max_connections_per_client = static_cast<size_t>(o.max_connections_per_client);
+  http::Server server(limits, precheck, handle);
+  if (!o.tls_cert.empty()) server.use_tls(o.tls_cert, o.tls_key);
+  const int port = server.listen(o.host, o.port);
+  g_server = &server;
   std::cerr << "sozai serve: listening on " << (o.tls_cert.empty() ? "http" : "https") << "://" << o.host << ":"
             << port << " (store " << o.db << ")" << std::endl;
-  const bool ok = svr.listen_after_bind();
+  server.run();
   g_server = nullptr;
-  std::cerr << "sozai serve: stopped\n";
-  return ok ? 0 : 1;
+  const auto n = server.counters();
+  std::cerr << "sozai serve: stopped cleanly after " << n.requests << " requests on " << n.connections
+            << " connections" << std::endl;
+  return 0;
 }
 
 }  // namespace cli

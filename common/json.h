@@ -8,9 +8,11 @@
 ///   "settings: field 'n_init' has the wrong type: 'n_init' must be a whole number, got string"
 
 #include "common/error.h"
+#include "common/strings.h"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -201,6 +203,58 @@ json parse(const std::string& text, const std::string& where) {
   } catch (const json::exception& e) {
     throw E(str(where, ": not valid JSON: ", e.what()));
   }
+}
+
+/// Deepest nesting of arrays and objects in JSON text, found without
+/// parsing (strings skipped), so text nested too deep for a recursive
+/// reader or writer is refused before either sees it.
+inline size_t nesting_depth(const std::string& text) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '[' || c == '{') deepest = std::max(deepest, ++depth);
+    else if ((c == ']' || c == '}') && depth > 0) --depth;
+  }
+  return deepest;
+}
+
+/// Parses JSON sent by someone who may be hostile: InputError naming
+/// `where` for text that is not JSON or not UTF-8, nested deeper than
+/// max_depth, or with an object that repeats a key (which parsers resolve
+/// differently: first wins, last wins).
+inline json parse_untrusted(const std::string& text, const std::string& where, size_t max_depth = 64) {
+  if (nesting_depth(text) > max_depth)
+    throw InputError(str(where, ": JSON nested deeper than ", max_depth, " levels"));
+  std::vector<std::set<std::string>> keys;
+  std::string repeated;
+  auto check = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) keys.emplace_back();
+    else if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
+    else if (event == json::parse_event_t::key && !keys.empty() && !keys.back().insert(parsed.get<std::string>()).second &&
+             repeated.empty())
+      repeated = parsed.get<std::string>();
+    return true;
+  };
+  json out;
+  try {
+    out = json::parse(text, check);
+  } catch (const json::exception& e) {
+    throw InputError(str(where, ": not valid JSON: ", e.what()));
+  }
+  if (!repeated.empty()) throw InputError(str(where, ": the key '", printable(repeated, 100), "' appears twice in one object"));
+  return out;
+}
+
+/// JSON text that never throws: bytes that are not UTF-8 become U+FFFD.
+inline std::string dump_safe(const json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace json_io

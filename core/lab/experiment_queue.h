@@ -9,6 +9,15 @@
 /// Experiment states: proposed -> leased -> completed | failed | cancelled,
 /// and leased -> expired (lease ran out; handed out again, and a late result
 /// is still accepted).
+///
+/// Integrity: every row carries a SHA-256 digest of its contents, checked
+/// whenever it is read, so a value changed outside sozai (a flipped bit, an
+/// edited digit) is refused with a StorageError instead of served. A store
+/// records its identity in the file beside it (`<db>.sozai-store`), so a
+/// store whose data vanished (its -wal file deleted before a checkpoint, the
+/// file replaced) is refused rather than silently started empty; while
+/// running, files() notices a deleted or replaced database or -wal file.
+/// The database is readable by its owner only (0600).
 
 #include <nlohmann/json.hpp>
 
@@ -60,6 +69,7 @@ struct ExperimentRow {
   std::string note;
   double proposed_at = 0.0, leased_at = 0.0, completed_at = 0.0;
   bool told = false;              ///< its result (or withdrawal) is in the engine state
+  int64_t result_seq = 0;         ///< 1, 2, ... in the order results (or withdrawals) arrived; 0: none yet
 };
 
 struct TokenRow {
@@ -70,9 +80,27 @@ struct TokenRow {
 
 class ExperimentQueue {
  public:
-  /// Opens or creates the store; StorageError naming the file when it
-  /// cannot, or when it is not a sozai store of a known schema version.
+  /// Opens or creates the store (a version-1 store is upgraded in place);
+  /// StorageError naming the file when it cannot, when it is not a sozai
+  /// store of a known schema version, or when the store that existed there
+  /// lost its data.
   explicit ExperimentQueue(const std::string& path);
+
+  /// What an offline check of a store found (`sozai serve --check`).
+  struct CheckReport {
+    bool ok = true;
+    std::vector<std::string> problems;
+    std::map<std::string, int64_t> rows;  ///< per table
+  };
+  /// Checks a store without changing it: SQLite's integrity_check, the
+  /// schema version, the identity file, and every row's digest and JSON.
+  static CheckReport check(const std::string& path);
+  /// "" while the database and -wal files are the ones opened; otherwise
+  /// what happened to them (the store must not be trusted from then on).
+  std::string files_problem();
+  /// A note, once, that files_problem() recovered the store (its -wal file
+  /// had been deleted); "" otherwise.
+  std::string take_recovery_note();
   ~ExperimentQueue();
   ExperimentQueue(const ExperimentQueue&) = delete;
   ExperimentQueue& operator=(const ExperimentQueue&) = delete;
@@ -87,6 +115,12 @@ class ExperimentQueue {
   void insert_campaign(const LabCampaignRow& c);
   std::optional<LabCampaignRow> campaign(const std::string& id);
   std::vector<std::string> campaign_ids();
+  int64_t campaign_count();
+  /// Up to limit campaigns after `after` in (created_at, id) order (after
+  /// "": from the start), without their engine state.
+  std::vector<LabCampaignRow> campaigns_page(const std::string& after, int64_t limit);
+  /// Experiments per state of every campaign, in one query.
+  std::map<std::string, std::map<std::string, int64_t>> all_counts();
   void set_engine_state(const std::string& campaign_id, const std::string& state);
 
   int64_t next_experiment_id(const std::string& campaign_id);
@@ -96,6 +130,16 @@ class ExperimentQueue {
   /// In id order; every state when none is given.
   std::vector<ExperimentRow> experiments(const std::string& campaign_id,
                                          std::optional<ExperimentState> state = std::nullopt);
+  /// Up to limit experiments with id > after, in id order.
+  std::vector<ExperimentRow> experiments_page(const std::string& campaign_id, std::optional<ExperimentState> state,
+                                              int64_t after, int64_t limit);
+  /// Up to limit experiments with a result or withdrawn, result_seq > after,
+  /// in result_seq order.
+  std::vector<ExperimentRow> results_page(const std::string& campaign_id, int64_t after, int64_t limit);
+  /// The next result_seq of a campaign.
+  int64_t next_result_seq(const std::string& campaign_id);
+  /// Experiments proposed, leased or expired (handed out or waiting).
+  int64_t open_count(const std::string& campaign_id);
   /// Experiments with a result or withdrawn (completed, failed, cancelled)
   /// that the engine has not been told about yet, in id order.
   std::vector<ExperimentRow> untold(const std::string& campaign_id);
@@ -118,14 +162,21 @@ class ExperimentQueue {
   std::optional<StoredResponse> idempotent_response(const std::string& principal, const std::string& key);
   void store_idempotent_response(const std::string& principal, const std::string& key, const std::string& request,
                                  int status, const std::string& body, double now);
+  /// Deletes stored answers created before `before`; returns how many.
+  int64_t forget_idempotent_responses(double before);
 
  private:
   void exec(const std::string& sql);
+
+  void upgrade_from_1();
 
   std::string path_;
   sqlite3* db_ = nullptr;
   std::recursive_mutex mutex_;
   int depth_ = 0;  // transaction nesting
+  uint64_t db_inode_ = 0, wal_inode_ = 0;
+  double last_checkpoint_ = 0.0;
+  std::string failure_, recovered_;
 };
 
 /// Unix time now, in seconds (sub-millisecond resolution).

@@ -1,8 +1,11 @@
 #include "core/lab/lab_service.h"
 #include "core/campaign/lab_engine.h"
 #include "common/sha256.h"
+#include "common/json.h"
+#include "common/strings.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -29,10 +32,72 @@ std::vector<unsigned char> salted_hash(const std::vector<unsigned char>& salt, c
   return sha256({std::string(salt.begin(), salt.end()), text});
 }
 
-/// The store id of a token: a hash prefix, so any token text can be found.
-std::string token_id(const std::string& token) { return to_hex(salted_hash({}, token)).substr(0, 16); }
+/// The store id of a token made before ids were random: a hash prefix.
+std::string legacy_token_id(const std::string& token) { return to_hex(salted_hash({}, token)).substr(0, 16); }
+
+/// The id of a preset admin token (SOZAI_ADMIN_TOKEN).
+const char* kPresetId = "preset-admin";
+constexpr int kPresetRounds = 100000;
+
+std::vector<unsigned char> pbkdf2(const std::vector<unsigned char>& salt, const std::string& text) {
+  std::vector<unsigned char> out(32);
+  if (PKCS5_PBKDF2_HMAC(text.data(), static_cast<int>(text.size()), salt.data(), static_cast<int>(salt.size()),
+                        kPresetRounds, EVP_sha256(), static_cast<int>(out.size()), out.data()) != 1)
+    throw Error("PBKDF2 failed");
+  return out;
+}
+
+/// "sozai_<16 hex id>_<48 hex secret>": the id part, or "" for other text.
+std::string generated_token_id(const std::string& token) {
+  if (token.size() != 6 + 16 + 1 + 48 || token.compare(0, 6, "sozai_") != 0 || token[22] != '_') return "";
+  for (size_t i = 6; i < token.size(); ++i)
+    if (i != 22 && !std::isxdigit(static_cast<unsigned char>(token[i]))) return "";
+  return token.substr(6, 16);
+}
+
+bool same_bytes(const std::vector<unsigned char>& a, const std::vector<unsigned char>& b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
 
 LabError bad_request(const std::string& what) { return LabError(400, what); }
+
+/// Refuses a campaign description beyond the service's limits, before any
+/// work is done on it: parameters, pool rows, and the length of every name.
+void check_description_limits(const json& body, const LabLimits& limits) {
+  if (!body.is_object()) return;  // LabEngine says what is wrong
+  auto name_ok = [&](const json& v, const std::string& where) {
+    if (v.is_string() && static_cast<int64_t>(v.get_ref<const std::string&>().size()) > limits.max_name_bytes)
+      throw bad_request(str(where, " is longer than ", limits.max_name_bytes, " bytes"));
+  };
+  if (body.contains("name")) name_ok(body.at("name"), "name");
+  if (body.contains("parameters") && body.at("parameters").is_array()) {
+    const auto& ps = body.at("parameters");
+    if (static_cast<int64_t>(ps.size()) > limits.max_parameters)
+      throw bad_request(str("parameters: ", ps.size(), " parameters; this service takes at most ",
+                            limits.max_parameters, " (sozai serve --max-parameters)"));
+    for (size_t i = 0; i < ps.size(); ++i) {
+      if (!ps[i].is_object()) continue;
+      if (ps[i].contains("name")) name_ok(ps[i].at("name"), str("parameters[", i, "].name"));
+      for (const char* list : {"choices", "elements"})
+        if (ps[i].contains(list) && ps[i].at(list).is_array()) {
+          const auto& cs = ps[i].at(list);
+          if (static_cast<int64_t>(cs.size()) > 1000)
+            throw bad_request(str("parameters[", i, "].", list, ": more than 1000 entries"));
+          for (size_t k = 0; k < cs.size(); ++k) name_ok(cs[k], str("parameters[", i, "].", list, "[", k, "]"));
+        }
+    }
+  }
+  if (body.contains("objectives") && body.at("objectives").is_array()) {
+    const auto& os = body.at("objectives");
+    if (os.size() > 16) throw bad_request(str("objectives: ", os.size(), " objectives; at most 16"));
+    for (size_t i = 0; i < os.size(); ++i)
+      if (os[i].is_object() && os[i].contains("name")) name_ok(os[i].at("name"), str("objectives[", i, "].name"));
+  }
+  if (body.contains("pool") && body.at("pool").is_array() &&
+      static_cast<int64_t>(body.at("pool").size()) > limits.max_pool_rows)
+    throw bad_request(str("pool: ", body.at("pool").size(), " candidates; this service takes at most ",
+                          limits.max_pool_rows, " (sozai serve --max-pool-rows)"));
+}
 
 void only_fields(const json& body, const std::set<std::string>& allowed, const std::string& what) {
   if (!body.is_object()) throw bad_request(str(what, ": the body must be a JSON object"));
@@ -91,16 +156,50 @@ std::string number_text(const json& v) {
 
 }  // namespace
 
-LabService::LabService(const std::string& db_path) : store_(std::make_unique<ExperimentQueue>(db_path)) {}
+LabLimits lab_limits_from_json(const json& j, const std::string& where, const LabLimits& base) {
+  const auto limits = json_io::read_fields<LabLimits>(j, where, base);
+  const json got = limits;
+  for (auto it = got.begin(); it != got.end(); ++it)
+    if (!(it.value().get<double>() >= 1))
+      throw InputError(str(where, ": '", it.key(), "' must be at least 1, got ", it.value().dump()));
+  return limits;
+}
+
+LabService::LabService(const std::string& db_path, LabLimits limits)
+    : store_(std::make_unique<ExperimentQueue>(db_path)), limits_(limits) {}
+
+std::string LabService::health() { return store_->files_problem(); }
+
+LabService::StoreCheck LabService::check_store(const std::string& db_path) {
+  const auto r = ExperimentQueue::check(db_path);
+  std::ostringstream out;
+  out << "store " << db_path << ": " << (r.ok ? "ok" : str(r.problems.size(), " problem(s)")) << "\n";
+  for (const auto& [table, n] : r.rows) out << "  " << table << ": " << n << " rows\n";
+  for (const auto& p : r.problems) out << "  problem: " << p << "\n";
+  return {r.ok, out.str()};
+}
+
+int64_t LabService::page_limit(const std::string& text, int64_t fallback) const {
+  if (text.empty()) return std::min(fallback, limits_.max_page);
+  char* end = nullptr;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (*end != '\0' || v < 1 || v > limits_.max_page)
+    throw bad_request(str("'limit' must be a whole number in [1, ", limits_.max_page, "]"));
+  return v;
+}
 
 // ---------------------------------------------------------------- tokens
 
 std::string LabService::create_token(const std::string& role, const std::string& campaign) {
-  if (!kRoles.count(role)) throw InputError(str("unknown role '", role, "'; expected admin, controller or viewer"));
-  if (!campaign.empty() && !store_->campaign(campaign)) throw InputError(str("no campaign '", campaign, "'"));
-  const std::string token = "sozai_" + to_hex(random_bytes(24));
+  if (!kRoles.count(role))
+    throw InputError(str("unknown role '", printable(role, 40), "'; expected admin, controller or viewer"));
+  if (!campaign.empty() && !store_->campaign(campaign)) throw InputError(str("no campaign '", printable(campaign, 60), "'"));
+  if (role == "admin" && !campaign.empty())
+    throw InputError("an admin token cannot be limited to a campaign (it creates campaigns and tokens)");
+  const std::string id = to_hex(random_bytes(8));
+  const std::string token = "sozai_" + id + "_" + to_hex(random_bytes(24));
   TokenRow t;
-  t.id = token_id(token);
+  t.id = id;
   t.role = role;
   t.campaign = campaign;
   t.salt = random_bytes(16);
@@ -116,29 +215,90 @@ std::string LabService::bootstrap_admin_token(const std::string& preset) {
     if (store_->token_count() > 0) return;
     if (!preset.empty() && preset.size() < 16)
       throw InputError("SOZAI_ADMIN_TOKEN must be at least 16 characters long");
-    out = preset.empty() ? "sozai_" + to_hex(random_bytes(24)) : preset;
     TokenRow t;
-    t.id = token_id(out);
     t.role = "admin";
     t.salt = random_bytes(16);
-    t.hash = salted_hash(t.salt, out);
     t.created_at = unix_now();
+    if (preset.empty()) {
+      t.id = to_hex(random_bytes(8));
+      out = "sozai_" + t.id + "_" + to_hex(random_bytes(24));
+      t.hash = salted_hash(t.salt, out);
+    } else {
+      out = preset;
+      t.id = kPresetId;
+      t.hash = pbkdf2(t.salt, out);
+    }
     store_->insert_token(t);
   });
   return out;
 }
 
-Principal LabService::authenticate(const std::string& authorization) {
+namespace {
+
+/// The token text of an Authorization value; LabError 401 when there is none.
+std::string bearer_token(const std::string& authorization) {
   const std::string prefix = "Bearer ";
   if (authorization.compare(0, prefix.size(), prefix) != 0 || authorization.size() == prefix.size())
     throw LabError(401, "missing bearer token (Authorization: Bearer <token>)");
   const std::string token = authorization.substr(prefix.size());
-  auto row = store_->token(token_id(token));
-  const auto hash = row ? salted_hash(row->salt, token) : std::vector<unsigned char>(32, 0);
-  const bool ok = row && hash.size() == row->hash.size() &&
-                  CRYPTO_memcmp(hash.data(), row->hash.data(), hash.size()) == 0;
-  if (!ok) throw LabError(401, "invalid token");
-  return {row->id, row->role, row->campaign};
+  if (token.size() > 512 || !std::all_of(token.begin(), token.end(), [](char c) { return c > 0x20 && c < 0x7f; }))
+    throw LabError(401, "invalid token");
+  return token;
+}
+
+}  // namespace
+
+std::optional<Principal> LabService::lookup_token(const std::string& token, bool slow, bool& decided) {
+  decided = true;
+  const std::string id = generated_token_id(token);
+  if (!id.empty()) {
+    auto row = store_->token(id);
+    if (row && same_bytes(salted_hash(row->salt, token), row->hash)) return Principal{row->id, row->role, row->campaign};
+    return std::nullopt;
+  }
+  // Tokens made before ids were random keep working.
+  if (auto row = store_->token(legacy_token_id(token))) {
+    if (same_bytes(salted_hash(row->salt, token), row->hash)) return Principal{row->id, row->role, row->campaign};
+    return std::nullopt;
+  }
+  // A preset admin token: the slow check, once per text.
+  const std::string digest = to_hex(salted_hash({}, token));
+  {
+    std::lock_guard<std::mutex> lock(auth_mutex_);
+    auto it = verified_.find(digest);
+    if (it != verified_.end()) return it->second;
+    if (refused_.count(digest)) return std::nullopt;
+  }
+  auto row = store_->token(kPresetId);
+  if (!row) return std::nullopt;
+  if (!slow) {
+    decided = false;
+    return std::nullopt;
+  }
+  const bool ok = same_bytes(pbkdf2(row->salt, token), row->hash);
+  std::lock_guard<std::mutex> lock(auth_mutex_);
+  if (ok) {
+    if (verified_.size() > 64) verified_.clear();
+    return verified_[digest] = Principal{row->id, row->role, row->campaign};
+  }
+  if (refused_.size() > 4096) refused_.clear();
+  refused_.insert(digest);
+  return std::nullopt;
+}
+
+Principal LabService::authenticate(const std::string& authorization) {
+  bool decided = true;
+  auto who = lookup_token(bearer_token(authorization), true, decided);
+  if (!who) throw LabError(401, "invalid token");
+  return *who;
+}
+
+std::optional<Principal> LabService::authenticate_quickly(const std::string& authorization) {
+  bool decided = true;
+  auto who = lookup_token(bearer_token(authorization), false, decided);
+  if (!decided) return std::nullopt;
+  if (!who) throw LabError(401, "invalid token");
+  return who;
 }
 
 // ---------------------------------------------------------------- helpers
@@ -155,12 +315,23 @@ LabResponse LabService::idempotent(const Principal& who, const std::string& key,
   };
   if (key.empty()) return op(remember);
   check_key(key);
+  forget_old_answers();
   std::lock_guard<std::mutex> lock(key_mutex(who.token_id + "\n" + key));
   if (auto stored = store_->idempotent_response(who.token_id, key)) {
     if (stored->request != request) throw key_reused(key, stored->request);
     return stored_answer(*stored);
   }
   return op(remember);
+}
+
+void LabService::forget_old_answers() {
+  const double now = unix_now();
+  {
+    std::lock_guard<std::mutex> lock(auth_mutex_);
+    if (now - last_forget_ < 60.0) return;
+    last_forget_ = now;
+  }
+  store_->transaction([&] { store_->forget_idempotent_responses(now - limits_.idempotency_ttl_seconds); });
 }
 
 LabCampaignRow LabService::require_campaign(const Principal& who, const std::string& id, const char* need_role) {
@@ -170,7 +341,7 @@ LabCampaignRow LabService::require_campaign(const Principal& who, const std::str
   if (!who.campaign.empty() && who.campaign != id)
     throw LabError(403, str("your token is limited to campaign ", who.campaign));
   auto c = store_->campaign(id);
-  if (!c) throw LabError(404, str("no campaign '", id, "'"));
+  if (!c) throw LabError(404, str("no campaign '", printable(id, 60), "'"));
   return *c;
 }
 
@@ -193,7 +364,11 @@ json LabService::experiment_json(const ExperimentRow& e) const {
 LabResponse LabService::create_campaign(const Principal& who, const json& body, const std::string& key) {
   if (who.role != "admin") throw LabError(403, str("creating a campaign needs an admin token; yours is a ", who.role,
                                                    " token"));
+  check_description_limits(body, limits_);
   return idempotent(who, key, "POST /v1/campaigns", [&](const auto& remember) {
+    if (store_->campaign_count() >= limits_.max_campaigns)
+      throw LabError(409, str("the store holds ", limits_.max_campaigns, " campaigns, the most this service keeps "
+                              "(sozai serve --max-campaigns)"));
     std::unique_ptr<LabEngine> engine;
     try {
       engine = std::make_unique<LabEngine>(LabEngine::create(body));
@@ -217,16 +392,34 @@ LabResponse LabService::create_campaign(const Principal& who, const json& body, 
   });
 }
 
-LabResponse LabService::list_campaigns(const Principal& who) {
+LabResponse LabService::list_campaigns(const Principal& who, const std::string& after, const std::string& limit_text) {
+  const int64_t limit = page_limit(limit_text, 100);
+  std::vector<LabCampaignRow> page;
+  if (!who.campaign.empty()) {
+    // A token limited to one campaign sees that one only.
+    if (after.empty())
+      if (auto c = store_->campaign(who.campaign)) page.push_back(*c);
+  } else {
+    try {
+      page = store_->campaigns_page(after, limit);
+    } catch (const InputError& e) {
+      throw bad_request(e.what());
+    }
+  }
+  const auto counts = store_->all_counts();
   json out = json::array();
-  for (const auto& id : store_->campaign_ids()) {
-    if (!who.campaign.empty() && who.campaign != id) continue;
-    auto c = store_->campaign(id);
-    out.push_back({{"id", id}, {"name", c->name}, {"created_at", iso_time(c->created_at)},
-                   {"counts", store_->counts(id)}});
+  for (const auto& c : page) {
+    json n = json::object();
+    for (auto st : experiment_states()) n[to_string(st)] = 0;
+    auto it = counts.find(c.id);
+    if (it != counts.end())
+      for (const auto& [state, k] : it->second) n[state] = k;
+    out.push_back({{"id", c.id}, {"name", c.name}, {"created_at", iso_time(c.created_at)}, {"counts", n}});
   }
   LabResponse r;
-  r.body = {{"campaigns", out}};
+  r.body = {{"campaigns", out},
+            {"next_after", static_cast<int64_t>(page.size()) == limit && who.campaign.empty() ? json(page.back().id)
+                                                                                              : json()}};
   return r;
 }
 
@@ -266,18 +459,23 @@ LabResponse LabService::ask(const Principal& who, const std::string& id, const j
     return body.at(k).get<double>();
   };
   const double count_d = get_number("count", 1);
-  if (count_d != std::floor(count_d) || count_d < 1 || count_d > kMaxAskCount)
-    throw bad_request(str("ask: 'count' must be a whole number in [1, ", kMaxAskCount, "]"));
+  if (count_d != std::floor(count_d) || count_d < 1 || count_d > static_cast<double>(limits_.max_ask_count))
+    throw bad_request(str("ask: 'count' must be a whole number in [1, ", limits_.max_ask_count, "]"));
   const auto count = static_cast<int64_t>(count_d);
   const double lease = get_number("lease_seconds", 3600);
-  if (!(lease > 0 && lease <= kMaxLeaseSeconds))
-    throw bad_request(str("ask: 'lease_seconds' must be in (0, ", kMaxLeaseSeconds, "]"));
+  if (!(lease > 0 && lease <= limits_.max_lease_seconds))
+    throw bad_request(str("ask: 'lease_seconds' must be in (0, ", limits_.max_lease_seconds, "]"));
   std::string controller = who.token_id;
   if (body.contains("controller")) {
-    if (!body.at("controller").is_string() || body.at("controller").get<std::string>().size() > 200)
-      throw bad_request("ask: 'controller' must be a string of at most 200 characters");
+    if (!body.at("controller").is_string() ||
+        static_cast<int64_t>(body.at("controller").get_ref<const std::string&>().size()) > limits_.max_name_bytes)
+      throw bad_request(str("ask: 'controller' must be a string of at most ", limits_.max_name_bytes, " bytes"));
     controller = body.at("controller").get<std::string>();
   }
+  const int64_t leased = store_->counts(id).at("leased");
+  if (leased + count > limits_.max_leased)
+    throw LabError(429, str("campaign ", id, " has ", leased, " experiments leased; this service leases at most ",
+                            limits_.max_leased, " at once (report or cancel some first)"));
   auto request = std::make_shared<AskRequest>();
   request->who = who;
   request->key = key;
@@ -477,6 +675,8 @@ LabResponse LabService::report(const Principal& who, const std::string& id, cons
   if (body.contains("note")) {
     if (!body.at("note").is_string()) throw bad_request("result: 'note' must be a string");
     note = body.at("note").get<std::string>();
+    if (static_cast<int64_t>(note.size()) > limits_.max_note_bytes)
+      throw bad_request(str("result: 'note' is longer than ", limits_.max_note_bytes, " bytes"));
   }
   json values;
   if (status == ExperimentState::Completed || body.contains("values")) {
@@ -523,6 +723,7 @@ LabResponse LabService::change_experiment(const Principal& who, const std::strin
       if (!e) throw LabError(404, str("campaign ", id, " has no experiment ", eid));
       change(*e);
       e->completed_at = unix_now();
+      e->result_seq = store_->next_result_seq(id);
       e->told = false;  // the engine hears of it at the next ask
       store_->update_experiment(*e);
       r.body = experiment_json(*e);
@@ -534,7 +735,8 @@ LabResponse LabService::change_experiment(const Principal& who, const std::strin
 
 // ---------------------------------------------------------------- reading
 
-LabResponse LabService::list_experiments(const Principal& who, const std::string& id, const std::string& state) {
+LabResponse LabService::list_experiments(const Principal& who, const std::string& id, const std::string& state,
+                                         const std::string& after, const std::string& limit_text) {
   require_campaign(who, id, "viewer");
   std::optional<ExperimentState> only;
   if (!state.empty()) {
@@ -544,11 +746,44 @@ LabResponse LabService::list_experiments(const Principal& who, const std::string
       throw bad_request(e.what());
     }
   }
+  const int64_t limit = page_limit(limit_text, limits_.max_page);
+  int64_t after_id = 0;
+  if (!after.empty()) {
+    char* end = nullptr;
+    after_id = std::strtoll(after.c_str(), &end, 10);
+    if (*end != '\0' || after_id < 0) throw bad_request("'after' must be an experiment id (a whole number >= 0)");
+  }
   store_->expire_leases(id, unix_now());
+  const auto rows = store_->experiments_page(id, only, after_id, limit);
   json out = json::array();
-  for (const auto& e : store_->experiments(id, only)) out.push_back(experiment_json(e));
+  for (const auto& e : rows) out.push_back(experiment_json(e));
   LabResponse r;
-  r.body = {{"experiments", out}};
+  r.body = {{"experiments", out},
+            {"next_after", static_cast<int64_t>(rows.size()) == limit ? json(rows.back().id) : json()}};
+  return r;
+}
+
+LabResponse LabService::list_results(const Principal& who, const std::string& id, const std::string& after,
+                                     const std::string& limit_text) {
+  require_campaign(who, id, "viewer");
+  const int64_t limit = page_limit(limit_text, limits_.max_page);
+  int64_t after_seq = 0;
+  if (!after.empty()) {
+    char* end = nullptr;
+    after_seq = std::strtoll(after.c_str(), &end, 10);
+    if (*end != '\0' || after_seq < 0) throw bad_request("'after' must be a result number (a whole number >= 0)");
+  }
+  const auto rows = store_->results_page(id, after_seq, limit);
+  json out = json::array();
+  for (const auto& e : rows) {
+    auto j = experiment_json(e);
+    j["result_seq"] = e.result_seq;
+    out.push_back(j);
+  }
+  LabResponse r;
+  r.body = {{"results", out},
+            {"last", rows.empty() ? after_seq : rows.back().result_seq},
+            {"next_after", static_cast<int64_t>(rows.size()) == limit ? json(rows.back().result_seq) : json()}};
   return r;
 }
 
@@ -605,8 +840,15 @@ LabResponse LabService::create_token(const Principal& who, const json& body, con
   if (who.role != "admin") throw LabError(403, "creating tokens needs an admin token");
   only_fields(body, {"role", "campaign"}, "token");
   if (!body.contains("role") || !body.at("role").is_string()) throw bad_request("token: 'role' must be a string");
-  const std::string campaign = body.contains("campaign") && body.at("campaign").is_string()
-                                   ? body.at("campaign").get<std::string>() : std::string();
+  // A scope that is not a campaign id must never widen to every campaign.
+  std::string campaign;
+  if (body.contains("campaign")) {
+    const auto& c = body.at("campaign");
+    if (!c.is_string() || c.get_ref<const std::string&>().empty())
+      throw bad_request("token: 'campaign' must be the id of a campaign (a non-empty string); leave it out for a "
+                        "token valid for every campaign");
+    campaign = c.get<std::string>();
+  }
   // A retry with the same key gets the first answer without the secret,
   // which is shown once and never stored.
   return idempotent(who, key, str("POST /v1/tokens ", body.dump()), [&](const auto& remember) {

@@ -24,6 +24,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -45,6 +47,29 @@ struct Principal {
   std::string token_id, role, campaign;
 };
 
+/// What one client or campaign may take; every limit has a safe default and
+/// a `sozai serve` flag.
+struct LabLimits {
+  int64_t max_ask_count = 100;                   ///< experiments per ask
+  double max_lease_seconds = 7 * 24 * 3600.0;    ///< longest lease
+  int64_t max_leased = 1000;                     ///< experiments leased at once per campaign
+  int64_t max_parameters = 64;                   ///< per campaign
+  int64_t max_pool_rows = 100000;                ///< candidates listed with a campaign
+  int64_t max_campaigns = 1000;                  ///< in the store
+  int64_t max_note_bytes = 4096;                 ///< per result
+  int64_t max_name_bytes = 200;                  ///< controller, campaign, parameter, objective and choice names
+  double idempotency_ttl_seconds = 7 * 24 * 3600.0;  ///< how long a retry gets the first answer
+  int64_t max_page = 1000;                       ///< rows per page of a listing
+};
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LabLimits, max_ask_count, max_lease_seconds, max_leased,
+                                                max_parameters, max_pool_rows, max_campaigns, max_note_bytes,
+                                                max_name_bytes, idempotency_ttl_seconds, max_page)
+/// Limits from JSON (keys as the fields above; absent keys keep base's);
+/// InputError naming `where` and the key for an unknown key, a wrong type
+/// or a value below 1.
+LabLimits lab_limits_from_json(const nlohmann::json& j, const std::string& where, const LabLimits& base = {});
+
 /// An answer: HTTP status and JSON body (or text for CSV).
 struct LabResponse {
   int status = 200;
@@ -55,44 +80,76 @@ struct LabResponse {
 
 class LabService {
  public:
-  explicit LabService(const std::string& db_path);
+  explicit LabService(const std::string& db_path, LabLimits limits = {});
+  const LabLimits& limits() const { return limits_; }
+
+  /// "" while the store's files are sound; otherwise why nothing may be
+  /// served from it (answered with 503).
+  std::string health();
+  /// An offline check of a store (`sozai serve --check`): ok, and a report
+  /// with one line per problem and the rows per table.
+  struct StoreCheck {
+    bool ok = true;
+    std::string text;
+  };
+  static StoreCheck check_store(const std::string& db_path);
 
   ExperimentQueue& store() { return *store_; }
 
   // ---- tokens
   /// A new token of `role` (admin, controller, viewer), limited to
   /// `campaign` when given; returns the secret text (shown once; only a
-  /// salted hash is stored). InputError for an unknown role or campaign.
+  /// salted hash is stored). Tokens read "sozai_<id>_<secret>": the id is
+  /// random, not derived from the secret. InputError for an unknown role or
+  /// campaign, or an admin token limited to a campaign.
   std::string create_token(const std::string& role, const std::string& campaign = "");
   /// First start: when the store has no token, an admin token from
-  /// `preset` (SOZAI_ADMIN_TOKEN) or a new one; returns it, or "" when
-  /// tokens already exist.
+  /// `preset` (SOZAI_ADMIN_TOKEN, at least 16 characters; stored as a
+  /// PBKDF2-SHA256 hash, 100 000 rounds, since a person chose it) or a new
+  /// one; returns it, or "" when tokens already exist.
   std::string bootstrap_admin_token(const std::string& preset = "");
   /// The principal of an "Authorization: Bearer ..." value; LabError 401
   /// when missing or not a valid token (compared in constant time).
   Principal authenticate(const std::string& authorization);
+  /// The same when it can be decided without the slow check of a preset
+  /// token (every generated token; a preset one once verified); nullopt
+  /// when only authenticate() can tell. For checks that must not wait.
+  std::optional<Principal> authenticate_quickly(const std::string& authorization);
 
   // ---- API (Principal checked against the route's role; LabError 4xx)
   LabResponse create_campaign(const Principal& who, const nlohmann::json& body, const std::string& idempotency_key);
   LabResponse get_campaign(const Principal& who, const std::string& id);
-  LabResponse list_campaigns(const Principal& who);
+  /// A page of campaigns after the one with id `after` ("" = from the
+  /// first), at most `limit` ("" = 100) of them; next_after continues.
+  LabResponse list_campaigns(const Principal& who, const std::string& after = "", const std::string& limit = "");
   LabResponse ask(const Principal& who, const std::string& id, const nlohmann::json& body,
                   const std::string& idempotency_key);
   LabResponse report(const Principal& who, const std::string& id, const std::string& experiment,
                      const nlohmann::json& body, const std::string& idempotency_key);
   LabResponse cancel(const Principal& who, const std::string& id, const std::string& experiment,
                      const std::string& idempotency_key);
-  LabResponse list_experiments(const Principal& who, const std::string& id, const std::string& state);
+  /// Experiments in id order, optionally of one state, a page at a time:
+  /// id > after ("" = 0), at most limit ("" = max_page); next_after continues.
+  LabResponse list_experiments(const Principal& who, const std::string& id, const std::string& state,
+                               const std::string& after = "", const std::string& limit = "");
+  /// Experiments with a result (or withdrawn) in the order those arrived:
+  /// result_seq > after, at most limit; next_after continues. What a
+  /// dashboard polls: only what is new since its last call.
+  LabResponse list_results(const Principal& who, const std::string& id, const std::string& after = "",
+                           const std::string& limit = "");
   /// format "json" or "csv".
   LabResponse export_campaign(const Principal& who, const std::string& id, const std::string& format);
   LabResponse create_token(const Principal& who, const nlohmann::json& body,
                                    const std::string& idempotency_key);
 
-  /// Longest lease an ask may request, seconds.
-  static constexpr double kMaxLeaseSeconds = 30.0 * 24 * 3600;
-  static constexpr int64_t kMaxAskCount = 1000;
-
  private:
+  /// A page size from a query value: "" gives fallback; LabError 400 unless
+  /// a whole number in [1, max_page].
+  int64_t page_limit(const std::string& text, int64_t fallback) const;
+  /// Principal of a token's text (no "Bearer "), or nullopt; `slow` allows
+  /// the PBKDF2 check of a preset token.
+  std::optional<Principal> lookup_token(const std::string& token, bool slow, bool& decided);
+  void forget_old_answers();
   /// Runs a mutating request once per (principal, key): a repeat gets the
   /// stored answer. `op` must call remember() inside its final transaction.
   LabResponse idempotent(const Principal& who, const std::string& key, const std::string& request,
@@ -147,6 +204,11 @@ class LabService {
                                                          const AskPlan& plan);
 
   std::unique_ptr<ExperimentQueue> store_;
+  LabLimits limits_;
+  std::mutex auth_mutex_;
+  std::map<std::string, Principal> verified_;  ///< SHA-256 of preset token text -> principal
+  std::set<std::string> refused_;              ///< SHA-256 of token texts that failed the slow check
+  double last_forget_ = 0.0;
   std::mutex mutexes_mutex_;
   std::map<std::string, std::unique_ptr<AskQueue>> ask_queues_;
 };

@@ -135,8 +135,9 @@ void DesignSpace::check_new_name(const std::string& name) const {
 DesignSpace& DesignSpace::add_continuous(const std::string& name, double low, double high, bool log_scale,
                                          int64_t levels) {
   check_new_name(name);
-  SOZAI_CHECK(std::isfinite(low) && std::isfinite(high) && low < high, "design space: parameter '", name,
-              "' needs finite bounds with low < high, got [", low, ", ", high, "]");
+  SOZAI_CHECK(std::isfinite(low) && std::isfinite(high) && low < high && std::isfinite(high - low),
+              "design space: parameter '", name, "' needs finite bounds with low < high and a finite width, got [",
+              low, ", ", high, "]");
   SOZAI_CHECK(!log_scale || low > 0, "design space: parameter '", name, "' is on a log scale, so low must be > 0, got ",
               low);
   SOZAI_CHECK(levels == 0 || levels >= 2, "design space: parameter '", name,

@@ -44,10 +44,28 @@ class LabService:
     >>> svc.ask(admin, cid, {"count": 2})["experiments"]
 
     Bodies are dicts; answers are dicts (CSV text for export(format="csv"));
-    a refused request raises LabError(status, message)."""
+    a refused request raises LabError(status, message). limits: keyword
+    arguments as `sozai serve`'s limit flags (max_ask_count=100,
+    max_lease_seconds, max_leased, max_parameters, max_pool_rows,
+    max_campaigns, max_note_bytes, max_name_bytes, idempotency_ttl_seconds,
+    max_page)."""
 
-    def __init__(self, db):
-        self._s = _lab.LabService(str(db))
+    def __init__(self, db, **limits):
+        self._s = _lab.LabService(str(db), json.dumps(limits) if limits else "")
+
+    @property
+    def limits(self):
+        """Every limit in force, defaults filled in."""
+        return json.loads(self._s.limits())
+
+    def health(self):
+        """"" while the store's files are sound, else why it must not be served."""
+        return self._s.health()
+
+    @staticmethod
+    def check_store(db):
+        """Checks a store offline (as `sozai serve --check`): (ok, report text)."""
+        return _lab.LabService.check_store(str(db))
 
     def create_token(self, role, campaign=""):
         return self._s.create_token(role, campaign or "")
@@ -70,7 +88,14 @@ class LabService:
         return self._answer(self._s.create_campaign(who, json.dumps(description, allow_nan=False), idempotency_key))
 
     def list_campaigns(self, who):
-        return self._answer(self._s.list_campaigns(who))["campaigns"]
+        """Every campaign the token may see (all pages)."""
+        out, after = [], ""
+        while True:
+            page = self._answer(self._s.list_campaigns(who, after))
+            out += page["campaigns"]
+            if page.get("next_after") is None:
+                return out
+            after = page["next_after"]
 
     def get_campaign(self, who, campaign_id):
         return self._answer(self._s.get_campaign(who, campaign_id))
@@ -86,7 +111,19 @@ class LabService:
         return self._answer(self._s.cancel(who, campaign_id, str(experiment_id), idempotency_key))
 
     def list_experiments(self, who, campaign_id, state=""):
-        return self._answer(self._s.list_experiments(who, campaign_id, state or ""))["experiments"]
+        """Every experiment (of one state), in id order (all pages)."""
+        out, after = [], ""
+        while True:
+            page = self._answer(self._s.list_experiments(who, campaign_id, state or "", str(after)))
+            out += page["experiments"]
+            if page.get("next_after") is None:
+                return out
+            after = page["next_after"]
+
+    def list_results(self, who, campaign_id, after=0, limit=None):
+        """One page of results in the order they arrived, after result number
+        `after`: {"results", "last", "next_after"}."""
+        return self._answer(self._s.list_results(who, campaign_id, str(after), "" if limit is None else str(limit)))
 
     def export_campaign(self, who, campaign_id, format="json"):
         out = self._answer(self._s.export_campaign(who, campaign_id, format))
@@ -171,7 +208,14 @@ class Client:
         return self.request("POST", "/v1/campaigns", description, idempotency_key)["id"]
 
     def list_campaigns(self):
-        return self.request("GET", "/v1/campaigns")["campaigns"]
+        """Every campaign the token may see (follows the pages)."""
+        out, q = [], ""
+        while True:
+            page = self.request("GET", f"/v1/campaigns{q}")
+            out += page["campaigns"]
+            if page.get("next_after") is None:
+                return out
+            q = "?after=" + urllib.parse.quote(page["next_after"])
 
     def get_campaign(self, campaign_id):
         """Counts per state, best so far, settings."""
@@ -200,8 +244,21 @@ class Client:
                             idempotency_key)
 
     def list_experiments(self, campaign_id, state=None):
-        q = f"?state={urllib.parse.quote(state)}" if state else ""
-        return self.request("GET", f"/v1/campaigns/{campaign_id}/experiments{q}")["experiments"]
+        """Every experiment (of one state), in id order (follows the pages)."""
+        out, after = [], 0
+        while True:
+            q = f"?after={after}" + (f"&state={urllib.parse.quote(state)}" if state else "")
+            page = self.request("GET", f"/v1/campaigns/{campaign_id}/experiments{q}")
+            out += page["experiments"]
+            if page.get("next_after") is None:
+                return out
+            after = page["next_after"]
+
+    def list_results(self, campaign_id, after=0, limit=None):
+        """One page of results in the order they arrived, after result number
+        `after`: {"results", "last", "next_after"}; poll with after=last."""
+        q = f"?after={int(after)}" + (f"&limit={int(limit)}" if limit else "")
+        return self.request("GET", f"/v1/campaigns/{campaign_id}/results{q}")
 
     def export_campaign(self, campaign_id, format="json"):
         """Every experiment ever proposed: a list of dicts, or CSV text."""

@@ -81,8 +81,10 @@ def test_openapi_document_matches_the_routes(server):
             body = {"/v1/campaigns": json.dumps(SPACE), "/v1/tokens": '{"role": "viewer"}'}.get(path, "{}")
             if path.endswith("/result"):
                 body = '{"values": {"y": 0.5}}'
-            conn.request(method.upper(), real, body=body if method == "post" else None,
-                         headers={"Authorization": f"Bearer {server.admin_token}"})
+            headers = {"Authorization": f"Bearer {server.admin_token}"}
+            if method == "post":
+                headers["Content-Type"] = "application/json"
+            conn.request(method.upper(), real, body=body if method == "post" else None, headers=headers)
             r = conn.getresponse()
             text = r.read().decode()
             assert r.status in (200, 201), (method, path, r.status, text)
@@ -199,7 +201,8 @@ def test_tls_and_tokens(sozai_cli, tmp_path):
         log = server.log.read_text()
         token_file = tmp_path / "lab.db.admin-token"
         token = token_file.read_text().strip()
-        assert token in log and stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
+        # The token goes to the owner-only file, never to the log.
+        assert token not in log and str(token_file) in log and stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
         c = Client(server.url, token, verify=str(cert))
         assert c.healthz()["status"] == "ok" and c.list_campaigns() == []
         with pytest.raises(Exception):

@@ -3,6 +3,7 @@ python3-selenium and chromium-driver): it loads with a viewer token, shows
 a campaign's numbers and updates after a result is reported."""
 
 import shutil
+import urllib.request
 import time
 
 import pytest
@@ -75,5 +76,48 @@ def test_dashboard_shows_and_updates(sozai_cli, tmp_path, browser):
         browser.get(f"{server.url}/#token=wrong")
         browser.refresh()
         assert "invalid token" in wait_for(lambda: browser.find_element(By.ID, "loginerr").text)
+    finally:
+        server.stop()
+
+
+HOSTILE = '<img src=x onerror="window.__pwned=(window.__pwned||0)+1">'
+
+
+def test_hostile_names_are_shown_as_text_and_never_run(sozai_cli, tmp_path, browser):
+    """A controller (or anyone who names things) puts markup in every name
+    the dashboard shows; an admin opens the page. Nothing may run, and the
+    names must appear as the text they are."""
+    server = LabServer(sozai_cli, tmp_path / "lab.db")
+    server.start()
+    try:
+        admin = Client(server.url, server.admin_token)
+        space = {"name": "films " + HOSTILE,
+                 "parameters": [{"name": "T" + HOSTILE, "type": "continuous", "low": 0, "high": 1},
+                                {"name": "route", "type": "categorical", "choices": ["a" + HOSTILE, "b"]}],
+                 "objectives": [{"name": "y" + HOSTILE, "direction": "maximize"},
+                                {"name": "cost</script><script>window.__pwned=99</script>", "direction": "minimize"}],
+                 "n_init": 20}
+        cid = admin.create_campaign(space)
+        names = [o["name"] for o in space["objectives"]]
+        for e in admin.ask(cid, count=3, controller=HOSTILE):
+            admin.report(cid, e["id"], {names[0]: 0.5, names[1]: 0.1}, note=HOSTILE)
+        # The page and its scripts come with a policy that forbids inline script.
+        with urllib.request.urlopen(server.url + "/") as r:
+            csp = r.headers["Content-Security-Policy"]
+            assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+            assert r.headers["X-Frame-Options"] == "DENY"
+        browser.get(f"{server.url}/#token={server.admin_token}&campaign={cid}")
+        wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#latest tbody tr")) == 3)
+        time.sleep(1.0)  # two more refreshes
+        assert browser.execute_script("return window.__pwned || 0") == 0
+        assert not browser.find_elements(By.CSS_SELECTOR, "#main img, #main script")
+        latest = browser.find_element(By.ID, "latest").text
+        assert HOSTILE in latest  # the controller, shown as text
+        assert "T" + HOSTILE in latest  # a parameter name
+        assert HOSTILE in browser.find_element(By.ID, "campaign").text
+        # The token left the address bar; the plots are drawn (uPlot canvases).
+        assert "token" not in browser.current_url
+        assert browser.find_elements(By.CSS_SELECTOR, "#progress canvas")
+        assert browser.find_elements(By.CSS_SELECTOR, "#front canvas")
     finally:
         server.stop()
