@@ -462,7 +462,7 @@ LabResponse LabService::ask(const Principal& who, const std::string& id, const j
   if (count_d != std::floor(count_d) || count_d < 1 || count_d > static_cast<double>(limits_.max_ask_count))
     throw bad_request(str("ask: 'count' must be a whole number in [1, ", limits_.max_ask_count, "]"));
   const auto count = static_cast<int64_t>(count_d);
-  const double lease = get_number("lease_seconds", 3600);
+  const double lease = get_number("lease_seconds", std::min(3600.0, limits_.max_lease_seconds));
   if (!(lease > 0 && lease <= limits_.max_lease_seconds))
     throw bad_request(str("ask: 'lease_seconds' must be in (0, ", limits_.max_lease_seconds, "]"));
   std::string controller = who.token_id;
@@ -648,11 +648,17 @@ void LabService::serve_asks(const std::string& id, const std::vector<std::shared
       done.insert(r.get());
     }
   } catch (...) {
-    // Nothing was committed: every request still waiting gets the error.
-    for (const auto& r : to_serve)
-      if (!done.count(r.get())) r->answer.set_exception(std::current_exception());
-    for (const auto& rep : repeats)
-      if (!done.count(rep.first.get())) rep.first->answer.set_exception(std::current_exception());
+    // Nothing was committed: every request of the batch not yet answered
+    // gets the error (including those take_repeats had not reached when a
+    // stored answer failed its checksum), so no asker waits forever.
+    for (const auto& r : batch) {
+      if (done.count(r.get())) continue;
+      try {
+        r->answer.set_exception(std::current_exception());
+      } catch (const std::future_error&) {
+        // answered already (a repeat or a refused key)
+      }
+    }
   }
 }
 

@@ -52,3 +52,38 @@ def test_python_and_cpp_share_the_lab_method_names(tmp_path):
     admin = svc.authenticate("Bearer " + svc.bootstrap_admin_token())
     with pytest.warns(DeprecationWarning, match="use list_campaigns"):
         assert svc.campaigns(admin) == []
+
+
+def test_limits_checksums_and_pages_in_process(tmp_path):
+    import sqlite3
+    svc = LabService(tmp_path / "lab.db", max_ask_count=3, max_note_bytes=8, max_page=2)
+    assert svc.limits["max_ask_count"] == 3 and svc.limits["max_leased"] == 1000  # the rest: defaults
+    with pytest.raises(Exception, match="max_asks"):
+        LabService(tmp_path / "other.db", max_asks=3)
+    admin = svc.authenticate("Bearer " + svc.bootstrap_admin_token())
+    cid = svc.create_campaign(admin, dict(SPACE, n_init=20))["id"]
+    with pytest.raises(LabError) as err:
+        svc.ask(admin, cid, {"count": 4})
+    assert err.value.status == 400
+    ids = [e["id"] for e in svc.ask(admin, cid, {"count": 3})["experiments"]]
+    with pytest.raises(LabError) as err:
+        svc.report(admin, cid, ids[0], {"values": {"y": 1.0}, "note": "123456789"})
+    assert err.value.status == 400 and "note" in err.value.message
+    for eid in reversed(ids):
+        svc.report(admin, cid, eid, {"values": {"y": float(eid)}})
+    assert [e["id"] for e in svc.list_experiments(admin, cid)] == ids  # all pages of 2
+    page = svc.list_results(admin, cid, after=0)
+    assert [r["id"] for r in page["results"]] == list(reversed(ids))[:2] and page["next_after"] == 2
+    assert [r["id"] for r in svc.list_results(admin, cid, after=page["last"])["results"]] == [ids[0]]
+    # A scope that means nothing is refused.
+    with pytest.raises(Exception, match="cannot be limited"):
+        svc.create_token("admin", cid)
+    assert svc.health() == "" and LabService.check_store(tmp_path / "lab.db")[0]
+    con = sqlite3.connect(tmp_path / "lab.db")
+    con.execute("UPDATE experiments SET vals = '{\"y\": 7.0}' WHERE id = ?", (ids[1],))
+    con.commit()
+    con.close()
+    ok, report = LabService.check_store(tmp_path / "lab.db")
+    assert not ok and f"experiment {ids[1]} of campaign {cid} fails its checksum" in report
+    with pytest.raises(Exception, match="fails its checksum"):
+        svc.list_experiments(admin, cid)
