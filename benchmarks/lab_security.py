@@ -40,16 +40,6 @@ def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
 
-def rss_mib(pid):
-    try:
-        for line in open(f"/proc/{pid}/status"):
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
 def request(port, method, path, body=None, token=ADMIN, headers=None, timeout=30):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     h = dict(headers or {})
@@ -143,7 +133,7 @@ def xss(lab):
 
 
 def chunked_without_token(lab, mib=256):
-    before = rss_mib(lab.server.proc.pid)
+    before = lab.server.rss_mib()
     sent, status = 0, 0
     t0 = time.time()
     with socket.create_connection(("127.0.0.1", lab.port), timeout=30) as s:
@@ -162,7 +152,7 @@ def chunked_without_token(lab, mib=256):
             status = int(head.split()[1]) if head.startswith(b"HTTP/1.1") else 0
         except OSError:
             pass
-    return {"mib_accepted": sent, "status": status, "rss_growth_mib": round(rss_mib(lab.server.proc.pid) - before, 1),
+    return {"mib_accepted": sent, "status": status, "rss_growth_mib": round(lab.server.rss_mib() - before, 1),
             "seconds": round(time.time() - t0, 2)}
 
 

@@ -50,12 +50,12 @@ def f(p):
     return float(-np.sum((x - 0.3) ** 2) + 0.05 * np.sin(9 * x[0]))
 
 
-def load(url, token, cid, controllers, seconds):
+def load(url, token, cid, controllers, seconds, keep_alive=False):
     asks, reports, stop = [], [], threading.Event()
     lock = threading.Lock()
 
     def worker(k):
-        c = Client(url, token)
+        c = Client(url, token, keep_alive=keep_alive)
         while not stop.is_set():
             t0 = time.perf_counter()
             e = c.ask(cid, count=1, controller=f"robot-{k}")[0]
@@ -109,8 +109,13 @@ def main():
     ap.add_argument("--sizes", default="100,500,2000")
     ap.add_argument("--out", default=str(RESULTS / "lab_service"))
     ap.add_argument("--report-only", action="store_true", help="rewrite the markdown from the saved JSON")
+    ap.add_argument("--connections", action="store_true",
+                    help="only the load test, with one connection per request and with kept-alive connections, "
+                         "side by side (writes OUT_connections.{json,md})")
     args = ap.parse_args()
     out = pathlib.Path(args.out)
+    if args.connections:
+        return connections(args, pathlib.Path(str(out) + "_connections"))
     if args.report_only:
         write_report(json.loads(out.with_suffix(".json").read_text()), out)
         return
@@ -148,6 +153,42 @@ def main():
     result["seconds"] = args.seconds
     out.with_suffix(".json").write_text(json.dumps(result, indent=1))
     write_report(result, out)
+
+
+def connections(args, out):
+    """The load test twice per campaign: a new connection per request, then
+    one kept-alive connection per controller."""
+    cli = os.environ.get("SOZAI_CLI", str(ROOT / "build" / "bin" / "sozai"))
+    tmp = tempfile.TemporaryDirectory()
+    server = LabServer(cli, pathlib.Path(tmp.name) / "lab.db", admin_token="bench-admin-" + os.urandom(8).hex())
+    server.start()
+    admin = Client(server.url, server.admin_token)
+    result = {"benchmark": "lab_service_connections", "cpu_count": os.cpu_count(), "seconds": args.seconds,
+              "controllers": args.controllers, "load": {}}
+    for surrogate in ("random", "gp"):
+        for keep in (False, True):
+            cid = admin.create_campaign(space(n_init=8, surrogate=surrogate))
+            key = f"{surrogate} {'kept-alive' if keep else 'new connection'}"
+            print(f"load: {key}, {args.controllers} controllers, {args.seconds:.0f} s ...", file=sys.stderr)
+            result["load"][key] = load(server.url, server.admin_token, cid, args.controllers, args.seconds, keep)
+            print("  ", json.dumps(result["load"][key]), file=sys.stderr)
+    server.stop()
+    out.with_suffix(".json").write_text(json.dumps(result, indent=1))
+    lines = ["# Lab service on loopback: new connections against kept-alive ones", "",
+             f"`sozai serve` ({result['cpu_count']} cores), {args.controllers} concurrent controllers "
+             f"(threads of sozai.lab.Client), each asking for one experiment and reporting it, for "
+             f"{args.seconds:.0f} s per row; `new connection`: one TCP connection per request, `kept-alive`: "
+             "one per controller (`Client(keep_alive=True)`). Store: SQLite, WAL, synchronous=FULL. "
+             "`benchmarks/lab_service.py --connections`.", "",
+             "| campaign | connections | requests/s | experiments/s | ask p50 | ask p99 | report p50 | report p99 |",
+             "|---|---|---|---|---|---|---|---|"]
+    for key, d in result["load"].items():
+        surrogate, mode = key.split(" ", 1)
+        lines.append(f"| {surrogate} | {mode} | {d['requests_per_second']:.0f} | {d['experiments_per_second']:.1f} | "
+                     f"{d['ask_ms_p50']:.1f} ms | {d['ask_ms_p99']:.1f} ms | {d['report_ms_p50']:.1f} ms | "
+                     f"{d['report_ms_p99']:.1f} ms |")
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
 
 
 def write_report(result, out):

@@ -8,7 +8,7 @@ PKGS=(
   libtorch-dev libopenblas0-openmp libopenblas-dev
   librdkit-dev libboost-dev
   libhdf5-dev
-  pybind11-dev catch2 libsqlite3-dev nlohmann-json3-dev
+  pybind11-dev catch2 libsqlite3-dev libssl-dev openssl nlohmann-json3-dev
   libopenmpi-dev openmpi-bin libbenchmark-dev
   python3-dev python3-torch python3-rdkit python3-numpy python3-pandas python3-h5py
   python3-matplotlib python3-pytest python3-sklearn python3-optuna

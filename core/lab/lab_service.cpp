@@ -61,6 +61,15 @@ bool same_bytes(const std::vector<unsigned char>& a, const std::vector<unsigned 
 
 LabError bad_request(const std::string& what) { return LabError(400, what); }
 
+/// Where a page starts: a query value, "" = 0; 400 unless a whole number >= 0.
+int64_t page_after(const std::string& text, const char* what) {
+  if (text.empty()) return 0;
+  char* end = nullptr;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (*end != '\0' || v < 0) throw bad_request(str("'after' must be ", what, " (a whole number >= 0)"));
+  return v;
+}
+
 /// Refuses a campaign description beyond the service's limits, before any
 /// work is done on it: parameters, pool rows, and the length of every name.
 void check_description_limits(const json& body, const LabLimits& limits) {
@@ -250,18 +259,8 @@ std::string bearer_token(const std::string& authorization) {
 
 std::optional<Principal> LabService::lookup_token(const std::string& token, bool slow, bool& decided) {
   decided = true;
-  const std::string id = generated_token_id(token);
-  if (!id.empty()) {
-    auto row = store_->token(id);
-    if (row && same_bytes(salted_hash(row->salt, token), row->hash)) return Principal{row->id, row->role, row->campaign};
-    return std::nullopt;
-  }
-  // Tokens made before ids were random keep working.
-  if (auto row = store_->token(legacy_token_id(token))) {
-    if (same_bytes(salted_hash(row->salt, token), row->hash)) return Principal{row->id, row->role, row->campaign};
-    return std::nullopt;
-  }
-  // A preset admin token: the slow check, once per text.
+  // Tokens seen before are answered from memory (tokens are never revoked;
+  // one made by another process is found in the store on first use).
   const std::string digest = to_hex(salted_hash({}, token));
   {
     std::lock_guard<std::mutex> lock(auth_mutex_);
@@ -269,21 +268,32 @@ std::optional<Principal> LabService::lookup_token(const std::string& token, bool
     if (it != verified_.end()) return it->second;
     if (refused_.count(digest)) return std::nullopt;
   }
-  auto row = store_->token(kPresetId);
-  if (!row) return std::nullopt;
   if (!slow) {
     decided = false;
     return std::nullopt;
   }
-  const bool ok = same_bytes(pbkdf2(row->salt, token), row->hash);
-  std::lock_guard<std::mutex> lock(auth_mutex_);
-  if (ok) {
-    if (verified_.size() > 64) verified_.clear();
-    return verified_[digest] = Principal{row->id, row->role, row->campaign};
+  std::optional<Principal> who;
+  const std::string id = generated_token_id(token);
+  if (!id.empty()) {
+    auto row = store_->token(id);
+    if (row && same_bytes(salted_hash(row->salt, token), row->hash)) who = Principal{row->id, row->role, row->campaign};
+  } else if (auto row = store_->token(legacy_token_id(token))) {
+    // Tokens made before ids were random keep working.
+    if (same_bytes(salted_hash(row->salt, token), row->hash)) who = Principal{row->id, row->role, row->campaign};
+  } else if (auto preset = store_->token(kPresetId)) {
+    // A preset admin token: the slow check, once per text.
+    if (same_bytes(pbkdf2(preset->salt, token), preset->hash))
+      who = Principal{preset->id, preset->role, preset->campaign};
   }
-  if (refused_.size() > 4096) refused_.clear();
-  refused_.insert(digest);
-  return std::nullopt;
+  std::lock_guard<std::mutex> lock(auth_mutex_);
+  if (who) {
+    if (verified_.size() > 10000) verified_.clear();
+    verified_[digest] = *who;
+  } else {
+    if (refused_.size() > 10000) refused_.clear();
+    refused_.insert(digest);
+  }
+  return who;
 }
 
 Principal LabService::authenticate(const std::string& authorization) {
@@ -753,12 +763,7 @@ LabResponse LabService::list_experiments(const Principal& who, const std::string
     }
   }
   const int64_t limit = page_limit(limit_text, limits_.max_page);
-  int64_t after_id = 0;
-  if (!after.empty()) {
-    char* end = nullptr;
-    after_id = std::strtoll(after.c_str(), &end, 10);
-    if (*end != '\0' || after_id < 0) throw bad_request("'after' must be an experiment id (a whole number >= 0)");
-  }
+  const int64_t after_id = page_after(after, "an experiment id");
   store_->expire_leases(id, unix_now());
   const auto rows = store_->experiments_page(id, only, after_id, limit);
   json out = json::array();
@@ -773,12 +778,7 @@ LabResponse LabService::list_results(const Principal& who, const std::string& id
                                      const std::string& limit_text) {
   require_campaign(who, id, "viewer");
   const int64_t limit = page_limit(limit_text, limits_.max_page);
-  int64_t after_seq = 0;
-  if (!after.empty()) {
-    char* end = nullptr;
-    after_seq = std::strtoll(after.c_str(), &end, 10);
-    if (*end != '\0' || after_seq < 0) throw bad_request("'after' must be a result number (a whole number >= 0)");
-  }
+  const int64_t after_seq = page_after(after, "a result number");
   const auto rows = store_->results_page(id, after_seq, limit);
   json out = json::array();
   for (const auto& e : rows) {

@@ -111,9 +111,10 @@ class LabService {
   /// The principal of an "Authorization: Bearer ..." value; LabError 401
   /// when missing or not a valid token (compared in constant time).
   Principal authenticate(const std::string& authorization);
-  /// The same when it can be decided without the slow check of a preset
-  /// token (every generated token; a preset one once verified); nullopt
-  /// when only authenticate() can tell. For checks that must not wait.
+  /// The same from memory alone (a token authenticate() has seen before,
+  /// accepted or refused): nothing waits on the store or on a slow hash.
+  /// nullopt when only authenticate() can tell. For the HTTP server's
+  /// event loop, which must never wait.
   std::optional<Principal> authenticate_quickly(const std::string& authorization);
 
   // ---- API (Principal checked against the route's role; LabError 4xx)
@@ -206,8 +207,8 @@ class LabService {
   std::unique_ptr<ExperimentQueue> store_;
   LabLimits limits_;
   std::mutex auth_mutex_;
-  std::map<std::string, Principal> verified_;  ///< SHA-256 of preset token text -> principal
-  std::set<std::string> refused_;              ///< SHA-256 of token texts that failed the slow check
+  std::map<std::string, Principal> verified_;  ///< SHA-256 of a token's text -> its principal
+  std::set<std::string> refused_;              ///< SHA-256 of token texts that were refused
   double last_forget_ = 0.0;
   std::mutex mutexes_mutex_;
   std::map<std::string, std::unique_ptr<AskQueue>> ask_queues_;

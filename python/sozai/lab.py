@@ -14,6 +14,7 @@ once. Errors the server refuses (4xx) raise LabError with its message.
 import http.client
 import json
 import ssl
+import threading
 import time
 import urllib.parse
 import uuid
@@ -131,20 +132,23 @@ class LabService:
 
 
 class Client:
-    """HTTP client of one lab service, safe to share between threads (one
-    connection per call).
+    """HTTP client of one lab service, safe to share between threads.
 
     url: "http://host:port" or "https://..."; token: bearer token; retries:
     attempts after a connection error or 5xx (with backoff); verify: check
-    TLS certificates (a path to a CA file, True or False)."""
+    TLS certificates (a path to a CA file, True or False); keep_alive: one
+    persistent connection per thread (reopened after an error) instead of
+    one per call."""
 
-    def __init__(self, url, token, timeout=60.0, retries=5, backoff=0.2, verify=True):
+    def __init__(self, url, token, timeout=60.0, retries=5, backoff=0.2, verify=True, keep_alive=False):
         u = urllib.parse.urlsplit(url)
         if u.scheme not in ("http", "https") or not u.hostname:
             raise ValueError(f"lab url must be http(s)://host:port, got {url!r}")
         self.url, self.token, self.timeout = url.rstrip("/"), token, timeout
         self.retries, self.backoff = retries, backoff
         self._https = u.scheme == "https"
+        self.keep_alive = keep_alive
+        self._local = threading.local()
         self._host, self._port = u.hostname, u.port or (443 if self._https else 80)
         if self._https:
             if verify is False:
@@ -173,13 +177,29 @@ class Client:
         attempt = 0
         while True:
             try:
-                conn = self._connection()
+                conn = getattr(self._local, "conn", None) if self.keep_alive else None
+                fresh = conn is None
+                if fresh:
+                    conn = self._connection()
+                reusable = False
                 try:
                     conn.request(method, path, body=data, headers=headers)
                     resp = conn.getresponse()
                     status, text = resp.status, resp.read().decode("utf-8")
+                    reusable = self.keep_alive and not resp.will_close
+                except (OSError, http.client.HTTPException):
+                    if not fresh:
+                        # A kept-alive connection the server had closed: reopen
+                        # at once (the request carries its Idempotency-Key).
+                        continue
+                    raise
                 finally:
-                    conn.close()
+                    if reusable:
+                        self._local.conn = conn
+                    else:
+                        conn.close()
+                        if self.keep_alive:
+                            self._local.conn = None
                 if status >= 500 and attempt < self.retries:
                     raise ConnectionError(f"server error {status}")
             except (OSError, http.client.HTTPException) as err:

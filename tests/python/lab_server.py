@@ -55,6 +55,16 @@ class LabServer:
             except subprocess.TimeoutExpired:
                 self.kill()
 
+    def rss_mib(self):
+        """Resident memory of the server process, MiB (NaN when it is gone)."""
+        try:
+            for line in open(f"/proc/{self.proc.pid}/status"):
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return float("nan")
+
     def healthy(self):
         try:
             with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:

@@ -71,17 +71,10 @@ def call(server, method, path, body=None, token=None, headers=None):
     return out
 
 
-def rss_kib(pid):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
 # ------------------------------------------------------------------ bodies
 
 def test_chunked_body_without_token_is_refused_before_it_is_read(server):
-    before = rss_kib(server.proc.pid)
+    before = server.rss_mib()
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
         s.sendall(b"POST /v1/campaigns HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                   b"Transfer-Encoding: chunked\r\n\r\n")
@@ -97,7 +90,7 @@ def test_chunked_body_without_token_is_refused_before_it_is_read(server):
         except OSError:
             pass
         assert sent < 512
-    assert rss_kib(server.proc.pid) - before < 64 * 1024
+    assert server.rss_mib() - before < 64
     assert server.healthy()
 
 

@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 
 #include "../../test_util.h"
+#include "lab_test_util.h"
 
 using namespace sozai;
 using nlohmann::json;
@@ -47,14 +48,7 @@ struct Lab {
   Principal admin = service.authenticate("Bearer " + service.bootstrap_admin_token());
 };
 
-int status_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const LabError& e) {
-    return e.status();
-  }
-  return 200;
-}
+using test::status_of;
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 
 #include "../../test_util.h"
+#include "lab_test_util.h"
 
 using namespace sozai;
 using nlohmann::json;
@@ -26,14 +27,7 @@ json space(int n_init = 50) {
           {"n_init", n_init}};
 }
 
-int status_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const LabError& e) {
-    return e.status();
-  }
-  return 200;
-}
+using test::status_of;
 
 void sql(const std::string& db, const std::string& statement) {
   sqlite3* h = nullptr;
@@ -225,7 +219,8 @@ TEST_CASE("a preset admin token is stored with a slow hash and checked once per 
   LabService lab(dir + "/lab.db");
   const std::string preset = "a-lab-chosen-admin-token";
   REQUIRE(lab.bootstrap_admin_token(preset) == preset);
-  CHECK_FALSE(lab.authenticate_quickly("Bearer " + preset).has_value());  // needs the slow check
+  CHECK_FALSE(lab.authenticate_quickly("Bearer " + preset).has_value());  // not seen yet: undecided
+  CHECK(status_of([&] { lab.authenticate_quickly("Bearer"); }) == 401);    // no token at all: decided
   CHECK(lab.authenticate("Bearer " + preset).role == "admin");
   CHECK(lab.authenticate_quickly("Bearer " + preset)->role == "admin");  // remembered
   CHECK(status_of([&] { lab.authenticate("Bearer " + preset + "x"); }) == 401);
