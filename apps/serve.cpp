@@ -13,9 +13,13 @@
 #include <nlohmann/json.hpp>
 
 #include <sys/stat.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -23,6 +27,7 @@
 #include <iostream>
 #include <memory>
 #include <regex>
+#include <thread>
 
 namespace sozai {
 namespace cli {
@@ -431,6 +436,18 @@ int serve(const ServeOptions& o) {
   limits.idle_timeout = o.idle_timeout;
   limits.max_connections_per_client = static_cast<size_t>(o.max_connections_per_client);
   http::Server server(limits, precheck, handle);
+#ifdef __GLIBC__
+  // Requests on several workers leave freed memory in glibc's per-thread
+  // arenas that it does not hand back by itself (a 600 s soak held 1.3 GiB
+  // at the end); give it back every few seconds.
+  std::atomic<bool> trimming{true};
+  std::thread trimmer([&trimming] {
+    while (trimming) {
+      for (int i = 0; i < 50 && trimming; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      ::malloc_trim(0);
+    }
+  });
+#endif
   if (!o.tls_cert.empty()) server.use_tls(o.tls_cert, o.tls_key);
   const int port = server.listen(o.host, o.port);
   g_server = &server;
@@ -438,6 +455,10 @@ int serve(const ServeOptions& o) {
             << port << " (store " << o.db << ")" << std::endl;
   server.run();
   g_server = nullptr;
+#ifdef __GLIBC__
+  trimming = false;
+  trimmer.join();
+#endif
   const auto n = server.counters();
   std::cerr << "sozai serve: stopped cleanly after " << n.requests << " requests on " << n.connections
             << " connections" << std::endl;
