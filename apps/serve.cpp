@@ -430,6 +430,8 @@ int serve(const ServeOptions& o) {
                                                               : json::object();
       const std::string key = req.header("Idempotency-Key");
       auto r = route->handle(service, Call{who, req, body, key, params});
+      const auto recovered = service.store().take_recovery_note();
+      if (!recovered.empty()) std::cerr << "sozai serve: " << recovered << std::endl;
       if (!r.text.empty() || !r.content_type.empty()) {
         http::Response out;
         out.status = r.status;

@@ -24,12 +24,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "python"))
-from lab_server import LabServer  # noqa: E402
+from lab_server import LabServer, send_raw  # noqa: E402
 
 ADMIN = "bench-admin-token-0123456789abcdef"
 SPACE = {"name": "bench", "parameters": [{"name": "x", "type": "continuous", "low": 0, "high": 1}],
@@ -53,25 +52,6 @@ def request(port, method, path, body=None, token=ADMIN, headers=None, timeout=30
         return r.status, dict(r.getheaders()), r.read()
     finally:
         conn.close()
-
-
-def raw(port, data, timeout=10):
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        try:
-            s.sendall(data)
-        except OSError:
-            pass
-        got = b""
-        try:
-            while b"\r\n\r\n" not in got:
-                c = s.recv(65536)
-                if not c:
-                    break
-                got += c
-        except OSError:
-            pass
-    head = got.split(b"\r\n", 1)[0]
-    return int(head.split()[1]) if head.startswith(b"HTTP/1.1") else 0
 
 
 class Lab:
@@ -209,8 +189,8 @@ def non_utf8(lab):
                              ("note", f"/v1/campaigns/{cid}/experiments/{eid}/result", b'{"values": {"y": 1}, "note": "\xff"}')):
         s, h, _ = request(lab.port, "GET" if body is None else "POST", path, body)
         out[name] = {"status": s, "exception_header": any(k.lower() == "exception_what" for k in h)}
-    s = raw(lab.port, (f"POST /v1/campaigns/{cid}/ask HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN}\r\n"
-                       "Content-Type: application/json\r\nContent-Length: 2\r\n").encode() + b"Idempotency-Key: k\xff\r\n\r\n{}")
+    s = send_raw(lab.port, (f"POST /v1/campaigns/{cid}/ask HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN}\r\n"
+                       "Content-Type: application/json\r\nContent-Length: 2\r\n").encode() + b"Idempotency-Key: k\xff\r\n\r\n{}")[0]
     out["idempotency_key"] = {"status": s}
     return out
 
@@ -319,8 +299,8 @@ def shutdown_and_framing(lab):
         request(lab.port, "GET", "/v1/campaigns")
         t_new.append(time.perf_counter() - t0)
     out["new_connection_ms_median"] = round(1000 * statistics.median(t_new), 3)
-    out["cl_and_te"] = raw(lab.port, b"POST /v1/tokens HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
-                                     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    out["cl_and_te"] = send_raw(lab.port, b"POST /v1/tokens HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                                     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")[0]
     s, _, _ = request(lab.port, "POST", "/v1/tokens", '{"role": "viewer", "role": "admin"}')
     out["duplicate_keys"] = s
     s, _, _ = request(lab.port, "POST", "/v1/tokens", '{"role": "viewer"}', headers={"Content-Type": "text/plain"})

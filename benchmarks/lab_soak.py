@@ -12,7 +12,6 @@ on stderr every 10 s. Not run by CI.
 
 import argparse
 import collections
-import http.client
 import json
 import os
 import pathlib
@@ -26,7 +25,7 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "python"))
-from lab_server import LabServer  # noqa: E402
+from lab_server import LabServer, send_raw  # noqa: E402
 from sozai.lab import Client, LabError  # noqa: E402
 
 SPACE = {"name": "soak", "parameters": [{"name": "x", "type": "continuous", "low": 0, "high": 1},
@@ -50,21 +49,10 @@ class Tally:
             self.errors[what] += 1
 
 
-def raw_status(port, data, timeout=5.0):
+def raw_status(port, data):
+    """The status of one raw request (0: closed without an answer; -1: no connection)."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-            try:
-                s.sendall(data)
-                s.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-            got = b""
-            while b"\r\n" not in got:
-                c = s.recv(4096)
-                if not c:
-                    break
-                got += c
-        return int(got.split()[1]) if got.startswith(b"HTTP/1.1 ") else 0
+        return send_raw(port, data, timeout=5.0, half_close=True)[0]
     except OSError:
         return -1
 

@@ -665,11 +665,10 @@ int64_t ExperimentQueue::next_result_seq(const std::string& campaign_id) {
   return s.integer(0);
 }
 
-int64_t ExperimentQueue::open_count(const std::string& campaign_id) {
+int64_t ExperimentQueue::count(const std::string& campaign_id, ExperimentState state) {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
-  Statement s(db_, "SELECT COUNT(*) FROM experiments WHERE campaign_id = ? AND state IN ('proposed', 'leased', "
-                   "'expired')", path_);
-  s.bind(1, campaign_id);
+  Statement s(db_, "SELECT COUNT(*) FROM experiments WHERE campaign_id = ? AND state = ?", path_);
+  s.bind(1, campaign_id).bind(2, std::string(to_string(state)));
   s.step();
   return s.integer(0);
 }

@@ -138,8 +138,9 @@ class ExperimentQueue {
   std::vector<ExperimentRow> results_page(const std::string& campaign_id, int64_t after, int64_t limit);
   /// The next result_seq of a campaign.
   int64_t next_result_seq(const std::string& campaign_id);
-  /// Experiments proposed, leased or expired (handed out or waiting).
-  int64_t open_count(const std::string& campaign_id);
+  /// Experiments in one state (the (campaign_id, state) index: no scan of
+  /// the campaign's other experiments).
+  int64_t count(const std::string& campaign_id, ExperimentState state);
   /// Experiments with a result or withdrawn (completed, failed, cancelled)
   /// that the engine has not been told about yet, in id order.
   std::vector<ExperimentRow> untold(const std::string& campaign_id);

@@ -482,7 +482,7 @@ LabResponse LabService::ask(const Principal& who, const std::string& id, const j
       throw bad_request(str("ask: 'controller' must be a string of at most ", limits_.max_name_bytes, " bytes"));
     controller = body.at("controller").get<std::string>();
   }
-  const int64_t leased = store_->counts(id).at("leased");
+  const int64_t leased = store_->count(id, ExperimentState::Leased);
   if (leased + count > limits_.max_leased)
     throw LabError(429, str("campaign ", id, " has ", leased, " experiments leased; this service leases at most ",
                             limits_.max_leased, " at once (report or cancel some first)"));

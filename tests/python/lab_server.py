@@ -4,9 +4,50 @@ import os
 import pathlib
 import re
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
+
+
+def send_raw(port, data, timeout=10.0, half_close=False):
+    """Sends bytes on a new loopback connection and reads one answer:
+    (status, head text, body). Status 0 when the server closed without an
+    answer (a send or receive that fails after connecting counts as that);
+    OSError when nothing listens. half_close: shut the sending side after
+    the bytes, as a client that has said all it will."""
+    head, body = b"", b""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        try:
+            s.sendall(data)
+            if half_close:
+                s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        try:
+            got = b""
+            while b"\r\n\r\n" not in got:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            head, _, body = got.partition(b"\r\n\r\n")
+            length = 0
+            for line in head.decode("latin-1").split("\r\n")[1:]:
+                k, _, v = line.partition(":")
+                if k.lower() == "content-length":
+                    length = int(v)
+            while len(body) < length:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                body += chunk
+        except OSError:
+            pass
+    if not head.startswith(b"HTTP/1.1 "):
+        return 0, "", b""
+    text = head.decode("latin-1")
+    return int(text.split(" ")[1]), text, body
 
 
 class LabServer:

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from lab_server import LabServer
+from lab_server import LabServer, send_raw
 from sozai.lab import Client, LabError
 
 SPACE = {"name": "security", "parameters": [{"name": "x", "type": "continuous", "low": 0, "high": 1}],
@@ -28,33 +28,6 @@ def server(sozai_cli, tmp_path):
     s.start()
     yield s
     s.stop()
-
-
-def raw(server, data, timeout=10.0):
-    """Sends bytes on a new connection; returns (status, headers text, body bytes) of the answer."""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as s:
-        s.sendall(data)
-        got = b""
-        while b"\r\n\r\n" not in got:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            got += chunk
-        head, _, body = got.partition(b"\r\n\r\n")
-        if not head:
-            return 0, "", b""
-        text = head.decode("latin-1")
-        length = 0
-        for line in text.split("\r\n")[1:]:
-            k, _, v = line.partition(":")
-            if k.lower() == "content-length":
-                length = int(v)
-        while len(body) < length:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            body += chunk
-        return int(text.split(" ")[1]), text, body
 
 
 def call(server, method, path, body=None, token=None, headers=None):
@@ -101,7 +74,7 @@ def test_chunked_body_over_the_limit_is_refused_with_a_token(server):
     note = "n" * (2 << 20)
     body = json.dumps({"values": {"y": 1.0}, "note": note}).encode()
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 65536]), body[i:i + 65536]) for i in range(0, len(body), 65536))
-    status, _, _ = raw(server, (f"POST /v1/campaigns/{cid}/experiments/{eid}/result HTTP/1.1\r\nHost: x\r\n"
+    status, _, _ = send_raw(server.port, (f"POST /v1/campaigns/{cid}/experiments/{eid}/result HTTP/1.1\r\nHost: x\r\n"
                                 f"Authorization: Bearer {server.admin_token}\r\nContent-Type: application/json\r\n"
                                 "Transfer-Encoding: chunked\r\n\r\n").encode() + chunks + b"0\r\n\r\n")
     assert status == 413
@@ -112,10 +85,10 @@ def test_ambiguous_framing_is_refused(server):
     for extra in (b"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n",
                   b"Content-Length: 2\r\nContent-Length: 3\r\n",
                   b"Transfer-Encoding: gzip\r\n"):
-        status, _, _ = raw(server, b"POST /v1/campaigns HTTP/1.1\r\nHost: x\r\n" + extra + b"\r\n{}")
+        status, _, _ = send_raw(server.port, b"POST /v1/campaigns HTTP/1.1\r\nHost: x\r\n" + extra + b"\r\n{}")
         assert status in (400, 501), extra
     # A smuggled second request after an ambiguous one is never executed.
-    status, _, _ = raw(server, b"POST /v1/tokens HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+    status, _, _ = send_raw(server.port, b"POST /v1/tokens HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
                                b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
     assert status == 400
 
@@ -154,7 +127,7 @@ def test_non_utf8_is_a_400_never_a_500(server):
              ("POST", f"/v1/campaigns/{cid}/ask", b"{}", {"Idempotency-Key": "k\xff"})]
     for method, path, body, headers in cases:
         if "Idempotency-Key" in headers:
-            status, text, answer = raw(server, (f"{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tok}\r\n"
+            status, text, answer = send_raw(server.port, (f"{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tok}\r\n"
                                                 "Content-Type: application/json\r\nContent-Length: 2\r\n").encode()
                                        + b"Idempotency-Key: k\xff\r\n\r\n{}")
             hdrs = text.lower()
@@ -164,7 +137,7 @@ def test_non_utf8_is_a_400_never_a_500(server):
         assert status == 400, (path, status, answer[:200])
         assert "exception_what" not in hdrs
         json.loads(answer)  # a JSON error, valid UTF-8
-    raw_status, _, _ = raw(server, b"GET /v1/campaigns/\xff HTTP/1.1\r\nHost: x\r\n\r\n")
+    raw_status, _, _ = send_raw(server.port, b"GET /v1/campaigns/\xff HTTP/1.1\r\nHost: x\r\n\r\n")
     assert raw_status == 400
     assert admin.list_experiments(cid)[0]["state"] == "leased"
 

@@ -272,21 +272,22 @@ TEST_CASE("CompositionNet: overfits a tiny real dataset and every parameter gets
   // by step 300 (most by 200); the budget is over six times that.
   torch::optim::Adam opt(m.parameters(), torch::optim::AdamOptions(1e-3));
   double end_nll = 0, end_mse = 0;
-  int steps = 0;
-  auto goals_met = [&] { return end_mse < 0.05 && end_nll < -1.0 && end_nll < start_nll - 1.0; };
-  do {
-    for (int i = 0; i < 100; ++i, ++steps) {
-      opt.zero_grad();
-      auto loss = loss_of(m.forward(set.graphs, {}));
-      loss.backward();
-      torch::nn::utils::clip_grad_norm_(m.parameters(), 1.0);
-      opt.step();
-    }
-    torch::NoGradGuard no_grad;
-    auto out = m.forward(set.graphs, {});
-    end_nll = nll(out, y);
-    end_mse = (out.mean - y).pow(2).mean().item<double>();
-  } while (!goals_met() && steps < 2000);
+  const int steps = sozai::test::train_in_rounds(
+      100, 100, 2000,
+      [&] {
+        opt.zero_grad();
+        auto loss = loss_of(m.forward(set.graphs, {}));
+        loss.backward();
+        torch::nn::utils::clip_grad_norm_(m.parameters(), 1.0);
+        opt.step();
+      },
+      [&] {
+        torch::NoGradGuard no_grad;
+        auto out = m.forward(set.graphs, {});
+        end_nll = nll(out, y);
+        end_mse = (out.mean - y).pow(2).mean().item<double>();
+        return end_mse < 0.05 && end_nll < -1.0 && end_nll < start_nll - 1.0;
+      });
   INFO("after " << steps << " steps: NLL " << start_nll << " -> " << end_nll << ", MSE " << start_mse << " -> "
                 << end_mse);
   // The targets are z-scored, so a model that ignores the composition does

@@ -222,22 +222,23 @@ TEST_CASE("CrystalGraphNet: overfits a tiny real dataset and every parameter get
   // the budget is ten times what any of them needed.
   torch::optim::Adam opt(m.parameters(), torch::optim::AdamOptions(3e-3));
   double end_nll = 0, end_mse = 0;
-  int steps = 0;
-  auto goals_met = [&] { return end_mse < 0.05 && end_nll < -1.0 && end_nll < start_nll - 1.0; };
-  do {
-    m.train();
-    for (int i = 0; i < 100; ++i, ++steps) {
-      opt.zero_grad();
-      auto loss = loss_of(m.forward(set.graphs, {}));
-      loss.backward();
-      opt.step();
-    }
-    m.eval();
-    torch::NoGradGuard no_grad;
-    auto out = m.forward(set.graphs, {});
-    end_nll = nll(out, y);
-    end_mse = (out.mean - y).pow(2).mean().item<double>();
-  } while (!goals_met() && steps < 2000);
+  const int steps = sozai::test::train_in_rounds(
+      100, 100, 2000,
+      [&] {
+        m.train();
+        opt.zero_grad();
+        auto loss = loss_of(m.forward(set.graphs, {}));
+        loss.backward();
+        opt.step();
+      },
+      [&] {
+        m.eval();
+        torch::NoGradGuard no_grad;
+        auto out = m.forward(set.graphs, {});
+        end_nll = nll(out, y);
+        end_mse = (out.mean - y).pow(2).mean().item<double>();
+        return end_mse < 0.05 && end_nll < -1.0 && end_nll < start_nll - 1.0;
+      });
   INFO("after " << steps << " steps: NLL " << start_nll << " -> " << end_nll << ", MSE " << start_mse << " -> "
                 << end_mse);
   CHECK(end_mse < 0.05);

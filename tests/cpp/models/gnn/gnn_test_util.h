@@ -50,6 +50,21 @@ inline double nll(const gnn::GraphOutput& out, const torch::Tensor& y) {
   return (0.5 * (out.log_var + r * r * torch::exp(-out.log_var))).mean().item<double>();
 }
 
+/// Trains in rounds until the goals are met, within a budget: `first`
+/// calls of step(), then `round` at a time, asking done() after each
+/// round, until it says yes or `budget` steps are spent. Returns the steps.
+/// (A fixed step count is fragile: where a short spike of the loss falls
+/// depends on float rounding, i.e. on the SIMD path LibTorch picks.)
+template <typename Step, typename Done>
+int train_in_rounds(int first, int round, int budget, Step&& step, Done&& done) {
+  int steps = 0;
+  for (int n = first;; n = round) {
+    for (int i = 0; i < n; ++i) step();
+    steps += n;
+    if (done() || steps >= budget) return steps;
+  }
+}
+
 inline double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a - b.to(a.device())).abs().max().item<double>();
 }
