@@ -15,6 +15,8 @@
 #include "datasets/csv.h"
 #include "datasets/registry.h"
 #include "models/gnn/ensemble.h"
+#include "models/gnn/pretrain.h"
+#include "common/files.h"
 
 #include <nlohmann/json.hpp>
 
@@ -94,6 +96,20 @@ commands:
       --threads T           members trained side by side (default: one per core)
       --checkpoint FILE     save after each member; rerunning resumes from it
       --dropout P --mc-samples S   dropout in the heads; MC dropout samples at prediction
+      --from-pretrained NAME|FILE  fine-tune a pretrained network (composition-mp, or a file from `pretrain`)
+      --head new|TASK       fine-tuning: a new head, or the pretrained head of TASK (e.g. mp_gap)
+      --freeze-epochs N     fine-tuning: only the head trains for the first N epochs
+      --trunk-lr S          fine-tuning: the trunk's learning rate is S x the head's (0 < S <= 1)
+      --stopping auto|holdout|folds   early stopping on a 10% holdout, or cross-validated over member folds
+  pretrain                  multi-task pretraining on large computed data sets
+      --dataset A,B         registered datasets, one head each (mp_e_form,mp_gap; tg_polymers,eg_polymers)
+      --kind composition|polymer
+      --out MODEL.pt        the pretrained model; its model card goes beside it as MODEL.md
+      --epochs E (60) --batch-size B (256) --lr LR (1e-3) --hidden H --layers L --seed S
+      --element-init mat2vec|magpie|none   composition: the element table's start (default mat2vec)
+      --checkpoint FILE     written every 10 min and each epoch; rerunning resumes from it
+      --max-hours H         stop (with the checkpoint) after H hours; run again to go on
+      --device cpu|cuda[:N] --threads T --limit N (first N rows of each dataset)
   predict --model MODEL.pt --csv PATH --input COL [--out PRED.csv]
                             mean and standard deviation for every row (CSV on stdout or --out)
 )";
@@ -501,7 +517,8 @@ std::pair<std::vector<std::string>, torch::Tensor> training_rows(const Options& 
 int cmd_train(const std::vector<std::string>& args) {
   auto o = parse_options(args, 1, {}, {"dataset", "csv", "kind", "input", "target", "out", "members", "epochs",
                                        "hidden", "layers", "seed", "limit", "threads", "checkpoint", "dropout",
-                                       "mc-samples"});
+                                       "mc-samples", "from-pretrained", "head", "freeze-epochs", "trunk-lr",
+                                       "stopping"});
   const std::string out = o.require("out");
   std::string kind;
   auto [inputs, y] = training_rows(o, &kind);
@@ -516,13 +533,62 @@ int cmd_train(const std::vector<std::string>& args) {
   c.train.checkpoint = o.get("checkpoint", "");
   c.model.dropout = o.has("dropout") ? o.get_double("dropout") : 0.0;
   c.mc_dropout_samples = o.get_int("mc-samples", 0);
-  gnn::GnnEnsemble e(c);
+  c.train.stopping = o.get("stopping", "auto");
+  c.finetune.head = o.get("head", "new");
+  c.finetune.freeze_epochs = o.get_int("freeze-epochs", 0);
+  if (o.has("trunk-lr")) c.finetune.trunk_lr_scale = o.get_double("trunk-lr");
+  if (!o.has("from-pretrained") && (o.has("head") || o.has("freeze-epochs") || o.has("trunk-lr")))
+    throw InputError("--head, --freeze-epochs and --trunk-lr are fine-tuning options: give --from-pretrained too");
+  gnn::GnnEnsemble e = o.has("from-pretrained") ? gnn::GnnEnsemble::from_pretrained(o.get("from-pretrained"), c)
+                                                : gnn::GnnEnsemble(c);
+  if (o.has("from-pretrained") && e.config().kind != kind)
+    throw InputError(str("--from-pretrained ", o.get("from-pretrained"), " is a ", e.config().kind,
+                         " model but the data are ", kind));
   auto report = e.fit(inputs, y);
   std::cout << "trained " << c.n_members << " members on " << inputs.size() << " rows in " << fmt(report.seconds, 1)
             << " s; validation MAE " << fmt(report.ensemble_val_mae, 4) << ", variance scale "
             << fmt(report.variance_scale, 3) << "\n";
   e.save(out);
   std::cerr << "wrote " << out << "\n";
+  return 0;
+}
+
+int cmd_pretrain(const std::vector<std::string>& args) {
+  auto o = parse_options(args, 1, {}, {"dataset", "kind", "out", "epochs", "batch-size", "lr", "hidden", "layers",
+                                       "seed", "element-init", "checkpoint", "max-hours", "device", "threads",
+                                       "limit", "val-fraction"});
+  const std::string out = o.require("out");
+  gnn::PretrainConfig c;
+  c.kind = o.get("kind", "composition");
+  c.epochs = o.get_int("epochs", c.epochs);
+  c.batch_size = o.get_int("batch-size", c.batch_size);
+  c.lr = o.has("lr") ? o.get_double("lr") : c.lr;
+  c.val_fraction = o.has("val-fraction") ? o.get_double("val-fraction") : c.val_fraction;
+  c.model.hidden = o.get_int("hidden", 0);
+  c.model.layers = o.get_int("layers", 3);
+  c.seed = static_cast<uint64_t>(o.get_int("seed", 0));
+  c.element_init = o.get("element-init", c.kind == "composition" ? "mat2vec" : "none");
+  c.checkpoint = o.get("checkpoint", "");
+  c.max_hours = o.has("max-hours") ? o.get_double("max-hours") : 0.0;
+  c.device = o.get("device", "cpu");
+  c.threads = o.get_int("threads", 0);
+  if (c.element_init == "mat2vec") c.element_table = dataset_path(dataset_info("mat2vec_elements"), "elements/mat2vec.csv");
+  auto tasks = gnn::registered_pretrain_tasks(split_commas(o.require("dataset")), o.get_int("limit", -1));
+  for (const auto& t : tasks) std::cerr << "[sozai pretrain] " << t.name << ": " << t.inputs.size() << " rows\n";
+  const auto r = gnn::pretrain(tasks, c, out);
+  if (!r.finished) {
+    std::cout << "stopped at epoch " << fmt(r.epochs_done, 2) << " of " << r.epochs << " after " << fmt(r.seconds / 3600, 2)
+              << " h; run the same command again to resume\n";
+    return 0;
+  }
+  const auto model = gnn::PretrainedModel::load(out);
+  std::string card_path = out;
+  if (card_path.size() > 3 && card_path.substr(card_path.size() - 3) == ".pt") card_path.resize(card_path.size() - 3);
+  card_path += ".md";
+  write_text_atomically(card_path, gnn::model_card_markdown(model.card()));
+  std::cout << "pretrained " << tasks.size() << " tasks in " << fmt(r.seconds / 3600, 2) << " h; validation MAE";
+  for (const auto& [task, mae] : r.val_mae) std::cout << " " << task << " " << fmt(mae, 4);
+  std::cout << "\nwrote " << out << " and " << card_path << "\n";
   return 0;
 }
 
@@ -609,6 +675,7 @@ int run(const std::vector<std::string>& args) {
     if (cmd == "token") return cmd_token(args);
     if (cmd == "featurize") return cmd_featurize(args);
     if (cmd == "train") return cmd_train(args);
+    if (cmd == "pretrain") return cmd_pretrain(args);
     if (cmd == "predict") return cmd_predict(args);
     std::cerr << "sozai: unknown command '" << cmd << "'\n" << kUsage;
     return 2;

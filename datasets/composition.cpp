@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "datasets/composition.h"
+#include "datasets/csv.h"
 
 #include <ATen/Parallel.h>
 
@@ -9,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <set>
 
 namespace sozai {
 namespace {
@@ -363,11 +365,61 @@ torch::Tensor composition_features(const std::vector<std::string>& formulas) {
 const std::array<double, kNumElementProperties>& element_property_means() { return moments().mean; }
 const std::array<double, kNumElementProperties>& element_property_stds() { return moments().std; }
 
+namespace {
+/// An element's Magpie properties standardised as composition_graph's node
+/// features (a missing property becomes 0, the mean).
+void standardised_properties(const ElementInfo& el, float* out) {
+  const auto& m = moments();
+  for (int p = 0; p < kNumElementProperties; ++p) {
+    const double v = el.properties[p];
+    out[p] = std::isnan(v) ? 0.0f : static_cast<float>((v - m.mean[p]) / m.std[p]);
+  }
+}
+}  // namespace
+
+torch::Tensor read_element_table(const std::string& path) {
+  const auto table = read_csv(path, /*has_header=*/true);
+  SOZAI_CHECK(table.header.size() >= 2, path, ": an element table needs a symbol column and at least one value column");
+  SOZAI_CHECK(!table.rows.empty(), path, ": no elements");
+  const auto d = static_cast<int64_t>(table.header.size() - 1);
+  auto out = torch::zeros({kNumElements + 1, d}, torch::kFloat32);
+  float* o = out.data_ptr<float>();
+  std::vector<int> line_of_z(kNumElements + 1, 0);
+  // Symbols of the periodic table past Lr: real rows of mat2vec.csv that no
+  // formula sozai reads can name.
+  static const std::set<std::string> beyond = {"Rf", "Db", "Sg", "Bh", "Hs", "Mt", "Ds", "Rg", "Cn",
+                                                "Nh", "Fl", "Mc", "Lv", "Ts", "Og"};
+  for (size_t r = 0; r < table.rows.size(); ++r) {
+    const std::string& symbol = table.rows[r][0];
+    const int line = table.line_of_row[r];
+    if (beyond.count(symbol)) continue;
+    int z = 0;
+    try {
+      z = element(symbol).Z;
+    } catch (const InputError&) {
+      throw InputError(str(path, ": line ", line, ", column '", table.header[0], "': unknown element '", symbol, "'"));
+    }
+    SOZAI_CHECK(line_of_z[z] == 0, path, ": line ", line, ": element ", symbol, " already given on line ",
+                line_of_z[z]);
+    line_of_z[z] = line;
+    for (int64_t j = 0; j < d; ++j)
+      o[z * d + j] = static_cast<float>(parse_cell_double(table, r, static_cast<size_t>(j + 1),
+                                                          table.header[static_cast<size_t>(j + 1)]));
+  }
+  return out;
+}
+
+torch::Tensor magpie_element_table() {
+  auto out = torch::zeros({kNumElements + 1, kNumElementProperties}, torch::kFloat32);
+  float* o = out.data_ptr<float>();
+  for (int z = 1; z <= kNumElements; ++z) standardised_properties(element(z), o + z * kNumElementProperties);
+  return out;
+}
+
 MaterialGraph composition_graph(const Composition& c) {
   const auto k = static_cast<int64_t>(c.size());
   SOZAI_CHECK(k > 0, "composition_graph: composition of \"", c.formula, "\" has no elements");
   check_composition(c, "composition_graph");
-  const auto& m = moments();
   MaterialGraph g;
   g.kind = "composition";
   g.x = torch::empty({k, kNumElementProperties}, torch::kFloat32);
@@ -376,10 +428,7 @@ MaterialGraph composition_graph(const Composition& c) {
   float* x = g.x.data_ptr<float>();
   for (int64_t i = 0; i < k; ++i) {
     const auto& el = element(c.atomic_numbers[i]);
-    for (int p = 0; p < kNumElementProperties; ++p) {
-      const double v = el.properties[p];
-      x[i * kNumElementProperties + p] = std::isnan(v) ? 0.0f : static_cast<float>((v - m.mean[p]) / m.std[p]);
-    }
+    standardised_properties(el, x + i * kNumElementProperties);
     g.atomic_number.data_ptr<int64_t>()[i] = el.Z;
     g.node_weight.data_ptr<float>()[i] = static_cast<float>(c.fractions[i]);
   }

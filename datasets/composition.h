@@ -114,6 +114,21 @@ const std::array<double, kNumElementProperties>& element_property_stds();
 ///   edge_attr [E, 2] float32 = (fraction of source, fraction of target).
 MaterialGraph composition_graph(const Composition& c);
 
+// --- Element tables ----------------------------------------------------------
+
+/// A per-element embedding read from a CSV whose first column holds element
+/// symbols and whose other columns are numbers (mat2vec.csv, magpie.csv):
+/// [kNumElements + 1, D] float32 with row Z for element Z; row 0 and the
+/// rows of elements the file lacks are 0. Symbols past Lr (Z > 103, which
+/// sozai's formulas cannot contain) are skipped. InputError naming the
+/// file, line and column for an unknown symbol, a repeated element or a
+/// cell that is not a finite number; StorageError when it cannot be read.
+torch::Tensor read_element_table(const std::string& path);
+
+/// The Magpie properties of composition_graph's node features as a table
+/// [kNumElements + 1, 22] float32 (standardised; missing values 0).
+torch::Tensor magpie_element_table();
+
 // --- Critical elements ------------------------------------------------------
 
 /// Sum of the fractions of the elements whose supply_risk is nonzero, i.e.

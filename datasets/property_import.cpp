@@ -274,6 +274,8 @@ PropertyImportOptions property_import_preset(const std::string& dataset) {
   else if (dataset == "matbench_expt_gap") set("composition", "formula", {"target"}, {"eV"});
   else if (dataset == "matbench_castelli") set("composition", "formula", {"target"}, {"eV/atom"});
   else if (dataset == "matbench_steels_yield") set("composition", "formula", {"target"}, {"MPa"});
+  else if (dataset == "mp_e_form") set("composition", "formula", {"target"}, {"eV/atom"});
+  else if (dataset == "mp_gap") set("composition", "formula", {"target"}, {"eV"});
   else if (dataset == "mpea") {
     set("composition", "FORMULA", {"PROPERTY: YS (MPa)"}, {"MPa"});
     // Strength depends on how the alloy was made and tested.
@@ -283,12 +285,14 @@ PropertyImportOptions property_import_preset(const std::string& dataset) {
   else
     throw InputError(str("no import preset for dataset '", dataset,
                          "'; presets: tg_polymers, eg_polymers, perov_5, matbench_dielectric, matbench_expt_gap, "
-                         "matbench_castelli, matbench_steels_yield, mpea"));
+                         "matbench_castelli, matbench_steels_yield, mpea, mp_e_form, mp_gap"));
   if (dataset == "matbench_dielectric") o.target_names = {"refractive_index"};
   if (dataset == "matbench_expt_gap") o.target_names = {"band_gap"};
   if (dataset == "matbench_castelli") o.target_names = {"formation_energy"};
   if (dataset == "matbench_steels_yield") o.target_names = {"yield_strength"};
   if (dataset == "mpea") o.target_names = {"yield_strength"};
+  if (dataset == "mp_e_form") o.target_names = {"formation_energy"};
+  if (dataset == "mp_gap") o.target_names = {"band_gap"};
   return o;
 }
 

@@ -22,15 +22,16 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(GPHyperparameters, lengthscale, 
 namespace gnn {
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(GraphModelConfig, kind, node_dim, edge_dim, condition_dim, hidden,
-                                                layers, head_hidden, dropout)
+                                                layers, head_hidden, dropout, element_dim)
 /// The training settings a saved ensemble keeps (not progress, threads or
 /// the checkpoint path, which belong to the run).
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainConfig, max_epochs, batch_size, lr, weight_decay, schedule,
-                                                val_fraction, patience, clip_norm, warmup_mse_epochs)
+                                                val_fraction, patience, clip_norm, warmup_mse_epochs, stopping)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FinetuneConfig, pretrained, head, freeze_epochs, trunk_lr_scale)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(GnnEnsembleConfig, kind, n_members, seed, cutoff, max_neighbors,
-                                                recalibrate, mc_dropout_samples, model, train)
+                                                recalibrate, mc_dropout_samples, model, train, finetune)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainReport, max_epochs, patience, epochs, best_val_mae,
-                                                member_variance_scale, ensemble_val_mae, variance_scale, seconds)
+                                                member_variance_scale, ensemble_val_mae, variance_scale, seconds, stopping)
 
 }  // namespace gnn
 }  // namespace sozai

@@ -73,8 +73,12 @@ json CampaignConfig::to_json() const {
 
 void CampaignConfig::validate(const std::string& where) const {
   sozai::validate(acquisition, where);
-  SOZAI_CHECK(surrogate == "gp" || surrogate == "random" || surrogate == "gnn" || surrogate == "gnn-dkl", where,
-              ": unknown surrogate '", surrogate, "'; expected gp, random, gnn or gnn-dkl");
+  SOZAI_CHECK(surrogate == "gp" || surrogate == "random" || surrogate == "gnn" || surrogate == "gnn-dkl" ||
+                  surrogate == "gp-pretrained",
+              where, ": unknown surrogate '", surrogate, "'; expected gp, random, gnn, gnn-dkl or gp-pretrained");
+  SOZAI_CHECK(surrogate != "gp-pretrained" || !gnn.pretrained.empty(), where,
+              ": surrogate 'gp-pretrained' needs gnn.pretrained, the pretrained network whose embedding the GP ",
+              "uses (e.g. \"composition-mp\")");
   SOZAI_CHECK(n_init >= 0, where, ": n_init must be >= 0, got ", n_init);
   SOZAI_CHECK(refit.full_refit_every >= 1 && refit.keep_hyperparameters_from >= 1, where,
               ": full_refit_every and keep_hyperparameters_from must be >= 1, got ", refit.full_refit_every, " and ",

@@ -15,7 +15,7 @@
 ///    "surrogate": "gp", "n_init": 4, "seed": 0,
 ///    "full_refit_every": 10, "keep_hyperparameters_from": 1000,
 ///    "gp": {"kernel", "outcome_transform", "restarts", "max_iter", "lengthscale_min", ...},
-///    "gnn": {"kind", "n_members", "hidden", "layers", "max_epochs", "dkl_dims"},
+///    "gnn": {"kind", "n_members", "hidden", "layers", "max_epochs", "dkl_dims", "pretrained"},
 ///    "optimizer": {"restarts", "raw_samples", "max_iter", "history", "rounds"}}
 
 #include "core/bo/acquisition.h"
@@ -30,15 +30,20 @@
 
 namespace sozai {
 
-/// Graph-network surrogates in a pool campaign (surrogate "gnn" or
-/// "gnn-dkl"): the ensemble's size and training (models/gnn/gnn_surrogate.h).
+/// Graph-network surrogates in a pool campaign (surrogate "gnn", "gnn-dkl"
+/// or "gp-pretrained"): the ensemble's size and training, and the
+/// pretrained network to start from (models/gnn/gnn_surrogate.h).
 struct CampaignGnnConfig {
   std::string kind;        ///< polymer, crystal or composition ("": from the pool graphs' kind)
   int64_t n_members = 5;
   int64_t hidden = 64;     ///< width of node states and head
   int64_t layers = 3;      ///< message-passing steps
   int64_t max_epochs = 0;  ///< 0: automatic (TrainConfig)
-  int64_t dkl_dims = 8;    ///< gnn-dkl: principal components of the embedding the GP sees
+  int64_t dkl_dims = 8;    ///< gnn-dkl, gp-pretrained: principal components of the embedding the GP sees
+  /// A pretrained network (shipped name such as "composition-mp", or a
+  /// file): gnn and gnn-dkl fine-tune it, gp-pretrained uses its embedding
+  /// as it is (required there). "": none.
+  std::string pretrained;
 };
 
 /// When an ask fits the GP hyperparameters again.
@@ -60,7 +65,9 @@ struct CampaignConfig {
   AcquisitionSpec acquisition;
   /// "gp" (one ExactGP per outcome on the inputs; a MultiTaskGP over
   /// fidelities), "random" (uniform proposals), "gnn" (a GnnEnsemble) or
-  /// "gnn-dkl" (a GP on its embedding): the graph ones model a pool of graphs.
+  /// "gnn-dkl" (a GP on its embedding) or "gp-pretrained" (a GP on a
+  /// pretrained network's embedding, no network training): the graph ones
+  /// model a pool of graphs.
   std::string surrogate = "gp";
   int64_t n_init = 4;  ///< random proposals before the first model
   RefitPolicy refit;
@@ -83,7 +90,8 @@ struct CampaignConfig {
 };
 
 /// The JSON forms of the nested settings (their fields listed once).
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CampaignGnnConfig, kind, n_members, hidden, layers, max_epochs, dkl_dims)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CampaignGnnConfig, kind, n_members, hidden, layers, max_epochs, dkl_dims,
+                                                pretrained)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(OptimizeConfig, restarts, raw_samples, max_iter, history, rounds)
 
 /// The settings stored in a saved campaign state: the current JSON form, or

@@ -64,7 +64,7 @@ PoolCampaign::PoolCampaign(const torch::Tensor& pool, CampaignConfig config) : C
 
 PoolCampaign::PoolCampaign(std::shared_ptr<const GraphBatch> graphs, CampaignConfig config)
     : PoolCampaign(row_numbers(graphs), std::move(config)) {
-  SOZAI_CHECK(config_.surrogate != "gp", "PoolCampaign: a pool of graphs needs surrogate gnn, gnn-dkl or random, "
+  SOZAI_CHECK(config_.surrogate != "gp", "PoolCampaign: a pool of graphs needs surrogate gnn, gnn-dkl, gp-pretrained or random, "
               "not gp (the GP models feature vectors)");
   graphs_ = std::move(graphs);
 }
@@ -136,7 +136,7 @@ std::vector<int64_t> PoolCampaign::fit_and_select(int64_t q, uint64_t seed) {
     model->set_input_bounds(std::get<0>(pool_.slice(1, 0, d).min(0)), std::get<0>(pool_.slice(1, 0, d).max(0)));
     model->fit(Dataset{X, Y.select(1, 0).contiguous()});
     owned.push_back(model);
-  } else if (config_.surrogate == "gnn" || config_.surrogate == "gnn-dkl") {
+  } else if (config_.surrogate == "gnn" || config_.surrogate == "gnn-dkl" || config_.surrogate == "gp-pretrained") {
     SOZAI_CHECK(graphs_, "PoolCampaign::ask: surrogate '", config_.surrogate,
                 "' needs the pool's graphs; build the campaign from them or call attach_graphs after load");
     gnn::GnnSurrogateConfig gc;
@@ -148,6 +148,7 @@ std::vector<int64_t> PoolCampaign::fit_and_select(int64_t q, uint64_t seed) {
     gc.ensemble.model.layers = config_.gnn.layers;
     gc.ensemble.train.max_epochs = config_.gnn.max_epochs;
     gc.dkl_dims = config_.gnn.dkl_dims;
+    gc.ensemble.finetune.pretrained = config_.gnn.pretrained;
     gc.gp = config_.gp;
     gc.gp.seed = seed;
     auto model = std::make_shared<gnn::GnnSurrogate>(graphs_, gc);

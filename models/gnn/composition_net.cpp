@@ -1,4 +1,5 @@
 #include "common/error.h"
+#include "datasets/elements.h"
 #include "kernels/segment.h"
 #include "models/gnn/composition_net.h"
 #include "models/gnn/layers.h"
@@ -83,7 +84,13 @@ CompositionNet::CompositionNet(GraphModelConfig config) : GraphModel(std::move(c
               "column holds the fraction), layers >= 0 and head_hidden > 0, got hidden=", c.hidden,
               " layers=", c.layers, " head_hidden=", c.head_hidden);
   SOZAI_CHECK(c.dropout >= 0.0 && c.dropout < 1.0, "composition model: dropout must be in [0, 1), got ", c.dropout);
-  embed_ = register_module("embed", torch::nn::Linear(c.node_dim, c.hidden - 1));
+  SOZAI_CHECK(c.element_dim >= 0, "composition model: element_dim must be >= 0, got ", c.element_dim);
+  embed_ = register_module("embed", torch::nn::Linear(c.node_dim + c.element_dim, c.hidden - 1));
+  // Zeros until pretraining sets them from mat2vec or Magpie (or a saved
+  // model is loaded); registered after embed_ so that models without the
+  // table draw their initial weights exactly as before it existed.
+  if (c.element_dim > 0)
+    elements_ = register_parameter("elements", torch::zeros({kNumElements + 1, c.element_dim}));
   for (int64_t t = 0; t < c.layers; ++t) {
     steps_.push_back(register_module("step" + std::to_string(t),
                                      CompositionMessage(c.hidden, c.edge_dim, kCompositionHeads)));
@@ -92,10 +99,10 @@ CompositionNet::CompositionNet(GraphModelConfig config) : GraphModel(std::move(c
   head_ = register_module("head", mlp(c.hidden + c.condition_dim, c.head_hidden, 2, kHeadDepth, c.dropout));
 }
 
-GraphOutput CompositionNet::forward(const GraphBatch& graphs, const torch::Tensor& conditions) {
-  // needs_edges = true rejects only graphs of several nodes without edges;
-  // a one-element composition (no edges) passes and skips message passing.
-  check_input(graphs, conditions, /*needs_edges=*/true);
+torch::Tensor CompositionNet::pool_graphs(const GraphBatch& graphs) {
+  // The checks (GraphModel::check_input) refuse only graphs of several
+  // nodes without edges; a one-element composition (no edges) passes and
+  // skips message passing.
   const auto& c = config();
   const auto& w = embed_->weight;
   const auto device = w.device();
@@ -125,7 +132,16 @@ GraphOutput CompositionNet::forward(const GraphBatch& graphs, const torch::Tenso
     if (c.edge_dim > 0) edge_attr = graphs.edge_attr.to(dtype);
   }
 
-  auto h = torch::cat({embed_->forward(graphs.x.to(dtype)), weight.unsqueeze(1)}, 1);  // [N, H]
+  auto x = graphs.x.to(dtype);
+  if (elements_.defined()) {
+    const auto& z = graphs.atomic_number;
+    SOZAI_CHECK(z.defined() && z.dim() == 1 && z.size(0) == n, "composition model: atomic_number [", n,
+                "] is required by the element table (composition_graph sets it)");
+    SOZAI_CHECK(n == 0 || (z.min().item<int64_t>() >= 1 && z.max().item<int64_t>() <= kNumElements),
+                "composition model: atomic_number outside 1..", kNumElements);
+    x = torch::cat({x, elements_.index_select(0, z.to(device, torch::kLong))}, 1);
+  }
+  auto h = torch::cat({embed_->forward(x), weight.unsqueeze(1)}, 1);  // [N, H]
   // Without edges (only one-element compositions in the batch) nothing is
   // exchanged: each residual step would add zero.
   if (e > 0) {
@@ -133,7 +149,7 @@ GraphOutput CompositionNet::forward(const GraphBatch& graphs, const torch::Tenso
   }
   auto pooled = pool_->forward(h, log_w, graph_of, b);  // [B, H]
 
-  return head_output(head_, pooled, conditions);
+  return pooled;
 }
 
 std::shared_ptr<GraphModel> make_composition_net(const GraphModelConfig& config) {

@@ -11,6 +11,9 @@
 /// fully connected. With F = node_dim, Fe = edge_dim, H = hidden, K = 3
 /// attention heads, for every edge j -> i (edge_index[0] = j, [1] = i):
 ///   h^0_i   = [W_emb x_i, w_i]                                          [N, H]
+///             (x_i = [Magpie properties, E[Z_i]] when the model has an
+///              element table E, element_dim > 0: a learnt embedding per
+///              element, set from mat2vec by pretraining as CrabNet does)
 ///             (H - 1 learnt features and the fraction itself, as Roost
 ///              appends the fraction to the element embedding: it is the
 ///              only place a node's own amount enters its state)
@@ -106,6 +109,8 @@ class CompositionNet : public GraphModel {
   /// 0 <= dropout < 1, condition_dim >= 0. InputError otherwise.
   explicit CompositionNet(GraphModelConfig config);
 
+ protected:
+  /// What forward() and encode() (GraphModel) take, checked there:
   /// graphs: a GraphBatch on the device of the model (floating fields are
   /// cast to the parameters' dtype), edges j -> i within each graph;
   /// node_weight [N] required: the fractions, finite and > 0 (they enter
@@ -117,15 +122,15 @@ class CompositionNet : public GraphModel {
   /// node_weight, non-finite features, wrong widths, edge indices outside
   /// [0, N) or joining two graphs, or wrong conditions give InputError;
   /// tensors on a device other than the model's give DeviceError.
-  /// Returns mean [B], log_var [B] (unbounded: a trainer clamps it if it
-  /// must), embedding [B, hidden].
-  GraphOutput forward(const GraphBatch& graphs, const torch::Tensor& conditions) override;
+  /// Returns the pooled states [B, hidden]; forward() puts the head on
+  /// them, encode() hands them on.
+  torch::Tensor pool_graphs(const GraphBatch& graphs) override;
 
  private:
-  torch::nn::Linear embed_{nullptr};            ///< F -> H - 1 (the fraction is the H-th column)
+  torch::nn::Linear embed_{nullptr};            ///< F (+ element_dim) -> H - 1 (the fraction is the H-th column)
+  torch::Tensor elements_;                      ///< [104, element_dim] by Z ("elements"), or undefined
   std::vector<CompositionMessage> steps_;       ///< `layers` residual steps (step0, step1, ...)
   CompositionPool pool_{nullptr};               ///< readout
-  torch::nn::Sequential head_{nullptr};         ///< [H + condition_dim] -> 2 (mean, log_var)
 };
 
 /// The factory make_graph_model uses for kind "composition".

@@ -52,8 +52,7 @@ CrystalGraphNet::CrystalGraphNet(GraphModelConfig config) : GraphModel(std::move
   head_ = register_module("head", mlp(c.hidden + c.condition_dim, c.head_hidden, 2, 1, c.dropout));
 }
 
-GraphOutput CrystalGraphNet::forward(const GraphBatch& graphs, const torch::Tensor& conditions) {
-  check_input(graphs, conditions, /*needs_edges=*/true);
+torch::Tensor CrystalGraphNet::pool_graphs(const GraphBatch& graphs) {
   const auto& c = config();
   const auto dtype = embed_->weight.scalar_type();
   const int64_t n = graphs.num_nodes();
@@ -90,7 +89,7 @@ GraphOutput CrystalGraphNet::forward(const GraphBatch& graphs, const torch::Tens
     pooled = pool_nodes(h, graphs.ptr, "mean");
   }
 
-  return head_output(head_, pooled, conditions);
+  return pooled;
 }
 
 std::shared_ptr<GraphModel> make_crystal_graph_net(const GraphModelConfig& config) {

@@ -74,6 +74,8 @@ class CrystalGraphNet : public GraphModel {
   /// condition_dim >= 0. InputError otherwise.
   explicit CrystalGraphNet(GraphModelConfig config);
 
+ protected:
+  /// What forward() and encode() (GraphModel) take, checked there:
   /// graphs: a GraphBatch on the device of the model (floating fields are
   /// cast to the parameters' dtype) with edge_index [2, E] neighbour ->
   /// centre; node_weight [N] (optional: occupancy, >= 0 with a positive sum
@@ -86,14 +88,13 @@ class CrystalGraphNet : public GraphModel {
   /// DeviceError. A one-atom crystal without edges is allowed (its state is
   /// softplus(h + BN_2(0)) after every layer); with the default cutoff its
   /// periodic self-images are edges anyway.
-  /// Returns mean [B], log_var [B] (unbounded: a trainer clamps it if it
-  /// must), embedding [B, hidden].
-  GraphOutput forward(const GraphBatch& graphs, const torch::Tensor& conditions) override;
+  /// Returns the pooled states [B, hidden]; forward() puts the head on
+  /// them, encode() hands them on.
+  torch::Tensor pool_graphs(const GraphBatch& graphs) override;
 
  private:
   torch::nn::Linear embed_{nullptr};     ///< F -> H
   std::vector<CrystalConv> convs_;       ///< `layers` convolutions, registered as conv0, conv1, ...
-  torch::nn::Sequential head_{nullptr};  ///< [H + condition_dim] -> 2 (mean, log_var)
 };
 
 /// The factory make_graph_model uses for kind "crystal".

@@ -9,6 +9,7 @@
 #include "models/config_json.h"
 #include "models/gnn/ensemble.h"
 #include "common/json.h"
+#include "models/gnn/pretrain.h"
 #include "models/gnn/train.h"
 
 #include <nlohmann/json.hpp>
@@ -89,6 +90,13 @@ GnnEnsemble::GnnEnsemble(GnnEnsembleConfig config) : config_(std::move(config)) 
   SOZAI_CHECK(t.schedule == "cosine" || t.schedule == "constant", "GnnEnsemble: schedule must be cosine or constant, got '",
               t.schedule, "'");
   SOZAI_CHECK(t.threads >= 0, "GnnEnsemble: threads must be >= 0 (0: one per core), got ", t.threads);
+  SOZAI_CHECK(t.stopping == "auto" || t.stopping == "holdout" || t.stopping == "folds",
+              "GnnEnsemble: stopping must be auto, holdout or folds, got '", t.stopping, "'");
+  const auto& f = config_.finetune;
+  SOZAI_CHECK(f.freeze_epochs >= 0 && f.trunk_lr_scale > 0 && f.trunk_lr_scale <= 1 && !f.head.empty(),
+              "GnnEnsemble: finetune needs freeze_epochs >= 0, 0 < trunk_lr_scale <= 1 and a head ('new' or a ",
+              "task), got freeze_epochs=", f.freeze_epochs, " trunk_lr_scale=", f.trunk_lr_scale, " head='", f.head,
+              "'");
   SOZAI_CHECK(config_.mc_dropout_samples >= 0, "GnnEnsemble: mc_dropout_samples must be >= 0, got ",
               config_.mc_dropout_samples);
   SOZAI_CHECK(config_.mc_dropout_samples == 0 || config_.model.dropout > 0,
@@ -100,32 +108,57 @@ GnnEnsemble::GnnEnsemble(GnnEnsembleConfig config) : config_(std::move(config)) 
 
 GraphBatch GnnEnsemble::featurize(const std::vector<std::string>& inputs) const {
   SOZAI_CHECK(!inputs.empty(), "GnnEnsemble: no inputs given");
-  if (config_.kind == "polymer") {
-    const bool blends = std::any_of(inputs.begin(), inputs.end(),
-                                    [](const std::string& s) { return s.find('|') != std::string::npos; });
-    return blends ? polymer_blend_graphs(inputs) : polymer_graphs(inputs);
+  try {
+    return featurize_inputs(config_.kind, inputs, config_.cutoff, config_.max_neighbors);
+  } catch (const InputError& e) {
+    if (config_.kind != "composition") throw;
+    throw InputError(str("GnnEnsemble: ", e.what()));
   }
-  if (config_.kind == "crystal") {
-    CrystalGraphConfig c;
-    c.cutoff = config_.cutoff;
-    c.max_neighbors = config_.max_neighbors;
-    return crystal_graphs(inputs, c);
-  }
-  std::vector<MaterialGraph> graphs;
-  graphs.reserve(inputs.size());
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    try {
-      graphs.push_back(composition_graph(parse_formula(inputs[i])));
-    } catch (const InputError& e) {
-      throw InputError(str("GnnEnsemble: input ", i, ": ", e.what()));
-    }
-  }
-  return batch_graphs(graphs);
 }
 
 TrainReport GnnEnsemble::fit(const std::vector<std::string>& inputs, const torch::Tensor& y,
                              const torch::Tensor& conditions) {
   return fit(featurize(inputs), y, conditions);
+}
+
+GnnEnsemble GnnEnsemble::from_pretrained(const std::string& name_or_path, GnnEnsembleConfig config) {
+  auto model = std::make_shared<const PretrainedModel>(PretrainedModel::load(name_or_path));
+  config.kind = model->kind();
+  config.finetune.pretrained = name_or_path;
+  GnnEnsemble e(config);
+  e.pretrained_ = model;
+  e.adopt_pretrained();
+  return e;
+}
+
+void GnnEnsemble::adopt_pretrained() {
+  const auto& f = config_.finetune;
+  if (!pretrained_) pretrained_ = std::make_shared<const PretrainedModel>(PretrainedModel::load(f.pretrained));
+  SOZAI_CHECK(pretrained_->kind() == config_.kind, "GnnEnsemble: the pretrained model '", f.pretrained, "' is a ",
+              pretrained_->kind(), " model, the ensemble's kind is ", config_.kind);
+  SOZAI_CHECK(f.head == "new" || [&] {
+    const auto t = pretrained_->tasks();
+    return std::find(t.begin(), t.end(), f.head) != t.end();
+  }(), "GnnEnsemble: finetune head '", f.head, "' is neither 'new' nor a task of '", f.pretrained, "' (",
+              [&] {
+                std::string s;
+                for (const auto& t : pretrained_->tasks()) s += (s.empty() ? "" : ", ") + t;
+                return s;
+              }(), ")");
+  const auto& pc = pretrained_->model_config();
+  auto& mc = config_.model;
+  mc.node_dim = pc.node_dim;
+  mc.edge_dim = pc.edge_dim;
+  mc.hidden = pc.hidden;
+  mc.layers = pc.layers;
+  mc.head_hidden = pc.head_hidden;
+  mc.element_dim = pc.element_dim;
+}
+
+std::shared_ptr<GraphModel> GnnEnsemble::new_member(int64_t m) const {
+  torch::manual_seed(member_seed(config_.seed, m));
+  if (pretrained_) return pretrained_->make_member(config_.model.condition_dim, config_.finetune.head);
+  return make_graph_model(config_.model);
 }
 
 TrainReport GnnEnsemble::fit(const GraphBatch& graphs, const torch::Tensor& y_in, const torch::Tensor& cond_in) {
@@ -144,17 +177,31 @@ TrainReport GnnEnsemble::fit(const GraphBatch& graphs, const torch::Tensor& y_in
     SOZAI_CHECK(torch::isfinite(cond).all().item<bool>(), "GnnEnsemble::fit: conditions contain NaN or infinity");
   }
   auto& mc = config_.model;
-  mc.node_dim = graphs.x.size(1);
-  mc.edge_dim = graphs.edge_attr.defined() ? graphs.edge_attr.size(1) : 0;
+  const int64_t node_dim = graphs.x.size(1);
+  const int64_t edge_dim = graphs.edge_attr.defined() ? graphs.edge_attr.size(1) : 0;
+  if (!config_.finetune.pretrained.empty()) {
+    adopt_pretrained();
+    SOZAI_CHECK(node_dim == mc.node_dim && edge_dim == mc.edge_dim, "GnnEnsemble::fit: the graphs have node/edge ",
+                "features of width ", node_dim, "/", edge_dim, " but the pretrained model '",
+                config_.finetune.pretrained, "' was trained on ", mc.node_dim, "/", mc.edge_dim);
+  } else {
+    mc.node_dim = node_dim;
+    mc.edge_dim = edge_dim;
+  }
   mc.condition_dim = cond.defined() ? cond.size(1) : 0;
   const auto& tc = config_.train;
   const int64_t M = config_.n_members;
+  const bool folds = tc.stopping == "folds" || (tc.stopping == "auto" && pretrained_ && M >= 2);
+  SOZAI_CHECK(!folds || (M >= 2 && n >= 2 * M), "GnnEnsemble::fit: stopping = 'folds' deals the rows into ",
+              "n_members folds: it needs n_members >= 2 and at least 2 rows per fold, got n_members = ", M, " and ",
+              n, " rows");
 
-  // One validation split for every member: early stopping and the ensemble's
-  // recalibration see the same held-out rows.
+  // Holdout: one validation split for every member, so that early stopping
+  // and the ensemble's recalibration see the same held-out rows. Folds:
+  // every row is held out by exactly one member.
   torch::manual_seed(config_.seed);
   auto order = torch::randperm(n, torch::kInt64);
-  const int64_t n_val = n >= 10 && tc.val_fraction > 0
+  const int64_t n_val = !folds && n >= 10 && tc.val_fraction > 0
                             ? std::max<int64_t>(2, static_cast<int64_t>(std::llround(tc.val_fraction * n)))
                             : 0;
   auto val_idx = order.narrow(0, 0, n_val);
@@ -162,6 +209,10 @@ TrainReport GnnEnsemble::fit(const GraphBatch& graphs, const torch::Tensor& y_in
   data.graphs = &graphs;
   data.train_idx = order.narrow(0, n_val, n - n_val);
   standardise(y, cond, data.train_idx);
+  if (pretrained_ && config_.finetune.head != "new") {
+    // The pretrained head predicts in its task's standardised units.
+    std::tie(y_mean_, y_std_) = pretrained_->task_scale(config_.finetune.head);
+  }
   data.y_std = y_std_;
   data.ys = ((y - y_mean_) / y_std_).to(torch::kFloat32);
   data.cs = cond.defined() ? ((cond - cond_mean_) / cond_std_).to(torch::kFloat32) : torch::Tensor();
@@ -172,7 +223,7 @@ TrainReport GnnEnsemble::fit(const GraphBatch& graphs, const torch::Tensor& y_in
 
   members_.clear();
   report_ = TrainReport{};
-  const auto schedule = training_schedule(tc, data.train_idx.numel());
+  const auto schedule = training_schedule(tc, folds ? n - n / M : data.train_idx.numel());
   report_.max_epochs = schedule.max_epochs;
   report_.patience = schedule.patience;
   report_.epochs.assign(static_cast<size_t>(M), 0);
@@ -181,7 +232,9 @@ TrainReport GnnEnsemble::fit(const GraphBatch& graphs, const torch::Tensor& y_in
   // Finished members of an earlier, interrupted fit of the same data.
   const std::string fingerprint = data_fingerprint(graphs, y, cond);
   Members members(static_cast<size_t>(M));
-  if (!tc.checkpoint.empty() && std::ifstream(tc.checkpoint).good()) {
+  // (With folds the members train in step and finish together: nothing to
+  // resume but a finished fit.)
+  if (!folds && !tc.checkpoint.empty() && std::ifstream(tc.checkpoint).good()) {
     Members resumed = resume(tc.checkpoint, fingerprint);
     if (!resumed.empty()) {
       members = resumed;
@@ -200,45 +253,129 @@ TrainReport GnnEnsemble::fit(const GraphBatch& graphs, const torch::Tensor& y_in
   Members models(static_cast<size_t>(M));
   for (int64_t m = 0; m < M; ++m) {
     if (members[static_cast<size_t>(m)]) continue;
-    torch::manual_seed(member_seed(config_.seed, m));
-    models[static_cast<size_t>(m)] = make_graph_model(mc);
+    models[static_cast<size_t>(m)] = new_member(m);
     untrained.push_back(m);
   }
 
-  // Members side by side, one thread each; each finished one is
-  // checkpointed.
-  Progress progress(tc.progress, M);
-  std::mutex mu;
   int64_t threads = tc.threads > 0 ? tc.threads : std::max<int64_t>(1, std::thread::hardware_concurrency());
   if (mc.dropout > 0) threads = 1;  // dropout draws from the global generator
-  run_side_by_side(static_cast<int64_t>(untrained.size()), threads, [&](int64_t i) {
-    const int64_t m = untrained[static_cast<size_t>(i)];
-    const auto [epochs, best_val] =
-        train_member(*models[static_cast<size_t>(m)], data, tc, schedule, member_seed(config_.seed, m),
-                     [&](const std::string& text) { progress.update(m, text); });
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      members[static_cast<size_t>(m)] = models[static_cast<size_t>(m)];
-      report_.epochs[static_cast<size_t>(m)] = epochs;
-      report_.best_val_mae[static_cast<size_t>(m)] = best_val;
-      if (!tc.checkpoint.empty()) write_archive(tc.checkpoint, members, fingerprint);
-    }
-    progress.finish(m);
-  });
-  members_ = members;
-
-  if (n_val > 0) {
-    recalibrate(data.val_graphs, cond.defined() ? cond.index_select(0, val_idx) : torch::Tensor(),
-                y.index_select(0, val_idx));
+  const FinetuneConfig* finetune = pretrained_ ? &config_.finetune : nullptr;
+  if (folds) {
+    fit_folds(data, order, schedule, models, threads, finetune, y, cond);
+    members = models;
+    if (!tc.checkpoint.empty()) write_archive(tc.checkpoint, members, fingerprint);
   } else {
-    variance_scale_ = 1.0;
-    member_variance_scale_.assign(static_cast<size_t>(M), 1.0);
+    // Members side by side, one thread each; each finished one is
+    // checkpointed.
+    Progress progress(tc.progress, M);
+    std::mutex mu;
+    run_side_by_side(static_cast<int64_t>(untrained.size()), threads, [&](int64_t i) {
+      const int64_t m = untrained[static_cast<size_t>(i)];
+      const auto [epochs, best_val] =
+          train_member(*models[static_cast<size_t>(m)], data, tc, schedule, member_seed(config_.seed, m), finetune,
+                       [&](const std::string& text) { progress.update(m, text); });
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        members[static_cast<size_t>(m)] = models[static_cast<size_t>(m)];
+        report_.epochs[static_cast<size_t>(m)] = epochs;
+        report_.best_val_mae[static_cast<size_t>(m)] = best_val;
+        if (!tc.checkpoint.empty()) write_archive(tc.checkpoint, members, fingerprint);
+      }
+      progress.finish(m);
+    });
+    members_ = members;
+    if (n_val > 0) {
+      recalibrate(data.val_graphs, cond.defined() ? cond.index_select(0, val_idx) : torch::Tensor(),
+                  y.index_select(0, val_idx));
+    } else {
+      variance_scale_ = 1.0;
+      member_variance_scale_.assign(static_cast<size_t>(M), 1.0);
+    }
   }
+  report_.stopping = folds ? "folds" : "holdout";
   report_.variance_scale = variance_scale_;
   report_.member_variance_scale = member_variance_scale_;
   report_.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (!tc.checkpoint.empty()) std::remove(tc.checkpoint.c_str());  // finished: the model is what to keep
   return report_;
+}
+
+void GnnEnsemble::fit_folds(const TrainData& all, const torch::Tensor& order, const Schedule& schedule,
+                            const Members& models, int64_t threads, const FinetuneConfig* finetune,
+                            const torch::Tensor& y, const torch::Tensor& cond) {
+  const auto& tc = config_.train;
+  const int64_t M = config_.n_members, n = order.numel();
+  // Row order[i] goes to fold i mod M.
+  auto fold_of = torch::empty({n}, torch::kInt64);
+  fold_of.index_put_({order}, torch::arange(n, torch::kInt64).remainder(M));
+  std::vector<TrainData> data(static_cast<size_t>(M), all);
+  std::vector<torch::Tensor> held(static_cast<size_t>(M));
+  for (int64_t m = 0; m < M; ++m) {
+    auto& d = data[static_cast<size_t>(m)];
+    held[static_cast<size_t>(m)] = torch::nonzero(fold_of == m).squeeze(1);
+    d.train_idx = torch::nonzero(fold_of != m).squeeze(1);
+    std::tie(d.val_graphs, d.val_cond) = d.batch(held[static_cast<size_t>(m)]);
+    d.y_val = d.ys.index_select(0, held[static_cast<size_t>(m)]);
+  }
+  std::vector<std::unique_ptr<MemberTrainer>> trainers;
+  for (int64_t m = 0; m < M; ++m)
+    trainers.push_back(std::make_unique<MemberTrainer>(*models[static_cast<size_t>(m)], data[static_cast<size_t>(m)],
+                                                       tc, schedule, member_seed(config_.seed, m), finetune));
+  // Out-of-fold means and log variances (standardised) of the current
+  // epoch, and of the best one.
+  auto oof_mean = torch::zeros({n}, torch::kFloat64), oof_lv = torch::zeros({n}, torch::kFloat64);
+  torch::Tensor best_mean, best_lv;
+  double best = std::numeric_limits<double>::infinity();
+  int64_t since_best = 0, best_epoch = 0;
+  Progress progress(tc.progress, 1);
+  while (trainers.front()->epochs_run() < schedule.max_epochs) {
+    run_side_by_side(M, threads, [&](int64_t m) {
+      trainers[static_cast<size_t>(m)]->train_epoch();
+      auto out = trainers[static_cast<size_t>(m)]->validation_outputs();
+      oof_mean.index_put_({held[static_cast<size_t>(m)]}, out.mean.to(torch::kFloat64));
+      oof_lv.index_put_({held[static_cast<size_t>(m)]}, out.log_var.to(torch::kFloat64));
+    });
+    const double pooled = (oof_mean - all.ys.to(torch::kFloat64)).abs().mean().item<double>() * y_std_;
+    const int64_t epoch = trainers.front()->epochs_run();
+    if (pooled < best) {
+      best = pooled;
+      best_epoch = epoch;
+      best_mean = oof_mean.clone();
+      best_lv = oof_lv.clone();
+      for (auto& t : trainers) t->keep_best();
+      since_best = 0;
+    } else if (++since_best >= schedule.patience) {
+      break;
+    }
+    progress.update(0, str("epoch ", epoch, "/", schedule.max_epochs, " pooled out-of-fold MAE ",
+                           std::setprecision(4), best, " (epoch ", best_epoch, ")"));
+  }
+  progress.finish(0);
+  for (auto& t : trainers) t->restore_best();
+  members_ = models;
+  report_.ensemble_val_mae = best;
+  const auto ys = all.ys.to(torch::kFloat64);
+  variance_scale_ = 1.0;
+  member_variance_scale_.assign(static_cast<size_t>(M), 1.0);
+  for (int64_t m = 0; m < M; ++m) {
+    const auto& h = held[static_cast<size_t>(m)];
+    report_.epochs[static_cast<size_t>(m)] = trainers[static_cast<size_t>(m)]->epochs_run();
+    auto r = best_mean.index_select(0, h) - ys.index_select(0, h);
+    report_.best_val_mae[static_cast<size_t>(m)] = r.abs().mean().item<double>() * y_std_;
+    if (config_.recalibrate)
+      member_variance_scale_[static_cast<size_t>(m)] = std::clamp(
+          (r.pow(2) / torch::exp(best_lv.index_select(0, h).clamp(-12.0, 12.0))).mean().item<double>(), 1e-3, 1e3);
+  }
+  if (config_.recalibrate) {
+    // The ensemble's variance against the out-of-fold errors: each row's
+    // error is that of one member that did not see it (conservative for the
+    // mixture, whose mean is a little better than one member's).
+    torch::Tensor means, vars;
+    member_outputs(*all.graphs, cond, means, vars, nullptr);
+    const auto var = mixture(means, vars, 1.0).variance.squeeze(1);
+    const auto r = (best_mean - ys) * y_std_;
+    variance_scale_ = std::clamp((r.pow(2) / var).mean().item<double>(), 1e-3, 1e3);
+  }
 }
 
 void GnnEnsemble::standardise(const torch::Tensor& y, const torch::Tensor& cond, const torch::Tensor& train_idx) {

@@ -18,6 +18,10 @@
 namespace sozai {
 namespace gnn {
 
+class PretrainedModel;  // models/gnn/pretrain.h
+struct TrainData;       // models/gnn/train.h
+struct Schedule;        // models/gnn/train.h
+
 struct TrainConfig {
   /// Epochs at most. 0: chosen from the data, about 4000 optimiser steps
   /// (ceil(4000 / batches per epoch)) within [40, 200]: 200 for a few
@@ -42,6 +46,37 @@ struct TrainConfig {
   /// fit with the same configuration and data resumes from it, training
   /// only the members it lacks. Empty: no checkpoint.
   std::string checkpoint;
+  /// How the epoch to keep is chosen:
+  /// - "auto" (default): "folds" when fine-tuning a pretrained network with
+  ///   n_members >= 2, "holdout" otherwise;
+  /// - "holdout": val_fraction of the rows held out; each member keeps its
+  ///   own best epoch on them and stops after `patience` epochs without a
+  ///   better one;
+  /// - "folds" (cross-validated stopping, for a few hundred rows, where a
+  ///   10% holdout of 25 rows decides by noise): the rows are dealt into
+  ///   n_members folds, member m holds out fold m, and the members train in
+  ///   step; after each epoch the pooled MAE over ALL rows (each predicted
+  ///   by the member that did not see it) decides, one epoch for every
+  ///   member, and the variances are recalibrated on those out-of-fold
+  ///   predictions. Needs n_members >= 2; val_fraction is not used.
+  std::string stopping = "auto";
+};
+
+/// Fine-tuning from a pretrained network (models/gnn/pretrain.h).
+struct FinetuneConfig {
+  /// A shipped model's name ("composition-mp") or a file written by
+  /// pretrain(); empty: members start from random weights.
+  std::string pretrained;
+  /// "new": a freshly drawn head per member; a task of the pretrained model
+  /// ("mp_gap"): its head, with the targets standardised as that task's
+  /// were (computed -> measured transfer of the same property).
+  std::string head = "new";
+  /// Epochs at the start in which only the head trains (the trunk: element
+  /// table, message passing, pooling, frozen).
+  int64_t freeze_epochs = 0;
+  /// The trunk's learning rate as a fraction of lr (discriminative learning
+  /// rates: the pretrained part moves less than the head), in (0, 1].
+  double trunk_lr_scale = 1.0;
 };
 
 struct GnnEnsembleConfig {
@@ -58,6 +93,7 @@ struct GnnEnsembleConfig {
   /// mixture of all these Gaussians. 0: off. Needs model.dropout > 0.
   /// Draws are seeded from `seed`, so predictions repeat.
   int64_t mc_dropout_samples = 0;
+  FinetuneConfig finetune;          ///< start from a pretrained network (empty pretrained: from scratch)
 };
 
 /// What training measured, per member and for the ensemble.
@@ -69,12 +105,20 @@ struct TrainReport {
   std::vector<double> member_variance_scale;  ///< per member recalibration (for predict_member)
   double ensemble_val_mae = 0.0;
   double variance_scale = 1.0;          ///< recalibration factor applied to the variances
+  std::string stopping;                 ///< the stopping rule used ("holdout" or "folds")
   double seconds = 0.0;
 };
 
 class GnnEnsemble {
  public:
   explicit GnnEnsemble(GnnEnsembleConfig config);
+
+  /// An ensemble whose members start from a pretrained network
+  /// (PretrainedModel::load: a shipped name, digest verified, or a file):
+  /// its kind and architecture, config.finetune.pretrained = name_or_path,
+  /// everything else from `config` (n_members, seed, training, finetune
+  /// options; train.stopping "auto" becomes "folds" with n_members >= 2).
+  static GnnEnsemble from_pretrained(const std::string& name_or_path, GnnEnsembleConfig config = {});
 
   /// Featurises `inputs` by kind (polymer: SMILES; crystal: CIF/POSCAR
   /// texts; composition: formulas). InputError names the bad input.
@@ -125,6 +169,12 @@ class GnnEnsemble {
   void member_outputs(const GraphBatch& graphs, const torch::Tensor& conditions, torch::Tensor& means,
                       torch::Tensor& vars, torch::Tensor* embedding, int64_t only_member = -1) const;
   using Members = std::vector<std::shared_ptr<GraphModel>>;
+  /// Cross-validated stopping (TrainConfig::stopping "folds"): trains
+  /// `models` in step, one fold held out each, keeps the epoch of the best
+  /// pooled out-of-fold MAE and recalibrates on those predictions.
+  void fit_folds(const TrainData& all, const torch::Tensor& order, const Schedule& schedule,
+                 const Members& models, int64_t threads, const FinetuneConfig* finetune, const torch::Tensor& y,
+                 const torch::Tensor& cond);
   /// Writes the configuration, normalisation and the members that are set
   /// (a checkpoint has null slots); atomically (temporary file + rename).
   void write_archive(const std::string& path, const Members& members, const std::string& fingerprint) const;
@@ -133,7 +183,14 @@ class GnnEnsemble {
   /// file is for other data or settings.
   Members resume(const std::string& path, const std::string& fingerprint);
 
+  /// Fresh members (initial weights drawn in member order): from the
+  /// pretrained network when config_.finetune names one.
+  std::shared_ptr<GraphModel> new_member(int64_t m) const;
+  /// Checks and adopts a pretrained network's architecture.
+  void adopt_pretrained();
+
   GnnEnsembleConfig config_;
+  std::shared_ptr<const PretrainedModel> pretrained_;  ///< loaded for fit() (not saved)
   std::vector<std::shared_ptr<GraphModel>> members_;
   double y_mean_ = 0.0, y_std_ = 1.0;
   torch::Tensor cond_mean_, cond_std_;

@@ -16,7 +16,13 @@
 ///    reduced to their first `dkl_dims` principal components and an
 ///    ExactGP (Matérn-5/2, ARD) is fitted on those. Two-stage deep kernel
 ///    learning: the network is trained by its own loss, not through the
-///    GP's marginal likelihood.
+///    GP's marginal likelihood. With ensemble.finetune.pretrained the
+///    members start from that pretrained network (so do "gnn"'s).
+///  - "gp-pretrained": the same GP on a pretrained network's embedding
+///    (ensemble.finetune.pretrained, required), which is not trained at
+///    all: the pool is embedded once, and each fit is a GP fit only, so a
+///    campaign of a few dozen experiments uses what the network learned
+///    from 10^5 computed materials at the cost of a GP.
 
 #include "datasets/graph.h"
 #include "models/gnn/ensemble.h"
@@ -30,7 +36,7 @@ namespace sozai {
 namespace gnn {
 
 struct GnnSurrogateConfig {
-  std::string kind = "gnn";    ///< "gnn" (ensemble) or "gnn-dkl" (GP on the learned embedding)
+  std::string kind = "gnn";    ///< "gnn" (ensemble), "gnn-dkl" (GP on the learned embedding) or "gp-pretrained"
   GnnEnsembleConfig ensemble;  ///< ensemble.kind must match the pool graphs' featuriser
   int64_t dkl_dims = 8;        ///< principal components of the embedding the GP sees
   ExactGPConfig gp;            ///< the deep-kernel GP
@@ -54,7 +60,7 @@ class GnnSurrogate : public Surrogate {
   std::string name() const override;
 
   const GnnEnsemble& ensemble() const { return *ensemble_; }
-  /// The deep-kernel GP (nullptr for kind "gnn" or before fit).
+  /// The GP (nullptr for kind "gnn" or before fit).
   const ExactGP* gp() const { return gp_.get(); }
 
  private:

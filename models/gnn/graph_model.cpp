@@ -5,7 +5,38 @@
 namespace sozai {
 namespace gnn {
 
-void GraphModel::check_input(const GraphBatch& g, const torch::Tensor& conditions, bool needs_edges) const {
+GraphOutput GraphModel::forward(const GraphBatch& graphs, const torch::Tensor& conditions) {
+  check_input(graphs, conditions);
+  return head_output(head_, pool_graphs(graphs), conditions, config_.condition_dim);
+}
+
+torch::Tensor GraphModel::encode(const GraphBatch& graphs) {
+  check_graphs(graphs);
+  return pool_graphs(graphs);
+}
+
+void GraphModel::check_input(const GraphBatch& g, const torch::Tensor& conditions) const {
+  check_graphs(g);
+  const auto& c = config_;
+  const std::string where = str(c.kind, " model");
+  const auto params = parameters();
+  const auto device = params.empty() ? torch::Device(torch::kCPU) : params.front().device();
+  SOZAI_CHECK_T(DeviceError, !conditions.defined() || conditions.numel() == 0 || conditions.device() == device,
+                where, ": conditions is on ", conditions.device(), " but the model is on ", device,
+                " (move the batch with to_device)");
+  if (c.condition_dim > 0) {
+    SOZAI_CHECK(conditions.defined() && conditions.dim() == 2 && conditions.size(0) == g.num_graphs() &&
+                    conditions.size(1) == c.condition_dim,
+                where, ": expected conditions [", g.num_graphs(), ", ", c.condition_dim, "], got ",
+                conditions.defined() ? conditions.sizes() : torch::IntArrayRef{});
+    SOZAI_CHECK(torch::isfinite(conditions).all().item<bool>(), where, ": conditions contain NaN or infinity");
+  } else {
+    SOZAI_CHECK(!conditions.defined() || conditions.numel() == 0, where,
+                ": conditions given but the model was built with condition_dim = 0");
+  }
+}
+
+void GraphModel::check_graphs(const GraphBatch& g) const {
   const auto& c = config_;
   const std::string where = str(c.kind, " model");
   SOZAI_CHECK(g.num_graphs() > 0, where, ": the batch holds no graphs");
@@ -19,7 +50,6 @@ void GraphModel::check_input(const GraphBatch& g, const torch::Tensor& condition
   same_device(g.edge_index, "edge_index");
   same_device(g.edge_attr, "edge_attr");
   same_device(g.node_weight, "node_weight");
-  same_device(conditions, "conditions");
   const int64_t B = g.num_graphs(), N = g.num_nodes(), E = g.num_edges();
   const auto nodes_per_graph = g.ptr.narrow(0, 1, B) - g.ptr.narrow(0, 0, B);
   SOZAI_CHECK((nodes_per_graph > 0).all().item<bool>(), where, ": every graph needs at least one node");
@@ -52,7 +82,7 @@ void GraphModel::check_input(const GraphBatch& g, const torch::Tensor& condition
   SOZAI_CHECK(g.x.defined() && g.x.dim() == 2 && g.x.size(1) == c.node_dim, where, ": expected node features [N, ",
               c.node_dim, "], got ", g.x.defined() ? g.x.sizes() : torch::IntArrayRef{});
   SOZAI_CHECK(torch::isfinite(g.x).all().item<bool>(), where, ": node features contain NaN or infinity");
-  if (needs_edges) {
+  {
     // Every graph needs at least one edge to pass messages; say which does not.
     auto counts = g.edge_ptr.narrow(0, 1, g.num_graphs()) - g.edge_ptr.narrow(0, 0, g.num_graphs());
     auto nodes = g.ptr.narrow(0, 1, g.num_graphs()) - g.ptr.narrow(0, 0, g.num_graphs());
@@ -65,22 +95,12 @@ void GraphModel::check_input(const GraphBatch& g, const torch::Tensor& condition
                 c.edge_dim, "], got ", g.edge_attr.defined() ? g.edge_attr.sizes() : torch::IntArrayRef{});
     SOZAI_CHECK(torch::isfinite(g.edge_attr).all().item<bool>(), where, ": edge features contain NaN or infinity");
   }
-  if (c.condition_dim > 0) {
-    SOZAI_CHECK(conditions.defined() && conditions.dim() == 2 && conditions.size(0) == g.num_graphs() &&
-                    conditions.size(1) == c.condition_dim,
-                where, ": expected conditions [", g.num_graphs(), ", ", c.condition_dim, "], got ",
-                conditions.defined() ? conditions.sizes() : torch::IntArrayRef{});
-    SOZAI_CHECK(torch::isfinite(conditions).all().item<bool>(), where, ": conditions contain NaN or infinity");
-  } else {
-    SOZAI_CHECK(!conditions.defined() || conditions.numel() == 0, where,
-                ": conditions given but the model was built with condition_dim = 0");
-  }
 }
 
 GraphOutput GraphModel::head_output(torch::nn::Sequential& head, const torch::Tensor& pooled,
-                                    const torch::Tensor& conditions) const {
+                                    const torch::Tensor& conditions, int64_t condition_dim) {
   auto head_in = pooled;
-  if (config_.condition_dim > 0) head_in = torch::cat({pooled, conditions.to(pooled.options())}, 1);
+  if (condition_dim > 0) head_in = torch::cat({pooled, conditions.to(pooled.options())}, 1);
   auto out = head->forward(head_in);
   return GraphOutput{out.select(1, 0), out.select(1, 1), pooled};
 }

@@ -35,6 +35,11 @@ struct GraphModelConfig {
   int64_t layers = 3;          ///< message-passing steps
   int64_t head_hidden = 128;   ///< width of the MLP head
   double dropout = 0.0;        ///< dropout in the head (MC dropout when kept on at prediction)
+  /// Composition only: width of a learnt per-element embedding table
+  /// (parameter "elements" [104, element_dim], rows by Z) whose row joins
+  /// each node's features before the input layer; it is set from mat2vec
+  /// or Magpie by pretraining (models/gnn/pretrain.h). 0: none.
+  int64_t element_dim = 0;
 };
 
 struct GraphOutput {
@@ -50,22 +55,41 @@ class GraphModel : public torch::nn::Module {
  public:
   explicit GraphModel(GraphModelConfig config) : config_(std::move(config)) {}
   ~GraphModel() override = default;
-  virtual GraphOutput forward(const GraphBatch& graphs, const torch::Tensor& conditions) = 0;
+  /// The head on the pooled states, with the conditions appended: mean,
+  /// log variance and the pooled states as the embedding. Checks the batch
+  /// and the conditions first (check_input).
+  GraphOutput forward(const GraphBatch& graphs, const torch::Tensor& conditions);
+  /// The pooled graph states [B, hidden] alone (the part of the model a
+  /// pretrained network hands on; no head, no conditions). Checks the batch.
+  torch::Tensor encode(const GraphBatch& graphs);
+  /// The mean-variance head ([hidden + condition_dim] -> 2).
+  torch::nn::Sequential& head() { return head_; }
   const GraphModelConfig& config() const { return config_; }
+
+  /// A head's mean and log variance for pooled graph states [B, H], the
+  /// per-graph conditions [B, C] appended when `condition_dim` > 0; the
+  /// pooled states are the embedding.
+  static GraphOutput head_output(torch::nn::Sequential& head, const torch::Tensor& pooled,
+                                 const torch::Tensor& conditions, int64_t condition_dim);
 
  protected:
   /// Shapes, widths, finiteness and devices of a batch against the config
   /// and the model: every graph has a node, edge_index is int64 [2, E]
-  /// within range and never joins two graphs, node_weight (when present)
-  /// is finite, >= 0 and sums to > 0 per graph. InputError / DeviceError.
-  void check_input(const GraphBatch& graphs, const torch::Tensor& conditions, bool needs_edges) const;
-  /// The head's mean and log variance for pooled graph states [B, H], the
-  /// per-graph conditions [B, C] appended when the model takes them; the
-  /// pooled states are the embedding.
-  GraphOutput head_output(torch::nn::Sequential& head, const torch::Tensor& pooled,
-                          const torch::Tensor& conditions) const;
+  /// within range and never joins two graphs (a graph of several nodes and
+  /// no edge is refused; one node and no edge is allowed), node_weight
+  /// (when present) is finite, >= 0 and sums to > 0 per graph; conditions
+  /// [B, condition_dim] finite, or none when condition_dim = 0.
+  /// InputError / DeviceError.
+  void check_input(const GraphBatch& graphs, const torch::Tensor& conditions) const;
+  /// The architecture's pooled graph states [B, hidden] for a checked batch.
+  virtual torch::Tensor pool_graphs(const GraphBatch& graphs) = 0;
+
+  /// Registered by each architecture's constructor (as "head"), in its own
+  /// place in the order of registration.
+  torch::nn::Sequential head_{nullptr};
 
  private:
+  void check_graphs(const GraphBatch& graphs) const;
   GraphModelConfig config_;
 };
 

@@ -24,6 +24,9 @@ std::shared_ptr<GraphModel> make_graph_model(const GraphModelConfig& requested) 
               ") >= 0");
   SOZAI_CHECK(config.dropout >= 0 && config.dropout < 1, "make_graph_model: dropout must be in [0, 1), got ",
               config.dropout);
+  SOZAI_CHECK(config.element_dim == 0 || config.kind == "composition",
+              "make_graph_model: an element table (element_dim = ", config.element_dim,
+              ") is for composition models only, not '", config.kind, "'");
   if (config.kind == "crystal") return make_crystal_graph_net(config);
   if (config.kind == "polymer") return make_polymer_mpnn(config);
   if (config.kind == "composition") return make_composition_net(config);

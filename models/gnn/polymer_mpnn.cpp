@@ -66,11 +66,10 @@ PolymerMPNN::PolymerMPNN(GraphModelConfig config) : GraphModel(std::move(config)
   head_ = register_module("head", mlp(c.hidden + c.condition_dim, c.head_hidden, 2, 1, c.dropout));
 }
 
-GraphOutput PolymerMPNN::forward(const GraphBatch& g, const torch::Tensor& conditions) {
-  // needs_edges = true rejects graphs of several nodes and no edge (nothing
-  // could pass between their atoms) but lets a one-node graph (a lone ion)
-  // through: check_input only flags graphs with more than one node.
-  check_input(g, conditions, /*needs_edges=*/true);
+torch::Tensor PolymerMPNN::pool_graphs(const GraphBatch& g) {
+  // The checks (GraphModel::check_input) refuse graphs of several nodes and
+  // no edge (nothing could pass between their atoms) but let a one-node
+  // graph (a lone ion) through.
   const auto& c = config();
   const auto dtype = w_o_->weight.scalar_type();
   const auto device = w_o_->weight.device();
@@ -117,7 +116,7 @@ GraphOutput PolymerMPNN::forward(const GraphBatch& g, const torch::Tensor& condi
   } else {
     pooled = kernels::segment_mean(nodes, ptr);
   }
-  return head_output(head_, pooled, conditions);
+  return pooled;
 }
 
 std::shared_ptr<GraphModel> make_polymer_mpnn(const GraphModelConfig& config) {

@@ -46,6 +46,8 @@ class PolymerMPNN : public GraphModel {
   /// InputError otherwise.
   explicit PolymerMPNN(GraphModelConfig config);
 
+ protected:
+  /// What forward() and encode() (GraphModel) take, checked there:
   /// graphs: a GraphBatch on the device of the model (floating fields are
   /// cast to the parameters' dtype), with edge_index [2, E] in the
   /// reverse-pair layout above; node_weight [N] (optional, >= 0, positive
@@ -56,15 +58,15 @@ class PolymerMPNN : public GraphModel {
   /// an empty graph, non-finite features, wrong widths, an edge without its
   /// reverse at k ^ 1, or a bad node_weight give InputError; tensors on a
   /// device other than the model's give DeviceError.
-  /// Returns mean [B], log_var [B], embedding [B, hidden].
-  GraphOutput forward(const GraphBatch& graphs, const torch::Tensor& conditions) override;
+  /// Returns the pooled states [B, hidden]; forward() puts the head on
+  /// them, encode() hands them on.
+  torch::Tensor pool_graphs(const GraphBatch& graphs) override;
 
  private:
   torch::nn::Linear w_i_{nullptr};  ///< [F + Fe] -> H, no bias
   torch::nn::Linear w_m_{nullptr};  ///< H -> H, no bias
   torch::nn::Linear w_o_{nullptr};  ///< [F + H] -> H
   torch::nn::Dropout dropout_{nullptr};
-  torch::nn::Sequential head_{nullptr};  ///< [H + condition_dim] -> 2 (mean, log_var)
 };
 
 /// The factory make_graph_model uses for kind "polymer".

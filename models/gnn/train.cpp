@@ -86,61 +86,100 @@ Schedule training_schedule(const TrainConfig& tc, int64_t n_train) {
   return s;
 }
 
+MemberTrainer::MemberTrainer(GraphModel& model, const TrainData& data, const TrainConfig& tc,
+                             const Schedule& schedule, uint64_t seed, const FinetuneConfig* finetune)
+    : model_(model), data_(data), tc_(tc), schedule_(schedule), gen_(at::detail::createCPUGenerator(seed)) {
+  const bool tuned = finetune && !finetune->pretrained.empty();
+  auto options = torch::optim::AdamWOptions(tc.lr).weight_decay(tc.weight_decay);
+  if (!tuned) {
+    opt_ = std::make_unique<torch::optim::AdamW>(model.parameters(), options);
+    group_scale_ = {1.0};
+    return;
+  }
+  for (const auto& p : model.named_parameters())
+    (p.key().rfind("head.", 0) == 0 ? head_ : trunk_).push_back(p.value());
+  freeze_epochs_ = finetune->freeze_epochs;
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(trunk_, std::make_unique<torch::optim::AdamWOptions>(options));
+  groups.emplace_back(head_, std::make_unique<torch::optim::AdamWOptions>(options));
+  opt_ = std::make_unique<torch::optim::AdamW>(std::move(groups), options);
+  group_scale_ = {finetune->trunk_lr_scale, 1.0};
+}
+
+double MemberTrainer::train_epoch() {
+  const int64_t epoch = epoch_++;
+  const int64_t max_epochs = schedule_.max_epochs;
+  const double lr = tc_.schedule == "cosine" ? tc_.lr * (0.01 + 0.99 * 0.5 * (1 + std::cos(M_PI * epoch / max_epochs)))
+                                             : tc_.lr;
+  auto& groups = opt_->param_groups();
+  for (size_t k = 0; k < groups.size(); ++k)
+    static_cast<torch::optim::AdamWOptions&>(groups[k].options()).lr(lr * group_scale_[k]);
+  // The trunk learns only once the new head has settled on it.
+  const bool frozen = epoch < freeze_epochs_;
+  for (auto& p : trunk_) p.requires_grad_(!frozen);
+  model_.train();
+  const auto& train_idx = data_.train_idx;
+  auto perm = train_idx.index_select(0, torch::randperm(train_idx.numel(), gen_, torch::kInt64));
+  double loss_sum = 0;
+  int64_t batches = 0;
+  for (int64_t s = 0; s < perm.numel(); s += tc_.batch_size) {
+    auto idx = perm.narrow(0, s, std::min(tc_.batch_size, perm.numel() - s));
+    if (idx.numel() < 2 && perm.numel() >= 2) continue;  // BatchNorm needs 2 rows
+    auto [g, c] = data_.batch(idx);
+    auto target = data_.ys.index_select(0, idx);
+    auto out = model_.forward(g, c);
+    auto loss = epoch < tc_.warmup_mse_epochs ? (out.mean - target).pow(2).mean() : gaussian_nll(out, target).mean();
+    opt_->zero_grad();
+    loss.backward();
+    if (tc_.clip_norm > 0) torch::nn::utils::clip_grad_norm_(model_.parameters(), tc_.clip_norm);
+    opt_->step();
+    loss_sum += loss.item<double>();
+    ++batches;
+  }
+  if (frozen)
+    for (auto& p : trunk_) p.requires_grad_(true);
+  return loss_sum / std::max<int64_t>(batches, 1);
+}
+
+GraphOutput MemberTrainer::validation_outputs() {
+  torch::NoGradGuard no_grad;
+  model_.eval();
+  return model_.forward(data_.val_graphs, data_.val_cond);
+}
+
+double MemberTrainer::validation_mae() {
+  return (validation_outputs().mean - data_.y_val).abs().mean().item<double>() * data_.y_std;
+}
+
+void MemberTrainer::keep_best() { best_ = snapshot(model_); }
+
+void MemberTrainer::restore_best() {
+  if (!best_.empty()) restore(model_, best_);
+  model_.eval();
+}
+
 std::pair<int64_t, double> train_member(GraphModel& model, const TrainData& data, const TrainConfig& tc,
-                                        const Schedule& schedule, uint64_t seed,
+                                        const Schedule& schedule, uint64_t seed, const FinetuneConfig* finetune,
                                         const std::function<void(const std::string&)>& status) {
+  MemberTrainer trainer(model, data, tc, schedule, seed, finetune);
   const int64_t max_epochs = schedule.max_epochs;
-  auto gen = at::detail::createCPUGenerator(seed);
-  torch::optim::AdamW opt(model.parameters(), torch::optim::AdamWOptions(tc.lr).weight_decay(tc.weight_decay));
-  std::map<std::string, torch::Tensor> best;
   double best_val = std::numeric_limits<double>::infinity();
-  int64_t since_best = 0, epoch = 0;
-  const auto& train_idx = data.train_idx;
-  for (epoch = 0; epoch < max_epochs; ++epoch) {
-    const double lr = tc.schedule == "cosine"
-                          ? tc.lr * (0.01 + 0.99 * 0.5 * (1 + std::cos(M_PI * epoch / max_epochs)))
-                          : tc.lr;
-    for (auto& group : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-    model.train();
-    auto perm = train_idx.index_select(0, torch::randperm(train_idx.numel(), gen, torch::kInt64));
-    double loss_sum = 0;
-    int64_t batches = 0;
-    for (int64_t s = 0; s < perm.numel(); s += tc.batch_size) {
-      auto idx = perm.narrow(0, s, std::min(tc.batch_size, perm.numel() - s));
-      if (idx.numel() < 2 && perm.numel() >= 2) continue;  // BatchNorm needs 2 rows
-      auto [g, c] = data.batch(idx);
-      auto target = data.ys.index_select(0, idx);
-      auto out = model.forward(g, c);
-      auto loss = epoch < tc.warmup_mse_epochs ? (out.mean - target).pow(2).mean() : gaussian_nll(out, target).mean();
-      opt.zero_grad();
-      loss.backward();
-      if (tc.clip_norm > 0) torch::nn::utils::clip_grad_norm_(model.parameters(), tc.clip_norm);
-      opt.step();
-      loss_sum += loss.item<double>();
-      ++batches;
-    }
-    const double train_loss = loss_sum / std::max<int64_t>(batches, 1);
-    double val_mae = train_loss;  // no validation rows: training loss
-    if (data.has_validation()) {
-      torch::NoGradGuard no_grad;
-      model.eval();
-      val_mae = (model.forward(data.val_graphs, data.val_cond).mean - data.y_val).abs().mean().item<double>() *
-                data.y_std;
-    }
+  int64_t since_best = 0;
+  while (trainer.epochs_run() < max_epochs) {
+    const double train_loss = trainer.train_epoch();
+    const double val_mae = data.has_validation() ? trainer.validation_mae() : train_loss;
     if (val_mae < best_val) {
       best_val = val_mae;
-      best = snapshot(model);
+      trainer.keep_best();
       since_best = 0;
     } else if (++since_best >= schedule.patience) {
-      ++epoch;
       break;
     }
-    status(str("epoch ", epoch + 1, "/", max_epochs, " loss ", std::setprecision(4), train_loss,
+    status(str("epoch ", trainer.epochs_run(), "/", max_epochs, " loss ", std::setprecision(4), train_loss,
                data.has_validation() ? " val MAE " : " train loss ", best_val));
   }
-  restore(model, best);
-  model.eval();
-  return {epoch, best_val};
+  trainer.restore_best();
+  return {trainer.epochs_run(), best_val};
 }
 
 void run_side_by_side(int64_t n, int64_t threads, const std::function<void(int64_t)>& job) {

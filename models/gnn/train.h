@@ -7,9 +7,13 @@
 
 #include "models/gnn/ensemble.h"
 
+#include <ATen/core/Generator.h>
+#include <torch/optim/adamw.h>
+
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -38,12 +42,47 @@ struct Schedule {
 };
 Schedule training_schedule(const TrainConfig& tc, int64_t n_train);
 
-/// Trains `model` (its initial weights already drawn) with its own
-/// generator seeded `seed`; leaves it in eval mode with the weights of its
-/// best validation epoch. status(text) reports each epoch. Returns (epochs
-/// run, best validation MAE, or training loss without validation rows).
+/// One member's training, an epoch at a time: AdamW (two parameter groups
+/// when fine-tuning: the trunk at lr * trunk_lr_scale, the head at lr),
+/// the schedule, MSE warm-up then Gaussian NLL, clipping; the trunk frozen
+/// for the first freeze_epochs. Its own generator (seed) orders the data.
+class MemberTrainer {
+ public:
+  /// finetune: null or FinetuneConfig::pretrained empty trains every
+  /// parameter alike.
+  MemberTrainer(GraphModel& model, const TrainData& data, const TrainConfig& tc, const Schedule& schedule,
+                uint64_t seed, const FinetuneConfig* finetune);
+  /// Trains epoch epochs_run() + 1; returns its mean training loss.
+  double train_epoch();
+  /// The model's outputs (standardised) on the validation rows (eval mode).
+  GraphOutput validation_outputs();
+  /// Validation MAE in the targets' units.
+  double validation_mae();
+  void keep_best();     ///< snapshot of the current weights
+  void restore_best();  ///< back to the snapshot, eval mode
+  int64_t epochs_run() const { return epoch_; }
+
+ private:
+  GraphModel& model_;
+  const TrainData& data_;
+  const TrainConfig& tc_;
+  Schedule schedule_;
+  at::Generator gen_;
+  std::vector<torch::Tensor> trunk_, head_;
+  std::vector<double> group_scale_;
+  int64_t freeze_epochs_ = 0;
+  std::unique_ptr<torch::optim::AdamW> opt_;
+  std::map<std::string, torch::Tensor> best_;
+  int64_t epoch_ = 0;
+};
+
+/// Trains `model` (its initial weights already drawn) on its own until its
+/// validation MAE has not improved for `patience` epochs; leaves it in
+/// eval mode with the weights of its best validation epoch. status(text)
+/// reports each epoch. Returns (epochs run, best validation MAE, or
+/// training loss without validation rows).
 std::pair<int64_t, double> train_member(GraphModel& model, const TrainData& data, const TrainConfig& tc,
-                                        const Schedule& schedule, uint64_t seed,
+                                        const Schedule& schedule, uint64_t seed, const FinetuneConfig* finetune,
                                         const std::function<void(const std::string&)>& status);
 
 /// Runs job(i) for i in [0, n) on up to `threads` threads (OpenBLAS on one

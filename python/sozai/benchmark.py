@@ -21,11 +21,14 @@ def pool_campaign(X, y, maximize=None, budget=None, seed=0, surrogate="gp", acqu
 
     Returns the row indices in the order they were chosen (the first ``n_init``
     random by ``seed``). ``surrogate``: "gp" or "random" on feature rows
-    ``X`` [n, d]; "gnn" (a GnnEnsemble) or "gnn-dkl" (a GP on its learned
-    embedding) on materials: ``X`` is then a list of SMILES / CIF texts /
-    formulas with ``kind`` ("polymer", "crystal", "composition"), or a
+    ``X`` [n, d]; "gnn" (a GnnEnsemble), "gnn-dkl" (a GP on its learned
+    embedding) or "gp-pretrained" (a GP on a pretrained network's
+    embedding, ``gnn={"pretrained": "composition-mp"}``) on materials:
+    ``X`` is then a list of SMILES / CIF texts / formulas with ``kind``
+    ("polymer", "crystal", "composition"), or a
     ``sozai.featurize.GraphBatch``; ``gnn={...}`` optionally sets n_members,
-    hidden, layers, max_epochs and dkl_dims.
+    hidden, layers, max_epochs, dkl_dims and pretrained (gnn and gnn-dkl
+    then fine-tune it).
 
     ``acquisition``: any of ``sozai.bo.acquisition_names()``. The defaults
     (LogEI, ``n_init=2``) are the replay protocol that every closed-loop
@@ -52,7 +55,7 @@ def pool_campaign(X, y, maximize=None, budget=None, seed=0, surrogate="gp", acqu
     Y = np.ascontiguousarray(y, dtype=np.float64)
     if Y.ndim == 2 and Y.shape[1] == 1:
         Y = Y[:, 0]
-    if surrogate in ("gnn", "gnn-dkl"):
+    if surrogate in ("gnn", "gnn-dkl", "gp-pretrained"):
         graphs = X
         if not isinstance(X, _featurize.GraphBatch):
             if kind is None:

@@ -5,7 +5,9 @@
 #include <pybind11/stl.h>
 
 #include "models/config_json.h"
+#include "datasets/registry.h"
 #include "models/gnn/ensemble.h"
+#include "models/gnn/pretrain.h"
 
 namespace sozai {
 namespace {
@@ -40,7 +42,9 @@ void bind_gnn(py::module_& root) {
                        int64_t head_hidden, double dropout, int64_t max_epochs, int64_t batch_size, double lr,
                        double weight_decay, const std::string& schedule, double val_fraction, int64_t patience,
                        double clip_norm, double cutoff, const py::object& max_neighbors, bool recalibrate,
-                       bool progress, int64_t threads, const std::string& checkpoint, int64_t mc_dropout_samples) {
+                       bool progress, int64_t threads, const std::string& checkpoint, int64_t mc_dropout_samples,
+                       const std::string& stopping, const std::string& pretrained, const std::string& head,
+                       int64_t freeze_epochs, double trunk_lr_scale) {
              gnn::GnnEnsembleConfig c;
              c.kind = kind;
              c.n_members = n_members;
@@ -64,7 +68,13 @@ void bind_gnn(py::module_& root) {
              c.train.threads = threads;
              c.train.checkpoint = checkpoint;
              c.mc_dropout_samples = mc_dropout_samples;
-             return gnn::GnnEnsemble(c);
+             c.train.stopping = stopping;
+             c.finetune.head = head;
+             c.finetune.freeze_epochs = freeze_epochs;
+             c.finetune.trunk_lr_scale = trunk_lr_scale;
+             if (pretrained.empty()) return gnn::GnnEnsemble(c);
+             py::gil_scoped_release release;
+             return gnn::GnnEnsemble::from_pretrained(pretrained, c);
            }),
            py::arg("kind"), py::arg("n_members") = 5, py::arg("seed") = 0, py::arg("hidden") = 0,
            py::arg("layers") = 3, py::arg("head_hidden") = 128, py::arg("dropout") = 0.0,
@@ -72,7 +82,9 @@ void bind_gnn(py::module_& root) {
            py::arg("weight_decay") = 1e-5, py::arg("schedule") = "cosine", py::arg("val_fraction") = 0.1,
            py::arg("patience") = 0, py::arg("clip_norm") = 10.0, py::arg("cutoff") = 8.0,
            py::arg("max_neighbors") = 12, py::arg("recalibrate") = true, py::arg("progress") = true,
-           py::arg("threads") = 0, py::arg("checkpoint") = "", py::arg("mc_dropout_samples") = 0)
+           py::arg("threads") = 0, py::arg("checkpoint") = "", py::arg("mc_dropout_samples") = 0,
+           py::arg("stopping") = "auto", py::arg("pretrained") = "", py::arg("head") = "new",
+           py::arg("freeze_epochs") = 0, py::arg("trunk_lr_scale") = 1.0)
       .def(
           "fit",
           [](gnn::GnnEnsemble& e, const py::object& inputs, const DoubleArray& y, const py::object& conditions) {
@@ -132,7 +144,136 @@ void bind_gnn(py::module_& root) {
       .def_property_readonly("fitted", &gnn::GnnEnsemble::fitted)
       .def_property_readonly("kind", [](const gnn::GnnEnsemble& e) { return e.config().kind; })
       .def_property_readonly("n_members", [](const gnn::GnnEnsemble& e) { return e.config().n_members; })
-      .def_property_readonly("report", [](const gnn::GnnEnsemble& e) { return report_dict(e.report()); });
+      .def_property_readonly("report", [](const gnn::GnnEnsemble& e) { return report_dict(e.report()); })
+      .def_property_readonly("config", [](const gnn::GnnEnsemble& e) { return to_python(nlohmann::json(e.config())); });
+
+  py::class_<gnn::PretrainedModel>(m, "PretrainedModel",
+                                   "A network pretrained by sozai.models.pretrain: one trunk, one head per task, "
+                                   "and its model card.\n\n"
+                                   ">>> p = sozai.models.PretrainedModel('composition-mp')  # doctest: +SKIP\n"
+                                   ">>> mean, var = p.predict('mp_e_form', ['Fe2O3'])  # doctest: +SKIP")
+      .def(py::init([](const std::string& name_or_path) {
+             py::gil_scoped_release release;
+             return gnn::PretrainedModel::load(name_or_path);
+           }),
+           py::arg("name_or_path"),
+           "Loads a shipped model by name (its SHA-256 verified against the registry) or a file written by "
+           "pretrain().")
+      .def_property_readonly("kind", &gnn::PretrainedModel::kind)
+      .def_property_readonly("tasks", &gnn::PretrainedModel::tasks)
+      .def_property_readonly("card", [](const gnn::PretrainedModel& p) { return to_python(p.card()); })
+      .def(
+          "predict",
+          [](const gnn::PretrainedModel& p, const std::string& task, const std::vector<std::string>& inputs) {
+            Posterior post;
+            {
+              py::gil_scoped_release release;
+              post = p.predict(task, inputs);
+            }
+            return py::make_tuple(to_numpy(post.mean.squeeze(1)), to_numpy(post.variance.squeeze(1)));
+          },
+          py::arg("task"), py::arg("inputs"), "(mean, variance) [n] of one task's head, in its units.")
+      .def(
+          "embed",
+          [](const gnn::PretrainedModel& p, const std::vector<std::string>& inputs) {
+            torch::Tensor z;
+            {
+              py::gil_scoped_release release;
+              z = p.embed(p.featurize(inputs));
+            }
+            return to_numpy(z);
+          },
+          py::arg("inputs"), "The trunk's pooled representation [n, hidden].")
+      .def("save", &gnn::PretrainedModel::save, py::arg("path"))
+      .def("model_card", [](const gnn::PretrainedModel& p) { return gnn::model_card_markdown(p.card()); },
+           "The model card as Markdown.");
+
+  m.def(
+      "pretrained_models",
+      [] {
+        py::list out;
+        for (const auto& e : gnn::pretrained_registry()) {
+          py::dict d;
+          d["name"] = e.name;
+          d["file"] = e.file;
+          d["path"] = gnn::pretrained_dir() + "/" + e.file;
+          d["sha256"] = e.sha256;
+          d["kind"] = e.kind;
+          d["description"] = e.description;
+          out.append(d);
+        }
+        return out;
+      },
+      "The pretrained models sozai ships (name, file, path, sha256, kind, description); load one with "
+      "PretrainedModel(name) or GnnEnsemble.from_pretrained(name).");
+  m.def(
+      "pretrain",
+      [](const py::object& datasets, const py::object& tasks, const std::string& out, const std::string& kind,
+         int64_t epochs, int64_t batch_size, double lr, int64_t hidden, int64_t layers, int64_t head_hidden,
+         const std::string& element_init, const std::string& element_table, double val_fraction, uint64_t seed,
+         const std::string& checkpoint, double max_hours, const std::string& device, int64_t threads, bool progress,
+         int64_t limit) {
+        gnn::PretrainConfig c;
+        c.kind = kind;
+        c.epochs = epochs;
+        c.batch_size = batch_size;
+        c.lr = lr;
+        c.model.hidden = hidden;
+        c.model.layers = layers;
+        c.model.head_hidden = head_hidden;
+        c.element_init = element_init.empty() ? (kind == "composition" ? "mat2vec" : "none") : element_init;
+        c.element_table = element_table;
+        if (c.element_init == "mat2vec" && c.element_table.empty())
+          c.element_table = dataset_path(dataset_info("mat2vec_elements"), "elements/mat2vec.csv");
+        c.val_fraction = val_fraction;
+        c.seed = seed;
+        c.checkpoint = checkpoint;
+        c.max_hours = max_hours;
+        c.device = device;
+        c.threads = threads;
+        c.progress = progress;
+        std::vector<gnn::PretrainTask> ts;
+        if (!datasets.is_none()) {
+          ts = gnn::registered_pretrain_tasks(datasets.cast<std::vector<std::string>>(), limit);
+        }
+        if (!tasks.is_none()) {
+          for (const auto& item : tasks.cast<py::dict>()) {
+            gnn::PretrainTask t;
+            t.name = item.first.cast<std::string>();
+            auto pair = item.second.cast<py::tuple>();
+            if (pair.size() < 2)
+              throw InputError(str("pretrain: tasks['", t.name, "'] must be (inputs, y) or (inputs, y, units)"));
+            t.inputs = pair[0].cast<std::vector<std::string>>();
+            const std::string what = "tasks['" + t.name + "'] y";
+            t.y = to_tensor(pair[1].cast<DoubleArray>(), 1, what.c_str());
+            if (pair.size() > 2) t.units = pair[2].cast<std::string>();
+            t.source = "(given in Python)";
+            ts.push_back(std::move(t));
+          }
+        }
+        if (ts.empty()) throw InputError("pretrain: give datasets=[...] (registered names) or tasks={name: (inputs, y)}");
+        gnn::PretrainReport r;
+        {
+          py::gil_scoped_release release;
+          r = gnn::pretrain(ts, c, out);
+        }
+        py::dict d;
+        d["finished"] = r.finished;
+        d["epochs"] = r.epochs;
+        d["epochs_done"] = r.epochs_done;
+        d["seconds"] = r.seconds;
+        d["val_mae"] = r.val_mae;
+        return d;
+      },
+      py::arg("datasets") = py::none(), py::kw_only(), py::arg("tasks") = py::none(), py::arg("out"),
+      py::arg("kind") = "composition", py::arg("epochs") = 60, py::arg("batch_size") = 256, py::arg("lr") = 1e-3,
+      py::arg("hidden") = 0, py::arg("layers") = 3, py::arg("head_hidden") = 128, py::arg("element_init") = "",
+      py::arg("element_table") = "", py::arg("val_fraction") = 0.05, py::arg("seed") = 0,
+      py::arg("checkpoint") = "", py::arg("max_hours") = 0.0, py::arg("device") = "cpu", py::arg("threads") = 0,
+      py::arg("progress") = true, py::arg("limit") = -1,
+      "Multi-task pretraining (one head per task) of registered datasets (datasets=['mp_e_form', 'mp_gap']) "
+      "and/or your own (tasks={'name': (inputs, y[, units])}); writes `out`. Resumes from `checkpoint`; stops "
+      "after max_hours with finished=False (call again to go on).");
   m.def(
       "load",
       [](const std::string& path) {

@@ -77,7 +77,8 @@ TEST_CASE("dataset_registry: every dataset of shared/data is registered", "[data
   const std::vector<std::string> olympus = {"oer_plate_3496", "photo_pce10", "lnp3", "vapdiff_crystal"};
   const std::vector<std::string> property = {"tg_polymers",         "eg_polymers",       "perov_5",
                                              "matbench_dielectric", "matbench_expt_gap", "matbench_castelli",
-                                             "mpea",                "matbench_steels_yield", "magpie_elements"};
+                                             "mpea",                "matbench_steels_yield", "magpie_elements",
+                                             "mp_e_form",           "mp_gap",            "mat2vec_elements"};
   const auto& reg = sozai::dataset_registry();
   CHECK(reg.size() == pvlab.size() + olympus.size() + property.size());
 

@@ -80,7 +80,7 @@ TEST_CASE("GnnSurrogate (ensemble): posterior and epistemic covariance over the 
   CHECK_THAT(message_of<InputError>([&] { s.posterior(torch::full({1, 1}, 0.5, torch::kFloat64)); }),
              Catch::Contains("whole pool rows"));
   CHECK_THAT(message_of<InputError>([&] { GnnSurrogate(pool, [] { auto c = small("gnn"); c.kind = "mlp"; return c; }()); }),
-             Catch::Contains("gnn or gnn-dkl"));
+             Catch::Contains("gnn, gnn-dkl or gp-pretrained"));
 }
 
 TEST_CASE("GnnSurrogate (deep kernel): a GP on the learned embedding", "[gnn][surrogate]") {

@@ -1,0 +1,312 @@
+"""Pretrained against scratch: 5-fold cross-validated accuracy of
+GnnEnsembles fine-tuned from a pretrained network, the same ensembles from
+random weights, and random forests, on real measured data in ../shared/data.
+
+| dataset | inputs | pretrained network | fine-tuning head |
+|---|---|---|---|
+| alloys/matbench_steels_yield.csv (312) | formula | composition-mp (mp_e_form + mp_gap) | new |
+| ceramics/matbench_dielectric.csv (4764) | formula | composition-mp | new |
+| ceramics/matbench_expt_gap.csv (4604) | formula | composition-mp | mp_gap (computed -> measured gap) |
+| alloys/MPEA_dataset.csv (yield strength, 1067 rows with a test temperature) | formula + test temperature, processing route | composition-mp | new |
+| polymers/Tg_Original.csv (6906) | SMILES | PolymerMPNN pretrained per fold on Tg (training rows) + Eg (all) | Tg |
+| polymers/Eg_Original.csv (3379) | SMILES | PolymerMPNN pretrained per fold on Eg (training rows) + Tg (all) | Eg |
+
+Folds: KFold(5, shuffle=True, random_state=18012019), Matbench's. Per fold
+and arm: a 5-member ensemble (seed = fold), the default training settings,
+cross-validated stopping (stopping="folds": the members hold out one fold
+of the training rows each and stop at the epoch with the best pooled
+out-of-fold MAE) for both the scratch and the fine-tuned arm, so that the
+two differ only in their starting weights; the fine-tuned arm trains the
+trunk at trunk_lr_scale of the head's rate. The random forest
+(RandomForestRegressor(300), random_state = fold) sees Magpie statistics (and
+the conditions) of the same rows, Morgan counts for polymers. The polymer
+arm pretrains inside each fold on that fold's training rows only, so no
+test row's target is ever seen.
+
+Learning curves (expt_gap and steels): per fold, the first 50, 100 and 200
+training rows of a seeded permutation, scratch against fine-tuned, tested
+on the fold's whole test set; "all" is the CV itself.
+
+Every finished cell (dataset, fold, arm, rows) is written to
+benchmarks/results/gnn_pretrained.json at once and a rerun skips it: the
+whole run takes hours on 2 cores and resumes where it stopped. The report
+(gnn_pretrained.md, gnn_pretrained_learning_curves.png) is made from the
+cells there, and says how many folds each number rests on.
+
+    SOZAI_DATA_DIR=../shared/data PYTHONPATH=build/python /usr/bin/python3 benchmarks/gnn_pretrained.py \\
+        [--datasets steels expt_gap ...] [--folds 0 1 2 3 4] [--pretrained composition-mp] [--report-only]
+"""
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.model_selection import KFold
+
+import sozai
+import sozai.featurize as F
+from sozai import models
+
+from bench_common import RESULTS, data_dir
+from gnn_accuracy import metrics
+
+OUT = RESULTS / "gnn_pretrained"
+MEMBERS = 5
+TRUNK_LR = 0.3
+POLYMER_PRETRAIN_EPOCHS = 30
+CURVE_SIZES = (50, 100, 200)
+THREADS = 1  # --threads: members side by side, LibTorch threads when pretraining, RF jobs
+
+DATASETS = {
+    "steels": dict(file="alloys/matbench_steels_yield.csv", input="formula", target="target", kind="composition",
+                   head="new", title="matbench_steels_yield (MPa)", best=79.95,
+                   reference="Matbench best 79.95 (MODNet), RF/Magpie 103.5, CrabNet 107.3"),
+    "dielectric": dict(file="ceramics/matbench_dielectric.csv", input="formula", target="target",
+                       kind="composition", head="new", title="matbench_dielectric (refractive index)", best=0.271,
+                       reference="Matbench best 0.271, CrabNet 0.323"),
+    "expt_gap": dict(file="ceramics/matbench_expt_gap.csv", input="formula", target="target", kind="composition",
+                     head="mp_gap", title="matbench_expt_gap (eV)", best=0.287,
+                     reference="Matbench best 0.287 (MODNet), CrabNet 0.346, RF/Magpie 0.406"),
+    "mpea": dict(file="alloys/MPEA_dataset.csv", input="FORMULA", target="PROPERTY: YS (MPa)", kind="composition",
+                 head="new", title="MPEA yield strength with test temperature (MPa)", best=None,
+                 reference="no published CV on this table"),
+    "tg": dict(file="polymers/Tg_Original.csv", input="Smiles", target="Tg", kind="polymer", head="tg",
+               other=("eg", "polymers/Eg_Original.csv", "Eg"), title="Tg_Original (degC)", best=None,
+               reference="RF on Morgan counts, same run"),
+    "eg": dict(file="polymers/Eg_Original.csv", input="Smiles", target="Eg", kind="polymer", head="eg",
+               other=("tg", "polymers/Tg_Original.csv", "Tg"), title="Eg_Original (eV)", best=None,
+               reference="RF on Morgan counts, same run"),
+}
+MPEA_TEMPERATURE = "PROPERTY: Test temperature ($^\\circ$C)"
+MPEA_ROUTE = "PROPERTY: Processing method"
+
+
+def load(name, spec):
+    df = pd.read_csv(data_dir() / spec["file"])
+    if name == "mpea":
+        df = df.dropna(subset=[spec["target"], MPEA_TEMPERATURE]).reset_index(drop=True)
+        routes = pd.get_dummies(df[MPEA_ROUTE].fillna("unknown"), prefix="route").astype(float)
+        conditions = np.column_stack([df[MPEA_TEMPERATURE].to_numpy(float), routes.to_numpy()])
+    else:
+        conditions = None
+    inputs = list(df[spec["input"]])
+    y = df[spec["target"]].to_numpy(float)
+    if spec["kind"] == "polymer":
+        X_rf = np.asarray(F.morgan_counts(inputs, 2, 2048), dtype=np.float64)
+    else:
+        X_rf = np.asarray(F.composition_features(inputs), dtype=np.float64)
+        if conditions is not None:
+            X_rf = np.column_stack([X_rf, conditions])
+    X_rf = np.nan_to_num(X_rf)
+    return inputs, y, conditions, X_rf
+
+
+def ensemble(spec, arm, fold, pretrained):
+    kw = dict(n_members=MEMBERS, seed=fold, stopping="folds", progress=False, threads=THREADS)
+    if arm == "scratch":
+        return models.GnnEnsemble(kind=spec["kind"], **kw)
+    return models.GnnEnsemble.from_pretrained(pretrained, head=spec["head"], trunk_lr_scale=TRUNK_LR, **kw)
+
+
+def polymer_pretrained(name, spec, inputs, y, train, fold, workdir):
+    """A Tg+Eg network pretrained on this fold's training rows of the target
+    property and every row of the other one."""
+    other, other_file, other_target = spec["other"]
+    df = pd.read_csv(data_dir() / other_file)
+    path = Path(workdir) / f"{name}-fold{fold}.pt"
+    if not path.exists():
+        models.pretrain(tasks={spec["head"]: ([inputs[i] for i in train], y[train]),
+                               other: (list(df["Smiles"]), df[other_target].to_numpy(float))},
+                        out=str(path), kind="polymer", epochs=POLYMER_PRETRAIN_EPOCHS, seed=fold, progress=False,
+                        threads=1)
+    return str(path)
+
+
+def run_cell(name, spec, data, fold, train, test, arm, pretrained):
+    inputs, y, cond, X_rf = data
+    t0 = time.perf_counter()
+    if arm == "rf":
+        rf = RandomForestRegressor(n_estimators=300, random_state=fold, n_jobs=THREADS).fit(X_rf[train], y[train])
+        trees = np.stack([t.predict(X_rf[test]) for t in rf.estimators_])
+        return {"metrics": metrics(y[test], trees.mean(0), trees.var(0)), "seconds": time.perf_counter() - t0}
+    m = ensemble(spec, arm, fold, pretrained)
+    c_train = None if cond is None else cond[train]
+    c_test = None if cond is None else cond[test]
+    report = m.fit([inputs[i] for i in train], y[train], conditions=c_train)
+    mean, var = m.predict([inputs[i] for i in test], conditions=c_test)
+    return {"metrics": metrics(y[test], mean, var), "seconds": time.perf_counter() - t0,
+            "epochs": report["epochs"], "max_epochs": report["max_epochs"], "stopping": report["stopping"]}
+
+
+def load_results():
+    path = OUT.with_suffix(".json")
+    if path.exists():
+        return json.loads(path.read_text())
+    return {"benchmark": "gnn_pretrained", "cells": []}
+
+
+def save_results(res):
+    res["machine"] = platform.processor() or platform.machine()
+    res["sozai"] = sozai.__version__
+    res["settings"] = {"members": MEMBERS, "trunk_lr_scale": TRUNK_LR, "stopping": "folds",
+                       "polymer_pretrain_epochs": POLYMER_PRETRAIN_EPOCHS}
+    OUT.with_suffix(".json").write_text(json.dumps(res, indent=1))
+
+
+def have(res, **key):
+    return any(all(c.get(k) == v for k, v in key.items()) for c in res["cells"])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    ap.add_argument("--folds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    ap.add_argument("--pretrained", default="composition-mp")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--report-only", action="store_true")
+    args = ap.parse_args()
+    global THREADS
+    THREADS = args.threads
+    res = load_results()
+    workdir = RESULTS / "gnn_pretrained_polymer_models"
+    if not args.report_only:
+        workdir.mkdir(exist_ok=True)
+        for name in args.datasets:
+            spec = DATASETS[name]
+            data = load(name, spec)
+            n = len(data[1])
+            folds = list(KFold(5, shuffle=True, random_state=18012019).split(np.arange(n)))
+            for fold in args.folds:
+                train, test = folds[fold]
+                pretrained = args.pretrained
+                if spec["kind"] == "polymer":
+                    pretrained = polymer_pretrained(name, spec, data[0], data[1], train, fold, workdir)
+                plan = [(arm, len(train), train) for arm in ("rf", "scratch", "finetuned")]
+                if name in ("expt_gap", "steels"):
+                    perm = np.random.default_rng(1000 + fold).permutation(train)
+                    plan += [(arm, k, np.sort(perm[:k])) for k in CURVE_SIZES for arm in ("scratch", "finetuned")]
+                for arm, rows, tr in plan:
+                    if have(res, dataset=name, fold=fold, arm=arm, n_train=rows):
+                        continue
+                    print(f"[gnn_pretrained] {name} fold {fold} {arm} on {rows} rows ...", file=sys.stderr,
+                          flush=True)
+                    cell = run_cell(name, spec, data, fold, tr, test, arm, pretrained)
+                    cell.update(dataset=name, fold=fold, arm=arm, n_train=int(rows), n_test=int(len(test)),
+                                pretrained=pretrained if arm == "finetuned" else None)
+                    res["cells"].append(cell)
+                    save_results(res)
+                    print(f"[gnn_pretrained]   MAE {cell['metrics']['mae']:.4g} in {cell['seconds']:.0f} s",
+                          file=sys.stderr, flush=True)
+    report(res)
+
+
+def summary(res, name, arm, rows=None):
+    cells = [c for c in res["cells"] if c["dataset"] == name and c["arm"] == arm and
+             (rows is None or c["n_train"] == rows)]
+    if rows is None:  # the full CV: the largest training set of each fold
+        full = {}
+        for c in res["cells"]:
+            if c["dataset"] == name and c["arm"] == arm:
+                full[c["fold"]] = max(full.get(c["fold"], 0), c["n_train"])
+        cells = [c for c in cells if c["n_train"] == full[c["fold"]]]
+    maes = np.array([c["metrics"]["mae"] for c in cells])
+    return cells, maes
+
+
+def fmt(x, name):
+    digits = 1 if name in ("steels", "mpea", "tg") else 3
+    return f"{x:.{digits}f}"
+
+
+def report(res):
+    lines = ["# Pretrained against scratch: accuracy by 5-fold CV", "",
+             "Produced by `benchmarks/gnn_pretrained.py` (protocol in its docstring): Matbench's "
+             "KFold(5, shuffle, random_state=18012019); per fold a 5-member `GnnEnsemble` from random weights "
+             "(*scratch*) and the same fine-tuned from the pretrained network (*fine-tuned*), both with "
+             "cross-validated stopping, and a 300-tree random forest, on the same rows. Mean ± sd over the "
+             "folds run (the *folds* column).", "",
+             "| dataset | folds | scratch MAE | fine-tuned MAE | RF MAE | fine-tuned / scratch | fine-tuned / RF | "
+             "fine-tuned NLL | published |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    goals = []
+    for name, spec in DATASETS.items():
+        rows = {arm: summary(res, name, arm) for arm in ("scratch", "finetuned", "rf")}
+        if not any(len(m) for _, m in rows.values()):
+            continue
+        k = min(len(m) for _, m in rows.values())
+
+        def cell(arm):
+            m = rows[arm][1]
+            return f"{fmt(m.mean(), name)} ± {fmt(m.std(), name)}" if len(m) else "—"
+
+        def ratio(a, b):
+            return f"{rows[a][1].mean() / rows[b][1].mean():.2f}" if len(rows[a][1]) and len(rows[b][1]) else "—"
+
+        nll = rows["finetuned"][0]
+        nll_text = f"{np.mean([c['metrics']['nll'] for c in nll]):.2f}" if nll else "—"
+        lines.append(f"| {spec['title']} | {k} | {cell('scratch')} | {cell('finetuned')} | {cell('rf')} | "
+                     f"{ratio('finetuned', 'scratch')} | {ratio('finetuned', 'rf')} | {nll_text} | "
+                     f"{spec['reference']} |")
+        if len(rows["finetuned"][1]) and len(rows["rf"][1]):
+            ft, rf = rows["finetuned"][1].mean(), rows["rf"][1].mean()
+            goals.append(f"- {name}: fine-tuned {fmt(ft, name)} vs RF {fmt(rf, name)}: "
+                         f"{'beats' if ft < rf else 'does not beat'} RF"
+                         + (f"; best published {spec['best']}: {'reached' if ft <= spec['best'] else 'not reached'}"
+                            if spec["best"] else ""))
+    lines += ["", "## Learning curves", "", "| dataset | training rows | folds | scratch MAE | fine-tuned MAE | "
+              "fine-tuned / scratch |", "|---|---:|---:|---:|---:|---:|"]
+    curves = {}
+    for name in ("expt_gap", "steels"):
+        for rows in CURVE_SIZES + (None,):
+            s = summary(res, name, "scratch", rows)[1]
+            f = summary(res, name, "finetuned", rows)[1]
+            if not len(s) or not len(f):
+                continue
+            label = "all" if rows is None else str(rows)
+            curves.setdefault(name, []).append((label, s.mean(), s.std(), f.mean(), f.std()))
+            lines.append(f"| {name} | {label} | {min(len(s), len(f))} | {fmt(s.mean(), name)} ± {fmt(s.std(), name)}"
+                         f" | {fmt(f.mean(), name)} ± {fmt(f.std(), name)} | {f.mean() / s.mean():.2f} |")
+            if name == "expt_gap" and rows == 100:
+                goals.append(f"- expt_gap at 100 rows: pretrained / scratch = {f.mean() / s.mean():.2f} "
+                             f"(goal <= 0.70: {'met' if f.mean() / s.mean() <= 0.7 else 'not met'})")
+    lines += ["", "## Goals", ""] + goals
+    lines += ["", f"Cells: {len(res['cells'])}; machine: {res.get('machine', '?')}, sozai {res.get('sozai', '?')}."]
+    OUT.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    if curves:
+        plot(curves)
+
+
+def plot(curves):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 4))
+    axes = np.atleast_1d(axes)
+    units = {"expt_gap": "eV", "steels": "MPa"}
+    for ax, (name, pts) in zip(axes, curves.items()):
+        xs = [int(p[0]) if p[0] != "all" else None for p in pts]
+        full = max(x for x in xs if x) * 5 if any(xs) else 1
+        xs = [x if x else full for x in xs]
+        ax.errorbar(xs, [p[1] for p in pts], yerr=[p[2] for p in pts], marker="o", capsize=3, label="scratch")
+        ax.errorbar(xs, [p[3] for p in pts], yerr=[p[4] for p in pts], marker="s", capsize=3,
+                    label="fine-tuned from composition-mp")
+        ax.set_xscale("log")
+        ax.set_xticks(xs)
+        ax.set_xticklabels([p[0] for p in pts])
+        ax.set_xlabel("training rows")
+        ax.set_ylabel(f"test MAE ({units[name]})")
+        ax.set_title(name)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(OUT.parent / "gnn_pretrained_learning_curves.png", dpi=120)
+
+
+if __name__ == "__main__":
+    main()
