@@ -152,12 +152,22 @@ def load_results():
     return {"benchmark": "gnn_pretrained", "cells": []}
 
 
-def save_results(res):
-    res["machine"] = platform.processor() or platform.machine()
-    res["sozai"] = sozai.__version__
-    res["settings"] = {"members": MEMBERS, "trunk_lr_scale": TRUNK_LR, "stopping": "folds",
-                       "polymer_pretrain_epochs": POLYMER_PRETRAIN_EPOCHS}
-    OUT.with_suffix(".json").write_text(json.dumps(res, indent=1))
+def save_cell(res, cell):
+    """Adds a finished cell to the results file under a lock, merged with
+    what other runs (other datasets, in parallel) wrote meanwhile."""
+    import fcntl
+    with open(OUT.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        on_disk = load_results()
+        on_disk["cells"].append(cell)
+        on_disk["machine"] = platform.processor() or platform.machine()
+        on_disk["sozai"] = sozai.__version__
+        on_disk["settings"] = {"members": MEMBERS, "trunk_lr_scale": TRUNK_LR, "stopping": "folds",
+                               "polymer_pretrain_epochs": POLYMER_PRETRAIN_EPOCHS}
+        tmp = OUT.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(on_disk, indent=1))
+        tmp.replace(OUT.with_suffix(".json"))
+    res["cells"] = on_disk["cells"]
 
 
 def have(res, **key):
@@ -200,11 +210,10 @@ def main():
                     cell = run_cell(name, spec, data, fold, tr, test, arm, pretrained)
                     cell.update(dataset=name, fold=fold, arm=arm, n_train=int(rows), n_test=int(len(test)),
                                 pretrained=pretrained if arm == "finetuned" else None)
-                    res["cells"].append(cell)
-                    save_results(res)
+                    save_cell(res, cell)
                     print(f"[gnn_pretrained]   MAE {cell['metrics']['mae']:.4g} in {cell['seconds']:.0f} s",
                           file=sys.stderr, flush=True)
-    report(res)
+    report(load_results())
 
 
 def summary(res, name, arm, rows=None):

@@ -343,7 +343,14 @@ PretrainReport pretrain(const std::vector<PretrainTask>& tasks, const PretrainCo
   SOZAI_CHECK(!tasks.empty(), "pretrain: no tasks given");
   SOZAI_CHECK(!out.empty(), "pretrain: no output path given");
   const auto device = pick_device(config.device);
-  if (config.threads > 0) at::set_num_threads(static_cast<int>(config.threads));
+  // LibTorch's thread count is process-wide: set for this run, restored after.
+  struct ThreadCount {
+    int saved = at::get_num_threads();
+    explicit ThreadCount(int64_t n) {
+      if (n > 0) at::set_num_threads(static_cast<int>(n));
+    }
+    ~ThreadCount() { at::set_num_threads(saved); }
+  } thread_count(config.threads);
   const auto call_start = Clock::now();
 
   auto data = assemble(tasks, config);
@@ -805,7 +812,12 @@ std::string model_card_markdown(const nlohmann::json& c) {
 }
 
 const std::vector<PretrainedEntry>& pretrained_registry() {
-  static const std::vector<PretrainedEntry> entries = {};
+  // Digests of the files in pretrained/ (pretrained/README.md: how each was
+  // made; a retrained file needs its new digest here).
+  static const std::vector<PretrainedEntry> entries = {
+      {"polymer-tg-eg", "polymer-tg-eg.pt", "28d15790a33756b005e421bac1a6204b7fddb8508c812b551e33d14380e83113", "polymer",
+       "PolymerMPNN pretrained on Tg_Original (glass transition, degC) and Eg_Original (band gap, eV), all rows"},
+  };
   return entries;
 }
 

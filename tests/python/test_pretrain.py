@@ -136,13 +136,28 @@ def shipped():
     return models.PretrainedModel("composition-mp")
 
 
-def test_shipped_model_reproduces_its_card():
-    p = shipped()
-    assert set(p.tasks) == {"mp_e_form", "mp_gap"}
-    for task in p.tasks:
-        check = p.card["check"][task]
-        mean, _ = p.predict(task, check["inputs"])
-        assert np.mean(np.abs(mean - np.array(check["targets"]))) == pytest.approx(check["mae"], rel=1e-4)
+def test_shipped_models_reproduce_their_cards():
+    shipped_models = models.pretrained_models()
+    if not shipped_models:
+        pytest.skip("no pretrained model is shipped in this build")
+    for entry in shipped_models:
+        p = models.PretrainedModel(entry["name"])
+        assert p.kind == entry["kind"]
+        for task in p.tasks:
+            check = p.card["check"][task]
+            mean, _ = p.predict(task, check["inputs"])
+            assert np.mean(np.abs(mean - np.array(check["targets"]))) == pytest.approx(check["mae"], rel=1e-4)
+
+
+def test_shipped_polymer_model_fine_tunes_on_tg(data_dir):
+    if "polymer-tg-eg" not in [m["name"] for m in models.pretrained_models()]:
+        pytest.skip("polymer-tg-eg is not shipped in this build")
+    df = pd.read_csv(data_dir / "polymers" / "Tg_Original.csv").sample(60, random_state=1)
+    m = models.GnnEnsemble.from_pretrained("polymer-tg-eg", head="tg_polymers", n_members=2, max_epochs=3,
+                                           progress=False)
+    m.fit(list(df.Smiles[:40]), df.Tg.to_numpy()[:40])
+    mean, var = m.predict(list(df.Smiles[40:]))
+    assert mean.shape == (20,) and np.all(np.isfinite(mean)) and np.all(var > 0)
 
 
 def test_fine_tuned_beats_scratch_on_measured_band_gaps(data_dir):
@@ -159,3 +174,20 @@ def test_fine_tuned_beats_scratch_on_measured_band_gaps(data_dir):
     # The benchmark measures about half the error at 100 rows; a fifth less
     # leaves room for seeds and SIMD paths.
     assert mae_tuned < 0.8 * mae_scratch, (mae_tuned, mae_scratch)
+
+
+def test_polymer_pretraining_with_two_tasks_of_different_rows(data_dir, tmp_path):
+    tg = pd.read_csv(data_dir / "polymers" / "Tg_Original.csv").sample(80, random_state=0)
+    eg = pd.read_csv(data_dir / "polymers" / "Eg_Original.csv").sample(50, random_state=0)
+    out = tmp_path / "poly.pt"
+    r = models.pretrain(tasks={"tg": (list(tg.Smiles), tg.Tg.to_numpy(), "degC"),
+                               "eg": (list(eg.Smiles), eg.Eg.to_numpy(), "eV")},
+                        out=str(out), kind="polymer", epochs=2, hidden=16, head_hidden=16, progress=False)
+    assert r["finished"]
+    p = models.PretrainedModel(str(out))
+    assert p.kind == "polymer" and p.tasks == ["tg", "eg"]
+    assert [t["rows"] for t in p.card["tasks"]] == [80, 50]
+    assert p.card["element_init"] == "none"
+    with pytest.raises(sozai.InputError, match="element_init is for composition"):
+        models.pretrain(tasks={"tg": (list(tg.Smiles), tg.Tg.to_numpy())}, out=str(out), kind="polymer",
+                        element_init="magpie")
