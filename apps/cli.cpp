@@ -109,6 +109,7 @@ commands:
       --element-init mat2vec|magpie|none   composition: the element table's start (default mat2vec)
       --checkpoint FILE     written every 10 min and each epoch; rerunning resumes from it
       --max-hours H         stop (with the checkpoint) after H hours; run again to go on
+      --export-checkpoint   write the model as it stands in --checkpoint to --out, and exit
       --device cpu|cuda[:N] --threads T --limit N (first N rows of each dataset)
   predict --model MODEL.pt --csv PATH --input COL [--out PRED.csv]
                             mean and standard deviation for every row (CSV on stdout or --out)
@@ -554,7 +555,7 @@ int cmd_train(const std::vector<std::string>& args) {
 }
 
 int cmd_pretrain(const std::vector<std::string>& args) {
-  auto o = parse_options(args, 1, {}, {"dataset", "kind", "out", "epochs", "batch-size", "lr", "hidden", "layers",
+  auto o = parse_options(args, 1, {"export-checkpoint"}, {"dataset", "kind", "out", "epochs", "batch-size", "lr", "hidden", "layers",
                                        "seed", "element-init", "checkpoint", "max-hours", "device", "threads",
                                        "limit", "val-fraction"});
   const std::string out = o.require("out");
@@ -572,10 +573,17 @@ int cmd_pretrain(const std::vector<std::string>& args) {
   c.max_hours = o.has("max-hours") ? o.get_double("max-hours") : 0.0;
   c.device = o.get("device", "cpu");
   c.threads = o.get_int("threads", 0);
+  c.export_only = o.has("export-checkpoint");
+  if (c.export_only && c.checkpoint.empty()) throw InputError("--export-checkpoint needs --checkpoint FILE");
   if (c.element_init == "mat2vec") c.element_table = dataset_path(dataset_info("mat2vec_elements"), "elements/mat2vec.csv");
   auto tasks = gnn::registered_pretrain_tasks(split_commas(o.require("dataset")), o.get_int("limit", -1));
   for (const auto& t : tasks) std::cerr << "[sozai pretrain] " << t.name << ": " << t.inputs.size() << " rows\n";
   const auto r = gnn::pretrain(tasks, c, out);
+  if (c.export_only) {
+    std::cout << "exported the model at epoch " << fmt(r.epochs_done, 2) << " of " << r.epochs << " to " << out
+              << "\n";
+    return 0;
+  }
   if (!r.finished) {
     std::cout << "stopped at epoch " << fmt(r.epochs_done, 2) << " of " << r.epochs << " after " << fmt(r.seconds / 3600, 2)
               << " h; run the same command again to resume\n";

@@ -416,6 +416,11 @@ PretrainReport pretrain(const std::vector<PretrainTask>& tasks, const PretrainCo
   int64_t rows_this_call = 0;
   bool stopped = false;
 
+  if (config.export_only) {
+    SOZAI_CHECK(resumed, "pretrain: export_only needs a checkpoint to export, and '", config.checkpoint,
+                "' does not exist");
+    stopped = true;
+  }
   for (; st.epoch < config.epochs && !stopped; ++st.epoch, st.step = 0) {
     auto gen = at::detail::createCPUGenerator(config.seed * 1000003ULL + static_cast<uint64_t>(st.epoch) + 17);
     auto perm = data.train_idx.index_select(0, torch::randperm(n_train, gen, torch::kInt64));
@@ -494,7 +499,7 @@ PretrainReport pretrain(const std::vector<PretrainTask>& tasks, const PretrainCo
   if (!st.history.empty())
     for (auto it = st.history.back()["val_mae"].begin(); it != st.history.back()["val_mae"].end(); ++it)
       report.val_mae[it.key()] = it.value();
-  if (stopped) {
+  if (stopped && !config.export_only) {
     report.epochs_done = st.epoch + static_cast<double>(st.step) / steps_per_epoch;
     if (config.progress)
       std::cerr << "[sozai pretrain] stopped after " << hours_text(elapsed()) << " (max_hours); "
@@ -503,7 +508,8 @@ PretrainReport pretrain(const std::vector<PretrainTask>& tasks, const PretrainCo
                 << "\n";
     return report;
   }
-  report.epochs_done = static_cast<double>(config.epochs);
+  report.epochs_done = config.export_only ? st.epoch + static_cast<double>(st.step) / steps_per_epoch
+                                          : static_cast<double>(config.epochs);
 
   // The model and its card.
   net->to(torch::kCPU);
@@ -570,9 +576,14 @@ PretrainReport pretrain(const std::vector<PretrainTask>& tasks, const PretrainCo
                 {"loss", "Laplace NLL (robust L1), AdamW, 1-epoch warm-up then cosine to lr/100"},
                 {"device", config.device},
                 {"threads", config.threads > 0 ? config.threads : static_cast<int64_t>(at::get_num_threads())}}},
-              {"training", {{"seconds", report.seconds}, {"history", st.history}}},
+              {"training",
+               {{"seconds", report.seconds},
+                {"epochs_done", report.epochs_done},
+                {"finished", !config.export_only},
+                {"history", st.history}}},
               {"check", check}};
   pm.save(out);
+  if (config.export_only) return report;  // the run goes on from its checkpoint
   if (!config.checkpoint.empty()) std::remove(config.checkpoint.c_str());
   report.finished = true;
   return report;
@@ -791,7 +802,11 @@ std::string model_card_markdown(const nlohmann::json& c) {
   const auto& tr = c.at("training");
   const double secs = tr.value("seconds", 0.0);
   o << "\n## Training\n\n" << std::fixed << std::setprecision(2) << secs / 3600.0 << " h of training ("
-    << std::setprecision(0) << secs << " s over all resumed runs).\n\n| epoch | train loss |";
+    << std::setprecision(0) << secs << " s over all resumed runs)";
+  if (!tr.value("finished", true))
+    o << "; **unfinished**: exported from its checkpoint at epoch " << std::setprecision(2)
+      << tr.value("epochs_done", 0.0) << " of " << c.at("settings").value("epochs", 0);
+  o << ".\n\n| epoch | train loss |";
   std::vector<std::string> names;
   for (const auto& t : c.at("tasks")) names.push_back(t.value("name", ""));
   for (const auto& n : names) o << " val MAE " << n << " |";

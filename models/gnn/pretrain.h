@@ -71,6 +71,10 @@ struct PretrainConfig {
   /// Stop after this many hours of this call (checkpoint written; call
   /// again to go on). 0: no limit.
   double max_hours = 0.0;
+  /// Write the model as it stands in the checkpoint to `out` (its card
+  /// says how far training got) and return without training: to try a
+  /// long run's network while the run goes on. Needs the checkpoint.
+  bool export_only = false;
   std::string device = "cpu";         ///< "cpu", "cuda" or "cuda:N" (minibatches are moved there)
   int64_t threads = 0;                ///< LibTorch intra-op threads (0: leave as is)
   bool progress = true;               ///< progress line on stderr
@@ -78,7 +82,7 @@ struct PretrainConfig {
 
 /// What a run reached.
 struct PretrainReport {
-  bool finished = false;              ///< all epochs done and the model written
+  bool finished = false;              ///< all epochs done and the model written (false for export_only)
   int64_t epochs = 0;                 ///< planned
   double epochs_done = 0;             ///< fractional while unfinished
   double seconds = 0;                 ///< training time over all resumed calls

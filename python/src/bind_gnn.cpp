@@ -212,7 +212,7 @@ void bind_gnn(py::module_& root) {
          int64_t epochs, int64_t batch_size, double lr, int64_t hidden, int64_t layers, int64_t head_hidden,
          const std::string& element_init, const std::string& element_table, double val_fraction, uint64_t seed,
          const std::string& checkpoint, double max_hours, const std::string& device, int64_t threads, bool progress,
-         int64_t limit) {
+         int64_t limit, bool export_only) {
         gnn::PretrainConfig c;
         c.kind = kind;
         c.epochs = epochs;
@@ -232,6 +232,7 @@ void bind_gnn(py::module_& root) {
         c.device = device;
         c.threads = threads;
         c.progress = progress;
+        c.export_only = export_only;
         std::vector<gnn::PretrainTask> ts;
         if (!datasets.is_none()) {
           ts = gnn::registered_pretrain_tasks(datasets.cast<std::vector<std::string>>(), limit);
@@ -270,10 +271,11 @@ void bind_gnn(py::module_& root) {
       py::arg("hidden") = 0, py::arg("layers") = 3, py::arg("head_hidden") = 128, py::arg("element_init") = "",
       py::arg("element_table") = "", py::arg("val_fraction") = 0.05, py::arg("seed") = 0,
       py::arg("checkpoint") = "", py::arg("max_hours") = 0.0, py::arg("device") = "cpu", py::arg("threads") = 0,
-      py::arg("progress") = true, py::arg("limit") = -1,
+      py::arg("progress") = true, py::arg("limit") = -1, py::arg("export_only") = false,
       "Multi-task pretraining (one head per task) of registered datasets (datasets=['mp_e_form', 'mp_gap']) "
       "and/or your own (tasks={'name': (inputs, y[, units])}); writes `out`. Resumes from `checkpoint`; stops "
-      "after max_hours with finished=False (call again to go on).");
+      "after max_hours with finished=False (call again to go on); export_only=True writes the model as it stands in "
+      "the checkpoint and returns.");
   m.def(
       "load",
       [](const std::string& path) {

@@ -173,8 +173,26 @@ TEST_CASE("an interrupted pretraining resumes to the model of an uninterrupted o
   CHECK(std::filesystem::exists(c.checkpoint));
   CHECK_FALSE(std::filesystem::exists(resumed));
   c.max_hours = 0;
+  {
+    // The run as it stands, exported while it is unfinished.
+    auto e = c;
+    e.export_only = true;
+    const auto exported = pretrain(tasks, e, dir + "/exported.pt");
+    CHECK_FALSE(exported.finished);
+    CHECK(std::filesystem::exists(c.checkpoint));  // kept: the run goes on
+    const auto m = PretrainedModel::load(dir + "/exported.pt");
+    CHECK(m.card().at("training").at("finished") == false);
+    CHECK(m.card().at("training").at("epochs_done").get<double>() == Approx(first.epochs_done));
+    CHECK_THAT(model_card_markdown(m.card()), Contains("unfinished"));
+  }
   REQUIRE(pretrain(tasks, c, resumed).finished);
   CHECK_FALSE(std::filesystem::exists(c.checkpoint));  // finished: removed
+  {
+    auto e = c;
+    e.export_only = true;
+    CHECK_THAT(test::message_of<InputError>([&] { pretrain(tasks, e, dir + "/x.pt"); }),
+               Contains("export_only needs a checkpoint"));
+  }
 
   const auto a = PretrainedModel::load(whole), b = PretrainedModel::load(resumed);
   const std::vector<std::string> probe = {"Fe0.5Ni0.5", "Co0.2Cr0.8", "Fe0.1Ni0.2Co0.3Cr0.4"};
