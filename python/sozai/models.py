@@ -29,8 +29,8 @@ def _from_pretrained(name, **kwargs):
     """
     if "pretrained" in kwargs or "kind" in kwargs:
         raise TypeError("from_pretrained: the model name gives the kind and the pretrained network")
-    kind = PretrainedModel(name).kind
-    return GnnEnsemble(kind=kind, pretrained=name, **kwargs)
+    # The C++ side loads the model once and takes the kind from it.
+    return GnnEnsemble(kind="", pretrained=name, **kwargs)
 
 
 GnnEnsemble.from_pretrained = staticmethod(_from_pretrained)
