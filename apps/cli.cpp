@@ -17,6 +17,7 @@
 #include "models/gnn/ensemble.h"
 #include "models/gnn/pretrain.h"
 #include "common/files.h"
+#include "common/strings.h"
 
 #include <nlohmann/json.hpp>
 
@@ -591,7 +592,7 @@ int cmd_pretrain(const std::vector<std::string>& args) {
   }
   const auto model = gnn::PretrainedModel::load(out);
   std::string card_path = out;
-  if (card_path.size() > 3 && card_path.substr(card_path.size() - 3) == ".pt") card_path.resize(card_path.size() - 3);
+  if (ends_with(card_path, ".pt")) card_path.resize(card_path.size() - 3);
   card_path += ".md";
   write_text_atomically(card_path, gnn::model_card_markdown(model.card()));
   std::cout << "pretrained " << tasks.size() << " tasks in " << fmt(r.seconds / 3600, 2) << " h; validation MAE";

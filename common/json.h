@@ -129,9 +129,7 @@ void only_fields(const json& j, const std::set<std::string>& allowed, const std:
   require_object<E>(j, where);
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!allowed.count(it.key())) {
-      std::string list;
-      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-      throw E(str(where, ": unknown field '", it.key(), "' (expected ", list, ")"));
+      throw E(str(where, ": unknown field '", it.key(), "' (expected ", join(allowed), ")"));
     }
 }
 

@@ -18,6 +18,18 @@ inline bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+/// The strings of a range separated by `sep`: "a, b, c" for messages that
+/// list the choices.
+template <typename Range>
+std::string join(const Range& items, const std::string& sep = ", ") {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += sep;
+    out += item;
+  }
+  return out;
+}
+
 /// Whether s is well-formed UTF-8 (no overlong forms, surrogates or code
 /// points above U+10FFFF).
 inline bool valid_utf8(const std::string& s) {

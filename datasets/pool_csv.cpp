@@ -1,4 +1,5 @@
 #include "common/error.h"
+#include "common/strings.h"
 #include "datasets/csv.h"
 #include "datasets/pool_csv.h"
 
@@ -12,9 +13,7 @@ PoolTable read_pool_csv(const std::string& path, const std::string& target_colum
     for (size_t j = 0; j < cols; ++j)
       if (table.header[j] == target_column) target = static_cast<int64_t>(j);
     if (target < 0) {
-      std::string names;
-      for (const auto& h : table.header) names += (names.empty() ? "" : ", ") + h;
-      throw InputError(str(path, ": no column '", target_column, "'; the header has: ", names));
+      throw InputError(str(path, ": no column '", target_column, "'; the header has: ", join(table.header)));
     }
   }
   PoolTable out;

@@ -112,9 +112,7 @@ void only_fields(const json& body, const std::set<std::string>& allowed, const s
   if (!body.is_object()) throw bad_request(str(what, ": the body must be a JSON object"));
   for (auto it = body.begin(); it != body.end(); ++it)
     if (!allowed.count(it.key())) {
-      std::string list;
-      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-      throw bad_request(str(what, ": unknown field '", it.key(), "' (expected ", list, ")"));
+      throw bad_request(str(what, ": unknown field '", it.key(), "' (expected ", join(allowed), ")"));
     }
 }
 

@@ -1,5 +1,6 @@
 #include "core/space/design_space_json.h"
 #include "common/error.h"
+#include "common/json.h"
 
 #include <cmath>
 #include <set>
@@ -40,14 +41,7 @@ double get_number(const json& j, const std::string& key, const std::string& wher
   return v.get<double>();
 }
 
-void only_fields(const json& j, const std::set<std::string>& allowed, const std::string& where) {
-  for (auto it = j.begin(); it != j.end(); ++it)
-    if (!allowed.count(it.key())) {
-      std::string list;
-      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-      throw InputError(str(where, ": unknown field '", it.key(), "' (expected ", list, ")"));
-    }
-}
+using json_io::only_fields;
 
 torch::Tensor descriptors_field(const json& p, const std::string& where) {
   if (!p.contains("descriptors") || p.at("descriptors").is_null()) return {};

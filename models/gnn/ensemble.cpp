@@ -140,11 +140,7 @@ void GnnEnsemble::adopt_pretrained() {
     const auto t = pretrained_->tasks();
     return std::find(t.begin(), t.end(), f.head) != t.end();
   }(), "GnnEnsemble: finetune head '", f.head, "' is neither 'new' nor a task of '", f.pretrained, "' (",
-              [&] {
-                std::string s;
-                for (const auto& t : pretrained_->tasks()) s += (s.empty() ? "" : ", ") + t;
-                return s;
-              }(), ")");
+              join(pretrained_->tasks()), ")");
   const auto& pc = pretrained_->model_config();
   auto& mc = config_.model;
   mc.node_dim = pc.node_dim;
