@@ -554,7 +554,7 @@ PretrainReport pretrain(const std::vector<PretrainTask>& tasks, const PretrainCo
     check[task.name] = {{"inputs", check_inputs}, {"targets", check_y}, {"mae", mae}};
   }
   std::string name = out.substr(out.find_last_of('/') == std::string::npos ? 0 : out.find_last_of('/') + 1);
-  if (name.size() > 3 && name.substr(name.size() - 3) == ".pt") name.resize(name.size() - 3);
+  if (ends_with(name, ".pt")) name.resize(name.size() - 3);
   pm.card_ = {{"name", name},
               {"format", kModelFormat},
               {"kind", mc.kind},
@@ -596,9 +596,7 @@ std::vector<std::string> PretrainedModel::tasks() const { return task_names_; }
 int64_t PretrainedModel::task_index(const std::string& task) const {
   for (size_t t = 0; t < task_names_.size(); ++t)
     if (task_names_[t] == task) return static_cast<int64_t>(t);
-  std::string known;
-  for (const auto& t : task_names_) known += (known.empty() ? "" : ", ") + t;
-  throw InputError(str("pretrained model: no task '", task, "' (it has: ", known, ")"));
+  throw InputError(str("pretrained model: no task '", task, "' (it has: ", join(task_names_), ")"));
 }
 
 std::pair<double, double> PretrainedModel::task_scale(const std::string& task) const {
@@ -830,6 +828,8 @@ const std::vector<PretrainedEntry>& pretrained_registry() {
   // Digests of the files in pretrained/ (pretrained/README.md: how each was
   // made; a retrained file needs its new digest here).
   static const std::vector<PretrainedEntry> entries = {
+      {"composition-mp", "composition-mp.pt", "ee04afb6b0556683baeefb60dada66d8521e8429ff6e99490f2b90897769d2b9", "composition",
+       "CompositionNet (mat2vec element table) pretrained on matbench_mp_e_form and matbench_mp_gap"},
       {"polymer-tg-eg", "polymer-tg-eg.pt", "28d15790a33756b005e421bac1a6204b7fddb8508c812b551e33d14380e83113", "polymer",
        "PolymerMPNN pretrained on Tg_Original (glass transition, degC) and Eg_Original (band gap, eV), all rows"},
   };
