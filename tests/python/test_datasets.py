@@ -36,7 +36,7 @@ def test_repeats_are_averaged(fixtures):
 
 @pytest.mark.parametrize("name,unique,maximize", [
     ("p3ht", 178, True), ("agnp", 164, False), ("crossed_barrel", 600, True), ("autoam", 100, True),
-    ("oer_plate_3496", 2121, False), ("photo_pce10", 1020, False), ("vapdiff_crystal", 918, True),
+    ("oer_plate_3496", 2121, False), ("oer_plate_4098", 2121, False), ("photo_pce10", 1020, False), ("vapdiff_crystal", 918, True),
 ])
 def test_real_closed_loop_sets(data_dir, name, unique, maximize):
     d = sozai.datasets.load_closed_loop(name)

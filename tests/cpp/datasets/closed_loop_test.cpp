@@ -164,6 +164,7 @@ TEST_CASE("load_closed_loop: real PV-Lab and Olympus pools", "[datasets][closed_
       {"crossed_barrel", 1800, 600, 4, {true}},
       {"autoam", 100, 100, 4, {true}},
       {"oer_plate_3496", 2121, 2121, 6, {false}},
+      {"oer_plate_4098", 2121, 2121, 6, {false}},
       {"photo_pce10", 1040, 1020, 4, {false}},
       // Inputs: 4 one-number descriptors + 3 one-hot lipids.
       {"lnp3", 768, 768, 7, {true, true, false}},

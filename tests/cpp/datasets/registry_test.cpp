@@ -74,7 +74,7 @@ bool is_lower_hex64(const std::string& s) {
 
 TEST_CASE("dataset_registry: every dataset of shared/data is registered", "[datasets][registry]") {
   const std::vector<std::string> pvlab = {"p3ht", "agnp", "crossed_barrel", "autoam"};
-  const std::vector<std::string> olympus = {"oer_plate_3496", "photo_pce10", "lnp3", "vapdiff_crystal"};
+  const std::vector<std::string> olympus = {"oer_plate_3496", "oer_plate_4098", "photo_pce10", "lnp3", "vapdiff_crystal"};
   const std::vector<std::string> property = {"tg_polymers",         "eg_polymers",       "perov_5",
                                              "matbench_dielectric", "matbench_expt_gap", "matbench_castelli",
                                              "mpea",                "matbench_steels_yield", "magpie_elements",
