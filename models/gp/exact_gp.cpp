@@ -218,6 +218,20 @@ Posterior ExactGP::latent_posterior(const torch::Tensor& X) const {
 
 Posterior ExactGP::posterior(const torch::Tensor& X) const { return transform_.untransform(latent_posterior(X)); }
 
+Posterior ExactGP::loo_latent() const {
+  check_fitted("loo_latent");
+  torch::NoGradGuard no_grad;
+  auto kinv_diag = Linv_.pow(2).sum(0);  // diag(K^-1), K^-1 = Linv^T Linv
+  auto mean = z_ - alpha_ / kinv_diag;
+  auto var = (kinv_diag.reciprocal() - latent_noise()).clamp_min(1e-12);
+  return {mean.unsqueeze(1), var.unsqueeze(1)};
+}
+
+torch::Tensor ExactGP::prior_covariance(const torch::Tensor& A, const torch::Tensor& B) const {
+  check_fitted("prior_covariance");
+  return covariance(kind_, check_inputs(A, "prior_covariance"), check_inputs(B, "prior_covariance"), ls_, os_);
+}
+
 torch::Tensor ExactGP::latent_covariance(const torch::Tensor& A, const torch::Tensor& B) const {
   check_fitted("latent_covariance");
   auto An = check_inputs(A, "latent_covariance");

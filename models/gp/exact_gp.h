@@ -67,6 +67,15 @@ class ExactGP : public Surrogate {
   torch::Tensor untransform_outcome(const torch::Tensor& Z) const override;
   std::string name() const override;
 
+  /// Leave-one-out predictions of the training targets at the current
+  /// hyperparameters (Rasmussen & Williams 2006, eq. 5.12): the latent mean
+  /// [n, 1] of each target given all the others, and the variance [n, 1] of
+  /// that latent value (noise excluded). Used to rank models on their own data.
+  Posterior loo_latent() const;
+  /// Prior covariance k(A, B) [a, b] of the latent function (no data
+  /// conditioned on), raw inputs A [a, d], B [b, d].
+  torch::Tensor prior_covariance(const torch::Tensor& A, const torch::Tensor& B) const;
+
   /// Log marginal likelihood of the latent targets at the current
   /// hyperparameters (sum over points, not per point).
   double log_marginal_likelihood() const { return mll_; }

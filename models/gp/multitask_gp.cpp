@@ -178,6 +178,16 @@ torch::Tensor MultiTaskGP::latent_cross_covariance(const torch::Tensor& A, const
   return prior_ab - (Va * Vb).sum(0);
 }
 
+Posterior MultiTaskGP::loo_latent() const {
+  check_fitted("loo_latent");
+  torch::NoGradGuard no_grad;
+  auto kinv_diag = at::cholesky_inverse(L_).diagonal();
+  auto tasks = Xn_.select(1, Xn_.size(1) - 1).to(torch::kLong);
+  auto mean = z_ - alpha_ / kinv_diag;
+  auto var = (kinv_diag.reciprocal() - noise_.index_select(0, tasks)).clamp_min(1e-12);
+  return {mean.unsqueeze(1), var.unsqueeze(1)};
+}
+
 double MultiTaskGP::latent_noise() const {
   check_fitted("latent_noise");
   return noise_.max().item<double>();

@@ -55,6 +55,10 @@ class MultiTaskGP : public Surrogate {
   torch::Tensor untransform_outcome(const torch::Tensor& Z) const override;
   std::string name() const override;
 
+  /// Leave-one-out predictions of the training targets (Rasmussen &
+  /// Williams eq. 5.12), latent mean [n, 1] and variance [n, 1] (noise
+  /// excluded), in the order of the training rows.
+  Posterior loo_latent() const;
   /// B [T, T]: covariance between tasks at the same input.
   torch::Tensor task_covariance() const;
   /// Noise variance of task t, latent units.

@@ -1,0 +1,639 @@
+#include "models/gp/transfer.h"
+#include "common/error.h"
+#include "common/strings.h"
+#include "models/gp/linalg.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <optional>
+#include <random>
+
+namespace sozai {
+
+namespace {
+
+constexpr int64_t kChunk = 4096;
+
+torch::Tensor flat64(const torch::Tensor& t) { return t.reshape({-1}).to(torch::kCPU, torch::kFloat64).contiguous(); }
+
+/// Ranking losses of sample rows F [S, n] against y [n] (ranking_loss per row).
+torch::Tensor sample_ranking_losses(const torch::Tensor& F, const torch::Tensor& y) {
+  const int64_t n = y.size(0);
+  auto dy = y.unsqueeze(0) - y.unsqueeze(1);  // [n, n]: y_j - y_i
+  auto upper = torch::ones({n, n}, torch::kBool).triu(1);
+  auto mask = upper & (dy != 0);
+  const double pairs = static_cast<double>(mask.sum().item<int64_t>());
+  auto out = torch::zeros({F.size(0)}, torch::kFloat64);
+  if (pairs == 0) return out;
+  auto sdy = torch::sign(dy).masked_fill(mask.logical_not(), 0.0);
+  for (int64_t s = 0; s < F.size(0); s += 16) {
+    auto f = F.slice(0, s, std::min(F.size(0), s + 16));
+    auto prod = (f.unsqueeze(1) - f.unsqueeze(2)) * sdy;  // [c, n, n]: (f_j - f_i) sign(y_j - y_i)
+    auto wrong = (prod < 0).to(torch::kFloat64).sum({1, 2});
+    auto ties = ((prod == 0) & mask).to(torch::kFloat64).sum({1, 2});
+    out.slice(0, s, s + f.size(0)).copy_((wrong + 0.5 * ties) / pairs);
+  }
+  return out;
+}
+
+/// Standard normal draws [rows, cols], seeded (the same on every machine).
+torch::Tensor seeded_normal(int64_t rows, int64_t cols, uint64_t seed) {
+  auto gen = at::detail::createCPUGenerator(seed);
+  return at::normal(0.0, 1.0, {rows, cols}, gen, torch::dtype(torch::kFloat64));
+}
+
+double quantile_of(const torch::Tensor& v, double q) { return torch::quantile(v, q).item<double>(); }
+
+}  // namespace
+
+// ------------------------------------------------------------ settings
+
+const std::vector<std::string>& transfer_methods() {
+  static const std::vector<std::string> m = {"auto", "rgpe", "residual", "mtgp", "none"};
+  return m;
+}
+
+void TransferConfig::validate(const std::string& where) const {
+  const auto& known = transfer_methods();
+  SOZAI_CHECK(std::find(known.begin(), known.end(), method) != known.end(), where, ": unknown transfer method '",
+              method, "' (expected ", join(known), ")");
+  for (const auto& m : auto_methods)
+    SOZAI_CHECK(m == "rgpe" || m == "residual" || m == "mtgp", where,
+                ": auto_methods holds '", m, "'; it takes rgpe, residual and mtgp");
+  SOZAI_CHECK(source_rows >= 1 && source_fit_rows >= 1 && mtgp_rows >= 1 && mtgp_rank >= 1 && rgpe_samples >= 1,
+              where, ": source_rows, source_fit_rows, mtgp_rows, mtgp_rank and rgpe_samples must be >= 1");
+  SOZAI_CHECK(components >= 0, where, ": components must be >= 0, got ", components);
+}
+
+// ------------------------------------------------------------ helpers
+
+double ranking_loss(const torch::Tensor& pred, const torch::Tensor& y) {
+  auto p = flat64(pred), t = flat64(y);
+  SOZAI_CHECK(p.size(0) == t.size(0), "ranking_loss: ", p.size(0), " predictions for ", t.size(0), " targets");
+  if (t.size(0) < 2) return 0.0;
+  return sample_ranking_losses(p.unsqueeze(0), t)[0].item<double>();
+}
+
+std::vector<int64_t> nearest_rows(const torch::Tensor& S, const torch::Tensor& C, const torch::Tensor& width,
+                                  int64_t m, uint64_t seed) {
+  const int64_t N = S.size(0);
+  std::vector<int64_t> all(N);
+  std::iota(all.begin(), all.end(), 0);
+  if (N <= m) return all;
+  if (!C.defined() || C.size(0) == 0) {
+    std::mt19937_64 rng(seed);
+    for (int64_t i = 0; i < m; ++i) {
+      std::uniform_int_distribution<int64_t> pick(i, N - 1);
+      std::swap(all[i], all[pick(rng)]);
+    }
+    all.resize(m);
+    std::sort(all.begin(), all.end());
+    return all;
+  }
+  torch::NoGradGuard no_grad;
+  auto w = width.to(torch::kFloat64);
+  auto Cs = (C.to(torch::kFloat64) / w).contiguous();
+  auto best = torch::empty({N}, torch::kFloat64);
+  for (int64_t s = 0; s < N; s += kChunk) {
+    const int64_t e = std::min(N, s + kChunk);
+    auto Ss = S.slice(0, s, e).to(torch::kFloat64) / w;
+    auto dmin = torch::full({e - s}, std::numeric_limits<double>::infinity(), torch::kFloat64);
+    for (int64_t c = 0; c < Cs.size(0); c += kChunk) {
+      auto d = torch::cdist(Ss, Cs.slice(0, c, std::min(Cs.size(0), c + kChunk)));
+      dmin = torch::minimum(dmin, std::get<0>(d.min(1)));
+    }
+    best.slice(0, s, e).copy_(dmin);
+  }
+  // Stable order: by distance, then by row.
+  auto order = std::get<1>(torch::sort(best, /*stable=*/true, /*dim=*/0, /*descending=*/false));
+  auto keep = order.slice(0, 0, m);
+  return std::vector<int64_t>(keep.data_ptr<int64_t>(), keep.data_ptr<int64_t>() + m);
+}
+
+std::vector<std::shared_ptr<const ExactGP>> fit_source_gps(const std::vector<TransferSource>& sources,
+                                                           const ExactGPConfig& gp, const TransferConfig& config,
+                                                           const torch::Tensor& candidates, const torch::Tensor& lo,
+                                                           const torch::Tensor& hi, uint64_t seed) {
+  std::vector<std::shared_ptr<const ExactGP>> out;
+  auto width = (hi - lo).to(torch::kFloat64);
+  width = torch::where(width > 0, width, torch::ones_like(width));
+  for (size_t k = 0; k < sources.size(); ++k) {
+    const auto& s = sources[k];
+    SOZAI_CHECK(s.X.defined() && s.X.dim() == 2 && s.X.size(1) == lo.size(0) && s.y.defined() &&
+                    s.y.numel() == s.X.size(0) && s.X.size(0) >= 2,
+                "transfer: source '", s.name, "' must hold at least 2 rows of ", lo.size(0), " inputs and one outcome");
+    const uint64_t sk = seed + 1000003ULL * (k + 1);
+    auto keep = nearest_rows(s.X, candidates, width, config.source_rows, sk);
+    auto idx = torch::tensor(keep, torch::kInt64);
+    auto X = s.X.index_select(0, idx).to(torch::kFloat64), y = flat64(s.y).index_select(0, idx);
+    auto fit_idx = torch::tensor(nearest_rows(X, torch::Tensor(), width, config.source_fit_rows, sk + 1), torch::kInt64);
+    ExactGPConfig g = gp;
+    g.seed = sk;
+    auto model = std::make_shared<ExactGP>(g);
+    model->set_input_bounds(lo, hi);
+    try {
+      model->fit(Dataset{X.index_select(0, fit_idx), y.index_select(0, fit_idx)});
+      model->set_data(Dataset{X, y});
+    } catch (const FittingError& e) {
+      throw FittingError(str("transfer: the GP of source '", s.name, "' could not be fitted: ", e.what()));
+    }
+    out.push_back(std::move(model));
+  }
+  return out;
+}
+
+// ------------------------------------------------------------ RGPE
+
+RankingWeightedGP::RankingWeightedGP(std::vector<std::shared_ptr<const ExactGP>> sources,
+                                     std::shared_ptr<ExactGP> target, int64_t samples, uint64_t seed)
+    : sources_(std::move(sources)), target_(std::move(target)), samples_(samples), seed_(seed) {
+  SOZAI_CHECK(target_, "RankingWeightedGP: the target GP is missing");
+  SOZAI_CHECK(samples_ >= 1, "RankingWeightedGP: samples must be >= 1, got ", samples_);
+}
+
+void RankingWeightedGP::fit(const Dataset& data) {
+  target_->fit(data);
+  set_fitted_target(data);
+}
+
+void RankingWeightedGP::set_fitted_target(const Dataset& data) {
+  compute_weights(data.X, flat64(data.Y));
+}
+
+void RankingWeightedGP::compute_weights(const torch::Tensor& X, const torch::Tensor& y) {
+  torch::NoGradGuard no_grad;
+  const int64_t K = static_cast<int64_t>(sources_.size()), n = y.size(0);
+  source_means_ = torch::zeros({n, K}, torch::kFloat64);
+  for (int64_t k = 0; k < K; ++k) source_means_.select(1, k).copy_(flat64(sources_[k]->latent_posterior(X).mean));
+  weights_.assign(K + 1, 0.0);
+  auto ty = y.to(torch::kFloat64);
+  const bool has_pairs = n >= 2 && (ty.max().item<double>() > ty.min().item<double>());
+  if (!has_pairs) {  // nothing to rank: every model alike
+    std::fill(weights_.begin(), weights_.end(), 1.0 / static_cast<double>(K + 1));
+    return;
+  }
+  auto losses = torch::empty({samples_, K + 1}, torch::kFloat64);
+  for (int64_t k = 0; k < K; ++k) {
+    auto C = sources_[k]->latent_covariance(X, X).to(torch::kFloat64);
+    auto L = cholesky_with_jitter(0.5 * (C + C.t()), "RGPE source posterior").L;
+    auto F = source_means_.select(1, k).unsqueeze(0) +
+             torch::matmul(seeded_normal(samples_, n, seed_ + 7919ULL * (k + 1)), L.t());
+    losses.select(1, k).copy_(sample_ranking_losses(F, ty));
+  }
+  auto loo = target_->loo_latent();
+  auto F = flat64(loo.mean).unsqueeze(0) + seeded_normal(samples_, n, seed_) * flat64(loo.variance).sqrt().unsqueeze(0);
+  losses.select(1, K).copy_(sample_ranking_losses(F, ty));
+  // Each sample's best models share its vote.
+  auto best = std::get<0>(losses.min(1, /*keepdim=*/true));
+  auto winners = (losses == best).to(torch::kFloat64);
+  auto votes = (winners / winners.sum(1, true)).mean(0);
+  for (int64_t k = 0; k <= K; ++k) weights_[k] = votes[k].item<double>();
+  // Weight dilution (Feurer et al. 2018, sec. 3.2): drop a source whose
+  // median loss is worse than the target model's 95th percentile.
+  const double limit = quantile_of(losses.select(1, K).contiguous(), 0.95);
+  for (int64_t k = 0; k < K; ++k)
+    if (quantile_of(losses.select(1, k).contiguous(), 0.5) > limit) weights_[k] = 0.0;
+  const double total = std::accumulate(weights_.begin(), weights_.end(), 0.0);
+  if (total <= 0) {
+    std::fill(weights_.begin(), weights_.end(), 0.0);
+    weights_[K] = 1.0;
+  } else {
+    for (auto& w : weights_) w /= total;
+  }
+}
+
+Posterior RankingWeightedGP::latent_posterior(const torch::Tensor& X) const {
+  SOZAI_CHECK(!weights_.empty(), "RankingWeightedGP::latent_posterior: the model has no data yet; call fit() first");
+  const int64_t K = static_cast<int64_t>(sources_.size());
+  auto p = target_->latent_posterior(X);
+  auto mean = weights_[K] * p.mean;
+  auto var = weights_[K] * weights_[K] * p.variance;
+  for (int64_t k = 0; k < K; ++k) {
+    if (weights_[k] == 0.0) continue;
+    auto q = sources_[k]->latent_posterior(X);
+    mean = mean + weights_[k] * q.mean.to(mean.dtype());
+    var = var + weights_[k] * weights_[k] * q.variance.to(var.dtype());
+  }
+  return {mean, var};
+}
+
+Posterior RankingWeightedGP::posterior(const torch::Tensor& X) const {
+  return target_->outcome_transform().untransform(latent_posterior(X));
+}
+
+torch::Tensor RankingWeightedGP::latent_covariance(const torch::Tensor& A, const torch::Tensor& B) const {
+  SOZAI_CHECK(!weights_.empty(), "RankingWeightedGP::latent_covariance: the model has no data yet; call fit() first");
+  const int64_t K = static_cast<int64_t>(sources_.size());
+  auto C = weights_[K] * weights_[K] * target_->latent_covariance(A, B);
+  for (int64_t k = 0; k < K; ++k)
+    if (weights_[k] != 0.0) C = C + weights_[k] * weights_[k] * sources_[k]->latent_covariance(A, B).to(C.dtype());
+  return C;
+}
+
+double RankingWeightedGP::latent_noise() const {
+  const int64_t K = static_cast<int64_t>(sources_.size());
+  double noise = weights_[K] * weights_[K] * target_->latent_noise();
+  for (int64_t k = 0; k < K; ++k) noise += weights_[k] * weights_[k] * sources_[k]->latent_noise();
+  return std::max(noise, 1e-9);
+}
+
+torch::Tensor RankingWeightedGP::transform_outcome(const torch::Tensor& Y) const { return target_->transform_outcome(Y); }
+torch::Tensor RankingWeightedGP::untransform_outcome(const torch::Tensor& Z) const {
+  return target_->untransform_outcome(Z);
+}
+
+std::string RankingWeightedGP::name() const { return str("RGPE(", sources_.size(), " sources)"); }
+
+torch::Tensor RankingWeightedGP::loo_mean() const {
+  const int64_t K = static_cast<int64_t>(sources_.size());
+  auto m = weights_[K] * flat64(target_->loo_latent().mean);
+  for (int64_t k = 0; k < K; ++k) m = m + weights_[k] * source_means_.select(1, k);
+  return m;
+}
+
+// ------------------------------------------------------------ residual GP
+
+namespace {
+ExactGPConfig standardised(ExactGPConfig c) {
+  c.outcome_transform = "standardize";
+  return c;
+}
+}  // namespace
+
+ResidualGP::ResidualGP(std::vector<std::shared_ptr<const Surrogate>> priors, ExactGPConfig gp, double coefficient_sd)
+    : priors_(std::move(priors)),
+      residual_(standardised(std::move(gp))),
+      transform_(OutcomeTransformConfig{"standardize"}) {
+  SOZAI_CHECK(!priors_.empty(), "ResidualGP: needs at least one prior model");
+  SOZAI_CHECK(coefficient_sd > 0, "ResidualGP: coefficient_sd must be > 0, got ", coefficient_sd);
+  coef_var_.assign(priors_.size() + 1, coefficient_sd * coefficient_sd);
+}
+
+void ResidualGP::set_coefficient_variances(const std::vector<double>& v) {
+  SOZAI_CHECK(v.size() == priors_.size() + 1, "ResidualGP: ", v.size(), " coefficient variances for ",
+              priors_.size() + 1, " coefficients");
+  for (double x : v) SOZAI_CHECK(x > 0 && std::isfinite(x), "ResidualGP: coefficient variances must be > 0");
+  coef_var_ = v;
+}
+
+torch::Tensor ResidualGP::basis(const torch::Tensor& X) const {
+  std::vector<torch::Tensor> cols = {torch::ones({X.size(0), 1}, X.options().dtype(torch::kFloat64))};
+  for (const auto& p : priors_) cols.push_back(p->latent_posterior(X).mean.to(torch::kFloat64));
+  return torch::cat(cols, 1);
+}
+
+torch::Tensor ResidualGP::total_prior(const torch::Tensor& A, const torch::Tensor& HA, const torch::Tensor& B,
+                                      const torch::Tensor& HB) const {
+  auto v = torch::tensor(coef_var_, torch::kFloat64);
+  return scale_ * residual_.prior_covariance(A, B) + torch::matmul(HA * v, HB.t());
+}
+
+void ResidualGP::prepare(const Dataset& data, bool optimise) {
+  auto y = flat64(data.Y);
+  transform_ = OutcomeTransform(OutcomeTransformConfig{"standardize"});
+  transform_.fit(y);
+  X_ = data.X.to(torch::kFloat64);
+  z_ = transform_.forward(y);
+  {
+    torch::NoGradGuard no_grad;
+    H_ = basis(X_);
+  }
+  // Ridge start for the coefficients (their priors N(0, v)), then the
+  // residual GP on what the basis leaves.
+  auto A = torch::matmul(H_.t(), H_) + torch::diag(1.0 / torch::tensor(coef_var_, torch::kFloat64));
+  auto beta = at::linalg_solve(A, torch::matmul(H_.t(), z_.unsqueeze(1))).squeeze(1);
+  const Dataset residual{X_, z_ - at::mv(H_, beta)};
+  if (optimise) residual_.fit(residual);
+  else residual_.set_data(residual);
+  // The residual GP's latent unit in z units: its standardisation's scale.
+  torch::NoGradGuard no_grad;
+  auto two = residual_.untransform_outcome(torch::tensor({0.0, 1.0}, torch::kFloat64));
+  const double s = (two[1] - two[0]).item<double>();
+  scale_ = s * s;
+  noise_ = scale_ * residual_.latent_noise();
+}
+
+void ResidualGP::optimise_coefficient_variances() {
+  torch::Tensor Kf;
+  {
+    torch::NoGradGuard no_grad;
+    Kf = scale_ * residual_.prior_covariance(X_, X_) + noise_ * torch::eye(X_.size(0), torch::kFloat64);
+  }
+  const double n = static_cast<double>(X_.size(0));
+  auto loss = [&](const torch::Tensor& raw) {
+    auto K = Kf + torch::matmul(H_ * raw.exp(), H_.t());
+    return -gaussian_log_marginal(cholesky_with_jitter(K, "residual GP covariance").L, z_) / n;
+  };
+  std::vector<double> start;
+  for (double v : coef_var_) start.push_back(std::log(v));
+  const std::vector<double> lo(start.size(), std::log(1e-6)), hi(start.size(), std::log(1e2));
+  std::string error;
+  auto best = minimise_multistart(loss, {start}, lo, hi, 50, torch::TensorOptions().dtype(torch::kFloat64), &error);
+  if (best.empty()) return;  // keep the prior variances as they were
+  for (size_t k = 0; k < best.size(); ++k) coef_var_[k] = std::exp(best[k]);
+}
+
+void ResidualGP::fit(const Dataset& data) {
+  // Two rounds: a prior model that turns out useless (its variance shrunk
+  // in the first) no longer shapes the residuals the GP is fitted on.
+  for (int round = 0; round < 2; ++round) {
+    prepare(data, /*optimise=*/true);
+    optimise_coefficient_variances();
+  }
+  condition();
+}
+
+void ResidualGP::set_data(const Dataset& data) {
+  SOZAI_CHECK(residual_.has_hyperparameters(), "ResidualGP::set_data needs the residual GP's hyperparameters");
+  prepare(data, /*optimise=*/false);
+  condition();
+}
+
+void ResidualGP::condition() {
+  torch::NoGradGuard no_grad;
+  auto K = total_prior(X_, H_, X_, H_) + noise_ * torch::eye(X_.size(0), torch::kFloat64);
+  L_ = cholesky_with_jitter(K, "residual GP covariance").L;
+  alpha_ = at::cholesky_solve(z_.unsqueeze(1), L_).squeeze(1);
+}
+
+Posterior ResidualGP::latent_posterior(const torch::Tensor& X) const {
+  SOZAI_CHECK(L_.defined(), "ResidualGP::latent_posterior: the model has no data yet; call fit() first");
+  std::optional<torch::NoGradGuard> no_grad;
+  if (!X.requires_grad()) no_grad.emplace();
+  std::vector<torch::Tensor> means, vars;
+  const double os = residual_.hyperparameters().outputscale;
+  for (int64_t s = 0; s < X.size(0); s += kChunk) {
+    auto Xc = X.slice(0, s, std::min(X.size(0), s + kChunk));
+    auto Hc = basis(Xc);
+    auto Ks = total_prior(Xc, Hc, X_, H_);  // [c, n]
+    means.push_back(at::mv(Ks, alpha_));
+    auto V = at::linalg_solve_triangular(L_, Ks.t(), /*upper=*/false);
+    auto prior_var = scale_ * os + (Hc.pow(2) * torch::tensor(coef_var_, torch::kFloat64)).sum(1);
+    vars.push_back((prior_var - V.pow(2).sum(0)).clamp_min(0.0));
+  }
+  return {torch::cat(means).unsqueeze(1), torch::cat(vars).unsqueeze(1)};
+}
+
+Posterior ResidualGP::posterior(const torch::Tensor& X) const { return transform_.untransform(latent_posterior(X)); }
+
+torch::Tensor ResidualGP::latent_covariance(const torch::Tensor& A, const torch::Tensor& B) const {
+  SOZAI_CHECK(L_.defined(), "ResidualGP::latent_covariance: the model has no data yet; call fit() first");
+  std::optional<torch::NoGradGuard> no_grad;
+  if (!A.requires_grad() && !B.requires_grad()) no_grad.emplace();
+  auto HA = basis(A), HB = basis(B);
+  auto VA = at::linalg_solve_triangular(L_, total_prior(X_, H_, A, HA), false);
+  auto VB = at::linalg_solve_triangular(L_, total_prior(X_, H_, B, HB), false);
+  return total_prior(A, HA, B, HB) - torch::matmul(VA.t(), VB);
+}
+
+torch::Tensor ResidualGP::transform_outcome(const torch::Tensor& Y) const { return transform_.forward(Y); }
+torch::Tensor ResidualGP::untransform_outcome(const torch::Tensor& Z) const { return transform_.inverse(Z); }
+std::string ResidualGP::name() const { return str("ResidualGP(", priors_.size(), " prior models)"); }
+
+torch::Tensor ResidualGP::coefficients() const {
+  SOZAI_CHECK(L_.defined(), "ResidualGP::coefficients: the model has no data yet; call fit() first");
+  return torch::tensor(coef_var_, torch::kFloat64) * at::mv(H_.t(), alpha_);
+}
+
+torch::Tensor ResidualGP::loo_mean() const {
+  torch::NoGradGuard no_grad;
+  auto kinv_diag = at::cholesky_inverse(L_).diagonal();
+  return z_ - alpha_ / kinv_diag;
+}
+
+// ------------------------------------------------------------ multi-task
+
+MultiTaskTransferGP::MultiTaskTransferGP(std::vector<TransferSource> sources, MultiTaskGPConfig config,
+                                         const torch::Tensor& lo, const torch::Tensor& hi)
+    : sources_(std::move(sources)), config_(std::move(config)), lo_(lo), hi_(hi) {
+  SOZAI_CHECK(!sources_.empty(), "MultiTaskTransferGP: needs at least one source");
+  // Each source standardised on its own: the tasks' scales need not agree.
+  for (auto& s : sources_) {
+    auto y = flat64(s.y);
+    const double sd = y.numel() > 1 ? y.std().item<double>() : 1.0;
+    s.y = (y - y.mean()) / (sd > 0 ? sd : 1.0);
+    s.X = s.X.to(torch::kFloat64);
+  }
+  config_.num_tasks = static_cast<int64_t>(sources_.size()) + 1;
+  config_.rank = std::min(config_.rank, config_.num_tasks);
+  config_.outcome_transform = "standardize";
+}
+
+torch::Tensor MultiTaskTransferGP::with_task(const torch::Tensor& X) const {
+  return torch::cat({X, torch::zeros({X.size(0), 1}, X.options())}, 1);
+}
+
+void MultiTaskTransferGP::fit(const Dataset& data) {
+  auto y = flat64(data.Y);
+  target_transform_ = OutcomeTransform(OutcomeTransformConfig{"standardize"});
+  target_transform_.fit(y);
+  std::vector<torch::Tensor> xs = {with_task(data.X.to(torch::kFloat64))}, ys = {target_transform_.forward(y)};
+  for (size_t k = 0; k < sources_.size(); ++k) {
+    const auto& s = sources_[k];
+    xs.push_back(torch::cat({s.X, torch::full({s.X.size(0), 1}, static_cast<double>(k + 1), torch::kFloat64)}, 1));
+    ys.push_back(s.y);
+  }
+  n_target_ = y.size(0);
+  model_ = std::make_unique<MultiTaskGP>(config_);
+  model_->set_input_bounds(lo_, hi_);
+  model_->fit(Dataset{torch::cat(xs), torch::cat(ys)});
+}
+
+Posterior MultiTaskTransferGP::latent_posterior(const torch::Tensor& X) const {
+  SOZAI_CHECK(model_, "MultiTaskTransferGP::latent_posterior: the model has no data yet; call fit() first");
+  return model_->latent_posterior(with_task(X));
+}
+
+Posterior MultiTaskTransferGP::posterior(const torch::Tensor& X) const {
+  SOZAI_CHECK(model_, "MultiTaskTransferGP::posterior: the model has no data yet; call fit() first");
+  return target_transform_.untransform(model_->posterior(with_task(X)));
+}
+
+torch::Tensor MultiTaskTransferGP::latent_covariance(const torch::Tensor& A, const torch::Tensor& B) const {
+  SOZAI_CHECK(model_, "MultiTaskTransferGP::latent_covariance: the model has no data yet; call fit() first");
+  return model_->latent_covariance(with_task(A), with_task(B));
+}
+
+double MultiTaskTransferGP::latent_noise() const { return model_->task_noise(0); }
+
+torch::Tensor MultiTaskTransferGP::transform_outcome(const torch::Tensor& Y) const {
+  return model_->transform_outcome(target_transform_.forward(Y));
+}
+
+torch::Tensor MultiTaskTransferGP::untransform_outcome(const torch::Tensor& Z) const {
+  return target_transform_.inverse(model_->untransform_outcome(Z));
+}
+
+std::string MultiTaskTransferGP::name() const {
+  return str("MultiTaskTransferGP(", sources_.size(), " sources, rank ", config_.rank, ")");
+}
+
+torch::Tensor MultiTaskTransferGP::loo_mean() const {
+  return flat64(model_->loo_latent().mean).slice(0, 0, n_target_);
+}
+
+// ------------------------------------------------------------ facade
+
+TransferGP::TransferGP(TransferConfig config, ExactGPConfig gp, std::vector<TransferSource> sources,
+                       std::vector<std::shared_ptr<const ExactGP>> source_gps, torch::Tensor lo, torch::Tensor hi,
+                       uint64_t seed)
+    : config_(std::move(config)),
+      gp_(std::move(gp)),
+      sources_(std::move(sources)),
+      source_gps_(std::move(source_gps)),
+      lo_(std::move(lo)),
+      hi_(std::move(hi)),
+      seed_(seed) {
+  config_.validate();
+  SOZAI_CHECK(sources_.size() == source_gps_.size(), "TransferGP: ", sources_.size(), " sources but ",
+              source_gps_.size(), " source GPs");
+}
+
+void TransferGP::set_warm_start(const TransferWarmStart& warm, const TransferFitPolicy& policy) {
+  warm_ = warm;
+  policy_ = policy;
+}
+
+std::shared_ptr<ExactGP> TransferGP::make_gp(const std::vector<GPHyperparameters>& warm) const {
+  ExactGPConfig g = gp_;
+  g.seed = seed_;
+  g.warm_start = true;
+  if (!warm.empty() && !policy_.full_refit) g.restarts = 1;
+  auto gp = std::make_shared<ExactGP>(g);
+  if (!warm.empty()) gp->set_hyperparameters(warm.front());
+  gp->set_input_bounds(lo_, hi_);
+  return gp;
+}
+
+void TransferGP::fit_target(ExactGP& gp, const Dataset& data, bool has_warm) const {
+  if (has_warm && policy_.condition_only) gp.set_data(data);
+  else gp.fit(data);
+}
+
+void TransferGP::fit(const Dataset& data) {
+  std::vector<std::string> candidates;
+  if (config_.method == "auto") {
+    candidates = config_.auto_methods;
+    candidates.push_back("none");
+  } else {
+    candidates = {config_.method};
+  }
+  if (source_gps_.empty()) candidates = {"none"};
+  auto has = [&](const char* m) { return std::find(candidates.begin(), candidates.end(), m) != candidates.end(); };
+  const auto y = flat64(data.Y);
+  rgpe_.reset();
+  residual_.reset();
+  mtgp_.reset();
+  target_.reset();
+  losses_.clear();
+  std::map<std::string, std::shared_ptr<Surrogate>> fitted;
+  if (has("none") || has("rgpe")) {
+    target_ = make_gp(warm_.target);
+    fit_target(*target_, data, !warm_.target.empty());
+    fitted["none"] = target_;
+  }
+  if (has("rgpe")) {
+    rgpe_ = std::make_shared<RankingWeightedGP>(source_gps_, target_, config_.rgpe_samples, seed_);
+    rgpe_->set_fitted_target(data);
+    fitted["rgpe"] = rgpe_;
+  }
+  if (has("residual")) {
+    std::vector<std::shared_ptr<const Surrogate>> priors(source_gps_.begin(), source_gps_.end());
+    ExactGPConfig g = gp_;
+    g.seed = seed_ + 1;
+    if (!warm_.residual.empty() && !policy_.full_refit) g.restarts = 1;
+    residual_ = std::make_shared<ResidualGP>(priors, g);
+    residual_->residual().set_input_bounds(lo_, hi_);
+    if (!warm_.residual.empty()) residual_->residual().set_hyperparameters(warm_.residual.front());
+    if (warm_.residual_coefficient_variances.size() == source_gps_.size() + 1)
+      residual_->set_coefficient_variances(warm_.residual_coefficient_variances);
+    if (!warm_.residual.empty() && policy_.condition_only) residual_->set_data(data);
+    else residual_->fit(data);
+    fitted["residual"] = residual_;
+  }
+  if (has("mtgp")) {
+    std::vector<TransferSource> cut;
+    for (size_t k = 0; k < sources_.size(); ++k) {
+      const auto& s = sources_[k];
+      auto keep = nearest_rows(s.X, torch::Tensor(), torch::ones({s.X.size(1)}, torch::kFloat64), config_.mtgp_rows,
+                               seed_ + 31ULL * (k + 1));
+      auto idx = torch::tensor(keep, torch::kInt64);
+      cut.push_back({s.name, s.X.index_select(0, idx), flat64(s.y).index_select(0, idx)});
+    }
+    MultiTaskGPConfig mc;
+    mc.kernel = gp_.kernel;
+    mc.rank = config_.mtgp_rank;
+    mc.restarts = gp_.restarts;
+    mc.max_iter = gp_.max_iter;
+    mc.seed = seed_ + 2;
+    mtgp_ = std::make_shared<MultiTaskTransferGP>(std::move(cut), mc, lo_, hi_);
+    mtgp_->fit(data);
+    fitted["mtgp"] = mtgp_;
+  }
+  if (candidates.size() == 1) {
+    chosen_name_ = candidates.front();
+    chosen_ = fitted.at(chosen_name_);
+    return;
+  }
+  // Auto: the lowest leave-one-out ranking loss; transfer models in the
+  // order listed win ties among themselves, and none wins only when it is
+  // strictly better than every transfer model.
+  for (const auto& [name, model] : fitted) {
+    torch::Tensor loo;
+    if (name == "none") loo = flat64(target_->loo_latent().mean);
+    else if (name == "rgpe") loo = rgpe_->loo_mean();
+    else if (name == "residual") loo = residual_->loo_mean();
+    else loo = mtgp_->loo_mean();
+    losses_[name] = ranking_loss(loo, y);
+  }
+  chosen_name_ = "none";
+  double best = losses_.at("none");
+  bool transfer_best = false;
+  double best_transfer = std::numeric_limits<double>::infinity();
+  std::string best_name;
+  for (const auto& m : config_.auto_methods)
+    if (losses_.count(m) && losses_.at(m) < best_transfer) best_transfer = losses_.at(m), best_name = m;
+  if (!best_name.empty() && best_transfer <= best) transfer_best = true;
+  if (transfer_best) chosen_name_ = best_name;
+  chosen_ = fitted.at(chosen_name_);
+}
+
+std::string TransferGP::name() const { return str("TransferGP(", config_.method, ": ", chosen_name_, ")"); }
+
+std::vector<double> TransferGP::rgpe_weights() const { return rgpe_ ? rgpe_->weights() : std::vector<double>{}; }
+
+TransferWarmStart TransferGP::warm_start() const {
+  TransferWarmStart w;
+  if (target_ && target_->has_hyperparameters()) w.target = {target_->hyperparameters()};
+  if (residual_ && residual_->residual().has_hyperparameters()) {
+    w.residual = {residual_->residual().hyperparameters()};
+    w.residual_coefficient_variances = residual_->coefficient_variances();
+  }
+  return w;
+}
+
+nlohmann::json TransferGP::summary() const {
+  nlohmann::json j;
+  j["method"] = config_.method;
+  j["chosen"] = chosen_name_;
+  if (!losses_.empty()) j["ranking_loss"] = losses_;
+  if (rgpe_) {
+    std::vector<std::string> names;
+    for (const auto& s : sources_) names.push_back(s.name);
+    names.push_back("target");
+    nlohmann::json w;
+    for (size_t k = 0; k < names.size(); ++k) w[names[k]] = rgpe_->weights()[k];
+    j["rgpe_weights"] = w;
+  }
+  if (residual_) {
+    auto b = residual_->coefficients();
+    j["residual_coefficients"] = std::vector<double>(b.data_ptr<double>(), b.data_ptr<double>() + b.numel());
+  }
+  return j;
+}
+
+}  // namespace sozai
