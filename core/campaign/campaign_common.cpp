@@ -14,11 +14,11 @@ namespace {
 /// Below this many results every ask refits the GP from all restarts: the
 /// hyperparameters still move a lot with each new point.
 constexpr int64_t kAlwaysFullRefitBelow = 30;
+}  // namespace
 
 bool full_refit_ask(const CampaignConfig& c, int64_t n_observed, int64_t ask_count) {
   return n_observed < kAlwaysFullRefitBelow || ask_count % std::max<int64_t>(c.refit.full_refit_every, 1) == 0;
 }
-}  // namespace
 
 uint64_t splitmix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ULL;

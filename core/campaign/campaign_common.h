@@ -19,6 +19,10 @@ uint64_t splitmix64(uint64_t x);
 /// The seed of ask number `ask_count` of a campaign seeded `seed`.
 uint64_t ask_seed(uint64_t seed, int64_t ask_count);
 
+/// Whether an ask with n_observed results refits GP hyperparameters from all
+/// restarts (below 30 results, and every full_refit_every asks).
+bool full_refit_ask(const CampaignConfig& c, int64_t n_observed, int64_t ask_count);
+
 /// One GP per column of Y [n, k] on inputs X bounded by [lo, hi], each
 /// warm-started from warm[j] when warm holds one set per column: all
 /// restarts below 30 results and every full_refit_every asks, otherwise

@@ -17,7 +17,7 @@ using nlohmann::json;
 using json_io::optional;
 
 const std::set<std::string> kCampaignKeys = {"surrogate", "n_init", "full_refit_every", "keep_hyperparameters_from",
-                                             "gp", "gnn", "optimizer"};
+                                             "gp", "gnn", "optimizer", "transfer"};
 std::set<std::string> all_keys() {
   auto keys = kCampaignKeys;
   for (const auto& k : acquisition_spec_keys()) keys.insert(k);
@@ -51,6 +51,7 @@ CampaignConfig CampaignConfig::from_json(const json& j, const std::string& where
   nested(j, "gp", c.gp, where);
   nested(j, "gnn", c.gnn, where);
   nested(j, "optimizer", c.optimizer, where);
+  nested(j, "transfer", c.transfer, where);
   c.validate(where);
   return c;
 }
@@ -68,6 +69,7 @@ json CampaignConfig::to_json() const {
   j["gp"] = gp;
   j["gnn"] = gnn;
   j["optimizer"] = optimizer;
+  j["transfer"] = transfer;
   return j;
 }
 
@@ -98,6 +100,7 @@ void CampaignConfig::validate(const std::string& where) const {
   SOZAI_CHECK(optimizer.restarts >= 1 && optimizer.raw_samples >= 1 && optimizer.max_iter >= 1 &&
                   optimizer.history >= 1 && optimizer.rounds >= 1,
               where, ": optimizer settings: restarts, raw_samples, max_iter, history and rounds must be >= 1");
+  transfer.validate(str(where, ": transfer"));
   const bool modelled_per_outcome = surrogate == "gp" || surrogate == "random";
   SOZAI_CHECK(outcomes().size() == 1 || modelled_per_outcome, where, ": a campaign with several outcomes models each "
               "with a GP: surrogate must be gp or random, not '", surrogate, "'");

@@ -16,11 +16,14 @@
 ///    "full_refit_every": 10, "keep_hyperparameters_from": 1000,
 ///    "gp": {"kernel", "outcome_transform", "restarts", "max_iter", "lengthscale_min", ...},
 ///    "gnn": {"kind", "n_members", "hidden", "layers", "max_epochs", "dkl_dims", "pretrained"},
-///    "optimizer": {"restarts", "raw_samples", "max_iter", "history", "rounds"}}
+///    "optimizer": {"restarts", "raw_samples", "max_iter", "history", "rounds"},
+///    "transfer": {"method", "source_rows", "source_fit_rows", "mtgp_rows", "mtgp_rank", "rgpe_samples",
+///                 "auto_methods", "components"}}                (models/gp/transfer.h; campaigns with priors)
 
 #include "core/bo/acquisition.h"
 #include "core/bo/optimize.h"
 #include "models/gp/exact_gp.h"
+#include "models/gp/transfer.h"
 
 #include <nlohmann/json.hpp>
 
@@ -74,6 +77,7 @@ struct CampaignConfig {
   ExactGPConfig gp;         ///< kernel, outcome transform, restarts (also gnn-dkl's GP)
   CampaignGnnConfig gnn;    ///< surrogate gnn / gnn-dkl
   OptimizeConfig optimizer; ///< design-space campaigns: the acquisition optimiser (its seed is each ask's)
+  TransferConfig transfer;  ///< campaigns with priors: how they learn from them
 
   const std::vector<Outcome>& outcomes() const { return acquisition.outcomes; }
   uint64_t seed() const { return acquisition.seed; }

@@ -6,6 +6,7 @@
 #include "common/files.h"
 #include "common/json.h"
 #include "common/strings.h"
+#include "models/config_json.h"
 #include "models/gnn/gnn_surrogate.h"
 #include "models/gp/multitask_gp.h"
 
@@ -69,6 +70,92 @@ PoolCampaign::PoolCampaign(std::shared_ptr<const GraphBatch> graphs, CampaignCon
   graphs_ = std::move(graphs);
 }
 
+struct PoolCampaign::Transfer {
+  TransferSpace space;
+  torch::Tensor pool;  // [N, w] the pool in the transfer space
+  std::vector<TransferSource> sources;
+  std::vector<std::shared_ptr<const ExactGP>> gps;
+  torch::Tensor lo, hi;
+};
+
+PoolCampaign::PoolCampaign(const torch::Tensor& pool, std::vector<std::string> columns, std::vector<Prior> priors,
+                           CampaignConfig config)
+    : PoolCampaign(pool, std::move(config)) {
+  SOZAI_CHECK(columns.empty() || static_cast<int64_t>(columns.size()) == pool_.size(1), "PoolCampaign: ",
+              columns.size(), " column names for a pool of ", pool_.size(1), " columns");
+  SOZAI_CHECK(priors.empty() || !columns.empty(),
+              "PoolCampaign: priors need the names of the pool's columns (columns=[...]) to align with them");
+  columns_ = std::move(columns);
+  if (priors.empty()) return;
+  SOZAI_CHECK(num_outcomes() == 1 && !config_.multi_fidelity() && config_.surrogate == "gp",
+              "PoolCampaign: priors inform campaigns of one outcome with surrogate 'gp' and no fidelities (this one has ",
+              num_outcomes(), " outcome(s), surrogate '", config_.surrogate, "'",
+              config_.multi_fidelity() ? ", fidelities" : "", ")");
+  for (const auto& p : priors) prior_records_.push_back(p.describe());
+  attach_priors(std::move(priors));
+}
+
+void PoolCampaign::attach_priors(std::vector<Prior> priors) {
+  SOZAI_CHECK(priors.size() == prior_records_.size(), "PoolCampaign::attach_priors: the campaign learns from ",
+              prior_records_.size(), " prior(s), got ", priors.size());
+  for (size_t k = 0; k < priors.size(); ++k) {
+    const auto& rec = prior_records_[k];
+    const auto name = rec.value("name", std::string());
+    SOZAI_CHECK(priors[k].digest() == rec.value("digest", std::string()), "PoolCampaign::attach_priors: prior ", k,
+                " ('", priors[k].name, "') is not the table the campaign was created with ('", name, "', ",
+                rec.value("rows", int64_t{0}), " rows, SHA-256 ", rec.value("digest", std::string()), ")");
+  }
+  // Checks the alignment now (a prior sharing no column is refused here).
+  const TransferSpace space(columns_, priors, pool_, config_.transfer.components);
+  priors_ = std::move(priors);
+  transfer_.reset();
+}
+
+const PoolCampaign::Transfer& PoolCampaign::transfer() {
+  if (transfer_) return *transfer_;
+  auto t = std::make_shared<Transfer>();
+  t->space = TransferSpace(columns_, priors_, pool_, config_.transfer.components);
+  t->pool = t->space.encode(pool_, columns_, "pool");
+  t->sources = transfer_sources(t->space, priors_, maximize());
+  std::vector<torch::Tensor> all = {t->pool};
+  for (const auto& s : t->sources) all.push_back(s.X);
+  auto cat = torch::cat(all);
+  t->lo = std::get<0>(cat.min(0));
+  t->hi = std::get<0>(cat.max(0));
+  // Fitted once per campaign with its own seed: the same after load.
+  t->gps = fit_source_gps(t->sources, config_.gp, config_.transfer, t->pool, t->lo, t->hi,
+                          splitmix64(config_.seed() ^ 0x7072696F72ULL));
+  transfer_ = t;
+  return *t;
+}
+
+std::vector<int64_t> PoolCampaign::fit_and_select_transfer(int64_t q, uint64_t seed) {
+  SOZAI_CHECK(priors_.size() == prior_records_.size(), "PoolCampaign::ask: this campaign learns from ",
+              prior_records_.size(), " prior(s) (", [&] {
+                std::vector<std::string> names;
+                for (const auto& r : prior_records_) names.push_back(r.value("name", std::string("?")));
+                return join(names);
+              }(), "); give them back with attach_priors after load");
+  const auto& t = transfer();
+  const auto obs = torch::tensor(observed_, torch::kInt64);
+  auto X = t.pool.index_select(0, obs);
+  auto Y = observed_outcomes();
+  auto model = std::make_shared<TransferGP>(config_.transfer, config_.gp, t.sources, t.gps, t.lo, t.hi, seed);
+  TransferFitPolicy policy;
+  policy.full_refit = full_refit_ask(config_, X.size(0), ask_count_);
+  policy.condition_only = X.size(0) >= config_.refit.keep_hyperparameters_from && !policy.full_refit;
+  model->set_warm_start(transfer_warm_, policy);
+  model->fit(Dataset{X, Y.select(1, 0).contiguous()});
+  transfer_warm_ = model->warm_start();
+  transfer_summary_ = model->summary();
+  AcquisitionSpec spec = config_.acquisition;
+  spec.seed = seed;
+  auto acquisition = make_acquisition(spec, {model.get()}, {X, Y, t.pool.index_select(0, torch::tensor(pending_, torch::kInt64))});
+  auto rows = select_from_pool(*acquisition, t.pool, available_mask(), q);
+  model_ = model;
+  return rows;
+}
+
 void PoolCampaign::attach_graphs(std::shared_ptr<const GraphBatch> graphs) {
   SOZAI_CHECK(graphs && graphs->num_graphs() == pool_.size(0), "PoolCampaign::attach_graphs: the campaign has ",
               pool_.size(0), " rows but ", graphs ? graphs->num_graphs() : 0, " graphs were given");
@@ -120,6 +207,7 @@ std::vector<int64_t> PoolCampaign::random_rows(int64_t q, uint64_t seed) const {
 }
 
 std::vector<int64_t> PoolCampaign::fit_and_select(int64_t q, uint64_t seed) {
+  if (!prior_records_.empty()) return fit_and_select_transfer(q, seed);
   auto X = pool_.index_select(0, torch::tensor(observed_, torch::kInt64));
   auto Y = observed_outcomes();
   std::vector<const Surrogate*> models;
@@ -271,6 +359,13 @@ nlohmann::json PoolCampaignState::to_json(const PoolCampaign& c, bool with_array
   j["config"] = c.config_.to_json();
   j["outcome_hyperparameters"] = hyperparameters_to_json(c.hypers_);
   j["pool_shape"] = {c.pool_.size(0), c.pool_.size(1)};
+  if (!c.columns_.empty()) j["columns"] = c.columns_;
+  if (!c.prior_records_.empty()) {
+    j["priors"] = c.prior_records_;
+    j["transfer_hyperparameters"] = {{"target", hyperparameters_to_json(c.transfer_warm_.target)},
+                                     {"residual", hyperparameters_to_json(c.transfer_warm_.residual)},
+                                     {"residual_coefficient_variances", c.transfer_warm_.residual_coefficient_variances}};
+  }
   if (with_arrays) {
     const double* p = c.pool_.data_ptr<double>();
     j["pool"] = std::vector<double>(p, p + c.pool_.numel());
@@ -308,6 +403,33 @@ PoolCampaign PoolCampaignState::from_json(const nlohmann::json& j, const torch::
                                           c.num_outcomes(), origin);
   if (j.contains("outcome_hyperparameters"))
     c.hypers_ = hyperparameters_from_json(j.at("outcome_hyperparameters"), pool.size(1), c.num_outcomes(), origin);
+  c.columns_ = json_io::optional<std::vector<std::string>, StorageError>(j, "columns", {}, origin);
+  if (!c.columns_.empty() && static_cast<int64_t>(c.columns_.size()) != pool.size(1))
+    throw StorageError(str(origin, ": ", c.columns_.size(), " column names for a pool of ", pool.size(1), " columns"));
+  if (j.contains("priors")) {
+    const auto& ps = j.at("priors");
+    if (!ps.is_array()) throw StorageError(str(origin, ": priors must be an array"));
+    for (const auto& p : ps) {
+      json_io::required<std::string, StorageError>(p, "digest", str(origin, ": priors"));
+      c.prior_records_.push_back(p);
+    }
+    if (!c.prior_records_.empty() && c.columns_.empty())
+      throw StorageError(str(origin, ": a campaign with priors needs its columns"));
+    const auto th = json_io::optional<nlohmann::json, StorageError>(j, "transfer_hyperparameters", nlohmann::json::object(),
+                                                                    origin);
+    auto read = [&](const char* key) {
+      if (!th.contains(key)) return std::vector<GPHyperparameters>{};
+      if (!th.at(key).is_array()) throw StorageError(str(origin, ": transfer_hyperparameters.", key, " must be an array"));
+      std::vector<GPHyperparameters> out;
+      for (const auto& h : th.at(key))
+        out.push_back(json_io::read_fields<GPHyperparameters, StorageError>(h, str(origin, ": transfer_hyperparameters")));
+      return out;
+    };
+    c.transfer_warm_.target = read("target");
+    c.transfer_warm_.residual = read("residual");
+    c.transfer_warm_.residual_coefficient_variances = json_io::optional<std::vector<double>, StorageError>(
+        th, "residual_coefficient_variances", {}, str(origin, ": transfer_hyperparameters"));
+  }
   return c;
 }
 
@@ -395,6 +517,18 @@ std::vector<int64_t> pool_campaign(const torch::Tensor& X, const torch::Tensor& 
   const auto Yv = checked_oracle(X.size(0), Y, static_cast<int64_t>(config.outcomes().size()), budget, q,
                                  config.n_init);
   PoolCampaign c(X, config);
+  return replay_campaign(c, Yv, budget, q, stop);
+}
+
+std::vector<int64_t> pool_campaign(const torch::Tensor& X, const torch::Tensor& Y, const CampaignConfig& config,
+                                   int64_t budget, int64_t q, const std::vector<std::string>& columns,
+                                   const std::vector<Prior>& priors,
+                                   const std::function<bool(const std::vector<int64_t>&)>& stop) {
+  SOZAI_CHECK(X.defined() && X.dim() == 2, "pool_campaign: X must be [n, d], got ",
+              X.defined() ? X.sizes() : at::IntArrayRef{});
+  const auto Yv = checked_oracle(X.size(0), Y, static_cast<int64_t>(config.outcomes().size()), budget, q,
+                                 config.n_init);
+  PoolCampaign c(X, columns, priors, config);
   return replay_campaign(c, Yv, budget, q, stop);
 }
 

@@ -5,6 +5,7 @@
 /// continues identically after load.
 
 #include "core/campaign/campaign.h"
+#include "core/campaign/prior.h"
 #include "models/gp/exact_gp.h"
 
 #include <cstdint>
@@ -31,6 +32,29 @@ class PoolCampaign : public Campaign {
   /// Gives a loaded graph campaign its graphs back (saves keep rows, not
   /// graphs). InputError when their number differs from the pool's.
   void attach_graphs(std::shared_ptr<const GraphBatch> graphs);
+  /// A campaign that also learns from priors (core/campaign/prior.h):
+  /// `columns` names the pool's columns (element symbols for element
+  /// shares), and config.transfer chooses the transfer model
+  /// (models/gp/transfer.h). One outcome, surrogate "gp", no fidelities.
+  /// InputError for a prior that shares no column with the pool, for
+  /// columns that do not match the pool's width, or for such settings.
+  PoolCampaign(const torch::Tensor& pool, std::vector<std::string> columns, std::vector<Prior> priors,
+               CampaignConfig config = {});
+  /// Gives a loaded campaign its priors back (saves keep their digests, not
+  /// their rows), in the order they were given; InputError naming the prior
+  /// whose number, name or digest differs from the saved record.
+  void attach_priors(std::vector<Prior> priors);
+  const std::vector<Prior>& priors() const { return priors_; }
+  /// Names of the pool's columns (empty when none were given).
+  const std::vector<std::string>& columns() const { return columns_; }
+  /// What the campaign records of each prior ({"name", "digest", "rows",
+  /// "columns", "maximize", "source"}), also after load before
+  /// attach_priors.
+  const std::vector<nlohmann::json>& prior_records() const { return prior_records_; }
+  /// The transfer model of the last model-based ask: the method chosen,
+  /// the leave-one-out ranking losses, RGPE weights, residual coefficients
+  /// (null before the first).
+  const nlohmann::json& transfer_summary() const { return transfer_summary_; }
 
   /// Up to q pool rows that are neither observed nor pending, marked
   /// pending: random while fewer than n_init results are known, then the
@@ -81,10 +105,20 @@ class PoolCampaign : public Campaign {
   torch::Tensor available_mask() const;
   void check_index(int64_t index, const char* what) const;
 
+  struct Transfer;  // the transfer space, the pool in it, the sources' GPs
+  std::vector<int64_t> fit_and_select_transfer(int64_t q, uint64_t seed);
+  const Transfer& transfer();
+
   torch::Tensor pool_;  // [N, d] float64, CPU
   std::vector<int64_t> observed_;
   std::vector<int64_t> pending_;
   std::shared_ptr<const GraphBatch> graphs_;  // surrogate gnn / gnn-dkl
+  std::vector<std::string> columns_;
+  std::vector<Prior> priors_;
+  std::vector<nlohmann::json> prior_records_;
+  TransferWarmStart transfer_warm_;
+  nlohmann::json transfer_summary_;
+  std::shared_ptr<const Transfer> transfer_;
 };
 
 /// Replays a campaign over the rows of X with the measured Y as the
@@ -94,6 +128,12 @@ class PoolCampaign : public Campaign {
 /// column per outcome of config).
 std::vector<int64_t> pool_campaign(const torch::Tensor& X, const torch::Tensor& Y, const CampaignConfig& config,
                                    int64_t budget, int64_t q = 1,
+                                   const std::function<bool(const std::vector<int64_t>&)>& stop = nullptr);
+/// The same with priors: `columns` names the columns of X (see the
+/// PoolCampaign constructor that takes priors).
+std::vector<int64_t> pool_campaign(const torch::Tensor& X, const torch::Tensor& Y, const CampaignConfig& config,
+                                   int64_t budget, int64_t q, const std::vector<std::string>& columns,
+                                   const std::vector<Prior>& priors,
                                    const std::function<bool(const std::vector<int64_t>&)>& stop = nullptr);
 /// The same over a pool of graphs (one per row of y) with surrogate "gnn"
 /// or "gnn-dkl".

@@ -16,7 +16,7 @@ from ._sozai import models as _models
 
 
 def pool_campaign(X, y, maximize=None, budget=None, seed=0, surrogate="gp", acquisition="logei", q=1, n_init=2,
-                  kind=None, **settings):
+                  kind=None, columns=None, priors=None, transfer=None, **settings):
     """Runs a campaign over the rows of ``X`` with measured ``y`` as the oracle.
 
     Returns the row indices in the order they were chosen (the first ``n_init``
@@ -39,6 +39,12 @@ def pool_campaign(X, y, maximize=None, budget=None, seed=0, surrogate="gp", acqu
     ``maximize`` is then left out), with an optional ``ref_point`` per
     objective. Every other keyword is a campaign setting
     (``sozai.campaign.campaign_settings``).
+
+    ``priors``: ``sozai.campaign.Prior`` tables from earlier campaigns or
+    related data that the model learns from; ``columns`` then names the
+    columns of ``X`` (element symbols for element shares) and ``transfer``
+    chooses how: "auto" (default), "rgpe", "residual", "mtgp" or "none", or
+    a dict of transfer settings.
 
     >>> import numpy as np, sozai
     >>> X = np.linspace(0, 1, 50)[:, None]; y = -(X[:, 0] - 0.3) ** 2
@@ -69,7 +75,10 @@ def pool_campaign(X, y, maximize=None, budget=None, seed=0, surrogate="gp", acqu
     X = np.ascontiguousarray(X, dtype=np.float64)
     if X.ndim == 1:
         X = X[:, None]
-    return list(_c.pool_campaign(X, Y, int(budget), int(q), maximize, **settings))
+    if transfer is not None:
+        settings["transfer"] = {"method": transfer} if isinstance(transfer, str) else dict(transfer)
+    return list(_c.pool_campaign(X, Y, int(budget), int(q), maximize, list(columns or []), list(priors or []),
+                                 **settings))
 
 
 def run_pool_benchmark(X, y, maximize, acquisitions=("logei", "ucb"), budget=0, seeds=20, random_seeds=0, q=1,

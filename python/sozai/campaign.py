@@ -18,6 +18,7 @@ from ._sozai import campaign as _c
 
 PoolCampaign = _c.PoolCampaign
 SpaceCampaign = _c.SpaceCampaign
+Prior = _c.Prior
 campaign_settings = _c.campaign_settings
 
-__all__ = ["PoolCampaign", "SpaceCampaign", "campaign_settings"]
+__all__ = ["PoolCampaign", "SpaceCampaign", "Prior", "campaign_settings"]

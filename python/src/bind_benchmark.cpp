@@ -28,14 +28,15 @@ void bind_benchmark(py::module_& root) {
   m.def(
       "pool_campaign",
       [](const DoubleArray& X, const DoubleArray& Y, int64_t budget, int64_t q, const py::object& maximize,
-         const py::kwargs& settings) {
+         const std::vector<std::string>& columns, const std::vector<Prior>& priors, const py::kwargs& settings) {
         auto cfg = CampaignConfig::from_json(settings_json(settings, maximize), "settings");
         auto Xt = to_tensor(X, 2, "X");
         auto Yt = to_tensor(Y, -1, "y");
         py::gil_scoped_release release;
-        return pool_campaign(Xt, Yt, cfg, budget, q);
+        return pool_campaign(Xt, Yt, cfg, budget, q, columns, priors);
       },
-      py::arg("X"), py::arg("y"), py::arg("budget"), py::arg("q") = 1, py::arg("maximize") = py::none());
+      py::arg("X"), py::arg("y"), py::arg("budget"), py::arg("q") = 1, py::arg("maximize") = py::none(),
+      py::arg("columns") = std::vector<std::string>{}, py::arg("priors") = std::vector<Prior>{});
   m.def(
       "run_pool_benchmark",
       [](const DoubleArray& X, const DoubleArray& y, bool maximize, std::vector<std::string> acquisitions,

@@ -8,6 +8,7 @@
 
 #include "core/campaign/pool_campaign.h"
 #include "core/campaign/space_campaign.h"
+#include "common/strings.h"
 #include "datasets/graph.h"
 
 namespace sozai {
@@ -58,6 +59,33 @@ void bind_campaign(py::module_& root) {
       }, py::arg("maximize") = py::none(),
       "Every campaign setting, defaults filled in, after validation (what a campaign would use).");
 
+  py::class_<Prior>(m, "Prior",
+                    "A table from an earlier campaign or a related data set that a campaign learns from: inputs X "
+                    "[n, d] named by columns (an element symbol such as 'Ni', or 'ni_load', is that element's share; "
+                    "other names match by name) and one outcome y, better when larger if maximize.")
+      .def(py::init([](const DoubleArray& X, const DoubleArray& y, std::vector<std::string> columns, bool maximize,
+                       std::string name) {
+             return Prior(to_tensor(X, 2, "X"), to_tensor(y, -1, "y"), std::move(columns), maximize, std::move(name));
+           }),
+           py::arg("X"), py::arg("y"), py::arg("columns"), py::arg("maximize") = true, py::arg("name") = "")
+      .def_static("read_csv", &Prior::read_csv, py::arg("path"), py::arg("target") = "", py::arg("maximize") = true,
+                  py::arg("name") = "",
+                  "A CSV with a header: target (default: the last column) is the outcome, every other column an "
+                  "input; rows with an empty outcome are left out.")
+      .def_property_readonly("X", [](const Prior& p) { return to_numpy(p.X); })
+      .def_property_readonly("y", [](const Prior& p) { return to_numpy(p.y); })
+      .def_readonly("columns", &Prior::columns)
+      .def_readonly("maximize", &Prior::maximize)
+      .def_readonly("name", &Prior::name)
+      .def_readonly("source", &Prior::source)
+      .def_property_readonly("rows", &Prior::rows)
+      .def("digest", &Prior::digest, "SHA-256 of columns, direction, X and y (what a saved campaign records).")
+      .def("describe", [](const Prior& p) { return to_python(p.describe()); })
+      .def("__repr__", [](const Prior& p) {
+        return str("Prior(name='", p.name, "', rows=", p.rows(), ", columns=[", join(p.columns), "], maximize=",
+                   p.maximize ? "True" : "False", ")");
+      });
+
   py::class_<PoolCampaign> pool(m, "PoolCampaign", "A Bayesian-optimisation campaign over the rows of a pool.");
   pool.def(py::init([](const GraphBatch& graphs, const py::object& maximize, const py::kwargs& settings) {
              return PoolCampaign(std::make_shared<const GraphBatch>(graphs), config_of(settings, maximize));
@@ -65,17 +93,21 @@ void bind_campaign(py::module_& root) {
            py::arg("pool"), py::arg("maximize") = py::none(),
            "A campaign over materials as graphs (a GraphBatch, one per candidate), surrogate='gnn' or 'gnn-dkl'; "
            "gnn={'n_members', 'hidden', 'layers', 'max_epochs', 'dkl_dims', 'kind'}.")
-      .def(py::init([](const DoubleArray& pool, const py::object& maximize, const py::kwargs& settings) {
-             return PoolCampaign(to_tensor(pool, 2, "pool"), config_of(settings, maximize));
+      .def(py::init([](const DoubleArray& pool, const py::object& maximize, std::vector<Prior> priors,
+                       std::vector<std::string> columns, const py::kwargs& settings) {
+             return PoolCampaign(to_tensor(pool, 2, "pool"), std::move(columns), std::move(priors),
+                                 config_of(settings, maximize));
            }),
-           py::arg("pool"), py::arg("maximize") = py::none(),
+           py::arg("pool"), py::arg("maximize") = py::none(), py::arg("priors") = std::vector<Prior>{},
+           py::arg("columns") = std::vector<std::string>{},
            "A campaign over the rows of a feature pool [N, d]. Keyword arguments are campaign settings: "
            "acquisition (sozai.bo.acquisition_names()), outcomes ([{'name', 'direction': 'maximize'|'minimize'|"
            "'at_most'|'at_least', 'limit'}], one per measured column), ref_point, ucb_beta, mc_samples, surrogate, "
            "n_init, seed, gp={'kernel', 'outcome_transform', 'restarts', ...}, fidelity_costs (a multi-fidelity pool "
            "whose last column is the fidelity; acquisition 'aei'), target_fidelity, aei_target_first, "
            "aei_max_cheap_share, full_refit_every, keep_hyperparameters_from. maximize=False is the shorthand for "
-           "outcomes=[{'direction': 'minimize'}].")
+           "outcomes=[{'direction': 'minimize'}]. priors: Prior tables the model learns from (columns then names the "
+           "pool's columns), transfer={'method': 'auto'|'rgpe'|'residual'|'mtgp'|'none', ...} how.")
       .def("ask", [](PoolCampaign& c, int64_t q) { return to_numpy_index(released([&] { return c.ask(q).rows; })); },
            py::arg("q") = 1, "Proposes q pool rows (marked pending).")
       .def("tell", py::overload_cast<int64_t, double>(&PoolCampaign::tell), py::arg("index"), py::arg("value"))
@@ -94,6 +126,20 @@ void bind_campaign(py::module_& root) {
       .def_property_readonly("cost_spent", &PoolCampaign::cost_spent,
                              "Multi-fidelity: total cost of the results told so far.")
       .def_property_readonly("pool_size", &PoolCampaign::pool_size)
+      .def("attach_priors", &PoolCampaign::attach_priors, py::arg("priors"),
+           "Gives a loaded campaign its priors back (saves keep their digests, not their rows).")
+      .def_property_readonly("priors", &PoolCampaign::priors)
+      .def_property_readonly("columns", &PoolCampaign::columns)
+      .def_property_readonly("prior_records",
+                             [](const PoolCampaign& c) {
+                               py::list out;
+                               for (const auto& r : c.prior_records()) out.append(to_python(r));
+                               return out;
+                             },
+                             "What the campaign records of each prior: name, digest, rows, columns, maximize, source.")
+      .def_property_readonly("transfer_summary", [](const PoolCampaign& c) { return to_python(c.transfer_summary()); },
+                             "The transfer model of the last ask: method chosen, leave-one-out ranking losses, "
+                             "RGPE weights, residual coefficients.")
       .def("best", [](const PoolCampaign& c) {
              auto b = c.best();
              return py::make_tuple(b.candidate.rows.front(), b.value);

@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Campaigns that learn from earlier work: how much sooner do priors find the best?
+
+Pairs (target pool <- prior), real data only:
+- oer_4098<-3496: olympus/oer_plate_4098 (Sn, Sb, Co, Ca, Ni, Mn; overpotential, minimise) with the other
+  plate of the same study, oer_plate_3496 (Ni, Fe, Co, Mn, Ce, La), as prior; they share Co, Ni, Mn;
+- oer_3496<-4098: the reverse;
+- expt_gap<-mp_gap: matbench_expt_gap as a pool (4 604 measured band gaps; find the widest) with the
+  106 113 computed (DFT) gaps of matbench_mp_gap as prior.
+Inputs are element shares named by their symbols (the Olympus columns "ni_load" ... are read as Ni ...).
+
+Arms, each over the same seeds (LogEI, n_init 2, the replay protocol of every closed-loop result):
+- plain: the campaign without priors on its own columns;
+- none: the same campaign in the transfer space (element shares over both tables' elements + composition
+  components), prior unused: what the space alone gives;
+- auto: transfer="auto" (RGPE or residual GP, chosen by leave-one-out ranking at every ask);
+- shuffled: auto with the prior's outcomes permuted (the safeguard);
+- rgpe, residual, mtgp: each method alone (--methods, fewer seeds by default).
+Random search over 200 seeds is the reference of EF and AF (Liang et al. 2021).
+
+Every campaign is one cell of results/bo_transfer.json, written when it ends, so the run resumes where
+it stopped; --report-only rewrites results/bo_transfer.md and the plot from the cells.
+
+    SOZAI_DATA_DIR=../shared/data PYTHONPATH=build/python /usr/bin/python3 benchmarks/bo_transfer.py \
+        [--pairs oer_4098<-3496 ...] [--arms plain none auto shuffled] [--seeds 20] [--method-seeds 5]
+"""
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+import numpy as np
+
+import sozai
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+OUT = RESULTS / "bo_transfer.json"
+MAIN_ARMS = ["plain", "none", "auto", "shuffled"]
+METHOD_ARMS = ["rgpe", "residual", "mtgp"]
+PAIRS = {
+    "oer_4098<-3496": dict(budget=150),
+    "oer_3496<-4098": dict(budget=150),
+    "expt_gap<-mp_gap": dict(budget=100),
+}
+
+
+def olympus(name):
+    d = sozai.datasets.load_closed_loop(name)
+    return d["X"], d["Y"][:, 0], list(d["input_names"]), bool(d["maximize"][0])
+
+
+def share_table(formulas):
+    comps = [sozai.featurize.composition(f) for f in formulas]
+    elements = sorted({e for c in comps for e in c})
+    index = {e: i for i, e in enumerate(elements)}
+    X = np.zeros((len(comps), len(elements)))
+    for r, c in enumerate(comps):
+        for e, f in c.items():
+            X[r, index[e]] = f
+    return X, elements
+
+
+def load_pair(pair):
+    if pair.startswith("oer"):
+        t, p = pair.split("<-")
+        target = olympus("oer_plate_" + t.split("_")[1])
+        prior = olympus("oer_plate_" + p)
+    else:
+        target = matbench_file("matbench_expt_gap.csv")
+        prior = matbench_file("matbench_mp_gap.csv")
+    return target, prior
+
+
+def matbench_file(filename):
+    import pandas as pd
+    df = pd.read_csv(data_dir() / "ceramics" / filename)
+    X, cols = share_table(df["formula"].tolist())
+    return X, df["target"].to_numpy(dtype=float), cols, True
+
+
+def data_dir():
+    import os
+    return pathlib.Path(os.environ.get("SOZAI_DATA_DIR", ROOT.parent / "shared" / "data"))
+
+
+def run_arm(arm, target, prior, seed, budget):
+    X, y, cols, maximize = target
+    PX, Py, pcols, pmax = prior
+    kw = dict(budget=budget, seed=seed, acquisition="logei", n_init=2)
+    if arm == "plain":
+        return sozai.benchmark.pool_campaign(X, y, maximize, **kw)
+    py = np.random.default_rng(1000 + seed).permutation(Py) if arm == "shuffled" else Py
+    p = sozai.campaign.Prior(PX, py, pcols, pmax, "prior")
+    method = {"none": "none", "shuffled": "auto"}.get(arm, arm)
+    return sozai.benchmark.pool_campaign(X, y, maximize, columns=cols, priors=[p], transfer=method, **kw)
+
+
+def load_cells():
+    return json.loads(OUT.read_text()) if OUT.exists() else {"cells": {}}
+
+
+def save_cell(key, order, seconds):
+    res = load_cells()
+    res["cells"][key] = {"order": [int(r) for r in order], "seconds": seconds}
+    tmp = OUT.with_suffix(".tmp")
+    tmp.write_text(json.dumps(res))
+    tmp.replace(OUT)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pairs", nargs="*", default=list(PAIRS))
+    ap.add_argument("--arms", nargs="*", default=MAIN_ARMS + METHOD_ARMS)
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--method-seeds", type=int, default=5)
+    ap.add_argument("--report-only", action="store_true")
+    args = ap.parse_args()
+    if not args.report_only:
+        for pair in args.pairs:
+            target, prior = load_pair(pair)
+            for arm in args.arms:
+                seeds = args.seeds if arm in MAIN_ARMS else args.method_seeds
+                for seed in range(seeds):
+                    key = f"{pair}|{arm}|{seed}"
+                    if key in load_cells()["cells"]:
+                        continue
+                    t = time.time()
+                    order = run_arm(arm, target, prior, seed, PAIRS[pair]["budget"])
+                    save_cell(key, order, time.time() - t)
+                    print(f"[bo_transfer] {pair} {arm} seed {seed + 1}/{seeds}: {time.time() - t:.0f} s",
+                          file=sys.stderr, flush=True)
+    report(args.pairs)
+
+
+def report(pairs):
+    cells = load_cells()["cells"]
+    lines = ["# Campaigns with priors (`benchmarks/bo_transfer.py`)", "",
+             "Top%(i): share of the pool's top 5 % found after i experiments (mean over seeds); EF(i) against "
+             "random search (200 seeds); AF50: experiments random search needs to find half the top set over those "
+             "the arm needs. Ratios are against the plain campaign (no priors) of the same seeds.", ""]
+    curves_for_plot = {}
+    for pair in pairs:
+        target, _ = load_pair(pair)
+        X, y, _, maximize = target
+        budget = PAIRS[pair]["budget"]
+        rand = [sozai.benchmark.top_fraction_curve(sozai.benchmark.random_baseline(len(y), len(y), s), y, maximize)
+                for s in range(200)]
+        lines += [f"## {pair} (pool {len(y)}, budget {budget})", "",
+                  "| arm | seeds | Top%(25) | Top%(50) | EF(50) | AF50 | ×plain Top%(25) | ×plain Top%(50) | "
+                  "×plain AF50 | s/campaign |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        stats = {}
+        for arm in MAIN_ARMS + METHOD_ARMS:
+            seeds = sorted(int(k.split("|")[2]) for k in cells if k.startswith(f"{pair}|{arm}|"))
+            if not seeds:
+                continue
+            cs = [sozai.benchmark.top_fraction_curve(cells[f"{pair}|{arm}|{s}"]["order"], y, maximize) for s in seeds]
+            mean = sozai.benchmark.mean_curve(cs, budget)
+            af = sozai.benchmark.acceleration_factor(cs, rand, 0.5)
+            stats[arm] = dict(t25=mean[24], t50=mean[49], ef50=sozai.benchmark.enhancement_factor(cs, rand, 50),
+                              af50=af, n=len(seeds),
+                              sec=np.mean([cells[f"{pair}|{arm}|{s}"]["seconds"] for s in seeds]))
+            curves_for_plot[(pair, arm)] = mean
+        base = stats.get("plain")
+        for arm, s in stats.items():
+            def ratio(k):
+                return f"{s[k] / base[k]:.2f}" if base and base[k] > 0 and np.isfinite(s[k]) else "—"
+            lines.append(f"| {arm} | {s['n']} | {s['t25']:.3f} | {s['t50']:.3f} | {s['ef50']:.2f} | "
+                         f"{s['af50']:.2f} | {ratio('t25')} | {ratio('t50')} | {ratio('af50')} | {s['sec']:.0f} |")
+        lines.append("")
+    (RESULTS / "bo_transfer.md").write_text("\n".join(lines) + "\n")
+    plot(pairs, curves_for_plot)
+    print("\n".join(lines))
+
+
+def plot(pairs, curves):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(pairs), figsize=(5 * len(pairs), 4), squeeze=False)
+    for ax, pair in zip(axes[0], pairs):
+        for (p, arm), mean in curves.items():
+            if p == pair:
+                ax.plot(np.arange(1, len(mean) + 1), mean, label=arm, lw=2 if arm in ("auto", "plain") else 1)
+        ax.set_title(pair)
+        ax.set_xlabel("experiments")
+        ax.set_ylabel("share of the top 5 % found")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(RESULTS / "bo_transfer.png", dpi=120)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,279 @@
+#include "core/campaign/prior.h"
+#include "common/error.h"
+#include "common/periodic_table.h"
+#include "common/sha256.h"
+#include "common/strings.h"
+#include "datasets/composition.h"
+#include "datasets/csv.h"
+#include "datasets/pool_csv.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <set>
+
+namespace sozai {
+
+namespace {
+
+/// Most rows the composition components are fitted on (evenly spaced).
+constexpr int64_t kMaxComponentRows = 20000;
+
+std::string bytes_of(const torch::Tensor& t) {
+  auto c = t.to(torch::kCPU, torch::kFloat64).contiguous();
+  return std::string(reinterpret_cast<const char*>(c.data_ptr<double>()), c.numel() * sizeof(double));
+}
+
+std::string stem_of(const std::string& path) {
+  auto slash = path.find_last_of("/\\");
+  auto base = slash == std::string::npos ? path : path.substr(slash + 1);
+  auto dot = base.find_last_of('.');
+  return dot == std::string::npos || dot == 0 ? base : base.substr(0, dot);
+}
+
+/// The symbol s spelt with an upper-case first letter and lower-case rest, if an element.
+std::string as_symbol(std::string s) {
+  if (s.empty() || s.size() > 2) return "";
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  s[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
+  const int Z = find_atomic_number(s);
+  return Z >= 1 && Z <= 103 ? s : "";
+}
+
+}  // namespace
+
+// ------------------------------------------------------------ Prior
+
+Prior::Prior(const torch::Tensor& X_, const torch::Tensor& y_, std::vector<std::string> columns_, bool maximize_,
+             std::string name_)
+    : columns(std::move(columns_)), maximize(maximize_), name(std::move(name_)) {
+  const std::string who = name.empty() ? std::string("Prior") : str("Prior '", name, "'");
+  SOZAI_CHECK(X_.defined() && X_.dim() == 2 && X_.is_floating_point(), who,
+              ": X must be a floating-point [n, d] table, got ", X_.defined() ? X_.sizes() : at::IntArrayRef{});
+  SOZAI_CHECK(y_.defined() && y_.is_floating_point() && (y_.dim() == 1 || (y_.dim() == 2 && y_.size(1) == 1)) &&
+                  y_.size(0) == X_.size(0),
+              who, ": y must be [n] with n = ", X_.size(0), " (the rows of X), got ",
+              y_.defined() ? y_.sizes() : at::IntArrayRef{});
+  SOZAI_CHECK(X_.size(0) >= 2, who, ": needs at least 2 rows, got ", X_.size(0));
+  SOZAI_CHECK(static_cast<int64_t>(columns.size()) == X_.size(1), who, ": ", columns.size(), " column names for ",
+              X_.size(1), " input columns");
+  std::set<std::string> seen;
+  for (size_t j = 0; j < columns.size(); ++j) {
+    SOZAI_CHECK(!columns[j].empty(), who, ": column ", j, " has an empty name");
+    SOZAI_CHECK(seen.insert(columns[j]).second, who, ": column '", printable(columns[j]), "' appears twice");
+  }
+  X = X_.to(torch::kCPU, torch::kFloat64).contiguous();
+  y = y_.reshape({-1}).to(torch::kCPU, torch::kFloat64).contiguous();
+  auto bad_x = torch::isfinite(X).logical_not();
+  if (bad_x.any().item<bool>()) {
+    auto at = torch::nonzero(bad_x)[0];
+    throw InputError(str(who, ": row ", at[0].item<int64_t>(), ", column '", columns[at[1].item<int64_t>()],
+                         "' is not a finite number"));
+  }
+  auto bad_y = torch::isfinite(y).logical_not();
+  if (bad_y.any().item<bool>())
+    throw InputError(str(who, ": the outcome of row ", torch::nonzero(bad_y)[0][0].item<int64_t>(),
+                         " is not a finite number"));
+}
+
+std::string Prior::digest() const {
+  return to_hex(sha256({"sozai-prior-v1\n", join(columns, "\x1f"), maximize ? "\nmax\n" : "\nmin\n", bytes_of(X),
+                        bytes_of(y)}));
+}
+
+nlohmann::json Prior::describe() const {
+  return {{"name", name}, {"digest", digest()}, {"rows", rows()}, {"columns", columns}, {"maximize", maximize},
+          {"source", source}};
+}
+
+Prior Prior::read_csv(const std::string& path, const std::string& target, bool maximize, const std::string& name) {
+  std::string column = target;
+  if (column.empty()) {
+    auto header = sozai::read_csv(path, /*has_header=*/true).header;
+    SOZAI_CHECK(header.size() >= 2, path, ": a prior needs at least one input column and an outcome column");
+    column = header.back();
+  }
+  auto table = read_pool_csv(path, column);
+  SOZAI_CHECK(table.measured_rows.size() >= 2, path, ": column '", column, "' has ", table.measured_rows.size(),
+              " filled cells; a prior needs at least 2 measured rows");
+  auto X = table.X.index_select(0, torch::tensor(table.measured_rows, torch::kInt64));
+  Prior p(X, torch::tensor(table.measured_values, torch::kFloat64), table.input_names, maximize,
+          name.empty() ? stem_of(path) : name);
+  p.source = path;
+  return p;
+}
+
+std::string element_of_column(const std::string& name) {
+  if (find_atomic_number(name) >= 1 && find_atomic_number(name) <= 103) return name;
+  for (const char* suffix : {"_load", "_fraction", "_frac"}) {
+    const std::string s(suffix);
+    if (name.size() > s.size() && ends_with(to_lower(name), s)) return as_symbol(name.substr(0, name.size() - s.size()));
+  }
+  return "";
+}
+
+// ------------------------------------------------------------ TransferSpace
+
+TransferSpace::TransferSpace(const std::vector<std::string>& target_columns, const std::vector<Prior>& priors,
+                             const torch::Tensor& target_rows, int64_t components) {
+  SOZAI_CHECK(components >= 0, "transfer space: components must be >= 0, got ", components);
+  std::set<int> zs;
+  std::set<std::string> seen_others;
+  auto add_columns = [&](const std::vector<std::string>& cols) {
+    for (const auto& c : cols) {
+      auto e = element_of_column(c);
+      if (!e.empty()) zs.insert(find_atomic_number(e));
+      else if (seen_others.insert(c).second) others_.push_back(c);
+    }
+  };
+  add_columns(target_columns);
+  std::set<std::string> target_keys;
+  for (const auto& c : target_columns) {
+    auto e = element_of_column(c);
+    target_keys.insert(e.empty() ? c : "element:" + e);
+  }
+  for (const auto& p : priors) {
+    bool shares = false;
+    for (const auto& c : p.columns) {
+      auto e = element_of_column(c);
+      shares = shares || target_keys.count(e.empty() ? c : "element:" + e);
+    }
+    if (!shares)
+      throw InputError(str("prior '", p.name, "' shares no column with the campaign: its columns are ", join(p.columns),
+                           "; the campaign's are ", join(target_columns),
+                           " (element columns match by symbol, others by name)"));
+    add_columns(p.columns);
+  }
+  for (int z : zs) {
+    atomic_numbers_.push_back(z);
+    elements_.push_back(element(z).symbol);
+  }
+  names_ = elements_;
+  names_.insert(names_.end(), others_.begin(), others_.end());
+  if (elements_.empty() || components == 0) return;
+
+  // Composition components, fitted on the rows given (evenly spaced when many).
+  std::vector<torch::Tensor> shares;
+  auto take = [&](const torch::Tensor& X, const std::vector<std::string>& cols, const std::string& where) {
+    if (!X.defined() || X.size(0) == 0) return;
+    torch::Tensor s, o;
+    split(X, cols, where, &s, &o);
+    auto has = s.sum(1) > 0;
+    shares.push_back(s.index_select(0, torch::nonzero(has).reshape({-1})));
+  };
+  take(target_rows, target_columns, "campaign");
+  for (const auto& p : priors) take(p.X, p.columns, str("prior '", p.name, "'"));
+  auto S = torch::cat(shares);
+  if (S.size(0) > kMaxComponentRows)
+    S = S.index_select(0, torch::linspace(0, S.size(0) - 1, kMaxComponentRows, torch::kFloat64).round().to(torch::kLong));
+  if (S.size(0) < 2) return;
+  // Features with missing values (elements magpie.csv lacks) set to the column mean.
+  std::vector<Composition> comps;
+  for (int64_t i = 0; i < S.size(0); ++i) {
+    Composition c;
+    for (size_t k = 0; k < atomic_numbers_.size(); ++k) {
+      const double f = S[i][static_cast<int64_t>(k)].item<double>();
+      if (f > 0) c.atomic_numbers.push_back(atomic_numbers_[k]), c.fractions.push_back(f), c.amounts.push_back(f);
+    }
+    c.total = 1.0;
+    comps.push_back(std::move(c));
+  }
+  auto F = composition_features(comps).to(torch::kFloat64);
+  auto valid = torch::isfinite(F);
+  auto counts = valid.sum(0).clamp_min(1).to(torch::kFloat64);
+  feature_mean_ = torch::where(valid, F, torch::zeros_like(F)).sum(0) / counts;
+  F = torch::where(valid, F, feature_mean_.unsqueeze(0).expand_as(F));
+  auto sd = F.std(0, /*unbiased=*/false);
+  feature_sd_ = torch::where(sd > 1e-12, sd, torch::ones_like(sd));
+  auto Z = (F - feature_mean_) / feature_sd_;
+  auto svd = at::linalg_svd(Z, /*full_matrices=*/false);
+  auto V = std::get<2>(svd).t();  // [110, r]
+  const int64_t K = std::min<int64_t>({components, V.size(1), S.size(0) - 1});
+  components_ = V.slice(1, 0, K).clone();
+  for (int64_t k = 0; k < K; ++k) {  // sign: the largest loading positive (the same on every machine)
+    auto col = components_.select(1, k);
+    if (col[col.abs().argmax()].item<double>() < 0) col.mul_(-1.0);
+    names_.push_back(str("pc", k + 1));
+  }
+}
+
+void TransferSpace::split(const torch::Tensor& X, const std::vector<std::string>& columns, const std::string& where,
+                          torch::Tensor* shares, torch::Tensor* others) const {
+  SOZAI_CHECK(X.dim() == 2 && X.size(1) == static_cast<int64_t>(columns.size()), where, ": ", columns.size(),
+              " column names for a table of shape ", X.sizes());
+  auto x = X.to(torch::kCPU, torch::kFloat64);
+  const int64_t n = x.size(0);
+  *shares = torch::zeros({n, static_cast<int64_t>(elements_.size())}, torch::kFloat64);
+  *others = torch::zeros({n, static_cast<int64_t>(others_.size())}, torch::kFloat64);
+  bool any_element = false;
+  for (size_t j = 0; j < columns.size(); ++j) {
+    auto e = element_of_column(columns[j]);
+    if (!e.empty()) {
+      auto k = std::find(elements_.begin(), elements_.end(), e) - elements_.begin();
+      SOZAI_CHECK(k < static_cast<int64_t>(elements_.size()), where, ": element column '", columns[j],
+                  "' is not in this campaign's space (elements ", join(elements_), ")");
+      shares->select(1, k).add_(x.select(1, static_cast<int64_t>(j)));
+      any_element = true;
+    } else {
+      auto k = std::find(others_.begin(), others_.end(), columns[j]) - others_.begin();
+      SOZAI_CHECK(k < static_cast<int64_t>(others_.size()), where, ": column '", printable(columns[j]),
+                  "' is not in this campaign's space (", join(names_), ")");
+      others->select(1, k).copy_(x.select(1, static_cast<int64_t>(j)));
+    }
+  }
+  if (!any_element || elements_.empty()) return;
+  auto neg = (*shares < 0).any(1);
+  if (neg.any().item<bool>())
+    throw InputError(str(where, ": row ", torch::nonzero(neg)[0][0].item<int64_t>(), " has a negative element share"));
+  auto total = shares->sum(1);
+  auto empty = total <= 0;
+  if (empty.any().item<bool>())
+    throw InputError(str(where, ": row ", torch::nonzero(empty)[0][0].item<int64_t>(),
+                         " has no element: every element share is 0"));
+  *shares = *shares / total.unsqueeze(1);
+}
+
+torch::Tensor TransferSpace::features(const torch::Tensor& shares) const {
+  const int64_t n = shares.size(0);
+  auto out = torch::zeros({n, components_.size(1)}, torch::kFloat64);
+  std::vector<Composition> comps;
+  std::vector<int64_t> rows;
+  auto acc = shares.accessor<double, 2>();
+  for (int64_t i = 0; i < n; ++i) {
+    Composition c;
+    for (size_t k = 0; k < atomic_numbers_.size(); ++k)
+      if (acc[i][k] > 0) c.atomic_numbers.push_back(atomic_numbers_[k]), c.fractions.push_back(acc[i][k]),
+            c.amounts.push_back(acc[i][k]);
+    if (c.atomic_numbers.empty()) continue;  // a table without element columns: the mean composition
+    c.total = 1.0;
+    comps.push_back(std::move(c));
+    rows.push_back(i);
+  }
+  if (comps.empty()) return out;
+  auto F = composition_features(comps).to(torch::kFloat64);
+  F = torch::where(torch::isfinite(F), F, feature_mean_.unsqueeze(0).expand_as(F));
+  out.index_copy_(0, torch::tensor(rows, torch::kInt64), torch::matmul((F - feature_mean_) / feature_sd_, components_));
+  return out;
+}
+
+torch::Tensor TransferSpace::encode(const torch::Tensor& X, const std::vector<std::string>& columns,
+                                    const std::string& where) const {
+  torch::Tensor shares, others;
+  split(X, columns, where, &shares, &others);
+  std::vector<torch::Tensor> parts = {shares, others};
+  if (components_.defined() && components_.size(1) > 0) parts.push_back(features(shares));
+  return torch::cat(parts, 1).contiguous();
+}
+
+std::vector<TransferSource> transfer_sources(const TransferSpace& space, const std::vector<Prior>& priors,
+                                             bool target_maximizes) {
+  std::vector<TransferSource> out;
+  for (const auto& p : priors)
+    out.push_back({p.name, space.encode(p.X, p.columns, str("prior '", p.name, "'")),
+                   p.maximize == target_maximizes ? p.y : -p.y});
+  return out;
+}
+
+}  // namespace sozai
