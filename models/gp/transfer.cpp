@@ -137,6 +137,16 @@ std::vector<std::shared_ptr<const ExactGP>> fit_source_gps(const std::vector<Tra
     model->set_input_bounds(lo, hi);
     try {
       model->fit(Dataset{X.index_select(0, fit_idx), y.index_select(0, fit_idx)});
+      // Inputs the source never varies (an element it lacks) say nothing about
+      // how its outcome depends on them: the GP ignores them (longest
+      // lengthscale), so that, as a tree would, it predicts the target's rows
+      // from the inputs it knows instead of reverting to its mean with a
+      // large variance wherever the target varies them.
+      auto h = model->hyperparameters();
+      auto constant = (std::get<0>(s.X.max(0)) - std::get<0>(s.X.min(0))) <= 0;
+      for (int64_t j = 0; j < constant.size(0); ++j)
+        if (constant[j].item<bool>()) h.lengthscale[j] = gp.lengthscale_max;
+      model->set_hyperparameters(h);
       model->set_data(Dataset{X, y});
     } catch (const FittingError& e) {
       throw FittingError(str("transfer: the GP of source '", s.name, "' could not be fitted: ", e.what()));

@@ -209,3 +209,21 @@ TEST_CASE("TransferGP by name and auto; settings are validated", "[gp][transfer]
   bad.auto_methods = {"none"};
   CHECK_THROWS_AS(bad.validate(), InputError);
 }
+
+TEST_CASE("a source GP ignores the inputs its data never vary", "[gp][transfer]") {
+  // The source knows x0 only (x1 is always 0: an element it lacks).
+  torch::manual_seed(3);
+  auto x0 = torch::rand({40, 1}, torch::kFloat64);
+  auto X = torch::cat({x0, torch::zeros({40, 1}, torch::kFloat64)}, 1);
+  TransferSource s{"one-element", X, f(x0)};
+  TransferConfig tc;
+  auto lo = torch::zeros({2}, torch::kFloat64), hi = torch::ones({2}, torch::kFloat64);
+  auto gps = fit_source_gps({s}, ExactGPConfig{}, tc, torch::Tensor(), lo, hi, 0);
+  CHECK(gps[0]->hyperparameters().lengthscale[1] == ExactGPConfig{}.lengthscale_max);
+  // A target row that varies x1 is predicted from x0 alone, as confidently as at x1 = 0.
+  auto at0 = torch::tensor({{0.3, 0.0}, {0.7, 0.0}}, torch::kFloat64);
+  auto at1 = torch::tensor({{0.3, 0.9}, {0.7, 0.9}}, torch::kFloat64);
+  auto a = gps[0]->latent_posterior(at0), b = gps[0]->latent_posterior(at1);
+  CHECK(torch::allclose(a.mean, b.mean, 1e-6, 1e-6));
+  CHECK(torch::allclose(a.variance, b.variance, 1e-6, 1e-6));
+}
