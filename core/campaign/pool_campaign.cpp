@@ -74,7 +74,7 @@ struct PoolCampaign::Transfer {
   TransferSpace space;
   torch::Tensor pool;  // [N, w] the pool in the transfer space
   std::vector<TransferSource> sources;
-  std::vector<std::shared_ptr<const ExactGP>> gps;
+  std::vector<std::shared_ptr<const Surrogate>> models;  // of the sources
   torch::Tensor lo, hi;
 };
 
@@ -123,7 +123,7 @@ const PoolCampaign::Transfer& PoolCampaign::transfer() {
   t->lo = std::get<0>(cat.min(0));
   t->hi = std::get<0>(cat.max(0));
   // Fitted once per campaign with its own seed: the same after load.
-  t->gps = fit_source_gps(t->sources, config_.gp, config_.transfer, t->pool, t->lo, t->hi,
+  t->models = fit_source_models(t->sources, config_.gp, config_.transfer, t->pool, t->lo, t->hi,
                           splitmix64(config_.seed() ^ 0x7072696F72ULL));
   transfer_ = t;
   return *t;
@@ -140,7 +140,7 @@ std::vector<int64_t> PoolCampaign::fit_and_select_transfer(int64_t q, uint64_t s
   const auto obs = torch::tensor(observed_, torch::kInt64);
   auto X = t.pool.index_select(0, obs);
   auto Y = observed_outcomes();
-  auto model = std::make_shared<TransferGP>(config_.transfer, config_.gp, t.sources, t.gps, t.lo, t.hi, seed);
+  auto model = std::make_shared<TransferGP>(config_.transfer, config_.gp, t.sources, t.models, t.lo, t.hi, seed);
   TransferFitPolicy policy;
   policy.full_refit = full_refit_ask(config_, X.size(0), ask_count_);
   policy.condition_only = X.size(0) >= config_.refit.keep_hyperparameters_from && !policy.full_refit;

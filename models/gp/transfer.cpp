@@ -1,6 +1,7 @@
 #include "models/gp/transfer.h"
 #include "common/error.h"
 #include "common/strings.h"
+#include "models/forest/random_forest.h"
 #include "models/gp/linalg.h"
 
 #include <ATen/ATen.h>
@@ -67,6 +68,8 @@ void TransferConfig::validate(const std::string& where) const {
   SOZAI_CHECK(source_rows >= 1 && source_fit_rows >= 1 && mtgp_rows >= 1 && mtgp_rank >= 1 && rgpe_samples >= 1,
               where, ": source_rows, source_fit_rows, mtgp_rows, mtgp_rank and rgpe_samples must be >= 1");
   SOZAI_CHECK(components >= 0, where, ": components must be >= 0, got ", components);
+  SOZAI_CHECK(source_model == "gp" || source_model == "forest", where, ": unknown source_model '", source_model,
+              "' (expected gp or forest)");
 }
 
 // ------------------------------------------------------------ helpers
@@ -114,11 +117,11 @@ std::vector<int64_t> nearest_rows(const torch::Tensor& S, const torch::Tensor& C
   return std::vector<int64_t>(keep.data_ptr<int64_t>(), keep.data_ptr<int64_t>() + m);
 }
 
-std::vector<std::shared_ptr<const ExactGP>> fit_source_gps(const std::vector<TransferSource>& sources,
+std::vector<std::shared_ptr<const Surrogate>> fit_source_models(const std::vector<TransferSource>& sources,
                                                            const ExactGPConfig& gp, const TransferConfig& config,
                                                            const torch::Tensor& candidates, const torch::Tensor& lo,
                                                            const torch::Tensor& hi, uint64_t seed) {
-  std::vector<std::shared_ptr<const ExactGP>> out;
+  std::vector<std::shared_ptr<const Surrogate>> out;
   auto width = (hi - lo).to(torch::kFloat64);
   width = torch::where(width > 0, width, torch::ones_like(width));
   for (size_t k = 0; k < sources.size(); ++k) {
@@ -130,6 +133,14 @@ std::vector<std::shared_ptr<const ExactGP>> fit_source_gps(const std::vector<Tra
     auto keep = nearest_rows(s.X, candidates, width, config.source_rows, sk);
     auto idx = torch::tensor(keep, torch::kInt64);
     auto X = s.X.index_select(0, idx).to(torch::kFloat64), y = flat64(s.y).index_select(0, idx);
+    if (config.source_model == "forest") {
+      RandomForestConfig fc;
+      fc.seed = sk;
+      auto forest = std::make_shared<RandomForest>(fc);
+      forest->fit(Dataset{X, y});
+      out.push_back(std::move(forest));
+      continue;
+    }
     auto fit_idx = torch::tensor(nearest_rows(X, torch::Tensor(), width, config.source_fit_rows, sk + 1), torch::kInt64);
     ExactGPConfig g = gp;
     g.seed = sk;
@@ -158,7 +169,7 @@ std::vector<std::shared_ptr<const ExactGP>> fit_source_gps(const std::vector<Tra
 
 // ------------------------------------------------------------ RGPE
 
-RankingWeightedGP::RankingWeightedGP(std::vector<std::shared_ptr<const ExactGP>> sources,
+RankingWeightedGP::RankingWeightedGP(std::vector<std::shared_ptr<const Surrogate>> sources,
                                      std::shared_ptr<ExactGP> target, int64_t samples, uint64_t seed)
     : sources_(std::move(sources)), target_(std::move(target)), samples_(samples), seed_(seed) {
   SOZAI_CHECK(target_, "RankingWeightedGP: the target GP is missing");
@@ -489,7 +500,7 @@ torch::Tensor MultiTaskTransferGP::loo_mean() const {
 // ------------------------------------------------------------ facade
 
 TransferGP::TransferGP(TransferConfig config, ExactGPConfig gp, std::vector<TransferSource> sources,
-                       std::vector<std::shared_ptr<const ExactGP>> source_gps, torch::Tensor lo, torch::Tensor hi,
+                       std::vector<std::shared_ptr<const Surrogate>> source_gps, torch::Tensor lo, torch::Tensor hi,
                        uint64_t seed)
     : config_(std::move(config)),
       gp_(std::move(gp)),

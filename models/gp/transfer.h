@@ -60,6 +60,10 @@ struct TransferConfig {
   int64_t mtgp_rows = 100;      ///< rows of each source in the multi-task GP
   int64_t mtgp_rank = 2;        ///< rank of its task covariance
   int64_t rgpe_samples = 256;   ///< posterior samples behind the RGPE weights
+  /// The model of each source: "gp" (ExactGP) or "forest" (RandomForest,
+  /// models/forest: flat outside the source's data, often the sturdier
+  /// guide on another plate or element set).
+  std::string source_model = "gp";
   /// What "auto" chooses among (besides none).
   std::vector<std::string> auto_methods = {"rgpe", "residual"};
   /// Principal components of the composition features in a campaign's
@@ -85,11 +89,14 @@ double ranking_loss(const torch::Tensor& pred, const torch::Tensor& y);
 std::vector<int64_t> nearest_rows(const torch::Tensor& S, const torch::Tensor& C, const torch::Tensor& width,
                                   int64_t m, uint64_t seed);
 
-/// A GP on each source, fitted once: hyperparameters on source_fit_rows
-/// random rows, then conditioned on source_rows rows (nearest_rows of the
-/// candidates). Inputs normalised by [lo, hi] (the same for every model of
-/// a campaign). FittingError naming the source when its fit fails.
-std::vector<std::shared_ptr<const ExactGP>> fit_source_gps(const std::vector<TransferSource>& sources,
+/// A model of each source (config.source_model), fitted once on up to
+/// source_rows rows (nearest_rows of the candidates). A GP's
+/// hyperparameters come from source_fit_rows random rows of those, an input
+/// the source never varies gets the longest lengthscale, and its inputs are
+/// normalised by [lo, hi] (the same for every model of a campaign); a
+/// forest has 100 trees (RandomForestConfig). FittingError naming the source
+/// when its fit fails.
+std::vector<std::shared_ptr<const Surrogate>> fit_source_models(const std::vector<TransferSource>& sources,
                                                            const ExactGPConfig& gp, const TransferConfig& config,
                                                            const torch::Tensor& candidates, const torch::Tensor& lo,
                                                            const torch::Tensor& hi, uint64_t seed);
@@ -103,7 +110,7 @@ std::vector<std::shared_ptr<const ExactGP>> fit_source_gps(const std::vector<Tra
 class RankingWeightedGP : public Surrogate {
  public:
   /// target: the (configured, not yet fitted) GP on the target's data.
-  RankingWeightedGP(std::vector<std::shared_ptr<const ExactGP>> sources, std::shared_ptr<ExactGP> target,
+  RankingWeightedGP(std::vector<std::shared_ptr<const Surrogate>> sources, std::shared_ptr<ExactGP> target,
                     int64_t samples = 256, uint64_t seed = 0);
   /// Fits the target GP, then the weights.
   void fit(const Dataset& data) override;
@@ -127,7 +134,7 @@ class RankingWeightedGP : public Surrogate {
 
  private:
   void compute_weights(const torch::Tensor& X, const torch::Tensor& y);
-  std::vector<std::shared_ptr<const ExactGP>> sources_;
+  std::vector<std::shared_ptr<const Surrogate>> sources_;
   std::shared_ptr<ExactGP> target_;
   int64_t samples_;
   uint64_t seed_;
@@ -243,10 +250,10 @@ struct TransferFitPolicy {
 /// The transfer surrogate a campaign uses: the method by name, or "auto".
 class TransferGP : public Surrogate {
  public:
-  /// sources and their fitted GPs (fit_source_gps), in the same order;
+  /// sources and their fitted GPs (fit_source_models), in the same order;
   /// [lo, hi]: input bounds of every GP.
   TransferGP(TransferConfig config, ExactGPConfig gp, std::vector<TransferSource> sources,
-             std::vector<std::shared_ptr<const ExactGP>> source_gps, torch::Tensor lo, torch::Tensor hi,
+             std::vector<std::shared_ptr<const Surrogate>> source_gps, torch::Tensor lo, torch::Tensor hi,
              uint64_t seed);
   void set_warm_start(const TransferWarmStart& warm, const TransferFitPolicy& policy);
   void fit(const Dataset& data) override;
@@ -281,7 +288,7 @@ class TransferGP : public Surrogate {
   TransferConfig config_;
   ExactGPConfig gp_;
   std::vector<TransferSource> sources_;
-  std::vector<std::shared_ptr<const ExactGP>> source_gps_;
+  std::vector<std::shared_ptr<const Surrogate>> source_gps_;
   torch::Tensor lo_, hi_;
   uint64_t seed_;
   TransferWarmStart warm_;
@@ -297,6 +304,6 @@ class TransferGP : public Surrogate {
 };
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TransferConfig, method, source_rows, source_fit_rows, mtgp_rows,
-                                                mtgp_rank, rgpe_samples, auto_methods, components)
+                                                mtgp_rank, rgpe_samples, source_model, auto_methods, components)
 
 }  // namespace sozai

@@ -3,6 +3,7 @@
 from ._sozai import models as _m
 
 ExactGP = _m.ExactGP
+RandomForest = _m.RandomForest
 GPHyperparameters = _m.GPHyperparameters
 yeo_johnson = _m.yeo_johnson
 yeo_johnson_inverse = _m.yeo_johnson_inverse
@@ -38,5 +39,5 @@ GPPathSampler = _m.GPPathSampler
 MultiTaskGP = _m.MultiTaskGP
 load = _m.load
 
-__all__ = ["ExactGP", "GPHyperparameters", "yeo_johnson", "yeo_johnson_inverse", "fit_yeo_johnson_lambda", "GnnEnsemble", "PretrainedModel", "pretrain", "pretrained_models", "GPPathSampler", "MultiTaskGP",
+__all__ = ["ExactGP", "RandomForest", "GPHyperparameters", "yeo_johnson", "yeo_johnson_inverse", "fit_yeo_johnson_lambda", "GnnEnsemble", "PretrainedModel", "pretrain", "pretrained_models", "GPPathSampler", "MultiTaskGP",
            "load"]

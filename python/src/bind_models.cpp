@@ -4,6 +4,7 @@
 
 #include "common/json.h"
 #include "models/config_json.h"
+#include "models/forest/random_forest.h"
 #include "models/gp/exact_gp.h"
 #include "models/gp/pathwise.h"
 #include "models/gp/multitask_gp.h"
@@ -33,6 +34,35 @@ void bind_models(py::module_& root) {
   // The common base, so that sozai.bo.make_acquisition takes any model.
   py::class_<Surrogate>(m, "Surrogate", "A fitted model: what acquisitions are built on.")
       .def_property_readonly("name", &Surrogate::name);
+  py::class_<RandomForest, Surrogate>(m, "RandomForest",
+                                      "Random-forest regression (bootstrap CART trees, as scikit-learn's "
+                                      "RandomForestRegressor); posterior = mean and spread of the trees.")
+      .def(py::init([](int64_t trees, int64_t min_leaf, int64_t max_depth, double max_features, bool bootstrap,
+                       uint64_t seed) {
+             return RandomForest(RandomForestConfig{trees, min_leaf, max_depth, max_features, bootstrap, seed});
+           }),
+           py::arg("trees") = 100, py::arg("min_leaf") = 1, py::arg("max_depth") = 0, py::arg("max_features") = 1.0,
+           py::arg("bootstrap") = true, py::arg("seed") = 0)
+      .def("fit",
+           [](RandomForest& f, const DoubleArray& X, const DoubleArray& y) {
+             Dataset d{to_tensor(X, 2, "X"), to_tensor(y, -1, "y")};
+             py::gil_scoped_release release;
+             f.fit(d);
+           },
+           py::arg("X"), py::arg("y"))
+      .def("posterior",
+           [](const RandomForest& f, const DoubleArray& X) {
+             auto p = f.posterior(to_tensor(X, 2, "X"));
+             return py::make_tuple(to_numpy(p.mean.squeeze(1)), to_numpy(p.variance.squeeze(1)));
+           },
+           py::arg("X"), "(mean, variance between trees) in the units of y.")
+      .def("tree_predictions",
+           [](const RandomForest& f, const DoubleArray& X) {
+             return to_numpy(f.untransform_outcome(f.tree_predictions(to_tensor(X, 2, "X"))));
+           },
+           py::arg("X"), "Every tree's prediction [trees, n] in the units of y.")
+      .def_property_readonly("oob_noise", &RandomForest::latent_noise,
+                             "Out-of-bag mean squared error in standardised units.");
   py::class_<ExactGP, Surrogate>(m, "ExactGP", "Exact GP regression (Matern-5/2 or RBF ARD kernel), see README.")
       .def(py::init([](const py::kwargs& settings) {
              return ExactGP(json_io::read_fields<ExactGPConfig>(to_json(settings, "ExactGP"), "ExactGP"));

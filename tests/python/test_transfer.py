@@ -118,3 +118,27 @@ def test_benchmark_replay_with_priors(method):
     again = sozai.benchmark.pool_campaign(pool, y, True, budget=8, seed=1, columns=["Co", "Ni", "Mn"],
                                           priors=[plate_prior()], transfer=method, gp={"restarts": 1})
     assert again == order  # seeded: the same campaign twice
+
+
+def test_random_forest_matches_scikit_learn():
+    from sklearn.datasets import make_friedman1
+    from sklearn.ensemble import RandomForestRegressor
+    X, y = make_friedman1(n_samples=600, noise=0.5, random_state=0)
+    Xt, yt = make_friedman1(n_samples=400, noise=0.0, random_state=1)
+    ours = sozai.models.RandomForest(trees=100, seed=0)
+    ours.fit(X, y)
+    mean, var = ours.posterior(Xt)
+    ref = RandomForestRegressor(n_estimators=100, random_state=0).fit(X, y).predict(Xt)
+    mae, ref_mae = np.abs(mean - yt).mean(), np.abs(ref - yt).mean()
+    assert mae < 1.1 * ref_mae  # the same estimator: as accurate as scikit-learn's within seed noise
+    assert np.corrcoef(mean, ref)[0, 1] > 0.95
+    assert (var > 0).all() and ours.tree_predictions(Xt[:3]).shape == (100, 3)
+
+
+def test_forest_source_model():
+    pool = simplex3()
+    order = sozai.benchmark.pool_campaign(pool, activity(pool), True, budget=6, seed=1, columns=["Co", "Ni", "Mn"],
+                                          priors=[plate_prior()], transfer={"method": "rgpe", "source_model": "forest"})
+    assert len(set(order)) == 6
+    with pytest.raises(sozai.InputError, match="unknown source_model 'tree'"):
+        sozai.campaign.campaign_settings(transfer={"source_model": "tree"})

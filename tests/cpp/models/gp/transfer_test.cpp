@@ -38,9 +38,9 @@ double mae(const Surrogate& m, const torch::Tensor& x) {
   return (m.posterior(x).mean.reshape({-1}) - f(x)).abs().mean().item<double>();
 }
 
-std::vector<std::shared_ptr<const ExactGP>> gps_of(const std::vector<TransferSource>& s) {
+std::vector<std::shared_ptr<const Surrogate>> gps_of(const std::vector<TransferSource>& s) {
   TransferConfig tc;
-  return fit_source_gps(s, ExactGPConfig{}, tc, torch::Tensor(), lo1(), hi1(), 3);
+  return fit_source_models(s, ExactGPConfig{}, tc, torch::Tensor(), lo1(), hi1(), 3);
 }
 
 }  // namespace
@@ -218,8 +218,10 @@ TEST_CASE("a source GP ignores the inputs its data never vary", "[gp][transfer]"
   TransferSource s{"one-element", X, f(x0)};
   TransferConfig tc;
   auto lo = torch::zeros({2}, torch::kFloat64), hi = torch::ones({2}, torch::kFloat64);
-  auto gps = fit_source_gps({s}, ExactGPConfig{}, tc, torch::Tensor(), lo, hi, 0);
-  CHECK(gps[0]->hyperparameters().lengthscale[1] == ExactGPConfig{}.lengthscale_max);
+  auto gps = fit_source_models({s}, ExactGPConfig{}, tc, torch::Tensor(), lo, hi, 0);
+  auto gp = std::dynamic_pointer_cast<const ExactGP>(gps[0]);
+  REQUIRE(gp);
+  CHECK(gp->hyperparameters().lengthscale[1] == ExactGPConfig{}.lengthscale_max);
   // A target row that varies x1 is predicted from x0 alone, as confidently as at x1 = 0.
   auto at0 = torch::tensor({{0.3, 0.0}, {0.7, 0.0}}, torch::kFloat64);
   auto at1 = torch::tensor({{0.3, 0.9}, {0.7, 0.9}}, torch::kFloat64);
