@@ -74,8 +74,9 @@ struct PoolCampaign::Transfer {
   TransferSpace space;
   torch::Tensor pool;  // [N, w] the pool in the transfer space
   std::vector<TransferSource> sources;
-  std::vector<std::shared_ptr<const Surrogate>> models;  // of the sources
   torch::Tensor lo, hi;
+  /// Models of the sources, fitted at the first model-based ask.
+  mutable std::vector<std::shared_ptr<const Surrogate>> models;
 };
 
 PoolCampaign::PoolCampaign(const torch::Tensor& pool, std::vector<std::string> columns, std::vector<Prior> priors,
@@ -105,28 +106,27 @@ void PoolCampaign::attach_priors(std::vector<Prior> priors) {
                 " ('", priors[k].name, "') is not the table the campaign was created with ('", name, "', ",
                 rec.value("rows", int64_t{0}), " rows, SHA-256 ", rec.value("digest", std::string()), ")");
   }
-  // Checks the alignment now (a prior sharing no column is refused here).
-  const TransferSpace space(columns_, priors, pool_, config_.transfer.components);
-  priors_ = std::move(priors);
-  transfer_.reset();
-}
-
-const PoolCampaign::Transfer& PoolCampaign::transfer() {
-  if (transfer_) return *transfer_;
+  // The transfer space now (a prior sharing no column is refused here); asks reuse it.
   auto t = std::make_shared<Transfer>();
-  t->space = TransferSpace(columns_, priors_, pool_, config_.transfer.components);
+  t->space = TransferSpace(columns_, priors, pool_, config_.transfer.components);
   t->pool = t->space.encode(pool_, columns_, "pool");
-  t->sources = transfer_sources(t->space, priors_, maximize());
+  t->sources = transfer_sources(t->space, priors, maximize());
   std::vector<torch::Tensor> all = {t->pool};
   for (const auto& s : t->sources) all.push_back(s.X);
   auto cat = torch::cat(all);
   t->lo = std::get<0>(cat.min(0));
   t->hi = std::get<0>(cat.max(0));
-  // Fitted once per campaign with its own seed: the same after load.
-  t->models = fit_source_models(t->sources, config_.gp, config_.transfer, t->pool, t->lo, t->hi,
-                          splitmix64(config_.seed() ^ 0x7072696F72ULL));
+  priors_ = std::move(priors);
   transfer_ = t;
-  return *t;
+}
+
+const PoolCampaign::Transfer& PoolCampaign::transfer() {
+  const auto& t = *transfer_;
+  // Fitted once per campaign with its own seed: the same after load.
+  if (t.models.empty())
+    t.models = fit_source_models(t.sources, config_.gp, config_.transfer, t.pool, t.lo, t.hi,
+                                 splitmix64(config_.seed() ^ 0x7072696F72ULL));
+  return t;
 }
 
 std::vector<int64_t> PoolCampaign::fit_and_select_transfer(int64_t q, uint64_t seed) {

@@ -42,6 +42,30 @@ std::string as_symbol(std::string s) {
   return Z >= 1 && Z <= 103 ? s : "";
 }
 
+/// Magpie composition features [m, 110] (float64, NaN where a property is
+/// missing) of the rows of shares [n, elements] that hold an element, with
+/// those rows' positions in *rows.
+torch::Tensor share_features(const torch::Tensor& shares, const std::vector<int>& atomic_numbers,
+                             std::vector<int64_t>* rows) {
+  std::vector<Composition> comps;
+  auto acc = shares.accessor<double, 2>();
+  for (int64_t i = 0; i < shares.size(0); ++i) {
+    Composition c;
+    for (size_t k = 0; k < atomic_numbers.size(); ++k)
+      if (acc[i][k] > 0) {
+        c.atomic_numbers.push_back(atomic_numbers[k]);
+        c.fractions.push_back(acc[i][k]);
+        c.amounts.push_back(acc[i][k]);
+      }
+    if (c.atomic_numbers.empty()) continue;
+    c.total = 1.0;
+    comps.push_back(std::move(c));
+    rows->push_back(i);
+  }
+  if (comps.empty()) return torch::empty({0, 0}, torch::kFloat64);
+  return composition_features(comps).to(torch::kFloat64);
+}
+
 }  // namespace
 
 // ------------------------------------------------------------ Prior
@@ -170,17 +194,8 @@ TransferSpace::TransferSpace(const std::vector<std::string>& target_columns, con
     S = S.index_select(0, torch::linspace(0, S.size(0) - 1, kMaxComponentRows, torch::kFloat64).round().to(torch::kLong));
   if (S.size(0) < 2) return;
   // Features with missing values (elements magpie.csv lacks) set to the column mean.
-  std::vector<Composition> comps;
-  for (int64_t i = 0; i < S.size(0); ++i) {
-    Composition c;
-    for (size_t k = 0; k < atomic_numbers_.size(); ++k) {
-      const double f = S[i][static_cast<int64_t>(k)].item<double>();
-      if (f > 0) c.atomic_numbers.push_back(atomic_numbers_[k]), c.fractions.push_back(f), c.amounts.push_back(f);
-    }
-    c.total = 1.0;
-    comps.push_back(std::move(c));
-  }
-  auto F = composition_features(comps).to(torch::kFloat64);
+  std::vector<int64_t> kept;
+  auto F = share_features(S.contiguous(), atomic_numbers_, &kept);
   auto valid = torch::isfinite(F);
   auto counts = valid.sum(0).clamp_min(1).to(torch::kFloat64);
   feature_mean_ = torch::where(valid, F, torch::zeros_like(F)).sum(0) / counts;
@@ -238,21 +253,9 @@ void TransferSpace::split(const torch::Tensor& X, const std::vector<std::string>
 torch::Tensor TransferSpace::features(const torch::Tensor& shares) const {
   const int64_t n = shares.size(0);
   auto out = torch::zeros({n, components_.size(1)}, torch::kFloat64);
-  std::vector<Composition> comps;
-  std::vector<int64_t> rows;
-  auto acc = shares.accessor<double, 2>();
-  for (int64_t i = 0; i < n; ++i) {
-    Composition c;
-    for (size_t k = 0; k < atomic_numbers_.size(); ++k)
-      if (acc[i][k] > 0) c.atomic_numbers.push_back(atomic_numbers_[k]), c.fractions.push_back(acc[i][k]),
-            c.amounts.push_back(acc[i][k]);
-    if (c.atomic_numbers.empty()) continue;  // a table without element columns: the mean composition
-    c.total = 1.0;
-    comps.push_back(std::move(c));
-    rows.push_back(i);
-  }
-  if (comps.empty()) return out;
-  auto F = composition_features(comps).to(torch::kFloat64);
+  std::vector<int64_t> rows;  // a row without elements (a table without element columns): the mean composition
+  auto F = share_features(shares, atomic_numbers_, &rows);
+  if (rows.empty()) return out;
   F = torch::where(torch::isfinite(F), F, feature_mean_.unsqueeze(0).expand_as(F));
   out.index_copy_(0, torch::tensor(rows, torch::kInt64), torch::matmul((F - feature_mean_) / feature_sd_, components_));
   return out;
