@@ -9,6 +9,17 @@ JOBS ?= $(shell nproc)
 SOZAI_DATA_DIR ?= $(abspath $(CURDIR)/../shared/data)
 export SOZAI_DATA_DIR
 
+# OpenBLAS 0.3.21 runs its generic SSE3 kernels on Xeons it does not know
+# (3x slower GEMM); python/sozai/_blas.py prints the kernels to use instead.
+# The sozai CLI and `import sozai` fix this themselves; the C++ test binaries
+# get it from here.
+ifeq ($(origin OPENBLAS_CORETYPE),undefined)
+OPENBLAS_CORETYPE := $(shell $(PYTHON) -S -E python/sozai/_blas.py 2>/dev/null)
+endif
+ifneq ($(strip $(OPENBLAS_CORETYPE)),)
+export OPENBLAS_CORETYPE
+endif
+
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(PYTHON) -DPYBIND11_FINDPYTHON=ON
 
 .PHONY: all setup configure build test test-cpp test-python demo benchmarks clean

@@ -1,4 +1,6 @@
 #include "common/build_info.h"
+
+#include "common/blas.h"
 #include "common/error.h"
 
 #include <torch/cuda.h>
@@ -44,6 +46,7 @@ bool compiled_in(const std::string& feature) {
 std::map<std::string, std::string> build_info() {
   std::map<std::string, std::string> info;
   info["version"] = SOZAI_VERSION;
+  info["blas_core"] = blas_core_name().empty() ? "not OpenBLAS" : blas_core_name();
   info["torch"] = str(TORCH_VERSION_MAJOR, ".", TORCH_VERSION_MINOR, ".", TORCH_VERSION_PATCH);
 #ifdef SOZAI_WITH_CUDA
   info["cuda"] = SOZAI_CUDA_VERSION;

@@ -9,7 +9,8 @@ namespace sozai {
 
 /// Keys: version, torch, cuda ("none" when built without CUDA),
 /// cuda_available ("yes"/"no": a device is usable now), torch_cuda
-/// (LibTorch built with CUDA), rdkit, hdf5, mpi ("none" when off).
+/// (LibTorch built with CUDA), rdkit, hdf5, mpi ("none" when off), blas_core
+/// (the kernels OpenBLAS chose, see common/blas.h).
 std::map<std::string, std::string> build_info();
 
 /// Throws UnsupportedError naming the option to turn on when a feature

@@ -8,8 +8,12 @@ with numpy arrays in and out, under the same names as the C++ API:
 '1.13.0'
 """
 
-from . import _sozai
-from ._sozai import (  # noqa: F401  (re-exported)
+from . import _blas
+
+_blas.configure()  # before LibTorch loads OpenBLAS: its generic kernels on unknown CPUs are 3x slower
+
+from . import _sozai  # noqa: E402
+from ._sozai import (  # noqa: F401,E402  (re-exported)
     DeviceError,
     FittingError,
     InputError,

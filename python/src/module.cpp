@@ -18,7 +18,7 @@ void bind_common(py::module_& m) {
   py::register_exception<StorageError>(m, "StorageError", base.ptr());
   py::register_exception<DeviceError>(m, "DeviceError", base.ptr());
   m.def("build_info", &build_info,
-        "Versions this build was compiled with: version, torch, cuda, torch_cuda, cuda_available, rdkit, hdf5, mpi.\n\n"
+        "Versions this build was compiled with: version, torch, cuda, torch_cuda, cuda_available, rdkit, hdf5, mpi, blas_core.\n\n"
         ">>> import sozai; sozai.build_info()['torch']  # doctest: +SKIP\n'1.13.0'");
   m.def("require_feature", &require_feature, py::arg("feature"), py::arg("needed_by"),
         "Raises UnsupportedError if `feature` (rdkit, hdf5, mpi, cuda) was not compiled in.");

@@ -1,4 +1,5 @@
 
+#include "common/blas.h"
 #include "common/build_info.h"
 #include "common/error.h"
 // Catch2 last: torch headers may pull in glog, whose CHECK must not win.
@@ -6,7 +7,7 @@
 
 TEST_CASE("build_info reports every dependency", "[common]") {
   auto info = sozai::build_info();
-  for (const char* key : {"version", "torch", "cuda", "torch_cuda", "cuda_available", "rdkit", "hdf5", "mpi"}) {
+  for (const char* key : {"version", "torch", "cuda", "torch_cuda", "cuda_available", "rdkit", "hdf5", "mpi", "blas_core"}) {
     INFO(key);
     CHECK(info.count(key) == 1);
     CHECK(!info[key].empty());
@@ -22,4 +23,18 @@ TEST_CASE("require_feature names the CMake option", "[common]") {
 #else
   CHECK_NOTHROW(sozai::require_feature("mpi", "sharded screening"));
 #endif
+}
+
+TEST_CASE("blas_core_suggestion only replaces OpenBLAS's generic fallback kernels", "[common]") {
+  const std::string core = sozai::blas_core_name();
+  const std::string fix = sozai::blas_core_suggestion();
+  CHECK(sozai::build_info()["blas_core"] == (core.empty() ? "not OpenBLAS" : core));
+  // A suggestion exists only for a generic core, and names a core OpenBLAS knows.
+  if (!fix.empty()) {
+    CHECK((core == "Prescott" || core == "Core2" || core == "Nehalem" || core == "Penryn" || core == "Atom" ||
+           core == "Dunnington" || core == "Katmai" || core == "Coppermine" || core == "Northwood" ||
+           core == "Banias"));
+    CHECK((fix == "SkylakeX" || fix == "Haswell"));
+  }
+  if (core == "SkylakeX" || core == "Haswell" || core == "Zen" || core == "Cooperlake") CHECK(fix.empty());
 }

@@ -1,0 +1,47 @@
+#include "common/blas.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <set>
+
+namespace sozai {
+
+std::string blas_core_name() {
+  auto get = reinterpret_cast<char* (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  if (!get) return "";
+  const char* name = get();
+  return name ? std::string(name) : std::string();
+}
+
+std::string blas_core_suggestion() {
+  // OpenBLAS's generic x86-64 cores: what it falls back to for a CPU model
+  // it does not know. A recognised core (Haswell, SkylakeX, Zen, Cooperlake,
+  // SapphireRapids, ...) is never second-guessed.
+  static const std::set<std::string> fallbacks = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem",
+                                                   "Katmai",   "Coppermine", "Northwood", "Banias", "Atom"};
+  if (!fallbacks.count(blas_core_name())) return "";
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+    return "SkylakeX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+#endif
+  return "";
+}
+
+void reexec_with_fast_blas(char** argv) {
+  if (std::getenv("OPENBLAS_CORETYPE")) return;  // the user's choice, or our re-exec already happened
+  const char* off = std::getenv("SOZAI_BLAS_REEXEC");
+  if (off && std::strcmp(off, "0") == 0) return;
+  const std::string core = blas_core_suggestion();
+  if (core.empty()) return;
+  setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+  execv("/proc/self/exe", argv);
+  unsetenv("OPENBLAS_CORETYPE");  // exec failed: carry on with the slow kernels
+}
+
+}  // namespace sozai
