@@ -51,11 +51,20 @@ commands:
       --n-init N            random experiments before the first model (default 2)
       --no-early-stop       run every campaign to the full budget
       --out DIR             write DIR/NAME.json (curves) and DIR/NAME.md (summary)
+      --prior P             earlier results to learn from (repeatable): a registered
+                            closed-loop dataset or a CSV file (outcome last); every
+                            acquisition then runs with and without them (arm "+priors")
+      --settings JSON       campaign settings, e.g. {"transfer": {"method": "residual"}}
   campaign new  --pool P.csv --state S.json [--target COL] [--minimize] [--acquisition A] [--seed N]
-                [--n-init N] [--settings JSON]
+                [--n-init N] [--settings JSON] [--prior PAST.csv [--prior MORE.csv]] [--prior-target COL]
                             start a campaign over the rows of a CSV pool (header
                             row; --target names a column whose filled cells are
-                            results already measured; the other columns are inputs)
+                            results already measured; the other columns are inputs).
+                            --prior: earlier results (CSV, outcome in --prior-target,
+                            default the last column) aligned by column name, element
+                            columns as shares ("Ni", "ni_load"); "transfer" in
+                            --settings picks the method (default auto). Later
+                            commands read the files again and refuse changed ones
   campaign new  --space SPACE.json --state S.json [--minimize] [--acquisition A] [--seed N] [--settings JSON]
                             start a campaign over a continuous or mixed design
                             space (JSON: {"parameters": [...], "constraints": [...]});
@@ -118,7 +127,12 @@ commands:
 
 /// Parsed "--key value" options; flags without a value map to "".
 struct Options {
-  std::map<std::string, std::string> values;
+  std::map<std::string, std::string> values;              ///< the last value of each option
+  std::map<std::string, std::vector<std::string>> lists;  ///< every value of each option, in order
+  std::vector<std::string> get_all(const std::string& k) const {
+    auto it = lists.find(k);
+    return it == lists.end() ? std::vector<std::string>{} : it->second;
+  }
   bool has(const std::string& k) const { return values.count(k) > 0; }
   std::string get(const std::string& k, const std::string& def = "") const {
     auto it = values.find(k);
@@ -174,6 +188,7 @@ Options parse_options(const std::vector<std::string>& args, size_t start, const 
       value = args[++i];
     }
     o.values[key] = value;
+    o.lists[key].push_back(value);
   }
   return o;
 }
@@ -220,6 +235,11 @@ std::string summary_markdown(const std::string& name, const ClosedLoopDataset& d
      << "' (" << (ds.maximize[0] ? "maximise" : "minimise") << "), top set " << r.top.required << " ("
      << cfg.top_fraction * 100 << "%), budget " << r.budget << ", " << cfg.seeds << " seeds per BO arm, "
      << r.arms[0].orders.size() << " random seeds, q=" << cfg.q << ", n_init=" << cfg.n_init << "\n\n";
+  if (!cfg.priors.empty()) {
+    md << "priors (arms \"+priors\", transfer method " << cfg.campaign.transfer.method << "):";
+    for (const auto& p : cfg.priors) md << " " << p.name << " (" << p.rows() << " rows)";
+    md << "\n\n";
+  }
   md << "| arm |";
   for (auto i : cfg.ef_at) md << " EF@" << i << " |";
   for (auto t : cfg.af_at) md << " n@" << static_cast<int>(t * 100) << "% | AF@" << static_cast<int>(t * 100) << "% |";
@@ -253,6 +273,8 @@ nlohmann::json result_json(const std::string& name, const ClosedLoopDataset& ds,
   j["seeds"] = cfg.seeds;
   j["q"] = cfg.q;
   j["n_init"] = cfg.n_init;
+  for (const auto& p : cfg.priors) j["priors"].push_back(p.describe());
+  if (!cfg.priors.empty()) j["transfer"] = cfg.campaign.transfer;
   auto nan_to_null = [](double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); };
   for (const auto& a : r.arms) {
     nlohmann::json ja;
@@ -283,9 +305,11 @@ nlohmann::json result_json(const std::string& name, const ClosedLoopDataset& ds,
   return j;
 }
 
+CampaignConfig campaign_settings(const Options& o);
+
 int cmd_benchmark(const std::vector<std::string>& args) {
-  auto o = parse_options(args, 1, {"no-early-stop"},
-                         {"dataset", "budget", "seeds", "acquisition", "random-seeds", "q", "n-init", "out"});
+  auto o = parse_options(args, 1, {"no-early-stop"}, {"dataset", "budget", "seeds", "acquisition", "random-seeds", "q",
+                                                      "n-init", "out", "prior", "settings"});
   const std::string name = o.require("dataset");
   const auto& info = dataset_info(name);
   if (!info.closed_loop)
@@ -295,6 +319,21 @@ int cmd_benchmark(const std::vector<std::string>& args) {
     throw UnsupportedError(str("dataset '", name, "' has ", ds.objective_names.size(),
                                " objectives; `sozai benchmark` replays single-objective campaigns"));
   PoolBenchmarkConfig cfg;
+  if (o.has("settings")) {  // transfer, gp, ...; the acquisitions, seeds and n_init come from their own options
+    Options settings;
+    settings.values["settings"] = o.get("settings");
+    cfg.campaign = campaign_settings(settings);
+  }
+  for (const auto& p : o.get_all("prior")) {
+    // A registered closed-loop dataset of the same outcome, or a CSV file (outcome in its last column).
+    if (std::filesystem::exists(p)) {
+      cfg.priors.push_back(Prior::read_csv(p, "", ds.maximize[0]));
+      continue;
+    }
+    auto pd = load_closed_loop(p);  // InputError listing the registered names
+    cfg.priors.emplace_back(pd.X, pd.Y.select(1, 0), pd.input_names, pd.maximize[0], p);
+  }
+  cfg.columns = ds.input_names;
   cfg.budget = o.get_int("budget", 0);
   cfg.seeds = o.get_int("seeds", 20);
   cfg.random_seeds = o.get_int("random-seeds", 0);
@@ -359,12 +398,24 @@ nlohmann::json read_json_file(const std::string& path, const char* what) {
   }
 }
 
+/// Campaign::load, with the priors of a pool campaign read back from the
+/// files its state names (their digests are checked on attaching).
+std::unique_ptr<Campaign> load_campaign(const std::string& path) {
+  auto c = Campaign::load(path);
+  if (auto* p = dynamic_cast<PoolCampaign*>(c.get()); p && !p->prior_records().empty() && p->priors().empty()) {
+    std::vector<Prior> priors;
+    for (const auto& r : p->prior_records()) priors.push_back(Prior::read_back(r));
+    p->attach_priors(std::move(priors));
+  }
+  return c;
+}
+
 int cmd_campaign(const std::vector<std::string>& args) {
   if (args.size() < 2) throw InputError("campaign needs a sub-command: new, ask, tell or show");
   const std::string sub = args[1];
   if (sub == "new") {
-    auto o = parse_options(args, 2, {"minimize"},
-                           {"pool", "space", "state", "target", "acquisition", "seed", "n-init", "settings"});
+    auto o = parse_options(args, 2, {"minimize"}, {"pool", "space", "state", "target", "acquisition", "seed", "n-init",
+                                                   "settings", "prior", "prior-target"});
     const auto cfg = campaign_settings(o);
     if (o.has("space")) {
       const auto path = o.require("space");
@@ -375,17 +426,22 @@ int cmd_campaign(const std::vector<std::string>& args) {
       return 0;
     }
     auto pool = read_pool_csv(o.require("pool"), o.get("target"));
-    PoolCampaign c(pool.X, cfg);
+    std::vector<Prior> priors;  // earlier results of the same outcome: the campaign's direction
+    const bool maximize = cfg.outcomes().empty() || cfg.outcomes().front().direction != Outcome::Direction::Minimize;
+    for (const auto& path : o.get_all("prior"))  // absolute: later commands may run elsewhere
+      priors.push_back(Prior::read_csv(std::filesystem::absolute(path).string(), o.get("prior-target"), maximize));
+    PoolCampaign c(pool.X, pool.input_names, priors, cfg);
     c.tell(pool.measured_rows, pool.measured_values);
     c.save(o.require("state"));
     std::cout << "campaign over " << pool.X.size(0) << " candidates (" << pool.input_names.size()
-              << " inputs), " << pool.measured_rows.size() << " results already known; state in "
-              << o.require("state") << "\n";
+              << " inputs), " << pool.measured_rows.size() << " results already known";
+    for (const auto& p : priors) std::cout << "; prior '" << p.name << "' (" << p.rows() << " rows)";
+    std::cout << "; state in " << o.require("state") << "\n";
     return 0;
   }
   if (sub == "ask") {
     auto o = parse_options(args, 2, {}, {"state", "q"});
-    auto c = Campaign::load(o.require("state"));
+    auto c = load_campaign(o.require("state"));
     auto picks = c->ask(o.get_int("q", 1));
     c->save(o.require("state"));
     if (const auto* s = dynamic_cast<const SpaceCampaign*>(c.get())) {
@@ -405,7 +461,7 @@ int cmd_campaign(const std::vector<std::string>& args) {
   }
   if (sub == "tell") {
     auto o = parse_options(args, 2, {}, {"state", "row", "params", "value"});
-    auto c = Campaign::load(o.require("state"));
+    auto c = load_campaign(o.require("state"));
     const auto value = torch::tensor(std::vector<double>{o.get_double("value")}, torch::kFloat64);
     std::string what;
     if (const auto* s = dynamic_cast<const SpaceCampaign*>(c.get())) {

@@ -72,9 +72,14 @@ PoolBenchmarkResult run_pool_benchmark(const torch::Tensor& X, const torch::Tens
     summarise(arm, y, maximize, n);
     result.arms.push_back(std::move(arm));
   }
+  std::vector<std::pair<std::string, bool>> arms;  // (acquisition, with priors)
   for (const auto& acq : config.acquisitions) {
+    arms.emplace_back(acq, false);
+    if (!config.priors.empty()) arms.emplace_back(acq, true);
+  }
+  for (const auto& [acq, with_priors] : arms) {
     ArmResult arm;
-    arm.name = "gp+" + acq;
+    arm.name = "gp+" + acq + (with_priors ? "+priors" : "");
     CampaignConfig campaign = config.campaign;
     campaign.surrogate = "gp";
     campaign.n_init = config.n_init;
@@ -85,7 +90,9 @@ PoolBenchmarkResult run_pool_benchmark(const torch::Tensor& X, const torch::Tens
       std::function<bool(const std::vector<int64_t>&)> stop;
       if (config.stop_when_all_found) stop = found_all;
       campaign.acquisition.seed = static_cast<uint64_t>(s);
-      arm.orders.push_back(pool_campaign(X, yt, campaign, budget, config.q, stop));
+      arm.orders.push_back(
+          with_priors ? pool_campaign(X, yt, campaign, budget, config.q, config.columns, config.priors, stop)
+                      : pool_campaign(X, yt, campaign, budget, config.q, stop));
       arm.curves.push_back(top_fraction_curve(arm.orders.back(), top));
       const double secs = std::chrono::duration<double>(clock::now() - t0).count();
       arm.seconds += secs;

@@ -26,7 +26,13 @@ struct PoolBenchmarkConfig {
   bool stop_when_all_found = true;
   std::vector<int64_t> ef_at = {10, 25, 50};
   std::vector<double> af_at = {0.5, 0.8};
-  CampaignConfig campaign;     ///< kernel, beta, transforms...
+  CampaignConfig campaign;     ///< kernel, beta, transforms, transfer...
+  /// With priors (core/campaign/prior.h), every acquisition runs twice, as
+  /// "gp+ACQ" without them and "gp+ACQ+priors" with them (method from
+  /// campaign.transfer), so the two are compared in the same run. `columns`
+  /// names the columns of X to align them with.
+  std::vector<std::string> columns;
+  std::vector<Prior> priors;
 };
 
 struct ArmResult {

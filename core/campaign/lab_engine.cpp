@@ -5,9 +5,11 @@
 #include "core/campaign/space_campaign.h"
 #include "common/error.h"
 #include "common/json.h"
+#include "common/strings.h"
 #include "core/space/design_space_json.h"
 
 #include <algorithm>
+#include <map>
 #include <cmath>
 #include <set>
 
@@ -19,25 +21,141 @@ using nlohmann::json;
 
 const std::set<std::string> kSpaceFields = {"parameters", "constraints", "forbidden_elements", "critical_budget"};
 /// Description fields that are campaign settings (campaign_config.h).
-const std::set<std::string> kSettingFields = {"surrogate", "acquisition", "n_init", "seed", "ref_point", "mc_samples"};
+const std::set<std::string> kSettingFields = {"surrogate", "acquisition", "n_init", "seed", "ref_point", "mc_samples",
+                                              "transfer"};
 
 std::set<std::string> description_fields() {
-  std::set<std::string> all = {"name", "objectives", "pool"};
+  std::set<std::string> all = {"name", "objectives", "pool", "priors"};
   all.insert(kSpaceFields.begin(), kSpaceFields.end());
   all.insert(kSettingFields.begin(), kSettingFields.end());
   return all;
 }
 
+/// The ids a description's "priors" names; InputError for anything but an
+/// array of distinct non-empty strings.
+std::vector<std::string> prior_ids(const json& d) {
+  std::vector<std::string> ids;
+  if (!d.contains("priors") || d.at("priors").is_null()) return ids;
+  const auto& p = d.at("priors");
+  if (!p.is_array()) throw InputError(str("'priors' must be an array of campaign ids, got ", p.type_name()));
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (!p[i].is_string() || p[i].get<std::string>().empty())
+      throw InputError(str("priors[", i, "]: must be a campaign id (a non-empty string), got ", p[i].type_name()));
+    const auto id = p[i].get<std::string>();
+    if (std::find(ids.begin(), ids.end(), id) != ids.end())
+      throw InputError(str("priors[", i, "]: campaign '", id, "' is named twice"));
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+json space_fields(const json& d) {
+  json space_json = json::object();
+  for (const auto& k : kSpaceFields)
+    if (d.contains(k)) space_json[k] = d.at(k);
+  return space_json;
+}
+
+/// The results of an earlier campaign as a Prior of `objective`: the
+/// objective of that name, or its only objective.
+Prior prior_of(const LabPriorSource& src, const std::string& objective) {
+  const std::string who = str("priors: campaign '", src.id, "'");
+  const auto space = space_from_json(space_fields(src.description), who);
+  const auto outcomes = outcomes_from_json(src.description.at("objectives"), who, true);
+  const Outcome* use = nullptr;
+  for (const auto& o : outcomes)
+    if (o.name == objective) use = &o;
+  if (!use && outcomes.size() == 1) use = &outcomes.front();
+  if (!use) {
+    std::vector<std::string> names;
+    for (const auto& o : outcomes) names.push_back(o.name);
+    throw InputError(str(who, " has objectives ", join(names), "; none is named '", objective, "'"));
+  }
+  if (!use->is_objective())
+    throw InputError(str(who, ": '", use->name, "' is a limit (", to_string(use->direction), "), not an objective"));
+  const int64_t n = static_cast<int64_t>(src.parameters.size());
+  if (n < 2) throw InputError(str(who, " has ", n, " completed result(s); a prior needs at least 2"));
+  auto raw = torch::empty({n, space.raw_width()}, torch::kFloat64);
+  std::vector<double> y;
+  for (int64_t r = 0; r < n; ++r) {
+    const auto v = candidate_from_json(space, src.parameters[r], str(who, " result ", r));
+    std::copy(v.begin(), v.end(), raw[r].data_ptr<double>());
+    y.push_back(src.values[r].at(use->name).get<double>());
+  }
+  auto [names, X] = lab_natural_table(space, raw);
+  return Prior(X, torch::tensor(y, torch::kFloat64), names, use->maximizes(), "lab:" + src.id);
+}
+
+json prior_to_json(const Prior& p) {
+  json rows = json::array();
+  for (int64_t r = 0; r < p.rows(); ++r)
+    rows.push_back(std::vector<double>(p.X[r].data_ptr<double>(), p.X[r].data_ptr<double>() + p.X.size(1)));
+  return {{"name", p.name},
+          {"columns", p.columns},
+          {"maximize", p.maximize},
+          {"X", rows},
+          {"y", std::vector<double>(p.y.data_ptr<double>(), p.y.data_ptr<double>() + p.rows())}};
+}
+
+Prior prior_from_json(const json& j, const std::string& origin) {
+  try {
+    const auto rows = j.at("X").get<std::vector<std::vector<double>>>();
+    const auto columns = j.at("columns").get<std::vector<std::string>>();
+    auto X = torch::empty({static_cast<int64_t>(rows.size()), static_cast<int64_t>(columns.size())}, torch::kFloat64);
+    for (size_t r = 0; r < rows.size(); ++r) {
+      if (rows[r].size() != columns.size()) throw StorageError(str(origin, ": prior row ", r, " has the wrong width"));
+      std::copy(rows[r].begin(), rows[r].end(), X[r].data_ptr<double>());
+    }
+    return Prior(X, torch::tensor(j.at("y").get<std::vector<double>>(), torch::kFloat64), columns,
+                 j.at("maximize").get<bool>(), j.at("name").get<std::string>());
+  } catch (const json::exception& e) {
+    throw StorageError(str(origin, ": saved prior: ", e.what()));
+  } catch (const InputError& e) {
+    throw StorageError(str(origin, ": saved prior: ", e.what()));
+  }
+}
+
 }  // namespace
+
+std::pair<std::vector<std::string>, torch::Tensor> lab_natural_table(const DesignSpace& space,
+                                                                     const torch::Tensor& raw) {
+  const auto& params = space.parameters();
+  std::map<std::string, int> element_uses;  // a symbol in two compositions keeps its parameter's name
+  for (const auto& p : params)
+    if (p.type == ParameterType::Composition)
+      for (const auto& e : p.elements) ++element_uses[e];
+  std::vector<std::string> names;
+  std::vector<torch::Tensor> cols;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const auto& p = params[i];
+    const int64_t off = space.raw_offset(i);
+    switch (p.type) {
+      case ParameterType::Continuous:
+      case ParameterType::Integer:
+        names.push_back(p.name);
+        cols.push_back(raw.select(1, off));
+        break;
+      case ParameterType::Composition:
+        for (size_t k = 0; k < p.elements.size(); ++k) {
+          names.push_back(element_uses[p.elements[k]] > 1 ? p.name + "." + p.elements[k] : p.elements[k]);
+          cols.push_back(raw.select(1, off + static_cast<int64_t>(k)));
+        }
+        break;
+      default:  // a choice: one column per label
+        for (size_t k = 0; k < p.choices.size(); ++k) {
+          names.push_back(p.name + "=" + p.choices[k]);
+          cols.push_back((raw.select(1, off) == static_cast<double>(k)).to(torch::kFloat64));
+        }
+    }
+  }
+  return {names, torch::stack(cols, 1).to(torch::kFloat64).contiguous()};
+}
 
 CampaignConfig LabEngine::build(const json& d) {
   json_io::only_fields(d, description_fields(), "campaign");
   if (!d.contains("name") || !d.at("name").is_string() || d.at("name").get<std::string>().empty())
     throw InputError("'name' must be a non-empty string");
-  json space_json = json::object();
-  for (const auto& k : kSpaceFields)
-    if (d.contains(k)) space_json[k] = d.at(k);
-  space_ = space_from_json(space_json, "campaign");
+  space_ = space_from_json(space_fields(d), "campaign");
 
   if (!d.contains("objectives")) throw InputError("'objectives' must be a non-empty array of {name, direction}");
   const auto outcomes = outcomes_from_json(d.at("objectives"), "objectives", /*require_name=*/true);
@@ -67,15 +185,31 @@ CampaignConfig LabEngine::build(const json& d) {
   return cfg;
 }
 
-LabEngine LabEngine::create(const json& description) {
+LabEngine LabEngine::create(const json& description, const std::vector<LabPriorSource>& priors) {
   LabEngine e;
   const auto cfg = e.build(description);
+  const auto ids = prior_ids(description);
+  SOZAI_CHECK(ids.size() == priors.size(), "priors: ", ids.size(), " campaign id(s) named, ", priors.size(),
+              " resolved");
+  if (!ids.empty()) {
+    if (!e.has_pool() || e.outcome_names_.size() != 1 || cfg.surrogate != "gp")
+      throw InputError("priors: inform pool campaigns (a 'pool') of one objective with surrogate gp");
+    for (size_t k = 0; k < ids.size(); ++k) {
+      SOZAI_CHECK(priors[k].id == ids[k], "priors[", k, "]: resolved campaign '", priors[k].id, "' for '", ids[k], "'");
+      e.priors_.push_back(prior_of(priors[k], e.outcome_names_.front()));
+    }
+  }
   try {
     if (e.has_pool()) {
       auto raw = torch::empty({static_cast<int64_t>(e.pool_raw_.size()), e.space_.raw_width()}, torch::kFloat64);
       for (size_t r = 0; r < e.pool_raw_.size(); ++r)
         std::copy(e.pool_raw_[r].begin(), e.pool_raw_[r].end(), raw[r].data_ptr<double>());
-      e.campaign_ = std::make_unique<PoolCampaign>(e.space_.encode(raw), cfg);
+      if (e.priors_.empty()) {
+        e.campaign_ = std::make_unique<PoolCampaign>(e.space_.encode(raw), cfg);
+      } else {  // natural units on both sides; the transfer models normalise the inputs themselves
+        auto [names, X] = lab_natural_table(e.space_, raw);
+        e.campaign_ = std::make_unique<PoolCampaign>(X, names, e.priors_, cfg);
+      }
     } else {
       e.campaign_ = std::make_unique<SpaceCampaign>(e.space_, cfg);
     }
@@ -88,6 +222,10 @@ LabEngine LabEngine::create(const json& description) {
 std::string LabEngine::state() const {
   json j{{"format", "sozai.lab_engine"}, {"version", kCampaignStateVersion}, {"description", description_}};
   j["engine"] = json::parse(campaign_->to_json());
+  if (!priors_.empty()) {
+    j["priors"] = json::array();
+    for (const auto& p : priors_) j["priors"].push_back(prior_to_json(p));
+  }
   return j.dump();
 }
 
@@ -104,6 +242,16 @@ LabEngine LabEngine::from_state(const std::string& text, const std::string& orig
     throw StorageError(str(origin, ": saved description: ", err.what()));
   }
   e.campaign_ = Campaign::from_json(j.at("engine").dump(), origin);
+  if (j.contains("priors")) {
+    auto* pool = dynamic_cast<PoolCampaign*>(e.campaign_.get());
+    if (!j.at("priors").is_array() || !pool) throw StorageError(str(origin, ": priors need a pool campaign"));
+    for (const auto& p : j.at("priors")) e.priors_.push_back(prior_from_json(p, origin));
+    try {
+      pool->attach_priors(e.priors_);
+    } catch (const InputError& err) {
+      throw StorageError(str(origin, ": ", err.what()));
+    }
+  }
   return e;
 }
 

@@ -17,12 +17,22 @@
 ///    "objectives": [{"name", "direction": "maximize|minimize"}]
 ///                  or {"name", "direction": "at_most|at_least", "limit": b} (an outcome constraint),
 ///    "pool": [{param: value, ...}, ...]                     (optional),
-///    "surrogate": "gp|random", "acquisition": "...", "n_init": 4, "seed": 0, "ref_point": [...]}
+///    "surrogate": "gp|random", "acquisition": "...", "n_init": 4, "seed": 0, "ref_point": [...],
+///    "priors": ["c0123...", ...], "transfer": {...}}         (optional; pool campaigns of one objective)
+/// "priors" names earlier lab campaigns whose results inform this one
+/// (core/campaign/prior.h): the service resolves the ids (LabPriorSource)
+/// and the engine keeps a snapshot of their results in its state, so a
+/// prior campaign that goes on does not change this one. Both sides meet
+/// in natural units: a continuous or integer parameter is a column of its
+/// name, a categorical one a column "name=choice" per choice, and a
+/// composition a column per element named by its symbol (so different
+/// composition parameters meet by element).
 /// The default acquisition is the registry's: qlognei for one objective
 /// (asks that arrive together are answered as one jointly scored batch)
 /// and qlognehvi for several.
 
 #include "core/campaign/campaign.h"
+#include "core/campaign/prior.h"
 #include "core/space/design_space.h"
 
 #include <nlohmann/json.hpp>
@@ -54,12 +64,28 @@ std::vector<double> lab_values_from_json(const std::vector<std::string>& names, 
 nlohmann::json lab_best(const nlohmann::json& description, const std::vector<nlohmann::json>& parameters,
                         const std::vector<std::vector<double>>& values);
 
+/// An earlier lab campaign used as a prior: its id, description and
+/// completed results (named parameters, {objective: value}).
+struct LabPriorSource {
+  std::string id;
+  nlohmann::json description;
+  std::vector<nlohmann::json> parameters;
+  std::vector<nlohmann::json> values;
+};
+
+/// The natural-units table of raw candidates [n, raw_width] of `space`
+/// (see the file comment): column names and [n, w] float64.
+std::pair<std::vector<std::string>, torch::Tensor> lab_natural_table(const DesignSpace& space,
+                                                                     const torch::Tensor& raw);
+
 class LabEngine {
  public:
   /// InputError naming the field (e.g. "objectives[1]: direction must be
   /// ...", "pool[17]: parameter 'T' ...", "settings: n_init must be >= 0")
   /// for a bad description.
-  static LabEngine create(const nlohmann::json& description);
+  /// `priors`: the campaigns the description's "priors" names, in its
+  /// order (InputError naming the prior for one that does not fit).
+  static LabEngine create(const nlohmann::json& description, const std::vector<LabPriorSource>& priors = {});
   /// StorageError when the text is not a saved engine state (this version's
   /// or that of campaign state format 1).
   static LabEngine from_state(const std::string& text, const std::string& origin = "campaign state");
@@ -83,6 +109,8 @@ class LabEngine {
 
  private:
   LabEngine() = default;
+  /// A snapshot of the prior campaigns' results, kept in the state.
+  std::vector<Prior> priors_;
   /// Reads the description; the campaign settings it names, checked.
   CampaignConfig build(const nlohmann::json& description);
   /// The campaign's view of a proposal: pool row and encoded inputs, or

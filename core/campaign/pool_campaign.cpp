@@ -129,14 +129,40 @@ const PoolCampaign::Transfer& PoolCampaign::transfer() {
   return t;
 }
 
-std::vector<int64_t> PoolCampaign::fit_and_select_transfer(int64_t q, uint64_t seed) {
+const PoolCampaign::Transfer& PoolCampaign::attached_transfer() {
   SOZAI_CHECK(priors_.size() == prior_records_.size(), "PoolCampaign::ask: this campaign learns from ",
               prior_records_.size(), " prior(s) (", [&] {
                 std::vector<std::string> names;
                 for (const auto& r : prior_records_) names.push_back(r.value("name", std::string("?")));
                 return join(names);
               }(), "); give them back with attach_priors after load");
-  const auto& t = transfer();
+  return transfer();
+}
+
+std::vector<int64_t> PoolCampaign::prior_ranked_rows(int64_t q) {
+  const auto& t = attached_transfer();
+  auto free = torch::nonzero(available_mask()).reshape({-1});
+  const auto C = t.pool.index_select(0, free);
+  auto score = torch::zeros({C.size(0)}, torch::kFloat64);
+  for (const auto& m : t.models) {  // each prior's ranking on an equal footing: standardised over the free rows
+    auto mu = m->posterior(C).mean.reshape({-1}).to(torch::kFloat64);
+    score += (mu - mu.mean()) / (mu.std(/*unbiased=*/false) + 1e-12);
+  }
+  if (!maximize()) score = -score;
+  // Best first; equal scores by row number, so the design does not depend on sort stability.
+  std::vector<int64_t> order(C.size(0));
+  std::iota(order.begin(), order.end(), 0);
+  const double* sp = score.data_ptr<double>();
+  const int64_t k = std::min<int64_t>(q, C.size(0));
+  std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                    [&](int64_t a, int64_t b) { return sp[a] > sp[b] || (sp[a] == sp[b] && a < b); });
+  std::vector<int64_t> rows;
+  for (int64_t i = 0; i < k; ++i) rows.push_back(free[order[i]].item<int64_t>());
+  return rows;
+}
+
+std::vector<int64_t> PoolCampaign::fit_and_select_transfer(int64_t q, uint64_t seed) {
+  const auto& t = attached_transfer();
   const auto obs = torch::tensor(observed_, torch::kInt64);
   auto X = t.pool.index_select(0, obs);
   auto Y = observed_outcomes();
@@ -261,8 +287,11 @@ Candidates PoolCampaign::ask(int64_t q) {
   SOZAI_CHECK(q >= 1, "PoolCampaign::ask: q must be >= 1, got ", q);
   const uint64_t seed = ask_seed();
   const int64_t n = static_cast<int64_t>(observed_.size());
-  const auto rows = config_.surrogate == "random" || n < std::max<int64_t>(config_.n_init, 1) ? random_rows(q, seed)
-                                                                                              : fit_and_select(q, seed);
+  const bool initial = n < std::max<int64_t>(config_.n_init, 1);
+  const bool from_priors = initial && !prior_records_.empty() && config_.transfer.initial == "prior";
+  const auto rows = config_.surrogate == "random" || (initial && !from_priors) ? random_rows(q, seed)
+                    : from_priors                                             ? prior_ranked_rows(q)
+                                                                              : fit_and_select(q, seed);
   pending_.insert(pending_.end(), rows.begin(), rows.end());
   ++ask_count_;
   return Candidates(pool_.index_select(0, torch::tensor(rows, torch::kInt64)), rows);

@@ -1,4 +1,5 @@
 #include "core/campaign/prior.h"
+
 #include "common/error.h"
 #include "common/periodic_table.h"
 #include "common/sha256.h"
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -109,7 +111,7 @@ std::string Prior::digest() const {
 
 nlohmann::json Prior::describe() const {
   return {{"name", name}, {"digest", digest()}, {"rows", rows()}, {"columns", columns}, {"maximize", maximize},
-          {"source", source}};
+          {"source", source}, {"target", target}};
 }
 
 Prior Prior::read_csv(const std::string& path, const std::string& target, bool maximize, const std::string& name) {
@@ -126,7 +128,17 @@ Prior Prior::read_csv(const std::string& path, const std::string& target, bool m
   Prior p(X, torch::tensor(table.measured_values, torch::kFloat64), table.input_names, maximize,
           name.empty() ? stem_of(path) : name);
   p.source = path;
+  p.target = column;
   return p;
+}
+
+Prior Prior::read_back(const nlohmann::json& record) {
+  const auto name = record.value("name", std::string());
+  const auto source = record.value("source", std::string());
+  SOZAI_CHECK(!source.empty(), "prior '", name, "' was given as a table in memory, not read from a file; "
+              "give it back with attach_priors");
+  SOZAI_CHECK(std::filesystem::exists(source), "prior '", name, "': its file '", source, "' is gone");
+  return read_csv(source, record.value("target", std::string()), record.value("maximize", true), name);
 }
 
 std::string element_of_column(const std::string& name) {

@@ -46,12 +46,14 @@ struct Prior {
   /// The file it was read from ("" otherwise), kept in a campaign's saved
   /// state so that the command line can read it again.
   std::string source;
+  /// The outcome's column in `source` ("" otherwise).
+  std::string target;
 
   int64_t rows() const { return X.size(0); }
   /// SHA-256 (hex) of the name-independent content: columns, direction, X
   /// and y. A saved campaign records it and refuses a different table.
   std::string digest() const;
-  /// {"name", "digest", "rows", "columns", "maximize", "source"}.
+  /// {"name", "digest", "rows", "columns", "maximize", "source", "target"}.
   nlohmann::json describe() const;
 
   /// A CSV with a header: `target` (default: the last column) is the
@@ -60,6 +62,12 @@ struct Prior {
   /// and column. name defaults to the file's stem.
   static Prior read_csv(const std::string& path, const std::string& target = "", bool maximize = true,
                         const std::string& name = "");
+  /// Reads a prior again from what describe() recorded of it (a campaign's
+  /// saved state): the file `source`, outcome column `target`. InputError
+  /// when the record has no file (a table given in memory) or the file is
+  /// gone; a file whose content changed is refused by its digest where the
+  /// prior is attached.
+  static Prior read_back(const nlohmann::json& record);
 };
 
 /// The element symbol a column name stands for ("Ni" for "Ni", "ni_load",

@@ -102,6 +102,11 @@ void check_description_limits(const json& body, const LabLimits& limits) {
     for (size_t i = 0; i < os.size(); ++i)
       if (os[i].is_object() && os[i].contains("name")) name_ok(os[i].at("name"), str("objectives[", i, "].name"));
   }
+  if (body.contains("priors") && body.at("priors").is_array()) {
+    const auto& ps = body.at("priors");
+    if (ps.size() > 16) throw bad_request(str("priors: ", ps.size(), " campaigns; at most 16"));
+    for (size_t i = 0; i < ps.size(); ++i) name_ok(ps[i], str("priors[", i, "]"));
+  }
   if (body.contains("pool") && body.at("pool").is_array() &&
       static_cast<int64_t>(body.at("pool").size()) > limits.max_pool_rows)
     throw bad_request(str("pool: ", body.at("pool").size(), " candidates; this service takes at most ",
@@ -377,9 +382,31 @@ LabResponse LabService::create_campaign(const Principal& who, const json& body, 
     if (store_->campaign_count() >= limits_.max_campaigns)
       throw LabError(409, str("the store holds ", limits_.max_campaigns, " campaigns, the most this service keeps "
                               "(sozai serve --max-campaigns)"));
+    // Earlier campaigns this one learns from: read with the caller's rights (a token
+    // limited to one campaign cannot pull another's results in as a prior).
+    std::vector<LabPriorSource> priors;
+    if (body.is_object() && body.contains("priors") && body.at("priors").is_array()) {
+      const auto& ids = body.at("priors");
+      for (size_t i = 0; i < ids.size() && ids[i].is_string(); ++i) {  // LabEngine names a bad entry
+        const auto id = ids[i].get<std::string>();
+        LabCampaignRow c;
+        try {
+          c = require_campaign(who, id, "viewer");
+        } catch (const LabError& e) {
+          if (e.status() != 404) throw;
+          throw bad_request(str("priors[", i, "]: ", e.what()));
+        }
+        LabPriorSource src{c.id, c.description, {}, {}};
+        for (const auto& e : store_->experiments(c.id, ExperimentState::Completed)) {
+          src.parameters.push_back(e.parameters);
+          src.values.push_back(e.values);
+        }
+        priors.push_back(std::move(src));
+      }
+    }
     std::unique_ptr<LabEngine> engine;
     try {
-      engine = std::make_unique<LabEngine>(LabEngine::create(body));
+      engine = std::make_unique<LabEngine>(LabEngine::create(body, priors));
     } catch (const InputError& e) {
       throw bad_request(e.what());
     }

@@ -70,6 +70,8 @@ void TransferConfig::validate(const std::string& where) const {
   SOZAI_CHECK(components >= 0, where, ": components must be >= 0, got ", components);
   SOZAI_CHECK(source_model == "gp" || source_model == "forest", where, ": unknown source_model '", source_model,
               "' (expected gp or forest)");
+  SOZAI_CHECK(initial == "prior" || initial == "random", where, ": unknown initial design '", initial,
+              "' (expected prior or random)");
 }
 
 // ------------------------------------------------------------ helpers

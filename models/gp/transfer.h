@@ -63,12 +63,17 @@ struct TransferConfig {
   /// The model of each source: "gp" (ExactGP) or "forest" (RandomForest,
   /// models/forest: flat outside the source's data, often the sturdier
   /// guide on another plate or element set).
-  std::string source_model = "gp";
+  std::string source_model = "forest";
   /// What "auto" chooses among (besides none).
   std::vector<std::string> auto_methods = {"rgpe", "residual"};
   /// Principal components of the composition features in a campaign's
   /// transfer space (core/campaign/prior.h; 0: element shares alone).
   int64_t components = 4;
+  /// The first n_init experiments of a campaign with priors: "prior" (the
+  /// pool rows the prior models rank best, their standardised means summed
+  /// over priors: a warm-started initial design, Feurer et al. 2015) or
+  /// "random" (as without priors).
+  std::string initial = "prior";
 
   /// InputError naming `where` for an unknown method or a bad size.
   void validate(const std::string& where = "transfer") const;
@@ -304,6 +309,7 @@ class TransferGP : public Surrogate {
 };
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TransferConfig, method, source_rows, source_fit_rows, mtgp_rows,
-                                                mtgp_rank, rgpe_samples, source_model, auto_methods, components)
+                                                mtgp_rank, rgpe_samples, source_model, auto_methods, components,
+                                                initial)
 
 }  // namespace sozai

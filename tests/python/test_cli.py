@@ -88,3 +88,39 @@ def test_space_campaign_commands_round_trip(sozai_cli, tmp_path):
                "--value", "1", check=False)
     assert bad.returncode != 0 and "T = 5000 is outside [300, 900]" in bad.stderr
     assert "6 results" in _run(sozai_cli, "campaign", "show", "--state", state).stdout
+
+
+def test_campaign_with_a_prior_file(sozai_cli, tmp_path):
+    # Pool over Ni/Fe shares; the prior (another plate, Ni/Co) says Ni-rich is good.
+    pool = tmp_path / "pool.csv"
+    pool.write_text("Ni,Fe,y\n" + "".join(f"{i / 10},{1 - i / 10},\n" for i in range(11)))
+    prior = tmp_path / "past.csv"
+    prior.write_text("ni_load,co_load,activity\n" + "".join(f"{i / 10},{1 - i / 10},{i}\n" for i in range(11)))
+    state = tmp_path / "c.json"
+    r = _run(sozai_cli, "campaign", "new", "--pool", pool, "--state", state, "--target", "y", "--prior", prior,
+             "--prior-target", "activity", "--n-init", "2")
+    assert "prior 'past' (11 rows)" in r.stdout
+    saved = json.loads(state.read_text())
+    assert saved["priors"][0]["source"] == str(prior) and saved["priors"][0]["target"] == "activity"
+    ask = _run(sozai_cli, "campaign", "ask", "--state", state, "--q", "1").stdout.strip().splitlines()
+    assert int(ask[1].split(",")[0]) == 10  # the prior's best row (pure Ni) comes first
+    # A changed prior file is refused, naming it; the state is untouched.
+    before = state.read_text()
+    prior.write_text(prior.read_text().replace(",10\n", ",-10\n"))
+    bad = _run(sozai_cli, "campaign", "ask", "--state", state, check=False)
+    assert bad.returncode != 0 and "past" in bad.stderr and "not the table" in bad.stderr
+    assert state.read_text() == before
+    prior.unlink()
+    gone = _run(sozai_cli, "campaign", "ask", "--state", state, check=False)
+    assert gone.returncode != 0 and "is gone" in gone.stderr
+
+
+def test_benchmark_with_a_prior_runs_both_arms(sozai_cli, data_dir, tmp_path):
+    r = _run(sozai_cli, "benchmark", "--dataset", "oer_plate_4098", "--prior", "oer_plate_3496", "--budget", "6",
+             "--seeds", "1", "--random-seeds", "5", "--acquisition", "logei", "--out", tmp_path)
+    res = json.loads((tmp_path / "oer_plate_4098.json").read_text())
+    assert [a["name"] for a in res["arms"]] == ["random", "gp+logei", "gp+logei+priors"]
+    assert res["priors"][0]["name"] == "oer_plate_3496" and res["transfer"]["method"] == "auto"
+    assert "priors (arms \"+priors\"" in r.stdout
+    bad = _run(sozai_cli, "benchmark", "--dataset", "autoam", "--prior", "nope", check=False)
+    assert bad.returncode == 2 and "nope" in bad.stderr

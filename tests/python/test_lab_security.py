@@ -362,3 +362,31 @@ def test_sigterm_finishes_requests_in_flight_and_exits_cleanly(server):
     assert server.proc.wait(timeout=30) == 0
     assert answers and len(answers[0]) == 4
     assert "stopped cleanly" in server.log.read_text()
+
+
+def test_priors_name_only_existing_campaigns_and_refuse_hostile_entries(server):
+    admin = Client(server.url, server.admin_token)
+    pool = [{"x": i / 10} for i in range(11)]
+    desc = dict(SPACE, name="earlier", pool=pool, n_init=2)
+    a = admin.create_campaign(desc)
+    for _ in range(4):
+        for e in admin.ask(a, count=1):
+            admin.report(a, e["id"], {"y": -(e["parameters"]["x"] - 0.7) ** 2})
+    b = admin.create_campaign(dict(desc, name="next", priors=[a]))
+    assert admin.get_campaign(b)["settings"]["priors"] == [a]
+    assert admin.ask(b, count=1)
+    before = len(admin.list_campaigns())
+    hostile = [[{"$ne": None}], [["nested"] * 3], ["<script>alert(1)</script>"], ["c" * 5000], [a] * 17, "all",
+               [a, a], [""]]
+    for priors in hostile:
+        status, headers, body = call(server, "POST", "/v1/campaigns",
+                                     json.dumps(dict(desc, name="bad", priors=priors)), server.admin_token)
+        assert status == 400 and b"priors" in body, (priors, body)
+        # An echoed id stays a JSON string that no browser renders as a page.
+        assert headers["Content-Type"].startswith("application/json")
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert len(body) < 2000
+    robot = admin.create_token("controller", campaign=a)
+    status, _, _ = call(server, "POST", "/v1/campaigns", json.dumps(dict(desc, name="x", priors=[a])), robot)
+    assert status == 403
+    assert len(admin.list_campaigns()) == before

@@ -328,3 +328,89 @@ TEST_CASE("experiment states by name", "[lab]") {
   CHECK_THAT(test::message_of<InputError>([] { experiment_state_from_string("done"); }),
              Catch::Contains("unknown state 'done'; expected proposed, leased"));
 }
+
+TEST_CASE("a completed lab campaign informs the next one as a prior", "[lab][prior]") {
+  Lab lab;
+  auto pool_over = [](const std::string& name, int lo, int hi, const std::string& param) {
+    json pool = json::array();
+    for (int i = lo; i <= hi; ++i) pool.push_back({{param, i}});
+    return json{{"name", name},
+                {"parameters", {{{"name", param}, {"type", "integer"}, {"low", lo}, {"high", hi}}}},
+                {"objectives", {{{"name", "y"}, {"direction", "maximize"}}}},
+                {"pool", pool},
+                {"n_init", 2}};
+  };
+  auto f = [](double x) { return -std::pow(x - 7.0, 2); };
+  // The earlier campaign: x in 0..10, every row measured.
+  const auto a = lab.service.create_campaign(lab.admin, pool_over("earlier", 0, 10, "x"), "").body.at("id").get<std::string>();
+  for (int round = 0; round < 11; ++round) {
+    const auto asked = lab.service.ask(lab.admin, a, {{"count", 1}}, "").body;
+    for (const auto& e : asked.at("experiments"))
+      lab.service.report(lab.admin, a, std::to_string(e.at("id").get<int64_t>()),
+                         {{"values", {{"y", f(e.at("parameters").at("x").get<double>())}}}}, "");
+  }
+  REQUIRE(lab.service.get_campaign(lab.admin, a).body.at("observed") == 11);
+  const auto empty = lab.service.create_campaign(lab.admin, pool_over("empty", 0, 10, "x"), "").body.at("id").get<std::string>();
+  const auto other = lab.service.create_campaign(lab.admin, pool_over("other", 0, 10, "z"), "").body.at("id").get<std::string>();
+  for (int round = 0; round < 3; ++round) {
+    const auto asked = lab.service.ask(lab.admin, other, {{"count", 1}}, "").body;
+    for (const auto& e : asked.at("experiments"))
+      lab.service.report(lab.admin, other, std::to_string(e.at("id").get<int64_t>()),
+                         {{"values", {{"y", 1.0 * round}}}}, "");
+  }
+
+  // The next campaign over a wider range: its first experiments are the prior's best rows.
+  auto next = pool_over("next", 0, 20, "x");
+  next["priors"] = {a};
+  const auto b = lab.service.create_campaign(lab.admin, next, "").body.at("id").get<std::string>();
+  const auto first = lab.service.ask(lab.admin, b, {{"count", 1}}, "").body.at("experiments");
+  REQUIRE(first.size() == 1);
+  const auto x0 = first[0].at("parameters").at("x").get<int64_t>();
+  CHECK(std::abs(x0 - 7) <= 1);
+  lab.service.report(lab.admin, b, std::to_string(first[0].at("id").get<int64_t>()), {{"values", {{"y", f(x0)}}}}, "");
+  // The prior's results are a snapshot: the state reloads without it (a reopened store) and asks go on.
+  LabService again(lab.db);
+  CHECK(again.get_campaign(lab.admin, b).body.at("settings").at("priors") == json{a});
+  for (int round = 0; round < 3; ++round) {
+    auto es = again.ask(lab.admin, b, {{"count", 1}}, "").body.at("experiments");
+    REQUIRE(es.size() == 1);
+    again.report(lab.admin, b, std::to_string(es[0].at("id").get<int64_t>()),
+                 {{"values", {{"y", f(es[0].at("parameters").at("x").get<double>())}}}}, "");
+  }
+  CHECK(again.get_campaign(lab.admin, b).body.at("observed") == 4);
+
+  // Bad priors: a 400 naming the field, nothing stored.
+  const auto stored = lab.service.list_campaigns(lab.admin).body.at("campaigns").size();
+  auto refused = [&](const json& priors, const std::string& says) {
+    auto d = pool_over("bad", 0, 20, "x");
+    d["priors"] = priors;
+    INFO(priors.dump() << " should say " << says);
+    try {
+      lab.service.create_campaign(lab.admin, d, "");
+      FAIL("accepted");
+    } catch (const LabError& e) {
+      CHECK(e.status() == 400);
+      CHECK_THAT(e.what(), Catch::Contains(says));
+    }
+  };
+  refused(a, "'priors' must be an array");
+  refused(json{5}, "priors[0]");
+  refused(json{"c000000000000"}, "priors[0]: no campaign");
+  refused(json{a, a}, "named twice");
+  refused(json{empty}, "at least 2");
+  refused(json{other}, "share");
+  refused(json::array({json(std::string(500, 'q'))}), "priors[0] is longer");
+  auto space = space_campaign();
+  space["priors"] = {a};
+  try {
+    lab.service.create_campaign(lab.admin, space, "");
+    FAIL("a design-space campaign took priors");
+  } catch (const LabError& e) {
+    CHECK(e.status() == 400);
+    CHECK_THAT(e.what(), Catch::Contains("pool"));
+  }
+  // A controller cannot create campaigns, and so cannot pull a prior's results in.
+  const auto robot = lab.service.authenticate("Bearer " + lab.service.create_token("controller", b));
+  CHECK(status_of([&] { lab.service.create_campaign(robot, next, ""); }) == 403);
+  CHECK(lab.service.list_campaigns(lab.admin).body.at("campaigns").size() == stored);
+}

@@ -40,6 +40,7 @@ double mae(const Surrogate& m, const torch::Tensor& x) {
 
 std::vector<std::shared_ptr<const Surrogate>> gps_of(const std::vector<TransferSource>& s) {
   TransferConfig tc;
+  tc.source_model = "gp";
   return fit_source_models(s, ExactGPConfig{}, tc, torch::Tensor(), lo1(), hi1(), 3);
 }
 
@@ -217,6 +218,7 @@ TEST_CASE("a source GP ignores the inputs its data never vary", "[gp][transfer]"
   auto X = torch::cat({x0, torch::zeros({40, 1}, torch::kFloat64)}, 1);
   TransferSource s{"one-element", X, f(x0)};
   TransferConfig tc;
+  tc.source_model = "gp";
   auto lo = torch::zeros({2}, torch::kFloat64), hi = torch::ones({2}, torch::kFloat64);
   auto gps = fit_source_models({s}, ExactGPConfig{}, tc, torch::Tensor(), lo, hi, 0);
   auto gp = std::dynamic_pointer_cast<const ExactGP>(gps[0]);
