@@ -142,3 +142,16 @@ def test_forest_source_model():
     assert len(set(order)) == 6
     with pytest.raises(sozai.InputError, match="unknown source_model 'tree'"):
         sozai.campaign.campaign_settings(transfer={"source_model": "tree"})
+
+
+def test_first_experiments_are_the_priors_best_rows_unless_asked_for_random():
+    pool = simplex3()
+    best = int(np.argmax(activity(pool)))  # (0.6, 0.3, 0.1): also the prior's best
+    c = PoolCampaign(pool, priors=[plate_prior()], columns=["Co", "Ni", "Fe"], **SETTINGS)
+    assert int(c.ask(1)[0]) == best
+    randomly = [int(PoolCampaign(pool, priors=[plate_prior()], columns=["Co", "Ni", "Fe"],
+                                 transfer={"initial": "random"}, **dict(SETTINGS, seed=s)).ask(1)[0])
+                for s in range(5)]
+    assert len(set(randomly)) > 1  # random rows, as without priors
+    with pytest.raises(sozai.InputError, match="unknown initial design 'best'"):
+        sozai.campaign.campaign_settings(transfer={"initial": "best"})
