@@ -305,7 +305,18 @@ nlohmann::json result_json(const std::string& name, const ClosedLoopDataset& ds,
   return j;
 }
 
-CampaignConfig campaign_settings(const Options& o);
+/// The JSON object of --settings ({} when not given).
+nlohmann::json settings_option(const Options& o) {
+  if (!o.has("settings")) return nlohmann::json::object();
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(o.get("settings"));
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(str("--settings: not valid JSON: ", e.what()));
+  }
+  if (!j.is_object()) throw InputError("--settings must be a JSON object of campaign settings");
+  return j;
+}
 
 int cmd_benchmark(const std::vector<std::string>& args) {
   auto o = parse_options(args, 1, {"no-early-stop"}, {"dataset", "budget", "seeds", "acquisition", "random-seeds", "q",
@@ -319,11 +330,8 @@ int cmd_benchmark(const std::vector<std::string>& args) {
     throw UnsupportedError(str("dataset '", name, "' has ", ds.objective_names.size(),
                                " objectives; `sozai benchmark` replays single-objective campaigns"));
   PoolBenchmarkConfig cfg;
-  if (o.has("settings")) {  // transfer, gp, ...; the acquisitions, seeds and n_init come from their own options
-    Options settings;
-    settings.values["settings"] = o.get("settings");
-    cfg.campaign = campaign_settings(settings);
-  }
+  // transfer, gp, ...; the acquisitions, seeds and n_init come from their own options
+  cfg.campaign = CampaignConfig::from_json(settings_option(o), "settings");
   for (const auto& p : o.get_all("prior")) {
     // A registered closed-loop dataset of the same outcome, or a CSV file (outcome in its last column).
     if (std::filesystem::exists(p)) {
@@ -369,15 +377,7 @@ int cmd_benchmark(const std::vector<std::string>& args) {
 /// name one setting each; read by CampaignConfig::from_json like Python's
 /// keyword arguments and the lab service's description.
 CampaignConfig campaign_settings(const Options& o) {
-  nlohmann::json j = nlohmann::json::object();
-  if (o.has("settings")) {
-    try {
-      j = nlohmann::json::parse(o.get("settings"));
-    } catch (const nlohmann::json::exception& e) {
-      throw InputError(str("--settings: not valid JSON: ", e.what()));
-    }
-    if (!j.is_object()) throw InputError("--settings must be a JSON object of campaign settings");
-  }
+  nlohmann::json j = settings_option(o);
   if (o.has("acquisition")) j["acquisition"] = o.get("acquisition");
   if (o.has("seed")) j["seed"] = o.get_int("seed", 0);
   if (o.has("n-init")) j["n_init"] = o.get_int("n-init", 0);
@@ -427,9 +427,9 @@ int cmd_campaign(const std::vector<std::string>& args) {
     }
     auto pool = read_pool_csv(o.require("pool"), o.get("target"));
     std::vector<Prior> priors;  // earlier results of the same outcome: the campaign's direction
-    const bool maximize = cfg.outcomes().empty() || cfg.outcomes().front().direction != Outcome::Direction::Minimize;
     for (const auto& path : o.get_all("prior"))  // absolute: later commands may run elsewhere
-      priors.push_back(Prior::read_csv(std::filesystem::absolute(path).string(), o.get("prior-target"), maximize));
+      priors.push_back(Prior::read_csv(std::filesystem::absolute(path).string(), o.get("prior-target"),
+                                       cfg.maximize()));
     PoolCampaign c(pool.X, pool.input_names, priors, cfg);
     c.tell(pool.measured_rows, pool.measured_values);
     c.save(o.require("state"));

@@ -13,7 +13,7 @@
 
 namespace sozai {
 
-bool Campaign::maximize() const { return outcomes()[objective_positions(outcomes()).front()].maximizes(); }
+bool Campaign::maximize() const { return config_.maximize(); }
 
 uint64_t Campaign::ask_seed() const { return campaign_detail::ask_seed(config_.seed(), ask_count_); }
 

@@ -11,6 +11,8 @@
 
 namespace sozai {
 
+bool CampaignConfig::maximize() const { return outcomes()[objective_positions(outcomes()).front()].maximizes(); }
+
 namespace {
 
 using nlohmann::json;

@@ -82,6 +82,8 @@ struct CampaignConfig {
   const std::vector<Outcome>& outcomes() const { return acquisition.outcomes; }
   uint64_t seed() const { return acquisition.seed; }
   bool multi_fidelity() const { return !acquisition.fidelity.costs.empty(); }
+  /// Whether the first objective is maximised.
+  bool maximize() const;
 
   /// `base` with the keys of j applied, validated; InputError naming
   /// `where` and the key for an unknown key, a wrong type or an invalid

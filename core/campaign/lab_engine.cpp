@@ -191,12 +191,13 @@ LabEngine LabEngine::create(const json& description, const std::vector<LabPriorS
   const auto ids = prior_ids(description);
   SOZAI_CHECK(ids.size() == priors.size(), "priors: ", ids.size(), " campaign id(s) named, ", priors.size(),
               " resolved");
+  std::vector<Prior> tables;  // a snapshot of the prior campaigns' results; the state keeps it
   if (!ids.empty()) {
     if (!e.has_pool() || e.outcome_names_.size() != 1 || cfg.surrogate != "gp")
       throw InputError("priors: inform pool campaigns (a 'pool') of one objective with surrogate gp");
     for (size_t k = 0; k < ids.size(); ++k) {
       SOZAI_CHECK(priors[k].id == ids[k], "priors[", k, "]: resolved campaign '", priors[k].id, "' for '", ids[k], "'");
-      e.priors_.push_back(prior_of(priors[k], e.outcome_names_.front()));
+      tables.push_back(prior_of(priors[k], e.outcome_names_.front()));
     }
   }
   try {
@@ -204,11 +205,11 @@ LabEngine LabEngine::create(const json& description, const std::vector<LabPriorS
       auto raw = torch::empty({static_cast<int64_t>(e.pool_raw_.size()), e.space_.raw_width()}, torch::kFloat64);
       for (size_t r = 0; r < e.pool_raw_.size(); ++r)
         std::copy(e.pool_raw_[r].begin(), e.pool_raw_[r].end(), raw[r].data_ptr<double>());
-      if (e.priors_.empty()) {
+      if (tables.empty()) {
         e.campaign_ = std::make_unique<PoolCampaign>(e.space_.encode(raw), cfg);
       } else {  // natural units on both sides; the transfer models normalise the inputs themselves
         auto [names, X] = lab_natural_table(e.space_, raw);
-        e.campaign_ = std::make_unique<PoolCampaign>(X, names, e.priors_, cfg);
+        e.campaign_ = std::make_unique<PoolCampaign>(X, names, std::move(tables), cfg);
       }
     } else {
       e.campaign_ = std::make_unique<SpaceCampaign>(e.space_, cfg);
@@ -222,9 +223,10 @@ LabEngine LabEngine::create(const json& description, const std::vector<LabPriorS
 std::string LabEngine::state() const {
   json j{{"format", "sozai.lab_engine"}, {"version", kCampaignStateVersion}, {"description", description_}};
   j["engine"] = json::parse(campaign_->to_json());
-  if (!priors_.empty()) {
+  const auto* pool = dynamic_cast<const PoolCampaign*>(campaign_.get());
+  if (pool && !pool->priors().empty()) {
     j["priors"] = json::array();
-    for (const auto& p : priors_) j["priors"].push_back(prior_to_json(p));
+    for (const auto& p : pool->priors()) j["priors"].push_back(prior_to_json(p));
   }
   return j.dump();
 }
@@ -245,9 +247,10 @@ LabEngine LabEngine::from_state(const std::string& text, const std::string& orig
   if (j.contains("priors")) {
     auto* pool = dynamic_cast<PoolCampaign*>(e.campaign_.get());
     if (!j.at("priors").is_array() || !pool) throw StorageError(str(origin, ": priors need a pool campaign"));
-    for (const auto& p : j.at("priors")) e.priors_.push_back(prior_from_json(p, origin));
+    std::vector<Prior> tables;
+    for (const auto& p : j.at("priors")) tables.push_back(prior_from_json(p, origin));
     try {
-      pool->attach_priors(e.priors_);
+      pool->attach_priors(std::move(tables));
     } catch (const InputError& err) {
       throw StorageError(str(origin, ": ", err.what()));
     }

@@ -109,8 +109,6 @@ class LabEngine {
 
  private:
   LabEngine() = default;
-  /// A snapshot of the prior campaigns' results, kept in the state.
-  std::vector<Prior> priors_;
   /// Reads the description; the campaign settings it names, checked.
   CampaignConfig build(const nlohmann::json& description);
   /// The campaign's view of a proposal: pool row and encoded inputs, or

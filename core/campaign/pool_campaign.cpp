@@ -121,6 +121,12 @@ void PoolCampaign::attach_priors(std::vector<Prior> priors) {
 }
 
 const PoolCampaign::Transfer& PoolCampaign::transfer() {
+  SOZAI_CHECK(priors_.size() == prior_records_.size(), "PoolCampaign::ask: this campaign learns from ",
+              prior_records_.size(), " prior(s) (", [&] {
+                std::vector<std::string> names;
+                for (const auto& r : prior_records_) names.push_back(r.value("name", std::string("?")));
+                return join(names);
+              }(), "); give them back with attach_priors after load");
   const auto& t = *transfer_;
   // Fitted once per campaign with its own seed: the same after load.
   if (t.models.empty())
@@ -129,18 +135,8 @@ const PoolCampaign::Transfer& PoolCampaign::transfer() {
   return t;
 }
 
-const PoolCampaign::Transfer& PoolCampaign::attached_transfer() {
-  SOZAI_CHECK(priors_.size() == prior_records_.size(), "PoolCampaign::ask: this campaign learns from ",
-              prior_records_.size(), " prior(s) (", [&] {
-                std::vector<std::string> names;
-                for (const auto& r : prior_records_) names.push_back(r.value("name", std::string("?")));
-                return join(names);
-              }(), "); give them back with attach_priors after load");
-  return transfer();
-}
-
 std::vector<int64_t> PoolCampaign::prior_ranked_rows(int64_t q) {
-  const auto& t = attached_transfer();
+  const auto& t = transfer();
   auto free = torch::nonzero(available_mask()).reshape({-1});
   const auto C = t.pool.index_select(0, free);
   auto score = torch::zeros({C.size(0)}, torch::kFloat64);
@@ -162,7 +158,7 @@ std::vector<int64_t> PoolCampaign::prior_ranked_rows(int64_t q) {
 }
 
 std::vector<int64_t> PoolCampaign::fit_and_select_transfer(int64_t q, uint64_t seed) {
-  const auto& t = attached_transfer();
+  const auto& t = transfer();
   const auto obs = torch::tensor(observed_, torch::kInt64);
   auto X = t.pool.index_select(0, obs);
   auto Y = observed_outcomes();

@@ -108,8 +108,7 @@ class PoolCampaign : public Campaign {
   struct Transfer;  // the transfer space, the pool in it, the sources' GPs
   std::vector<int64_t> fit_and_select_transfer(int64_t q, uint64_t seed);
   std::vector<int64_t> prior_ranked_rows(int64_t q);
-  const Transfer& transfer();
-  const Transfer& attached_transfer();  // transfer(), or InputError when the priors were not given back
+  const Transfer& transfer();  // InputError when the priors were not given back after load
 
   torch::Tensor pool_;  // [N, d] float64, CPU
   std::vector<int64_t> observed_;
