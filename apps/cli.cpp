@@ -66,8 +66,11 @@ commands:
                             --settings picks the method (default auto). Later
                             commands read the files again and refuse changed ones
   campaign new  --space SPACE.json --state S.json [--minimize] [--acquisition A] [--seed N] [--settings JSON]
+                [--prior PAST.csv [--prior MORE.csv]] [--prior-target COL]
                             start a campaign over a continuous or mixed design
                             space (JSON: {"parameters": [...], "constraints": [...]});
+                            --prior as for a pool: columns meet the space by name
+                            (a composition's elements by symbol, a choice "name=label");
                             --settings: campaign settings as JSON, the keys Python's
                             keyword arguments and the lab service take
                             ({"mc_samples": 64, "gp": {"restarts": 2}, ...})
@@ -398,16 +401,29 @@ nlohmann::json read_json_file(const std::string& path, const char* what) {
   }
 }
 
-/// Campaign::load, with the priors of a pool campaign read back from the
-/// files its state names (their digests are checked on attaching).
+/// Reads a loaded campaign's priors back from the files its state names
+/// (their digests are checked on attaching).
+template <typename C>
+void reattach_priors(C* c) {
+  if (!c || c->prior_records().empty() || !c->priors().empty()) return;
+  std::vector<Prior> priors;
+  for (const auto& r : c->prior_records()) priors.push_back(Prior::read_back(r));
+  c->attach_priors(std::move(priors));
+}
+
+/// Campaign::load, with the priors of a pool or space campaign read back.
 std::unique_ptr<Campaign> load_campaign(const std::string& path) {
   auto c = Campaign::load(path);
-  if (auto* p = dynamic_cast<PoolCampaign*>(c.get()); p && !p->prior_records().empty() && p->priors().empty()) {
-    std::vector<Prior> priors;
-    for (const auto& r : p->prior_records()) priors.push_back(Prior::read_back(r));
-    p->attach_priors(std::move(priors));
-  }
+  reattach_priors(dynamic_cast<PoolCampaign*>(c.get()));
+  reattach_priors(dynamic_cast<SpaceCampaign*>(c.get()));
   return c;
+}
+
+/// What `campaign new` prints of its priors.
+std::string priors_line(const std::vector<Prior>& priors) {
+  std::string out;
+  for (const auto& p : priors) out += str("; prior '", p.name, "' (", p.rows(), " rows)");
+  return out;
 }
 
 int cmd_campaign(const std::vector<std::string>& args) {
@@ -417,26 +433,25 @@ int cmd_campaign(const std::vector<std::string>& args) {
     auto o = parse_options(args, 2, {"minimize"}, {"pool", "space", "state", "target", "acquisition", "seed", "n-init",
                                                    "settings", "prior", "prior-target"});
     const auto cfg = campaign_settings(o);
-    if (o.has("space")) {
-      const auto path = o.require("space");
-      SpaceCampaign c(space_from_json(read_json_file(path, "design space"), path), cfg);
-      c.save(o.require("state"));
-      std::cout << "campaign over a design space of " << c.space().parameters().size() << " parameters; state in "
-                << o.require("state") << "\n";
-      return 0;
-    }
-    auto pool = read_pool_csv(o.require("pool"), o.get("target"));
     std::vector<Prior> priors;  // earlier results of the same outcome: the campaign's direction
     for (const auto& path : o.get_all("prior"))  // absolute: later commands may run elsewhere
       priors.push_back(Prior::read_csv(std::filesystem::absolute(path).string(), o.get("prior-target"),
                                        cfg.maximize()));
+    if (o.has("space")) {
+      const auto path = o.require("space");
+      SpaceCampaign c(space_from_json(read_json_file(path, "design space"), path), priors, cfg);
+      c.save(o.require("state"));
+      std::cout << "campaign over a design space of " << c.space().parameters().size() << " parameters"
+                << priors_line(priors) << "; state in " << o.require("state") << "\n";
+      return 0;
+    }
+    auto pool = read_pool_csv(o.require("pool"), o.get("target"));
     PoolCampaign c(pool.X, pool.input_names, priors, cfg);
     c.tell(pool.measured_rows, pool.measured_values);
     c.save(o.require("state"));
     std::cout << "campaign over " << pool.X.size(0) << " candidates (" << pool.input_names.size()
-              << " inputs), " << pool.measured_rows.size() << " results already known";
-    for (const auto& p : priors) std::cout << "; prior '" << p.name << "' (" << p.rows() << " rows)";
-    std::cout << "; state in " << o.require("state") << "\n";
+              << " inputs), " << pool.measured_rows.size() << " results already known" << priors_line(priors)
+              << "; state in " << o.require("state") << "\n";
     return 0;
   }
   if (sub == "ask") {

@@ -122,6 +122,43 @@ class BelieverGP final : public BatchBuilder {
   AcquisitionParams params_;
 };
 
+/// The same batch for any surrogate with a posterior covariance (transfer
+/// models, a GP seen through another encoding): the fantasies leave the
+/// mean as it is and shrink the variance by conditioning the posterior
+/// covariance on them, var(x | B) = var(x) - k(x, B) (K_BB + noise)^-1 k(B, x).
+class BelieverCovariance final : public BatchBuilder {
+ public:
+  BelieverCovariance(const Surrogate& model, AcquisitionParams params, const torch::Tensor& pending)
+      : model_(model), params_(params) {
+    if (pending.defined())
+      for (int64_t i = 0; i < pending.size(0); ++i) add(pending[i]);
+  }
+  torch::Tensor score(const torch::Tensor& X) override {
+    auto post = model_.latent_posterior(X);
+    auto var = post.variance.squeeze(1);
+    if (B_.defined()) {
+      auto k = model_.latent_covariance(X, B_);                                     // [n, m]
+      auto v = at::linalg_solve_triangular(L_, k.transpose(0, 1), /*upper=*/false);  // [m, n]
+      var = (var - v.pow(2).sum(0)).clamp_min(0.0);
+    }
+    return analytic_acquisition_differentiable(post.mean.squeeze(1), var, params_);
+  }
+  void add(const torch::Tensor& x) override {
+    torch::NoGradGuard no_grad;
+    auto p = x.reshape({1, -1}).detach();
+    believe_incumbent(params_, model_.latent_posterior(p).mean.reshape({-1})[0].item<double>());
+    B_ = B_.defined() ? torch::cat({B_, p}, 0) : p;
+    auto K = model_.latent_covariance(B_, B_);
+    K = K + torch::eye(K.size(0), K.options()) * (model_.latent_noise() + 1e-9 * K.diagonal().mean().item<double>());
+    L_ = at::linalg_cholesky(K);
+  }
+
+ private:
+  const Surrogate& model_;
+  AcquisitionParams params_;
+  torch::Tensor B_, L_;  // believed points [m, d], Cholesky factor of their covariance
+};
+
 class AnalyticAcquisition final : public Acquisition {
  public:
   AnalyticAcquisition(const AcquisitionSpec& spec, const Surrogate& model, const AcquisitionData& data)
@@ -155,7 +192,9 @@ class AnalyticAcquisition final : public Acquisition {
   }
 
   std::unique_ptr<BatchBuilder> start_batch() const override {
-    return std::make_unique<BelieverGP>(require_exact_gp(model_, info().name), params_, pending_);
+    if (const auto* gp = dynamic_cast<const ExactGP*>(&model_))
+      return std::make_unique<BelieverGP>(*gp, params_, pending_);
+    return std::make_unique<BelieverCovariance>(model_, params_, pending_);
   }
 
   std::unique_ptr<PoolBatchBuilder> start_pool_batch(const torch::Tensor& candidates, const torch::Tensor&,

@@ -5,7 +5,11 @@
 #include "common/json.h"
 #include "models/config_json.h"
 
+#include "common/strings.h"
+
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 
 namespace sozai {
 namespace campaign_detail {
@@ -111,6 +115,67 @@ int check_state_header(const nlohmann::json& state, const std::string& format, c
     throw StorageError(str(origin, ": campaign state version ", version, " is not supported (expected 1 or ",
                            kCampaignStateVersion, ")"));
   return version;
+}
+
+std::shared_ptr<TransferGP> fit_transfer_gp(const CampaignConfig& c, const std::vector<TransferSource>& sources,
+                                            const std::vector<std::shared_ptr<const Surrogate>>& models,
+                                            const torch::Tensor& lo, const torch::Tensor& hi, const torch::Tensor& X,
+                                            const torch::Tensor& y, uint64_t seed, int64_t ask_count,
+                                            TransferWarmStart* warm, nlohmann::json* summary) {
+  auto model = std::make_shared<TransferGP>(c.transfer, c.gp, sources, models, lo, hi, seed);
+  TransferFitPolicy policy;
+  policy.full_refit = full_refit_ask(c, X.size(0), ask_count);
+  policy.condition_only = X.size(0) >= c.refit.keep_hyperparameters_from && !policy.full_refit;
+  model->set_warm_start(*warm, policy);
+  model->fit(Dataset{X, y});
+  *warm = model->warm_start();
+  *summary = model->summary();
+  return model;
+}
+
+void priors_to_json(nlohmann::json& j, const std::vector<nlohmann::json>& records, const TransferWarmStart& warm) {
+  if (records.empty()) return;
+  j["priors"] = records;
+  j["transfer_hyperparameters"] = {{"target", hyperparameters_to_json(warm.target)},
+                                   {"residual", hyperparameters_to_json(warm.residual)},
+                                   {"residual_coefficient_variances", warm.residual_coefficient_variances}};
+}
+
+void priors_from_json(const nlohmann::json& j, const std::string& origin, std::vector<nlohmann::json>* records,
+                      TransferWarmStart* warm) {
+  if (!j.contains("priors")) return;
+  const auto& ps = j.at("priors");
+  if (!ps.is_array()) throw StorageError(str(origin, ": priors must be an array"));
+  for (const auto& p : ps) {
+    json_io::required<std::string, StorageError>(p, "digest", str(origin, ": priors"));
+    records->push_back(p);
+  }
+  const auto th =
+      json_io::optional<nlohmann::json, StorageError>(j, "transfer_hyperparameters", nlohmann::json::object(), origin);
+  auto read = [&](const char* key) {
+    if (!th.contains(key)) return std::vector<GPHyperparameters>{};
+    if (!th.at(key).is_array()) throw StorageError(str(origin, ": transfer_hyperparameters.", key, " must be an array"));
+    std::vector<GPHyperparameters> out;
+    for (const auto& h : th.at(key))
+      out.push_back(json_io::read_fields<GPHyperparameters, StorageError>(h, str(origin, ": transfer_hyperparameters")));
+    return out;
+  };
+  warm->target = read("target");
+  warm->residual = read("residual");
+  warm->residual_coefficient_variances = json_io::optional<std::vector<double>, StorageError>(
+      th, "residual_coefficient_variances", {}, str(origin, ": transfer_hyperparameters"));
+}
+
+std::vector<int64_t> top_positions(const torch::Tensor& score, int64_t k) {
+  auto s = score.to(torch::kCPU, torch::kFloat64).contiguous();
+  const double* sp = s.data_ptr<double>();
+  std::vector<int64_t> order(s.numel());
+  std::iota(order.begin(), order.end(), 0);
+  k = std::min<int64_t>(k, s.numel());
+  std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                    [&](int64_t a, int64_t b) { return sp[a] > sp[b] || (sp[a] == sp[b] && a < b); });
+  order.resize(k);
+  return order;
 }
 
 }  // namespace campaign_detail

@@ -4,6 +4,7 @@
 /// hyperparameters. Not part of the public API.
 
 #include "core/campaign/campaign_config.h"
+#include "models/gp/transfer.h"
 
 #include <nlohmann/json.hpp>
 
@@ -50,6 +51,29 @@ nlohmann::json hyperparameters_to_json(const std::vector<GPHyperparameters>& hs)
 /// none); StorageError naming origin otherwise.
 std::vector<GPHyperparameters> hyperparameters_from_json(const nlohmann::json& hs, int64_t d, int64_t outcomes,
                                                          const std::string& origin);
+
+/// The transfer surrogate of an ask (models/gp/transfer.h) on the results
+/// y [n] at X [n, w] in the campaign's transfer space, its GPs
+/// warm-started from *warm under the refit policy of fit_outcome_gps; *warm
+/// and *summary then hold what the next ask and the user see.
+std::shared_ptr<TransferGP> fit_transfer_gp(const CampaignConfig& c, const std::vector<TransferSource>& sources,
+                                            const std::vector<std::shared_ptr<const Surrogate>>& models,
+                                            const torch::Tensor& lo, const torch::Tensor& hi, const torch::Tensor& X,
+                                            const torch::Tensor& y, uint64_t seed, int64_t ask_count,
+                                            TransferWarmStart* warm, nlohmann::json* summary);
+
+/// A saved state's "priors" (the records of Prior::describe()) and
+/// "transfer_hyperparameters"; nothing when records is empty.
+void priors_to_json(nlohmann::json& state, const std::vector<nlohmann::json>& records, const TransferWarmStart& warm);
+/// Reads them back (none when the state has no "priors"); StorageError
+/// naming origin and the malformed field.
+void priors_from_json(const nlohmann::json& state, const std::string& origin, std::vector<nlohmann::json>* records,
+                      TransferWarmStart* warm);
+
+/// Positions of the k largest values of score [n] (fewer when n < k), best
+/// first; equal values by position, so a choice never depends on sort
+/// stability.
+std::vector<int64_t> top_positions(const torch::Tensor& score, int64_t k);
 
 /// Checks a saved state's "format" and "version" (1 or the current one);
 /// returns the version. StorageError naming origin otherwise.

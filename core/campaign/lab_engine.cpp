@@ -82,7 +82,8 @@ Prior prior_of(const LabPriorSource& src, const std::string& objective) {
     std::copy(v.begin(), v.end(), raw[r].data_ptr<double>());
     y.push_back(src.values[r].at(use->name).get<double>());
   }
-  auto [names, X] = lab_natural_table(space, raw);
+  const auto names = natural_columns(space);
+  const auto X = natural_table(space, raw);
   return Prior(X, torch::tensor(y, torch::kFloat64), names, use->maximizes(), "lab:" + src.id);
 }
 
@@ -116,40 +117,6 @@ Prior prior_from_json(const json& j, const std::string& origin) {
 }
 
 }  // namespace
-
-std::pair<std::vector<std::string>, torch::Tensor> lab_natural_table(const DesignSpace& space,
-                                                                     const torch::Tensor& raw) {
-  const auto& params = space.parameters();
-  std::map<std::string, int> element_uses;  // a symbol in two compositions keeps its parameter's name
-  for (const auto& p : params)
-    if (p.type == ParameterType::Composition)
-      for (const auto& e : p.elements) ++element_uses[e];
-  std::vector<std::string> names;
-  std::vector<torch::Tensor> cols;
-  for (size_t i = 0; i < params.size(); ++i) {
-    const auto& p = params[i];
-    const int64_t off = space.raw_offset(i);
-    switch (p.type) {
-      case ParameterType::Continuous:
-      case ParameterType::Integer:
-        names.push_back(p.name);
-        cols.push_back(raw.select(1, off));
-        break;
-      case ParameterType::Composition:
-        for (size_t k = 0; k < p.elements.size(); ++k) {
-          names.push_back(element_uses[p.elements[k]] > 1 ? p.name + "." + p.elements[k] : p.elements[k]);
-          cols.push_back(raw.select(1, off + static_cast<int64_t>(k)));
-        }
-        break;
-      default:  // a choice: one column per label
-        for (size_t k = 0; k < p.choices.size(); ++k) {
-          names.push_back(p.name + "=" + p.choices[k]);
-          cols.push_back((raw.select(1, off) == static_cast<double>(k)).to(torch::kFloat64));
-        }
-    }
-  }
-  return {names, torch::stack(cols, 1).to(torch::kFloat64).contiguous()};
-}
 
 CampaignConfig LabEngine::build(const json& d) {
   json_io::only_fields(d, description_fields(), "campaign");
@@ -193,8 +160,8 @@ LabEngine LabEngine::create(const json& description, const std::vector<LabPriorS
               " resolved");
   std::vector<Prior> tables;  // a snapshot of the prior campaigns' results; the state keeps it
   if (!ids.empty()) {
-    if (!e.has_pool() || e.outcome_names_.size() != 1 || cfg.surrogate != "gp")
-      throw InputError("priors: inform pool campaigns (a 'pool') of one objective with surrogate gp");
+    if (e.outcome_names_.size() != 1 || cfg.surrogate != "gp")
+      throw InputError("priors: inform campaigns of one objective with surrogate gp");
     for (size_t k = 0; k < ids.size(); ++k) {
       SOZAI_CHECK(priors[k].id == ids[k], "priors[", k, "]: resolved campaign '", priors[k].id, "' for '", ids[k], "'");
       tables.push_back(prior_of(priors[k], e.outcome_names_.front()));
@@ -208,11 +175,11 @@ LabEngine LabEngine::create(const json& description, const std::vector<LabPriorS
       if (tables.empty()) {
         e.campaign_ = std::make_unique<PoolCampaign>(e.space_.encode(raw), cfg);
       } else {  // natural units on both sides; the transfer models normalise the inputs themselves
-        auto [names, X] = lab_natural_table(e.space_, raw);
-        e.campaign_ = std::make_unique<PoolCampaign>(X, names, std::move(tables), cfg);
+        e.campaign_ = std::make_unique<PoolCampaign>(natural_table(e.space_, raw), natural_columns(e.space_),
+                                                      std::move(tables), cfg);
       }
     } else {
-      e.campaign_ = std::make_unique<SpaceCampaign>(e.space_, cfg);
+      e.campaign_ = std::make_unique<SpaceCampaign>(e.space_, std::move(tables), cfg);
     }
   } catch (const InputError& err) {
     throw InputError(str("settings: ", err.what()));
@@ -223,10 +190,10 @@ LabEngine LabEngine::create(const json& description, const std::vector<LabPriorS
 std::string LabEngine::state() const {
   json j{{"format", "sozai.lab_engine"}, {"version", kCampaignStateVersion}, {"description", description_}};
   j["engine"] = json::parse(campaign_->to_json());
-  const auto* pool = dynamic_cast<const PoolCampaign*>(campaign_.get());
-  if (pool && !pool->priors().empty()) {
+  const auto& priors = this->priors();
+  if (!priors.empty()) {
     j["priors"] = json::array();
-    for (const auto& p : pool->priors()) j["priors"].push_back(prior_to_json(p));
+    for (const auto& p : priors) j["priors"].push_back(prior_to_json(p));
   }
   return j.dump();
 }
@@ -245,17 +212,26 @@ LabEngine LabEngine::from_state(const std::string& text, const std::string& orig
   }
   e.campaign_ = Campaign::from_json(j.at("engine").dump(), origin);
   if (j.contains("priors")) {
-    auto* pool = dynamic_cast<PoolCampaign*>(e.campaign_.get());
-    if (!j.at("priors").is_array() || !pool) throw StorageError(str(origin, ": priors need a pool campaign"));
+    if (!j.at("priors").is_array()) throw StorageError(str(origin, ": priors must be an array"));
     std::vector<Prior> tables;
     for (const auto& p : j.at("priors")) tables.push_back(prior_from_json(p, origin));
     try {
-      pool->attach_priors(std::move(tables));
+      if (auto* pool = dynamic_cast<PoolCampaign*>(e.campaign_.get()))
+        pool->attach_priors(std::move(tables));
+      else
+        dynamic_cast<SpaceCampaign&>(*e.campaign_).attach_priors(std::move(tables));
     } catch (const InputError& err) {
       throw StorageError(str(origin, ": ", err.what()));
     }
   }
   return e;
+}
+
+const std::vector<Prior>& LabEngine::priors() const {
+  static const std::vector<Prior> none;
+  if (const auto* pool = dynamic_cast<const PoolCampaign*>(campaign_.get())) return pool->priors();
+  if (const auto* space = dynamic_cast<const SpaceCampaign*>(campaign_.get())) return space->priors();
+  return none;
 }
 
 Candidates LabEngine::candidates_of(const LabProposal& p) const {

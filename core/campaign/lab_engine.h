@@ -18,7 +18,7 @@
 ///                  or {"name", "direction": "at_most|at_least", "limit": b} (an outcome constraint),
 ///    "pool": [{param: value, ...}, ...]                     (optional),
 ///    "surrogate": "gp|random", "acquisition": "...", "n_init": 4, "seed": 0, "ref_point": [...],
-///    "priors": ["c0123...", ...], "transfer": {...}}         (optional; pool campaigns of one objective)
+///    "priors": ["c0123...", ...], "transfer": {...}}         (optional; campaigns of one objective)
 /// "priors" names earlier lab campaigns whose results inform this one
 /// (core/campaign/prior.h): the service resolves the ids (LabPriorSource)
 /// and the engine keeps a snapshot of their results in its state, so a
@@ -73,11 +73,6 @@ struct LabPriorSource {
   std::vector<nlohmann::json> values;
 };
 
-/// The natural-units table of raw candidates [n, raw_width] of `space`
-/// (see the file comment): column names and [n, w] float64.
-std::pair<std::vector<std::string>, torch::Tensor> lab_natural_table(const DesignSpace& space,
-                                                                     const torch::Tensor& raw);
-
 class LabEngine {
  public:
   /// InputError naming the field (e.g. "objectives[1]: direction must be
@@ -98,6 +93,9 @@ class LabEngine {
   bool has_pool() const { return !pool_raw_.empty(); }
   int64_t num_observed() const { return campaign_->num_observed(); }
   const Campaign& campaign() const { return *campaign_; }
+  /// The prior tables the campaign learns from (a snapshot of the prior
+  /// campaigns' results when it was created); empty without priors.
+  const std::vector<Prior>& priors() const;
 
   /// Up to q new proposals, marked pending (fewer when a pool runs out).
   std::vector<LabProposal> ask(int64_t q);

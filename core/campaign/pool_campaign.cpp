@@ -97,15 +97,7 @@ PoolCampaign::PoolCampaign(const torch::Tensor& pool, std::vector<std::string> c
 }
 
 void PoolCampaign::attach_priors(std::vector<Prior> priors) {
-  SOZAI_CHECK(priors.size() == prior_records_.size(), "PoolCampaign::attach_priors: the campaign learns from ",
-              prior_records_.size(), " prior(s), got ", priors.size());
-  for (size_t k = 0; k < priors.size(); ++k) {
-    const auto& rec = prior_records_[k];
-    const auto name = rec.value("name", std::string());
-    SOZAI_CHECK(priors[k].digest() == rec.value("digest", std::string()), "PoolCampaign::attach_priors: prior ", k,
-                " ('", priors[k].name, "') is not the table the campaign was created with ('", name, "', ",
-                rec.value("rows", int64_t{0}), " rows, SHA-256 ", rec.value("digest", std::string()), ")");
-  }
+  check_prior_records(priors, prior_records_, "PoolCampaign::attach_priors");
   // The transfer space now (a prior sharing no column is refused here); asks reuse it.
   auto t = std::make_shared<Transfer>();
   t->space = TransferSpace(columns_, priors, pool_, config_.transfer.components);
@@ -138,22 +130,9 @@ const PoolCampaign::Transfer& PoolCampaign::transfer() {
 std::vector<int64_t> PoolCampaign::prior_ranked_rows(int64_t q) {
   const auto& t = transfer();
   auto free = torch::nonzero(available_mask()).reshape({-1});
-  const auto C = t.pool.index_select(0, free);
-  auto score = torch::zeros({C.size(0)}, torch::kFloat64);
-  for (const auto& m : t.models) {  // each prior's ranking on an equal footing: standardised over the free rows
-    auto mu = m->posterior(C).mean.reshape({-1}).to(torch::kFloat64);
-    score += (mu - mu.mean()) / (mu.std(/*unbiased=*/false) + 1e-12);
-  }
-  if (!maximize()) score = -score;
-  // Best first; equal scores by row number, so the design does not depend on sort stability.
-  std::vector<int64_t> order(C.size(0));
-  std::iota(order.begin(), order.end(), 0);
-  const double* sp = score.data_ptr<double>();
-  const int64_t k = std::min<int64_t>(q, C.size(0));
-  std::partial_sort(order.begin(), order.begin() + k, order.end(),
-                    [&](int64_t a, int64_t b) { return sp[a] > sp[b] || (sp[a] == sp[b] && a < b); });
+  const auto score = prior_scores(t.models, t.pool.index_select(0, free), maximize());
   std::vector<int64_t> rows;
-  for (int64_t i = 0; i < k; ++i) rows.push_back(free[order[i]].item<int64_t>());
+  for (auto i : top_positions(score, q)) rows.push_back(free[i].item<int64_t>());
   return rows;
 }
 
@@ -162,14 +141,8 @@ std::vector<int64_t> PoolCampaign::fit_and_select_transfer(int64_t q, uint64_t s
   const auto obs = torch::tensor(observed_, torch::kInt64);
   auto X = t.pool.index_select(0, obs);
   auto Y = observed_outcomes();
-  auto model = std::make_shared<TransferGP>(config_.transfer, config_.gp, t.sources, t.models, t.lo, t.hi, seed);
-  TransferFitPolicy policy;
-  policy.full_refit = full_refit_ask(config_, X.size(0), ask_count_);
-  policy.condition_only = X.size(0) >= config_.refit.keep_hyperparameters_from && !policy.full_refit;
-  model->set_warm_start(transfer_warm_, policy);
-  model->fit(Dataset{X, Y.select(1, 0).contiguous()});
-  transfer_warm_ = model->warm_start();
-  transfer_summary_ = model->summary();
+  auto model = fit_transfer_gp(config_, t.sources, t.models, t.lo, t.hi, X, Y.select(1, 0).contiguous(), seed,
+                               ask_count_, &transfer_warm_, &transfer_summary_);
   AcquisitionSpec spec = config_.acquisition;
   spec.seed = seed;
   auto acquisition = make_acquisition(spec, {model.get()}, {X, Y, t.pool.index_select(0, torch::tensor(pending_, torch::kInt64))});
@@ -385,12 +358,7 @@ nlohmann::json PoolCampaignState::to_json(const PoolCampaign& c, bool with_array
   j["outcome_hyperparameters"] = hyperparameters_to_json(c.hypers_);
   j["pool_shape"] = {c.pool_.size(0), c.pool_.size(1)};
   if (!c.columns_.empty()) j["columns"] = c.columns_;
-  if (!c.prior_records_.empty()) {
-    j["priors"] = c.prior_records_;
-    j["transfer_hyperparameters"] = {{"target", hyperparameters_to_json(c.transfer_warm_.target)},
-                                     {"residual", hyperparameters_to_json(c.transfer_warm_.residual)},
-                                     {"residual_coefficient_variances", c.transfer_warm_.residual_coefficient_variances}};
-  }
+  priors_to_json(j, c.prior_records_, c.transfer_warm_);
   if (with_arrays) {
     const double* p = c.pool_.data_ptr<double>();
     j["pool"] = std::vector<double>(p, p + c.pool_.numel());
@@ -431,30 +399,9 @@ PoolCampaign PoolCampaignState::from_json(const nlohmann::json& j, const torch::
   c.columns_ = json_io::optional<std::vector<std::string>, StorageError>(j, "columns", {}, origin);
   if (!c.columns_.empty() && static_cast<int64_t>(c.columns_.size()) != pool.size(1))
     throw StorageError(str(origin, ": ", c.columns_.size(), " column names for a pool of ", pool.size(1), " columns"));
-  if (j.contains("priors")) {
-    const auto& ps = j.at("priors");
-    if (!ps.is_array()) throw StorageError(str(origin, ": priors must be an array"));
-    for (const auto& p : ps) {
-      json_io::required<std::string, StorageError>(p, "digest", str(origin, ": priors"));
-      c.prior_records_.push_back(p);
-    }
-    if (!c.prior_records_.empty() && c.columns_.empty())
-      throw StorageError(str(origin, ": a campaign with priors needs its columns"));
-    const auto th = json_io::optional<nlohmann::json, StorageError>(j, "transfer_hyperparameters", nlohmann::json::object(),
-                                                                    origin);
-    auto read = [&](const char* key) {
-      if (!th.contains(key)) return std::vector<GPHyperparameters>{};
-      if (!th.at(key).is_array()) throw StorageError(str(origin, ": transfer_hyperparameters.", key, " must be an array"));
-      std::vector<GPHyperparameters> out;
-      for (const auto& h : th.at(key))
-        out.push_back(json_io::read_fields<GPHyperparameters, StorageError>(h, str(origin, ": transfer_hyperparameters")));
-      return out;
-    };
-    c.transfer_warm_.target = read("target");
-    c.transfer_warm_.residual = read("residual");
-    c.transfer_warm_.residual_coefficient_variances = json_io::optional<std::vector<double>, StorageError>(
-        th, "residual_coefficient_variances", {}, str(origin, ": transfer_hyperparameters"));
-  }
+  priors_from_json(j, origin, &c.prior_records_, &c.transfer_warm_);
+  if (!c.prior_records_.empty() && c.columns_.empty())
+    throw StorageError(str(origin, ": a campaign with priors needs its columns"));
   return c;
 }
 

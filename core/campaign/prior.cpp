@@ -278,7 +278,7 @@ torch::Tensor TransferSpace::encode(const torch::Tensor& X, const std::vector<st
   torch::Tensor shares, others;
   split(X, columns, where, &shares, &others);
   std::vector<torch::Tensor> parts = {shares, others};
-  if (components_.defined() && components_.size(1) > 0) parts.push_back(features(shares));
+  if (components_.defined() && components_.size(1) > 0) parts.push_back(features(shares.detach()));  // constant under autograd
   return torch::cat(parts, 1).contiguous();
 }
 
@@ -289,6 +289,126 @@ std::vector<TransferSource> transfer_sources(const TransferSpace& space, const s
     out.push_back({p.name, space.encode(p.X, p.columns, str("prior '", p.name, "'")),
                    p.maximize == target_maximizes ? p.y : -p.y});
   return out;
+}
+
+}  // namespace sozai
+
+namespace sozai {
+
+namespace {
+
+/// How many compositions of the space hold each element (a shared one keeps its parameter's name).
+std::map<std::string, int> element_uses(const DesignSpace& space) {
+  std::map<std::string, int> uses;
+  for (const auto& p : space.parameters())
+    if (p.type == ParameterType::Composition)
+      for (const auto& e : p.elements) ++uses[e];
+  return uses;
+}
+
+}  // namespace
+
+std::vector<std::string> natural_columns(const DesignSpace& space) {
+  auto uses = element_uses(space);
+  std::vector<std::string> names;
+  for (const auto& p : space.parameters()) {
+    switch (p.type) {
+      case ParameterType::Continuous:
+      case ParameterType::Integer:
+        names.push_back(p.name);
+        break;
+      case ParameterType::Composition:
+        for (const auto& e : p.elements) names.push_back(uses[e] > 1 ? p.name + "." + e : e);
+        break;
+      default:
+        for (const auto& c : p.choices) names.push_back(p.name + "=" + c);
+    }
+  }
+  return names;
+}
+
+torch::Tensor natural_table(const DesignSpace& space, const torch::Tensor& raw) {
+  const auto& params = space.parameters();
+  auto R = raw.to(torch::kCPU, torch::kFloat64);
+  SOZAI_CHECK(R.dim() == 2 && R.size(1) == space.raw_width(), "natural_table: candidates must be [n, ",
+              space.raw_width(), "], got ", R.sizes());
+  std::vector<torch::Tensor> cols;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const auto& p = params[i];
+    const int64_t off = space.raw_offset(i);
+    switch (p.type) {
+      case ParameterType::Continuous:
+      case ParameterType::Integer:
+        cols.push_back(R.select(1, off));
+        break;
+      case ParameterType::Composition:
+        for (size_t k = 0; k < p.elements.size(); ++k) cols.push_back(R.select(1, off + static_cast<int64_t>(k)));
+        break;
+      default:  // a choice: one column per label
+        for (size_t k = 0; k < p.choices.size(); ++k)
+          cols.push_back((R.select(1, off) == static_cast<double>(k)).to(torch::kFloat64));
+    }
+  }
+  return torch::stack(cols, 1).contiguous();
+}
+
+torch::Tensor natural_from_encoded(const DesignSpace& space, const torch::Tensor& E) {
+  SOZAI_CHECK(E.dim() == 2 && E.size(1) == space.encoded_width(), "natural_from_encoded: candidates must be [n, ",
+              space.encoded_width(), "], got ", E.sizes());
+  auto e = E.to(torch::kFloat64);
+  std::vector<torch::Tensor> cols;
+  int64_t off = 0;
+  for (const auto& p : space.parameters()) {
+    const int64_t w = p.encoded_width();
+    switch (p.type) {
+      case ParameterType::Continuous:
+      case ParameterType::Integer: {
+        auto z = e.select(1, off);
+        if (p.high == p.low)
+          cols.push_back(z * 0.0 + p.low);
+        else if (p.log_scale)
+          cols.push_back(torch::exp(std::log(p.low) + z * (std::log(p.high) - std::log(p.low))));
+        else
+          cols.push_back(p.low + z * (p.high - p.low));
+        break;
+      }
+      case ParameterType::Composition:
+        for (int64_t k = 0; k < w; ++k) cols.push_back(e.select(1, off + k));
+        break;
+      default: {
+        auto block = e.slice(1, off, off + w);
+        if (p.descriptors.defined()) {  // the nearest label's descriptor row
+          auto d = torch::cdist(block.detach(), p.descriptors.to(torch::kFloat64));
+          block = torch::one_hot(d.argmin(1), static_cast<int64_t>(p.choices.size())).to(torch::kFloat64);
+        }
+        for (int64_t k = 0; k < block.size(1); ++k) cols.push_back(block.select(1, k));
+      }
+    }
+    off += w;
+  }
+  return torch::stack(cols, 1);
+}
+
+torch::Tensor prior_scores(const std::vector<std::shared_ptr<const Surrogate>>& models, const torch::Tensor& C,
+                           bool maximize) {
+  auto score = torch::zeros({C.size(0)}, torch::kFloat64);
+  for (const auto& m : models) {
+    auto mu = m->posterior(C).mean.reshape({-1}).to(torch::kCPU, torch::kFloat64);
+    score += (mu - mu.mean()) / (mu.std(/*unbiased=*/false) + 1e-12);
+  }
+  return maximize ? score : -score;
+}
+
+void check_prior_records(const std::vector<Prior>& priors, const std::vector<nlohmann::json>& records,
+                         const std::string& where) {
+  SOZAI_CHECK(priors.size() == records.size(), where, ": the campaign learns from ", records.size(),
+              " prior(s), got ", priors.size());
+  for (size_t k = 0; k < priors.size(); ++k) {
+    const auto& rec = records[k];
+    SOZAI_CHECK(priors[k].digest() == rec.value("digest", std::string()), where, ": prior ", k, " ('", priors[k].name,
+                "') is not the table the campaign was created with ('", rec.value("name", std::string()), "', ",
+                rec.value("rows", int64_t{0}), " rows, SHA-256 ", rec.value("digest", std::string()), ")");
+  }
 }
 
 }  // namespace sozai

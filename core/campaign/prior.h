@@ -19,6 +19,7 @@
 /// relation; `maximize` says which way the prior's outcome is better, so a
 /// prior minimised where the target is maximised is turned around.
 
+#include "core/space/design_space.h"
 #include "models/gp/transfer.h"
 
 #include <nlohmann/json.hpp>
@@ -117,5 +118,32 @@ class TransferSpace {
 /// models: each source oriented to the target's direction.
 std::vector<TransferSource> transfer_sources(const TransferSpace& space, const std::vector<Prior>& priors,
                                              bool target_maximizes);
+
+/// Candidates of a design space as a table that priors meet by name: a
+/// continuous or integer parameter is one column named by the parameter
+/// (its value in natural units), a composition one column per element
+/// (the symbol; "param.symbol" when two compositions share the element),
+/// a categorical choice one 0/1 column "param=label" per label.
+/// natural_columns: the names; natural_table: raw candidates [n,
+/// raw_width] as that table [n, names] float64.
+std::vector<std::string> natural_columns(const DesignSpace& space);
+torch::Tensor natural_table(const DesignSpace& space, const torch::Tensor& raw);
+/// The same table from encoded candidates [n, encoded_width]
+/// (space.encode), differentiable in the continuous and composition
+/// columns (the acquisition optimiser's gradients reach a transfer model
+/// through it); a choice encoded by descriptors maps to its nearest label.
+torch::Tensor natural_from_encoded(const DesignSpace& space, const torch::Tensor& E);
+
+/// Each prior model's latent mean at C [n, w], standardised over C and
+/// summed (every prior on an equal footing), negated when the target
+/// minimises: larger is better. [n] float64.
+torch::Tensor prior_scores(const std::vector<std::shared_ptr<const Surrogate>>& models, const torch::Tensor& C,
+                           bool maximize);
+
+/// Checks priors given back to a campaign against what it recorded of them
+/// (Prior::describe()): their number, then each one's digest. InputError
+/// naming `where` and the prior that differs.
+void check_prior_records(const std::vector<Prior>& priors, const std::vector<nlohmann::json>& records,
+                         const std::string& where);
 
 }  // namespace sozai

@@ -32,6 +32,49 @@ bool same_candidate(const double* a, const double* b, int64_t w) {
   return true;
 }
 
+/// Points of the design space the transfer space's composition components
+/// and input bounds are fitted on, and the prior models' first picks are
+/// ranked among.
+constexpr int64_t kTransferSample = 1024;
+
+/// A transfer model (inputs in the campaign's transfer space) as the
+/// acquisition sees it: on the design space's encoding. The map is
+/// differentiable in the continuous and composition columns, so the
+/// optimiser's gradients reach the model.
+class EncodedTransferModel : public Surrogate {
+ public:
+  EncodedTransferModel(std::shared_ptr<const Surrogate> model, const DesignSpace& space, const TransferSpace& tspace,
+                       std::vector<std::string> columns)
+      : model_(std::move(model)), space_(space), tspace_(tspace), columns_(std::move(columns)) {}
+
+  void fit(const Dataset&) override {
+    throw InputError("SpaceCampaign: the transfer model is fitted in the transfer space, not through its encoding");
+  }
+  Posterior posterior(const torch::Tensor& X) const override { return model_->posterior(map(X)); }
+  Posterior latent_posterior(const torch::Tensor& X) const override { return model_->latent_posterior(map(X)); }
+  torch::Tensor latent_covariance(const torch::Tensor& A, const torch::Tensor& B) const override {
+    return model_->latent_covariance(map(A), map(B));
+  }
+  double latent_noise() const override { return model_->latent_noise(); }
+  torch::Tensor transform_outcome(const torch::Tensor& Y) const override { return model_->transform_outcome(Y); }
+  torch::Tensor untransform_outcome(const torch::Tensor& Z) const override { return model_->untransform_outcome(Z); }
+  std::string name() const override { return model_->name(); }
+
+ private:
+  /// [..., encoded_width] -> [..., transfer width]
+  torch::Tensor map(const torch::Tensor& E) const {
+    auto lead = E.sizes().vec();
+    lead.pop_back();
+    auto T = tspace_.encode(natural_from_encoded(space_, E.reshape({-1, E.size(-1)})), columns_, "candidates");
+    lead.push_back(T.size(1));
+    return T.reshape(lead);
+  }
+  std::shared_ptr<const Surrogate> model_;
+  const DesignSpace& space_;
+  const TransferSpace& tspace_;
+  std::vector<std::string> columns_;
+};
+
 }  // namespace
 
 SpaceCampaign::SpaceCampaign(DesignSpace space, CampaignConfig config)
@@ -42,6 +85,81 @@ SpaceCampaign::SpaceCampaign(DesignSpace space, CampaignConfig config)
                     "SpaceCampaign");
   SOZAI_CHECK(config_.surrogate == "gp" || config_.surrogate == "random", "SpaceCampaign: surrogate must be gp or "
               "random, not '", config_.surrogate, "' (graph surrogates model pools of graphs: PoolCampaign)");
+}
+
+struct SpaceCampaign::Transfer {
+  TransferSpace space;
+  std::vector<std::string> columns;  // natural_columns of the design space
+  torch::Tensor sample;              // [kTransferSample, w] design-space points in the transfer space
+  std::vector<TransferSource> sources;
+  torch::Tensor lo, hi;
+  /// Models of the sources, fitted at the first ask that needs them.
+  mutable std::vector<std::shared_ptr<const Surrogate>> models;
+};
+
+SpaceCampaign::SpaceCampaign(DesignSpace space, std::vector<Prior> priors, CampaignConfig config)
+    : SpaceCampaign(std::move(space), std::move(config)) {
+  if (priors.empty()) return;
+  SOZAI_CHECK(num_outcomes() == 1 && config_.surrogate == "gp", "SpaceCampaign: priors inform campaigns of one "
+              "outcome with surrogate 'gp' (this one has ", num_outcomes(), " outcome(s), surrogate '",
+              config_.surrogate, "')");
+  for (const auto& p : priors) prior_records_.push_back(p.describe());
+  attach_priors(std::move(priors));
+}
+
+void SpaceCampaign::attach_priors(std::vector<Prior> priors) {
+  check_prior_records(priors, prior_records_, "SpaceCampaign::attach_priors");
+  auto t = std::make_shared<Transfer>();
+  t->columns = natural_columns(space_);
+  const auto natural =
+      natural_table(space_, random_candidates(kTransferSample, splitmix64(config_.seed() ^ 0x73616D706C65ULL)));
+  t->space = TransferSpace(t->columns, priors, natural, config_.transfer.components);
+  t->sample = t->space.encode(natural, t->columns, "design space");
+  t->sources = transfer_sources(t->space, priors, maximize());
+  std::vector<torch::Tensor> all = {t->sample};
+  for (const auto& s : t->sources) all.push_back(s.X);
+  auto cat = torch::cat(all);
+  t->lo = std::get<0>(cat.min(0));
+  t->hi = std::get<0>(cat.max(0));
+  priors_ = std::move(priors);
+  transfer_ = t;
+}
+
+const SpaceCampaign::Transfer& SpaceCampaign::transfer() {
+  SOZAI_CHECK(priors_.size() == prior_records_.size() && transfer_, "SpaceCampaign::ask: this campaign learns from ",
+              prior_records_.size(), " prior(s); give them back with attach_priors after load");
+  const auto& t = *transfer_;
+  if (t.models.empty())  // once per campaign, with its own seed: the same after load
+    t.models = fit_source_models(t.sources, config_.gp, config_.transfer, t.sample, t.lo, t.hi,
+                                 splitmix64(config_.seed() ^ 0x7072696F72ULL));
+  return t;
+}
+
+torch::Tensor SpaceCampaign::prior_ranked_candidates(int64_t q, uint64_t seed) {
+  const auto& t = transfer();
+  auto raw = random_candidates(kTransferSample, seed);
+  const auto C = t.space.encode(natural_table(space_, raw), t.columns, "design space");
+  return raw.index_select(0, torch::tensor(top_positions(prior_scores(t.models, C, maximize()), q), torch::kInt64));
+}
+
+torch::Tensor SpaceCampaign::fit_and_select_transfer(int64_t q, uint64_t seed) {
+  const auto& t = transfer();
+  const auto raw = observed_candidates();
+  auto X = t.space.encode(natural_table(space_, raw), t.columns, "observed candidates");
+  auto Y = observed_outcomes();
+  auto model = fit_transfer_gp(config_, t.sources, t.models, t.lo, t.hi, X, Y.select(1, 0).contiguous(), seed,
+                               ask_count_, &transfer_warm_, &transfer_summary_);
+  auto seen = std::make_shared<EncodedTransferModel>(model, space_, t.space, t.columns);
+  AcquisitionSpec spec = config_.acquisition;
+  spec.seed = seed;
+  auto E = space_.encode(raw);
+  auto P = pending_.empty() ? E.new_zeros({0, space_.encoded_width()}) : space_.encode(pending().X);
+  auto acquisition = make_acquisition(spec, {seen.get()}, {E, Y, P});
+  OptimizeConfig oc = config_.optimizer;
+  oc.seed = seed;
+  auto picks = select_in_space(space_, *acquisition, q, oc);
+  model_ = seen;
+  return picks;
 }
 
 int64_t SpaceCampaign::find_pending(const double* c) const {
@@ -92,10 +210,14 @@ Candidates SpaceCampaign::ask(int64_t q) {
   SOZAI_CHECK(q >= 1, "SpaceCampaign::ask: q must be >= 1, got ", q);
   const uint64_t seed = ask_seed();
   torch::Tensor picks;
-  if (config_.surrogate == "random" || num_observed() < std::max<int64_t>(config_.n_init, 1))
+  const bool initial = num_observed() < std::max<int64_t>(config_.n_init, 1);
+  const bool with_priors = !prior_records_.empty();
+  if (config_.surrogate == "random" || (initial && !(with_priors && config_.transfer.initial == "prior")))
     picks = random_candidates(q, seed);
+  else if (initial)
+    picks = prior_ranked_candidates(q, seed);
   else
-    picks = fit_and_select(q, seed);
+    picks = with_priors ? fit_and_select_transfer(q, seed) : fit_and_select(q, seed);
   picks = picks.to(torch::kFloat64).contiguous();
   for (int64_t i = 0; i < picks.size(0); ++i) {
     const double* p = picks[i].data_ptr<double>();
@@ -186,6 +308,7 @@ std::string SpaceCampaign::to_json() const {
   j["observed"] = observed_;
   j["observed_value"] = values_;
   j["pending"] = pending_;
+  priors_to_json(j, prior_records_, transfer_warm_);
   return j.dump();
 }
 
@@ -222,6 +345,7 @@ SpaceCampaign SpaceCampaign::from_json(const std::string& text, const std::strin
   c.ask_count_ = json_io::required<int64_t, StorageError>(j, "ask_count", origin);
   c.hypers_ = hyperparameters_from_json(json_io::required<nlohmann::json, StorageError>(j, "outcome_hyperparameters", origin),
                                         c.space_.encoded_width(), c.num_outcomes(), origin);
+  priors_from_json(j, origin, &c.prior_records_, &c.transfer_warm_);
   return c;
 }
 

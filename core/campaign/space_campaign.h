@@ -8,6 +8,7 @@
 /// load. The pool counterpart is PoolCampaign.
 
 #include "core/campaign/campaign.h"
+#include "core/campaign/prior.h"
 #include "core/space/design_space.h"
 #include "models/gp/exact_gp.h"
 
@@ -26,6 +27,26 @@ class SpaceCampaign : public Campaign {
   /// design space (registry.h); config.optimizer sets the optimiser.
   /// Multi-fidelity settings and graph surrogates belong to pool campaigns.
   explicit SpaceCampaign(DesignSpace space, CampaignConfig config = {});
+  /// A campaign that also learns from priors (core/campaign/prior.h). The
+  /// priors meet the space by the names of natural_columns(space): a
+  /// composition's elements by symbol, other parameters by name, a choice
+  /// as "name=label". config.transfer chooses the transfer model, which
+  /// the acquisition optimiser sees through the space's encoding; with
+  /// transfer.initial "prior" the first n_init asks are the best of a
+  /// Sobol sample of the space by the prior models. One outcome, surrogate
+  /// "gp". InputError for a prior that shares no column with the space or
+  /// for other settings.
+  SpaceCampaign(DesignSpace space, std::vector<Prior> priors, CampaignConfig config);
+  /// Gives a loaded campaign its priors back (saves keep their digests, not
+  /// their rows); InputError naming the prior that differs from the record.
+  void attach_priors(std::vector<Prior> priors);
+  const std::vector<Prior>& priors() const { return priors_; }
+  /// What the campaign records of each prior (Prior::describe()).
+  const std::vector<nlohmann::json>& prior_records() const { return prior_records_; }
+  /// The transfer model of the last model-based ask (null before).
+  const nlohmann::json& transfer_summary() const { return transfer_summary_; }
+  /// The names priors meet the space by (natural_columns).
+  std::vector<std::string> columns() const { return natural_columns(space_); }
 
   /// Up to q raw candidates [<= q, raw_width], marked pending: scrambled
   /// Sobol points while fewer than n_init results are known, then the
@@ -63,12 +84,21 @@ class SpaceCampaign : public Campaign {
  private:
   torch::Tensor random_candidates(int64_t q, uint64_t seed) const;
   torch::Tensor fit_and_select(int64_t q, uint64_t seed);
+  struct Transfer;  // the transfer space, the sources, their models
+  const Transfer& transfer();  // InputError when the priors were not given back after load
+  torch::Tensor prior_ranked_candidates(int64_t q, uint64_t seed);
+  torch::Tensor fit_and_select_transfer(int64_t q, uint64_t seed);
   /// Position in pending_ of a candidate, or -1.
   int64_t find_pending(const double* candidate) const;
 
   DesignSpace space_;
   std::vector<std::vector<double>> observed_;  // raw candidates
   std::vector<std::vector<double>> pending_;
+  std::vector<Prior> priors_;
+  std::vector<nlohmann::json> prior_records_;
+  TransferWarmStart transfer_warm_;
+  nlohmann::json transfer_summary_;
+  std::shared_ptr<const Transfer> transfer_;
 };
 
 }  // namespace sozai

@@ -20,5 +20,7 @@ PoolCampaign = _c.PoolCampaign
 SpaceCampaign = _c.SpaceCampaign
 Prior = _c.Prior
 campaign_settings = _c.campaign_settings
+natural_columns = _c.natural_columns
+natural_table = _c.natural_table
 
-__all__ = ["PoolCampaign", "SpaceCampaign", "Prior", "campaign_settings"]
+__all__ = ["PoolCampaign", "SpaceCampaign", "Prior", "campaign_settings", "natural_columns", "natural_table"]

@@ -50,6 +50,25 @@ void common_members(py::class_<C>& cls) {
       .def_static("from_json", &C::from_json, py::arg("text"), py::arg("origin") = "<string>");
 }
 
+/// What both campaign classes show of their priors.
+template <typename C>
+void prior_members(py::class_<C>& cls) {
+  cls.def("attach_priors", &C::attach_priors, py::arg("priors"),
+          "Gives a loaded campaign its priors back (saves keep their digests, not their rows).")
+      .def_property_readonly("priors", &C::priors)
+      .def_property_readonly("columns", &C::columns, "The names priors meet the campaign's inputs by.")
+      .def_property_readonly("prior_records",
+                             [](const C& c) {
+                               py::list out;
+                               for (const auto& r : c.prior_records()) out.append(to_python(r));
+                               return out;
+                             },
+                             "What the campaign records of each prior: name, digest, rows, columns, maximize, source.")
+      .def_property_readonly("transfer_summary", [](const C& c) { return to_python(c.transfer_summary()); },
+                             "The transfer model of the last ask: method chosen, leave-one-out ranking losses, "
+                             "RGPE weights, residual coefficients.");
+}
+
 }  // namespace
 
 void bind_campaign(py::module_& root) {
@@ -85,6 +104,14 @@ void bind_campaign(py::module_& root) {
         return str("Prior(name='", p.name, "', rows=", p.rows(), ", columns=[", join(p.columns), "], maximize=",
                    p.maximize ? "True" : "False", ")");
       });
+
+  m.def("natural_columns", &natural_columns, py::arg("space"),
+        "The names priors meet a design space by: a continuous or integer parameter by its name, a composition's "
+        "elements by symbol, a choice as 'name=label'.");
+  m.def("natural_table", [](const DesignSpace& s, const DoubleArray& raw) {
+        return to_numpy(natural_table(s, to_tensor(raw, 2, "candidates")));
+      }, py::arg("space"), py::arg("candidates"),
+      "Raw candidates [n, raw_width] as the table natural_columns names (a choice as 0/1 columns).");
 
   py::class_<PoolCampaign> pool(m, "PoolCampaign", "A Bayesian-optimisation campaign over the rows of a pool.");
   pool.def(py::init([](const GraphBatch& graphs, const py::object& maximize, const py::kwargs& settings) {
@@ -126,35 +153,25 @@ void bind_campaign(py::module_& root) {
       .def_property_readonly("cost_spent", &PoolCampaign::cost_spent,
                              "Multi-fidelity: total cost of the results told so far.")
       .def_property_readonly("pool_size", &PoolCampaign::pool_size)
-      .def("attach_priors", &PoolCampaign::attach_priors, py::arg("priors"),
-           "Gives a loaded campaign its priors back (saves keep their digests, not their rows).")
-      .def_property_readonly("priors", &PoolCampaign::priors)
-      .def_property_readonly("columns", &PoolCampaign::columns)
-      .def_property_readonly("prior_records",
-                             [](const PoolCampaign& c) {
-                               py::list out;
-                               for (const auto& r : c.prior_records()) out.append(to_python(r));
-                               return out;
-                             },
-                             "What the campaign records of each prior: name, digest, rows, columns, maximize, source.")
-      .def_property_readonly("transfer_summary", [](const PoolCampaign& c) { return to_python(c.transfer_summary()); },
-                             "The transfer model of the last ask: method chosen, leave-one-out ranking losses, "
-                             "RGPE weights, residual coefficients.")
       .def("best", [](const PoolCampaign& c) {
              auto b = c.best();
              return py::make_tuple(b.candidate.rows.front(), b.value);
            }, "(row, value) of the best result so far.");
   common_members(pool);
+  prior_members(pool);
 
   py::class_<SpaceCampaign> space(m, "SpaceCampaign",
                                   "A Bayesian-optimisation campaign over a continuous or mixed DesignSpace.");
-  space.def(py::init([](const DesignSpace& s, const py::object& maximize, const py::kwargs& settings) {
-              return SpaceCampaign(s, config_of(settings, maximize));
+  space.def(py::init([](const DesignSpace& s, const py::object& maximize, std::vector<Prior> priors,
+                         const py::kwargs& settings) {
+              return SpaceCampaign(s, std::move(priors), config_of(settings, maximize));
             }),
-            py::arg("space"), py::arg("maximize") = py::none(),
+            py::arg("space"), py::arg("maximize") = py::none(), py::arg("priors") = std::vector<Prior>{},
             "Keyword arguments are campaign settings, as for PoolCampaign (surrogate 'gp' or 'random'; any "
             "acquisition that optimises over a design space), plus optimizer={'restarts', 'raw_samples', "
-            "'max_iter', 'history', 'rounds'} of the acquisition optimiser.")
+            "'max_iter', 'history', 'rounds'} of the acquisition optimiser. priors: Prior tables the model learns "
+            "from, meeting the space by name (columns: a composition's elements by symbol, other parameters by "
+            "name, a choice as 'name=label'); transfer={...} how, as for PoolCampaign.")
       .def("ask", [](SpaceCampaign& c, int64_t q) { return to_numpy(released([&] { return c.ask(q).X; })); },
            py::arg("q") = 1, "Proposes q raw candidates [q, raw_width] (marked pending).")
       .def("tell", [](SpaceCampaign& c, const DoubleArray& candidates, const DoubleArray& values) {
@@ -174,6 +191,7 @@ void bind_campaign(py::module_& root) {
              return py::make_tuple(b.position, b.value);
            }, "(row of observed_candidates, value) of the best result so far.");
   common_members(space);
+  prior_members(space);
 }
 
 }  // namespace sozai

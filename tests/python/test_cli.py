@@ -124,3 +124,22 @@ def test_benchmark_with_a_prior_runs_both_arms(sozai_cli, data_dir, tmp_path):
     assert "priors (arms \"+priors\"" in r.stdout
     bad = _run(sozai_cli, "benchmark", "--dataset", "autoam", "--prior", "nope", check=False)
     assert bad.returncode == 2 and "nope" in bad.stderr
+
+
+def test_space_campaign_with_a_prior_file(sozai_cli, tmp_path):
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps({"parameters": [{"name": "T", "type": "continuous", "low": 300, "high": 900},
+                                                {"name": "route", "type": "categorical",
+                                                 "choices": ["cast", "wrought"]}]}))
+    prior = tmp_path / "past.csv"  # wrought at 650 was best; the columns meet the space by name
+    prior.write_text("T,route=wrought,strength\n" +
+                     "".join(f"{T},{w},{-abs(T - 650) + 100 * w}\n" for T in range(300, 901, 50) for w in (0, 1)))
+    state = tmp_path / "c.json"
+    r = _run(sozai_cli, "campaign", "new", "--space", space, "--state", state, "--prior", prior, "--n-init", "2",
+             "--settings", '{"optimizer": {"restarts": 2, "raw_samples": 64}}')
+    assert "prior 'past' (26 rows)" in r.stdout
+    first = json.loads(_run(sozai_cli, "campaign", "ask", "--state", state).stdout.strip().splitlines()[0])
+    assert first["route"] == "wrought" and abs(first["T"] - 650) <= 50
+    prior.write_text(prior.read_text().replace(",100\n", ",-100\n"))
+    bad = _run(sozai_cli, "campaign", "ask", "--state", state, check=False)
+    assert bad.returncode != 0 and "not the table" in bad.stderr

@@ -155,3 +155,51 @@ def test_first_experiments_are_the_priors_best_rows_unless_asked_for_random():
     assert len(set(randomly)) > 1  # random rows, as without priors
     with pytest.raises(sozai.InputError, match="unknown initial design 'best'"):
         sozai.campaign.campaign_settings(transfer={"initial": "best"})
+
+
+def alloy_space():
+    s = sozai.spaces.DesignSpace()
+    s.add_continuous("T", 300, 900).add_composition("alloy", ["Ni", "Fe", "Co"])
+    return s
+
+
+def alloy_value(T, ni, co):
+    return -((T - 700) / 300) ** 2 - (ni - 0.6) ** 2 - co
+
+
+def alloy_prior(scale=4.0):
+    # An earlier study of Ni-Fe-Mn alloys at other temperatures, its columns named as a lab writes them.
+    rng = np.random.default_rng(7)
+    shares = rng.dirichlet(np.ones(3), 200)  # ni, fe, mn
+    T = rng.uniform(300, 900, 200)
+    y = scale * alloy_value(T, shares[:, 0], 0.0) + 3.0
+    return Prior(np.column_stack([shares[:, 2], T, shares[:, 0], shares[:, 1]]), y,
+                 ["Mn", "T", "ni_load", "Fe"], True, "ni-fe-mn")
+
+
+def test_space_campaign_with_a_prior_starts_at_its_best_and_reloads(tmp_path):
+    from sozai.campaign import SpaceCampaign, natural_columns, natural_table
+    space = alloy_space()
+    assert natural_columns(space) == ["T", "Ni", "Fe", "Co"]
+    raw = np.array([[500.0, 0.2, 0.3, 0.5]])
+    assert np.allclose(natural_table(space, raw), raw)
+    settings = dict(n_init=2, seed=1, acquisition="logei", gp={"restarts": 2}, transfer={"method": "residual"},
+                    optimizer={"restarts": 3, "raw_samples": 128, "max_iter": 30})
+    c = SpaceCampaign(space, priors=[alloy_prior()], **settings)
+    assert c.columns == ["T", "Ni", "Fe", "Co"] and c.prior_records[0]["name"] == "ni-fe-mn"
+    first = c.ask(1)[0]
+    # The prior knows T and Ni (not Co): its best is near T = 700, Ni = 0.6.
+    assert abs(first[0] - 700) < 120 and abs(first[1] - 0.6) < 0.25
+    for _ in range(3):
+        x = c.ask(1) if c.num_observed else first[None, :]
+        c.tell(x, [alloy_value(x[0, 0], x[0, 1], x[0, 3])])
+    assert c.transfer_summary["chosen"] == "residual"
+    path = tmp_path / "c.json"
+    c.save(str(path))
+    loaded = SpaceCampaign.load(str(path))
+    with pytest.raises(sozai.InputError, match="attach_priors"):
+        loaded.ask(1)
+    with pytest.raises(sozai.InputError, match="not the table"):
+        loaded.attach_priors([alloy_prior(scale=5.0)])
+    loaded.attach_priors([alloy_prior()])
+    assert np.allclose(c.ask(1), loaded.ask(1), atol=1e-10)

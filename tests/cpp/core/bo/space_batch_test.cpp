@@ -115,3 +115,49 @@ TEST_CASE("multi-objective batches in a space", "[bo][space]") {
   CHECK_THAT(test::message_of<InputError>([&] { in_space(s, {&g1, &g2}, raw, f1, 1, spec); }),
              Catch::Contains("Y_observed must be [12, 2]"));
 }
+
+namespace {
+/// An ExactGP behind the plain Surrogate interface (as a transfer model is).
+class Forwarding : public Surrogate {
+ public:
+  explicit Forwarding(const ExactGP& gp) : gp_(gp) {}
+  void fit(const Dataset&) override {}
+  Posterior posterior(const torch::Tensor& X) const override { return gp_.posterior(X); }
+  Posterior latent_posterior(const torch::Tensor& X) const override { return gp_.latent_posterior(X); }
+  torch::Tensor latent_covariance(const torch::Tensor& A, const torch::Tensor& B) const override {
+    return gp_.latent_covariance(A, B);
+  }
+  double latent_noise() const override { return gp_.latent_noise(); }
+  torch::Tensor transform_outcome(const torch::Tensor& Y) const override { return gp_.transform_outcome(Y); }
+  torch::Tensor untransform_outcome(const torch::Tensor& Z) const override { return gp_.untransform_outcome(Z); }
+  std::string name() const override { return "forwarding"; }
+
+ private:
+  const ExactGP& gp_;
+};
+}  // namespace
+
+TEST_CASE("analytic batches over a space score any surrogate as the GP's own kriging believer does", "[bo][space]") {
+  auto X = torch::rand({10, 2}, at::TensorOptions().dtype(torch::kFloat64));
+  auto y = torch::sin(4 * X.select(1, 0)) + X.select(1, 1);
+  auto gp = test::fixed_gp(X, y, 1e-3);
+  Forwarding other(gp);
+  auto C = torch::rand({50, 2}, at::TensorOptions().dtype(torch::kFloat64));
+  auto pending = torch::tensor({{0.2, 0.8}}, torch::kFloat64);
+  for (std::string name : {"logei", "ucb", "ei"}) {
+    INFO(name);
+    auto spec = test::spec_for(name);
+    auto a = make_acquisition(spec, {&gp}, {X, y.unsqueeze(1), pending});
+    auto b = make_acquisition(spec, {&other}, {X, y.unsqueeze(1), pending});
+    auto ba = a->start_batch(), bb = b->start_batch();
+    for (int step = 0; step < 3; ++step) {
+      CHECK(torch::allclose(ba->score(C), bb->score(C), 1e-6, 1e-6));
+      ba->add(C[step]);
+      bb->add(C[step]);
+    }
+    // The fantasies lower the variance, and so the optimism, near them.
+    auto near = torch::tensor({{0.2, 0.8}}, torch::kFloat64);
+    auto fresh = make_acquisition(spec, {&other}, {X, y.unsqueeze(1), torch::Tensor()})->start_batch();
+    CHECK(bb->score(near).item<double>() < fresh->score(near).item<double>());
+  }
+}

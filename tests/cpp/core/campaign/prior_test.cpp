@@ -199,3 +199,19 @@ TEST_CASE("priors need columns, one outcome and a GP", "[prior][campaign]") {
   auto named = pool_campaign(pool, y, small_config(), 6, 1, {"Co", "Ni", "Mn"}, {});
   CHECK(plain == named);
 }
+
+TEST_CASE("a design space meets priors in natural units; the map from its encoding is differentiable", "[prior]") {
+  DesignSpace s;
+  s.add_continuous("T", 300.0, 900.0).add_continuous("t", 1.0, 100.0, /*log_scale=*/true);
+  s.add_composition("c", {"Fe", "Ni"}).add_categorical("route", {"cast", "wrought"});
+  CHECK(natural_columns(s) == std::vector<std::string>{"T", "t", "Fe", "Ni", "route=cast", "route=wrought"});
+  auto raw = torch::tensor({{400.0, 10.0, 0.25, 0.75, 1.0}, {900.0, 1.0, 1.0, 0.0, 0.0}}, torch::kFloat64);
+  auto natural = natural_table(s, raw);
+  auto expected = torch::tensor({{400.0, 10.0, 0.25, 0.75, 0.0, 1.0}, {900.0, 1.0, 1.0, 0.0, 1.0, 0.0}}, torch::kFloat64);
+  CHECK(torch::allclose(natural, expected));
+  auto E = s.encode(raw).requires_grad_(true);
+  auto back = natural_from_encoded(s, E);
+  CHECK(torch::allclose(back, expected, 1e-12, 1e-9));
+  back.select(1, 0).sum().backward();
+  CHECK(E.grad()[0][0].item<double>() == Approx(600.0));  // dT/dz = high - low
+}

@@ -379,12 +379,39 @@ TEST_CASE("a completed lab campaign informs the next one as a prior", "[lab][pri
   }
   CHECK(again.get_campaign(lab.admin, b).body.at("observed") == 4);
 
+  // A campaign over a design space (no pool) learns from the same prior: x by name.
+  json over_space{{"name", "space-next"},
+                  {"parameters", {{{"name", "x"}, {"type", "continuous"}, {"low", 0.0}, {"high", 20.0}}}},
+                  {"objectives", {{{"name", "y"}, {"direction", "maximize"}}}},
+                  {"n_init", 2},
+                  {"priors", {a}}};
+  const auto sc = lab.service.create_campaign(lab.admin, over_space, "").body.at("id").get<std::string>();
+  for (int round = 0; round < 3; ++round) {
+    auto es = lab.service.ask(lab.admin, sc, {{"count", 1}}, "").body.at("experiments");
+    REQUIRE(es.size() == 1);
+    const double x = es[0].at("parameters").at("x").get<double>();
+    if (round == 0) CHECK(std::abs(x - 7.0) <= 1.0);  // the prior's best
+    lab.service.report(lab.admin, sc, std::to_string(es[0].at("id").get<int64_t>()),
+                       {{"values", {{"y", f(x)}}}}, "");
+  }
+  LabService third(lab.db);  // reloaded from the store with the prior's snapshot
+  CHECK(third.ask(lab.admin, sc, {{"count", 1}}, "").body.at("experiments").size() == 1);
+
   // Bad priors: a 400 naming the field, nothing stored.
   const auto stored = lab.service.list_campaigns(lab.admin).body.at("campaigns").size();
   auto refused = [&](const json& priors, const std::string& says) {
     auto d = pool_over("bad", 0, 20, "x");
     d["priors"] = priors;
     INFO(priors.dump() << " should say " << says);
+    try {
+      lab.service.create_campaign(lab.admin, d, "");
+      FAIL("accepted");
+    } catch (const LabError& e) {
+      CHECK(e.status() == 400);
+      CHECK_THAT(e.what(), Catch::Contains(says));
+    }
+  };
+  auto refused_with = [&](const json& d, const std::string& says) {
     try {
       lab.service.create_campaign(lab.admin, d, "");
       FAIL("accepted");
@@ -400,15 +427,10 @@ TEST_CASE("a completed lab campaign informs the next one as a prior", "[lab][pri
   refused(json{empty}, "at least 2");
   refused(json{other}, "share");
   refused(json::array({json(std::string(500, 'q'))}), "priors[0] is longer");
-  auto space = space_campaign();
-  space["priors"] = {a};
-  try {
-    lab.service.create_campaign(lab.admin, space, "");
-    FAIL("a design-space campaign took priors");
-  } catch (const LabError& e) {
-    CHECK(e.status() == 400);
-    CHECK_THAT(e.what(), Catch::Contains("pool"));
-  }
+  auto two = next;
+  two["objectives"] = {{{"name", "y"}, {"direction", "maximize"}}, {{"name", "cost"}, {"direction", "minimize"}}};
+  two["ref_point"] = {0.0, 0.0};
+  refused_with(two, "one objective");
   // A controller cannot create campaigns, and so cannot pull a prior's results in.
   const auto robot = lab.service.authenticate("Bearer " + lab.service.create_token("controller", b));
   CHECK(status_of([&] { lab.service.create_campaign(robot, next, ""); }) == 403);
