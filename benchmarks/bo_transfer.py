@@ -98,6 +98,35 @@ def run_arm(arm, target, prior, seed, budget):
     return sozai.benchmark.pool_campaign(X, y, maximize, columns=cols, priors=[p], transfer=method, **kw)
 
 
+def ask_latency(repeats=5):
+    """Seconds per ask(1) on oer_plate_4098 with 30 results told: without priors, and with two priors of 2000
+    rows each (two overlapping slices of oer_plate_3496) under the default transfer settings. The first ask
+    with priors also fits the prior models (once per campaign); later asks reuse them."""
+    X, y, cols, maximize = olympus("oer_plate_4098")
+    PX, Py, pcols, pmax = olympus("oer_plate_3496")
+    priors = [sozai.campaign.Prior(PX[:2000], Py[:2000], pcols, pmax, "first-2000"),
+              sozai.campaign.Prior(PX[-2000:], Py[-2000:], pcols, pmax, "last-2000")]
+    told = sozai.benchmark.random_baseline(len(y), 30, 0)
+    out = {}
+    for arm in ("plain", "priors"):
+        times = []
+        for r in range(repeats):
+            extra = dict(columns=cols, priors=priors) if arm == "priors" else {}
+            c = sozai.campaign.PoolCampaign(X, maximize, n_init=2, seed=r, acquisition="logei", **extra)
+            c.tell([int(i) for i in told], [float(y[i]) for i in told])
+            t = time.perf_counter()
+            first = c.ask(1)
+            t_first = time.perf_counter() - t
+            c.tell(int(first[0]), float(y[first[0]]))
+            t = time.perf_counter()
+            c.ask(1)
+            times.append((t_first, time.perf_counter() - t))
+        out[arm] = dict(first=float(np.median([a for a, _ in times])), next=float(np.median([b for _, b in times])))
+    out["ratio_first"] = out["priors"]["first"] / out["plain"]["first"]
+    out["ratio_next"] = out["priors"]["next"] / out["plain"]["next"]
+    return out
+
+
 def load_cells():
     return json.loads(OUT.read_text()) if OUT.exists() else {"cells": {}}
 
@@ -117,7 +146,13 @@ def main():
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--method-seeds", type=int, default=5)
     ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("--latency", action="store_true", help="measure the ask latency with two 2000-row priors")
     args = ap.parse_args()
+    if args.latency:
+        res = load_cells()
+        res["latency"] = ask_latency()
+        OUT.write_text(json.dumps(res))
+        print(f"[bo_transfer] latency: {res['latency']}", file=sys.stderr, flush=True)
     if not args.report_only:
         for pair in args.pairs:
             target, prior = load_pair(pair)
@@ -170,6 +205,17 @@ def report(pairs):
             lines.append(f"| {arm} | {s['n']} | {s['t25']:.3f} | {s['t50']:.3f} | {s['ef50']:.2f} | "
                          f"{s['af50']:.2f} | {ratio('t25')} | {ratio('t50')} | {ratio('af50')} | {s['sec']:.0f} |")
         lines.append("")
+    lat = load_cells().get("latency")
+    if lat:
+        lines += ["## Ask latency", "",
+                  "oer_plate_4098 with 30 results, ask(1), median of 5 campaigns: without priors and with two priors "
+                  "of 2000 rows each (default transfer settings). The first ask with priors also fits the prior "
+                  "models, once per campaign.", "",
+                  "| | no priors (s) | 2 × 2000-row priors (s) | ratio |", "|---|---:|---:|---:|",
+                  f"| first ask | {lat['plain']['first']:.3f} | {lat['priors']['first']:.3f} | "
+                  f"{lat['ratio_first']:.2f} |",
+                  f"| next ask | {lat['plain']['next']:.3f} | {lat['priors']['next']:.3f} | {lat['ratio_next']:.2f} |",
+                  ""]
     (RESULTS / "bo_transfer.md").write_text("\n".join(lines) + "\n")
     plot(pairs, curves_for_plot)
     print("\n".join(lines))

@@ -65,8 +65,9 @@ void TransferConfig::validate(const std::string& where) const {
   for (const auto& m : auto_methods)
     SOZAI_CHECK(m == "rgpe" || m == "residual" || m == "mtgp", where,
                 ": auto_methods holds '", m, "'; it takes rgpe, residual and mtgp");
-  SOZAI_CHECK(source_rows >= 1 && source_fit_rows >= 1 && mtgp_rows >= 1 && mtgp_rank >= 1 && rgpe_samples >= 1,
-              where, ": source_rows, source_fit_rows, mtgp_rows, mtgp_rank and rgpe_samples must be >= 1");
+  SOZAI_CHECK(source_rows >= 1 && forest_rows >= 1 && source_fit_rows >= 1 && mtgp_rows >= 1 && mtgp_rank >= 1 &&
+                  rgpe_samples >= 1,
+              where, ": source_rows, forest_rows, source_fit_rows, mtgp_rows, mtgp_rank and rgpe_samples must be >= 1");
   SOZAI_CHECK(components >= 0, where, ": components must be >= 0, got ", components);
   SOZAI_CHECK(source_model == "gp" || source_model == "forest", where, ": unknown source_model '", source_model,
               "' (expected gp or forest)");
@@ -132,10 +133,11 @@ std::vector<std::shared_ptr<const Surrogate>> fit_source_models(const std::vecto
                     s.y.numel() == s.X.size(0) && s.X.size(0) >= 2,
                 "transfer: source '", s.name, "' must hold at least 2 rows of ", lo.size(0), " inputs and one outcome");
     const uint64_t sk = seed + 1000003ULL * (k + 1);
-    auto keep = nearest_rows(s.X, candidates, width, config.source_rows, sk);
+    const bool forest = config.source_model == "forest";
+    auto keep = nearest_rows(s.X, candidates, width, forest ? config.forest_rows : config.source_rows, sk);
     auto idx = torch::tensor(keep, torch::kInt64);
     auto X = s.X.index_select(0, idx).to(torch::kFloat64), y = flat64(s.y).index_select(0, idx);
-    if (config.source_model == "forest") {
+    if (forest) {
       RandomForestConfig fc;
       fc.seed = sk;
       auto forest = std::make_shared<RandomForest>(fc);

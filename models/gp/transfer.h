@@ -55,6 +55,10 @@ struct TransferConfig {
   /// Rows a source GP conditions on: all of a smaller source; of a larger
   /// one those nearest the candidates (a pool), else a random subset.
   int64_t source_rows = 1000;
+  /// Rows a source forest is fitted on (source_model "forest"), chosen as
+  /// source_rows are: trees are cheap, so a large prior (10^5 computed
+  /// values) informs them far beyond what a GP can hold.
+  int64_t forest_rows = 20000;
   /// Rows of a source its GP's hyperparameters are fitted on (random).
   int64_t source_fit_rows = 300;
   int64_t mtgp_rows = 100;      ///< rows of each source in the multi-task GP
@@ -308,8 +312,8 @@ class TransferGP : public Surrogate {
   std::map<std::string, double> losses_;
 };
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TransferConfig, method, source_rows, source_fit_rows, mtgp_rows,
-                                                mtgp_rank, rgpe_samples, source_model, auto_methods, components,
-                                                initial)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TransferConfig, method, source_rows, forest_rows, source_fit_rows,
+                                                mtgp_rows, mtgp_rank, rgpe_samples, source_model, auto_methods,
+                                                components, initial)
 
 }  // namespace sozai
