@@ -131,12 +131,21 @@ def load_cells():
     return json.loads(OUT.read_text()) if OUT.exists() else {"cells": {}}
 
 
+def update_results(change):
+    """Applies change(results) to results/bo_transfer.json under a lock, so that runs on different pairs (one
+    per core) share the file without losing each other's cells."""
+    import fcntl
+    with open(OUT.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        res = load_cells()
+        change(res)
+        tmp = OUT.with_suffix(".tmp")
+        tmp.write_text(json.dumps(res))
+        tmp.replace(OUT)
+
+
 def save_cell(key, order, seconds):
-    res = load_cells()
-    res["cells"][key] = {"order": [int(r) for r in order], "seconds": seconds}
-    tmp = OUT.with_suffix(".tmp")
-    tmp.write_text(json.dumps(res))
-    tmp.replace(OUT)
+    update_results(lambda res: res["cells"].__setitem__(key, {"order": [int(r) for r in order], "seconds": seconds}))
 
 
 def main():
@@ -149,10 +158,9 @@ def main():
     ap.add_argument("--latency", action="store_true", help="measure the ask latency with two 2000-row priors")
     args = ap.parse_args()
     if args.latency:
-        res = load_cells()
-        res["latency"] = ask_latency()
-        OUT.write_text(json.dumps(res))
-        print(f"[bo_transfer] latency: {res['latency']}", file=sys.stderr, flush=True)
+        latency = ask_latency()
+        update_results(lambda res: res.__setitem__("latency", latency))
+        print(f"[bo_transfer] latency: {latency}", file=sys.stderr, flush=True)
     if not args.report_only:
         for pair in args.pairs:
             target, prior = load_pair(pair)

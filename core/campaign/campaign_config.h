@@ -17,8 +17,10 @@
 ///    "gp": {"kernel", "outcome_transform", "restarts", "max_iter", "lengthscale_min", ...},
 ///    "gnn": {"kind", "n_members", "hidden", "layers", "max_epochs", "dkl_dims", "pretrained"},
 ///    "optimizer": {"restarts", "raw_samples", "max_iter", "history", "rounds"},
-///    "transfer": {"method", "source_rows", "source_fit_rows", "mtgp_rows", "mtgp_rank", "rgpe_samples",
-///                 "auto_methods", "components"}}                (models/gp/transfer.h; campaigns with priors)
+///    "transfer": {"method", "source_model", "source_rows", "forest_rows", "neighbours", "source_fit_rows",
+///                 "mtgp_rows", "mtgp_rank", "rgpe_samples", "auto_methods", "auto_margin", "components",
+///                 "initial"}}
+///                                                          (models/gp/transfer.h; campaigns with priors)
 
 #include "core/bo/acquisition.h"
 #include "core/bo/optimize.h"

@@ -30,6 +30,10 @@ void RandomForest::fit(const Dataset& data) {
   const int64_t n = Xc.size(0);
   d_ = Xc.size(1);
   const double* X = Xc.data_ptr<double>();
+  // Column-major copy for the split search: a node reads one feature of
+  // its rows at a time.
+  auto Xt = Xc.t().contiguous();
+  const double* XT = Xt.data_ptr<double>();
   const double* z = zc.data_ptr<double>();
   const int64_t tried = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(config_.max_features * d_)));
   std::mt19937_64 rng(config_.seed);
@@ -39,12 +43,17 @@ void RandomForest::fit(const Dataset& data) {
   std::vector<int64_t> features(d_);
   std::iota(features.begin(), features.end(), 0);
   std::vector<std::pair<double, int64_t>> order;
+  std::vector<double> values;
+  std::vector<char> constant;
   for (auto& tree : trees_) {
     std::vector<int64_t> rows(n);
     std::vector<char> in_bag(n, 0);
     if (config_.bootstrap) {
       std::uniform_int_distribution<int64_t> pick(0, n - 1);
       for (auto& r : rows) r = pick(rng), in_bag[r] = 1;
+      // In increasing order, kept so in every node (stable partitions): the
+      // split search then reads each column forwards, not at random.
+      std::sort(rows.begin(), rows.end());
     } else {
       std::iota(rows.begin(), rows.end(), 0);
       std::fill(in_bag.begin(), in_bag.end(), 1);
@@ -52,49 +61,89 @@ void RandomForest::fit(const Dataset& data) {
     // Grow depth-first: (node, begin, end, depth) over `rows`.
     struct Task { int32_t node; int64_t begin, end, depth; };
     tree.push_back({});
+    // constant[node * d + f]: feature f is constant on the node's rows (so
+    // on its children's too; they skip it, as scikit-learn's splitter does).
+    constant.assign(d_, 0);
     std::vector<Task> stack = {{0, 0, n, 0}};
     while (!stack.empty()) {
       const Task t = stack.back();
       stack.pop_back();
       const int64_t m = t.end - t.begin;
-      double sum = 0.0;
-      for (int64_t i = t.begin; i < t.end; ++i) sum += z[rows[i]];
+      double sum = 0.0, zlo = z[rows[t.begin]], zhi = zlo;
+      for (int64_t i = t.begin; i < t.end; ++i) {
+        sum += z[rows[i]];
+        zlo = std::min(zlo, z[rows[i]]), zhi = std::max(zhi, z[rows[i]]);
+      }
       tree[t.node].value = sum / static_cast<double>(m);
       const bool depth_left = config_.max_depth == 0 || t.depth < config_.max_depth;
-      if (m < 2 * config_.min_leaf || !depth_left) continue;
-      // Random subset of the features (partial Fisher-Yates).
-      for (int64_t k = 0; k < tried; ++k) {
-        std::uniform_int_distribution<int64_t> pick(k, d_ - 1);
-        std::swap(features[k], features[pick(rng)]);
-      }
+      // A pure node is a leaf (no split can gain), as in scikit-learn.
+      if (m < 2 * config_.min_leaf || !depth_left || zlo == zhi) continue;
       double best_gain = 1e-12, best_thr = 0.0;
       int64_t best_feature = -1;
       const double parent = sum * sum / static_cast<double>(m);
-      for (int64_t k = 0; k < tried; ++k) {
+      // The split after the first nl rows in increasing order of feature f,
+      // between values a < b, whose left rows sum to `left`.
+      auto consider = [&](int64_t f, int64_t nl, double left, double a, double b) {
+        const int64_t nr = m - nl;
+        if (nl < config_.min_leaf || nr < config_.min_leaf) return;
+        const double right = sum - left;
+        const double gain = left * left / nl + right * right / nr - parent;
+        if (gain > best_gain) {
+          best_gain = gain;
+          best_feature = f;
+          // The midpoint, unless rounding puts it on the upper value
+          // (adjacent doubles): then the lower value itself.
+          const double mid = 0.5 * (a + b);
+          best_thr = mid < b ? mid : a;
+        }
+      };
+      // Features in random order (Fisher-Yates, drawn as needed) until
+      // `tried` of them vary in the node; constant ones do not count, so a
+      // node is a leaf only when no feature can split it (as in
+      // scikit-learn's splitter). All features tried: no draws needed.
+      int64_t varying = 0;
+      for (int64_t k = 0; k < d_ && varying < tried; ++k) {
+        if (tried < d_) {
+          std::uniform_int_distribution<int64_t> pick(k, d_ - 1);
+          std::swap(features[k], features[pick(rng)]);
+        }
         const int64_t f = features[k];
+        if (constant[t.node * d_ + f]) continue;
+        const double* col = XT + f * n;
+        // A feature constant in the node cannot split it; rows at the node's
+        // lowest value need no sorting (on sparse inputs such as element
+        // shares that is most of them, and most features are constant deep
+        // down): only the rest is sorted.
+        values.resize(m);
+        double lo = col[rows[t.begin]], hi = lo;
+        for (int64_t i = 0; i < m; ++i) {
+          const double v = col[rows[t.begin + i]];
+          values[i] = v;
+          lo = std::min(lo, v), hi = std::max(hi, v);
+        }
+        if (lo == hi) {
+          constant[t.node * d_ + f] = 1;
+          continue;
+        }
+        ++varying;
         order.clear();
-        for (int64_t i = t.begin; i < t.end; ++i) order.emplace_back(X[rows[i] * d_ + f], rows[i]);
-        std::sort(order.begin(), order.end());
-        if (order.front().first == order.back().first) continue;
         double left = 0.0;
-        for (int64_t i = 0; i + 1 < m; ++i) {
+        int64_t n_lo = 0;
+        for (int64_t i = 0; i < m; ++i) {
+          const int64_t r = rows[t.begin + i];
+          if (values[i] == lo) left += z[r], ++n_lo;
+          else order.emplace_back(values[i], r);
+        }
+        std::sort(order.begin(), order.end());
+        consider(f, n_lo, left, lo, order.front().first);
+        for (size_t i = 0; i + 1 < order.size(); ++i) {
           left += z[order[i].second];
-          const int64_t nl = i + 1, nr = m - nl;
-          if (order[i].first == order[i + 1].first || nl < config_.min_leaf || nr < config_.min_leaf) continue;
-          const double right = sum - left;
-          const double gain = left * left / nl + right * right / nr - parent;
-          if (gain > best_gain) {
-            best_gain = gain;
-            best_feature = f;
-            // The midpoint, unless rounding puts it on the upper value
-            // (adjacent doubles): then the lower value itself.
-            const double mid = 0.5 * (order[i].first + order[i + 1].first);
-            best_thr = mid < order[i + 1].first ? mid : order[i].first;
-          }
+          if (order[i].first != order[i + 1].first)
+            consider(f, n_lo + static_cast<int64_t>(i) + 1, left, order[i].first, order[i + 1].first);
         }
       }
       if (best_feature < 0) continue;
-      auto mid = std::partition(rows.begin() + t.begin, rows.begin() + t.end,
+      auto mid = std::stable_partition(rows.begin() + t.begin, rows.begin() + t.end,
                                 [&](int64_t r) { return X[r * d_ + best_feature] <= best_thr; });
       const int64_t split = mid - rows.begin();
       if (split == t.begin || split == t.end) continue;  // no separation: a leaf
@@ -105,6 +154,9 @@ void RandomForest::fit(const Dataset& data) {
       tree[t.node].right = r;
       tree.push_back({});
       tree.push_back({});
+      constant.resize(tree.size() * d_);
+      std::copy_n(constant.begin() + t.node * d_, d_, constant.begin() + l * d_);
+      std::copy_n(constant.begin() + t.node * d_, d_, constant.begin() + r * d_);
       stack.push_back({r, split, t.end, t.depth + 1});
       stack.push_back({l, t.begin, split, t.depth + 1});
     }

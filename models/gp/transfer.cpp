@@ -69,6 +69,8 @@ void TransferConfig::validate(const std::string& where) const {
                   rgpe_samples >= 1,
               where, ": source_rows, forest_rows, source_fit_rows, mtgp_rows, mtgp_rank and rgpe_samples must be >= 1");
   SOZAI_CHECK(components >= 0, where, ": components must be >= 0, got ", components);
+  SOZAI_CHECK(neighbours >= 0, where, ": neighbours must be >= 0, got ", neighbours);
+  SOZAI_CHECK(auto_margin >= 0 && auto_margin <= 1, where, ": auto_margin must be in [0, 1], got ", auto_margin);
   SOZAI_CHECK(source_model == "gp" || source_model == "forest", where, ": unknown source_model '", source_model,
               "' (expected gp or forest)");
   SOZAI_CHECK(initial == "prior" || initial == "random", where, ": unknown initial design '", initial,
@@ -84,8 +86,49 @@ double ranking_loss(const torch::Tensor& pred, const torch::Tensor& y) {
   return sample_ranking_losses(p.unsqueeze(0), t)[0].item<double>();
 }
 
+namespace {
+
+// nearest_rows' neighbourhood: for each row of Cs its k nearest rows of
+// S / w; rows ordered by the best rank at which they appear, then by
+// distance; at most m.
+std::vector<int64_t> neighbourhood_rows(const torch::Tensor& S, const torch::Tensor& Cs, const torch::Tensor& w,
+                                        int64_t k, int64_t m) {
+  const int64_t N = S.size(0);
+  k = std::min(k, N);
+  auto rank = torch::full({N}, k, torch::kInt64);
+  auto dist = torch::full({N}, std::numeric_limits<double>::infinity(), torch::kFloat64);
+  for (int64_t c = 0; c < Cs.size(0); c += kChunk) {
+    auto Cc = Cs.slice(0, c, std::min(Cs.size(0), c + kChunk));
+    auto best_d = torch::empty({Cc.size(0), 0}, torch::kFloat64);
+    auto best_i = torch::empty({Cc.size(0), 0}, torch::kInt64);
+    for (int64_t s = 0; s < N; s += kChunk) {
+      const int64_t e = std::min(N, s + kChunk);
+      auto d = torch::cdist(Cc, S.slice(0, s, e).to(torch::kFloat64) / w);  // [c, e - s]
+      auto idx = torch::arange(s, e, torch::kInt64).unsqueeze(0).expand({Cc.size(0), e - s});
+      auto all_d = torch::cat({best_d, d}, 1), all_i = torch::cat({best_i, idx}, 1);
+      auto top = torch::topk(all_d, std::min<int64_t>(k, all_d.size(1)), 1, /*largest=*/false, /*sorted=*/true);
+      best_d = std::get<0>(top);
+      best_i = all_i.gather(1, std::get<1>(top));
+    }
+    // Each row keeps the best rank and the least distance it has as a neighbour.
+    auto rows = best_i.reshape({-1});
+    auto ranks = torch::arange(best_i.size(1), torch::kInt64).unsqueeze(0).expand_as(best_i).reshape({-1});
+    rank.scatter_reduce_(0, rows, ranks, "amin");
+    dist.scatter_reduce_(0, rows, best_d.reshape({-1}), "amin");
+  }
+  auto in = torch::nonzero(rank < k).reshape({-1});
+  // Order by rank, then distance, then row (stable sorts, least significant first).
+  auto order = std::get<1>(torch::sort(dist.index_select(0, in), /*stable=*/true, 0, false));
+  in = in.index_select(0, order);
+  order = std::get<1>(torch::sort(rank.index_select(0, in), /*stable=*/true, 0, false));
+  in = in.index_select(0, order).slice(0, 0, m).contiguous();
+  return std::vector<int64_t>(in.data_ptr<int64_t>(), in.data_ptr<int64_t>() + in.numel());
+}
+
+}  // namespace
+
 std::vector<int64_t> nearest_rows(const torch::Tensor& S, const torch::Tensor& C, const torch::Tensor& width,
-                                  int64_t m, uint64_t seed) {
+                                  int64_t m, uint64_t seed, int64_t neighbours) {
   const int64_t N = S.size(0);
   std::vector<int64_t> all(N);
   std::iota(all.begin(), all.end(), 0);
@@ -103,6 +146,7 @@ std::vector<int64_t> nearest_rows(const torch::Tensor& S, const torch::Tensor& C
   torch::NoGradGuard no_grad;
   auto w = width.to(torch::kFloat64);
   auto Cs = (C.to(torch::kFloat64) / w).contiguous();
+  if (neighbours > 0) return neighbourhood_rows(S, Cs, w, neighbours, m);
   auto best = torch::empty({N}, torch::kFloat64);
   for (int64_t s = 0; s < N; s += kChunk) {
     const int64_t e = std::min(N, s + kChunk);
@@ -134,7 +178,8 @@ std::vector<std::shared_ptr<const Surrogate>> fit_source_models(const std::vecto
                 "transfer: source '", s.name, "' must hold at least 2 rows of ", lo.size(0), " inputs and one outcome");
     const uint64_t sk = seed + 1000003ULL * (k + 1);
     const bool forest = config.source_model == "forest";
-    auto keep = nearest_rows(s.X, candidates, width, forest ? config.forest_rows : config.source_rows, sk);
+    auto keep = nearest_rows(s.X, candidates, width, forest ? config.forest_rows : config.source_rows, sk,
+                             config.neighbours);
     auto idx = torch::tensor(keep, torch::kInt64);
     auto X = s.X.index_select(0, idx).to(torch::kFloat64), y = flat64(s.y).index_select(0, idx);
     if (forest) {
@@ -622,7 +667,7 @@ void TransferGP::fit(const Dataset& data) {
   std::string best_name;
   for (const auto& m : config_.auto_methods)
     if (losses_.count(m) && losses_.at(m) < best_transfer) best_transfer = losses_.at(m), best_name = m;
-  if (!best_name.empty() && best_transfer <= best) transfer_best = true;
+  if (!best_name.empty() && best_transfer <= best + config_.auto_margin) transfer_best = true;
   if (transfer_best) chosen_name_ = best_name;
   chosen_ = fitted.at(chosen_name_);
 }

@@ -59,6 +59,13 @@ struct TransferConfig {
   /// source_rows are: trees are cheap, so a large prior (10^5 computed
   /// values) informs them far beyond what a GP can hold.
   int64_t forest_rows = 20000;
+  /// Each candidate's nearest rows of a source that its model is fitted on
+  /// (nearest_rows' neighbourhood; 0: the rows nearest to any candidate, up
+  /// to source_rows / forest_rows): a model of the prior's rows around the
+  /// candidates, not of a far part of the prior that shares little with
+  /// them (on the OER plates, a forest on the ~800-row neighbourhood of the
+  /// other plate ranks the target better than one on all 2121 rows).
+  int64_t neighbours = 32;
   /// Rows of a source its GP's hyperparameters are fitted on (random).
   int64_t source_fit_rows = 300;
   int64_t mtgp_rows = 100;      ///< rows of each source in the multi-task GP
@@ -70,6 +77,13 @@ struct TransferConfig {
   std::string source_model = "forest";
   /// What "auto" chooses among (besides none).
   std::vector<std::string> auto_methods = {"rgpe", "residual"};
+  /// "auto" falls back to none only when the target GP's leave-one-out
+  /// ranking loss is lower than the best transfer model's by more than
+  /// this (a share of the pairs of results): on a few results the loss is
+  /// noisy, and a residual GP whose prior says nothing is the plain GP
+  /// already (its scale's variance shrinks to 0), so a small margin costs
+  /// little against a misleading prior and keeps a helpful one.
+  double auto_margin = 0.0;
   /// Principal components of the composition features in a campaign's
   /// transfer space (core/campaign/prior.h; 0: element shares alone).
   int64_t components = 4;
@@ -91,15 +105,20 @@ const std::vector<std::string>& transfer_methods();
 /// one such pair. pred, y: [n].
 double ranking_loss(const torch::Tensor& pred, const torch::Tensor& y);
 
-/// Positions of up to m rows of S [N, d] nearest (Euclidean, after scaling
-/// each column by `width`) to any row of C [c, d], in increasing order of
-/// that distance; all N rows when N <= m, a seeded random subset when C is
-/// undefined or empty.
+/// Positions of up to m rows of S [N, d] near the rows of C [c, d]
+/// (Euclidean, after scaling each column by `width`). neighbours = 0: the m
+/// rows nearest to any row of C, in increasing order of that distance.
+/// neighbours = k > 0: the neighbourhood of C, the rows that are among the
+/// k nearest of some row of C, ordered by the best rank at which they are
+/// (then by distance), so at most m of them; fewer than m when the
+/// neighbourhood is smaller. All N rows when N <= m, a seeded random subset
+/// when C is undefined or empty.
 std::vector<int64_t> nearest_rows(const torch::Tensor& S, const torch::Tensor& C, const torch::Tensor& width,
-                                  int64_t m, uint64_t seed);
+                                  int64_t m, uint64_t seed, int64_t neighbours = 0);
 
 /// A model of each source (config.source_model), fitted once on up to
-/// source_rows rows (nearest_rows of the candidates). A GP's
+/// source_rows (GP) or forest_rows (forest) rows of its neighbourhood of
+/// the candidates (nearest_rows with config.neighbours). A GP's
 /// hyperparameters come from source_fit_rows random rows of those, an input
 /// the source never varies gets the longest lengthscale, and its inputs are
 /// normalised by [lo, hi] (the same for every model of a campaign); a
@@ -312,8 +331,9 @@ class TransferGP : public Surrogate {
   std::map<std::string, double> losses_;
 };
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TransferConfig, method, source_rows, forest_rows, source_fit_rows,
-                                                mtgp_rows, mtgp_rank, rgpe_samples, source_model, auto_methods,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TransferConfig, method, source_rows, forest_rows, neighbours,
+                                                source_fit_rows,
+                                                mtgp_rows, mtgp_rank, rgpe_samples, source_model, auto_methods, auto_margin,
                                                 components, initial)
 
 }  // namespace sozai

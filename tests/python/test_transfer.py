@@ -135,6 +135,36 @@ def test_random_forest_matches_scikit_learn():
     assert (var > 0).all() and ours.tree_predictions(Xt[:3]).shape == (100, 3)
 
 
+def test_random_forest_on_sparse_shares_matches_scikit_learn():
+    # Element shares: most entries zero, the split search's short cuts (rows at
+    # a node's lowest value unsorted, features constant in a parent skipped).
+    from sklearn.ensemble import RandomForestRegressor
+    rng = np.random.default_rng(4)
+    X = rng.random((900, 30)) * (rng.random((900, 30)) < 0.12)
+    X /= np.maximum(X.sum(1, keepdims=True), 1e-12)
+    y = X @ rng.normal(size=30) + 2.0 * (X[:, 2] > 0) + 0.1 * rng.normal(size=900)
+    ours = sozai.models.RandomForest(trees=100, seed=0)
+    ours.fit(X[:600], y[:600])
+    mean, _ = ours.posterior(X[600:])
+    ref = RandomForestRegressor(n_estimators=100, random_state=0).fit(X[:600], y[:600]).predict(X[600:])
+    mae, ref_mae = np.abs(mean - y[600:]).mean(), np.abs(ref - y[600:]).mean()
+    assert mae < 1.1 * ref_mae
+    assert np.corrcoef(mean, ref)[0, 1] > 0.95
+
+
+def test_transfer_neighbourhood_and_auto_margin_settings():
+    pool = simplex3()
+    y = activity(pool)
+    for transfer in ({"neighbours": 0}, {"neighbours": 4, "auto_margin": 0.1}):
+        order = sozai.benchmark.pool_campaign(pool, y, True, budget=5, seed=2, columns=["Co", "Ni", "Mn"],
+                                              priors=[plate_prior()], transfer=transfer, gp={"restarts": 1})
+        assert len(set(order)) == 5
+    with pytest.raises(sozai.InputError, match="neighbours must be >= 0"):
+        sozai.campaign.campaign_settings(transfer={"neighbours": -2})
+    with pytest.raises(sozai.InputError, match="auto_margin must be in"):
+        sozai.campaign.campaign_settings(transfer={"auto_margin": 1.5})
+
+
 def test_forest_source_model():
     pool = simplex3()
     order = sozai.benchmark.pool_campaign(pool, activity(pool), True, budget=6, seed=1, columns=["Co", "Ni", "Mn"],

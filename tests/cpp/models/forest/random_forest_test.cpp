@@ -51,3 +51,37 @@ TEST_CASE("a random forest splits between adjacent doubles without looping", "[f
   auto p = rf.posterior(x).mean.reshape({-1});
   CHECK(torch::allclose(p, y, 1e-9, 1e-9));
 }
+
+// Sparse inputs (element shares: mostly zeros, features constant deep in the
+// tree) take the split search's short cuts: rows at a node's lowest value are
+// not sorted and a feature constant in a node is skipped in its children.
+// A fully grown tree without bootstrap must still fit every distinct row.
+TEST_CASE("a random forest grown on sparse inputs fits them exactly", "[forest]") {
+  torch::manual_seed(3);
+  const int64_t n = 300, d = 12;
+  auto X = torch::rand({n, d}, torch::kFloat64) * (torch::rand({n, d}, torch::kFloat64) < 0.2);
+  auto y = X.matmul(torch::linspace(-1.0, 2.0, d, torch::kFloat64)) + (X.select(1, 3) > 0).to(torch::kFloat64);
+  RandomForestConfig c;
+  c.bootstrap = false;
+  c.trees = 3;
+  for (double mf : {1.0, 0.3}) {
+    c.max_features = mf;
+    RandomForest rf(c);
+    rf.fit({X, y});
+    CHECK(torch::allclose(rf.posterior(X).mean.reshape({-1}), y, 1e-9, 1e-9));
+  }
+  // A step on one sparse feature (zero or not) is found, and the prediction
+  // elsewhere is the mean of each side.
+  auto step = (X.select(1, 5) > 0).to(torch::kFloat64) * 4.0;
+  RandomForest rs(c);
+  rs.fit({X, step});
+  auto q = torch::zeros({2, d}, torch::kFloat64);
+  q[1][5] = 0.5;
+  auto p = rs.posterior(q).mean.reshape({-1});
+  CHECK(p[0].item<double>() == Approx(0.0).margin(1e-9));
+  CHECK(p[1].item<double>() == Approx(4.0).margin(1e-9));
+  // Constant targets: one leaf per tree.
+  RandomForest flat(c);
+  flat.fit({X, torch::full({n}, 2.5, torch::kFloat64)});
+  CHECK(torch::allclose(flat.posterior(X).mean.reshape({-1}), torch::full({n}, 2.5, torch::kFloat64)));
+}

@@ -89,6 +89,27 @@ TEST_CASE("nearest_rows keeps the source rows closest to the candidates", "[gp][
   CHECK(r == nearest_rows(S, torch::Tensor(), w, 3, 7));
 }
 
+TEST_CASE("nearest_rows with neighbours keeps each candidate's nearest rows, best rank first", "[gp][transfer]") {
+  // Candidates at 0 and 10; source rows around both, and one far away.
+  auto S = torch::tensor({0.1, 0.3, 9.8, 50.0, -0.2, 10.5, 0.9, 11.0}, torch::kFloat64).unsqueeze(1);
+  auto C = torch::tensor({0.0, 10.0}, torch::kFloat64).unsqueeze(1);
+  auto w = torch::ones({1}, torch::kFloat64);
+  // 1 neighbour each: rows 0 (0.1 from 0) and 2 (0.2 from 10), nearer first.
+  CHECK(nearest_rows(S, C, w, 7, 0, 1) == std::vector<int64_t>{0, 2});
+  // 2 each: rank 0 rows, then rank 1 rows (4: 0.2 from 0; 5: 0.5 from 10).
+  CHECK(nearest_rows(S, C, w, 7, 0, 2) == std::vector<int64_t>{0, 2, 4, 5});
+  CHECK(nearest_rows(S, C, w, 3, 0, 2) == std::vector<int64_t>{0, 2, 4});  // at most m
+  // The far row is in nobody's neighbourhood until k reaches it.
+  auto all = nearest_rows(S, C, w, 7, 0, 4);
+  CHECK(std::find(all.begin(), all.end(), 3) == all.end());
+  CHECK(all.size() == 7);
+  // A column scaled by its width: the same rows when everything is scaled.
+  CHECK(nearest_rows(S * 3.0, C * 3.0, w * 3.0, 7, 0, 2) == std::vector<int64_t>{0, 2, 4, 5});
+  TransferConfig bad;
+  bad.neighbours = -1;
+  CHECK_THROWS_AS(bad.validate(), InputError);
+}
+
 TEST_CASE("RGPE weights a permuted source down to zero and keeps a rescaled related one", "[gp][transfer]") {
   std::vector<TransferSource> sources = {source("related", 3.0, 10.0, false, 1), source("permuted", 1.0, 0.0, true, 2)};
   auto gps = gps_of(sources);
