@@ -110,11 +110,25 @@ std::vector<int64_t> neighbourhood_rows(const torch::Tensor& S, const torch::Ten
       best_d = std::get<0>(top);
       best_i = all_i.gather(1, std::get<1>(top));
     }
-    // Each row keeps the best rank and the least distance it has as a neighbour.
+    // Each row keeps the best rank and the least distance it has as a
+    // neighbour: order the (row, rank, distance) triples by row, then rank,
+    // then distance (stable sorts, least significant key first) and take
+    // each row's first.
     auto rows = best_i.reshape({-1});
     auto ranks = torch::arange(best_i.size(1), torch::kInt64).unsqueeze(0).expand_as(best_i).reshape({-1});
-    rank.scatter_reduce_(0, rows, ranks, "amin");
-    dist.scatter_reduce_(0, rows, best_d.reshape({-1}), "amin");
+    auto dists = best_d.reshape({-1});
+    auto o = std::get<1>(torch::sort(dists, /*stable=*/true, 0, false));
+    for (const auto& key : {ranks, rows}) {
+      auto o2 = std::get<1>(torch::sort(key.index_select(0, o), /*stable=*/true, 0, false));
+      o = o.index_select(0, o2);
+    }
+    rows = rows.index_select(0, o), ranks = ranks.index_select(0, o), dists = dists.index_select(0, o);
+    auto first = torch::ones({rows.size(0)}, torch::kBool);
+    if (rows.size(0) > 1) first.slice(0, 1).copy_(rows.slice(0, 1) != rows.slice(0, 0, -1));
+    auto pick = torch::nonzero(first).reshape({-1});
+    rows = rows.index_select(0, pick);
+    rank.index_put_({rows}, torch::minimum(rank.index_select(0, rows), ranks.index_select(0, pick)));
+    dist.index_put_({rows}, torch::minimum(dist.index_select(0, rows), dists.index_select(0, pick)));
   }
   auto in = torch::nonzero(rank < k).reshape({-1});
   // Order by rank, then distance, then row (stable sorts, least significant first).
