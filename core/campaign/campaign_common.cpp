@@ -117,6 +117,14 @@ int check_state_header(const nlohmann::json& state, const std::string& format, c
   return version;
 }
 
+std::pair<torch::Tensor, torch::Tensor> transfer_bounds(const torch::Tensor& candidates,
+                                                        const std::vector<TransferSource>& sources) {
+  std::vector<torch::Tensor> all = {candidates};
+  for (const auto& s : sources) all.push_back(s.X);
+  auto cat = torch::cat(all);
+  return {std::get<0>(cat.min(0)), std::get<0>(cat.max(0))};
+}
+
 std::shared_ptr<TransferGP> fit_transfer_gp(const CampaignConfig& c, const std::vector<TransferSource>& sources,
                                             const std::vector<std::shared_ptr<const Surrogate>>& models,
                                             const torch::Tensor& lo, const torch::Tensor& hi, const torch::Tensor& X,

@@ -7,6 +7,8 @@
 #include "models/gp/transfer.h"
 
 #include <nlohmann/json.hpp>
+#include <tuple>
+#include <utility>
 
 #include <memory>
 #include <string>
@@ -51,6 +53,11 @@ nlohmann::json hyperparameters_to_json(const std::vector<GPHyperparameters>& hs)
 /// none); StorageError naming origin otherwise.
 std::vector<GPHyperparameters> hyperparameters_from_json(const nlohmann::json& hs, int64_t d, int64_t outcomes,
                                                          const std::string& origin);
+
+/// Input bounds [w] of a campaign's transfer models: the least and largest
+/// value of each column over the candidates [c, w] and every source's rows.
+std::pair<torch::Tensor, torch::Tensor> transfer_bounds(const torch::Tensor& candidates,
+                                                        const std::vector<TransferSource>& sources);
 
 /// The transfer surrogate of an ask (models/gp/transfer.h) on the results
 /// y [n] at X [n, w] in the campaign's transfer space, its GPs

@@ -103,11 +103,7 @@ void PoolCampaign::attach_priors(std::vector<Prior> priors) {
   t->space = TransferSpace(columns_, priors, pool_, config_.transfer.components);
   t->pool = t->space.encode(pool_, columns_, "pool");
   t->sources = transfer_sources(t->space, priors, maximize());
-  std::vector<torch::Tensor> all = {t->pool};
-  for (const auto& s : t->sources) all.push_back(s.X);
-  auto cat = torch::cat(all);
-  t->lo = std::get<0>(cat.min(0));
-  t->hi = std::get<0>(cat.max(0));
+  std::tie(t->lo, t->hi) = transfer_bounds(t->pool, t->sources);
   priors_ = std::move(priors);
   transfer_ = t;
 }

@@ -116,11 +116,7 @@ void SpaceCampaign::attach_priors(std::vector<Prior> priors) {
   t->space = TransferSpace(t->columns, priors, natural, config_.transfer.components);
   t->sample = t->space.encode(natural, t->columns, "design space");
   t->sources = transfer_sources(t->space, priors, maximize());
-  std::vector<torch::Tensor> all = {t->sample};
-  for (const auto& s : t->sources) all.push_back(s.X);
-  auto cat = torch::cat(all);
-  t->lo = std::get<0>(cat.min(0));
-  t->hi = std::get<0>(cat.max(0));
+  std::tie(t->lo, t->hi) = transfer_bounds(t->sample, t->sources);
   priors_ = std::move(priors);
   transfer_ = t;
 }

@@ -399,10 +399,8 @@ TEST_CASE("a completed lab campaign informs the next one as a prior", "[lab][pri
 
   // Bad priors: a 400 naming the field, nothing stored.
   const auto stored = lab.service.list_campaigns(lab.admin).body.at("campaigns").size();
-  auto refused = [&](const json& priors, const std::string& says) {
-    auto d = pool_over("bad", 0, 20, "x");
-    d["priors"] = priors;
-    INFO(priors.dump() << " should say " << says);
+  auto refused_with = [&](const json& d, const std::string& says) {
+    INFO(d.dump() << " should say " << says);
     try {
       lab.service.create_campaign(lab.admin, d, "");
       FAIL("accepted");
@@ -411,14 +409,10 @@ TEST_CASE("a completed lab campaign informs the next one as a prior", "[lab][pri
       CHECK_THAT(e.what(), Catch::Contains(says));
     }
   };
-  auto refused_with = [&](const json& d, const std::string& says) {
-    try {
-      lab.service.create_campaign(lab.admin, d, "");
-      FAIL("accepted");
-    } catch (const LabError& e) {
-      CHECK(e.status() == 400);
-      CHECK_THAT(e.what(), Catch::Contains(says));
-    }
+  auto refused = [&](const json& priors, const std::string& says) {
+    auto d = pool_over("bad", 0, 20, "x");
+    d["priors"] = priors;
+    refused_with(d, says);
   };
   refused(a, "'priors' must be an array");
   refused(json{5}, "priors[0]");
