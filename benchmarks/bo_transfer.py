@@ -12,7 +12,8 @@ Inputs are element shares named by their symbols (the Olympus columns "ni_load" 
 Arms, each over the same seeds (LogEI, n_init 2, the replay protocol of every closed-loop result):
 - plain: the campaign without priors on its own columns;
 - none: the same campaign in the transfer space (element shares over both tables' elements + composition
-  components), prior unused: what the space alone gives;
+  components), its first n_init experiments the prior's best rows (the default initial design with priors),
+  then the target GP alone: what the space and the warm start give without a transfer model;
 - auto: transfer="auto" (RGPE or residual GP, chosen by leave-one-out ranking at every ask);
 - shuffled: auto with the prior's outcomes permuted (the safeguard);
 - rgpe, residual, mtgp: each method alone (--methods, fewer seeds by default).
