@@ -117,9 +117,10 @@ const PoolCampaign::Transfer& PoolCampaign::transfer() {
               }(), "); give them back with attach_priors after load");
   const auto& t = *transfer_;
   // Fitted once per campaign with its own seed: the same after load.
-  if (t.models.empty())
-    t.models = fit_source_models(t.sources, config_.gp, config_.transfer, t.pool, t.lo, t.hi,
-                                 splitmix64(config_.seed() ^ 0x7072696F72ULL));
+  if (t.models.empty())  // tabulated on the pool: every ask evaluates them there
+    for (auto& m : fit_source_models(t.sources, config_.gp, config_.transfer, t.pool, t.lo, t.hi,
+                                     splitmix64(config_.seed() ^ 0x7072696F72ULL)))
+      t.models.push_back(std::make_shared<TabulatedModel>(std::move(m), t.pool));
   return t;
 }
 

@@ -230,6 +230,59 @@ std::vector<std::shared_ptr<const Surrogate>> fit_source_models(const std::vecto
   return out;
 }
 
+// ------------------------------------------------------------ tabulated
+
+namespace {
+std::string row_key(const double* row, int64_t d) {
+  return std::string(reinterpret_cast<const char*>(row), static_cast<size_t>(d) * sizeof(double));
+}
+}  // namespace
+
+TabulatedModel::TabulatedModel(std::shared_ptr<const Surrogate> model, const torch::Tensor& rows)
+    : model_(std::move(model)) {
+  SOZAI_CHECK(model_ && rows.defined() && rows.dim() == 2, "TabulatedModel: needs a model and rows [N, d]");
+  torch::NoGradGuard no_grad;
+  auto R = rows.to(torch::kCPU, torch::kFloat64).contiguous();
+  d_ = R.size(1);
+  std::vector<torch::Tensor> means, vars;
+  for (int64_t s = 0; s < R.size(0); s += kChunk) {
+    auto p = model_->latent_posterior(R.slice(0, s, std::min(R.size(0), s + kChunk)));
+    means.push_back(p.mean.reshape({-1}).to(torch::kFloat64));
+    vars.push_back(p.variance.reshape({-1}).to(torch::kFloat64));
+  }
+  mean_ = R.size(0) ? torch::cat(means) : torch::empty({0}, torch::kFloat64);
+  var_ = R.size(0) ? torch::cat(vars) : torch::empty({0}, torch::kFloat64);
+  const double* r = R.data_ptr<double>();
+  for (int64_t i = 0; i < R.size(0); ++i) index_.emplace(row_key(r + i * d_, d_), i);
+}
+
+void TabulatedModel::fit(const Dataset&) {
+  throw InputError("TabulatedModel: " + model_->name() + " is fitted already; fit the model it holds instead");
+}
+
+Posterior TabulatedModel::latent_posterior(const torch::Tensor& X) const {
+  if (X.requires_grad() || X.dim() != 2 || X.size(1) != d_ || X.scalar_type() != torch::kFloat64 || !X.device().is_cpu())
+    return model_->latent_posterior(X);
+  auto Xc = X.contiguous();
+  const double* x = Xc.data_ptr<double>();
+  const int64_t n = Xc.size(0);
+  std::vector<int64_t> at(n), missing;
+  for (int64_t i = 0; i < n; ++i) {
+    auto it = index_.find(row_key(x + i * d_, d_));
+    at[i] = it == index_.end() ? -1 : it->second;
+    if (at[i] < 0) missing.push_back(i);
+  }
+  auto found = torch::tensor(at, torch::kInt64).clamp_min(0);
+  auto mean = mean_.index_select(0, found), var = var_.index_select(0, found);
+  if (!missing.empty()) {
+    auto idx = torch::tensor(missing, torch::kInt64);
+    auto p = model_->latent_posterior(Xc.index_select(0, idx));
+    mean.index_copy_(0, idx, p.mean.reshape({-1}).to(torch::kFloat64));
+    var.index_copy_(0, idx, p.variance.reshape({-1}).to(torch::kFloat64));
+  }
+  return {mean.unsqueeze(1), var.unsqueeze(1)};
+}
+
 // ------------------------------------------------------------ RGPE
 
 RankingWeightedGP::RankingWeightedGP(std::vector<std::shared_ptr<const Surrogate>> sources,
@@ -422,11 +475,17 @@ void ResidualGP::optimise_coefficient_variances() {
 }
 
 void ResidualGP::fit(const Dataset& data) {
-  // Two rounds: a prior model that turns out useless (its variance shrunk
-  // in the first) no longer shapes the residuals the GP is fitted on.
+  // A second round when the first moved a coefficient variance by more than
+  // a factor 2: a prior model that turns out useless (its variance shrunk)
+  // must no longer shape the residuals the GP is fitted on. Warm-started
+  // from the last ask the variances rarely move so far, and one round does.
   for (int round = 0; round < 2; ++round) {
+    const auto before = coef_var_;
     prepare(data, /*optimise=*/true);
     optimise_coefficient_variances();
+    bool moved = false;
+    for (size_t k = 0; k < before.size(); ++k) moved = moved || std::abs(std::log(coef_var_[k] / before[k])) > std::log(2.0);
+    if (!moved) break;
   }
   condition();
 }

@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "models/gp/exact_gp.h"
 #include "models/gp/transfer.h"
+#include "models/forest/random_forest.h"
 
 #include <catch2/catch.hpp>
 
@@ -251,4 +252,29 @@ TEST_CASE("a source GP ignores the inputs its data never vary", "[gp][transfer]"
   auto a = gps[0]->latent_posterior(at0), b = gps[0]->latent_posterior(at1);
   CHECK(torch::allclose(a.mean, b.mean, 1e-6, 1e-6));
   CHECK(torch::allclose(a.variance, b.variance, 1e-6, 1e-6));
+}
+
+TEST_CASE("a tabulated model answers its rows from the table and any other row from the model", "[gp][transfer]") {
+  torch::manual_seed(5);
+  auto X = torch::rand({60, 3}, torch::kFloat64);
+  auto y = X.select(1, 0) * 2.0 - X.select(1, 2);
+  auto forest = std::make_shared<RandomForest>();
+  forest->fit({X, y});
+  auto rows = torch::rand({40, 3}, torch::kFloat64);
+  TabulatedModel tab(forest, rows);
+  auto other = torch::rand({5, 3}, torch::kFloat64);
+  // Table rows, other rows and a mix in any order: the model's own answers
+  // (up to the rounding of its mean over trees, which may depend on how
+  // many rows it is asked at once).
+  auto mixed = torch::cat({rows.slice(0, 10, 13), other, rows.slice(0, 0, 2)});
+  for (const auto& Q : {rows, other, mixed}) {
+    auto a = tab.latent_posterior(Q), b = forest->latent_posterior(Q);
+    CHECK(a.mean.sizes() == b.mean.sizes());
+    CHECK(torch::allclose(a.mean, b.mean, 1e-12, 1e-12));
+    CHECK(torch::allclose(a.variance, b.variance, 1e-12, 1e-12));
+  }
+  CHECK(torch::equal(tab.posterior(mixed).mean, forest->posterior(mixed).mean));
+  CHECK(torch::equal(tab.latent_covariance(mixed, rows), forest->latent_covariance(mixed, rows)));
+  CHECK(tab.name() == forest->name());
+  CHECK_THROWS_AS(tab.fit({X, y}), InputError);
 }
