@@ -7,11 +7,11 @@
 #include "models/gp/transfer.h"
 
 #include <nlohmann/json.hpp>
-#include <tuple>
-#include <utility>
 
 #include <memory>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace sozai {

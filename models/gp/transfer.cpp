@@ -484,7 +484,8 @@ void ResidualGP::fit(const Dataset& data) {
     prepare(data, /*optimise=*/true);
     optimise_coefficient_variances();
     bool moved = false;
-    for (size_t k = 0; k < before.size(); ++k) moved = moved || std::abs(std::log(coef_var_[k] / before[k])) > std::log(2.0);
+    for (size_t k = 0; k < before.size(); ++k)
+      moved = moved || std::abs(std::log(coef_var_[k] / before[k])) > std::log(2.0);
     if (!moved) break;
   }
   condition();

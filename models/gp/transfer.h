@@ -35,9 +35,9 @@
 
 #include <cstdint>
 #include <map>
-#include <unordered_map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace sozai {
@@ -150,7 +150,6 @@ class TabulatedModel : public Surrogate {
   torch::Tensor transform_outcome(const torch::Tensor& Y) const override { return model_->transform_outcome(Y); }
   torch::Tensor untransform_outcome(const torch::Tensor& Z) const override { return model_->untransform_outcome(Z); }
   std::string name() const override { return model_->name(); }
-  const Surrogate& model() const { return *model_; }
 
  private:
   std::shared_ptr<const Surrogate> model_;
@@ -362,8 +361,7 @@ class TransferGP : public Surrogate {
 };
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TransferConfig, method, source_rows, forest_rows, neighbours,
-                                                source_fit_rows,
-                                                mtgp_rows, mtgp_rank, rgpe_samples, source_model, auto_methods, auto_margin,
-                                                components, initial)
+                                                source_fit_rows, mtgp_rows, mtgp_rank, rgpe_samples, source_model,
+                                                auto_methods, auto_margin, components, initial)
 
 }  // namespace sozai
