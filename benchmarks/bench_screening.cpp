@@ -144,15 +144,15 @@ void BM_screen(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_memory_read)->Name("memory/read/cpu")->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_memory_read)->Name("memory/read/cuda")->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_TEMPLATE(BM_topk, true)->Name("topk/fused/cpu")->Args({1 << 24, 0})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_TEMPLATE(BM_topk, false)->Name("topk/torch/cpu")->Args({1 << 24, 0})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_TEMPLATE(BM_topk, true)->Name("topk/fused/cuda")->Args({1 << 26, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_TEMPLATE(BM_topk, false)->Name("topk/torch/cuda")->Args({1 << 26, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_kernel_matrix)->Name("kernel_matrix/cpu")->Args({65536, 256, 0})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_kernel_matrix)->Name("kernel_matrix/cuda")->Args({1 << 20, 256, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_screen)->Name("screen/cpu")->Args({1 << 20, 0})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_screen)->Name("screen/cuda")->Args({1 << 24, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_memory_read)->Name("memory/read/cpu")->Arg(0)->Unit(benchmark::kMillisecond)->MinWarmUpTime(0.1)->UseRealTime();
+BENCHMARK(BM_memory_read)->Name("memory/read/cuda")->Arg(1)->Unit(benchmark::kMillisecond)->MinWarmUpTime(0.1)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_topk, true)->Name("topk/fused/cpu")->Args({1 << 24, 0})->Unit(benchmark::kMillisecond)->MinWarmUpTime(0.1)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_topk, false)->Name("topk/torch/cpu")->Args({1 << 24, 0})->Unit(benchmark::kMillisecond)->MinWarmUpTime(0.1)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_topk, true)->Name("topk/fused/cuda")->Args({1 << 26, 1})->Unit(benchmark::kMillisecond)->MinWarmUpTime(0.1)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_topk, false)->Name("topk/torch/cuda")->Args({1 << 26, 1})->Unit(benchmark::kMillisecond)->MinWarmUpTime(0.1)->UseRealTime();
+BENCHMARK(BM_kernel_matrix)->Name("kernel_matrix/cpu")->Args({65536, 256, 0})->Unit(benchmark::kMillisecond)->MinWarmUpTime(0.1)->UseRealTime();
+BENCHMARK(BM_kernel_matrix)->Name("kernel_matrix/cuda")->Args({1 << 20, 256, 1})->Unit(benchmark::kMillisecond)->MinWarmUpTime(0.1)->UseRealTime();
+BENCHMARK(BM_screen)->Name("screen/cpu")->Args({1 << 20, 0})->Unit(benchmark::kMillisecond)->MinWarmUpTime(0.1)->UseRealTime();
+BENCHMARK(BM_screen)->Name("screen/cuda")->Args({1 << 24, 1})->Unit(benchmark::kMillisecond)->MinWarmUpTime(0.1)->UseRealTime();
 
 BENCHMARK_MAIN();

@@ -2,6 +2,14 @@
 # option off with a message instead of failing the configure step.
 
 find_package(Torch REQUIRED)
+# LibTorch from 2.12 on refuses translation units below C++20 ("C++20 or
+# later compatible compiler is required to use ATen"); Debian's 1.13 and the
+# 2.x of today's GPU images take C++17.
+set(SOZAI_CXX_STANDARD 17)
+if(DEFINED Torch_VERSION AND Torch_VERSION VERSION_GREATER_EQUAL 2.12)
+  set(SOZAI_CXX_STANDARD 20)
+endif()
+message(STATUS "sozai: LibTorch ${Torch_VERSION}, C++${SOZAI_CXX_STANDARD}")
 find_package(nlohmann_json 3 REQUIRED)
 
 # A CUDA-enabled LibTorch ships c10_cuda; Debian's CPU build does not.

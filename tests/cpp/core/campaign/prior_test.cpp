@@ -119,9 +119,8 @@ TEST_CASE("a prior's digest follows its content, and read_csv reads a file", "[p
   Prior c(a.X, a.y, a.columns, false, "plate-a");
   CHECK(c.digest() != a.digest());
 
-  const auto dir = std::filesystem::temp_directory_path() / "sozai_prior_test";
-  std::filesystem::create_directories(dir);
-  const auto path = (dir / "plate.csv").string();
+  const auto dir = test::make_temp_dir("sozai_prior_test");
+  const auto path = dir + "/plate.csv";
   std::ofstream(path) << "Co,Ni,overpotential\n0.5,0.5,0.31\n1,0,\n0,1,0.42\n0.2,0.8,0.40\n";
   auto p = Prior::read_csv(path, "", false);
   CHECK(p.name == "plate");
@@ -131,7 +130,7 @@ TEST_CASE("a prior's digest follows its content, and read_csv reads a file", "[p
   CHECK_FALSE(p.maximize);
   std::ofstream(path) << "Co,Ni,overpotential\n0.5,abc,0.31\n0.1,0.9,0.3\n";
   CHECK_THROWS_WITH(Prior::read_csv(path), Catch::Contains("row 2") && Catch::Contains("column 'Ni'"));
-  std::filesystem::remove_all(dir);
+  test::remove_tree(dir);
 }
 
 TEST_CASE("a pool campaign with a prior asks the same whatever the order of the prior's columns", "[prior][campaign]") {

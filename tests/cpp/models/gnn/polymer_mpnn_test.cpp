@@ -433,6 +433,59 @@ TEST_CASE("polymer_mpnn: the same seed gives the same initial model", "[gnn][pol
   CHECK_FALSE(torch::equal(a.mean, c.mean));
 }
 
+/// Three hand-made repeat units of a featurised polymer's layout - a chain
+/// with a ring, a branch-free chain and a lone atom, each with its periodic
+/// bond (a self-loop for the lone atom), random 0/1 atom and bond features -
+/// for the CUDA parity test where RDKit is not built (a GPU node's build may
+/// have none; the device code under test never sees where a graph came from).
+GraphBatch hand_made_batch() {
+  std::vector<MaterialGraph> graphs;
+  for (const int64_t n : {1, 10, 6}) {
+    std::vector<int64_t> src, dst;
+    const auto bond = [&](int64_t a, int64_t b) {  // both directions at k, k^1
+      src.insert(src.end(), {a, b});
+      dst.insert(dst.end(), {b, a});
+    };
+    for (int64_t i = 1; i < n; ++i) bond(i - 1, i);
+    if (n >= 6) bond(0, 5);  // a ring
+    bond(n - 1, 0);          // the periodic bond
+    MaterialGraph g;
+    g.kind = "polymer";
+    const auto e = static_cast<int64_t>(src.size());
+    g.x = (torch::rand({n, static_cast<int64_t>(sozai::polymer_atom_feature_names().size())}) < 0.2)
+              .to(torch::kFloat32);
+    g.edge_attr = (torch::rand({e, static_cast<int64_t>(sozai::polymer_bond_feature_names().size())}) < 0.3)
+                      .to(torch::kFloat32);
+    g.edge_index = torch::stack({torch::tensor(src), torch::tensor(dst)});
+    g.atomic_number = torch::full({n}, 6, torch::kInt64);
+    g.periodic = torch::zeros({e}, torch::kBool);
+    g.periodic[e - 2] = g.periodic[e - 1] = true;
+    graphs.push_back(std::move(g));
+  }
+  return sozai::batch_graphs(graphs);
+}
+
+/// The CUDA parity test's graphs: featurised from SMILES where RDKit is built.
+GraphBatch cuda_parity_batch() {
+#ifdef SOZAI_WITH_RDKIT
+  return sozai::polymer_graphs({"*C*", "*C(C*)OC(=O)c1ccccc1", "*C(C*)CC(C)C"});
+#else
+  return hand_made_batch();
+#endif
+}
+
+TEST_CASE("polymer_mpnn: the hand-made graphs of the CUDA test are valid model input", "[gnn][polymer_mpnn]") {
+  torch::manual_seed(4);
+  auto model = make_polymer_mpnn(config(1));
+  model->eval();
+  const auto batch = hand_made_batch();
+  REQUIRE(batch.num_graphs() == 3);
+  const auto out = model->forward(batch, torch::randn({3, 1}));
+  REQUIRE(out.mean.sizes() == torch::IntArrayRef{3});
+  CHECK(torch::isfinite(out.mean).all().item<bool>());
+  CHECK(torch::isfinite(out.log_var).all().item<bool>());
+}
+
 TEST_CASE("polymer_mpnn: CUDA matches the CPU with the same weights", "[gnn][polymer_mpnn][cuda]") {
   if (!torch::cuda::is_available()) SOZAI_SKIP("no CUDA device");
   for (const auto dtype : {torch::kFloat64, torch::kFloat32}) {
@@ -442,7 +495,7 @@ TEST_CASE("polymer_mpnn: CUDA matches the CPU with the same weights", "[gnn][pol
     auto model = make_polymer_mpnn(config(1));
     model->to(dtype);
     model->eval();
-    auto batch = sozai::polymer_graphs({"*C*", "*C(C*)OC(=O)c1ccccc1", "*C(C*)CC(C)C"});
+    auto batch = cuda_parity_batch();
     batch.node_weight = torch::rand({batch.num_nodes()}) + 0.5;
     const auto cond = torch::randn({3, 1}, dtype);
     const auto cpu = model->forward(batch, cond);
