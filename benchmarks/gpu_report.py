@@ -201,17 +201,29 @@ def main():
 
     seg = benches.get("bench_segment", {})
     if seg:
+        # The same reductions on the 2-core CPU machine, one thread (kernels.md).
+        cpu_ms = {}
+        kern = RESULTS / "kernels.md"
+        if kern.exists():
+            for m in re.finditer(r"^\| ([0-9.e+]+) \| (\d+) \| (\w+) vs [^|]*\| ([0-9.]+) \|", kern.read_text(), re.M):
+                cpu_ms[(m.group(3), int(float(m.group(1))), m.group(2))] = float(m.group(4))
         md += ["### Segment and scatter reductions on CUDA: sozai against LibTorch", "",
-               "| case | sozai | LibTorch | ratio |", "| --- | ---: | ---: | ---: |"]
+               "float32, E/16 output rows, forward. Last column: sozai's CPU kernel on one thread of the 2-core",
+               "CPU machine (`kernels.md`).", "",
+               "| op | rows E x features | sozai CUDA | LibTorch CUDA | ratio | sozai CPU, 1 thread |",
+               "| --- | --- | ---: | ---: | ---: | ---: |"]
         for name, e in seg.items():
-            if name.startswith("sozai/") and not e.get("error_occurred"):
-                other = seg.get("torch/" + name[len("sozai/"):])
-                parts = re.sub(r"/min_time:[^/]*|/real_time", "", name[len("sozai/"):]).split("/")
-                case = f"{parts[0]}, {int(parts[2]):.0e} rows x {parts[3]}".replace("e+0", "e") \
-                    if len(parts) >= 4 and parts[2].isdigit() else "/".join(parts)
-                t_s, t_t = e.get("real_time"), other.get("real_time") if other else None
-                md.append(f"| {case} | {t_s:.3g} ms | {t_t:.3g} ms | {ratio(t_t, t_s)} |" if t_t
-                          else f"| {case} | {t_s:.3g} ms | – | – |")
+            if not name.startswith("sozai/") or e.get("error_occurred"):
+                continue
+            parts = re.sub(r"/min_time:[^/]*|/min_warmup_time:[^/]*|/real_time", "", name[len("sozai/"):]).split("/")
+            if len(parts) < 4 or not parts[2].isdigit():
+                continue
+            op, rows_e, feats = parts[0], int(parts[2]), parts[3]
+            other = seg.get("torch/" + name[len("sozai/"):], {})
+            t_s, t_t = e.get("real_time"), other.get("real_time")
+            c = cpu_ms.get((op, rows_e, feats))
+            md.append(f"| {op} | {rows_e:.0e} x {feats} | {t_s:.3g} ms | "
+                      f"{f'{t_t:.3g} ms' if t_t else '–'} | {ratio(t_t, t_s)} | {f'{c:.4g} ms' if c else '–'} |")
         md.append("")
 
     md += ["## Every case", "", "| program | case | time | items/s | bytes/s | graphs/s | error |",
