@@ -3,6 +3,7 @@
 #include "core/bo/pareto.h"
 #include "common/error.h"
 #include "common/json.h"
+#include "common/sha256.h"
 #include "models/config_json.h"
 
 #include "common/strings.h"
@@ -115,6 +116,37 @@ int check_state_header(const nlohmann::json& state, const std::string& format, c
     throw StorageError(str(origin, ": campaign state version ", version, " is not supported (expected 1 or ",
                            kCampaignStateVersion, ")"));
   return version;
+}
+
+std::string tensor_key(const torch::Tensor& t) {
+  if (!t.defined()) return "undefined;";
+  auto c = t.to(torch::kCPU, torch::kFloat64).contiguous();
+  std::string key;
+  for (auto n : c.sizes()) key += std::to_string(n) + ",";
+  return key + ";" + std::string(static_cast<const char*>(c.data_ptr()), c.nbytes());
+}
+
+std::vector<std::shared_ptr<const Surrogate>> source_models(const std::vector<TransferSource>& sources,
+                                                            const ExactGPConfig& gp, const TransferConfig& config,
+                                                            const torch::Tensor& candidates, const torch::Tensor& lo,
+                                                            const torch::Tensor& hi, uint64_t seed, bool tabulate) {
+  using Models = std::vector<std::shared_ptr<const Surrogate>>;
+  static RecentValues<Models> recent(4);
+  std::vector<std::string> parts{"sozai.source_models.1", nlohmann::json(gp).dump(), nlohmann::json(config).dump(),
+                                 str(seed, tabulate ? " tabulated" : ""), tensor_key(candidates), tensor_key(lo),
+                                 tensor_key(hi)};
+  for (const auto& s : sources) {
+    parts.push_back(s.name + ";");
+    parts.push_back(tensor_key(s.X));
+    parts.push_back(tensor_key(s.y));
+  }
+  const auto key = to_hex(sha256(parts));
+  if (auto hit = recent.get(key)) return *hit;
+  Models models;  // fitted outside any lock: other campaigns ask meanwhile
+  for (auto& m : fit_source_models(sources, gp, config, candidates, lo, hi, seed))
+    models.push_back(tabulate ? std::make_shared<TabulatedModel>(std::move(m), candidates) : std::move(m));
+  recent.put(key, models);
+  return models;
 }
 
 std::pair<torch::Tensor, torch::Tensor> transfer_bounds(const torch::Tensor& candidates,

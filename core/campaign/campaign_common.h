@@ -8,7 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <list>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -58,6 +61,50 @@ std::vector<GPHyperparameters> hyperparameters_from_json(const nlohmann::json& h
 /// value of each column over the candidates [c, w] and every source's rows.
 std::pair<torch::Tensor, torch::Tensor> transfer_bounds(const torch::Tensor& candidates,
                                                         const std::vector<TransferSource>& sources);
+
+/// The values a process computed most recently, by key (a SHA-256 of what
+/// they were computed from), at most `capacity` of them; thread-safe. A
+/// value is shared by whoever gets it and never changed once stored.
+template <typename V>
+class RecentValues {
+ public:
+  explicit RecentValues(size_t capacity) : capacity_(capacity) {}
+  std::optional<V> get(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = recent_.begin(); it != recent_.end(); ++it)
+      if (it->first == key) {
+        recent_.splice(recent_.begin(), recent_, it);
+        return recent_.front().second;
+      }
+    return std::nullopt;
+  }
+  void put(const std::string& key, V value) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    recent_.emplace_front(key, std::move(value));
+    if (recent_.size() > capacity_) recent_.pop_back();
+  }
+
+ private:
+  std::mutex mutex_;
+  size_t capacity_;
+  std::list<std::pair<std::string, V>> recent_;  // most recent first
+};
+
+/// A tensor's shape and float64 bytes: part of a RecentValues key.
+std::string tensor_key(const torch::Tensor& t);
+
+/// The prior models of a campaign (fit_source_models), each wrapped in a
+/// TabulatedModel at the candidates when `tabulate` (pool campaigns), fitted
+/// once per process for the same sources, candidates, settings and seed: a
+/// campaign restored from its saved state - the lab service rebuilds its
+/// engine for every ask, a notebook reloads one - gets the models fitted
+/// before (the same objects, so the same numbers) instead of refitting them.
+/// Keyed by a SHA-256 of everything the fit reads; the 4 most recently used
+/// sets are kept (a forest on 20000 rows holds ~100 MB).
+std::vector<std::shared_ptr<const Surrogate>> source_models(const std::vector<TransferSource>& sources,
+                                                            const ExactGPConfig& gp, const TransferConfig& config,
+                                                            const torch::Tensor& candidates, const torch::Tensor& lo,
+                                                            const torch::Tensor& hi, uint64_t seed, bool tabulate);
 
 /// The transfer surrogate of an ask (models/gp/transfer.h) on the results
 /// y [n] at X [n, w] in the campaign's transfer space, its GPs

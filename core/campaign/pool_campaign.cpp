@@ -3,6 +3,7 @@
 #include "core/campaign/campaign_io.h"
 #include "core/bo/select.h"
 #include "common/error.h"
+#include "common/sha256.h"
 #include "common/files.h"
 #include "common/json.h"
 #include "common/strings.h"
@@ -98,12 +99,26 @@ PoolCampaign::PoolCampaign(const torch::Tensor& pool, std::vector<std::string> c
 
 void PoolCampaign::attach_priors(std::vector<Prior> priors) {
   check_prior_records(priors, prior_records_, "PoolCampaign::attach_priors");
-  // The transfer space now (a prior sharing no column is refused here); asks reuse it.
-  auto t = std::make_shared<Transfer>();
-  t->space = TransferSpace(columns_, priors, pool_, config_.transfer.components);
-  t->pool = t->space.encode(pool_, columns_, "pool");
-  t->sources = transfer_sources(t->space, priors, maximize());
-  std::tie(t->lo, t->hi) = transfer_bounds(t->pool, t->sources);
+  // The transfer space now (a prior sharing no column is refused here); asks
+  // reuse it. The same priors on the same pool again in this process (a
+  // campaign restored from its state: the lab service does so for every
+  // ask) take the space computed before.
+  static RecentValues<std::shared_ptr<const Transfer>> recent(8);
+  std::vector<std::string> parts{"sozai.pool_transfer.1", join(columns_, "\x1f"), tensor_key(pool_),
+                                 str(config_.transfer.components, maximize() ? " max" : " min")};
+  for (const auto& r : prior_records_) parts.push_back(r.value("digest", std::string()));
+  const auto key = to_hex(sha256(parts));
+  std::shared_ptr<Transfer> t;
+  if (auto hit = recent.get(key)) {
+    t = std::make_shared<Transfer>(**hit);  // its models are this campaign's own
+  } else {
+    t = std::make_shared<Transfer>();
+    t->space = TransferSpace(columns_, priors, pool_, config_.transfer.components);
+    t->pool = t->space.encode(pool_, columns_, "pool");
+    t->sources = transfer_sources(t->space, priors, maximize());
+    std::tie(t->lo, t->hi) = transfer_bounds(t->pool, t->sources);
+    recent.put(key, std::make_shared<const Transfer>(*t));
+  }
   priors_ = std::move(priors);
   transfer_ = t;
 }
@@ -116,11 +131,12 @@ const PoolCampaign::Transfer& PoolCampaign::transfer() {
                 return join(names);
               }(), "); give them back with attach_priors after load");
   const auto& t = *transfer_;
-  // Fitted once per campaign with its own seed: the same after load.
-  if (t.models.empty())  // tabulated on the pool: every ask evaluates them there
-    for (auto& m : fit_source_models(t.sources, config_.gp, config_.transfer, t.pool, t.lo, t.hi,
-                                     splitmix64(config_.seed() ^ 0x7072696F72ULL)))
-      t.models.push_back(std::make_shared<TabulatedModel>(std::move(m), t.pool));
+  // Fitted once per campaign with its own seed (the same after load, and
+  // taken from the process's cache then), tabulated on the pool: every ask
+  // evaluates them there.
+  if (t.models.empty())
+    t.models = source_models(t.sources, config_.gp, config_.transfer, t.pool, t.lo, t.hi,
+                             splitmix64(config_.seed() ^ 0x7072696F72ULL), /*tabulate=*/true);
   return t;
 }
 

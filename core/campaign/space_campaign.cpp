@@ -3,6 +3,7 @@
 #include "core/bo/select.h"
 #include "core/campaign/campaign_common.h"
 #include "common/error.h"
+#include "common/sha256.h"
 #include "common/files.h"
 #include "common/json.h"
 #include "common/strings.h"
@@ -109,14 +110,27 @@ SpaceCampaign::SpaceCampaign(DesignSpace space, std::vector<Prior> priors, Campa
 
 void SpaceCampaign::attach_priors(std::vector<Prior> priors) {
   check_prior_records(priors, prior_records_, "SpaceCampaign::attach_priors");
-  auto t = std::make_shared<Transfer>();
-  t->columns = natural_columns(space_);
-  const auto natural =
-      natural_table(space_, random_candidates(kTransferSample, splitmix64(config_.seed() ^ 0x73616D706C65ULL)));
-  t->space = TransferSpace(t->columns, priors, natural, config_.transfer.components);
-  t->sample = t->space.encode(natural, t->columns, "design space");
-  t->sources = transfer_sources(t->space, priors, maximize());
-  std::tie(t->lo, t->hi) = transfer_bounds(t->sample, t->sources);
+  // As PoolCampaign::attach_priors: the same priors on the same space and
+  // seed again in this process take the transfer space computed before.
+  static RecentValues<std::shared_ptr<const Transfer>> recent(8);
+  std::vector<std::string> parts{"sozai.space_transfer.1", space_to_json(space_).dump(),
+                                 str(config_.seed(), " ", config_.transfer.components, maximize() ? " max" : " min")};
+  for (const auto& r : prior_records_) parts.push_back(r.value("digest", std::string()));
+  const auto key = to_hex(sha256(parts));
+  std::shared_ptr<Transfer> t;
+  if (auto hit = recent.get(key)) {
+    t = std::make_shared<Transfer>(**hit);  // its models are this campaign's own
+  } else {
+    t = std::make_shared<Transfer>();
+    t->columns = natural_columns(space_);
+    const auto natural =
+        natural_table(space_, random_candidates(kTransferSample, splitmix64(config_.seed() ^ 0x73616D706C65ULL)));
+    t->space = TransferSpace(t->columns, priors, natural, config_.transfer.components);
+    t->sample = t->space.encode(natural, t->columns, "design space");
+    t->sources = transfer_sources(t->space, priors, maximize());
+    std::tie(t->lo, t->hi) = transfer_bounds(t->sample, t->sources);
+    recent.put(key, std::make_shared<const Transfer>(*t));
+  }
   priors_ = std::move(priors);
   transfer_ = t;
 }
@@ -125,9 +139,9 @@ const SpaceCampaign::Transfer& SpaceCampaign::transfer() {
   SOZAI_CHECK(priors_.size() == prior_records_.size() && transfer_, "SpaceCampaign::ask: this campaign learns from ",
               prior_records_.size(), " prior(s); give them back with attach_priors after load");
   const auto& t = *transfer_;
-  if (t.models.empty())  // once per campaign, with its own seed: the same after load
-    t.models = fit_source_models(t.sources, config_.gp, config_.transfer, t.sample, t.lo, t.hi,
-                                 splitmix64(config_.seed() ^ 0x7072696F72ULL));
+  if (t.models.empty())  // once per campaign, with its own seed: the same after load (from the process's cache)
+    t.models = source_models(t.sources, config_.gp, config_.transfer, t.sample, t.lo, t.hi,
+                             splitmix64(config_.seed() ^ 0x7072696F72ULL), /*tabulate=*/false);
   return t;
 }
 

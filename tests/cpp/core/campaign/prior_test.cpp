@@ -1,8 +1,10 @@
 // Priors: column alignment by element and by name, refusals with clear
 // messages, digests, CSV reading, and pool campaigns that learn from
 // priors (the same asks whatever the order of a prior's columns; save,
-// load, attach_priors and an identical continuation).
+// load, attach_priors and an identical continuation; prior models fitted
+// once per process).
 #include "common/error.h"
+#include "core/campaign/campaign_common.h"
 #include "core/campaign/pool_campaign.h"
 #include "core/campaign/prior.h"
 
@@ -181,6 +183,41 @@ TEST_CASE("a pool campaign with priors saves their digests, refuses to ask until
     loaded.tell(b, y[b].item<double>());
   }
   CHECK(loaded.to_json() == c.to_json());
+}
+
+TEST_CASE("prior models are fitted once per process for the same inputs; a refit gives the same models",
+          "[prior][campaign]") {
+  using campaign_detail::source_models;
+  torch::manual_seed(5);
+  TransferSource s{"plate", torch::rand({60, 3}, torch::kFloat64), torch::randn({60}, torch::kFloat64)};
+  const auto cand = torch::rand({25, 3}, torch::kFloat64);
+  const auto [lo, hi] = campaign_detail::transfer_bounds(cand, {s});
+  const ExactGPConfig gp;
+  TransferConfig tc;
+  const auto a = source_models({s}, gp, tc, cand, lo, hi, 7, true);
+  REQUIRE(a.size() == 1);
+  CHECK(dynamic_cast<const TabulatedModel*>(a[0].get()) != nullptr);
+  CHECK(source_models({s}, gp, tc, cand, lo, hi, 7, true)[0] == a[0]);  // the same object: not refitted
+  CHECK(source_models({s}, gp, tc, cand, lo, hi, 8, true)[0] != a[0]);  // another seed
+  CHECK(dynamic_cast<const TabulatedModel*>(source_models({s}, gp, tc, cand, lo, hi, 7, false)[0].get()) == nullptr);
+  auto other = s;
+  other.y = s.y.clone();
+  other.y[3] += 1.0;  // one outcome differs
+  CHECK(source_models({other}, gp, tc, cand, lo, hi, 7, true)[0] != a[0]);
+  tc.neighbours = 8;  // other settings
+  CHECK(source_models({s}, gp, tc, cand, lo, hi, 7, true)[0] != a[0]);
+  // What a process that never saw them fits: the same numbers.
+  tc = TransferConfig();
+  for (const auto* kind : {"forest", "gp"}) {
+    tc.source_model = kind;
+    INFO("source model " << kind);
+    const auto f1 = fit_source_models({s}, gp, tc, cand, lo, hi, 7), f2 = fit_source_models({s}, gp, tc, cand, lo, hi, 7);
+    const auto p1 = f1[0]->latent_posterior(cand), p2 = f2[0]->latent_posterior(cand);
+    CHECK(torch::equal(p1.mean, p2.mean));
+    CHECK(torch::equal(p1.variance, p2.variance));
+    const auto cached = source_models({s}, gp, tc, cand, lo, hi, 7, true)[0]->latent_posterior(cand);
+    CHECK(torch::equal(cached.mean.reshape({-1}), p1.mean.reshape({-1}).to(torch::kFloat64)));
+  }
 }
 
 TEST_CASE("priors need columns, one outcome and a GP", "[prior][campaign]") {
