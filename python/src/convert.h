@@ -110,5 +110,6 @@ void bind_campaign(py::module_& m);
 void bind_benchmark(py::module_& m);
 void bind_lab(py::module_& m);
 void bind_datasets(py::module_& m);
+void bind_federated(py::module_& m);
 
 }  // namespace sozai

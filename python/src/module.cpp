@@ -44,4 +44,5 @@ PYBIND11_MODULE(_sozai, m) {
   sozai::bind_benchmark(m);
   sozai::bind_lab(m);
   sozai::bind_datasets(m);
+  sozai::bind_federated(m);
 }

@@ -1,0 +1,70 @@
+// sozai.federated: secure aggregation (Bonawitz et al. 2017) - the parties'
+// and the coordinator's messages, and one round simulated in this process.
+#include "convert.h"
+
+#include <pybind11/stl.h>
+
+#include "core/federated/secure_aggregation.h"
+
+namespace sozai {
+
+namespace {
+
+py::bytes to_bytes(const federated::Bytes& b) { return py::bytes(reinterpret_cast<const char*>(b.data()), b.size()); }
+
+federated::Bytes from_bytes(const py::bytes& b) {
+  const std::string s = b;
+  return federated::Bytes(s.begin(), s.end());
+}
+
+}  // namespace
+
+void bind_federated(py::module_& root) {
+  using namespace federated;
+  auto m = root.def_submodule("federated", "Training across companies without pooling their data: secure aggregation");
+  m.def(
+      "secure_sum",
+      [](const std::vector<std::vector<double>>& vectors, int threshold, double clip,
+         const std::vector<int>& drop_after_sharing, int64_t round) {
+        SecureSumResult r;
+        {
+          py::gil_scoped_release release;
+          r = secure_sum(vectors, threshold, clip, drop_after_sharing, round);
+        }
+        py::dict d;
+        d["sum"] = r.sum;
+        d["survivors"] = r.survivors;
+        d["coordinator_bytes"] = r.coordinator_bytes;
+        d["plain_bytes"] = r.plain_bytes;
+        d["max_quantisation_error"] = r.max_quantisation_error;
+        return d;
+      },
+      py::arg("vectors"), py::arg("threshold"), py::arg("clip"), py::arg("drop_after_sharing") = std::vector<int>{},
+      py::arg("round") = 0);
+  m.def(
+      "shamir_split",
+      [](const py::bytes& secret, int threshold, const std::vector<int>& xs) {
+        py::dict d;
+        for (const auto& [x, s] : shamir_split(from_bytes(secret), threshold, xs)) d[py::int_(x)] = to_bytes(s);
+        return d;
+      },
+      py::arg("secret"), py::arg("threshold"), py::arg("xs"));
+  m.def(
+      "shamir_combine",
+      [](const std::map<int, py::bytes>& shares, int threshold) {
+        std::map<int, Bytes> s;
+        for (const auto& [x, b] : shares) s[x] = from_bytes(b);
+        return to_bytes(shamir_combine(s, threshold));
+      },
+      py::arg("shares"), py::arg("threshold"));
+  py::class_<FixedPoint>(m, "FixedPoint")
+      .def(py::init([](double clip, int64_t parties) { return FixedPoint{clip, parties}; }), py::arg("clip"),
+           py::arg("parties"))
+      .def_readonly("clip", &FixedPoint::clip)
+      .def_readonly("parties", &FixedPoint::parties)
+      .def("scale", &FixedPoint::scale)
+      .def("encode", &FixedPoint::encode, py::arg("x"))
+      .def("decode_sum", &FixedPoint::decode_sum, py::arg("sum"));
+}
+
+}  // namespace sozai
