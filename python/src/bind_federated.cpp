@@ -4,6 +4,7 @@
 
 #include <pybind11/stl.h>
 
+#include "core/federated/privacy.h"
 #include "core/federated/secure_aggregation.h"
 
 namespace sozai {
@@ -57,6 +58,18 @@ void bind_federated(py::module_& root) {
         return to_bytes(shamir_combine(s, threshold));
       },
       py::arg("shares"), py::arg("threshold"));
+  m.def(
+      "gaussian_privacy",
+      [](double noise_multiplier, int64_t rounds, double delta) {
+        const auto p = gaussian_privacy(noise_multiplier, rounds, delta);
+        py::dict d;
+        d["epsilon"] = p.epsilon;
+        d["delta"] = p.delta;
+        d["best_order"] = p.best_order;
+        return d;
+      },
+      py::arg("noise_multiplier"), py::arg("rounds"), py::arg("delta"));
+  m.def("clip_and_noise", &clip_and_noise, py::arg("update"), py::arg("clip_norm"), py::arg("noise_sd"));
   py::class_<FixedPoint>(m, "FixedPoint")
       .def(py::init([](double clip, int64_t parties) { return FixedPoint{clip, parties}; }), py::arg("clip"),
            py::arg("parties"))

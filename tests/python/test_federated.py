@@ -39,3 +39,28 @@ def test_shamir_and_fixed_point():
     enc = [fp.encode([0.5, -0.25, 9.0]) for _ in range(3)]
     ring = [sum(col) % 2**32 for col in zip(*enc)]
     np.testing.assert_allclose(fp.decode_sum(ring), [1.5, -0.75, 3.0], atol=3 * 0.5 / fp.scale())
+
+
+def test_privacy_accounting_and_noise():
+    from math import erfc, exp, sqrt
+
+    def phi(x):
+        return 0.5 * erfc(-x / sqrt(2))
+
+    def exact(z, rounds, delta):  # the exact curve of the composed Gaussian mechanism (mu-GDP)
+        mu = sqrt(rounds) / z
+        lo, hi = 0.0, 1000.0
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            d = phi(-mid / mu + mu / 2) - exp(mid) * phi(-mid / mu - mu / 2)
+            lo, hi = (mid, hi) if d > delta else (lo, mid)
+        return hi
+
+    for z, rounds in [(1.0, 1), (2.0, 50), (5.0, 200)]:
+        p = F.gaussian_privacy(z, rounds, 1e-5)
+        assert exact(z, rounds, 1e-5) <= p["epsilon"] <= 1.25 * exact(z, rounds, 1e-5) + 0.05
+    with pytest.raises(sozai.InputError, match="delta"):
+        F.gaussian_privacy(1.0, 1, 0.0)
+    np.testing.assert_allclose(F.clip_and_noise([3.0, 4.0], 1.0, 0.0), [0.6, 0.8])
+    noisy = np.array(F.clip_and_noise(np.zeros(100_000), 1.0, 2.0))
+    assert abs(noisy.std() - 2.0) < 0.04 and abs(noisy.mean()) < 0.06
