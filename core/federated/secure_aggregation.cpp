@@ -363,12 +363,24 @@ SecureAggregationServer::SecureAggregationServer(int64_t round, int threshold) :
   SOZAI_CHECK(threshold >= 1 && threshold <= 255, "secure aggregation: threshold must be in 1..255, got ", threshold);
 }
 
+void SecureAggregationServer::record(const void* p, size_t n) {
+  if (transcript_ && n) transcript_->insert(transcript_->end(), static_cast<const uint8_t*>(p), static_cast<const uint8_t*>(p) + n);
+}
+
+void SecureAggregationServer::record_id(int id) {
+  const uint32_t v = static_cast<uint32_t>(id);
+  record(&v, 4);
+}
+
 void SecureAggregationServer::receive(const Advertise& m) {
   check_id(m.party, "advertising party");
   SOZAI_CHECK(m.channel_public.size() == kKey && m.mask_public.size() == kKey, "secure aggregation: party ", m.party,
               " advertised keys of the wrong length");
   SOZAI_CHECK(adverts_.emplace(m.party, m).second, "secure aggregation: party ", m.party, " advertised twice");
   bytes_ += 4 + static_cast<int64_t>(m.channel_public.size() + m.mask_public.size());
+  record_id(m.party);
+  record(m.channel_public.data(), m.channel_public.size());
+  record(m.mask_public.data(), m.mask_public.size());
 }
 
 std::vector<Advertise> SecureAggregationServer::advertisements() const {
@@ -386,6 +398,9 @@ void SecureAggregationServer::receive(const std::vector<SealedShares>& m) {
                   " sent shares for party ", s.to, " twice");
     sealed_.push_back(s);
     bytes_ += 8 + static_cast<int64_t>(s.ciphertext.size());
+    record_id(s.from);
+    record_id(s.to);
+    record(s.ciphertext.data(), s.ciphertext.size());
   }
 }
 
@@ -404,6 +419,8 @@ void SecureAggregationServer::receive(const MaskedInput& m) {
               m.party, " sent ", m.masked.size(), " entries, the others ", masked_.begin()->second.masked.size());
   SOZAI_CHECK(masked_.emplace(m.party, m).second, "secure aggregation: party ", m.party, " sent two masked inputs");
   bytes_ += 4 + 4 * static_cast<int64_t>(m.masked.size());
+  record_id(m.party);
+  record(m.masked.data(), 4 * m.masked.size());
 }
 
 std::vector<int> SecureAggregationServer::survivors() const {
@@ -420,8 +437,13 @@ void SecureAggregationServer::receive(const UnmaskShares& m) {
                 " - refused (it would unmask that party's vector)");
   SOZAI_CHECK(unmask_.emplace(m.party, m).second, "secure aggregation: party ", m.party, " answered the unmasking twice");
   bytes_ += 4;
-  for (const auto& [v, s] : m.mask_key_shares) bytes_ += 4 + static_cast<int64_t>(s.size());
-  for (const auto& [v, s] : m.self_seed_shares) bytes_ += 4 + static_cast<int64_t>(s.size());
+  record_id(m.party);
+  for (const auto* shares : {&m.mask_key_shares, &m.self_seed_shares})
+    for (const auto& [v, s] : *shares) {
+      bytes_ += 4 + static_cast<int64_t>(s.size());
+      record_id(v);
+      record(s.data(), s.size());
+    }
 }
 
 std::vector<uint32_t> SecureAggregationServer::sum() const {
@@ -466,7 +488,7 @@ std::vector<uint32_t> SecureAggregationServer::sum() const {
 // ----------------------------------------------------------- simulation
 
 SecureSumResult secure_sum(const std::vector<std::vector<double>>& vectors, int threshold, double clip,
-                           const std::vector<int>& drop_after_sharing, int64_t round) {
+                           const std::vector<int>& drop_after_sharing, int64_t round, std::vector<uint8_t>* transcript) {
   const auto n = static_cast<int64_t>(vectors.size());
   SOZAI_CHECK(n >= 1 && n <= 255, "secure_sum: needs 1..255 parties, got ", n);
   for (int64_t k = 1; k < n; ++k)
@@ -477,6 +499,7 @@ SecureSumResult secure_sum(const std::vector<std::vector<double>>& vectors, int 
   const FixedPoint fp{clip, n};
   std::vector<SecureAggregationParty> parties;
   SecureAggregationServer server(round, threshold);
+  server.record_to(transcript);
   for (int64_t k = 0; k < n; ++k) parties.emplace_back(static_cast<int>(k + 1), round, threshold);
   for (auto& p : parties) server.receive(p.advertise());
   const auto adverts = server.advertisements();

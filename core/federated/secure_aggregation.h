@@ -151,6 +151,9 @@ class SecureAggregationServer {
   std::vector<uint32_t> sum() const;
   /// Bytes of every message received (the coordinator's whole view).
   int64_t bytes_received() const { return bytes_; }
+  /// Appends every message received from now on, byte for byte, to
+  /// *transcript (null: none kept).
+  void record_to(std::vector<uint8_t>* transcript) { transcript_ = transcript; }
 
  private:
   int64_t round_;
@@ -160,6 +163,9 @@ class SecureAggregationServer {
   std::map<int, MaskedInput> masked_;
   std::map<int, UnmaskShares> unmask_;
   int64_t bytes_ = 0;
+  std::vector<uint8_t>* transcript_ = nullptr;
+  void record(const void* p, size_t n);
+  void record_id(int id);
 };
 
 /// What a simulated round shows: the sum, and what the coordinator saw.
@@ -174,8 +180,10 @@ struct SecureSumResult {
 /// One round run in this process: party k (id k + 1) holds vectors[k];
 /// `drop_after_sharing` lists ids that share their keys and then vanish
 /// before sending their masked input. Entries are clipped to [-clip, clip].
+/// transcript: every byte the coordinator received is appended there.
 SecureSumResult secure_sum(const std::vector<std::vector<double>>& vectors, int threshold, double clip,
-                           const std::vector<int>& drop_after_sharing = {}, int64_t round = 0);
+                           const std::vector<int>& drop_after_sharing = {}, int64_t round = 0,
+                           std::vector<uint8_t>* transcript = nullptr);
 
 }  // namespace federated
 }  // namespace sozai

@@ -157,6 +157,51 @@ std::shared_ptr<GraphModel> GnnEnsemble::new_member(int64_t m) const {
   return make_graph_model(config_.model);
 }
 
+void GnnEnsemble::prepare_external(const GraphBatch& like, int64_t condition_dim, double y_mean, double y_std,
+                                   const torch::Tensor& cond_mean, const torch::Tensor& cond_std) {
+  SOZAI_CHECK(like.num_graphs() >= 1, "GnnEnsemble::prepare_external: needs a graph to take the feature widths from");
+  SOZAI_CHECK(std::isfinite(y_mean) && std::isfinite(y_std) && y_std > 0, "GnnEnsemble::prepare_external: y_std must be ",
+              "a positive number, got mean ", y_mean, " and sd ", y_std);
+  SOZAI_CHECK(condition_dim == 0 || (cond_mean.defined() && cond_std.defined() && cond_mean.numel() == condition_dim &&
+                                     cond_std.numel() == condition_dim && (cond_std > 0).all().item<bool>()),
+              "GnnEnsemble::prepare_external: ", condition_dim, " conditions need a mean and a positive sd each");
+  auto& mc = config_.model;
+  const int64_t node_dim = like.x.size(1), edge_dim = like.edge_attr.defined() ? like.edge_attr.size(1) : 0;
+  if (!config_.finetune.pretrained.empty()) {
+    adopt_pretrained();
+    SOZAI_CHECK(node_dim == mc.node_dim && edge_dim == mc.edge_dim, "GnnEnsemble::prepare_external: feature widths ",
+                node_dim, "/", edge_dim, " differ from the pretrained model's ", mc.node_dim, "/", mc.edge_dim);
+  } else {
+    mc.node_dim = node_dim;
+    mc.edge_dim = edge_dim;
+  }
+  mc.condition_dim = condition_dim;
+  y_mean_ = y_mean;
+  y_std_ = y_std;
+  cond_mean_ = condition_dim ? cond_mean.reshape({-1}).to(torch::kFloat64) : torch::Tensor();
+  cond_std_ = condition_dim ? cond_std.reshape({-1}).to(torch::kFloat64) : torch::Tensor();
+  members_.clear();
+  for (int64_t m = 0; m < config_.n_members; ++m) members_.push_back(new_member(m));
+  variance_scale_ = 1.0;
+  member_variance_scale_.assign(static_cast<size_t>(config_.n_members), 1.0);
+  report_ = TrainReport{};
+}
+
+void GnnEnsemble::set_variance_scale(double scale) {
+  SOZAI_CHECK(std::isfinite(scale) && scale > 0, "GnnEnsemble::set_variance_scale: needs a positive number, got ", scale);
+  variance_scale_ = scale;
+  report_.variance_scale = scale;
+}
+
+torch::Tensor GnnEnsemble::standardised_targets(const torch::Tensor& y) const {
+  return ((y.reshape({-1}).to(torch::kCPU, torch::kFloat64) - y_mean_) / y_std_).to(torch::kFloat32);
+}
+
+torch::Tensor GnnEnsemble::standardised_conditions(const torch::Tensor& conditions) const {
+  if (!conditions.defined() || conditions.numel() == 0 || !cond_mean_.defined()) return torch::Tensor();
+  return ((conditions.to(torch::kCPU, torch::kFloat64) - cond_mean_) / cond_std_).to(torch::kFloat32);
+}
+
 TrainReport GnnEnsemble::fit(const GraphBatch& graphs, const torch::Tensor& y_in, const torch::Tensor& cond_in) {
   const auto start = Clock::now();
   const int64_t n = graphs.num_graphs();

@@ -157,6 +157,21 @@ class GnnEnsemble {
   bool fitted() const { return !members_.empty(); }
   const TrainReport& report() const { return report_; }
 
+  /// Training driven from outside (federated rounds, core/federated): the
+  /// architecture set for graphs like `like` with `condition_dim`
+  /// conditions (a pretrained network adopted as fit would), the
+  /// normalisation the parties agreed on, and the members' initial weights
+  /// drawn in member order from config.seed - the same in every process.
+  /// The members are then trained and averaged from outside through
+  /// members(); set_variance_scale() sets the recalibration.
+  void prepare_external(const GraphBatch& like, int64_t condition_dim, double y_mean, double y_std,
+                        const torch::Tensor& cond_mean, const torch::Tensor& cond_std);
+  const std::vector<std::shared_ptr<GraphModel>>& members() const { return members_; }
+  void set_variance_scale(double scale);
+  /// Targets and conditions in the standardised units the members see.
+  torch::Tensor standardised_targets(const torch::Tensor& y) const;
+  torch::Tensor standardised_conditions(const torch::Tensor& conditions) const;
+
  private:
   /// Sets the targets' and conditions' normalisation from the training rows.
   void standardise(const torch::Tensor& y, const torch::Tensor& cond, const torch::Tensor& train_idx);

@@ -22,9 +22,38 @@ party clips its update and adds Gaussian noise (``clip_and_noise``), and
 ([1, 2], [0.75, -0.5])
 """
 
+import numpy as np
+
 from ._sozai import federated as _c
 
 FixedPoint = _c.FixedPoint
+
+
+def simulate(kind, parties, rounds=30, seed=0, secure=True, local_epochs=1, threshold=0, update_clip=1.0,
+             calibration_fraction=0.1, keep_messages=False, **kwargs):
+    """Federated averaging of a ``GnnEnsemble`` over ``parties``, all simulated in this process.
+
+    parties: one ``(inputs, y)`` or ``(inputs, y, conditions)`` per party (inputs by ``kind``: formulas,
+    SMILES or structure texts); kwargs: those of :class:`sozai.models.GnnEnsemble` (``n_members``, ``hidden``,
+    ``lr``, ``batch_size``, ``pretrained``, ...). Every round each party trains copies of the global members for
+    ``local_epochs`` on its own rows, and the coordinator averages the row-weighted updates - through secure
+    aggregation unless ``secure=False`` (updates in the clear: the cost baseline). Normalisation and variance
+    recalibration are agreed by secure sums too (each party reveals only the power of 2 above its largest
+    |target|). Returns ``(model, log)``: ``model`` predicts like a GnnEnsemble; ``log`` holds
+    ``round_seconds``, ``round_bytes``, ``coordinator_bytes``, ``coordinator_received`` (every byte, with
+    ``keep_messages=True``), ``clipped_entries``, ``max_quantisation_error`` and ``variance_scale``.
+    """
+    from .models import GnnEnsemble
+
+    like = GnnEnsemble(kind=kind, seed=seed, **kwargs)
+    ps = []
+    for p in parties:
+        p = tuple(p)
+        inputs = [str(x) for x in p[0]]
+        rest = tuple(None if v is None else np.asarray(v, dtype=float) for v in p[1:])
+        ps.append((inputs,) + rest)
+    return _c.federated_fit(like, ps, int(rounds), int(local_epochs), bool(secure), int(threshold),
+                            float(update_clip), float(calibration_fraction), bool(keep_messages))
 
 
 def secure_sum(vectors, threshold, clip, drop_after_sharing=(), round=0):  # noqa: A002 - the protocol's word
@@ -70,4 +99,4 @@ def clip_and_noise(update, clip_norm, noise_sd):
     return _c.clip_and_noise([float(x) for x in update], float(clip_norm), float(noise_sd))
 
 
-__all__ = ["FixedPoint", "secure_sum", "shamir_split", "shamir_combine", "gaussian_privacy", "clip_and_noise"]
+__all__ = ["FixedPoint", "simulate", "secure_sum", "shamir_split", "shamir_combine", "gaussian_privacy", "clip_and_noise"]

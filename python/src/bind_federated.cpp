@@ -4,6 +4,7 @@
 
 #include <pybind11/stl.h>
 
+#include "core/federated/fedavg.h"
 #include "core/federated/privacy.h"
 #include "core/federated/secure_aggregation.h"
 
@@ -70,6 +71,50 @@ void bind_federated(py::module_& root) {
       },
       py::arg("noise_multiplier"), py::arg("rounds"), py::arg("delta"));
   m.def("clip_and_noise", &clip_and_noise, py::arg("update"), py::arg("clip_norm"), py::arg("noise_sd"));
+  m.def(
+      "federated_fit",
+      [](const gnn::GnnEnsemble& like, const py::list& parties, int64_t rounds, int64_t local_epochs, bool secure,
+         int threshold, double update_clip, double calibration_fraction, bool keep_messages) {
+        std::vector<PartyData> data;
+        int k = 0;
+        for (const auto& item : parties) {
+          ++k;
+          auto t = item.cast<py::tuple>();
+          if (t.size() != 2 && t.size() != 3)
+            throw InputError(str("simulate: party ", k, " must be (inputs, y) or (inputs, y, conditions)"));
+          PartyData d;
+          d.inputs = t[0].cast<std::vector<std::string>>();
+          const auto y_what = str("party ", k, " y"), c_what = str("party ", k, " conditions");
+          d.y = to_tensor(t[1].cast<DoubleArray>(), -1, y_what.c_str());
+          if (t.size() == 3 && !t[2].is_none()) d.conditions = to_tensor(t[2].cast<DoubleArray>(), 2, c_what.c_str());
+          data.push_back(std::move(d));
+        }
+        FederatedConfig c;
+        c.rounds = rounds;
+        c.local_epochs = local_epochs;
+        c.secure = secure;
+        c.threshold = threshold;
+        c.update_clip = update_clip;
+        c.calibration_fraction = calibration_fraction;
+        c.keep_messages = keep_messages;
+        FederatedLog log;
+        gnn::GnnEnsemble model = [&] {
+          py::gil_scoped_release release;
+          return federated_fit(like.config(), data, c, &log);
+        }();
+        py::dict d;
+        d["round_seconds"] = log.round_seconds;
+        d["round_bytes"] = log.round_bytes;
+        d["coordinator_bytes"] = log.coordinator_bytes;
+        d["coordinator_received"] = py::bytes(reinterpret_cast<const char*>(log.coordinator_received.data()),
+                                              log.coordinator_received.size());
+        d["clipped_entries"] = log.clipped_entries;
+        d["max_quantisation_error"] = log.max_quantisation_error;
+        d["variance_scale"] = log.variance_scale;
+        return py::make_tuple(std::move(model), d);
+      },
+      py::arg("like"), py::arg("parties"), py::arg("rounds"), py::arg("local_epochs"), py::arg("secure"),
+      py::arg("threshold"), py::arg("update_clip"), py::arg("calibration_fraction"), py::arg("keep_messages"));
   py::class_<FixedPoint>(m, "FixedPoint")
       .def(py::init([](double clip, int64_t parties) { return FixedPoint{clip, parties}; }), py::arg("clip"),
            py::arg("parties"))

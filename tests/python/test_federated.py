@@ -64,3 +64,35 @@ def test_privacy_accounting_and_noise():
     np.testing.assert_allclose(F.clip_and_noise([3.0, 4.0], 1.0, 0.0), [0.6, 0.8])
     noisy = np.array(F.clip_and_noise(np.zeros(100_000), 1.0, 2.0))
     assert abs(noisy.std() - 2.0) < 0.04 and abs(noisy.mean()) < 0.06
+
+
+def _alloy_parties():
+    parties = [([], []), ([], []), ([], [])]
+    for i in range(7):
+        for j in range(7 - i):
+            for k in range(7 - i - j):
+                fe, ni, co = i / 6, j / 6, k / 6
+                cr = 1 - fe - ni - co
+                p = parties[min(2, i // 2)]
+                p[0].append(f"Fe{fe + 0.01:.4f}Ni{ni + 0.01:.4f}Co{co + 0.01:.4f}Cr{cr + 0.01:.4f}")
+                p[1].append(300 + 200 * fe - 80 * ni * co + 50 * cr)
+    return [(x, np.array(y)) for x, y in parties]
+
+
+def test_simulate_trains_a_model_whose_targets_the_coordinator_never_sees():
+    parties = _alloy_parties()
+    kw = dict(n_members=2, hidden=8, head_hidden=8, layers=1, batch_size=16, lr=5e-3, progress=False)
+    model, log = F.simulate("composition", parties, rounds=3, seed=0, keep_messages=True, **kw)
+    mean, var = model.predict(parties[0][0])
+    assert mean.shape == (len(parties[0][0]),) and np.isfinite(mean).all() and (var > 0).all()
+    assert len(log["round_bytes"]) == 3 and log["coordinator_bytes"] == len(log["coordinator_received"])
+    got = log["coordinator_received"]
+    for _, y in parties:
+        for v in y:
+            assert np.float64(v).tobytes() not in got and np.float32(v).tobytes() not in got
+    plain, plain_log = F.simulate("composition", parties, rounds=3, seed=0, secure=False, **kw)
+    pm, _ = plain.predict(parties[0][0])
+    spread = np.concatenate([y for _, y in parties]).std()
+    assert np.abs(pm - mean).max() < 1e-3 * spread  # the same model up to rounding
+    with pytest.raises(sozai.InputError, match="party 2"):
+        F.simulate("composition", [parties[0], (["Xx2O3", "Fe"], [1.0, 2.0])], rounds=1, **kw)
