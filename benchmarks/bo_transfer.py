@@ -173,7 +173,7 @@ def main():
     ap.add_argument("--latency", action="store_true", help="measure the ask latency with two 2000-row priors")
     args = ap.parse_args()
     if args.latency:
-        latency = ask_latency()
+        latency = ask_latency(repeats=11)
         update_results(lambda res: res.__setitem__("latency", latency))
         print(f"[bo_transfer] latency: {latency}", file=sys.stderr, flush=True)
     if not args.report_only:
@@ -262,7 +262,7 @@ def report(pairs):
     lat = load_cells().get("latency")
     if lat:
         lines += ["## Ask latency", "",
-                  "oer_plate_4098 with 30 results, ask(1), median of 5 campaigns: without priors and with two priors "
+                  "oer_plate_4098 with 30 results, ask(1), median of 11 campaigns: without priors and with two priors "
                   "of 2000 rows each (default transfer settings). The first ask with priors also fits the prior "
                   "models, once per campaign and process; a campaign restored from its saved state (the lab service "
                   "rebuilds its engine for every ask) takes them from the process's cache.", "",

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -241,6 +242,15 @@ gnn::GnnEnsemble federated_fit(const gnn::GnnEnsembleConfig& like, const std::ve
       }
     log.round_seconds.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
     log.round_bytes.push_back(log.coordinator_bytes - bytes0);
+    if (like.train.progress) {
+      double done = 0;
+      for (double t : log.round_seconds) done += t;
+      const double eta = done / static_cast<double>(r + 1) * static_cast<double>(config.rounds - r - 1);
+      std::fprintf(stderr, "\r[sozai federated] round %lld/%lld | %.2f s/round | %.2f MB/round | ETA %.0f s   ",
+                   static_cast<long long>(r + 1), static_cast<long long>(config.rounds), log.round_seconds.back(),
+                   static_cast<double>(log.round_bytes.back()) / 1e6, eta);
+      if (r + 1 == config.rounds) std::fprintf(stderr, "\n");
+    }
   }
   for (auto& mem : global.members()) mem->eval();
 
