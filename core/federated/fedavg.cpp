@@ -99,6 +99,8 @@ gnn::GnnEnsemble federated_fit(const gnn::GnnEnsembleConfig& like, const std::ve
   SOZAI_CHECK(P >= 2 && P <= 255, "federated_fit: needs 2..255 parties, got ", P);
   SOZAI_CHECK(config.rounds >= 1 && config.local_epochs >= 1, "federated_fit: rounds and local_epochs must be >= 1, got ",
               config.rounds, " and ", config.local_epochs);
+  SOZAI_CHECK(std::isfinite(config.proximal_mu) && config.proximal_mu >= 0, "federated_fit: proximal_mu must be >= 0, got ",
+              config.proximal_mu);
   SOZAI_CHECK(config.calibration_fraction >= 0 && config.calibration_fraction < 0.5,
               "federated_fit: calibration_fraction must be in [0, 0.5), got ", config.calibration_fraction);
   FederatedLog local_log;
@@ -218,6 +220,11 @@ gnn::GnnEnsemble federated_fit(const gnn::GnnEnsembleConfig& like, const std::ve
       for (int64_t m = 0; m < M; ++m) {
         auto& local = *p.local->members()[m];
         copy_state(*global.members()[m], local);
+        if (config.proximal_mu > 0) {
+          std::vector<torch::Tensor> ref;
+          for (auto& w : global.members()[m]->parameters()) ref.push_back(w.detach().clone());
+          p.trainers[m]->set_proximal(config.proximal_mu, std::move(ref));
+        }
         for (int64_t e = 0; e < config.local_epochs; ++e) p.trainers[m]->train_epoch();
         auto a = state_of(local), g = state_of(*global.members()[m]);
         for (size_t k = 0; k < a.size(); ++k) {
@@ -232,6 +239,9 @@ gnn::GnnEnsemble federated_fit(const gnn::GnnEnsembleConfig& like, const std::ve
       updates.push_back(std::move(u));
     }
     const auto mean_update = agg.sum(updates, config.update_clip);
+    double norm2 = 0;
+    for (double v : mean_update) norm2 += v * v;
+    log.round_update_norm.push_back(std::sqrt(norm2));
     torch::NoGradGuard no_grad;
     size_t off = 0;
     for (auto& mem : global.members())

@@ -35,6 +35,7 @@ struct PartyData {
 struct FederatedConfig {
   int64_t rounds = 30;
   int64_t local_epochs = 1;          ///< epochs each party trains per round
+  double proximal_mu = 0.0;          ///< FedProx (Li et al. 2020): mu/2 |w - w_global|^2 in the local loss; 0: FedAvg
   bool secure = true;                ///< false: updates reach the coordinator in the clear (the cost baseline)
   int threshold = 0;                 ///< parties needed to unmask; 0: all but one (at least one)
   double update_clip = 1.0;          ///< fixed-point range of one entry of a row-weighted update
@@ -45,6 +46,7 @@ struct FederatedConfig {
 struct FederatedLog {
   std::vector<double> round_seconds;
   std::vector<int64_t> round_bytes;     ///< bytes the coordinator received per round
+  std::vector<double> round_update_norm;  ///< L2 norm of the averaged update applied in each round
   int64_t coordinator_bytes = 0;        ///< all of it, set-up and calibration included
   std::vector<uint8_t> coordinator_received;  ///< with keep_messages
   int64_t clipped_entries = 0;          ///< update entries the parties clipped to update_clip

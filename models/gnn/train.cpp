@@ -129,6 +129,12 @@ double MemberTrainer::train_epoch() {
     auto target = data_.ys.index_select(0, idx);
     auto out = model_.forward(g, c);
     auto loss = epoch < tc_.warmup_mse_epochs ? (out.mean - target).pow(2).mean() : gaussian_nll(out, target).mean();
+    if (proximal_mu_ > 0) {
+      const auto params = model_.parameters();
+      auto prox = torch::zeros({}, loss.options());
+      for (size_t k = 0; k < params.size(); ++k) prox = prox + (params[k] - proximal_ref_[k]).pow(2).sum();
+      loss = loss + 0.5 * proximal_mu_ * prox;
+    }
     opt_->zero_grad();
     loss.backward();
     if (tc_.clip_norm > 0) torch::nn::utils::clip_grad_norm_(model_.parameters(), tc_.clip_norm);
@@ -139,6 +145,22 @@ double MemberTrainer::train_epoch() {
   if (frozen)
     for (auto& p : trunk_) p.requires_grad_(true);
   return loss_sum / std::max<int64_t>(batches, 1);
+}
+
+void MemberTrainer::set_proximal(double mu, std::vector<torch::Tensor> reference) {
+  SOZAI_CHECK(std::isfinite(mu) && mu >= 0, "MemberTrainer::set_proximal: mu must be >= 0, got ", mu);
+  const auto params = model_.parameters();
+  if (mu > 0) {
+    SOZAI_CHECK(reference.size() == params.size(), "MemberTrainer::set_proximal: ", reference.size(),
+                " reference tensors for ", params.size(), " parameters");
+    for (size_t k = 0; k < params.size(); ++k) {
+      SOZAI_CHECK(reference[k].sizes() == params[k].sizes(), "MemberTrainer::set_proximal: reference ", k, " has shape ",
+                  reference[k].sizes(), ", the parameter ", params[k].sizes());
+      reference[k] = reference[k].detach().to(params[k].options());
+    }
+  }
+  proximal_mu_ = mu;
+  proximal_ref_ = mu > 0 ? std::move(reference) : std::vector<torch::Tensor>{};
 }
 
 GraphOutput MemberTrainer::validation_outputs() {

@@ -58,6 +58,12 @@ class MemberTrainer {
   GraphOutput validation_outputs();
   /// Validation MAE in the targets' units.
   double validation_mae();
+  /// FedProx (Li et al. 2020): from now on each step's loss adds
+  /// mu/2 * |w - reference|^2 over the model's parameters (in their order),
+  /// keeping a party's local training near the global model; mu = 0 (or an
+  /// empty reference) turns it off. InputError when the reference does not
+  /// match the parameters' shapes.
+  void set_proximal(double mu, std::vector<torch::Tensor> reference);
   void keep_best();     ///< snapshot of the current weights
   void restore_best();  ///< back to the snapshot, eval mode
   int64_t epochs_run() const { return epoch_; }
@@ -74,6 +80,8 @@ class MemberTrainer {
   std::unique_ptr<torch::optim::AdamW> opt_;
   std::map<std::string, torch::Tensor> best_;
   int64_t epoch_ = 0;
+  double proximal_mu_ = 0.0;
+  std::vector<torch::Tensor> proximal_ref_;
 };
 
 /// Trains `model` (its initial weights already drawn) on its own until its

@@ -30,17 +30,18 @@ FixedPoint = _c.FixedPoint
 
 
 def simulate(kind, parties, rounds=30, seed=0, secure=True, local_epochs=1, threshold=0, update_clip=1.0,
-             calibration_fraction=0.1, keep_messages=False, **kwargs):
+             calibration_fraction=0.1, keep_messages=False, proximal_mu=0.0, **kwargs):
     """Federated averaging of a ``GnnEnsemble`` over ``parties``, all simulated in this process.
 
     parties: one ``(inputs, y)`` or ``(inputs, y, conditions)`` per party (inputs by ``kind``: formulas,
     SMILES or structure texts); kwargs: those of :class:`sozai.models.GnnEnsemble` (``n_members``, ``hidden``,
     ``lr``, ``batch_size``, ``pretrained``, ...). Every round each party trains copies of the global members for
-    ``local_epochs`` on its own rows, and the coordinator averages the row-weighted updates - through secure
+    ``local_epochs`` on its own rows (``proximal_mu`` > 0: FedProx, mu/2 |w - w_global|^2 added to the local
+    loss, for parties whose data differ), and the coordinator averages the row-weighted updates - through secure
     aggregation unless ``secure=False`` (updates in the clear: the cost baseline). Normalisation and variance
     recalibration are agreed by secure sums too (each party reveals only the power of 2 above its largest
     |target|). Returns ``(model, log)``: ``model`` predicts like a GnnEnsemble; ``log`` holds
-    ``round_seconds``, ``round_bytes``, ``coordinator_bytes``, ``coordinator_received`` (every byte, with
+    ``round_seconds``, ``round_bytes``, ``round_update_norm``, ``coordinator_bytes``, ``coordinator_received`` (every byte, with
     ``keep_messages=True``), ``clipped_entries``, ``max_quantisation_error`` and ``variance_scale``.
     """
     from .models import GnnEnsemble
@@ -53,7 +54,7 @@ def simulate(kind, parties, rounds=30, seed=0, secure=True, local_epochs=1, thre
         rest = tuple(None if v is None else np.asarray(v, dtype=float) for v in p[1:])
         ps.append((inputs,) + rest)
     return _c.federated_fit(like, ps, int(rounds), int(local_epochs), bool(secure), int(threshold),
-                            float(update_clip), float(calibration_fraction), bool(keep_messages))
+                            float(update_clip), float(calibration_fraction), bool(keep_messages), float(proximal_mu))
 
 
 def secure_sum(vectors, threshold, clip, drop_after_sharing=(), round=0):  # noqa: A002 - the protocol's word

@@ -74,7 +74,7 @@ void bind_federated(py::module_& root) {
   m.def(
       "federated_fit",
       [](const gnn::GnnEnsemble& like, const py::list& parties, int64_t rounds, int64_t local_epochs, bool secure,
-         int threshold, double update_clip, double calibration_fraction, bool keep_messages) {
+         int threshold, double update_clip, double calibration_fraction, bool keep_messages, double proximal_mu) {
         std::vector<PartyData> data;
         int k = 0;
         for (const auto& item : parties) {
@@ -97,6 +97,7 @@ void bind_federated(py::module_& root) {
         c.update_clip = update_clip;
         c.calibration_fraction = calibration_fraction;
         c.keep_messages = keep_messages;
+        c.proximal_mu = proximal_mu;
         FederatedLog log;
         gnn::GnnEnsemble model = [&] {
           py::gil_scoped_release release;
@@ -105,6 +106,7 @@ void bind_federated(py::module_& root) {
         py::dict d;
         d["round_seconds"] = log.round_seconds;
         d["round_bytes"] = log.round_bytes;
+        d["round_update_norm"] = log.round_update_norm;
         d["coordinator_bytes"] = log.coordinator_bytes;
         d["coordinator_received"] = py::bytes(reinterpret_cast<const char*>(log.coordinator_received.data()),
                                               log.coordinator_received.size());
@@ -114,7 +116,8 @@ void bind_federated(py::module_& root) {
         return py::make_tuple(std::move(model), d);
       },
       py::arg("like"), py::arg("parties"), py::arg("rounds"), py::arg("local_epochs"), py::arg("secure"),
-      py::arg("threshold"), py::arg("update_clip"), py::arg("calibration_fraction"), py::arg("keep_messages"));
+      py::arg("threshold"), py::arg("update_clip"), py::arg("calibration_fraction"), py::arg("keep_messages"),
+      py::arg("proximal_mu") = 0.0);
   py::class_<FixedPoint>(m, "FixedPoint")
       .def(py::init([](double clip, int64_t parties) { return FixedPoint{clip, parties}; }), py::arg("clip"),
            py::arg("parties"))

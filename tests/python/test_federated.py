@@ -96,3 +96,11 @@ def test_simulate_trains_a_model_whose_targets_the_coordinator_never_sees():
     assert np.abs(pm - mean).max() < 1e-3 * spread  # the same model up to rounding
     with pytest.raises(sozai.InputError, match="party 2"):
         F.simulate("composition", [parties[0], (["Xx2O3", "Fe"], [1.0, 2.0])], rounds=1, **kw)
+
+
+def test_fedprox_keeps_local_training_near_the_global_model():
+    parties = _alloy_parties()
+    kw = dict(n_members=1, hidden=8, head_hidden=8, layers=1, batch_size=16, lr=5e-3, progress=False)
+    _, avg = F.simulate("composition", parties, rounds=1, local_epochs=3, seed=0, **kw)
+    _, prox = F.simulate("composition", parties, rounds=1, local_epochs=3, seed=0, proximal_mu=1e3, **kw)
+    assert 0 < prox["round_update_norm"][0] < 0.5 * avg["round_update_norm"][0]

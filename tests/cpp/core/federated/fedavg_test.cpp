@@ -85,6 +85,23 @@ TEST_CASE("federated averaging: secure and plain aggregation train the same mode
     }
 }
 
+TEST_CASE("FedProx keeps the local training near the global model", "[federated]") {
+  const auto parties = alloy_parties();
+  FederatedConfig fc;
+  fc.rounds = 1;
+  fc.local_epochs = 3;
+  FederatedLog avg, prox;
+  federated_fit(small(), parties, fc, &avg);
+  fc.proximal_mu = 1e3;
+  federated_fit(small(), parties, fc, &prox);
+  REQUIRE(avg.round_update_norm.size() == 1);
+  CHECK(avg.round_update_norm[0] > 0);
+  // The same start, data and seeds: only the proximal term differs.
+  CHECK(prox.round_update_norm[0] < 0.5 * avg.round_update_norm[0]);
+  fc.proximal_mu = -1;
+  CHECK_THROWS_WITH(federated_fit(small(), parties, fc), Catch::Contains("proximal_mu"));
+}
+
 TEST_CASE("federated averaging names bad party data", "[federated]") {
   auto parties = alloy_parties();
   FederatedConfig fc;
