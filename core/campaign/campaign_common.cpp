@@ -126,6 +126,11 @@ std::string tensor_key(const torch::Tensor& t) {
   return key + ";" + std::string(static_cast<const char*>(c.data_ptr()), c.nbytes());
 }
 
+std::string priors_key(std::vector<std::string> parts, const std::vector<nlohmann::json>& prior_records) {
+  for (const auto& r : prior_records) parts.push_back(r.value("digest", std::string()));
+  return to_hex(sha256(parts));
+}
+
 std::vector<std::shared_ptr<const Surrogate>> source_models(const std::vector<TransferSource>& sources,
                                                             const ExactGPConfig& gp, const TransferConfig& config,
                                                             const torch::Tensor& candidates, const torch::Tensor& lo,
@@ -140,13 +145,12 @@ std::vector<std::shared_ptr<const Surrogate>> source_models(const std::vector<Tr
     parts.push_back(tensor_key(s.X));
     parts.push_back(tensor_key(s.y));
   }
-  const auto key = to_hex(sha256(parts));
-  if (auto hit = recent.get(key)) return *hit;
-  Models models;  // fitted outside any lock: other campaigns ask meanwhile
-  for (auto& m : fit_source_models(sources, gp, config, candidates, lo, hi, seed))
-    models.push_back(tabulate ? std::make_shared<TabulatedModel>(std::move(m), candidates) : std::move(m));
-  recent.put(key, models);
-  return models;
+  return recent.get_or_put(to_hex(sha256(parts)), [&] {
+    Models models;  // fitted outside any lock: other campaigns ask meanwhile
+    for (auto& m : fit_source_models(sources, gp, config, candidates, lo, hi, seed))
+      models.push_back(tabulate ? std::make_shared<TabulatedModel>(std::move(m), candidates) : std::move(m));
+    return models;
+  });
 }
 
 std::pair<torch::Tensor, torch::Tensor> transfer_bounds(const torch::Tensor& candidates,

@@ -83,6 +83,14 @@ class RecentValues {
     recent_.emplace_front(key, std::move(value));
     if (recent_.size() > capacity_) recent_.pop_back();
   }
+  /// The value under key, or compute()'s, stored (computed outside the lock).
+  template <typename F>
+  V get_or_put(const std::string& key, F compute) {
+    if (auto hit = get(key)) return *hit;
+    V value = compute();
+    put(key, value);
+    return value;
+  }
 
  private:
   std::mutex mutex_;
@@ -92,6 +100,9 @@ class RecentValues {
 
 /// A tensor's shape and float64 bytes: part of a RecentValues key.
 std::string tensor_key(const torch::Tensor& t);
+/// The hex SHA-256 of `parts` followed by the digests of a campaign's prior
+/// records: the key of what a campaign computes from its priors.
+std::string priors_key(std::vector<std::string> parts, const std::vector<nlohmann::json>& prior_records);
 
 /// The prior models of a campaign (fit_source_models), each wrapped in a
 /// TabulatedModel at the candidates when `tabulate` (pool campaigns), fitted

@@ -3,7 +3,6 @@
 #include "core/campaign/campaign_io.h"
 #include "core/bo/select.h"
 #include "common/error.h"
-#include "common/sha256.h"
 #include "common/files.h"
 #include "common/json.h"
 #include "common/strings.h"
@@ -104,21 +103,18 @@ void PoolCampaign::attach_priors(std::vector<Prior> priors) {
   // campaign restored from its state: the lab service does so for every
   // ask) take the space computed before.
   static RecentValues<std::shared_ptr<const Transfer>> recent(8);
-  std::vector<std::string> parts{"sozai.pool_transfer.1", join(columns_, "\x1f"), tensor_key(pool_),
-                                 str(config_.transfer.components, maximize() ? " max" : " min")};
-  for (const auto& r : prior_records_) parts.push_back(r.value("digest", std::string()));
-  const auto key = to_hex(sha256(parts));
-  std::shared_ptr<Transfer> t;
-  if (auto hit = recent.get(key)) {
-    t = std::make_shared<Transfer>(**hit);  // its models are this campaign's own
-  } else {
-    t = std::make_shared<Transfer>();
+  const auto key = priors_key({"sozai.pool_transfer.1", join(columns_, "\x1f"), tensor_key(pool_),
+                               str(config_.transfer.components, maximize() ? " max" : " min")},
+                              prior_records_);
+  const auto shared = recent.get_or_put(key, [&] {
+    auto t = std::make_shared<Transfer>();
     t->space = TransferSpace(columns_, priors, pool_, config_.transfer.components);
     t->pool = t->space.encode(pool_, columns_, "pool");
     t->sources = transfer_sources(t->space, priors, maximize());
     std::tie(t->lo, t->hi) = transfer_bounds(t->pool, t->sources);
-    recent.put(key, std::make_shared<const Transfer>(*t));
-  }
+    return std::shared_ptr<const Transfer>(t);
+  });
+  auto t = std::make_shared<Transfer>(*shared);  // its models are this campaign's own
   priors_ = std::move(priors);
   transfer_ = t;
 }

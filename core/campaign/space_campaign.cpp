@@ -3,7 +3,6 @@
 #include "core/bo/select.h"
 #include "core/campaign/campaign_common.h"
 #include "common/error.h"
-#include "common/sha256.h"
 #include "common/files.h"
 #include "common/json.h"
 #include "common/strings.h"
@@ -113,15 +112,11 @@ void SpaceCampaign::attach_priors(std::vector<Prior> priors) {
   // As PoolCampaign::attach_priors: the same priors on the same space and
   // seed again in this process take the transfer space computed before.
   static RecentValues<std::shared_ptr<const Transfer>> recent(8);
-  std::vector<std::string> parts{"sozai.space_transfer.1", space_to_json(space_).dump(),
-                                 str(config_.seed(), " ", config_.transfer.components, maximize() ? " max" : " min")};
-  for (const auto& r : prior_records_) parts.push_back(r.value("digest", std::string()));
-  const auto key = to_hex(sha256(parts));
-  std::shared_ptr<Transfer> t;
-  if (auto hit = recent.get(key)) {
-    t = std::make_shared<Transfer>(**hit);  // its models are this campaign's own
-  } else {
-    t = std::make_shared<Transfer>();
+  const auto key = priors_key({"sozai.space_transfer.1", space_to_json(space_).dump(),
+                               str(config_.seed(), " ", config_.transfer.components, maximize() ? " max" : " min")},
+                              prior_records_);
+  const auto shared = recent.get_or_put(key, [&] {
+    auto t = std::make_shared<Transfer>();
     t->columns = natural_columns(space_);
     const auto natural =
         natural_table(space_, random_candidates(kTransferSample, splitmix64(config_.seed() ^ 0x73616D706C65ULL)));
@@ -129,8 +124,9 @@ void SpaceCampaign::attach_priors(std::vector<Prior> priors) {
     t->sample = t->space.encode(natural, t->columns, "design space");
     t->sources = transfer_sources(t->space, priors, maximize());
     std::tie(t->lo, t->hi) = transfer_bounds(t->sample, t->sources);
-    recent.put(key, std::make_shared<const Transfer>(*t));
-  }
+    return std::shared_ptr<const Transfer>(t);
+  });
+  auto t = std::make_shared<Transfer>(*shared);  // its models are this campaign's own
   priors_ = std::move(priors);
   transfer_ = t;
 }
