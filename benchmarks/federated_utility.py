@@ -106,8 +106,8 @@ def run(datasets, party_counts, seeds):
                 test, parts = split(kind, inputs, y, P, seed)
                 prefix = f"{name}|{P}|{seed}"
                 cells = load_cells()
-                todo = [f"alone{k + 1}" for k in range(P)] + ["federated", "plain", "pooled"]
-                for method in todo:
+                methods = [f"alone{k + 1}" for k in range(P)] + ["federated", "plain", "pooled"]
+                for method in methods:
                     key = f"{prefix}|{method}"
                     if key in cells:
                         continue

@@ -2,6 +2,7 @@
 #include "common/error.h"
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include <array>
 #include <cerrno>
@@ -61,6 +62,12 @@ std::string sha256_file(const std::string& path) {
   });
   if (in.bad()) throw StorageError(str(path, ": read error while hashing"));
   return to_hex(d);
+}
+
+std::vector<unsigned char> random_bytes(size_t n) {
+  std::vector<unsigned char> out(n);
+  if (n && RAND_bytes(out.data(), static_cast<int>(n)) != 1) throw Error("the system random generator failed");
+  return out;
 }
 
 }  // namespace sozai

@@ -1,7 +1,7 @@
 #pragma once
 /// SHA-256 through OpenSSL: the one hash sozai uses, for dataset digests
 /// (the registry), model-card digests and the lab service's salted token
-/// hashes.
+/// hashes; and OpenSSL's random bytes, for tokens and secrets.
 
 #include <string>
 #include <vector>
@@ -17,5 +17,8 @@ std::string sha256_hex(const std::string& bytes);
 /// Lower-case hex SHA-256 of a file's contents, read in blocks;
 /// StorageError naming the file when it cannot be read.
 std::string sha256_file(const std::string& path);
+
+/// n bytes from OpenSSL's cryptographic generator; Error when it fails.
+std::vector<unsigned char> random_bytes(size_t n);
 
 }  // namespace sozai

@@ -118,12 +118,16 @@ int check_state_header(const nlohmann::json& state, const std::string& format, c
   return version;
 }
 
+std::string tensor_bytes(const torch::Tensor& t) {
+  auto c = t.to(torch::kCPU, torch::kFloat64).contiguous();
+  return std::string(static_cast<const char*>(c.data_ptr()), c.nbytes());
+}
+
 std::string tensor_key(const torch::Tensor& t) {
   if (!t.defined()) return "undefined;";
-  auto c = t.to(torch::kCPU, torch::kFloat64).contiguous();
   std::string key;
-  for (auto n : c.sizes()) key += std::to_string(n) + ",";
-  return key + ";" + std::string(static_cast<const char*>(c.data_ptr()), c.nbytes());
+  for (auto n : t.sizes()) key += std::to_string(n) + ",";
+  return key + ";" + tensor_bytes(t);
 }
 
 std::string priors_key(std::vector<std::string> parts, const std::vector<nlohmann::json>& prior_records) {

@@ -98,6 +98,8 @@ class RecentValues {
   std::list<std::pair<std::string, V>> recent_;  // most recent first
 };
 
+/// A tensor's values as float64 bytes (row-major): what digests hash.
+std::string tensor_bytes(const torch::Tensor& t);
 /// A tensor's shape and float64 bytes: part of a RecentValues key.
 std::string tensor_key(const torch::Tensor& t);
 /// The hex SHA-256 of `parts` followed by the digests of a campaign's prior

@@ -1,4 +1,5 @@
 #include "core/campaign/prior.h"
+#include "core/campaign/campaign_common.h"
 
 #include "common/error.h"
 #include "common/periodic_table.h"
@@ -22,11 +23,6 @@ namespace {
 
 /// Most rows the composition components are fitted on (evenly spaced).
 constexpr int64_t kMaxComponentRows = 20000;
-
-std::string bytes_of(const torch::Tensor& t) {
-  auto c = t.to(torch::kCPU, torch::kFloat64).contiguous();
-  return std::string(reinterpret_cast<const char*>(c.data_ptr<double>()), c.numel() * sizeof(double));
-}
 
 std::string stem_of(const std::string& path) {
   auto slash = path.find_last_of("/\\");
@@ -105,8 +101,9 @@ Prior::Prior(const torch::Tensor& X_, const torch::Tensor& y_, std::vector<std::
 }
 
 std::string Prior::digest() const {
-  return to_hex(sha256({"sozai-prior-v1\n", join(columns, "\x1f"), maximize ? "\nmax\n" : "\nmin\n", bytes_of(X),
-                        bytes_of(y)}));
+  using campaign_detail::tensor_bytes;
+  return to_hex(sha256({"sozai-prior-v1\n", join(columns, "\x1f"), maximize ? "\nmax\n" : "\nmin\n", tensor_bytes(X),
+                        tensor_bytes(y)}));
 }
 
 nlohmann::json Prior::describe() const {

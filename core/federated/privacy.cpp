@@ -1,9 +1,8 @@
 #include "core/federated/privacy.h"
 
 #include "common/error.h"
+#include "common/sha256.h"
 #include "core/federated/secure_aggregation.h"
-
-#include <openssl/rand.h>
 
 #include <cmath>
 #include <limits>
@@ -44,8 +43,7 @@ std::vector<double> clip_and_noise(const std::vector<double>& update, double cli
   std::vector<double> out(update.size());
   for (size_t i = 0; i < update.size(); ++i) out[i] = update[i] * factor;
   if (noise_sd == 0 || update.empty()) return out;
-  Bytes seed(32);
-  if (RAND_bytes(seed.data(), 32) != 1) throw Error("clip_and_noise: OpenSSL RNG failed");
+  const Bytes seed = random_bytes(32);
   const auto n = static_cast<int64_t>(update.size());
   const auto words = prg_words(seed, 4 * ((n + 1) / 2));  // two 53-bit uniforms per pair of entries
   auto uniform = [&](int64_t k) {  // in (0, 1]

@@ -4,7 +4,6 @@
 #include "common/sha256.h"
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include <algorithm>
 #include <cmath>
@@ -22,17 +21,6 @@ constexpr size_t kKey = 32, kNonce = 12, kTag = 16;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
 using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)>;
 using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
-
-Bytes random_bytes(size_t n) {
-  Bytes out(n);
-  if (n && RAND_bytes(out.data(), static_cast<int>(n)) != 1) throw Error("secure aggregation: OpenSSL RNG failed");
-  return out;
-}
-
-Bytes sha256_of(const std::vector<std::string>& parts) {
-  auto d = sha256(parts);
-  return Bytes(d.begin(), d.end());
-}
 
 std::string as_string(const Bytes& b) { return std::string(b.begin(), b.end()); }
 
@@ -110,9 +98,14 @@ bool open_sealed(const Bytes& key, const std::string& aad, const Bytes& sealed, 
   return EVP_DecryptFinal_ex(ctx.get(), plain->data() + len, &len) == 1;
 }
 
+/// The AES-256-GCM key of the channel between two parties.
+Bytes channel_key(const Bytes& sk, const Bytes& peer_pk, const std::string& what) {
+  return sha256({"sozai-secagg-channel", as_string(x25519_agree(sk, peer_pk, what))});
+}
+
 /// The pairwise mask seed of two parties from their X25519 agreement.
 Bytes mask_seed(const Bytes& shared, int64_t round) {
-  return sha256_of({"sozai-secagg-mask", u64(static_cast<uint64_t>(round)), as_string(shared)});
+  return sha256({"sozai-secagg-mask", u64(static_cast<uint64_t>(round)), as_string(shared)});
 }
 
 /// GF(2^8) with the AES polynomial x^8 + x^4 + x^3 + x + 1, generator 3.
@@ -299,8 +292,7 @@ std::vector<SealedShares> SecureAggregationParty::share_keys(const std::vector<A
     if (to == id_) continue;
     Bytes plain = mask_shares.at(to);
     plain.insert(plain.end(), seed_shares.at(to).begin(), seed_shares.at(to).end());
-    const auto key =
-        sha256_of({"sozai-secagg-channel", as_string(x25519_agree(keys_->channel_sk, a.channel_public, "sealing"))});
+    const auto key = channel_key(keys_->channel_sk, a.channel_public, "sealing");
     out.push_back({id_, to, seal(key, share_aad(round_, id_, to), plain)});
     OPENSSL_cleanse(plain.data(), plain.size());
   }
@@ -315,8 +307,7 @@ MaskedInput SecureAggregationParty::masked_input(const std::vector<uint32_t>& x,
     SOZAI_CHECK(it != peers_.end() && m.from != id_, "secure aggregation: party ", id_,
                 " refused shares from party ", m.from, ", which did not advertise keys in round ", round_);
     SOZAI_CHECK(m.to == id_, "secure aggregation: party ", id_, " refused shares addressed to party ", m.to);
-    const auto key =
-        sha256_of({"sozai-secagg-channel", as_string(x25519_agree(keys_->channel_sk, it->second.channel_public, "opening"))});
+    const auto key = channel_key(keys_->channel_sk, it->second.channel_public, "opening");
     Bytes plain;
     SOZAI_CHECK(open_sealed(key, share_aad(round_, m.from, id_), m.ciphertext, &plain) && plain.size() == 2 * kKey,
                 "secure aggregation: party ", id_, " refused the shares from party ", m.from,

@@ -6,7 +6,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include <algorithm>
 #include <cmath>
@@ -20,12 +19,6 @@ namespace {
 using nlohmann::json;
 
 const std::set<std::string> kRoles = {"admin", "controller", "viewer"};
-
-std::vector<unsigned char> random_bytes(size_t n) {
-  std::vector<unsigned char> out(n);
-  if (RAND_bytes(out.data(), static_cast<int>(n)) != 1) throw Error("the system random generator failed");
-  return out;
-}
 
 /// SHA-256 of salt followed by text.
 std::vector<unsigned char> salted_hash(const std::vector<unsigned char>& salt, const std::string& text) {

@@ -157,6 +157,22 @@ std::shared_ptr<GraphModel> GnnEnsemble::new_member(int64_t m) const {
   return make_graph_model(config_.model);
 }
 
+void GnnEnsemble::set_architecture(const GraphBatch& graphs, int64_t condition_dim, const char* who) {
+  auto& mc = config_.model;
+  const int64_t node_dim = graphs.x.size(1);
+  const int64_t edge_dim = graphs.edge_attr.defined() ? graphs.edge_attr.size(1) : 0;
+  if (!config_.finetune.pretrained.empty()) {
+    adopt_pretrained();
+    SOZAI_CHECK(node_dim == mc.node_dim && edge_dim == mc.edge_dim, who, ": the graphs have node/edge ",
+                "features of width ", node_dim, "/", edge_dim, " but the pretrained model '",
+                config_.finetune.pretrained, "' was trained on ", mc.node_dim, "/", mc.edge_dim);
+  } else {
+    mc.node_dim = node_dim;
+    mc.edge_dim = edge_dim;
+  }
+  mc.condition_dim = condition_dim;
+}
+
 void GnnEnsemble::prepare_external(const GraphBatch& like, int64_t condition_dim, double y_mean, double y_std,
                                    const torch::Tensor& cond_mean, const torch::Tensor& cond_std) {
   SOZAI_CHECK(like.num_graphs() >= 1, "GnnEnsemble::prepare_external: needs a graph to take the feature widths from");
@@ -165,17 +181,7 @@ void GnnEnsemble::prepare_external(const GraphBatch& like, int64_t condition_dim
   SOZAI_CHECK(condition_dim == 0 || (cond_mean.defined() && cond_std.defined() && cond_mean.numel() == condition_dim &&
                                      cond_std.numel() == condition_dim && (cond_std > 0).all().item<bool>()),
               "GnnEnsemble::prepare_external: ", condition_dim, " conditions need a mean and a positive sd each");
-  auto& mc = config_.model;
-  const int64_t node_dim = like.x.size(1), edge_dim = like.edge_attr.defined() ? like.edge_attr.size(1) : 0;
-  if (!config_.finetune.pretrained.empty()) {
-    adopt_pretrained();
-    SOZAI_CHECK(node_dim == mc.node_dim && edge_dim == mc.edge_dim, "GnnEnsemble::prepare_external: feature widths ",
-                node_dim, "/", edge_dim, " differ from the pretrained model's ", mc.node_dim, "/", mc.edge_dim);
-  } else {
-    mc.node_dim = node_dim;
-    mc.edge_dim = edge_dim;
-  }
-  mc.condition_dim = condition_dim;
+  set_architecture(like, condition_dim, "GnnEnsemble::prepare_external");
   y_mean_ = y_mean;
   y_std_ = y_std;
   cond_mean_ = condition_dim ? cond_mean.reshape({-1}).to(torch::kFloat64) : torch::Tensor();
@@ -217,19 +223,8 @@ TrainReport GnnEnsemble::fit(const GraphBatch& graphs, const torch::Tensor& y_in
     cond = cond_in.to(torch::kCPU, torch::kFloat64);
     SOZAI_CHECK(torch::isfinite(cond).all().item<bool>(), "GnnEnsemble::fit: conditions contain NaN or infinity");
   }
-  auto& mc = config_.model;
-  const int64_t node_dim = graphs.x.size(1);
-  const int64_t edge_dim = graphs.edge_attr.defined() ? graphs.edge_attr.size(1) : 0;
-  if (!config_.finetune.pretrained.empty()) {
-    adopt_pretrained();
-    SOZAI_CHECK(node_dim == mc.node_dim && edge_dim == mc.edge_dim, "GnnEnsemble::fit: the graphs have node/edge ",
-                "features of width ", node_dim, "/", edge_dim, " but the pretrained model '",
-                config_.finetune.pretrained, "' was trained on ", mc.node_dim, "/", mc.edge_dim);
-  } else {
-    mc.node_dim = node_dim;
-    mc.edge_dim = edge_dim;
-  }
-  mc.condition_dim = cond.defined() ? cond.size(1) : 0;
+  set_architecture(graphs, cond.defined() ? cond.size(1) : 0, "GnnEnsemble::fit");
+  const auto& mc = config_.model;
   const auto& tc = config_.train;
   const int64_t M = config_.n_members;
   const bool folds = tc.stopping == "folds" || (tc.stopping == "auto" && pretrained_ && M >= 2);
@@ -255,8 +250,8 @@ TrainReport GnnEnsemble::fit(const GraphBatch& graphs, const torch::Tensor& y_in
     std::tie(y_mean_, y_std_) = pretrained_->task_scale(config_.finetune.head);
   }
   data.y_std = y_std_;
-  data.ys = ((y - y_mean_) / y_std_).to(torch::kFloat32);
-  data.cs = cond.defined() ? ((cond - cond_mean_) / cond_std_).to(torch::kFloat32) : torch::Tensor();
+  data.ys = standardised_targets(y);
+  data.cs = standardised_conditions(cond);
   if (n_val > 0) {
     std::tie(data.val_graphs, data.val_cond) = data.batch(val_idx);
     data.y_val = data.ys.index_select(0, val_idx);

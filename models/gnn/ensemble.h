@@ -203,6 +203,10 @@ class GnnEnsemble {
   std::shared_ptr<GraphModel> new_member(int64_t m) const;
   /// Checks and adopts a pretrained network's architecture.
   void adopt_pretrained();
+  /// The members' feature widths from `graphs` (checked against a
+  /// pretrained network's, adopted first) and condition_dim; `who` names
+  /// the caller in errors.
+  void set_architecture(const GraphBatch& graphs, int64_t condition_dim, const char* who);
 
   GnnEnsembleConfig config_;
   std::shared_ptr<const PretrainedModel> pretrained_;  ///< loaded for fit() (not saved)

@@ -108,8 +108,7 @@ void bind_federated(py::module_& root) {
         d["round_bytes"] = log.round_bytes;
         d["round_update_norm"] = log.round_update_norm;
         d["coordinator_bytes"] = log.coordinator_bytes;
-        d["coordinator_received"] = py::bytes(reinterpret_cast<const char*>(log.coordinator_received.data()),
-                                              log.coordinator_received.size());
+        d["coordinator_received"] = to_bytes(log.coordinator_received);
         d["clipped_entries"] = log.clipped_entries;
         d["max_quantisation_error"] = log.max_quantisation_error;
         d["variance_scale"] = log.variance_scale;
