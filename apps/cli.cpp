@@ -16,7 +16,10 @@
 #include "datasets/registry.h"
 #include "models/gnn/ensemble.h"
 #include "models/gnn/pretrain.h"
+#include "core/federated/coordinator.h"
+#include "apps/federate.h"
 #include "common/files.h"
+#include "common/json.h"
 #include "common/strings.h"
 
 #include <nlohmann/json.hpp>
@@ -74,6 +77,21 @@ commands:
                             --settings: campaign settings as JSON, the keys Python's
                             keyword arguments and the lab service take
                             ({"mc_samples": 64, "gp": {"restarts": 2}, ...})
+  federate serve --db FED.db [--port P] [--host H] [--tls-cert C --tls-key K]
+                            a federation's coordinator (the lab service's HTTP
+                            stack, tokens and store); admin token as for serve
+  federate create --db FED.db --name N --parties P --kind composition|polymer|crystal
+                [--members M] [--seed S] [--rounds R] [--local-epochs E] [--proximal-mu MU]
+                [--threshold T] [--update-clip C] [--phase-timeout SEC] [--plain]
+                [--from-pretrained NAME] | --config FED.json
+                            a federation (prints its id); --plain: no secure aggregation
+  federate token --db FED.db --federation ID
+                            a token for the next party (printed once)
+  federate join --server URL --token T --federation ID --data MINE.csv --kind K
+                --input COL --target COL [--conditions C1,C2] --out MODEL.pt
+                [--ca-cert CA.pem] [--wait SEC]
+                            train as one party: the rows stay in this process;
+                            writes the federation's ensemble
   campaign ask  --state S.json [--q Q]     propose Q rows (printed as CSV; space
                             campaigns print one JSON object of named values per line)
   campaign tell --state S.json --row I --value Y   record a result
@@ -519,7 +537,8 @@ int cmd_campaign(const std::vector<std::string>& args) {
   throw InputError(str("unknown campaign sub-command '", sub, "'; expected new, ask, tell or show"));
 }
 
-int cmd_serve(const std::vector<std::string>& args) {
+/// `serve` and `federate serve` options from args[start..].
+ServeOptions parse_serve_options(const std::vector<std::string>& args, size_t start) {
   // Service limits: --max-ask-count N is the key max_ask_count of LabLimits.
   const nlohmann::json limit_fields = LabLimits{};
   std::vector<std::string> flags = {"db", "host", "port", "tls-cert", "tls-key", "threads", "max-body-bytes",
@@ -530,7 +549,7 @@ int cmd_serve(const std::vector<std::string>& args) {
     return key;
   };
   for (auto it = limit_fields.begin(); it != limit_fields.end(); ++it) flags.push_back(flag_of(it.key()));
-  auto o = parse_options(args, 1, {"check"}, flags);
+  auto o = parse_options(args, start, {"check"}, flags);
   ServeOptions so;
   so.db = o.require("db");
   so.check = o.has("check");
@@ -555,8 +574,95 @@ int cmd_serve(const std::vector<std::string>& args) {
   for (auto it = limit_fields.begin(); it != limit_fields.end(); ++it)
     if (o.has(flag_of(it.key()))) limits[it.key()] = o.get_double(flag_of(it.key()));
   so.limits = lab_limits_from_json(limits, "serve");
-  return serve(so);
+  return so;
 }
+
+int cmd_serve(const std::vector<std::string>& args) { return serve(parse_serve_options(args, 1)); }
+
+/// `sozai federate serve|create|token|join`.
+int cmd_federate(const std::vector<std::string>& args) {
+  const std::string sub = args.size() > 1 ? args[1] : "";
+  if (sub == "serve") return federate_serve(parse_serve_options(args, 2));
+  if (sub == "create") {
+    auto o = parse_options(args, 2, {"plain"},
+                           {"db", "config", "name", "parties", "kind", "members", "seed", "hidden", "layers", "lr",
+                            "batch-size", "rounds", "local-epochs", "proximal-mu", "threshold", "update-clip",
+                            "calibration-fraction", "phase-timeout", "from-pretrained", "head", "trunk-lr"});
+    federated::FederationService service(o.require("db"));
+    nlohmann::json body;
+    if (o.has("config")) {
+      body = json_io::parse(read_text(o.get("config"), "federation settings"), o.get("config"));
+    } else {
+      nlohmann::json model{{"kind", o.require("kind")}, {"n_members", o.get_int("members", 5)},
+                           {"seed", o.get_int("seed", 0)}};
+      if (o.has("hidden")) model["model"]["hidden"] = o.get_int("hidden", 0);
+      if (o.has("layers")) model["model"]["layers"] = o.get_int("layers", 0);
+      if (o.has("lr")) model["train"]["lr"] = o.get_double("lr");
+      if (o.has("batch-size")) model["train"]["batch_size"] = o.get_int("batch-size", 0);
+      if (o.has("from-pretrained")) model["finetune"]["pretrained"] = o.get("from-pretrained");
+      if (o.has("head")) model["finetune"]["head"] = o.get("head");
+      if (o.has("trunk-lr")) model["finetune"]["trunk_lr_scale"] = o.get_double("trunk-lr");
+      nlohmann::json training{{"rounds", o.get_int("rounds", 30)}, {"local_epochs", o.get_int("local-epochs", 1)},
+                              {"secure", !o.has("plain")}};
+      if (o.has("proximal-mu")) training["proximal_mu"] = o.get_double("proximal-mu");
+      if (o.has("threshold")) training["threshold"] = o.get_int("threshold", 0);
+      if (o.has("update-clip")) training["update_clip"] = o.get_double("update-clip");
+      if (o.has("calibration-fraction")) training["calibration_fraction"] = o.get_double("calibration-fraction");
+      body = {{"name", o.require("name")}, {"parties", o.get_int("parties", 0)}, {"model", model},
+              {"training", training}};
+      if (o.has("phase-timeout")) body["phase_timeout"] = o.get_double("phase-timeout");
+    }
+    std::cout << service.create_federation(body) << "\n";
+    return 0;
+  }
+  if (sub == "token") {
+    auto o = parse_options(args, 2, {}, {"db", "federation"});
+    federated::FederationService service(o.require("db"));
+    const auto [party, token] = service.create_party_token(o.require("federation"));
+    std::cerr << "party " << party << " of federation " << o.get("federation") << "\n";
+    std::cout << token << "\n";
+    return 0;
+  }
+  if (sub == "join") {
+    auto o = parse_options(args, 2, {"quiet"},
+                           {"server", "token", "federation", "data", "kind", "input", "target", "conditions", "out",
+                            "ca-cert", "wait", "threads", "limit"});
+    PropertyImportOptions opt;
+    opt.kind = o.require("kind");
+    opt.input_column = o.require("input");
+    opt.target_columns = {o.require("target")};
+    if (o.has("conditions")) opt.numeric_conditions = split_commas(o.get("conditions"));
+    opt.graphs = false;
+    opt.features = false;
+    opt.limit = o.get_int("limit", -1);
+    const std::string out = o.require("out");
+    auto r = import_property_csv(o.require("data"), opt);
+    for (const auto& b : r.report.bad_rows) std::cerr << "  left out (" << b.reason << "): " << b.message << "\n";
+    std::cerr << r.report.summary() << "\n";
+    federated::PartyData data;
+    data.inputs = r.data.inputs;
+    data.y = r.data.targets.select(1, 0);
+    if (!opt.numeric_conditions.empty()) data.conditions = r.data.features.to(torch::kFloat64);
+    if (o.has("threads")) torch::set_num_threads(static_cast<int>(o.get_int("threads", 0)));
+    federated::HttpTransport transport(o.require("server"), o.require("token"), o.get("ca-cert", ""));
+    federated::JoinOptions jo;
+    jo.federation = o.require("federation");
+    if (o.has("wait")) jo.wait_seconds = o.get_double("wait");
+    jo.progress = !o.has("quiet");
+    federated::FederatedLog log;
+    auto model = federated::join(transport, data, jo, &log);
+    if (model.config().kind != opt.kind)
+      throw InputError(str("the federation trains a ", model.config().kind, " model, not ", opt.kind));
+    model.save(out);
+    std::cout << "federation " << jo.federation << ": " << log.round_seconds.size() << " rounds over "
+              << data.inputs.size() << " local rows; sent " << fmt(static_cast<double>(transport.bytes_sent()) / 1e6, 2)
+              << " MB; variance scale " << fmt(log.variance_scale, 3) << "\n";
+    std::cerr << "wrote " << out << "\n";
+    return 0;
+  }
+  throw InputError("federate needs a sub-command: serve, create, token or join");
+}
+
 
 int cmd_token(const std::vector<std::string>& args) {
   if (args.size() < 2 || args[1] != "create") throw InputError("token needs a sub-command: create");
@@ -752,6 +858,7 @@ int run(const std::vector<std::string>& args) {
     if (cmd == "benchmark") return cmd_benchmark(args);
     if (cmd == "campaign") return cmd_campaign(args);
     if (cmd == "serve") return cmd_serve(args);
+    if (cmd == "federate") return cmd_federate(args);
     if (cmd == "token") return cmd_token(args);
     if (cmd == "featurize") return cmd_featurize(args);
     if (cmd == "train") return cmd_train(args);

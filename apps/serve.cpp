@@ -102,16 +102,6 @@ std::regex route_regex(const std::string& path) {
   return std::regex(std::regex_replace(path, std::regex(R"(\{[a-z]+\})"), "([^/]+)"));
 }
 
-http::Response json_response(int status, const json& body) {
-  http::Response r;
-  r.status = status;
-  r.body = json_io::dump_safe(body);
-  return r;
-}
-
-http::Response error_response(int status, const std::string& message) {
-  return json_response(status, {{"error", printable(message, 500)}, {"status", status}});
-}
 
 /// Static files of the dashboard: path, content type, bytes.
 struct Asset {
@@ -259,98 +249,18 @@ bool role_allows(const std::string& have, const std::string& need) {
   return false;
 }
 
-/// Idempotency keys are 1-200 visible ASCII characters.
-bool valid_key(const std::string& key) {
-  return !key.empty() && key.size() <= 200 &&
-         std::all_of(key.begin(), key.end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
-}
-
-bool is_json_type(const std::string& content_type) {
-  std::string t = to_lower(content_type.substr(0, content_type.find(';')));
-  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.pop_back();
-  return t == "application/json";
-}
-
-std::atomic<http::Server*> g_server{nullptr};
-
-extern "C" void on_stop_signal(int sig) {
-  if (auto* s = g_server.load()) s->stop();
-  (void)sig;
-}
-
-#ifdef __GLIBC__
-/// Requests on several workers leave freed memory in glibc's per-thread
-/// arenas, which it does not hand back by itself (a 600 s soak held 1.4 GiB
-/// at the end): a thread gives it back every 5 s while this lives.
-class MemoryTrimmer {
- public:
-  MemoryTrimmer()
-      : thread_([this] {
-          while (on_) {
-            for (int i = 0; i < 50 && on_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            ::malloc_trim(0);
-          }
-        }) {}
-  ~MemoryTrimmer() {
-    on_ = false;
-    thread_.join();
-  }
-
- private:
-  std::atomic<bool> on_{true};
-  std::thread thread_;
-};
-#endif
-
-/// Writes the generated admin token beside the store, readable by its owner only.
-std::string write_admin_token(const std::string& db, const std::string& token) {
-  const std::string path = db + ".admin-token";
-  const mode_t old = ::umask(077);
-  {
-    std::ofstream out(path, std::ios::trunc);
-    out << token << "\n";
-    if (!out) {
-      ::umask(old);
-      throw StorageError(str("cannot write the admin token to '", path, "'"));
-    }
-  }
-  ::umask(old);
-  ::chmod(path.c_str(), 0600);
-  return path;
-}
 
 }  // namespace
 
 int serve(const ServeOptions& o) {
-  if (o.db.empty()) throw InputError("serve: --db PATH is required");
-  if (o.tls_cert.empty() != o.tls_key.empty()) throw InputError("serve: give both --tls-cert and --tls-key, or neither");
-  if (o.threads < 1 || o.threads > 1024) throw InputError(str("serve: --threads must be in [1, 1024], got ", o.threads));
-  if (o.max_body_bytes < 1024) throw InputError(str("serve: --max-body-bytes must be at least 1024, got ", o.max_body_bytes));
+  check_serve_options(o, "serve");
   if (o.check) {
     const auto report = LabService::check_store(o.db);
     std::cout << report.text;
     return report.ok ? 0 : 1;
   }
-  // Signals: a handler on every thread, so whichever receives SIGTERM or
-  // SIGINT starts a clean stop (blocking them in each thread would miss the
-  // ones the libraries start).
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
-
   LabService service(o.db, o.limits);
-  const char* preset = std::getenv("SOZAI_ADMIN_TOKEN");
-  const auto admin = service.bootstrap_admin_token(preset ? preset : "");
-  if (!admin.empty() && !(preset && *preset)) {
-    const auto file = write_admin_token(o.db, admin);
-    std::cerr << "sozai serve: new store; its admin token is in " << file << " (readable by its owner only)"
-              << std::endl;
-  } else if (!admin.empty()) {
-    std::cerr << "sozai serve: new store; admin token taken from SOZAI_ADMIN_TOKEN" << std::endl;
-  }
+  bootstrap_admin(service, o.db, "sozai serve");
 
   const Router router;
   const std::string doc = openapi_json();
@@ -454,6 +364,114 @@ int serve(const ServeOptions& o) {
     }
   };
 
+  return run_server(o, "sozai serve", precheck, handle, "store " + o.db);
+}
+
+http::Response json_response(int status, const nlohmann::json& body) {
+  http::Response r;
+  r.status = status;
+  r.body = json_io::dump_safe(body);
+  return r;
+}
+
+http::Response error_response(int status, const std::string& message) {
+  return json_response(status, {{"error", printable(message, 500)}, {"status", status}});
+}
+
+bool valid_key(const std::string& key) {
+  return !key.empty() && key.size() <= 200 &&
+         std::all_of(key.begin(), key.end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
+}
+
+bool is_json_type(const std::string& content_type) {
+  std::string t = to_lower(content_type.substr(0, content_type.find(';')));
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.pop_back();
+  return t == "application/json";
+}
+
+namespace {
+
+std::atomic<http::Server*> g_server{nullptr};
+
+extern "C" void on_stop_signal(int sig) {
+  if (auto* s = g_server.load()) s->stop();
+  (void)sig;
+}
+
+#ifdef __GLIBC__
+/// Requests on several workers leave freed memory in glibc's per-thread
+/// arenas, which it does not hand back by itself (a 600 s soak held 1.4 GiB
+/// at the end): a thread gives it back every 5 s while this lives.
+class MemoryTrimmer {
+ public:
+  MemoryTrimmer()
+      : thread_([this] {
+          while (on_) {
+            for (int i = 0; i < 50 && on_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            ::malloc_trim(0);
+          }
+        }) {}
+  ~MemoryTrimmer() {
+    on_ = false;
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> on_{true};
+  std::thread thread_;
+};
+#endif
+
+/// Writes the generated admin token beside the store, readable by its owner only.
+std::string write_admin_token(const std::string& db, const std::string& token) {
+  const std::string path = db + ".admin-token";
+  const mode_t old = ::umask(077);
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << token << "\n";
+    if (!out) {
+      ::umask(old);
+      throw StorageError(str("cannot write the admin token to '", path, "'"));
+    }
+  }
+  ::umask(old);
+  ::chmod(path.c_str(), 0600);
+  return path;
+}
+
+}  // namespace
+
+void check_serve_options(const ServeOptions& o, const char* name) {
+  if (o.db.empty()) throw InputError(str(name, ": --db PATH is required"));
+  if (o.tls_cert.empty() != o.tls_key.empty())
+    throw InputError(str(name, ": give both --tls-cert and --tls-key, or neither"));
+  if (o.threads < 1 || o.threads > 1024) throw InputError(str(name, ": --threads must be in [1, 1024], got ", o.threads));
+  if (o.max_body_bytes < 1024)
+    throw InputError(str(name, ": --max-body-bytes must be at least 1024, got ", o.max_body_bytes));
+}
+
+void bootstrap_admin(LabService& service, const std::string& db, const char* name) {
+  const char* preset = std::getenv("SOZAI_ADMIN_TOKEN");
+  const auto admin = service.bootstrap_admin_token(preset ? preset : "");
+  if (!admin.empty() && !(preset && *preset)) {
+    const auto file = write_admin_token(db, admin);
+    std::cerr << name << ": new store; its admin token is in " << file << " (readable by its owner only)" << std::endl;
+  } else if (!admin.empty()) {
+    std::cerr << name << ": new store; admin token taken from SOZAI_ADMIN_TOKEN" << std::endl;
+  }
+}
+
+int run_server(const ServeOptions& o, const char* name, const http::Server::Precheck& precheck,
+               const http::Server::Handler& handle, const std::string& what) {
+  // Signals: a handler on every thread, so whichever receives SIGTERM or
+  // SIGINT starts a clean stop (blocking them in each thread would miss the
+  // ones the libraries start).
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
   http::Limits limits;
   limits.workers = o.threads;
   limits.max_body_bytes = static_cast<size_t>(o.max_body_bytes);
@@ -468,13 +486,13 @@ int serve(const ServeOptions& o) {
   const MemoryTrimmer trimmer;
 #endif
   g_server = &server;
-  std::cerr << "sozai serve: listening on " << (o.tls_cert.empty() ? "http" : "https") << "://" << o.host << ":"
-            << port << " (store " << o.db << ")" << std::endl;
+  std::cerr << name << ": listening on " << (o.tls_cert.empty() ? "http" : "https") << "://" << o.host << ":" << port
+            << " (" << what << ")" << std::endl;
   server.run();
   g_server = nullptr;
   const auto n = server.counters();
-  std::cerr << "sozai serve: stopped cleanly after " << n.requests << " requests on " << n.connections
-            << " connections" << std::endl;
+  std::cerr << name << ": stopped cleanly after " << n.requests << " requests on " << n.connections << " connections"
+            << std::endl;
   return 0;
 }
 

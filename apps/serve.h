@@ -3,7 +3,10 @@
 /// LabService (routes, status codes, OpenAPI document, dashboard) on the
 /// hardened server of apps/http_server.h.
 
+#include "apps/http_server.h"
 #include "core/lab/lab_service.h"
+
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <string>
@@ -30,6 +33,25 @@ struct ServeOptions {
 /// returns the exit code. With check: verifies the store, prints the
 /// report, returns 0 when it is sound and 1 otherwise.
 int serve(const ServeOptions& options);
+
+// What every sozai HTTP service shares (`sozai serve`, `sozai federate serve`).
+http::Response json_response(int status, const nlohmann::json& body);
+/// {"error": message (printable, at most 500 bytes), "status": status}.
+http::Response error_response(int status, const std::string& message);
+/// Idempotency keys are 1-200 visible ASCII characters.
+bool valid_key(const std::string& key);
+/// Content-Type application/json (parameters ignored).
+bool is_json_type(const std::string& content_type);
+/// InputError naming `name` for a missing --db, half a TLS pair, threads
+/// outside [1, 1024] or a body limit under 1024 bytes.
+void check_serve_options(const ServeOptions& o, const char* name);
+/// First start of a store: the admin token from SOZAI_ADMIN_TOKEN, or a new
+/// one written beside the store (readable by its owner only).
+void bootstrap_admin(LabService& service, const std::string& db, const char* name);
+/// Serves until SIGINT or SIGTERM with o's limits, TLS, host and port, then
+/// finishes the requests in flight; returns 0.
+int run_server(const ServeOptions& o, const char* name, const http::Server::Precheck& precheck,
+               const http::Server::Handler& handle, const std::string& what);
 
 /// The OpenAPI 3 document of the service (every route it serves).
 std::string openapi_json();

@@ -5,19 +5,29 @@
 /// through secure aggregation (secure_aggregation.h), so that it learns only
 /// the sum of the updates. The parties' rows never leave them.
 ///
-/// Before the rounds the parties agree on the targets' (and conditions')
-/// normalisation by secure sums of counts, sums and sums of squares, each
-/// divided by a public bound: 2^k at least the largest |value| any party
-/// holds, where each party reveals its own k (the order of magnitude of its
-/// largest value, nothing more), and 10^6 rows per party. After the rounds
-/// the ensemble's variances are recalibrated on rows each party kept out of
-/// training, again by secure sums. This is a simulation: all parties run in
-/// this process, and FederatedLog holds what the coordinator received. With
-/// like.train.progress a line per round on stderr (round, seconds, bytes, ETA).
+/// The training is a fixed sequence of aggregation steps, each a sum over
+/// the parties (FederatedParty holds one party's side of all of them):
+/// - step 0, in the clear: each party's exponent k of the power of 2 above
+///   its largest |target| (and |condition|); the coordinator answers the
+///   largest k, nothing more is revealed;
+/// - step 1: a secure sum of counts, sums and sums of squares (each divided
+///   by 2^k and by a public bound of 10^6 rows per party) gives the targets'
+///   and conditions' normalisation;
+/// - steps 2 .. rounds + 1: one FedAvg round each; a party sends w u and w
+///   (w = its rows / all rows, u its update), so the applied update is
+///   sum(w u) / sum(w), right also when parties drop out of a round;
+/// - step rounds + 2: secure sums on rows each party kept out of training
+///   recalibrate the ensemble's variances.
+/// federated_fit() runs all parties in this process (the simulation; its
+/// FederatedLog holds what the coordinator received); join()
+/// (coordinator.h) runs one party against a coordinator over a transport.
 
 #include "models/gnn/ensemble.h"
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,9 +53,21 @@ struct FederatedConfig {
   bool keep_messages = false;        ///< FederatedLog::coordinator_received holds every byte (for tests)
 };
 
+/// The fields a federation's coordinator stores and hands to every party
+/// (keep_messages belongs to the simulation).
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FederatedConfig, rounds, local_epochs, proximal_mu, secure, threshold,
+                                                update_clip, calibration_fraction)
+
+/// InputError naming the setting unless rounds, local_epochs >= 1,
+/// proximal_mu >= 0, update_clip > 0, calibration_fraction in [0, 0.5).
+void check_config(const FederatedConfig& config, const std::string& where);
+/// The unmasking threshold of `parties` parties: config.threshold, or all
+/// but one (at least one) when that is 0.
+int threshold_of(const FederatedConfig& config, int parties);
+
 struct FederatedLog {
   std::vector<double> round_seconds;
-  std::vector<int64_t> round_bytes;     ///< bytes the coordinator received per round
+  std::vector<int64_t> round_bytes;     ///< bytes the coordinator received per round (join: this party sent)
   std::vector<double> round_update_norm;  ///< L2 norm of the averaged update applied in each round
   int64_t coordinator_bytes = 0;        ///< all of it, set-up and calibration included
   std::vector<uint8_t> coordinator_received;  ///< with keep_messages
@@ -54,10 +76,49 @@ struct FederatedLog {
   double variance_scale = 1.0;          ///< from the parties' calibration rows
 };
 
+/// One party's side of a federated training: its rows, its copy of the
+/// global members and its local trainers. Call in this order: bound_exponents,
+/// statistics, start, then update + apply once per round, calibration, finish.
+class FederatedParty {
+ public:
+  /// index: 0-based position of the party (its seeds derive from it and
+  /// like.seed). InputError naming the party for empty or malformed data.
+  FederatedParty(const gnn::GnnEnsembleConfig& like, const PartyData& data, int index, const FederatedConfig& config);
+  ~FederatedParty();
+  FederatedParty(FederatedParty&&) noexcept;
+
+  /// Step 0 (revealed): log2 of the power of 2 above max |y|, then of each
+  /// condition column's max |c|.
+  std::vector<double> bound_exponents() const;
+  /// Step 1: the party's counts and sums, given the largest exponents.
+  std::vector<double> statistics(const std::vector<double>& max_exponents);
+  /// From the summed statistics: the normalisation and the initial members
+  /// (the same in every party, drawn from like.seed).
+  void start(const std::vector<double>& statistics_sum);
+  /// One round: local epochs from the global weights; returns w u then w.
+  std::vector<double> update();
+  /// Adds sum(w u) / sum(w) to the global weights; returns the update's L2 norm.
+  double apply(const std::vector<double>& update_sum);
+  /// The last step: the party's calibration statistics under the global model.
+  std::vector<double> calibration();
+  /// The trained global ensemble, its variances recalibrated from the sum.
+  gnn::GnnEnsemble finish(const std::vector<double>& calibration_sum);
+
+  int64_t condition_width() const;
+  int64_t clipped_entries() const;
+  /// The range of each step's vector entries (the fixed-point clip).
+  double update_clip() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 /// Trains an ensemble of `like`'s configuration (kind, members, seed,
-/// architecture, training settings, pretrained start) over the parties.
-/// InputError naming the party for empty or malformed data, for parties
-/// whose conditions differ in width, or for fewer than 2 parties.
+/// architecture, training settings, pretrained start) over the parties, all
+/// in this process. InputError naming the party for empty or malformed
+/// data, for parties whose conditions differ in width, or for fewer than 2
+/// parties.
 gnn::GnnEnsemble federated_fit(const gnn::GnnEnsembleConfig& like, const std::vector<PartyData>& parties,
                                const FederatedConfig& config, FederatedLog* log = nullptr);
 

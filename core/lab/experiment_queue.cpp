@@ -50,6 +50,17 @@ CREATE TABLE IF NOT EXISTS idempotency (
 CREATE INDEX IF NOT EXISTS idempotency_age ON idempotency (created_at);
 )SQL";
 
+// Federations (core/federated's coordinator) live in the same store; their
+// tables are added to a store of any version when it is opened.
+const char* kFederationSchema = R"SQL(
+CREATE TABLE IF NOT EXISTS federations (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, config TEXT NOT NULL, created_at REAL NOT NULL, digest TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS federation_messages (
+  federation TEXT NOT NULL REFERENCES federations(id), step INTEGER NOT NULL, phase TEXT NOT NULL,
+  party INTEGER NOT NULL, body TEXT NOT NULL, created_at REAL NOT NULL, digest TEXT NOT NULL,
+  PRIMARY KEY (federation, step, phase, party));
+)SQL";
+
 /// A double as text that reads back to the same double.
 std::string real_text(double v) {
   char buf[40];
@@ -151,6 +162,14 @@ std::vector<std::string> experiment_fields(const Statement& s) {
 std::vector<std::string> campaign_fields(const std::string& id, const std::string& name, const std::string& description,
                                          const std::string& engine_state, double created_at) {
   return {id, name, description, engine_state, real_text(created_at)};
+}
+
+std::vector<std::string> federation_fields(const FederationRow& f) {
+  return {f.id, f.name, f.config.dump(), real_text(f.created_at)};
+}
+
+std::vector<std::string> federation_message_fields(const std::string& federation, const FederationMessage& m) {
+  return {federation, std::to_string(m.step), m.phase, std::to_string(m.party), m.body, real_text(m.created_at)};
 }
 
 std::vector<std::string> token_fields(const TokenRow& t) {
@@ -400,6 +419,7 @@ ExperimentQueue::ExperimentQueue(const std::string& path) : path_(path) {
                                kSchemaVersion, ")"));
       }
       store_id = meta_value(db_, path_, "store_id");
+      exec(kFederationSchema);
     });
     if (!recorded.empty() && recorded != store_id)
       throw StorageError(str(path_, ": this is store ", store_id, ", but ", identity_path(path_), " records store ",
@@ -831,6 +851,77 @@ int64_t ExperimentQueue::forget_idempotent_responses(double before) {
   return sqlite3_changes(db_);
 }
 
+// ------------------------------------------------------------- federations
+
+void ExperimentQueue::insert_federation(const FederationRow& f) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  Statement(db_, "INSERT INTO federations (id, name, config, created_at, digest) VALUES (?, ?, ?, ?, ?)", path_)
+      .bind(1, f.id).bind(2, f.name).bind(3, f.config.dump()).bind(4, f.created_at)
+      .bind(5, row_digest(federation_fields(f)))
+      .step();
+}
+
+namespace {
+FederationRow federation_from(const Statement& s, const std::string& path) {
+  const std::string what = str("federation ", s.text(0));
+  FederationRow f{s.text(0), s.text(1), stored_json(s.text(2), path, what), s.real(3)};
+  verify(s.text(4), federation_fields(f), path, what);
+  return f;
+}
+}  // namespace
+
+std::optional<FederationRow> ExperimentQueue::federation(const std::string& id) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  Statement s(db_, "SELECT id, name, config, created_at, digest FROM federations WHERE id = ?", path_);
+  s.bind(1, id);
+  if (!s.step()) return std::nullopt;
+  return federation_from(s, path_);
+}
+
+std::vector<FederationRow> ExperimentQueue::federations() {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  Statement s(db_, "SELECT id, name, config, created_at, digest FROM federations ORDER BY created_at, id", path_);
+  std::vector<FederationRow> out;
+  while (s.step()) out.push_back(federation_from(s, path_));
+  return out;
+}
+
+bool ExperimentQueue::insert_federation_message(const std::string& federation, const FederationMessage& m) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  Statement s(db_, "INSERT OR IGNORE INTO federation_messages (federation, step, phase, party, body, created_at, digest) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?)", path_);
+  s.bind(1, federation).bind(2, m.step).bind(3, m.phase).bind(4, m.party).bind(5, m.body).bind(6, m.created_at)
+      .bind(7, row_digest(federation_message_fields(federation, m)));
+  s.step();
+  return sqlite3_changes(db_) > 0;
+}
+
+std::vector<FederationMessage> ExperimentQueue::federation_messages(const std::string& federation, int64_t step,
+                                                                   const std::string& phase) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  Statement s(db_, "SELECT step, phase, party, body, created_at, digest FROM federation_messages "
+                   "WHERE federation = ? AND step = ? AND phase = ? ORDER BY party", path_);
+  s.bind(1, federation).bind(2, step).bind(3, phase);
+  std::vector<FederationMessage> out;
+  while (s.step()) {
+    FederationMessage m{s.integer(0), s.text(1), static_cast<int>(s.integer(2)), s.text(3), s.real(4)};
+    verify(s.text(5), federation_message_fields(federation, m), path_,
+           str("federation ", federation, " message (step ", m.step, ", ", m.phase, ", party ", m.party, ")"));
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::map<int64_t, int64_t> ExperimentQueue::federation_bytes(const std::string& federation) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  Statement s(db_, "SELECT step, SUM(LENGTH(CAST(body AS BLOB))) FROM federation_messages "
+                   "WHERE federation = ? AND party > 0 AND step >= 0 GROUP BY step", path_);
+  s.bind(1, federation);
+  std::map<int64_t, int64_t> out;
+  while (s.step()) out[s.integer(0)] = s.integer(1);
+  return out;
+}
+
 ExperimentQueue::CheckReport ExperimentQueue::check(const std::string& path) {
   CheckReport report;
   auto problem = [&](const std::string& p) {
@@ -899,6 +990,25 @@ ExperimentQueue::CheckReport ExperimentQueue::check(const std::string& path) {
         TokenRow t{s.text(0), s.text(1), s.text(2), s.blob(3), s.blob(4), s.real(5)};
         verify(s.text(6), token_fields(t), path, str("token ", t.id));
       });
+      const bool federated = [&] {
+        Statement s(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'federations'", path);
+        s.step();
+        return s.integer(0) > 0;
+      }();
+      if (federated) {
+        each("federations", "SELECT id, name, config, created_at, digest FROM federations", [&](const Statement& s) {
+          const std::string what = str("federation ", s.text(0));
+          FederationRow f{s.text(0), s.text(1), stored_json(s.text(2), path, what), s.real(3)};
+          verify(s.text(4), federation_fields(f), path, what);
+        });
+        each("federation_messages",
+             "SELECT federation, step, phase, party, body, created_at, digest FROM federation_messages",
+             [&](const Statement& s) {
+               FederationMessage m{s.integer(1), s.text(2), static_cast<int>(s.integer(3)), s.text(4), s.real(5)};
+               verify(s.text(6), federation_message_fields(s.text(0), m), path,
+                      str("federation ", s.text(0), " message (step ", m.step, ", ", m.phase, ", party ", m.party, ")"));
+             });
+      }
       each("idempotency", "SELECT principal, key, request, status, body, created_at, digest FROM idempotency",
            [&](const Statement& s) {
              verify(s.text(6), idempotency_fields(s.text(0), s.text(1), s.text(2), s.integer(3), s.text(4), s.real(5)),

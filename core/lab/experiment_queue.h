@@ -78,6 +78,24 @@ struct TokenRow {
   double created_at = 0.0;
 };
 
+/// A federation (core/federated/coordinator.h): its settings as created.
+struct FederationRow {
+  std::string id, name;
+  nlohmann::json config;
+  double created_at = 0.0;
+};
+
+/// One message a party sent to a federation's coordinator (party > 0), or a
+/// record the coordinator keeps (party 0): which parties a phase closed
+/// with, a party's token. Written once, never changed.
+struct FederationMessage {
+  int64_t step = 0;
+  std::string phase;
+  int party = 0;
+  std::string body;
+  double created_at = 0.0;
+};
+
 class ExperimentQueue {
  public:
   /// Opens or creates the store (a version-1 store is upgraded in place);
@@ -153,6 +171,19 @@ class ExperimentQueue {
   void insert_token(const TokenRow& t);
   std::optional<TokenRow> token(const std::string& id);
   int64_t token_count();
+
+  void insert_federation(const FederationRow& f);
+  std::optional<FederationRow> federation(const std::string& id);
+  /// Every federation, oldest first.
+  std::vector<FederationRow> federations();
+  /// Stores m unless a message of that (step, phase, party) exists; returns
+  /// whether it did (the stored one is left as it was).
+  bool insert_federation_message(const std::string& federation, const FederationMessage& m);
+  /// The messages of one phase of one step, in party order.
+  std::vector<FederationMessage> federation_messages(const std::string& federation, int64_t step,
+                                                     const std::string& phase);
+  /// Bytes the parties sent per step (message bodies).
+  std::map<int64_t, int64_t> federation_bytes(const std::string& federation);
 
   struct StoredResponse {
     std::string request;  ///< what the first request with this key was

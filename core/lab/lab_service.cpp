@@ -196,9 +196,15 @@ int64_t LabService::page_limit(const std::string& text, int64_t fallback) const 
 // ---------------------------------------------------------------- tokens
 
 std::string LabService::create_token(const std::string& role, const std::string& campaign) {
-  if (!kRoles.count(role))
+  if (role == "party") {
+    // A party of a federation (core/federated): limited to that federation.
+    if (campaign.empty() || !store_->federation(campaign))
+      throw InputError(str("a party token needs the id of a federation; no federation '", printable(campaign, 60), "'"));
+  } else if (!kRoles.count(role)) {
     throw InputError(str("unknown role '", printable(role, 40), "'; expected admin, controller or viewer"));
-  if (!campaign.empty() && !store_->campaign(campaign)) throw InputError(str("no campaign '", printable(campaign, 60), "'"));
+  } else if (!campaign.empty() && !store_->campaign(campaign)) {
+    throw InputError(str("no campaign '", printable(campaign, 60), "'"));
+  }
   if (role == "admin" && !campaign.empty())
     throw InputError("an admin token cannot be limited to a campaign (it creates campaigns and tokens)");
   const std::string id = to_hex(random_bytes(8));
@@ -342,6 +348,7 @@ void LabService::forget_old_answers() {
 
 LabCampaignRow LabService::require_campaign(const Principal& who, const std::string& id, const char* need_role) {
   const std::string need = need_role;
+  if (who.role == "party") throw LabError(403, "a federation's party token has no access to campaigns");
   const bool role_ok = who.role == "admin" || need == "viewer" || (need == "controller" && who.role == "controller");
   if (!role_ok) throw LabError(403, str("this needs a ", need, " token; yours is a ", who.role, " token"));
   if (!who.campaign.empty() && who.campaign != id)
@@ -421,6 +428,7 @@ LabResponse LabService::create_campaign(const Principal& who, const json& body, 
 }
 
 LabResponse LabService::list_campaigns(const Principal& who, const std::string& after, const std::string& limit_text) {
+  if (who.role == "party") throw LabError(403, "a federation's party token has no access to campaigns");
   const int64_t limit = page_limit(limit_text, 100);
   std::vector<LabCampaignRow> page;
   if (!who.campaign.empty()) {
@@ -864,6 +872,8 @@ LabResponse LabService::create_token(const Principal& who, const json& body, con
   if (who.role != "admin") throw LabError(403, "creating tokens needs an admin token");
   only_fields(body, {"role", "campaign"}, "token");
   if (!body.contains("role") || !body.at("role").is_string()) throw bad_request("token: 'role' must be a string");
+  if (body.at("role") == "party")
+    throw bad_request("token: party tokens are made by a federation's coordinator (POST /v1/federations/{id}/parties)");
   // A scope that is not a campaign id must never widen to every campaign.
   std::string campaign;
   if (body.contains("campaign")) {

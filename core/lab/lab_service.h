@@ -143,6 +143,12 @@ class LabService {
   LabResponse create_token(const Principal& who, const nlohmann::json& body,
                                    const std::string& idempotency_key);
 
+  /// Runs a mutating request once per (principal, key): a repeat gets the
+  /// stored answer (key "": every request runs). `op` must call remember()
+  /// inside its final transaction. For services built on this one's store.
+  LabResponse idempotent(const Principal& who, const std::string& key, const std::string& request,
+                         const std::function<LabResponse(const std::function<void(const LabResponse&)>&)>& op);
+
  private:
   /// A page size from a query value: "" gives fallback; LabError 400 unless
   /// a whole number in [1, max_page].
@@ -151,10 +157,6 @@ class LabService {
   /// the PBKDF2 check of a preset token.
   std::optional<Principal> lookup_token(const std::string& token, bool slow, bool& decided);
   void forget_old_answers();
-  /// Runs a mutating request once per (principal, key): a repeat gets the
-  /// stored answer. `op` must call remember() inside its final transaction.
-  LabResponse idempotent(const Principal& who, const std::string& key, const std::string& request,
-                         const std::function<LabResponse(const std::function<void(const LabResponse&)>&)>& op);
   /// Loads experiment eid (404 if none), applies `change` (which throws
   /// LabError to refuse), stamps it finished and stores it with the answer,
   /// in one transaction and once per Idempotency-Key.

@@ -22,6 +22,8 @@ party clips its update and adds Gaussian noise (``clip_and_noise``), and
 ([1, 2], [0.75, -0.5])
 """
 
+import json
+
 import numpy as np
 
 from ._sozai import federated as _c
@@ -55,6 +57,82 @@ def simulate(kind, parties, rounds=30, seed=0, secure=True, local_epochs=1, thre
         ps.append((inputs,) + rest)
     return _c.federated_fit(like, ps, int(rounds), int(local_epochs), bool(secure), int(threshold),
                             float(update_clip), float(calibration_fraction), bool(keep_messages), float(proximal_mu))
+
+
+def _party(inputs, y, conditions=None):
+    inputs = [str(x) for x in inputs]
+    y = np.asarray(y, dtype=float)
+    return (inputs, y) if conditions is None else (inputs, y, np.asarray(conditions, dtype=float))
+
+
+class Coordinator:
+    """A federation's coordinator in this process: what ``sozai federate serve`` runs, without HTTP (the C++
+    ``FederationService`` over the same SQLite store, so a store made here can be served and the other way round).
+
+    >>> c = sozai.federated.Coordinator("fed.db")                                   # doctest: +SKIP
+    >>> fid = c.create_federation("steels", parties=3, kind="composition", rounds=20, n_members=5)
+    >>> party, token = c.add_party(fid)        # one per party; the token is shown once
+
+    Each party then runs :func:`join` with its token (``server`` this object, or the URL of
+    ``sozai federate serve`` over the same store); its rows never leave its process. ``status`` shows the
+    progress; ``handle`` answers any route of the coordinator's HTTP API as (status, dict).
+    """
+
+    def __init__(self, db):
+        self._s = _c.FederationService(str(db))
+
+    def bootstrap_admin_token(self, preset=""):
+        """The first admin token of a new store ("" when the store has tokens already)."""
+        return self._s.bootstrap_admin_token(preset)
+
+    def authenticate(self, authorization):
+        """The Principal of an ``"Bearer <token>"`` value (LabError 401 when not a token)."""
+        return self._s.authenticate(authorization)
+
+    def create_federation(self, name, parties, kind, rounds=30, local_epochs=1, proximal_mu=0.0, secure=True,
+                          threshold=0, update_clip=1.0, calibration_fraction=0.1, phase_timeout=600.0, seed=0,
+                          **kwargs):
+        """A federation of ``parties`` parties training a ``GnnEnsemble(kind=kind, seed=seed, **kwargs)`` for
+        ``rounds`` FedAvg rounds (the training keywords as :func:`simulate`); a phase waits ``phase_timeout``
+        seconds for late parties before closing without them. Returns its id."""
+        from .models import GnnEnsemble
+
+        like = GnnEnsemble(kind=kind, seed=seed, **kwargs)
+        training = {"rounds": int(rounds), "local_epochs": int(local_epochs), "proximal_mu": float(proximal_mu),
+                    "secure": bool(secure), "threshold": int(threshold), "update_clip": float(update_clip),
+                    "calibration_fraction": float(calibration_fraction)}
+        return self._s.create_federation(str(name), int(parties), like, json.dumps(training), float(phase_timeout))
+
+    def add_party(self, federation):
+        """(party number, token) for the next party of the federation."""
+        return tuple(self._s.create_party_token(federation))
+
+    def handle(self, who, method, path, body=None, idempotency_key=""):
+        """One request of the HTTP API (method, path as in /openapi.json): (status, dict)."""
+        status, text = self._s.handle(who, method, path, "" if body is None else json.dumps(body), idempotency_key)
+        return status, json.loads(text)
+
+    def status(self, who, federation):
+        """Settings and progress of a federation (steps_done, finished, failed, bytes_received, party_tokens)."""
+        return self.handle(who, "GET", "/v1/federations/" + federation)[1]
+
+
+def join(server, token, federation, inputs, y, conditions=None, ca_cert="", wait=3600.0, poll=0.2, progress=True):
+    """Trains as one party of a federation and returns ``(model, log)``: the federation's ensemble (the same
+    in every party that finishes) and this party's log (``round_seconds``, ``round_bytes`` sent,
+    ``coordinator_bytes`` = all it sent, ``variance_scale``, ...).
+
+    server: the URL of ``sozai federate serve`` (``http://host:port`` or ``https://...``, checked against
+    ``ca_cert`` or the system's CAs), or a :class:`Coordinator` in this process. The settings (kind, members,
+    rounds, ...) come from the coordinator; ``inputs``/``y``/``conditions`` are this party's rows and never
+    leave this process - only masked updates (or, with ``secure=False``, clear ones) do. Retries while the
+    coordinator is unreachable and waits for the other parties, up to ``wait`` seconds without progress.
+    """
+    party = _party(inputs, y, conditions)
+    if isinstance(server, Coordinator):
+        return _c.join_local(server._s, token, federation, party, float(wait), float(poll), bool(progress))
+    return _c.join_http(str(server), token, ca_cert or "", federation, party, float(wait), float(poll),
+                        bool(progress))
 
 
 def secure_sum(vectors, threshold, clip, drop_after_sharing=(), round=0):  # noqa: A002 - the protocol's word
@@ -100,4 +178,4 @@ def clip_and_noise(update, clip_norm, noise_sd):
     return _c.clip_and_noise([float(x) for x in update], float(clip_norm), float(noise_sd))
 
 
-__all__ = ["FixedPoint", "simulate", "secure_sum", "shamir_split", "shamir_combine", "gaussian_privacy", "clip_and_noise"]
+__all__ = ["Coordinator", "join", "FixedPoint", "simulate", "secure_sum", "shamir_split", "shamir_combine", "gaussian_privacy", "clip_and_noise"]

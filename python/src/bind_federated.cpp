@@ -4,7 +4,10 @@
 
 #include <pybind11/stl.h>
 
+#include "common/json.h"
+#include "core/federated/coordinator.h"
 #include "core/federated/fedavg.h"
+#include "models/config_json.h"
 #include "core/federated/privacy.h"
 #include "core/federated/secure_aggregation.h"
 
@@ -18,6 +21,40 @@ federated::Bytes from_bytes(const py::bytes& b) {
   const std::string s = b;
   return federated::Bytes(s.begin(), s.end());
 }
+
+std::vector<federated::PartyData> party_list(const py::list& parties) {
+  std::vector<federated::PartyData> data;
+  int k = 0;
+  for (const auto& item : parties) {
+    ++k;
+    auto t = item.cast<py::tuple>();
+    if (t.size() != 2 && t.size() != 3)
+      throw InputError(str("party ", k, " must be (inputs, y) or (inputs, y, conditions)"));
+    federated::PartyData d;
+    d.inputs = t[0].cast<std::vector<std::string>>();
+    const auto y_what = str("party ", k, " y"), c_what = str("party ", k, " conditions");
+    d.y = to_tensor(t[1].cast<DoubleArray>(), -1, y_what.c_str());
+    if (t.size() == 3 && !t[2].is_none()) d.conditions = to_tensor(t[2].cast<DoubleArray>(), 2, c_what.c_str());
+    data.push_back(std::move(d));
+  }
+  return data;
+}
+
+py::dict log_dict(const federated::FederatedLog& log) {
+  py::dict d;
+  d["round_seconds"] = log.round_seconds;
+  d["round_bytes"] = log.round_bytes;
+  d["round_update_norm"] = log.round_update_norm;
+  d["coordinator_bytes"] = log.coordinator_bytes;
+  d["coordinator_received"] = to_bytes(log.coordinator_received);
+  d["clipped_entries"] = log.clipped_entries;
+  d["max_quantisation_error"] = log.max_quantisation_error;
+  d["variance_scale"] = log.variance_scale;
+  return d;
+}
+
+/// (status, JSON text) of a coordinator's answer.
+py::tuple answer(const LabResponse& r) { return py::make_tuple(r.status, json_io::dump_safe(r.body)); }
 
 }  // namespace
 
@@ -75,20 +112,7 @@ void bind_federated(py::module_& root) {
       "federated_fit",
       [](const gnn::GnnEnsemble& like, const py::list& parties, int64_t rounds, int64_t local_epochs, bool secure,
          int threshold, double update_clip, double calibration_fraction, bool keep_messages, double proximal_mu) {
-        std::vector<PartyData> data;
-        int k = 0;
-        for (const auto& item : parties) {
-          ++k;
-          auto t = item.cast<py::tuple>();
-          if (t.size() != 2 && t.size() != 3)
-            throw InputError(str("simulate: party ", k, " must be (inputs, y) or (inputs, y, conditions)"));
-          PartyData d;
-          d.inputs = t[0].cast<std::vector<std::string>>();
-          const auto y_what = str("party ", k, " y"), c_what = str("party ", k, " conditions");
-          d.y = to_tensor(t[1].cast<DoubleArray>(), -1, y_what.c_str());
-          if (t.size() == 3 && !t[2].is_none()) d.conditions = to_tensor(t[2].cast<DoubleArray>(), 2, c_what.c_str());
-          data.push_back(std::move(d));
-        }
+        const auto data = party_list(parties);
         FederatedConfig c;
         c.rounds = rounds;
         c.local_epochs = local_epochs;
@@ -103,20 +127,78 @@ void bind_federated(py::module_& root) {
           py::gil_scoped_release release;
           return federated_fit(like.config(), data, c, &log);
         }();
-        py::dict d;
-        d["round_seconds"] = log.round_seconds;
-        d["round_bytes"] = log.round_bytes;
-        d["round_update_norm"] = log.round_update_norm;
-        d["coordinator_bytes"] = log.coordinator_bytes;
-        d["coordinator_received"] = to_bytes(log.coordinator_received);
-        d["clipped_entries"] = log.clipped_entries;
-        d["max_quantisation_error"] = log.max_quantisation_error;
-        d["variance_scale"] = log.variance_scale;
+        auto d = log_dict(log);
         return py::make_tuple(std::move(model), d);
       },
       py::arg("like"), py::arg("parties"), py::arg("rounds"), py::arg("local_epochs"), py::arg("secure"),
       py::arg("threshold"), py::arg("update_clip"), py::arg("calibration_fraction"), py::arg("keep_messages"),
       py::arg("proximal_mu") = 0.0);
+  py::class_<FederationService>(m, "FederationService",
+                                "A federation's coordinator without HTTP (what `sozai federate serve` runs)")
+      .def(py::init<const std::string&>(), py::arg("db"))
+      .def("bootstrap_admin_token", [](FederationService& s, const std::string& preset) {
+             return s.lab().bootstrap_admin_token(preset);
+           }, py::arg("preset") = "")
+      .def("authenticate", [](FederationService& s, const std::string& a) { return s.lab().authenticate(a); },
+           py::arg("authorization"))
+      .def("create_federation",
+           [](FederationService& s, const std::string& name, int64_t parties, const gnn::GnnEnsemble& like,
+              const std::string& training, double phase_timeout) {
+             nlohmann::json body{{"name", name}, {"parties", parties}, {"model", nlohmann::json(like.config())},
+                                 {"training", json_io::parse_untrusted(training, "training")},
+                                 {"phase_timeout", phase_timeout}};
+             return s.create_federation(body);
+           },
+           py::arg("name"), py::arg("parties"), py::arg("like"), py::arg("training"), py::arg("phase_timeout"))
+      .def("create_party_token", &FederationService::create_party_token, py::arg("federation"))
+      .def("handle",
+           [](FederationService& s, const Principal& who, const std::string& method, const std::string& path,
+              const std::string& body, const std::string& key) {
+             const auto j = body.empty() ? nlohmann::json::object() : json_io::parse_untrusted(body, "the body");
+             LabResponse r;
+             {
+               py::gil_scoped_release release;
+               r = s.handle(who, method, path, j, key);
+             }
+             return answer(r);
+           },
+           py::arg("who"), py::arg("method"), py::arg("path"), py::arg("body") = "", py::arg("idempotency_key") = "");
+  // join: against a coordinator in this process, or one over HTTP(S).
+  auto join_with = [](Transport& t, const std::string& federation, const py::tuple& party, double wait, double poll,
+                      bool progress) {
+    py::list one;
+    one.append(party);
+    const auto data = party_list(one);
+    JoinOptions o;
+    o.federation = federation;
+    o.wait_seconds = wait;
+    o.poll_seconds = poll;
+    o.progress = progress;
+    FederatedLog log;
+    gnn::GnnEnsemble model = [&] {
+      py::gil_scoped_release release;
+      return join(t, data.front(), o, &log);
+    }();
+    return py::make_tuple(std::move(model), log_dict(log));
+  };
+  m.def(
+      "join_local",
+      [join_with](FederationService& s, const std::string& token, const std::string& federation, const py::tuple& party,
+                  double wait, double poll, bool progress) {
+        LocalTransport t(s, token);
+        return join_with(t, federation, party, wait, poll, progress);
+      },
+      py::arg("service"), py::arg("token"), py::arg("federation"), py::arg("party"), py::arg("wait"), py::arg("poll"),
+      py::arg("progress"));
+  m.def(
+      "join_http",
+      [join_with](const std::string& url, const std::string& token, const std::string& ca_cert,
+                  const std::string& federation, const py::tuple& party, double wait, double poll, bool progress) {
+        HttpTransport t(url, token, ca_cert);
+        return join_with(t, federation, party, wait, poll, progress);
+      },
+      py::arg("url"), py::arg("token"), py::arg("ca_cert"), py::arg("federation"), py::arg("party"), py::arg("wait"),
+      py::arg("poll"), py::arg("progress"));
   py::class_<FixedPoint>(m, "FixedPoint")
       .def(py::init([](double clip, int64_t parties) { return FixedPoint{clip, parties}; }), py::arg("clip"),
            py::arg("parties"))

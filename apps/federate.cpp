@@ -1,0 +1,174 @@
+// `sozai federate serve`: HTTP routes over FederationService. The route
+// table (core/federated/coordinator.h) drives the checks made before a body
+// is read and the OpenAPI document; FederationService::handle routes.
+#include "apps/federate.h"
+
+#include "apps/http_server.h"
+#include "common/build_info.h"
+#include "common/json.h"
+#include "common/strings.h"
+#include "core/federated/coordinator.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <iostream>
+#include <regex>
+
+namespace sozai {
+namespace cli {
+
+namespace {
+
+using nlohmann::json;
+using federated::FederationService;
+using federated::federation_routes;
+
+/// The route of method and path; nullptr with 404/405 (allow: the path's methods).
+const federated::FederationRoute* find_route(const std::string& method, const std::string& path, int& status,
+                                             std::string& allow) {
+  allow.clear();
+  for (const auto& r : federation_routes()) {
+    const std::regex re(std::regex_replace(std::string(r.path), std::regex(R"(\{[a-z]+\})"), "([^/]+)"));
+    if (!std::regex_match(path, re)) continue;
+    if (method == r.method) return &r;
+    allow += (allow.empty() ? "" : ", ") + std::string(r.method);
+  }
+  status = allow.empty() ? 404 : 405;
+  return nullptr;
+}
+
+}  // namespace
+
+std::string federate_openapi_json() {
+  json paths = json::object();
+  const json ok{{"description", "success"}, {"content", {{"application/json", {{"schema", {{"type", "object"}}}}}}}};
+  const json error{{"description", "error"},
+                   {"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Error"}}}}}}}};
+  for (const auto& r : federation_routes()) {
+    std::string m = r.method;
+    std::transform(m.begin(), m.end(), m.begin(), ::tolower);
+    json params = json::array();
+    std::smatch mt;
+    std::string rest = r.path;
+    while (std::regex_search(rest, mt, std::regex(R"(\{([a-z]+)\})"))) {
+      params.push_back({{"name", mt[1].str()}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}});
+      rest = mt.suffix();
+    }
+    json op{{"summary", r.summary}, {"operationId", std::string(r.method) + " " + r.path},
+            {"security", json::array({{{"bearer", json::array()}}})}, {"x-sozai-role", r.role},
+            {"parameters", params}};
+    if (r.mutating)
+      op["requestBody"] = {{"required", true}, {"content", {{"application/json", {{"schema", {{"type", "object"}}}}}}}};
+    json responses{{"200", ok}};
+    if (std::string(r.path).find("/steps/") != std::string::npos && m == "get") responses["202"] = ok;
+    if (m == "post" && std::string(r.path).find("/steps/") == std::string::npos) responses = {{"201", ok}};
+    for (const char* code : {"400", "401", "403", "404", "405", "408", "409", "413", "415", "503"}) responses[code] = error;
+    op["responses"] = responses;
+    paths[r.path][m] = op;
+  }
+  const json plain{{"description", "success"}, {"content", {{"application/json", {{"schema", {{"type", "object"}}}}}}}};
+  paths["/healthz"]["get"] = {{"summary", "Liveness: {status: ok, version}; 503 when the store failed a check"},
+                              {"operationId", "/healthz"}, {"security", json::array()},
+                              {"responses", {{"200", plain}, {"503", plain}}}};
+  paths["/openapi.json"]["get"] = {{"summary", "This document"}, {"operationId", "/openapi.json"},
+                                   {"security", json::array()}, {"responses", {{"200", plain}}}};
+  json doc{{"openapi", "3.0.3"},
+           {"info", {{"title", "sozai federation coordinator"}, {"version", SOZAI_VERSION},
+                     {"description", "Federated training of sozai surrogates with secure aggregation: parties send "
+                                     "masked updates, the coordinator learns only their sum. Bearer tokens: admin, "
+                                     "and one party token per party."}}},
+           {"paths", paths},
+           {"components",
+            {{"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}},
+             {"schemas",
+              {{"Error", {{"type", "object"}, {"required", {"error", "status"}},
+                          {"properties", {{"error", {{"type", "string"}}}, {"status", {{"type", "integer"}}}}}}}}}}}};
+  return doc.dump(1);
+}
+
+int federate_serve(const ServeOptions& o) {
+  check_serve_options(o, "federate serve");
+  if (o.check) {
+    const auto report = LabService::check_store(o.db);
+    std::cout << report.text;
+    return report.ok ? 0 : 1;
+  }
+  FederationService service(o.db, o.limits);
+  bootstrap_admin(service.lab(), o.db, "sozai federate serve");
+  const std::string doc = federate_openapi_json();
+
+  auto precheck = [&](const http::Request& req) -> std::optional<http::Response> {
+    if (req.path == "/healthz" || req.path == "/openapi.json") {
+      if (req.method != "GET") {
+        auto r = error_response(405, str(req.method, " is not allowed on ", req.path, "; use GET"));
+        r.headers.push_back({"Allow", "GET"});
+        return r;
+      }
+      if (req.body_announced()) return error_response(400, "a GET request takes no body");
+      return std::nullopt;
+    }
+    int status = 0;
+    std::string allow;
+    const auto* route = find_route(req.method, req.path, status, allow);
+    if (!route) {
+      if (status == 404) return error_response(404, "no such route; see /openapi.json");
+      auto r = error_response(405, str(req.method, " is not allowed here; allowed: ", allow));
+      r.headers.push_back({"Allow", allow});
+      return r;
+    }
+    try {
+      const auto who = service.lab().authenticate_quickly(req.header("Authorization"));
+      if (who && !federated::federation_role_allows(who->role, route->role))
+        return error_response(403, str("this needs a ", route->role, " token; yours is a ", who->role, " token"));
+    } catch (const LabError& e) {
+      return error_response(e.status(), e.what());
+    }
+    if (!route->mutating && req.body_announced()) return error_response(400, "a GET request takes no body");
+    if (route->mutating && req.body_announced() && !is_json_type(req.header("Content-Type")))
+      return error_response(415, "the body must be JSON, sent with Content-Type: application/json");
+    if (req.has_header("Idempotency-Key") && !valid_key(req.header("Idempotency-Key")))
+      return error_response(400, "Idempotency-Key must be 1 to 200 visible ASCII characters");
+    return std::nullopt;
+  };
+
+  auto handle = [&](const http::Request& req) -> http::Response {
+    try {
+      if (req.path == "/healthz") {
+        const auto health = service.lab().health();
+        if (!health.empty()) return json_response(503, {{"status", "failing"}, {"error", health}});
+        return json_response(200, {{"status", "ok"}, {"version", SOZAI_VERSION}});
+      }
+      if (req.path == "/openapi.json") {
+        http::Response r;
+        r.body = doc;
+        return r;
+      }
+      const auto who = service.lab().authenticate(req.header("Authorization"));
+      int status = 0;
+      std::string allow;
+      const auto* route = find_route(req.method, req.path, status, allow);
+      if (!route) return error_response(status, "no such route; see /openapi.json");
+      const json body = route->mutating && !req.body.empty() ? json_io::parse_untrusted(req.body, "the body")
+                                                              : json::object();
+      const auto r = service.handle(who, req.method, req.path, body, req.header("Idempotency-Key"));
+      return json_response(r.status, r.body);
+    } catch (const LabError& e) {
+      return error_response(e.status(), e.what());
+    } catch (const InputError& e) {
+      return error_response(400, e.what());
+    } catch (const StorageError& e) {
+      std::cerr << "sozai federate serve: " << req.method << " " << printable(req.path, 200) << ": " << e.what()
+                << std::endl;
+      return error_response(503, str("the store cannot be trusted: ", e.what()));
+    } catch (const std::exception& e) {
+      std::cerr << "sozai federate serve: " << req.method << " " << printable(req.path, 200) << ": " << e.what()
+                << std::endl;
+      return error_response(500, "internal error (details are in the server log)");
+    }
+  };
+  return run_server(o, "sozai federate serve", precheck, handle, "store " + o.db);
+}
+
+}  // namespace cli
+}  // namespace sozai
