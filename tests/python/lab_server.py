@@ -51,11 +51,13 @@ def send_raw(port, data, timeout=10.0, half_close=False):
 
 
 class LabServer:
-    """A `sozai serve` process on a loopback port with its store in `db`.
-    start() again after kill() reuses the port, as a restarted lab server would."""
+    """A `sozai serve` process on a loopback port with its store in `db`
+    (command ("federate", "serve"): a federation's coordinator). start()
+    again after kill() reuses the port, as a restarted lab server would."""
 
-    def __init__(self, cli, db, admin_token="test-admin-token-0123456789", extra=(), env=None):
+    def __init__(self, cli, db, admin_token="test-admin-token-0123456789", extra=(), env=None, command=("serve",)):
         self.cli, self.db, self.admin_token, self.extra = str(cli), str(db), admin_token, list(extra)
+        self.command = list(command)
         self.env = dict(os.environ, **(env or {}))
         if admin_token:
             self.env["SOZAI_ADMIN_TOKEN"] = admin_token
@@ -69,7 +71,7 @@ class LabServer:
     def start(self, timeout=30.0):
         log = open(self.log, "a")
         start_size = self.log.stat().st_size
-        self.proc = subprocess.Popen([self.cli, "serve", "--db", self.db, "--port", str(self.port), *self.extra],
+        self.proc = subprocess.Popen([self.cli, *self.command, "--db", self.db, "--port", str(self.port), *self.extra],
                                      stdout=log, stderr=log, env=self.env)
         deadline = time.time() + timeout
         while time.time() < deadline:
