@@ -8,11 +8,14 @@
 #include "datasets/composition.h"
 #include "datasets/csv.h"
 #include "datasets/pool_csv.h"
+#include "models/gnn/ensemble.h"
 
 #include <ATen/ATen.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -109,6 +112,54 @@ std::string Prior::digest() const {
 nlohmann::json Prior::describe() const {
   return {{"name", name}, {"digest", digest()}, {"rows", rows()}, {"columns", columns}, {"maximize", maximize},
           {"source", source}, {"target", target}};
+}
+
+Prior Prior::from_model(const gnn::GnnEnsemble& model, const torch::Tensor& X_in, const std::vector<std::string>& columns,
+                        bool maximize, const std::string& name, const std::vector<std::string>& condition_columns) {
+  SOZAI_CHECK(model.fitted(), "Prior::from_model: the model is not trained");
+  SOZAI_CHECK(model.config().kind == "composition", "Prior::from_model: needs a composition model (rows are element ",
+              "shares), got a ", model.config().kind, " model");
+  SOZAI_CHECK(X_in.defined() && X_in.dim() == 2 && X_in.size(1) == static_cast<int64_t>(columns.size()),
+              "Prior::from_model: X must be [n, ", columns.size(), "] for the ", columns.size(), " column names");
+  const auto X = X_in.to(torch::kCPU, torch::kFloat64).contiguous();
+  const int64_t n = X.size(0), d = X.size(1);
+  std::vector<std::pair<int64_t, std::string>> elements;
+  for (int64_t j = 0; j < d; ++j)
+    if (auto e = element_of_column(columns[j]); !e.empty()) elements.emplace_back(j, e);
+  SOZAI_CHECK(!elements.empty(), "Prior::from_model: no column names an element (\"Ni\", \"ni_load\", ...)");
+  std::vector<std::string> formulas;
+  const double* x = X.data_ptr<double>();
+  for (int64_t i = 0; i < n; ++i) {
+    std::string f;
+    for (const auto& [j, e] : elements) {
+      const double v = x[i * d + j];
+      SOZAI_CHECK(std::isfinite(v), "Prior::from_model: row ", i + 1, ", column '", columns[j], "' is not finite");
+      if (v > 0) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.8g", v);
+        f += e + buf;
+      }
+    }
+    SOZAI_CHECK(!f.empty(), "Prior::from_model: row ", i + 1, " has no positive element share");
+    formulas.push_back(std::move(f));
+  }
+  torch::Tensor conditions;
+  if (!condition_columns.empty()) {
+    std::vector<int64_t> idx;
+    for (const auto& c : condition_columns) {
+      const auto it = std::find(columns.begin(), columns.end(), c);
+      SOZAI_CHECK(it != columns.end(), "Prior::from_model: no column '", c, "' for the model's conditions");
+      idx.push_back(it - columns.begin());
+    }
+    conditions = X.index_select(1, torch::tensor(idx, torch::kInt64));
+  }
+  torch::Tensor mean;
+  try {
+    mean = model.predict(formulas, conditions).mean.reshape({-1});
+  } catch (const InputError& e) {
+    throw InputError(str("Prior::from_model: ", e.what()));
+  }
+  return Prior(X, mean, columns, maximize, name.empty() ? "model" : name);
 }
 
 Prior Prior::read_csv(const std::string& path, const std::string& target, bool maximize, const std::string& name) {

@@ -31,6 +31,10 @@
 
 namespace sozai {
 
+namespace gnn {
+class GnnEnsemble;  // models/gnn/ensemble.h
+}
+
 struct Prior {
   Prior() = default;
   /// X [n, d] (any float dtype), y [n] or [n, 1], d column names. InputError
@@ -69,6 +73,19 @@ struct Prior {
   /// gone; a file whose content changed is refused by its digest where the
   /// prior is attached.
   static Prior read_back(const nlohmann::json& record);
+  /// What a model knows as a prior: its predicted mean on the rows X of a
+  /// table with `columns` (a campaign's pool, or any grid of the space).
+  /// For a federated ensemble (core/federated) this is how a company's next
+  /// campaign learns from other companies' data without seeing it; a
+  /// pretrained or earlier fine-tuned ensemble works the same way. The
+  /// model must be a composition model: each row's element columns (as for
+  /// TransferSpace) make its formula, and `condition_columns` name the
+  /// columns that feed the model's process conditions, in its order.
+  /// InputError naming the row with no positive element share, a missing
+  /// condition column, or a model of another kind or condition width.
+  static Prior from_model(const gnn::GnnEnsemble& model, const torch::Tensor& X, const std::vector<std::string>& columns,
+                          bool maximize = true, const std::string& name = "",
+                          const std::vector<std::string>& condition_columns = {});
 };
 
 /// The element symbol a column name stands for ("Ni" for "Ni", "ni_load",

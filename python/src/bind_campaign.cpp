@@ -8,6 +8,7 @@
 
 #include "core/campaign/pool_campaign.h"
 #include "core/campaign/space_campaign.h"
+#include "models/gnn/ensemble.h"
 #include "common/strings.h"
 #include "datasets/graph.h"
 
@@ -87,6 +88,18 @@ void bind_campaign(py::module_& root) {
              return Prior(to_tensor(X, 2, "X"), to_tensor(y, -1, "y"), std::move(columns), maximize, std::move(name));
            }),
            py::arg("X"), py::arg("y"), py::arg("columns"), py::arg("maximize") = true, py::arg("name") = "")
+      .def_static(
+          "from_model",
+          [](const gnn::GnnEnsemble& model, DoubleArray X, std::vector<std::string> columns, bool maximize,
+             std::string name, std::vector<std::string> condition_columns) {
+            auto t = to_tensor(X, 2, "X");
+            py::gil_scoped_release release;
+            return Prior::from_model(model, t, columns, maximize, name, condition_columns);
+          },
+          py::arg("model"), py::arg("X"), py::arg("columns"), py::arg("maximize") = true, py::arg("name") = "",
+          py::arg("condition_columns") = std::vector<std::string>{},
+          "A prior from a model's predicted mean on the rows X (element columns make each row's formula): how a "
+          "federated or pretrained composition ensemble informs a campaign.")
       .def_static("read_csv", &Prior::read_csv, py::arg("path"), py::arg("target") = "", py::arg("maximize") = true,
                   py::arg("name") = "",
                   "A CSV with a header: target (default: the last column) is the outcome, every other column an "

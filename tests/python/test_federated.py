@@ -104,3 +104,21 @@ def test_fedprox_keeps_local_training_near_the_global_model():
     _, avg = F.simulate("composition", parties, rounds=1, local_epochs=3, seed=0, **kw)
     _, prox = F.simulate("composition", parties, rounds=1, local_epochs=3, seed=0, proximal_mu=1e3, **kw)
     assert 0 < prox["round_update_norm"][0] < 0.5 * avg["round_update_norm"][0]
+
+
+def test_a_federated_model_is_a_prior_for_the_next_campaign():
+    parties = _alloy_parties()
+    kw = dict(n_members=2, hidden=8, head_hidden=8, layers=1, batch_size=16, lr=5e-3, progress=False)
+    model, _ = F.simulate("composition", parties, rounds=2, seed=0, **kw)
+    # Company A's next pool: its own column order and a process column the model does not use.
+    grid = [(ni / 4, co / 4, 1 - (ni + co) / 4, 600.0 + 10 * ni) for ni in range(5) for co in range(5 - ni)]
+    pool = np.array(grid)
+    columns = ["Ni", "Co", "Fe", "anneal_T"]
+    prior = sozai.campaign.Prior.from_model(model, pool, columns, maximize=True, name="federated")
+    formulas = ["".join(f"{e}{v:.8g}" for e, v in zip(columns[:3], row[:3]) if v > 0) for row in pool]
+    np.testing.assert_allclose(prior.y, model.predict(formulas)[0], rtol=1e-12)
+    c = sozai.campaign.PoolCampaign(pool, priors=[prior], columns=columns, n_init=2, seed=1)
+    c.tell([0, 5], [310.0, 420.0])
+    assert len(c.ask(1)) == 1
+    with pytest.raises(sozai.InputError, match="row 1"):
+        sozai.campaign.Prior.from_model(model, np.zeros((2, 4)), columns)

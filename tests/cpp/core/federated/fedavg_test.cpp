@@ -3,6 +3,8 @@
 // receives nothing of a party's targets, and bad party data is named.
 #include "common/error.h"
 #include "common/strings.h"
+#include "core/campaign/pool_campaign.h"
+#include "core/campaign/prior.h"
 #include "core/federated/fedavg.h"
 #include "federated_fixtures.h"
 
@@ -86,4 +88,34 @@ TEST_CASE("federated averaging names bad party data", "[federated]") {
   bad = parties;
   bad[0].conditions = torch::ones({static_cast<int64_t>(bad[0].inputs.size()), 1}, torch::kFloat64);
   CHECK_THROWS_WITH(federated_fit(small(), bad, fc), Catch::Contains("condition column"));
+}
+
+TEST_CASE("a federated model is a campaign's prior: its predictions on the pool, learned from by transfer",
+          "[federated][prior]") {
+  const auto parties = alloy_parties();
+  FederatedConfig fc;
+  fc.rounds = 3;
+  const auto model = federated_fit(small(), parties, fc);
+  // The next campaign's pool: Fe-Ni-Co-Cr shares (a column order of its own, a process column beside).
+  std::vector<std::vector<double>> rows;
+  for (int i = 0; i <= 4; ++i)
+    for (int j = 0; i + j <= 4; ++j) rows.push_back({j / 4.0, 1 - (i + j) / 4.0, i / 4.0, 0.0, 600.0 + 10 * i});
+  const auto pool = torch::tensor(std::vector<double>(rows.size() * 5), torch::kFloat64).reshape({-1, 5});
+  for (size_t r = 0; r < rows.size(); ++r)
+    for (int c = 0; c < 5; ++c) pool[static_cast<int64_t>(r)][c] = rows[r][static_cast<size_t>(c)];
+  const std::vector<std::string> columns{"Ni", "Co", "Fe", "Cr", "anneal_T"};
+  const auto prior = Prior::from_model(model, pool, columns, true, "federated");
+  REQUIRE(prior.rows() == pool.size(0));
+  // Its outcome is the model's prediction of each row's formula (zero shares left out).
+  const auto first = model.predict(std::vector<std::string>{"Co1"}).mean.item<double>();
+  CHECK(prior.y[0].item<double>() == Approx(first).epsilon(1e-12));
+  // A campaign takes it like any prior and proposes rows.
+  PoolCampaign c(pool, columns, {prior}, CampaignConfig::from_json({{"n_init", 2}, {"seed", 1}}));
+  c.tell(std::vector<int64_t>{0, 5}, {310.0, 420.0});
+  CHECK(c.ask(1).rows.size() == 1);
+  // Bad input is named.
+  auto bad = pool.clone();
+  bad.index_put_({0, torch::indexing::Slice(0, 4)}, 0.0);
+  CHECK_THROWS_WITH(Prior::from_model(model, bad, columns), Catch::Contains("row 1") && Catch::Contains("element"));
+  CHECK_THROWS_WITH(Prior::from_model(model, pool, columns, true, "", {"pressure"}), Catch::Contains("pressure"));
 }
