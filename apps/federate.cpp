@@ -73,18 +73,11 @@ std::string federate_openapi_json() {
                               {"responses", {{"200", plain}, {"503", plain}}}};
   paths["/openapi.json"]["get"] = {{"summary", "This document"}, {"operationId", "/openapi.json"},
                                    {"security", json::array()}, {"responses", {{"200", plain}}}};
-  json doc{{"openapi", "3.0.3"},
-           {"info", {{"title", "sozai federation coordinator"}, {"version", SOZAI_VERSION},
-                     {"description", "Federated training of sozai surrogates with secure aggregation: parties send "
-                                     "masked updates, the coordinator learns only their sum. Bearer tokens: admin, "
-                                     "and one party token per party."}}},
-           {"paths", paths},
-           {"components",
-            {{"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}},
-             {"schemas",
-              {{"Error", {{"type", "object"}, {"required", {"error", "status"}},
-                          {"properties", {{"error", {{"type", "string"}}}, {"status", {{"type", "integer"}}}}}}}}}}}};
-  return doc.dump(1);
+  return openapi_document("sozai federation coordinator",
+                          "Federated training of sozai surrogates with secure aggregation: parties send masked "
+                          "updates, the coordinator learns only their sum. Bearer tokens: admin, and one party token "
+                          "per party.",
+                          paths);
 }
 
 int federate_serve(const ServeOptions& o) {
@@ -99,46 +92,16 @@ int federate_serve(const ServeOptions& o) {
   const std::string doc = federate_openapi_json();
 
   auto precheck = [&](const http::Request& req) -> std::optional<http::Response> {
-    if (req.path == "/healthz" || req.path == "/openapi.json") {
-      if (req.method != "GET") {
-        auto r = error_response(405, str(req.method, " is not allowed on ", req.path, "; use GET"));
-        r.headers.push_back({"Allow", "GET"});
-        return r;
-      }
-      if (req.body_announced()) return error_response(400, "a GET request takes no body");
-      return std::nullopt;
-    }
-    int status = 0;
-    std::string allow;
-    const auto* route = find_route(req.method, req.path, status, allow);
-    if (!route) {
-      if (status == 404) return error_response(404, "no such route; see /openapi.json");
-      auto r = error_response(405, str(req.method, " is not allowed here; allowed: ", allow));
-      r.headers.push_back({"Allow", allow});
-      return r;
-    }
-    try {
-      const auto who = service.lab().authenticate_quickly(req.header("Authorization"));
-      if (who && !federated::federation_role_allows(who->role, route->role))
-        return error_response(403, str("this needs a ", route->role, " token; yours is a ", who->role, " token"));
-    } catch (const LabError& e) {
-      return error_response(e.status(), e.what());
-    }
-    if (!route->mutating && req.body_announced()) return error_response(400, "a GET request takes no body");
-    if (route->mutating && req.body_announced() && !is_json_type(req.header("Content-Type")))
-      return error_response(415, "the body must be JSON, sent with Content-Type: application/json");
-    if (req.has_header("Idempotency-Key") && !valid_key(req.header("Idempotency-Key")))
-      return error_response(400, "Idempotency-Key must be 1 to 200 visible ASCII characters");
-    return std::nullopt;
+    if (req.path == "/healthz" || req.path == "/openapi.json") return precheck_static(req);
+    RouteMatch m;
+    if (const auto* route = find_route(req.method, req.path, m.status, m.allow))
+      m = {true, 200, "", route->role, route->mutating};
+    return precheck_route(req, service.lab(), m, federated::federation_role_allows);
   };
 
   auto handle = [&](const http::Request& req) -> http::Response {
     try {
-      if (req.path == "/healthz") {
-        const auto health = service.lab().health();
-        if (!health.empty()) return json_response(503, {{"status", "failing"}, {"error", health}});
-        return json_response(200, {{"status", "ok"}, {"version", SOZAI_VERSION}});
-      }
+      if (req.path == "/healthz") return health_response(service.lab());
       if (req.path == "/openapi.json") {
         http::Response r;
         r.body = doc;
@@ -153,18 +116,8 @@ int federate_serve(const ServeOptions& o) {
                                                               : json::object();
       const auto r = service.handle(who, req.method, req.path, body, req.header("Idempotency-Key"));
       return json_response(r.status, r.body);
-    } catch (const LabError& e) {
-      return error_response(e.status(), e.what());
-    } catch (const InputError& e) {
-      return error_response(400, e.what());
-    } catch (const StorageError& e) {
-      std::cerr << "sozai federate serve: " << req.method << " " << printable(req.path, 200) << ": " << e.what()
-                << std::endl;
-      return error_response(503, str("the store cannot be trusted: ", e.what()));
-    } catch (const std::exception& e) {
-      std::cerr << "sozai federate serve: " << req.method << " " << printable(req.path, 200) << ": " << e.what()
-                << std::endl;
-      return error_response(500, "internal error (details are in the server log)");
+    } catch (...) {
+      return error_for_current_exception("sozai federate serve", req);
     }
   };
   return run_server(o, "sozai federate serve", precheck, handle, "store " + o.db);

@@ -198,10 +198,15 @@ std::string openapi_json() {
         {"responses",
          {{"200", {{"description", "file"}, {"content", {{a.content_type, {{"schema", {{"type", "string"}}}}}}}}}}}};
   }
+  return openapi_document("sozai lab service",
+                          "Durable experiment queue for autonomous labs: ask for experiments, report results. Bearer "
+                          "tokens with roles admin, controller, viewer.",
+                          paths);
+}
+
+std::string openapi_document(const std::string& title, const std::string& description, const json& paths) {
   json doc{{"openapi", "3.0.3"},
-           {"info", {{"title", "sozai lab service"}, {"version", SOZAI_VERSION},
-                     {"description", "Durable experiment queue for autonomous labs: ask for experiments, report "
-                                     "results. Bearer tokens with roles admin, controller, viewer."}}},
+           {"info", {{"title", title}, {"version", SOZAI_VERSION}, {"description", description}}},
            {"paths", paths},
            {"components",
             {{"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}},
@@ -272,49 +277,17 @@ int serve(const ServeOptions& o) {
 
   // Before the body: route, token, role, content type, key. Quick, no body.
   auto precheck = [&](const http::Request& req) -> std::optional<http::Response> {
-    if (req.path == "/healthz" || req.path == "/openapi.json" || find_asset(req.path)) {
-      if (req.method != "GET") {
-        auto r = error_response(405, str(req.method, " is not allowed on ", req.path, "; use GET"));
-        r.headers.push_back({"Allow", "GET"});
-        return r;
-      }
-      if (req.body_announced()) return error_response(400, "a GET request takes no body");
-      return std::nullopt;
-    }
+    if (req.path == "/healthz" || req.path == "/openapi.json" || find_asset(req.path)) return precheck_static(req);
     std::vector<std::string> params;
-    int status = 0;
-    std::string allow;
-    const Route* route = router.find(req.method, req.path, params, status, allow);
-    if (!route) {
-      if (status == 404) return error_response(404, "no such route; see /openapi.json");
-      auto r = error_response(405, str(req.method, " is not allowed here; allowed: ", allow));
-      r.headers.push_back({"Allow", allow});
-      return r;
-    }
-    try {
-      // Only what is quick here (the event loop waits): a preset token's
-      // slow hash is checked on a worker, by the handler.
-      const auto who = service.authenticate_quickly(req.header("Authorization"));
-      if (who && !role_allows(who->role, route->role))
-        return error_response(403, str("this needs a ", route->role, " token; yours is a ", who->role, " token"));
-    } catch (const LabError& e) {
-      return error_response(e.status(), e.what());
-    }
-    if (!route->mutating && req.body_announced()) return error_response(400, "a GET request takes no body");
-    if (route->mutating && req.body_announced() && !is_json_type(req.header("Content-Type")))
-      return error_response(415, "the body must be JSON, sent with Content-Type: application/json");
-    if (req.has_header("Idempotency-Key") && !valid_key(req.header("Idempotency-Key")))
-      return error_response(400, "Idempotency-Key must be 1 to 200 visible ASCII characters");
-    return std::nullopt;
+    RouteMatch m;
+    const Route* route = router.find(req.method, req.path, params, m.status, m.allow);
+    if (route) m = {true, 200, "", route->role, route->mutating};
+    return precheck_route(req, service, m, role_allows);
   };
 
   auto handle = [&](const http::Request& req) -> http::Response {
     try {
-      if (req.path == "/healthz") {
-        const auto health = service.health();
-        if (!health.empty()) return json_response(503, {{"status", "failing"}, {"error", health}});
-        return json_response(200, {{"status", "ok"}, {"version", SOZAI_VERSION}});
-      }
+      if (req.path == "/healthz") return health_response(service);
       if (req.path == "/openapi.json") {
         http::Response r;
         r.body = doc;
@@ -350,17 +323,8 @@ int serve(const ServeOptions& o) {
         return out;
       }
       return json_response(r.status, r.body);
-    } catch (const LabError& e) {
-      return error_response(e.status(), e.what());
-    } catch (const InputError& e) {
-      return error_response(400, e.what());
-    } catch (const StorageError& e) {
-      std::cerr << "sozai serve: " << req.method << " " << printable(req.path, 200) << ": " << e.what() << std::endl;
-      return error_response(503, str("the store cannot be trusted: ", e.what()));
-    } catch (const std::exception& e) {
-      // The details go to the log, not to the client.
-      std::cerr << "sozai serve: " << req.method << " " << printable(req.path, 200) << ": " << e.what() << std::endl;
-      return error_response(500, "internal error (details are in the server log)");
+    } catch (...) {
+      return error_for_current_exception("sozai serve", req);
     }
   };
 
@@ -440,6 +404,64 @@ std::string write_admin_token(const std::string& db, const std::string& token) {
 }
 
 }  // namespace
+
+std::optional<http::Response> precheck_static(const http::Request& req) {
+  if (req.method != "GET") {
+    auto r = error_response(405, str(req.method, " is not allowed on ", req.path, "; use GET"));
+    r.headers.push_back({"Allow", "GET"});
+    return r;
+  }
+  if (req.body_announced()) return error_response(400, "a GET request takes no body");
+  return std::nullopt;
+}
+
+std::optional<http::Response> precheck_route(const http::Request& req, LabService& lab, const RouteMatch& m,
+                                             const std::function<bool(const std::string&, const std::string&)>& allows) {
+  if (!m.found) {
+    if (m.status == 404) return error_response(404, "no such route; see /openapi.json");
+    auto r = error_response(405, str(req.method, " is not allowed here; allowed: ", m.allow));
+    r.headers.push_back({"Allow", m.allow});
+    return r;
+  }
+  try {
+    // Only what is quick here (the event loop waits): a preset token's
+    // slow hash is checked on a worker, by the handler.
+    const auto who = lab.authenticate_quickly(req.header("Authorization"));
+    if (who && !allows(who->role, m.role))
+      return error_response(403, str("this needs a ", m.role, " token; yours is a ", who->role, " token"));
+  } catch (const LabError& e) {
+    return error_response(e.status(), e.what());
+  }
+  if (!m.mutating && req.body_announced()) return error_response(400, "a GET request takes no body");
+  if (m.mutating && req.body_announced() && !is_json_type(req.header("Content-Type")))
+    return error_response(415, "the body must be JSON, sent with Content-Type: application/json");
+  if (req.has_header("Idempotency-Key") && !valid_key(req.header("Idempotency-Key")))
+    return error_response(400, "Idempotency-Key must be 1 to 200 visible ASCII characters");
+  return std::nullopt;
+}
+
+http::Response health_response(LabService& lab) {
+  const auto health = lab.health();
+  if (!health.empty()) return json_response(503, {{"status", "failing"}, {"error", health}});
+  return json_response(200, {{"status", "ok"}, {"version", SOZAI_VERSION}});
+}
+
+http::Response error_for_current_exception(const char* name, const http::Request& req) {
+  try {
+    throw;
+  } catch (const LabError& e) {
+    return error_response(e.status(), e.what());
+  } catch (const InputError& e) {
+    return error_response(400, e.what());
+  } catch (const StorageError& e) {
+    std::cerr << name << ": " << req.method << " " << printable(req.path, 200) << ": " << e.what() << std::endl;
+    return error_response(503, str("the store cannot be trusted: ", e.what()));
+  } catch (const std::exception& e) {
+    // The details go to the log, not to the client.
+    std::cerr << name << ": " << req.method << " " << printable(req.path, 200) << ": " << e.what() << std::endl;
+    return error_response(500, "internal error (details are in the server log)");
+  }
+}
 
 void check_serve_options(const ServeOptions& o, const char* name) {
   if (o.db.empty()) throw InputError(str(name, ": --db PATH is required"));

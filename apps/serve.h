@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 
 namespace sozai {
@@ -42,6 +44,28 @@ http::Response error_response(int status, const std::string& message);
 bool valid_key(const std::string& key);
 /// Content-Type application/json (parameters ignored).
 bool is_json_type(const std::string& content_type);
+/// A route as matched by a service's router, for precheck_route.
+struct RouteMatch {
+  bool found = false;
+  int status = 404;   ///< when not found: 404, or 405 (the path has other methods)
+  std::string allow;  ///< the path's methods (405)
+  std::string role;   ///< the least role the route needs
+  bool mutating = false;
+};
+/// Checks before a body is read, for /healthz, /openapi.json and static
+/// files: GET only, no body.
+std::optional<http::Response> precheck_static(const http::Request& req);
+/// Checks before a body is read: the route (404, 405 with Allow), the
+/// token's role when it can be told without waiting (allows(have, need)),
+/// no body on a GET, JSON bodies only, a well-formed Idempotency-Key.
+std::optional<http::Response> precheck_route(const http::Request& req, LabService& lab, const RouteMatch& m,
+                                             const std::function<bool(const std::string&, const std::string&)>& allows);
+/// /healthz: {status: ok, version}, or 503 with why the store must not be served.
+http::Response health_response(LabService& lab);
+/// Inside a catch (...): the answer for the exception in flight - LabError
+/// its status, InputError 400, StorageError 503, others 500 with the details
+/// in the log (prefixed by `name`) and not in the answer.
+http::Response error_for_current_exception(const char* name, const http::Request& req);
 /// InputError naming `name` for a missing --db, half a TLS pair, threads
 /// outside [1, 1024] or a body limit under 1024 bytes.
 void check_serve_options(const ServeOptions& o, const char* name);
@@ -52,6 +76,9 @@ void bootstrap_admin(LabService& service, const std::string& db, const char* nam
 /// finishes the requests in flight; returns 0.
 int run_server(const ServeOptions& o, const char* name, const http::Server::Precheck& precheck,
                const http::Server::Handler& handle, const std::string& what);
+
+/// An OpenAPI 3.0.3 document: info, the paths, bearer security and the Error schema.
+std::string openapi_document(const std::string& title, const std::string& description, const nlohmann::json& paths);
 
 /// The OpenAPI 3 document of the service (every route it serves).
 std::string openapi_json();

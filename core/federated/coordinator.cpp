@@ -650,7 +650,7 @@ class Channel {
         throw InputError(str("federate join: waited ", o_.wait_seconds, " s at step ", step, " phase ", phase,
                              " without progress (the other parties are absent)"));
       std::this_thread::sleep_for(std::chrono::duration<double>(pause));
-      pause = std::min(2.0, pause * 2);
+      pause = std::min(0.5, pause * 2);
     }
   }
   int64_t sent() const { return sent_; }

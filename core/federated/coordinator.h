@@ -152,7 +152,7 @@ class HttpTransport : public Transport {
 struct JoinOptions {
   std::string federation;        ///< the federation's id
   double wait_seconds = 3600.0;  ///< give up after this long without progress (coordinator down, others absent)
-  double poll_seconds = 0.2;     ///< first wait between polls; doubles up to 2 s
+  double poll_seconds = 0.05;    ///< first wait between polls (doubling up to 0.5 s) and retries (up to 2 s)
   bool progress = true;          ///< a line per step on stderr
 };
 

@@ -117,7 +117,7 @@ class Coordinator:
         return self.handle(who, "GET", "/v1/federations/" + federation)[1]
 
 
-def join(server, token, federation, inputs, y, conditions=None, ca_cert="", wait=3600.0, poll=0.2, progress=True):
+def join(server, token, federation, inputs, y, conditions=None, ca_cert="", wait=3600.0, poll=0.05, progress=True):
     """Trains as one party of a federation and returns ``(model, log)``: the federation's ensemble (the same
     in every party that finishes) and this party's log (``round_seconds``, ``round_bytes`` sent,
     ``coordinator_bytes`` = all it sent, ``variance_scale``, ...).
