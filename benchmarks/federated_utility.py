@@ -20,8 +20,9 @@ logs.
 
 Recipes (--recipes, the methods the field uses to close the gap to pooled
 training on non-IID parties): ROUNDSxEPOCHS rounds of that many local
-epochs, optionally ":mu=M" (FedProx's proximal term), e.g. 120x3 or
-60x3:mu=0.01; each runs through secure aggregation as the cell
+epochs, optionally ":mu=M" (FedProx's proximal term) and ":pre" (every
+party starts from the shipped pretrained composition network,
+composition-mp), e.g. 120x3, 60x3:mu=0.01 or 60x3:pre; each runs through secure aggregation as the cell
 "federated@RECIPE" beside the default "federated" (60x1).
 
 Cells (dataset, parties, seed, method) are written to
@@ -105,11 +106,11 @@ def save_cell(key, value):
 
 
 def parse_recipe(text):
-    """'120x3' or '60x3:mu=0.01' -> (rounds, local_epochs, proximal_mu)."""
-    head, _, tail = text.partition(":")
+    """'120x3', '60x3:mu=0.01' or '60x3:mu=0.01:pre' -> (rounds, local_epochs, proximal_mu, pretrained)."""
+    head, *opts = text.split(":")
     r, _, e = head.partition("x")
-    mu = float(tail.split("=", 1)[1]) if tail.startswith("mu=") else 0.0
-    return int(r), int(e), mu
+    mu = next((float(o[3:]) for o in opts if o.startswith("mu=")), 0.0)
+    return int(r), int(e), mu, "pre" in opts
 
 
 def run(datasets, party_counts, seeds, recipes=(), baseline=True):
@@ -138,9 +139,11 @@ def run(datasets, party_counts, seeds, recipes=(), baseline=True):
                         m.fit([inputs[i] for i in rows], y[rows])
                     else:
                         ps = [([inputs[i] for i in r], y[r]) for r in parts]
-                        rounds, epochs, mu = parse_recipe(method.split("@")[1]) if "@" in method else (ROUNDS, 1, 0.0)
+                        rounds, epochs, mu, pre = (parse_recipe(method.split("@")[1]) if "@" in method
+                                                   else (ROUNDS, 1, 0.0, False))
+                        start = dict(pretrained="composition-mp") if pre and kind == "composition" else {}
                         m, log = sozai.federated.simulate(kind, ps, rounds=rounds, local_epochs=epochs, proximal_mu=mu,
-                                                          seed=seed, secure=method != "plain", **GNN)
+                                                          seed=seed, secure=method != "plain", **GNN, **start)
                         extra = dict(round_seconds=float(np.mean(log["round_seconds"])),
                                      round_bytes=float(np.mean(log["round_bytes"])))
                     cell = dict(mae=mae(m, inputs, y, test), seconds=time.time() - t, rows=[len(p) for p in parts],

@@ -7,8 +7,11 @@
 #include "core/campaign/prior.h"
 #include "core/federated/fedavg.h"
 #include "federated_fixtures.h"
+#include "models/gnn/pretrain.h"
 
 #include <catch2/catch.hpp>
+
+#include "../../test_util.h"
 
 #include <algorithm>
 #include <cstring>
@@ -118,4 +121,39 @@ TEST_CASE("a federated model is a campaign's prior: its predictions on the pool,
   bad.index_put_({0, torch::indexing::Slice(0, 4)}, 0.0);
   CHECK_THROWS_WITH(Prior::from_model(model, bad, columns), Catch::Contains("row 1") && Catch::Contains("element"));
   CHECK_THROWS_WITH(Prior::from_model(model, pool, columns, true, "", {"pressure"}), Catch::Contains("pressure"));
+}
+
+TEST_CASE("federated training starts every party from the shipped pretrained network", "[federated][pretrain]") {
+  bool have = false;
+  for (const auto& e : gnn::pretrained_registry()) have = have || e.name == "composition-mp";
+  if (!have) SOZAI_SKIP("composition-mp is not shipped in this build");
+  auto like = small();
+  like.model = gnn::GraphModelConfig{};  // the pretrained network's architecture
+  like.model.kind = "composition";
+  like.n_members = 1;
+  like.finetune.pretrained = "composition-mp";
+  like.train.lr = 1e-12;  // one round that barely moves: the model is where the parties started
+  const auto parties = alloy_parties();
+  FederatedConfig fc;
+  fc.rounds = 1;
+  const auto model = federated_fit(like, parties, fc);
+  // The members a pretrained ensemble draws before any training (the same seeds).
+  gnn::GnnEnsemble start(like);
+  start.prepare_external(start.featurize(parties[0].inputs), 0, 0.0, 1.0, {}, {});
+  auto a = model.members()[0]->named_parameters(), b = start.members()[0]->named_parameters();
+  REQUIRE(a.size() == b.size());
+  int64_t compared = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    REQUIRE(a[i].key() == b[i].key());
+    CHECK((a[i].value() - b[i].value()).abs().max().item<double>() < 1e-6);
+    compared += a[i].value().numel();
+  }
+  CHECK(compared > 10000);
+  // A start from random weights is another network altogether.
+  like.finetune.pretrained.clear();
+  like.model.hidden = 8;
+  const auto scratch = federated_fit(like, parties, fc);
+  const auto sp = scratch.members()[0]->named_parameters();
+  const bool other_network = sp.size() != a.size() || sp[0].value().sizes() != a[0].value().sizes();
+  CHECK(other_network);
 }
