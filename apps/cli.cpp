@@ -83,6 +83,7 @@ commands:
   federate create --db FED.db --name N --parties P --kind composition|polymer|crystal
                 [--members M] [--seed S] [--rounds R] [--local-epochs E] [--proximal-mu MU]
                 [--threshold T] [--update-clip C] [--phase-timeout SEC] [--plain]
+                [--dp-clip C --dp-noise Z [--dp-delta D]]
                 [--from-pretrained NAME] | --config FED.json
                             a federation (prints its id); --plain: no secure aggregation
   federate token --db FED.db --federation ID
@@ -587,7 +588,8 @@ int cmd_federate(const std::vector<std::string>& args) {
     auto o = parse_options(args, 2, {"plain"},
                            {"db", "config", "name", "parties", "kind", "members", "seed", "hidden", "layers", "lr",
                             "batch-size", "rounds", "local-epochs", "proximal-mu", "threshold", "update-clip",
-                            "calibration-fraction", "phase-timeout", "from-pretrained", "head", "trunk-lr"});
+                            "calibration-fraction", "phase-timeout", "from-pretrained", "head", "trunk-lr", "dp-clip",
+                            "dp-noise", "dp-delta"});
     federated::FederationService service(o.require("db"));
     nlohmann::json body;
     if (o.has("config")) {
@@ -608,6 +610,9 @@ int cmd_federate(const std::vector<std::string>& args) {
       if (o.has("threshold")) training["threshold"] = o.get_int("threshold", 0);
       if (o.has("update-clip")) training["update_clip"] = o.get_double("update-clip");
       if (o.has("calibration-fraction")) training["calibration_fraction"] = o.get_double("calibration-fraction");
+      if (o.has("dp-clip")) training["dp_clip"] = o.get_double("dp-clip");
+      if (o.has("dp-noise")) training["dp_noise_multiplier"] = o.get_double("dp-noise");
+      if (o.has("dp-delta")) training["dp_delta"] = o.get_double("dp-delta");
       body = {{"name", o.require("name")}, {"parties", o.get_int("parties", 0)}, {"model", model},
               {"training", training}};
       if (o.has("phase-timeout")) body["phase_timeout"] = o.get_double("phase-timeout");
@@ -656,7 +661,11 @@ int cmd_federate(const std::vector<std::string>& args) {
     model.save(out);
     std::cout << "federation " << jo.federation << ": " << log.round_seconds.size() << " rounds over "
               << data.inputs.size() << " local rows; sent " << fmt(static_cast<double>(transport.bytes_sent()) / 1e6, 2)
-              << " MB; variance scale " << fmt(log.variance_scale, 3) << "\n";
+              << " MB; variance scale " << fmt(log.variance_scale, 3)
+              << (log.dp_epsilon > 0 ? str("; differential privacy epsilon ", fmt(log.dp_epsilon, 3), " at delta ",
+                                           log.dp_delta)
+                                     : std::string())
+              << "\n";
     std::cerr << "wrote " << out << "\n";
     return 0;
   }

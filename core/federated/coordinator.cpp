@@ -713,7 +713,7 @@ gnn::GnnEnsemble join(Transport& transport, const PartyData& data, const JoinOpt
   auto like = json_io::read_fields<gnn::GnnEnsembleConfig>(fed.at("model"), "the federation's model settings");
   like.train.progress = false;
   const auto training = json_io::read_fields<FederatedConfig>(fed.at("training"), "the federation's training settings");
-  FederatedParty party(like, data, me - 1, training);
+  FederatedParty party(like, data, me - 1, n, training);
   using Clock = std::chrono::steady_clock;
   const auto t_start = Clock::now();
   const int64_t steps = training.rounds + 3;
@@ -782,6 +782,7 @@ gnn::GnnEnsemble join(Transport& transport, const PartyData& data, const JoinOpt
   log.coordinator_bytes = ch.sent();
   log.clipped_entries = party.clipped_entries();
   log.variance_scale = model.report().variance_scale;
+  record_privacy(training, log);
   return model;
 }
 

@@ -1,6 +1,7 @@
 #include "core/federated/fedavg.h"
 
 #include "common/error.h"
+#include "core/federated/privacy.h"
 #include "core/federated/secure_aggregation.h"
 #include "datasets/graph.h"
 #include "models/gnn/train.h"
@@ -64,6 +65,19 @@ void check_config(const FederatedConfig& c, const std::string& where) {
   SOZAI_CHECK(c.calibration_fraction >= 0 && c.calibration_fraction < 0.5, where,
               ": calibration_fraction must be in [0, 0.5), got ", c.calibration_fraction);
   SOZAI_CHECK(c.threshold >= 0 && c.threshold <= 255, where, ": threshold must be in [0, 255], got ", c.threshold);
+  SOZAI_CHECK(std::isfinite(c.dp_clip) && c.dp_clip >= 0, where, ": dp_clip must be >= 0, got ", c.dp_clip);
+  SOZAI_CHECK(std::isfinite(c.dp_noise_multiplier) && c.dp_noise_multiplier >= 0, where,
+              ": dp_noise_multiplier must be >= 0, got ", c.dp_noise_multiplier);
+  SOZAI_CHECK(c.dp_noise_multiplier == 0 || c.dp_clip > 0, where,
+              ": dp_noise_multiplier needs dp_clip > 0 (the noise is scaled to the clip norm)");
+  SOZAI_CHECK(c.dp_delta > 0 && c.dp_delta < 1, where, ": dp_delta must be in (0, 1), got ", c.dp_delta);
+}
+
+void record_privacy(const FederatedConfig& c, FederatedLog& log) {
+  if (c.dp_noise_multiplier <= 0) return;
+  const auto p = gaussian_privacy(c.dp_noise_multiplier, c.rounds, c.dp_delta);
+  log.dp_epsilon = p.epsilon;
+  log.dp_delta = p.delta;
 }
 
 int threshold_of(const FederatedConfig& c, int parties) { return c.threshold > 0 ? c.threshold : std::max(1, parties - 1); }
@@ -71,7 +85,7 @@ int threshold_of(const FederatedConfig& c, int parties) { return c.threshold > 0
 struct FederatedParty::Impl {
   gnn::GnnEnsembleConfig like;
   FederatedConfig config;
-  int index = 0;
+  int index = 0, parties = 1;
   GraphBatch graphs;
   torch::Tensor y, cond;  // float64, original units
   int64_t cdim = 0;
@@ -86,13 +100,14 @@ struct FederatedParty::Impl {
   double weight_scale = 1.0;  // the weight entry w is sent as w * weight_scale (inside the clip)
 };
 
-FederatedParty::FederatedParty(const gnn::GnnEnsembleConfig& like, const PartyData& d, int index,
+FederatedParty::FederatedParty(const gnn::GnnEnsembleConfig& like, const PartyData& d, int index, int parties,
                                const FederatedConfig& config)
     : impl_(std::make_unique<Impl>()) {
   auto& p = *impl_;
   p.like = like;
   p.config = config;
   p.index = index;
+  p.parties = parties;
   const int who = index + 1;
   const auto n = static_cast<int64_t>(d.inputs.size());
   SOZAI_CHECK(n >= 2, "federated: party ", who, " holds ", n, " rows; every party needs at least 2");
@@ -220,14 +235,22 @@ std::vector<double> FederatedParty::update() {
     for (int64_t e = 0; e < p.config.local_epochs; ++e) p.trainers[m]->train_epoch();
     auto a = state_of(local), g = state_of(global);
     for (size_t k = 0; k < a.size(); ++k) {
-      auto d = ((a[k] - g[k]).to(torch::kFloat64) * w).reshape({-1}).contiguous();
+      auto d = (a[k] - g[k]).to(torch::kFloat64).reshape({-1}).contiguous();
       const double* x = d.data_ptr<double>();
-      for (int64_t j = 0; j < d.numel(); ++j) {
-        if (std::abs(x[j]) > p.config.update_clip) ++p.clipped;
-        u.push_back(x[j]);
-      }
+      u.insert(u.end(), x, x + d.numel());
     }
   }
+  if (p.config.dp_clip > 0) {
+    // Differential privacy: the whole update clipped, weighted, then this party's share of the noise.
+    u = clip_and_noise(u, p.config.dp_clip, 0.0);
+    const double sd = p.config.dp_noise_multiplier * p.config.dp_clip / std::sqrt(static_cast<double>(p.parties));
+    const auto noise = sd > 0 ? clip_and_noise(std::vector<double>(u.size(), 0.0), 1.0, sd) : std::vector<double>();
+    for (size_t j = 0; j < u.size(); ++j) u[j] = w * u[j] + (noise.empty() ? 0.0 : noise[j]);
+  } else {
+    for (auto& v : u) v *= w;
+  }
+  for (double v : u)
+    if (std::abs(v) > p.config.update_clip) ++p.clipped;
   u.push_back(w * p.weight_scale);
   return u;
 }
@@ -325,7 +348,7 @@ gnn::GnnEnsemble federated_fit(const gnn::GnnEnsembleConfig& like, const std::ve
   // Each party featurises and checks its own rows.
   std::vector<FederatedParty> parties;
   for (int64_t i = 0; i < P; ++i) {
-    parties.emplace_back(like, parties_in[static_cast<size_t>(i)], static_cast<int>(i), config);
+    parties.emplace_back(like, parties_in[static_cast<size_t>(i)], static_cast<int>(i), static_cast<int>(P), config);
     SOZAI_CHECK(parties.back().condition_width() == parties.front().condition_width(), "federated_fit: party ", i + 1,
                 " has ", parties.back().condition_width(), " condition column(s), party 1 has ",
                 parties.front().condition_width());
@@ -369,6 +392,7 @@ gnn::GnnEnsemble federated_fit(const gnn::GnnEnsembleConfig& like, const std::ve
   const auto cs = agg.sum(cal, 1.0);
   auto model = parties.front().finish(cs);
   log.variance_scale = model.report().variance_scale;
+  record_privacy(config, log);
   return model;
 }
 

@@ -51,15 +51,28 @@ struct FederatedConfig {
   double update_clip = 1.0;          ///< fixed-point range of one entry of a row-weighted update
   double calibration_fraction = 0.1; ///< rows each party keeps out of training to recalibrate the variances
   bool keep_messages = false;        ///< FederatedLog::coordinator_received holds every byte (for tests)
+  /// Differential privacy (privacy.h), party level: each party clips its
+  /// update (all members together) to L2 norm dp_clip before weighting and
+  /// adds N(0, (dp_noise_multiplier * dp_clip)^2 / parties) per entry, so
+  /// the sum carries noise multiplier dp_noise_multiplier while every party
+  /// delivers; FederatedLog reports the (epsilon, dp_delta) of all rounds.
+  /// 0: off. It covers the rounds' updates, not the normalisation and
+  /// calibration sums or the row counts behind the weights.
+  double dp_clip = 0.0;
+  double dp_noise_multiplier = 0.0;
+  double dp_delta = 1e-5;
 };
 
 /// The fields a federation's coordinator stores and hands to every party
 /// (keep_messages belongs to the simulation).
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FederatedConfig, rounds, local_epochs, proximal_mu, secure, threshold,
-                                                update_clip, calibration_fraction)
+                                                update_clip, calibration_fraction, dp_clip, dp_noise_multiplier,
+                                                dp_delta)
 
 /// InputError naming the setting unless rounds, local_epochs >= 1,
-/// proximal_mu >= 0, update_clip > 0, calibration_fraction in [0, 0.5).
+/// proximal_mu >= 0, update_clip > 0, calibration_fraction in [0, 0.5),
+/// dp_clip >= 0, dp_noise_multiplier >= 0 (> 0 only with dp_clip > 0),
+/// dp_delta in (0, 1).
 void check_config(const FederatedConfig& config, const std::string& where);
 /// The unmasking threshold of `parties` parties: config.threshold, or all
 /// but one (at least one) when that is 0.
@@ -74,6 +87,8 @@ struct FederatedLog {
   int64_t clipped_entries = 0;          ///< update entries the parties clipped to update_clip
   double max_quantisation_error = 0;    ///< bound per entry of an averaged update
   double variance_scale = 1.0;          ///< from the parties' calibration rows
+  double dp_epsilon = 0;                ///< with dp_noise_multiplier > 0: the epsilon of all rounds at dp_delta
+  double dp_delta = 0;
 };
 
 /// One party's side of a federated training: its rows, its copy of the
@@ -82,8 +97,10 @@ struct FederatedLog {
 class FederatedParty {
  public:
   /// index: 0-based position of the party (its seeds derive from it and
-  /// like.seed). InputError naming the party for empty or malformed data.
-  FederatedParty(const gnn::GnnEnsembleConfig& like, const PartyData& data, int index, const FederatedConfig& config);
+  /// like.seed), of `parties`. InputError naming the party for empty or
+  /// malformed data.
+  FederatedParty(const gnn::GnnEnsembleConfig& like, const PartyData& data, int index, int parties,
+                 const FederatedConfig& config);
   ~FederatedParty();
   FederatedParty(FederatedParty&&) noexcept;
 
@@ -113,6 +130,10 @@ class FederatedParty {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+/// The (epsilon, delta) a configuration's rounds spend (privacy.h); zeros
+/// when differential privacy is off.
+void record_privacy(const FederatedConfig& config, FederatedLog& log);
 
 /// Trains an ensemble of `like`'s configuration (kind, members, seed,
 /// architecture, training settings, pretrained start) over the parties, all

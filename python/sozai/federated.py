@@ -32,7 +32,8 @@ FixedPoint = _c.FixedPoint
 
 
 def simulate(kind, parties, rounds=30, seed=0, secure=True, local_epochs=1, threshold=0, update_clip=1.0,
-             calibration_fraction=0.1, keep_messages=False, proximal_mu=0.0, **kwargs):
+             calibration_fraction=0.1, keep_messages=False, proximal_mu=0.0, dp_clip=0.0, dp_noise_multiplier=0.0,
+             dp_delta=1e-5, **kwargs):
     """Federated averaging of a ``GnnEnsemble`` over ``parties``, all simulated in this process.
 
     parties: one ``(inputs, y)`` or ``(inputs, y, conditions)`` per party (inputs by ``kind``: formulas,
@@ -42,7 +43,9 @@ def simulate(kind, parties, rounds=30, seed=0, secure=True, local_epochs=1, thre
     loss, for parties whose data differ), and the coordinator averages the row-weighted updates - through secure
     aggregation unless ``secure=False`` (updates in the clear: the cost baseline). Normalisation and variance
     recalibration are agreed by secure sums too (each party reveals only the power of 2 above its largest
-    |target|). Returns ``(model, log)``: ``model`` predicts like a GnnEnsemble; ``log`` holds
+    |target|). Differential privacy (party level): ``dp_clip`` > 0 clips each party's whole update to that L2
+    norm and ``dp_noise_multiplier`` z adds Gaussian noise so the sum carries z * dp_clip; ``log["dp_epsilon"]``
+    is the epsilon of all rounds at ``dp_delta``. Returns ``(model, log)``: ``model`` predicts like a GnnEnsemble; ``log`` holds
     ``round_seconds``, ``round_bytes``, ``round_update_norm``, ``coordinator_bytes``, ``coordinator_received`` (every byte, with
     ``keep_messages=True``), ``clipped_entries``, ``max_quantisation_error`` and ``variance_scale``.
     """
@@ -56,7 +59,8 @@ def simulate(kind, parties, rounds=30, seed=0, secure=True, local_epochs=1, thre
         rest = tuple(None if v is None else np.asarray(v, dtype=float) for v in p[1:])
         ps.append((inputs,) + rest)
     return _c.federated_fit(like, ps, int(rounds), int(local_epochs), bool(secure), int(threshold),
-                            float(update_clip), float(calibration_fraction), bool(keep_messages), float(proximal_mu))
+                            float(update_clip), float(calibration_fraction), bool(keep_messages), float(proximal_mu),
+                            float(dp_clip), float(dp_noise_multiplier), float(dp_delta))
 
 
 def _party(inputs, y, conditions=None):
@@ -91,7 +95,7 @@ class Coordinator:
 
     def create_federation(self, name, parties, kind, rounds=30, local_epochs=1, proximal_mu=0.0, secure=True,
                           threshold=0, update_clip=1.0, calibration_fraction=0.1, phase_timeout=600.0, seed=0,
-                          **kwargs):
+                          dp_clip=0.0, dp_noise_multiplier=0.0, dp_delta=1e-5, **kwargs):
         """A federation of ``parties`` parties training a ``GnnEnsemble(kind=kind, seed=seed, **kwargs)`` for
         ``rounds`` FedAvg rounds (the training keywords as :func:`simulate`); a phase waits ``phase_timeout``
         seconds for late parties before closing without them. Returns its id."""
@@ -100,7 +104,8 @@ class Coordinator:
         like = GnnEnsemble(kind=kind, seed=seed, **kwargs)
         training = {"rounds": int(rounds), "local_epochs": int(local_epochs), "proximal_mu": float(proximal_mu),
                     "secure": bool(secure), "threshold": int(threshold), "update_clip": float(update_clip),
-                    "calibration_fraction": float(calibration_fraction)}
+                    "calibration_fraction": float(calibration_fraction), "dp_clip": float(dp_clip),
+                    "dp_noise_multiplier": float(dp_noise_multiplier), "dp_delta": float(dp_delta)}
         return self._s.create_federation(str(name), int(parties), like, json.dumps(training), float(phase_timeout))
 
     def add_party(self, federation):

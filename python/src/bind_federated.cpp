@@ -50,6 +50,8 @@ py::dict log_dict(const federated::FederatedLog& log) {
   d["clipped_entries"] = log.clipped_entries;
   d["max_quantisation_error"] = log.max_quantisation_error;
   d["variance_scale"] = log.variance_scale;
+  d["dp_epsilon"] = log.dp_epsilon;
+  d["dp_delta"] = log.dp_delta;
   return d;
 }
 
@@ -111,7 +113,8 @@ void bind_federated(py::module_& root) {
   m.def(
       "federated_fit",
       [](const gnn::GnnEnsemble& like, const py::list& parties, int64_t rounds, int64_t local_epochs, bool secure,
-         int threshold, double update_clip, double calibration_fraction, bool keep_messages, double proximal_mu) {
+         int threshold, double update_clip, double calibration_fraction, bool keep_messages, double proximal_mu,
+         double dp_clip, double dp_noise_multiplier, double dp_delta) {
         const auto data = party_list(parties);
         FederatedConfig c;
         c.rounds = rounds;
@@ -122,6 +125,9 @@ void bind_federated(py::module_& root) {
         c.calibration_fraction = calibration_fraction;
         c.keep_messages = keep_messages;
         c.proximal_mu = proximal_mu;
+        c.dp_clip = dp_clip;
+        c.dp_noise_multiplier = dp_noise_multiplier;
+        c.dp_delta = dp_delta;
         FederatedLog log;
         gnn::GnnEnsemble model = [&] {
           py::gil_scoped_release release;
@@ -132,7 +138,8 @@ void bind_federated(py::module_& root) {
       },
       py::arg("like"), py::arg("parties"), py::arg("rounds"), py::arg("local_epochs"), py::arg("secure"),
       py::arg("threshold"), py::arg("update_clip"), py::arg("calibration_fraction"), py::arg("keep_messages"),
-      py::arg("proximal_mu") = 0.0);
+      py::arg("proximal_mu") = 0.0, py::arg("dp_clip") = 0.0, py::arg("dp_noise_multiplier") = 0.0,
+      py::arg("dp_delta") = 1e-5);
   py::class_<FederationService>(m, "FederationService",
                                 "A federation's coordinator without HTTP (what `sozai federate serve` runs)")
       .def(py::init<const std::string&>(), py::arg("db"))

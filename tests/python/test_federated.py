@@ -122,3 +122,16 @@ def test_a_federated_model_is_a_prior_for_the_next_campaign():
     assert len(c.ask(1)) == 1
     with pytest.raises(sozai.InputError, match="row 1"):
         sozai.campaign.Prior.from_model(model, np.zeros((2, 4)), columns)
+
+
+def test_differential_privacy_in_training_reports_its_epsilon():
+    parties = _alloy_parties()
+    kw = dict(n_members=1, hidden=8, head_hidden=8, layers=1, batch_size=16, lr=5e-3, progress=False)
+    _, log = F.simulate("composition", parties, rounds=3, seed=0, dp_clip=1e-3, dp_noise_multiplier=1.5,
+                        dp_delta=1e-6, **kw)
+    assert log["dp_epsilon"] == pytest.approx(F.gaussian_privacy(1.5, 3, 1e-6)["epsilon"])
+    assert log["dp_delta"] == 1e-6
+    _, clipped = F.simulate("composition", parties, rounds=2, seed=0, dp_clip=1e-4, **kw)
+    assert max(clipped["round_update_norm"]) <= 1e-4 * 1.001 + 1e-6 and clipped["dp_epsilon"] == 0
+    with pytest.raises(sozai.InputError, match="dp_clip"):
+        F.simulate("composition", parties, rounds=1, dp_noise_multiplier=1.0, **kw)

@@ -6,6 +6,7 @@
 #include "core/campaign/pool_campaign.h"
 #include "core/campaign/prior.h"
 #include "core/federated/fedavg.h"
+#include "core/federated/privacy.h"
 #include "federated_fixtures.h"
 #include "models/gnn/pretrain.h"
 
@@ -156,4 +157,34 @@ TEST_CASE("federated training starts every party from the shipped pretrained net
   const auto sp = scratch.members()[0]->named_parameters();
   const bool other_network = sp.size() != a.size() || sp[0].value().sizes() != a[0].value().sizes();
   CHECK(other_network);
+}
+
+TEST_CASE("differential privacy: each party's update is clipped, the noise is the sum's, the epsilon reported",
+          "[federated][privacy]") {
+  const auto parties = alloy_parties();
+  FederatedConfig fc;
+  fc.rounds = 2;
+  fc.local_epochs = 2;
+  FederatedLog plain, clipped, noisy;
+  federated_fit(small(), parties, fc, &plain);
+  // Clipping alone: the averaged update is a weighted mean of updates of norm <= dp_clip.
+  fc.dp_clip = 1e-3;
+  federated_fit(small(), parties, fc, &clipped);
+  REQUIRE(plain.round_update_norm[0] > 10 * fc.dp_clip);
+  for (double n : clipped.round_update_norm) CHECK(n <= fc.dp_clip * (1 + 1e-3) + 1e-6);
+  CHECK(clipped.dp_epsilon == 0);
+  // With noise: the sum carries N(0, (z C)^2) per entry, far above a clipped update, and the epsilon is the accountant's.
+  fc.dp_noise_multiplier = 2.0;
+  fc.dp_delta = 1e-6;
+  const auto model = federated_fit(small(), parties, fc, &noisy);
+  int64_t entries = 0;
+  for (auto& m : model.members()) for (auto& p : m->parameters()) entries += p.numel();
+  const double expected = fc.dp_noise_multiplier * fc.dp_clip * std::sqrt(static_cast<double>(entries));
+  CHECK(noisy.round_update_norm[0] > 0.5 * expected);
+  CHECK(noisy.round_update_norm[0] < 2.0 * expected + fc.dp_clip);
+  const auto spent = gaussian_privacy(2.0, 2, 1e-6);
+  CHECK(noisy.dp_epsilon == Approx(spent.epsilon));
+  CHECK(noisy.dp_delta == 1e-6);
+  fc.dp_clip = 0;
+  CHECK_THROWS_WITH(federated_fit(small(), parties, fc), Catch::Contains("dp_clip"));
 }
