@@ -83,7 +83,7 @@ commands:
   federate create --db FED.db --name N --parties P --kind composition|polymer|crystal
                 [--members M] [--seed S] [--rounds R] [--local-epochs E] [--proximal-mu MU]
                 [--threshold T] [--update-clip C] [--phase-timeout SEC] [--plain]
-                [--dp-clip C --dp-noise Z [--dp-delta D]]
+                [--dp-clip C --dp-noise Z [--dp-delta D]] [--server-momentum B] [--server-lr S]
                 [--from-pretrained NAME] | --config FED.json
                             a federation (prints its id); --plain: no secure aggregation
   federate token --db FED.db --federation ID
@@ -589,7 +589,7 @@ int cmd_federate(const std::vector<std::string>& args) {
                            {"db", "config", "name", "parties", "kind", "members", "seed", "hidden", "layers", "lr",
                             "batch-size", "rounds", "local-epochs", "proximal-mu", "threshold", "update-clip",
                             "calibration-fraction", "phase-timeout", "from-pretrained", "head", "trunk-lr", "dp-clip",
-                            "dp-noise", "dp-delta"});
+                            "dp-noise", "dp-delta", "server-lr", "server-momentum"});
     federated::FederationService service(o.require("db"));
     nlohmann::json body;
     if (o.has("config")) {
@@ -613,6 +613,8 @@ int cmd_federate(const std::vector<std::string>& args) {
       if (o.has("dp-clip")) training["dp_clip"] = o.get_double("dp-clip");
       if (o.has("dp-noise")) training["dp_noise_multiplier"] = o.get_double("dp-noise");
       if (o.has("dp-delta")) training["dp_delta"] = o.get_double("dp-delta");
+      if (o.has("server-lr")) training["server_lr"] = o.get_double("server-lr");
+      if (o.has("server-momentum")) training["server_momentum"] = o.get_double("server-momentum");
       body = {{"name", o.require("name")}, {"parties", o.get_int("parties", 0)}, {"model", model},
               {"training", training}};
       if (o.has("phase-timeout")) body["phase_timeout"] = o.get_double("phase-timeout");

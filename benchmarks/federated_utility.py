@@ -20,7 +20,8 @@ logs.
 
 Recipes (--recipes, the methods the field uses to close the gap to pooled
 training on non-IID parties): ROUNDSxEPOCHS rounds of that many local
-epochs, optionally ":mu=M" (FedProx's proximal term) and ":pre" (every
+epochs, optionally ":mu=M" (FedProx's proximal term), ":m=B" (FedAvgM's
+server momentum), ":slr=S" (server learning rate) and ":pre" (every
 party starts from the shipped pretrained composition network,
 composition-mp), e.g. 120x3, 60x3:mu=0.01 or 60x3:pre; each runs through secure aggregation as the cell
 "federated@RECIPE" beside the default "federated" (60x1).
@@ -106,11 +107,12 @@ def save_cell(key, value):
 
 
 def parse_recipe(text):
-    """'120x3', '60x3:mu=0.01' or '60x3:mu=0.01:pre' -> (rounds, local_epochs, proximal_mu, pretrained)."""
+    """'120x3', '60x3:mu=0.01', '60x3:m=0.9:slr=1' or '60x3:pre' -> (rounds, local_epochs, options, pretrained)."""
     head, *opts = text.split(":")
     r, _, e = head.partition("x")
-    mu = next((float(o[3:]) for o in opts if o.startswith("mu=")), 0.0)
-    return int(r), int(e), mu, "pre" in opts
+    get = lambda key, default: next((float(o[len(key) + 1:]) for o in opts if o.startswith(key + "=")), default)
+    return int(r), int(e), dict(proximal_mu=get("mu", 0.0), server_momentum=get("m", 0.0),
+                                server_lr=get("slr", 1.0)), "pre" in opts
 
 
 def run(datasets, party_counts, seeds, recipes=(), baseline=True):
@@ -139,11 +141,11 @@ def run(datasets, party_counts, seeds, recipes=(), baseline=True):
                         m.fit([inputs[i] for i in rows], y[rows])
                     else:
                         ps = [([inputs[i] for i in r], y[r]) for r in parts]
-                        rounds, epochs, mu, pre = (parse_recipe(method.split("@")[1]) if "@" in method
-                                                   else (ROUNDS, 1, 0.0, False))
+                        rounds, epochs, opt, pre = (parse_recipe(method.split("@")[1]) if "@" in method
+                                                    else (ROUNDS, 1, {}, False))
                         start = dict(pretrained="composition-mp") if pre and kind == "composition" else {}
-                        m, log = sozai.federated.simulate(kind, ps, rounds=rounds, local_epochs=epochs, proximal_mu=mu,
-                                                          seed=seed, secure=method != "plain", **GNN, **start)
+                        m, log = sozai.federated.simulate(kind, ps, rounds=rounds, local_epochs=epochs, seed=seed,
+                                                          secure=method != "plain", **GNN, **opt, **start)
                         extra = dict(round_seconds=float(np.mean(log["round_seconds"])),
                                      round_bytes=float(np.mean(log["round_bytes"])))
                     cell = dict(mae=mae(m, inputs, y, test), seconds=time.time() - t, rows=[len(p) for p in parts],

@@ -71,6 +71,9 @@ void check_config(const FederatedConfig& c, const std::string& where) {
   SOZAI_CHECK(c.dp_noise_multiplier == 0 || c.dp_clip > 0, where,
               ": dp_noise_multiplier needs dp_clip > 0 (the noise is scaled to the clip norm)");
   SOZAI_CHECK(c.dp_delta > 0 && c.dp_delta < 1, where, ": dp_delta must be in (0, 1), got ", c.dp_delta);
+  SOZAI_CHECK(std::isfinite(c.server_lr) && c.server_lr > 0, where, ": server_lr must be > 0, got ", c.server_lr);
+  SOZAI_CHECK(c.server_momentum >= 0 && c.server_momentum < 1, where, ": server_momentum must be in [0, 1), got ",
+              c.server_momentum);
 }
 
 void record_privacy(const FederatedConfig& c, FederatedLog& log) {
@@ -97,6 +100,7 @@ struct FederatedParty::Impl {
   gnn::Schedule schedule;
   std::vector<std::unique_ptr<gnn::MemberTrainer>> trainers;
   int64_t clipped = 0;
+  std::vector<double> velocity;  // the server optimiser's momentum
   double weight_scale = 1.0;  // the weight entry w is sent as w * weight_scale (inside the clip)
 };
 
@@ -260,19 +264,25 @@ double FederatedParty::apply(const std::vector<double>& sum) {
   SOZAI_CHECK(!sum.empty(), "federated: an empty update sum");
   const double weight = sum.back() / p.weight_scale;
   SOZAI_CHECK(weight > 0, "federated: the update sum carries no weight (no party's update is in it)");
+  int64_t size = 0;
+  for (auto& mem : p.global->members())
+    for (auto& t : state_of(*mem)) size += t.numel();
+  SOZAI_CHECK(static_cast<size_t>(size) + 1 == sum.size(), "federated: the update sum has ", sum.size(),
+              " entries, the model ", size + 1);
+  // The server optimiser: v = momentum * v + mean update; step = server_lr * v.
+  if (p.velocity.empty()) p.velocity.assign(static_cast<size_t>(size), 0.0);
+  for (size_t j = 0; j < p.velocity.size(); ++j)
+    p.velocity[j] = p.config.server_momentum * p.velocity[j] + sum[j] / weight;
   size_t off = 0;
   double norm2 = 0;
   torch::NoGradGuard no_grad;
   for (auto& mem : p.global->members())
     for (auto& t : state_of(*mem)) {
-      SOZAI_CHECK(off + static_cast<size_t>(t.numel()) < sum.size(), "federated: the update sum has ", sum.size(),
-                  " entries; the model needs more");
-      auto d = torch::from_blob(const_cast<double*>(sum.data() + off), {t.numel()}, torch::kFloat64) / weight;
+      auto d = torch::from_blob(p.velocity.data() + off, {t.numel()}, torch::kFloat64) * p.config.server_lr;
       norm2 += d.pow(2).sum().item<double>();
       t.add_(d.reshape(t.sizes()).to(t.scalar_type()));
       off += static_cast<size_t>(t.numel());
     }
-  SOZAI_CHECK(off + 1 == sum.size(), "federated: the update sum has ", sum.size(), " entries, the model ", off + 1);
   return std::sqrt(norm2);
 }
 

@@ -46,6 +46,11 @@ struct FederatedConfig {
   int64_t rounds = 30;
   int64_t local_epochs = 1;          ///< epochs each party trains per round
   double proximal_mu = 0.0;          ///< FedProx (Li et al. 2020): mu/2 |w - w_global|^2 in the local loss; 0: FedAvg
+  /// Server optimiser (FedAvgM, Hsu et al. 2019): the global weights move
+  /// by server_lr * v, v = server_momentum * v + the averaged update; 1 and
+  /// 0 are plain FedAvg. Every party applies it alike (no extra messages).
+  double server_lr = 1.0;
+  double server_momentum = 0.0;
   bool secure = true;                ///< false: updates reach the coordinator in the clear (the cost baseline)
   int threshold = 0;                 ///< parties needed to unmask; 0: all but one (at least one)
   double update_clip = 1.0;          ///< fixed-point range of one entry of a row-weighted update
@@ -67,7 +72,7 @@ struct FederatedConfig {
 /// (keep_messages belongs to the simulation).
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FederatedConfig, rounds, local_epochs, proximal_mu, secure, threshold,
                                                 update_clip, calibration_fraction, dp_clip, dp_noise_multiplier,
-                                                dp_delta)
+                                                dp_delta, server_lr, server_momentum)
 
 /// InputError naming the setting unless rounds, local_epochs >= 1,
 /// proximal_mu >= 0, update_clip > 0, calibration_fraction in [0, 0.5),
@@ -114,7 +119,8 @@ class FederatedParty {
   void start(const std::vector<double>& statistics_sum);
   /// One round: local epochs from the global weights; returns w u then w.
   std::vector<double> update();
-  /// Adds sum(w u) / sum(w) to the global weights; returns the update's L2 norm.
+  /// Moves the global weights by the averaged update sum(w u) / sum(w)
+  /// (through the server optimiser); returns the applied step's L2 norm.
   double apply(const std::vector<double>& update_sum);
   /// The last step: the party's calibration statistics under the global model.
   std::vector<double> calibration();

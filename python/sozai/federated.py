@@ -33,14 +33,15 @@ FixedPoint = _c.FixedPoint
 
 def simulate(kind, parties, rounds=30, seed=0, secure=True, local_epochs=1, threshold=0, update_clip=1.0,
              calibration_fraction=0.1, keep_messages=False, proximal_mu=0.0, dp_clip=0.0, dp_noise_multiplier=0.0,
-             dp_delta=1e-5, **kwargs):
+             dp_delta=1e-5, server_lr=1.0, server_momentum=0.0, **kwargs):
     """Federated averaging of a ``GnnEnsemble`` over ``parties``, all simulated in this process.
 
     parties: one ``(inputs, y)`` or ``(inputs, y, conditions)`` per party (inputs by ``kind``: formulas,
     SMILES or structure texts); kwargs: those of :class:`sozai.models.GnnEnsemble` (``n_members``, ``hidden``,
     ``lr``, ``batch_size``, ``pretrained``, ...). Every round each party trains copies of the global members for
     ``local_epochs`` on its own rows (``proximal_mu`` > 0: FedProx, mu/2 |w - w_global|^2 added to the local
-    loss, for parties whose data differ), and the coordinator averages the row-weighted updates - through secure
+    loss, for parties whose data differ; ``server_momentum``/``server_lr``: FedAvgM's server optimiser), and the
+    coordinator averages the row-weighted updates - through secure
     aggregation unless ``secure=False`` (updates in the clear: the cost baseline). Normalisation and variance
     recalibration are agreed by secure sums too (each party reveals only the power of 2 above its largest
     |target|). Differential privacy (party level): ``dp_clip`` > 0 clips each party's whole update to that L2
@@ -60,7 +61,8 @@ def simulate(kind, parties, rounds=30, seed=0, secure=True, local_epochs=1, thre
         ps.append((inputs,) + rest)
     return _c.federated_fit(like, ps, int(rounds), int(local_epochs), bool(secure), int(threshold),
                             float(update_clip), float(calibration_fraction), bool(keep_messages), float(proximal_mu),
-                            float(dp_clip), float(dp_noise_multiplier), float(dp_delta))
+                            float(dp_clip), float(dp_noise_multiplier), float(dp_delta), float(server_lr),
+                            float(server_momentum))
 
 
 def _party(inputs, y, conditions=None):
@@ -95,7 +97,8 @@ class Coordinator:
 
     def create_federation(self, name, parties, kind, rounds=30, local_epochs=1, proximal_mu=0.0, secure=True,
                           threshold=0, update_clip=1.0, calibration_fraction=0.1, phase_timeout=600.0, seed=0,
-                          dp_clip=0.0, dp_noise_multiplier=0.0, dp_delta=1e-5, **kwargs):
+                          dp_clip=0.0, dp_noise_multiplier=0.0, dp_delta=1e-5, server_lr=1.0, server_momentum=0.0,
+                          **kwargs):
         """A federation of ``parties`` parties training a ``GnnEnsemble(kind=kind, seed=seed, **kwargs)`` for
         ``rounds`` FedAvg rounds (the training keywords as :func:`simulate`); a phase waits ``phase_timeout``
         seconds for late parties before closing without them. Returns its id."""
@@ -105,7 +108,8 @@ class Coordinator:
         training = {"rounds": int(rounds), "local_epochs": int(local_epochs), "proximal_mu": float(proximal_mu),
                     "secure": bool(secure), "threshold": int(threshold), "update_clip": float(update_clip),
                     "calibration_fraction": float(calibration_fraction), "dp_clip": float(dp_clip),
-                    "dp_noise_multiplier": float(dp_noise_multiplier), "dp_delta": float(dp_delta)}
+                    "dp_noise_multiplier": float(dp_noise_multiplier), "dp_delta": float(dp_delta),
+                    "server_lr": float(server_lr), "server_momentum": float(server_momentum)}
         return self._s.create_federation(str(name), int(parties), like, json.dumps(training), float(phase_timeout))
 
     def add_party(self, federation):

@@ -114,7 +114,7 @@ void bind_federated(py::module_& root) {
       "federated_fit",
       [](const gnn::GnnEnsemble& like, const py::list& parties, int64_t rounds, int64_t local_epochs, bool secure,
          int threshold, double update_clip, double calibration_fraction, bool keep_messages, double proximal_mu,
-         double dp_clip, double dp_noise_multiplier, double dp_delta) {
+         double dp_clip, double dp_noise_multiplier, double dp_delta, double server_lr, double server_momentum) {
         const auto data = party_list(parties);
         FederatedConfig c;
         c.rounds = rounds;
@@ -128,6 +128,8 @@ void bind_federated(py::module_& root) {
         c.dp_clip = dp_clip;
         c.dp_noise_multiplier = dp_noise_multiplier;
         c.dp_delta = dp_delta;
+        c.server_lr = server_lr;
+        c.server_momentum = server_momentum;
         FederatedLog log;
         gnn::GnnEnsemble model = [&] {
           py::gil_scoped_release release;
@@ -139,7 +141,7 @@ void bind_federated(py::module_& root) {
       py::arg("like"), py::arg("parties"), py::arg("rounds"), py::arg("local_epochs"), py::arg("secure"),
       py::arg("threshold"), py::arg("update_clip"), py::arg("calibration_fraction"), py::arg("keep_messages"),
       py::arg("proximal_mu") = 0.0, py::arg("dp_clip") = 0.0, py::arg("dp_noise_multiplier") = 0.0,
-      py::arg("dp_delta") = 1e-5);
+      py::arg("dp_delta") = 1e-5, py::arg("server_lr") = 1.0, py::arg("server_momentum") = 0.0);
   py::class_<FederationService>(m, "FederationService",
                                 "A federation's coordinator without HTTP (what `sozai federate serve` runs)")
       .def(py::init<const std::string&>(), py::arg("db"))

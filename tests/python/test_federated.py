@@ -135,3 +135,13 @@ def test_differential_privacy_in_training_reports_its_epsilon():
     assert max(clipped["round_update_norm"]) <= 1e-4 * 1.001 + 1e-6 and clipped["dp_epsilon"] == 0
     with pytest.raises(sozai.InputError, match="dp_clip"):
         F.simulate("composition", parties, rounds=1, dp_noise_multiplier=1.0, **kw)
+
+
+def test_server_optimiser_scales_and_carries_the_step():
+    parties = _alloy_parties()
+    kw = dict(n_members=1, hidden=8, head_hidden=8, layers=1, batch_size=16, lr=5e-3, progress=False)
+    _, one = F.simulate("composition", parties, rounds=1, seed=0, **kw)
+    _, half = F.simulate("composition", parties, rounds=1, seed=0, server_lr=0.5, **kw)
+    assert half["round_update_norm"][0] == pytest.approx(0.5 * one["round_update_norm"][0], rel=1e-9)
+    with pytest.raises(sozai.InputError, match="server_momentum"):
+        F.simulate("composition", parties, rounds=1, server_momentum=1.0, **kw)

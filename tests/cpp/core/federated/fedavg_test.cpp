@@ -188,3 +188,27 @@ TEST_CASE("differential privacy: each party's update is clipped, the noise is th
   fc.dp_clip = 0;
   CHECK_THROWS_WITH(federated_fit(small(), parties, fc), Catch::Contains("dp_clip"));
 }
+
+TEST_CASE("the server optimiser (FedAvgM): momentum carries the last round's step, server_lr scales it",
+          "[federated]") {
+  const auto parties = alloy_parties();
+  FederatedConfig fc;
+  fc.rounds = 1;
+  FederatedLog one, scaled;
+  federated_fit(small(), parties, fc, &one);
+  fc.server_lr = 0.5;
+  federated_fit(small(), parties, fc, &scaled);
+  // The same first round's mean update, half the step.
+  CHECK(scaled.round_update_norm[0] == Approx(0.5 * one.round_update_norm[0]).epsilon(1e-9));
+  // With momentum the second step holds the first: |v2| = |u2 + b u1| differs from |u2| by about b |u1|.
+  fc.server_lr = 1.0;
+  fc.rounds = 2;
+  FederatedLog avg, mom;
+  federated_fit(small(), parties, fc, &avg);
+  fc.server_momentum = 0.9;
+  federated_fit(small(), parties, fc, &mom);
+  CHECK(mom.round_update_norm[0] == Approx(avg.round_update_norm[0]).epsilon(1e-9));
+  CHECK(std::abs(mom.round_update_norm[1] - avg.round_update_norm[1]) > 0.1 * avg.round_update_norm[0]);
+  fc.server_momentum = 1.0;
+  CHECK_THROWS_WITH(federated_fit(small(), parties, fc), Catch::Contains("server_momentum"));
+}
