@@ -772,7 +772,9 @@ gnn::GnnEnsemble join(Transport& transport, const PartyData& data, const JoinOpt
   for (int64_t r = 0; r < training.rounds; ++r) {
     const auto t0 = Clock::now();
     const auto sent0 = ch.sent();
-    log.round_update_norm.push_back(party.apply(aggregate(2 + r, party.update(), party.update_clip())));
+    const auto u = party.update();
+    log.round_loss.push_back(party.last_loss());
+    log.round_update_norm.push_back(party.apply(aggregate(2 + r, u, party.update_clip())));
     log.round_seconds.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
     log.round_bytes.push_back(ch.sent() - sent0);
     progress(3 + r);

@@ -101,6 +101,7 @@ struct FederatedParty::Impl {
   std::vector<std::unique_ptr<gnn::MemberTrainer>> trainers;
   int64_t clipped = 0;
   std::vector<double> velocity;  // the server optimiser's momentum
+  double last_loss = 0;          // the last local epoch's training loss, mean over members
   double weight_scale = 1.0;  // the weight entry w is sent as w * weight_scale (inside the clip)
 };
 
@@ -151,6 +152,10 @@ FederatedParty::FederatedParty(FederatedParty&&) noexcept = default;
 
 int64_t FederatedParty::condition_width() const { return impl_->cdim; }
 int64_t FederatedParty::clipped_entries() const { return impl_->clipped; }
+double FederatedParty::last_loss() const { return impl_->last_loss; }
+double FederatedParty::weight() const {
+  return impl_->n_total > 0 ? static_cast<double>(impl_->train_idx.numel()) / impl_->n_total : 0.0;
+}
 double FederatedParty::update_clip() const { return impl_->config.update_clip; }
 
 std::vector<double> FederatedParty::bound_exponents() const {
@@ -225,6 +230,7 @@ std::vector<double> FederatedParty::update() {
   auto& p = *impl_;
   SOZAI_CHECK(!p.trainers.empty(), "federated: update() before start()");
   const double w = static_cast<double>(p.train_idx.numel()) / p.n_total;
+  p.last_loss = 0;
   std::vector<double> u;
   const auto M = static_cast<int64_t>(p.global->members().size());
   for (int64_t m = 0; m < M; ++m) {
@@ -236,7 +242,9 @@ std::vector<double> FederatedParty::update() {
       for (auto& t : global.parameters()) ref.push_back(t.detach().clone());
       p.trainers[m]->set_proximal(p.config.proximal_mu, std::move(ref));
     }
-    for (int64_t e = 0; e < p.config.local_epochs; ++e) p.trainers[m]->train_epoch();
+    double loss = 0;
+    for (int64_t e = 0; e < p.config.local_epochs; ++e) loss = p.trainers[m]->train_epoch();
+    p.last_loss += loss / static_cast<double>(M);
     auto a = state_of(local), g = state_of(global);
     for (size_t k = 0; k < a.size(); ++k) {
       auto d = (a[k] - g[k]).to(torch::kFloat64).reshape({-1}).contiguous();
@@ -378,7 +386,13 @@ gnn::GnnEnsemble federated_fit(const gnn::GnnEnsembleConfig& like, const std::ve
     const auto t0 = Clock::now();
     const auto bytes0 = log.coordinator_bytes;
     std::vector<std::vector<double>> updates;
-    for (auto& p : parties) updates.push_back(p.update());
+    double loss = 0, weight = 0;
+    for (auto& p : parties) {
+      updates.push_back(p.update());
+      loss += p.weight() * p.last_loss();
+      weight += p.weight();
+    }
+    log.round_loss.push_back(loss / weight);
     const auto sum = agg.sum(updates, config.update_clip);
     double norm = 0;
     for (auto& p : parties) norm = p.apply(sum);

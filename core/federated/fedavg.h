@@ -87,6 +87,9 @@ struct FederatedLog {
   std::vector<double> round_seconds;
   std::vector<int64_t> round_bytes;     ///< bytes the coordinator received per round (join: this party sent)
   std::vector<double> round_update_norm;  ///< L2 norm of the averaged update applied in each round
+  /// Local training loss per round (Gaussian NLL or MSE, standardised):
+  /// simulate: the parties' row-weighted mean; join: this party's own.
+  std::vector<double> round_loss;
   int64_t coordinator_bytes = 0;        ///< all of it, set-up and calibration included
   std::vector<uint8_t> coordinator_received;  ///< with keep_messages
   int64_t clipped_entries = 0;          ///< update entries the parties clipped to update_clip
@@ -129,6 +132,10 @@ class FederatedParty {
 
   int64_t condition_width() const;
   int64_t clipped_entries() const;
+  /// The last round's local training loss (the members' mean, standardised units).
+  double last_loss() const;
+  /// This party's share of all training rows (after start()).
+  double weight() const;
   /// The range of each step's vector entries (the fixed-point clip).
   double update_clip() const;
 

@@ -47,7 +47,8 @@ def simulate(kind, parties, rounds=30, seed=0, secure=True, local_epochs=1, thre
     |target|). Differential privacy (party level): ``dp_clip`` > 0 clips each party's whole update to that L2
     norm and ``dp_noise_multiplier`` z adds Gaussian noise so the sum carries z * dp_clip; ``log["dp_epsilon"]``
     is the epsilon of all rounds at ``dp_delta``. Returns ``(model, log)``: ``model`` predicts like a GnnEnsemble; ``log`` holds
-    ``round_seconds``, ``round_bytes``, ``round_update_norm``, ``coordinator_bytes``, ``coordinator_received`` (every byte, with
+    ``round_seconds``, ``round_bytes``, ``round_update_norm``, ``round_loss`` (the parties' row-weighted local
+    training loss), ``coordinator_bytes``, ``coordinator_received`` (every byte, with
     ``keep_messages=True``), ``clipped_entries``, ``max_quantisation_error`` and ``variance_scale``.
     """
     from .models import GnnEnsemble

@@ -45,6 +45,7 @@ py::dict log_dict(const federated::FederatedLog& log) {
   d["round_seconds"] = log.round_seconds;
   d["round_bytes"] = log.round_bytes;
   d["round_update_norm"] = log.round_update_norm;
+  d["round_loss"] = log.round_loss;
   d["coordinator_bytes"] = log.coordinator_bytes;
   d["coordinator_received"] = to_bytes(log.coordinator_received);
   d["clipped_entries"] = log.clipped_entries;

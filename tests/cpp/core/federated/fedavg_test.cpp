@@ -44,6 +44,8 @@ TEST_CASE("federated averaging: secure and plain aggregation train the same mode
   const double spread = torch::cat(ys).std().item<double>();
   CHECK((a.mean - b.mean).abs().max().item<double>() < 1e-3 * spread);
   CHECK(secure_log.round_bytes.size() == 4);
+  REQUIRE(secure_log.round_loss.size() == 4);
+  for (double l : secure_log.round_loss) CHECK(std::isfinite(l));
   CHECK(secure_log.coordinator_bytes == static_cast<int64_t>(secure_log.coordinator_received.size()));
   CHECK(secure_log.max_quantisation_error > 0);
   CHECK(secure_log.variance_scale > 0);
