@@ -93,7 +93,6 @@ struct FederationService::Fed {
 struct FederationService::PhaseState {
   bool open = false, closed = false, failed = false;
   std::set<int> expected, posted, members;
-  std::map<int, FederationMessage> messages;
   double first_at = 0;
   std::string why;
 };
@@ -278,10 +277,9 @@ FederationService::PhaseState FederationService::phase_state(const Fed& f, int64
     s.why = failed->body;
     return s;
   }
-  for (auto& m : store.federation_messages(f.id, step, phase)) {
+  for (const auto& m : store.federation_senders(f.id, step, phase)) {
     s.posted.insert(m.party);
     s.first_at = s.first_at == 0 ? m.created_at : std::min(s.first_at, m.created_at);
-    s.messages[m.party] = std::move(m);
   }
   if (auto closed = record(step, closed_phase(phase))) {
     s.closed = true;
@@ -347,12 +345,16 @@ LabResponse FederationService::post_message(const Principal& who, const std::str
   // Check the message and put it in canonical form (a retry compares equal).
   const std::string where = str("step ", step, " ", phase);
   json canonical;
+  // Another party's message of this phase, if any (vectors must match its length).
+  std::optional<FederationMessage> other;
+  for (int k : s.posted)
+    if (k != party) {
+      other = lab_.store().federation_message(id, step, phase, k);
+      break;
+    }
   auto same_length = [&](const char* field) {
-    if (s.messages.empty()) return;
-    const auto& other = s.messages.begin()->second;
-    if (other.party == party) return;
-    if (field_size(other, field) != canonical.at(field).get_ref<const std::string&>().size())
-      throw bad(str(where, ": '", field, "' has a different length from party ", other.party, "'s"));
+    if (other && field_size(*other, field) != canonical.at(field).get_ref<const std::string&>().size())
+      throw bad(str(where, ": '", field, "' has a different length from party ", other->party, "'s"));
   };
   try {
     if (phase == "bound") {
@@ -368,11 +370,9 @@ LabResponse FederationService::post_message(const Principal& who, const std::str
         v.push_back(static_cast<int64_t>(x.get<double>()));
       }
       canonical = {{"values", v}};
-      if (!s.messages.empty() && s.messages.begin()->second.party != party &&
-          json::parse(s.messages.begin()->second.body).at("values").size() != v.size())
-        throw bad(str(where, ": ", v.size(), " values, but party ", s.messages.begin()->second.party, " sent ",
-                      json::parse(s.messages.begin()->second.body).at("values").size(),
-                      " (the parties' condition columns differ)"));
+      if (other && json::parse(other->body).at("values").size() != v.size())
+        throw bad(str(where, ": ", v.size(), " values, but party ", other->party, " sent ",
+                      json::parse(other->body).at("values").size(), " (the parties' condition columns differ)"));
     } else if (phase == "plain") {
       json_io::only_fields(body, {"vector"}, where);
       const auto v = floats_from_base64(string_field(body, "vector", where), where + ".vector");
@@ -418,8 +418,8 @@ LabResponse FederationService::post_message(const Principal& who, const std::str
   lab_.store().transaction([&] {
     const auto now = phase_state(f, step, phase, false);
     if (now.failed) throw conflict(now.why);
-    if (auto it = now.messages.find(party); it != now.messages.end()) {
-      if (it->second.body != text)
+    if (auto mine = lab_.store().federation_message(id, step, phase, party)) {
+      if (mine->body != text)
         throw conflict(str("party ", party, " already sent a different message for step ", step, " phase ", phase));
       repeated = true;
       return;
@@ -442,7 +442,18 @@ LabResponse FederationService::post_message(const Principal& who, const std::str
 
 json FederationService::phase_answer(const Fed& f, int64_t step, const std::string& phase, const PhaseState& s,
                                      int party) {
-  auto body_of = [&](int k) { return json::parse(s.messages.at(k).body); };
+  auto body_of = [&](int k) { return body(f, step, phase, k); };
+  const std::string key = f.id + "/" + std::to_string(step) + "/" + phase;
+  if (phase != "shares") {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    if (auto it = answers_.find(key); it != answers_.end()) return it->second;
+  }
+  auto remember = [&](json answer) {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    if (answers_.size() > 256) answers_.clear();
+    answers_[key] = answer;
+    return answer;
+  };
   if (phase == "bound") {
     std::vector<int64_t> mx;
     for (int k : s.members) {
@@ -450,7 +461,7 @@ json FederationService::phase_answer(const Fed& f, int64_t step, const std::stri
       if (mx.empty()) mx = v;
       for (size_t j = 0; j < v.size() && j < mx.size(); ++j) mx[j] = std::max(mx[j], v[j]);
     }
-    return {{"max", mx}, {"parties", members_json(s.members)}};
+    return remember({{"max", mx}, {"parties", members_json(s.members)}});
   }
   if (phase == "plain") {
     std::vector<double> sum;
@@ -459,7 +470,7 @@ json FederationService::phase_answer(const Fed& f, int64_t step, const std::stri
       if (sum.empty()) sum.assign(v.size(), 0.0);
       for (size_t j = 0; j < v.size(); ++j) sum[j] += v[j];
     }
-    return {{"sum", doubles_to_base64(sum)}, {"parties", members_json(s.members)}};
+    return remember({{"sum", doubles_to_base64(sum)}, {"parties", members_json(s.members)}});
   }
   if (phase == "advertise") {
     json list = json::array();
@@ -468,7 +479,7 @@ json FederationService::phase_answer(const Fed& f, int64_t step, const std::stri
       a["party"] = k;
       list.push_back(a);
     }
-    return {{"advertisements", list}};
+    return remember({{"advertisements", list}});
   }
   if (phase == "shares") {
     json list = json::array();
@@ -479,28 +490,26 @@ json FederationService::phase_answer(const Fed& f, int64_t step, const std::stri
     }
     return {{"shares", list}};
   }
-  if (phase == "masked") return {{"survivors", members_json(s.members)}};
+  if (phase == "masked") return remember({{"survivors", members_json(s.members)}});
   // unmask: the sum, from every stored message of the step (the same whoever asks).
-  const std::string key = f.id + "/" + std::to_string(step);
-  {
-    std::lock_guard<std::mutex> lock(cache_mutex_);
-    if (auto it = sums_.find(key); it != sums_.end()) return it->second;
-  }
   SecureAggregationServer server(step, f.threshold);
   const auto adv = phase_state(f, step, "advertise", false), sh = phase_state(f, step, "shares", false),
              mk = phase_state(f, step, "masked", false);
   for (int k : adv.members)
-    server.receive(advertise_from_json(json::parse(adv.messages.at(k).body), k, "a stored advertisement"));
-  for (int k : sh.members) server.receive(shares_from_json(json::parse(sh.messages.at(k).body), k, "stored shares"));
+    server.receive(advertise_from_json(body(f, step, "advertise", k), k, "a stored advertisement"));
+  for (int k : sh.members) server.receive(shares_from_json(body(f, step, "shares", k), k, "stored shares"));
   for (int k : mk.members)
-    server.receive(MaskedInput{k, words_from_base64(json::parse(mk.messages.at(k).body).at("masked").get<std::string>(),
+    server.receive(MaskedInput{k, words_from_base64(body(f, step, "masked", k).at("masked").get<std::string>(),
                                                     "a stored masked input")});
   for (int k : s.members) server.receive(unmask_from_json(body_of(k), k, "stored unmasking shares"));
-  json answer = {{"sum", words_to_base64(server.sum())}, {"survivors", members_json(mk.members)}};
-  std::lock_guard<std::mutex> lock(cache_mutex_);
-  if (sums_.size() > 64) sums_.clear();
-  sums_[key] = answer;
-  return answer;
+  return remember({{"sum", words_to_base64(server.sum())}, {"survivors", members_json(mk.members)}});
+}
+
+json FederationService::body(const Fed& f, int64_t step, const std::string& phase, int party) {
+  auto m = lab_.store().federation_message(f.id, step, phase, party);
+  if (!m) throw StorageError(str("federation ", f.id, ": the message of party ", party, " for step ", step, " ", phase,
+                                 " is missing from the store"));
+  return json_io::parse<StorageError>(m->body, "a stored message");
 }
 
 LabResponse FederationService::get_phase(const Principal& who, const std::string& id, const std::string& step_text,

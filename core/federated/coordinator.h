@@ -97,10 +97,14 @@ class FederationService {
   struct PhaseState;
   PhaseState phase_state(const Fed& f, int64_t step, const std::string& phase, bool try_close);
   nlohmann::json phase_answer(const Fed& f, int64_t step, const std::string& phase, const PhaseState& s, int party);
+  /// A stored message's body, parsed (StorageError when it is missing).
+  nlohmann::json body(const Fed& f, int64_t step, const std::string& phase, int party);
 
   LabService lab_;
   std::mutex cache_mutex_;
-  std::map<std::string, nlohmann::json> sums_;  ///< "fed/step" -> the secure sum's answer (deterministic)
+  /// "fed/step/phase" -> a closed phase's answer, the same for every party
+  /// (all but shares'): computed once from the stored messages.
+  std::map<std::string, nlohmann::json> answers_;
 };
 
 /// No answer from the coordinator (refused, reset, timed out): join() retries.

@@ -912,6 +912,30 @@ std::vector<FederationMessage> ExperimentQueue::federation_messages(const std::s
   return out;
 }
 
+std::vector<FederationMessage> ExperimentQueue::federation_senders(const std::string& federation, int64_t step,
+                                                                   const std::string& phase) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  Statement s(db_, "SELECT party, created_at FROM federation_messages WHERE federation = ? AND step = ? AND phase = ? "
+                   "ORDER BY party", path_);
+  s.bind(1, federation).bind(2, step).bind(3, phase);
+  std::vector<FederationMessage> out;
+  while (s.step()) out.push_back(FederationMessage{step, phase, static_cast<int>(s.integer(0)), "", s.real(1)});
+  return out;
+}
+
+std::optional<FederationMessage> ExperimentQueue::federation_message(const std::string& federation, int64_t step,
+                                                                     const std::string& phase, int party) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  Statement s(db_, "SELECT body, created_at, digest FROM federation_messages "
+                   "WHERE federation = ? AND step = ? AND phase = ? AND party = ?", path_);
+  s.bind(1, federation).bind(2, step).bind(3, phase).bind(4, party);
+  if (!s.step()) return std::nullopt;
+  FederationMessage m{step, phase, party, s.text(0), s.real(1)};
+  verify(s.text(2), federation_message_fields(federation, m), path_,
+         str("federation ", federation, " message (step ", step, ", ", phase, ", party ", party, ")"));
+  return m;
+}
+
 std::map<int64_t, int64_t> ExperimentQueue::federation_bytes(const std::string& federation) {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
   Statement s(db_, "SELECT step, SUM(LENGTH(CAST(body AS BLOB))) FROM federation_messages "

@@ -182,6 +182,13 @@ class ExperimentQueue {
   /// The messages of one phase of one step, in party order.
   std::vector<FederationMessage> federation_messages(const std::string& federation, int64_t step,
                                                      const std::string& phase);
+  /// Who sent a message of one phase and when (party, created_at; no body,
+  /// so nothing large is read): what a phase's state needs.
+  std::vector<FederationMessage> federation_senders(const std::string& federation, int64_t step,
+                                                    const std::string& phase);
+  /// One message, checked against its digest.
+  std::optional<FederationMessage> federation_message(const std::string& federation, int64_t step,
+                                                      const std::string& phase, int party);
   /// Bytes the parties sent per step (message bodies).
   std::map<int64_t, int64_t> federation_bytes(const std::string& federation);
 
