@@ -72,16 +72,16 @@ def _party(inputs, y, conditions=None):
     return (inputs, y) if conditions is None else (inputs, y, np.asarray(conditions, dtype=float))
 
 
-class Coordinator:
+class FederationService:
     """A federation's coordinator in this process: what ``sozai federate serve`` runs, without HTTP (the C++
     ``FederationService`` over the same SQLite store, so a store made here can be served and the other way round).
 
-    >>> c = sozai.federated.Coordinator("fed.db")                                   # doctest: +SKIP
+    >>> c = sozai.federated.FederationService("fed.db")                                   # doctest: +SKIP
     >>> fid = c.create_federation("steels", parties=3, kind="composition", rounds=20, n_members=5)
-    >>> party, token = c.add_party(fid)        # one per party; the token is shown once
+    >>> party, token = c.create_party_token(fid)        # one per party; the token is shown once
 
     Each party then runs :func:`join` with its token (``server`` this object, or the URL of
-    ``sozai federate serve`` over the same store); its rows never leave its process. ``status`` shows the
+    ``sozai federate serve`` over the same store); its rows never leave its process. ``get_federation`` shows the
     progress; ``handle`` answers any route of the coordinator's HTTP API as (status, dict).
     """
 
@@ -113,7 +113,7 @@ class Coordinator:
                     "server_lr": float(server_lr), "server_momentum": float(server_momentum)}
         return self._s.create_federation(str(name), int(parties), like, json.dumps(training), float(phase_timeout))
 
-    def add_party(self, federation):
+    def create_party_token(self, federation):
         """(party number, token) for the next party of the federation."""
         return tuple(self._s.create_party_token(federation))
 
@@ -122,7 +122,7 @@ class Coordinator:
         status, text = self._s.handle(who, method, path, "" if body is None else json.dumps(body), idempotency_key)
         return status, json.loads(text)
 
-    def status(self, who, federation):
+    def get_federation(self, who, federation):
         """Settings and progress of a federation (steps_done, finished, failed, bytes_received, party_tokens)."""
         return self.handle(who, "GET", "/v1/federations/" + federation)[1]
 
@@ -133,13 +133,13 @@ def join(server, token, federation, inputs, y, conditions=None, ca_cert="", wait
     ``coordinator_bytes`` = all it sent, ``variance_scale``, ...).
 
     server: the URL of ``sozai federate serve`` (``http://host:port`` or ``https://...``, checked against
-    ``ca_cert`` or the system's CAs), or a :class:`Coordinator` in this process. The settings (kind, members,
+    ``ca_cert`` or the system's CAs), or a :class:`FederationService` in this process. The settings (kind, members,
     rounds, ...) come from the coordinator; ``inputs``/``y``/``conditions`` are this party's rows and never
     leave this process - only masked updates (or, with ``secure=False``, clear ones) do. Retries while the
     coordinator is unreachable and waits for the other parties, up to ``wait`` seconds without progress.
     """
     party = _party(inputs, y, conditions)
-    if isinstance(server, Coordinator):
+    if isinstance(server, FederationService):
         return _c.join_local(server._s, token, federation, party, float(wait), float(poll), bool(progress))
     return _c.join_http(str(server), token, ca_cert or "", federation, party, float(wait), float(poll),
                         bool(progress))
@@ -188,4 +188,4 @@ def clip_and_noise(update, clip_norm, noise_sd):
     return _c.clip_and_noise([float(x) for x in update], float(clip_norm), float(noise_sd))
 
 
-__all__ = ["Coordinator", "join", "FixedPoint", "simulate", "secure_sum", "shamir_split", "shamir_combine", "gaussian_privacy", "clip_and_noise"]
+__all__ = ["FederationService", "join", "FixedPoint", "simulate", "secure_sum", "shamir_split", "shamir_combine", "gaussian_privacy", "clip_and_noise"]

@@ -1,7 +1,7 @@
 """Federated training over a network: `sozai federate serve` and parties in
 separate processes (their rows never leave them), a coordinator killed with
 SIGKILL mid-round that resumes the round, in-process parties against
-sozai.federated.Coordinator, and hostile requests."""
+sozai.federated.FederationService, and hostile requests."""
 
 import csv
 import http.client
@@ -42,10 +42,10 @@ def call(port, method, path, body=None, token=ADMIN, headers=None):
 
 def test_in_process_parties_train_the_simulations_model(tmp_path):
     parties = _alloy_parties()
-    c = F.Coordinator(tmp_path / "fed.db")
+    c = F.FederationService(tmp_path / "fed.db")
     admin = c.authenticate("Bearer " + c.bootstrap_admin_token())
     fid = c.create_federation("alloys", parties=3, kind="composition", rounds=3, seed=0, **SMALL)
-    tokens = [c.add_party(fid) for _ in parties]
+    tokens = [c.create_party_token(fid) for _ in parties]
     assert [p for p, _ in tokens] == [1, 2, 3]
     out = [None] * 3
 
@@ -64,13 +64,13 @@ def test_in_process_parties_train_the_simulations_model(tmp_path):
         mean, var = model.predict(parties[0][0])
         assert np.abs(mean - want).max() <= 1e-6 * spread
         assert len(log["round_seconds"]) == 3 and log["coordinator_bytes"] > 0
-    status = c.status(admin, fid)
+    status = c.get_federation(admin, fid)
     assert status["finished"] and status["steps_done"] == 6 and status["bytes_received"] > 0
     # A party token sees its own federation only, and no campaign.
     who = c.authenticate("Bearer " + tokens[0][1])
     other = c.create_federation("other", parties=2, kind="composition", rounds=1, **SMALL)
     with pytest.raises(sozai.lab.LabError) as e:
-        c.status(who, other)
+        c.get_federation(who, other)
     assert e.value.status == 403
 
 
