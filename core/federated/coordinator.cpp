@@ -342,6 +342,9 @@ LabResponse FederationService::post_message(const Principal& who, const std::str
   if (!s.expected.count(party))
     throw conflict(str("party ", party, " is not part of step ", step, " phase ", phase,
                        ": it missed an earlier phase and is out of the federation"));
+  if (s.closed && !s.posted.count(party))
+    throw conflict(str("step ", step, " phase ", phase, " closed without party ", party,
+                       " (it waited phase_timeout for it)"));
   // Check the message and put it in canonical form (a retry compares equal).
   const std::string where = str("step ", step, " ", phase);
   json canonical;

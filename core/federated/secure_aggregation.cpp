@@ -479,7 +479,8 @@ std::vector<uint32_t> SecureAggregationServer::sum() const {
 // ----------------------------------------------------------- simulation
 
 SecureSumResult secure_sum(const std::vector<std::vector<double>>& vectors, int threshold, double clip,
-                           const std::vector<int>& drop_after_sharing, int64_t round, std::vector<uint8_t>* transcript) {
+                           const std::vector<int>& drop_after_sharing, int64_t round, std::vector<uint8_t>* transcript,
+                           const std::vector<int>& drop_after_masking) {
   const auto n = static_cast<int64_t>(vectors.size());
   SOZAI_CHECK(n >= 1 && n <= 255, "secure_sum: needs 1..255 parties, got ", n);
   for (int64_t k = 1; k < n; ++k)
@@ -487,6 +488,11 @@ SecureSumResult secure_sum(const std::vector<std::vector<double>>& vectors, int 
                 " entries, party 1 holds ", vectors[0].size());
   std::set<int> drop(drop_after_sharing.begin(), drop_after_sharing.end());
   for (int d : drop) SOZAI_CHECK(d >= 1 && d <= n, "secure_sum: dropped party ", d, " is not one of the ", n, " parties");
+  std::set<int> late(drop_after_masking.begin(), drop_after_masking.end());
+  for (int d : late) {
+    SOZAI_CHECK(d >= 1 && d <= n, "secure_sum: dropped party ", d, " is not one of the ", n, " parties");
+    SOZAI_CHECK(!drop.count(d), "secure_sum: party ", d, " cannot drop both before and after its masked input");
+  }
   const FixedPoint fp{clip, n};
   std::vector<SecureAggregationParty> parties;
   SecureAggregationServer server(round, threshold);
@@ -500,7 +506,7 @@ SecureSumResult secure_sum(const std::vector<std::vector<double>>& vectors, int 
       server.receive(parties[k].masked_input(fp.encode(vectors[k]), server.shares_for(parties[k].id())));
   const auto alive = server.survivors();
   for (auto& p : parties)
-    if (!drop.count(p.id())) server.receive(p.unmask(alive));
+    if (!drop.count(p.id()) && !late.count(p.id())) server.receive(p.unmask(alive));
   SecureSumResult out;
   out.sum = fp.decode_sum(server.sum());
   out.survivors = alive;

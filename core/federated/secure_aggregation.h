@@ -179,11 +179,14 @@ struct SecureSumResult {
 
 /// One round run in this process: party k (id k + 1) holds vectors[k];
 /// `drop_after_sharing` lists ids that share their keys and then vanish
-/// before sending their masked input. Entries are clipped to [-clip, clip].
-/// transcript: every byte the coordinator received is appended there.
+/// before sending their masked input; `drop_after_masking` ids that send
+/// their masked input and vanish before the unmasking (their vector is in
+/// the sum: the others reveal their self-mask). Entries are clipped to
+/// [-clip, clip]. transcript: every byte the coordinator received is
+/// appended there.
 SecureSumResult secure_sum(const std::vector<std::vector<double>>& vectors, int threshold, double clip,
                            const std::vector<int>& drop_after_sharing = {}, int64_t round = 0,
-                           std::vector<uint8_t>* transcript = nullptr);
+                           std::vector<uint8_t>* transcript = nullptr, const std::vector<int>& drop_after_masking = {});
 
 }  // namespace federated
 }  // namespace sozai

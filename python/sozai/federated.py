@@ -145,20 +145,22 @@ def join(server, token, federation, inputs, y, conditions=None, ca_cert="", wait
                         bool(progress))
 
 
-def secure_sum(vectors, threshold, clip, drop_after_sharing=(), round=0):  # noqa: A002 - the protocol's word
+def secure_sum(vectors, threshold, clip, drop_after_sharing=(), round=0, drop_after_masking=()):  # noqa: A002
     """Sum of the parties' vectors through the masked protocol.
 
     vectors: one sequence of floats per party (ids 1..n in order), entries
     clipped to [-clip, clip]; threshold: parties needed to unmask (t of n);
     drop_after_sharing: ids that share their keys, then vanish before sending
-    their masked vector. Returns a dict: ``sum`` (of the survivors' vectors),
+    their masked vector; drop_after_masking: ids that send their masked vector
+    and vanish before the unmasking (their vector is in the sum). Returns a dict: ``sum`` (of the survivors' vectors),
     ``survivors``, ``coordinator_bytes`` (everything the coordinator
     received), ``plain_bytes`` (the same vectors sent in the clear) and
     ``max_quantisation_error`` (bound per entry of the sum). InputError when
     fewer than ``threshold`` parties survive.
     """
     vecs = [[float(x) for x in v] for v in vectors]
-    return _c.secure_sum(vecs, int(threshold), float(clip), [int(d) for d in drop_after_sharing], int(round))
+    return _c.secure_sum(vecs, int(threshold), float(clip), [int(d) for d in drop_after_sharing], int(round),
+                         [int(d) for d in drop_after_masking])
 
 
 def shamir_split(secret, threshold, xs):

@@ -67,11 +67,11 @@ void bind_federated(py::module_& root) {
   m.def(
       "secure_sum",
       [](const std::vector<std::vector<double>>& vectors, int threshold, double clip,
-         const std::vector<int>& drop_after_sharing, int64_t round) {
+         const std::vector<int>& drop_after_sharing, int64_t round, const std::vector<int>& drop_after_masking) {
         SecureSumResult r;
         {
           py::gil_scoped_release release;
-          r = secure_sum(vectors, threshold, clip, drop_after_sharing, round);
+          r = secure_sum(vectors, threshold, clip, drop_after_sharing, round, nullptr, drop_after_masking);
         }
         py::dict d;
         d["sum"] = r.sum;
@@ -82,7 +82,7 @@ void bind_federated(py::module_& root) {
         return d;
       },
       py::arg("vectors"), py::arg("threshold"), py::arg("clip"), py::arg("drop_after_sharing") = std::vector<int>{},
-      py::arg("round") = 0);
+      py::arg("round") = 0, py::arg("drop_after_masking") = std::vector<int>{});
   m.def(
       "shamir_split",
       [](const py::bytes& secret, int threshold, const std::vector<int>& xs) {

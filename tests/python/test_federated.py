@@ -23,6 +23,11 @@ def test_dropouts_are_recovered_and_too_many_refused():
     r = F.secure_sum(vecs, threshold=2, clip=2.0, drop_after_sharing=[1, 4])
     assert r["survivors"] == [2, 3]
     np.testing.assert_allclose(r["sum"], vecs[1] + vecs[2], atol=r["max_quantisation_error"])
+    # One of 5 vanishes before its masked vector, one after: the sum holds the four whose vectors arrived.
+    five = np.arange(15, dtype=float).reshape(5, 3) / 20
+    r = F.secure_sum(five, threshold=3, clip=1.0, drop_after_sharing=[2], drop_after_masking=[5])
+    assert r["survivors"] == [1, 3, 4, 5]
+    np.testing.assert_allclose(r["sum"], five[[0, 2, 3, 4]].sum(0), atol=r["max_quantisation_error"])
     with pytest.raises(sozai.InputError, match="fewer than the threshold 3"):
         F.secure_sum(vecs, threshold=3, clip=2.0, drop_after_sharing=[1, 4])
     with pytest.raises(sozai.InputError, match="entry 1"):

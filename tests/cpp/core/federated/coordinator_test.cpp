@@ -327,3 +327,59 @@ TEST_CASE("coordinator: malformed, replayed and out-of-turn messages and wrong t
   s.post_message(p1, id, "1", "masked", {{"masked", words_to_base64({1, 2, 3})}});
   CHECK(status_of(p2, "POST", base + "/steps/1/masked", {{"masked", words_to_base64({1, 2})}}) == 400);
 }
+
+TEST_CASE("coordinator: of 5 parties one vanishes before its masked input and one after; the sum of the survivors is exact",
+          "[federated][coordinator]") {
+  Store st;
+  FederationService s(st.db);
+  const auto admin = admin_of(s);
+  auto body = federation_body(5, 1, true, 0.5);
+  body["training"]["threshold"] = 3;
+  const auto id = s.create_federation(admin, body, "").body.at("id").get<std::string>();
+  std::vector<Principal> who;
+  for (int k = 0; k < 5; ++k) who.push_back(s.lab().authenticate("Bearer " + s.create_party_token(id).second));
+  for (int k = 0; k < 5; ++k) s.post_message(who[k], id, "0", "bound", {{"values", {1}}});
+  REQUIRE(s.get_phase(who[0], id, "0", "bound").status == 200);
+  // Step 1 driven by hand: each party's vector, its protocol side, the coordinator between them.
+  const FixedPoint fp{1.0, 5};
+  std::vector<std::vector<double>> x(5);
+  for (int k = 0; k < 5; ++k)
+    for (int j = 0; j < 7; ++j) x[k].push_back(std::sin(1.0 + k * 7 + j) * 0.3);
+  std::vector<SecureAggregationParty> sa;
+  for (int k = 0; k < 5; ++k) {
+    sa.emplace_back(k + 1, 1, 3);
+    s.post_message(who[k], id, "1", "advertise", to_json(sa[k].advertise()));
+  }
+  std::vector<Advertise> all;
+  const json adverts = s.get_phase(who[0], id, "1", "advertise").body;  // kept alive: the loop reads into it
+  for (const auto& a : adverts.at("advertisements"))
+    all.push_back(advertise_from_json({{"channel_public", a.at("channel_public")}, {"mask_public", a.at("mask_public")}},
+                                      a.at("party").get<int>(), "test"));
+  for (int k = 0; k < 5; ++k) s.post_message(who[k], id, "1", "shares", to_json(sa[k].share_keys(all)));
+  // Party 4 vanishes now: it never sends its masked input.
+  for (int k : {0, 1, 2, 4}) {
+    const json got = s.get_phase(who[k], id, "1", "shares").body;
+    std::vector<SealedShares> in;
+    for (const auto& m : got.at("shares"))
+      in.push_back({m.at("from").get<int>(), k + 1, base64_decode(m.at("ciphertext").get<std::string>(), "test")});
+    s.post_message(who[k], id, "1", "masked", {{"masked", words_to_base64(sa[k].masked_input(fp.encode(x[k]), in).masked)}});
+  }
+  CHECK(s.get_phase(who[0], id, "1", "masked").status == 202);  // waits for party 4 until phase_timeout
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  const auto survivors = s.get_phase(who[0], id, "1", "masked").body.at("survivors").get<std::vector<int>>();
+  CHECK(survivors == std::vector<int>{1, 2, 3, 5});
+  // Party 5 vanishes after its masked input: it never answers the unmasking.
+  for (int k : {0, 1, 2}) s.post_message(who[k], id, "1", "unmask", to_json(sa[k].unmask(survivors)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  const auto answer = s.get_phase(who[1], id, "1", "unmask");
+  REQUIRE(answer.status == 200);
+  // Exactly the ring sum of the four survivors' quantised vectors (party 5's is in: its masked input arrived).
+  std::vector<uint32_t> want(7, 0);
+  for (int k : {0, 1, 2, 4}) ring_add(want, fp.encode(x[k]));
+  CHECK(words_from_base64(answer.body.at("sum").get<std::string>(), "test") == want);
+  // Parties 4 and 5 are out of the federation from here on.
+  CHECK(sozai::test::message_of<LabError>([&] { s.get_phase(who[3], id, "1", "masked"); }).find("closed without party 4") !=
+        std::string::npos);
+  CHECK(sozai::test::message_of<LabError>([&] { s.post_message(who[4], id, "1", "unmask", json::object()); })
+            .find("closed") != std::string::npos);
+}
