@@ -205,3 +205,45 @@ def test_hostile_requests_are_refused(coordinator):
     status, doc = call(port, "GET", "/openapi.json", token=None)
     assert status == 200 and "/v1/federations/{id}/steps/{step}/{phase}" in doc["paths"]
     assert call(port, "GET", "/healthz", token=None)[0] == 200
+
+
+def test_parties_over_tls_check_the_coordinators_certificate(sozai_cli, tmp_path):
+    def make_cert(name):
+        cert, key = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
+        return cert, key
+
+    cert, key = make_cert("coordinator")
+    stranger, _ = make_cert("stranger")
+    db = tmp_path / "fed.db"
+    server = LabServer(sozai_cli, db, admin_token=ADMIN, command=("federate", "serve"),
+                       extra=["--tls-cert", str(cert), "--tls-key", str(key)])
+    server.start()
+    try:
+        c = F.FederationService(db)  # the same store, in this process, for the set-up
+        fid = c.create_federation("tls", parties=2, kind="composition", rounds=1, seed=0, **SMALL)
+        tokens = [c.create_party_token(fid)[1] for _ in range(2)]
+        parties = _alloy_parties()[:2]
+        # A party that does not trust the coordinator's certificate stops at once, naming why.
+        with pytest.raises(sozai.InputError, match="certificate"):
+            F.join(server.url, tokens[0], fid, *parties[0], ca_cert=str(stranger), wait=5, progress=False)
+        out = [None, None]
+
+        def run(k):
+            out[k] = F.join(server.url, tokens[k], fid, *parties[k], ca_cert=str(cert), wait=60, poll=0.01,
+                            progress=False)
+
+        threads = [threading.Thread(target=run, args=(k,)) for k in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        x = parties[0][0]
+        np.testing.assert_array_equal(out[0][0].predict(x)[0], out[1][0].predict(x)[0])
+        # Plain HTTP is not served on the TLS port.
+        with pytest.raises(sozai.InputError):
+            F.join(server.url.replace("https", "http"), tokens[0], fid, *parties[0], wait=1, progress=False)
+    finally:
+        server.stop()
