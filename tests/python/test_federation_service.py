@@ -247,3 +247,43 @@ def test_parties_over_tls_check_the_coordinators_certificate(sozai_cli, tmp_path
             F.join(server.url.replace("https", "http"), tokens[0], fid, *parties[0], wait=1, progress=False)
     finally:
         server.stop()
+
+
+def test_process_conditions_travel_and_a_party_with_other_columns_is_refused(tmp_path):
+    parties = _alloy_parties()
+    rng = np.random.default_rng(0)
+    cond = [rng.uniform(300, 900, size=(len(x), 1)) for x, _ in parties]
+    c = F.FederationService(tmp_path / "fed.db")
+    fid = c.create_federation("conditions", parties=3, kind="composition", rounds=2, seed=0, phase_timeout=1, **SMALL)
+    tokens = [c.create_party_token(fid)[1] for _ in parties]
+    out, errors = [None] * 3, [None] * 3
+
+    def run(k, conditions):
+        try:
+            out[k] = F.join(c, tokens[k], fid, *parties[k], conditions=conditions, wait=60, poll=0.01, progress=False)
+        except sozai.InputError as e:
+            errors[k] = str(e)
+
+    # Party 3 brings two condition columns where the others bring one: refused at the first step, by name.
+    bad = np.hstack([cond[2], cond[2]])
+    threads = [threading.Thread(target=run, args=(k, cond[k] if k < 2 else bad)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors[2] is not None and "condition columns differ" in errors[2]
+    # The first two go on without it (the phase closes after phase_timeout); a fresh federation with matching
+    # columns trains the simulation's model.
+    fid2 = c.create_federation("conditions2", parties=3, kind="composition", rounds=2, seed=0, **SMALL)
+    tokens = [c.create_party_token(fid2)[1] for _ in parties]
+    fid = fid2
+    threads = [threading.Thread(target=run, args=(k, cond[k])) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sim, _ = F.simulate("composition", [(x, y, cnd) for (x, y), cnd in zip(parties, cond)], rounds=2, seed=0, **SMALL)
+    want, _ = sim.predict(parties[0][0], cond[0])
+    spread = np.concatenate([y for _, y in parties]).std()
+    for model, _ in out:
+        assert np.abs(model.predict(parties[0][0], cond[0])[0] - want).max() <= 1e-6 * spread
