@@ -1,4 +1,6 @@
-"""Training across companies without pooling their data: secure aggregation.
+"""Training across companies without pooling their data: federated averaging of ``GnnEnsemble``s through
+secure aggregation, in one process (``simulate``) or over the network (``FederationService``, the coordinator
+``sozai federate serve`` runs, and ``join``, one party whose rows never leave its process).
 
 The coordinator of a federated round learns the sum of the parties' updates
 and nothing else of any one of them (Bonawitz et al., CCS 2017): updates are
