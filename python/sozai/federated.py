@@ -79,8 +79,8 @@ class FederationService:
     ``FederationService`` over the same SQLite store, so a store made here can be served and the other way round).
 
     >>> c = sozai.federated.FederationService("fed.db")                                   # doctest: +SKIP
-    >>> fid = c.create_federation("steels", parties=3, kind="composition", rounds=20, n_members=5)
-    >>> party, token = c.create_party_token(fid)        # one per party; the token is shown once
+    >>> fid = c.create_federation("steels", parties=3, kind="composition", rounds=20, n_members=5)  # doctest: +SKIP
+    >>> party, token = c.create_party_token(fid)  # one per party; the token is shown once        # doctest: +SKIP
 
     Each party then runs :func:`join` with its token (``server`` this object, or the URL of
     ``sozai federate serve`` over the same store); its rows never leave its process. ``get_federation`` shows the
