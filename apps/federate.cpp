@@ -24,20 +24,6 @@ using nlohmann::json;
 using federated::FederationService;
 using federated::federation_routes;
 
-/// The route of method and path; nullptr with 404/405 (allow: the path's methods).
-const federated::FederationRoute* find_route(const std::string& method, const std::string& path, int& status,
-                                             std::string& allow) {
-  allow.clear();
-  for (const auto& r : federation_routes()) {
-    const std::regex re(std::regex_replace(std::string(r.path), std::regex(R"(\{[a-z]+\})"), "([^/]+)"));
-    if (!std::regex_match(path, re)) continue;
-    if (method == r.method) return &r;
-    allow += (allow.empty() ? "" : ", ") + std::string(r.method);
-  }
-  status = allow.empty() ? 404 : 405;
-  return nullptr;
-}
-
 }  // namespace
 
 std::string federate_openapi_json() {
@@ -94,7 +80,7 @@ int federate_serve(const ServeOptions& o) {
   auto precheck = [&](const http::Request& req) -> std::optional<http::Response> {
     if (req.path == "/healthz" || req.path == "/openapi.json") return precheck_static(req);
     RouteMatch m;
-    if (const auto* route = find_route(req.method, req.path, m.status, m.allow))
+    if (const auto* route = federated::match_federation_route(req.method, req.path, nullptr, m.status, m.allow))
       m = {true, 200, "", route->role, route->mutating};
     return precheck_route(req, service.lab(), m, federated::federation_role_allows);
   };
@@ -110,7 +96,7 @@ int federate_serve(const ServeOptions& o) {
       const auto who = service.lab().authenticate(req.header("Authorization"));
       int status = 0;
       std::string allow;
-      const auto* route = find_route(req.method, req.path, status, allow);
+      const auto* route = federated::match_federation_route(req.method, req.path, nullptr, status, allow);
       if (!route) return error_response(status, "no such route; see /openapi.json");
       const json body = route->mutating && !req.body.empty() ? json_io::parse_untrusted(req.body, "the body")
                                                               : json::object();

@@ -551,13 +551,11 @@ LabResponse FederationService::get_federation(const Principal& who, const std::s
   int64_t done = 0;
   std::string failed;
   for (int64_t st = 0; st < f.steps(); ++st) {
-    bool closed = false;
     for (const auto& ph : f.phases(st)) {
-      if (!lab_.store().federation_messages(id, st, failed_phase(ph)).empty())
-        failed = lab_.store().federation_messages(id, st, failed_phase(ph)).front().body;
+      const auto record = lab_.store().federation_messages(id, st, failed_phase(ph));
+      if (!record.empty()) failed = record.front().body;
     }
-    closed = !lab_.store().federation_messages(id, st, closed_phase(f.phases(st).back())).empty();
-    if (!closed) break;
+    if (lab_.store().federation_messages(id, st, closed_phase(f.phases(st).back())).empty()) break;
     ++done;
   }
   json bytes = json::object();
@@ -580,12 +578,10 @@ LabResponse FederationService::get_federation(const Principal& who, const std::s
   return r;
 }
 
-LabResponse FederationService::handle(const Principal& who, const std::string& method, const std::string& path,
-                                      const json& body, const std::string& key) {
+const FederationRoute* match_federation_route(const std::string& method, const std::string& path,
+                                              std::vector<std::string>* params, int& status, std::string& allow) {
   const auto seg = split_path(path);
-  const FederationRoute* route = nullptr;
-  std::vector<std::string> params;
-  std::string allow;
+  allow.clear();
   for (const auto& r : federation_routes()) {
     const auto pat = split_path(r.path);
     if (pat.size() != seg.size()) continue;
@@ -597,14 +593,23 @@ LabResponse FederationService::handle(const Principal& who, const std::string& m
     }
     if (!ok) continue;
     if (method == r.method) {
-      route = &r;
-      params = std::move(p);
-      break;
+      if (params) *params = std::move(p);
+      return &r;
     }
     allow += (allow.empty() ? "" : ", ") + std::string(r.method);
   }
+  status = allow.empty() ? 404 : 405;
+  return nullptr;
+}
+
+LabResponse FederationService::handle(const Principal& who, const std::string& method, const std::string& path,
+                                      const json& body, const std::string& key) {
+  std::vector<std::string> params;
+  int status = 0;
+  std::string allow;
+  const FederationRoute* route = match_federation_route(method, path, &params, status, allow);
   if (!route) {
-    if (allow.empty()) throw LabError(404, "no such route; see /openapi.json");
+    if (status == 404) throw LabError(404, "no such route; see /openapi.json");
     throw LabError(405, str(method, " is not allowed here; allowed: ", allow));
   }
   if (!role_allows(who.role, route->role))
@@ -738,21 +743,9 @@ gnn::GnnEnsemble join(Transport& transport, const PartyData& data, const JoinOpt
     }
     SecureAggregationParty sa(me, step, t);
     ch.post(step, "advertise", to_json(sa.advertise()));
-    std::vector<Advertise> adverts;
-    const json adverts_in = ch.wait(step, "advertise");  // kept alive: the loop reads into it
-    for (const auto& a : adverts_in.at("advertisements"))
-      adverts.push_back(advertise_from_json({{"channel_public", a.at("channel_public")}, {"mask_public", a.at("mask_public")}},
-                                            party_id(a.at("party"), "an advertisement"), "an advertisement"));
+    const auto adverts = advertisements_from_json(ch.wait(step, "advertise"), "the coordinator's advertisements");
     ch.post(step, "shares", to_json(sa.share_keys(adverts)));
-    std::vector<SealedShares> received;
-    const json shares_in = ch.wait(step, "shares");
-    for (const auto& s : shares_in.at("shares")) {
-      SealedShares m;
-      m.from = party_id(s.at("from"), "a share");
-      m.to = me;
-      m.ciphertext = base64_decode(string_field(s, "ciphertext", "a share"), "a share");
-      received.push_back(std::move(m));
-    }
+    const auto received = received_shares_from_json(ch.wait(step, "shares"), me, "the coordinator's shares");
     const FixedPoint fp{clip, n};
     ch.post(step, "masked", {{"masked", words_to_base64(sa.masked_input(fp.encode(x), received).masked)}});
     const auto survivors = ch.wait(step, "masked").at("survivors").get<std::vector<int>>();

@@ -52,6 +52,10 @@ struct FederationRoute {
   const char* summary;
 };
 const std::vector<FederationRoute>& federation_routes();
+/// The route of method and path (its path parameters in *params when
+/// given); nullptr with status 404, or 405 and `allow` the path's methods.
+const FederationRoute* match_federation_route(const std::string& method, const std::string& path,
+                                              std::vector<std::string>* params, int& status, std::string& allow);
 /// Whether a token of role `have` may use a route that needs `need`.
 bool federation_role_allows(const std::string& have, const std::string& need);
 
