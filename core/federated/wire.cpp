@@ -1,6 +1,7 @@
 #include "core/federated/wire.h"
 
 #include "common/error.h"
+#include "common/json.h"
 #include "common/strings.h"
 
 #include <cmath>
@@ -49,12 +50,6 @@ Bytes key_field(const nlohmann::json& j, const char* name, size_t size, const st
   auto b = base64_decode(string_field(j, name, where), where + "." + name);
   SOZAI_CHECK(b.size() == size, where, ".", name, ": ", b.size(), " bytes, expected ", size);
   return b;
-}
-
-void only(const nlohmann::json& j, const std::set<std::string>& names, const std::string& where) {
-  SOZAI_CHECK(j.is_object(), where, ": must be a JSON object");
-  for (auto it = j.begin(); it != j.end(); ++it)
-    SOZAI_CHECK(names.count(it.key()), where, ": unknown field '", it.key().substr(0, 40), "'");
 }
 
 std::map<int, Bytes> share_map(const nlohmann::json& j, const std::string& where) {
@@ -164,7 +159,7 @@ nlohmann::json to_json(const Advertise& m) {
 }
 
 Advertise advertise_from_json(const nlohmann::json& j, int party, const std::string& where) {
-  only(j, {"channel_public", "mask_public"}, where);
+  json_io::only_fields(j, {"channel_public", "mask_public"}, where);
   Advertise a;
   a.party = party;
   a.channel_public = key_field(j, "channel_public", 32, where);
@@ -179,7 +174,7 @@ nlohmann::json to_json(const std::vector<SealedShares>& m) {
 }
 
 std::vector<SealedShares> shares_from_json(const nlohmann::json& j, int from, const std::string& where) {
-  only(j, {"shares"}, where);
+  json_io::only_fields(j, {"shares"}, where);
   SOZAI_CHECK(j.contains("shares") && j.at("shares").is_array() && j.at("shares").size() <= 255, where,
               ": 'shares' must be a list of at most 255 {to, ciphertext}");
   std::vector<SealedShares> out;
@@ -187,7 +182,7 @@ std::vector<SealedShares> shares_from_json(const nlohmann::json& j, int from, co
   for (size_t i = 0; i < j.at("shares").size(); ++i) {
     const auto& s = j.at("shares")[i];
     const std::string w = str(where, ".shares[", i, "]");
-    only(s, {"to", "ciphertext"}, w);
+    json_io::only_fields(s, {"to", "ciphertext"}, w);
     SOZAI_CHECK(s.contains("to"), w, ": 'to' is missing");
     SealedShares m;
     m.from = from;
@@ -201,6 +196,34 @@ std::vector<SealedShares> shares_from_json(const nlohmann::json& j, int from, co
   return out;
 }
 
+std::vector<Advertise> advertisements_from_json(const nlohmann::json& answer, const std::string& where) {
+  SOZAI_CHECK(answer.is_object() && answer.contains("advertisements") && answer.at("advertisements").is_array(), where,
+              ": 'advertisements' must be a list");
+  std::vector<Advertise> out;
+  for (const auto& a : answer.at("advertisements")) {
+    SOZAI_CHECK(a.is_object() && a.contains("party"), where, ": an advertisement without its party");
+    auto keys = a;
+    keys.erase("party");
+    out.push_back(advertise_from_json(keys, party_id(a.at("party"), where), where));
+  }
+  return out;
+}
+
+std::vector<SealedShares> received_shares_from_json(const nlohmann::json& answer, int to, const std::string& where) {
+  SOZAI_CHECK(answer.is_object() && answer.contains("shares") && answer.at("shares").is_array(), where,
+              ": 'shares' must be a list");
+  std::vector<SealedShares> out;
+  for (const auto& s : answer.at("shares")) {
+    SOZAI_CHECK(s.is_object() && s.contains("from"), where, ": a share without its sender");
+    SealedShares m;
+    m.from = party_id(s.at("from"), where);
+    m.to = to;
+    m.ciphertext = base64_decode(string_field(s, "ciphertext", where), where);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 nlohmann::json to_json(const UnmaskShares& m) {
   nlohmann::json a = nlohmann::json::object(), b = nlohmann::json::object();
   for (const auto& [id, s] : m.mask_key_shares) a[std::to_string(id)] = base64_encode(s);
@@ -209,7 +232,7 @@ nlohmann::json to_json(const UnmaskShares& m) {
 }
 
 UnmaskShares unmask_from_json(const nlohmann::json& j, int party, const std::string& where) {
-  only(j, {"mask_key_shares", "self_seed_shares"}, where);
+  json_io::only_fields(j, {"mask_key_shares", "self_seed_shares"}, where);
   SOZAI_CHECK(j.contains("mask_key_shares") && j.contains("self_seed_shares"), where,
               ": needs 'mask_key_shares' and 'self_seed_shares'");
   UnmaskShares u;

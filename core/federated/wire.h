@@ -38,6 +38,12 @@ std::vector<SealedShares> shares_from_json(const nlohmann::json& j, int from, co
 nlohmann::json to_json(const UnmaskShares& m);
 UnmaskShares unmask_from_json(const nlohmann::json& j, int party, const std::string& where);
 
+/// The coordinator's answer to the advertise phase,
+/// {"advertisements": [{"party", "channel_public", "mask_public"}]}.
+std::vector<Advertise> advertisements_from_json(const nlohmann::json& answer, const std::string& where);
+/// Its answer to the shares phase for party `to`, {"shares": [{"from", "ciphertext"}]}.
+std::vector<SealedShares> received_shares_from_json(const nlohmann::json& answer, int to, const std::string& where);
+
 /// A string field of j, InputError naming it when absent or not a string.
 const std::string& string_field(const nlohmann::json& j, const char* name, const std::string& where);
 /// A party id 1..255 from a JSON number or a decimal string.

@@ -292,11 +292,7 @@ TEST_CASE("coordinator: malformed, replayed and out-of-turn messages and wrong t
   s.post_message(p1, id, "1", "advertise", to_json(a1.advertise()));
   s.post_message(p2, id, "1", "advertise", to_json(a2.advertise()));
   s.post_message(p3, id, "1", "advertise", to_json(a3.advertise()));
-  const auto adverts = s.get_phase(p1, id, "1", "advertise").body.at("advertisements");
-  std::vector<Advertise> all;
-  for (const auto& a : adverts)
-    all.push_back(advertise_from_json({{"channel_public", a.at("channel_public")}, {"mask_public", a.at("mask_public")}},
-                                      a.at("party").get<int>(), "test"));
+  const auto all = advertisements_from_json(s.get_phase(p1, id, "1", "advertise").body, "test");
   auto sh1 = a1.share_keys(all);
   auto partial = sh1;
   partial.pop_back();
@@ -310,15 +306,7 @@ TEST_CASE("coordinator: malformed, replayed and out-of-turn messages and wrong t
   s.post_message(p1, id, "1", "shares", to_json(sh1));
   s.post_message(p2, id, "1", "shares", to_json(a2.share_keys(all)));
   s.post_message(p3, id, "1", "shares", to_json(a3.share_keys(all)));
-  const auto got = s.get_phase(p2, id, "1", "shares").body.at("shares");
-  std::vector<SealedShares> received;
-  for (const auto& m : got) {
-    SealedShares x;
-    x.from = m.at("from").get<int>();
-    x.to = 2;
-    x.ciphertext = base64_decode(m.at("ciphertext").get<std::string>(), "test");
-    received.push_back(x);
-  }
+  const auto received = received_shares_from_json(s.get_phase(p2, id, "1", "shares").body, 2, "test");
   REQUIRE(received.size() == 2);
   auto tampered = received;
   tampered[0].ciphertext[20] ^= 1;
@@ -350,18 +338,11 @@ TEST_CASE("coordinator: of 5 parties one vanishes before its masked input and on
     sa.emplace_back(k + 1, 1, 3);
     s.post_message(who[k], id, "1", "advertise", to_json(sa[k].advertise()));
   }
-  std::vector<Advertise> all;
-  const json adverts = s.get_phase(who[0], id, "1", "advertise").body;  // kept alive: the loop reads into it
-  for (const auto& a : adverts.at("advertisements"))
-    all.push_back(advertise_from_json({{"channel_public", a.at("channel_public")}, {"mask_public", a.at("mask_public")}},
-                                      a.at("party").get<int>(), "test"));
+  const auto all = advertisements_from_json(s.get_phase(who[0], id, "1", "advertise").body, "test");
   for (int k = 0; k < 5; ++k) s.post_message(who[k], id, "1", "shares", to_json(sa[k].share_keys(all)));
   // Party 4 vanishes now: it never sends its masked input.
   for (int k : {0, 1, 2, 4}) {
-    const json got = s.get_phase(who[k], id, "1", "shares").body;
-    std::vector<SealedShares> in;
-    for (const auto& m : got.at("shares"))
-      in.push_back({m.at("from").get<int>(), k + 1, base64_decode(m.at("ciphertext").get<std::string>(), "test")});
+    const auto in = received_shares_from_json(s.get_phase(who[k], id, "1", "shares").body, k + 1, "test");
     s.post_message(who[k], id, "1", "masked", {{"masked", words_to_base64(sa[k].masked_input(fp.encode(x[k]), in).masked)}});
   }
   CHECK(s.get_phase(who[0], id, "1", "masked").status == 202);  // waits for party 4 until phase_timeout
