@@ -199,6 +199,21 @@ nlohmann::json stored_json(const std::string& text, const std::string& path, con
   }
 }
 
+/// StorageError unless a federation message's stored digest matches it.
+void verify_federation_message(const std::string& stored, const std::string& federation, const FederationMessage& m,
+                               const std::string& path) {
+  verify(stored, federation_message_fields(federation, m), path,
+         str("federation ", federation, " message (step ", m.step, ", ", m.phase, ", party ", m.party, ")"));
+}
+
+/// A federation row of (id, name, config, created_at, digest), checked against its digest.
+FederationRow federation_from(const Statement& s, const std::string& path) {
+  const std::string what = str("federation ", s.text(0));
+  FederationRow f{s.text(0), s.text(1), stored_json(s.text(2), path, what), s.real(3)};
+  verify(s.text(4), federation_fields(f), path, what);
+  return f;
+}
+
 ExperimentRow experiment_from(const Statement& s, const std::string& path) {
   const std::string what = str("experiment ", s.integer(1), " of campaign ", s.text(0));
   verify(s.text(kExperimentFields), experiment_fields(s), path, what);
@@ -861,14 +876,6 @@ void ExperimentQueue::insert_federation(const FederationRow& f) {
       .step();
 }
 
-namespace {
-FederationRow federation_from(const Statement& s, const std::string& path) {
-  const std::string what = str("federation ", s.text(0));
-  FederationRow f{s.text(0), s.text(1), stored_json(s.text(2), path, what), s.real(3)};
-  verify(s.text(4), federation_fields(f), path, what);
-  return f;
-}
-}  // namespace
 
 std::optional<FederationRow> ExperimentQueue::federation(const std::string& id) {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
@@ -905,8 +912,7 @@ std::vector<FederationMessage> ExperimentQueue::federation_messages(const std::s
   std::vector<FederationMessage> out;
   while (s.step()) {
     FederationMessage m{s.integer(0), s.text(1), static_cast<int>(s.integer(2)), s.text(3), s.real(4)};
-    verify(s.text(5), federation_message_fields(federation, m), path_,
-           str("federation ", federation, " message (step ", m.step, ", ", m.phase, ", party ", m.party, ")"));
+    verify_federation_message(s.text(5), federation, m, path_);
     out.push_back(std::move(m));
   }
   return out;
@@ -931,8 +937,7 @@ std::optional<FederationMessage> ExperimentQueue::federation_message(const std::
   s.bind(1, federation).bind(2, step).bind(3, phase).bind(4, party);
   if (!s.step()) return std::nullopt;
   FederationMessage m{step, phase, party, s.text(0), s.real(1)};
-  verify(s.text(2), federation_message_fields(federation, m), path_,
-         str("federation ", federation, " message (step ", step, ", ", phase, ", party ", party, ")"));
+  verify_federation_message(s.text(2), federation, m, path_);
   return m;
 }
 
@@ -1020,17 +1025,13 @@ ExperimentQueue::CheckReport ExperimentQueue::check(const std::string& path) {
         return s.integer(0) > 0;
       }();
       if (federated) {
-        each("federations", "SELECT id, name, config, created_at, digest FROM federations", [&](const Statement& s) {
-          const std::string what = str("federation ", s.text(0));
-          FederationRow f{s.text(0), s.text(1), stored_json(s.text(2), path, what), s.real(3)};
-          verify(s.text(4), federation_fields(f), path, what);
-        });
+        each("federations", "SELECT id, name, config, created_at, digest FROM federations",
+             [&](const Statement& s) { federation_from(s, path); });
         each("federation_messages",
              "SELECT federation, step, phase, party, body, created_at, digest FROM federation_messages",
              [&](const Statement& s) {
                FederationMessage m{s.integer(1), s.text(2), static_cast<int>(s.integer(3)), s.text(4), s.real(5)};
-               verify(s.text(6), federation_message_fields(s.text(0), m), path,
-                      str("federation ", s.text(0), " message (step ", m.step, ", ", m.phase, ", party ", m.party, ")"));
+               verify_federation_message(s.text(6), s.text(0), m, path);
              });
       }
       each("idempotency", "SELECT principal, key, request, status, body, created_at, digest FROM idempotency",
