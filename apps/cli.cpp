@@ -538,6 +538,11 @@ int cmd_campaign(const std::vector<std::string>& args) {
   throw InputError(str("unknown campaign sub-command '", sub, "'; expected new, ask, tell or show"));
 }
 
+/// The rows an import left out, one line each on stderr.
+void print_left_out(const PropertyImportReport& report) {
+  for (const auto& b : report.bad_rows) std::cerr << "  left out (" << b.reason << "): " << b.message << "\n";
+}
+
 /// `serve` and `federate serve` options from args[start..].
 ServeOptions parse_serve_options(const std::vector<std::string>& args, size_t start) {
   // Service limits: --max-ask-count N is the key max_ask_count of LabLimits.
@@ -644,7 +649,7 @@ int cmd_federate(const std::vector<std::string>& args) {
     opt.limit = o.get_int("limit", -1);
     const std::string out = o.require("out");
     auto r = import_property_csv(o.require("data"), opt);
-    for (const auto& b : r.report.bad_rows) std::cerr << "  left out (" << b.reason << "): " << b.message << "\n";
+    print_left_out(r.report);
     std::cerr << r.report.summary() << "\n";
     federated::PartyData data;
     data.inputs = r.data.inputs;
@@ -698,7 +703,7 @@ std::pair<std::vector<std::string>, torch::Tensor> training_rows(const Options& 
   opt.features = false;
   opt.limit = o.get_int("limit", -1);
   auto r = o.has("dataset") ? import_registered_dataset(o.get("dataset"), &opt) : import_property_csv(o.get("csv"), opt);
-  for (const auto& b : r.report.bad_rows) std::cerr << "  left out (" << b.reason << "): " << b.message << "\n";
+  print_left_out(r.report);
   std::cerr << r.report.summary() << "\n";
   *kind = opt.kind;
   return {r.data.inputs, r.data.targets.select(1, 0)};
@@ -848,7 +853,7 @@ int cmd_featurize(const std::vector<std::string>& args) {
   const std::string out = o.require("out");
   auto result = o.has("dataset") ? import_registered_dataset(o.get("dataset"), &opt)
                                  : import_property_csv(o.get("csv"), opt);
-  for (const auto& b : result.report.bad_rows) std::cerr << "  left out (" << b.reason << "): " << b.message << "\n";
+  print_left_out(result.report);
   std::cout << result.report.summary() << "\n";
   write_featurized(result.data, out);
   std::cerr << "wrote " << out << " (" << result.data.size() << " rows)\n";
