@@ -17,6 +17,7 @@
 #include "models/gnn/ensemble.h"
 #include "models/gnn/pretrain.h"
 #include "core/federated/coordinator.h"
+#include "core/screen/screen.h"
 #include "apps/federate.h"
 #include "common/files.h"
 #include "common/json.h"
@@ -143,6 +144,28 @@ commands:
       --max-hours H         stop (with the checkpoint) after H hours; run again to go on
       --export-checkpoint   write the model as it stands in --checkpoint to --out, and exit
       --device cpu|cuda[:N] --threads T --limit N (first N rows of each dataset)
+  screen --space SPACE.json | --library LIB(.h5|.csv|.smi|DIR) [--input COL]
+         --campaign STATE | --model MODEL.pt|NAME:TASK [--model ...] [--objective NAME ...] [--minimize]
+         [--score mean|ucb|ei|logei|thompson|pareto] [--top K] [--out TOP.csv|TOP.h5]
+                            score every candidate and keep the best K (or, with several
+                            objectives, the Pareto set); a space is enumerated lazily by
+                            grid index (constraints and the critical-element budget
+                            applied while enumerating); a campaign's own space is used
+                            when --space is left out. Under mpirun each rank screens a
+                            contiguous part and one MPI reduction merges the top-k.
+      --beta B              ucb: mean + sqrt(B) sd (default 4)
+      --best Y              ei/logei: the incumbent (default: the campaign's best)
+      --limit NAME>=V       keep / weight by the probability that an outcome meets a limit
+                            (repeatable; a campaign's constraints apply too)
+      --min-probability P   feasibility needed by mean, ucb, thompson, pareto (default 0.5)
+      --seed S              thompson: the posterior sample path
+      --chunk N             grid positions (or rows) per block (default 65536)
+      --shard I/N           screen shard I of N and write a part (Slurm arrays);
+                            `sozai screen merge PART... --out TOP.h5` combines them
+      --checkpoint FILE     default OUT.ckpt; rerunning resumes after the last finished block
+      --checkpoint-seconds S   how often it is written (default 30)
+      --device cpu|cuda[:N]|auto   auto: each rank its local GPU, else the CPU
+      --quiet               no progress lines
   predict --model MODEL.pt --csv PATH --input COL [--out PRED.csv]
                             mean and standard deviation for every row (CSV on stdout or --out)
 )";
@@ -827,6 +850,76 @@ int cmd_predict(const std::vector<std::string>& args) {
   return 0;
 }
 
+int cmd_screen(const std::vector<std::string>& args) {
+  if (args.size() >= 2 && args[1] == "merge") {
+    std::vector<std::string> parts;
+    std::string out;
+    for (size_t i = 2; i < args.size(); ++i) {
+      if (args[i] == "--out") {
+        if (i + 1 >= args.size()) throw InputError("option --out needs a value");
+        out = args[++i];
+      } else if (args[i].rfind("--", 0) == 0) {
+        throw InputError(str("unknown option ", args[i], " (screen merge PART... --out FILE)"));
+      } else {
+        parts.push_back(args[i]);
+      }
+    }
+    if (out.empty()) throw InputError("missing required option --out");
+    auto r = screen::merge(parts, out);
+    std::cerr << "merged " << parts.size() << " parts (" << r.screened << " candidates scored): " << r.size()
+              << " hits, wrote " << out << "\n";
+    return 0;
+  }
+  auto o = parse_options(args, 1, {"minimize", "quiet"},
+                         {"space", "library", "input", "campaign", "model", "objective", "score", "beta", "best",
+                          "limit", "min-probability", "seed", "top", "chunk", "out", "checkpoint",
+                          "checkpoint-seconds", "shard", "device"});
+  screen::ScreenOptions so;
+  so.space = o.get("space");
+  so.library = o.get("library");
+  so.input_column = o.get("input");
+  so.campaign = o.get("campaign");
+  so.models = o.get_all("model");
+  so.objectives = o.get_all("objective");
+  so.minimize = o.has("minimize");
+  so.score = o.get("score", so.score);
+  if (o.has("beta")) so.beta = o.get_double("beta");
+  if (o.has("best")) {
+    so.best = o.get_double("best");
+    so.has_best = true;
+  }
+  for (const auto& l : o.get_all("limit")) so.limits.push_back(screen::parse_limit(l));
+  if (o.has("min-probability")) so.min_probability = o.get_double("min-probability");
+  if (o.has("seed")) {
+    const auto seed = o.get_int("seed", 0);
+    if (seed < 0) throw InputError("option --seed must be >= 0");
+    so.seed = static_cast<uint64_t>(seed);
+  }
+  so.top = o.get_int("top", so.top);
+  so.chunk = o.get_int("chunk", so.chunk);
+  so.out = o.get("out");
+  so.checkpoint = o.get("checkpoint");
+  if (o.has("checkpoint-seconds")) so.checkpoint_seconds = o.get_double("checkpoint-seconds");
+  if (o.has("shard")) {
+    const auto sh = o.get("shard");
+    const auto slash = sh.find('/');
+    try {
+      if (slash == std::string::npos) throw std::invalid_argument("no slash");
+      size_t a = 0, b = 0;
+      so.shard_index = std::stoll(sh.substr(0, slash), &a);
+      so.shard_count = std::stoll(sh.substr(slash + 1), &b);
+      if (a != slash || b != sh.size() - slash - 1) throw std::invalid_argument("trailing");
+    } catch (const std::exception&) {
+      throw InputError(str("option --shard expects I/N (e.g. 3/16), got '", sh, "'"));
+    }
+  }
+  so.device = o.get("device", so.device);
+  so.progress = !o.has("quiet");
+  auto r = screen::screen(so);
+  if (so.out.empty() && !r.values.empty()) screen::write_csv(r, std::cout);  // no file: the hits on stdout
+  return 0;
+}
+
 int cmd_featurize(const std::vector<std::string>& args) {
   auto o = parse_options(args, 1, {"no-graphs", "no-features"},
                          {"dataset", "csv", "kind", "input", "target", "units", "out", "limit", "max-neighbors", "cutoff"});
@@ -880,6 +973,7 @@ int run(const std::vector<std::string>& args) {
     if (cmd == "train") return cmd_train(args);
     if (cmd == "pretrain") return cmd_pretrain(args);
     if (cmd == "predict") return cmd_predict(args);
+    if (cmd == "screen") return cmd_screen(args);
     std::cerr << "sozai: unknown command '" << cmd << "'\n" << kUsage;
     return 2;
   } catch (const InputError& e) {

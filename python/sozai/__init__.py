@@ -24,10 +24,11 @@ from ._sozai import (  # noqa: F401,E402  (re-exported)
     require_feature,
 )
 from . import benchmark, bo, campaign, datasets, featurize, federated, kernels, lab, models, spaces  # noqa: F401,E402
+from .screening import ScreenResult, read_screen, screen, screen_merge  # noqa: F401,E402
 
 __version__ = build_info()["version"]
 
 __all__ = [
     "SozaiError", "InputError", "UnsupportedError", "FittingError", "StorageError", "DeviceError",
-    "build_info", "require_feature", "benchmark", "bo", "campaign", "datasets", "federated", "kernels", "models",
+    "build_info", "require_feature", "screen", "screen_merge", "read_screen", "ScreenResult", "benchmark", "bo", "campaign", "datasets", "federated", "kernels", "models",
 ]

@@ -111,5 +111,6 @@ void bind_benchmark(py::module_& m);
 void bind_lab(py::module_& m);
 void bind_datasets(py::module_& m);
 void bind_federated(py::module_& m);
+void bind_screen(py::module_& m);
 
 }  // namespace sozai

@@ -45,4 +45,5 @@ PYBIND11_MODULE(_sozai, m) {
   sozai::bind_lab(m);
   sozai::bind_datasets(m);
   sozai::bind_federated(m);
+  sozai::bind_screen(m);
 }
