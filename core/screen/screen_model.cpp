@@ -119,7 +119,7 @@ class CampaignModel : public Model {
     const auto X = inputs(block);
     std::vector<torch::Tensor> m, v;
     for (const auto& gp : gps_) {
-      auto p = gp->posterior(X);
+      auto p = gp->outcome_transform().untransform(gp->latent_posterior_direct(X));
       m.push_back(p.mean.reshape({-1}));
       v.push_back(p.variance.reshape({-1}));
     }

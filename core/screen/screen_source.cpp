@@ -7,6 +7,8 @@
 #include "common/strings.h"
 #include "datasets/featurized.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -63,11 +65,24 @@ class SpaceSource : public Source {
   }
   uint64_t positions() const override { return size_; }
   Block read(uint64_t begin, uint64_t end) override {
-    Block b;
+    // The block's positions in one run per thread, joined in order: the same candidates as one run.
     const auto n = static_cast<int64_t>(end - begin);
-    auto chunk = space_.enumerate(begin, std::max<int64_t>(n, 1), end - begin);
-    b.index = chunk.grid_index;
-    b.raw = chunk.values;
+    const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), n / 4096));
+    std::vector<CandidateChunk> runs(static_cast<size_t>(parts));
+    at::parallel_for(0, parts, 1, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const uint64_t a = begin + static_cast<uint64_t>(n * p / parts), z = begin + static_cast<uint64_t>(n * (p + 1) / parts);
+        runs[static_cast<size_t>(p)] = space_.enumerate(a, std::max<int64_t>(static_cast<int64_t>(z - a), 1), z - a);
+      }
+    });
+    Block b;
+    std::vector<torch::Tensor> idx, raw;
+    for (auto& r : runs) {
+      idx.push_back(r.grid_index);
+      raw.push_back(r.values);
+    }
+    b.index = torch::cat(idx);
+    b.raw = torch::cat(raw);
     return b;
   }
   std::vector<std::string> columns() const override { return columns_; }

@@ -68,20 +68,53 @@ struct CompositionGrid {
   }
   uint64_t size() const { return count[0][static_cast<size_t>(units)]; }
 
-  /// Fractions of the index-th grid point in lexicographic order of units.
-  void unrank(uint64_t index, double* out, double step) const {
+  /// Units of the index-th grid point in lexicographic order.
+  void unrank_units(uint64_t index, int64_t* u) const {
     int64_t r = units;
     for (size_t i = 0; i + 1 < count.size(); ++i) {
       for (int64_t v = lo[i]; v <= std::min(hi[i], r); ++v) {
         const uint64_t c = count[i + 1][static_cast<size_t>(r - v)];
         if (index < c) {
-          out[i] = static_cast<double>(v) * step;
+          u[i] = v;
           r -= v;
           break;
         }
         index -= c;
       }
     }
+  }
+  /// Fractions of the index-th grid point in lexicographic order of units.
+  void unrank(uint64_t index, double* out, double step) const {
+    std::vector<int64_t> u(lo.size());
+    unrank_units(index, u.data());
+    for (size_t i = 0; i < u.size(); ++i) out[i] = static_cast<double>(u[i]) * step;
+  }
+  /// Steps `u` to the next grid point in lexicographic order (what
+  /// unrank_units(index + 1) gives, in O(elements) amortised); false after
+  /// the last point.
+  bool next(int64_t* u) const {
+    const size_t k = lo.size();
+    int64_t before = units;  // units left for elements i.. (for i = 0)
+    std::vector<int64_t> left(k);
+    for (size_t i = 0; i < k; ++i) {
+      left[i] = before;
+      before -= u[i];
+    }
+    for (size_t i = k - 1; i-- > 0;) {
+      for (int64_t v = u[i] + 1; v <= std::min(hi[i], left[i]); ++v) {
+        if (count[i + 1][static_cast<size_t>(left[i] - v)] == 0) continue;
+        u[i] = v;
+        int64_t r = left[i] - v;
+        for (size_t j = i + 1; j < k; ++j) {  // the smallest completion
+          int64_t w = lo[j];
+          while (count[j + 1][static_cast<size_t>(r - w)] == 0) ++w;
+          u[j] = w;
+          r -= w;
+        }
+        return true;
+      }
+    }
+    return false;
   }
 };
 
@@ -528,32 +561,57 @@ CandidateChunk DesignSpace::enumerate(uint64_t start, int64_t chunk, uint64_t ma
   std::vector<double> values, point(static_cast<size_t>(w));
   std::vector<int64_t> where;
   uint64_t pos = start, examined = 0;
-  while (pos < size && static_cast<int64_t>(where.size()) < chunk && examined < max_examined) {
+  // The digits of `start` (mixed radix, last parameter fastest), then each
+  // next position by incrementing them: a composition steps to its next
+  // grid point instead of being unranked again.
+  std::vector<uint64_t> digit(params_.size());
+  std::vector<std::vector<int64_t>> units(params_.size());
+  auto set_value = [&](size_t i) {
+    const auto& p = params_[i];
+    double* v = point.data() + offset(i);
+    if (p.type == ParameterType::Composition) {
+      for (size_t e = 0; e < units[i].size(); ++e) v[e] = static_cast<double>(units[i][e]) * p.step;
+    } else if (p.type == ParameterType::Continuous) {
+      const double t = static_cast<double>(digit[i]) / static_cast<double>(p.levels - 1);
+      v[0] = digit[i] + 1 == cards[i] ? p.high
+             : p.log_scale ? std::exp(std::log(p.low) + t * (std::log(p.high) - std::log(p.low)))
+                           : p.low + t * (p.high - p.low);
+    } else if (p.type == ParameterType::Integer) {
+      v[0] = p.low + static_cast<double>(digit[i]);
+    } else {
+      v[0] = static_cast<double>(digit[i]);
+    }
+  };
+  if (pos < size) {
     uint64_t index = pos;
     for (size_t i = params_.size(); i-- > 0;) {
-      const auto& p = params_[i];
-      const uint64_t digit = index % cards[i];
+      digit[i] = index % cards[i];
       index /= cards[i];
-      double* v = point.data() + offset(i);
-      if (p.type == ParameterType::Composition) {
-        grids[i]->unrank(digit, v, p.step);
-      } else if (p.type == ParameterType::Continuous) {
-        const double t = static_cast<double>(digit) / static_cast<double>(p.levels - 1);
-        v[0] = digit + 1 == cards[i] ? p.high
-               : p.log_scale ? std::exp(std::log(p.low) + t * (std::log(p.high) - std::log(p.low)))
-                             : p.low + t * (p.high - p.low);
-      } else if (p.type == ParameterType::Integer) {
-        v[0] = p.low + static_cast<double>(digit);
-      } else {
-        v[0] = static_cast<double>(digit);
+      if (grids[i]) {
+        units[i].resize(params_[i].elements.size());
+        grids[i]->unrank_units(digit[i], units[i].data());
       }
+      set_value(i);
     }
+  }
+  while (pos < size && static_cast<int64_t>(where.size()) < chunk && examined < max_examined) {
     if (violation(point.data()).empty()) {
       values.insert(values.end(), point.begin(), point.end());
       where.push_back(static_cast<int64_t>(pos));
     }
     ++pos;
     ++examined;
+    if (pos >= size) break;
+    for (size_t i = params_.size(); i-- > 0;) {  // increment, carrying into slower parameters
+      if (++digit[i] < cards[i]) {
+        if (grids[i]) grids[i]->next(units[i].data());
+        set_value(i);
+        break;
+      }
+      digit[i] = 0;
+      if (grids[i]) grids[i]->unrank_units(0, units[i].data());
+      set_value(i);
+    }
   }
   CandidateChunk out;
   const auto n = static_cast<int64_t>(where.size());

@@ -1,6 +1,7 @@
 #include "common/error.h"
 #include "models/gp/exact_gp.h"
 #include "models/gp/linalg.h"
+#include "kernels/kernel_matrix.h"
 
 #include <ATen/ATen.h>
 
@@ -8,6 +9,7 @@
 #include <limits>
 #include <optional>
 #include <random>
+#include <vector>
 
 namespace sozai {
 
@@ -212,6 +214,28 @@ Posterior ExactGP::latent_posterior(const torch::Tensor& X) const {
     mean.slice(0, s, e).copy_(at::mv(Ks, alpha_));
     auto V = at::matmul(Ks, LinvT);  // rows: L^-1 k(X, x)
     var.slice(0, s, e).copy_((os_ - V.pow(2).sum(1)).clamp_min(0.0));
+  }
+  return {mean.unsqueeze(1), var.unsqueeze(1)};
+}
+
+Posterior ExactGP::latent_posterior_direct(const torch::Tensor& X) const {
+  check_fitted("latent_posterior_direct");
+  auto Xn = check_inputs(X, "latent_posterior_direct").contiguous();
+  torch::NoGradGuard no_grad;
+  const auto ks = kind_ == CovarianceKind::RBF ? kernels::KernelKind::RBF : kernels::KernelKind::Matern52;
+  const double os = os_.item<double>();
+  const int64_t m = Xn.size(0);
+  auto mean = torch::empty({m}, Xn.options());
+  auto var = torch::empty({m}, Xn.options());
+  const auto LinvT = Linv_.transpose(0, 1).contiguous();
+  // Pieces of 4096 rows: their temporaries stay in cache and are not fresh pages from the kernel each time.
+  // The mean is an ATen row sum rather than a BLAS matrix-vector product, whose threads may split the sum.
+  for (int64_t s = 0; s < m; s += 4096) {
+    const int64_t e = std::min(m, s + 4096);
+    auto Ks = kernels::kernel_matrix(Xn.slice(0, s, e), Xn_, ls_, os, ks);  // [c, n]
+    mean.slice(0, s, e).copy_((Ks * alpha_).sum(1));
+    auto V = at::matmul(Ks, LinvT);
+    var.slice(0, s, e).copy_((os - (V * V).sum(1)).clamp_min(0.0));
   }
   return {mean.unsqueeze(1), var.unsqueeze(1)};
 }

@@ -67,6 +67,13 @@ class ExactGP : public Surrogate {
   torch::Tensor untransform_outcome(const torch::Tensor& Z) const override;
   std::string name() const override;
 
+  /// The latent posterior [m, 1] without autograd, its cross-covariance
+  /// from kernels::kernel_matrix (tiled, direct differences: about 5x the
+  /// covariance path's speed and accurate for nearby points): what a screen
+  /// of millions of candidates uses. Rows are computed in pieces of 4096, so
+  /// the same rows given give the same values.
+  Posterior latent_posterior_direct(const torch::Tensor& X) const;
+
   /// Leave-one-out predictions of the training targets at the current
   /// hyperparameters (Rasmussen & Williams 2006, eq. 5.12): the latent mean
   /// [n, 1] of each target given all the others, and the variance [n, 1] of
