@@ -309,6 +309,17 @@ nlohmann::json without_paths(const nlohmann::json& j) {
   return out;
 }
 
+/// Appends hit records (record_width(outcomes) doubles each) to a result whose outcomes are set.
+void add_hits(ScreenResult* r, const std::vector<double>& recs) {
+  const int64_t m = static_cast<int64_t>(r->outcomes.size()), width = record_width(m);
+  for (size_t i = 0; i < recs.size(); i += static_cast<size_t>(width)) {
+    r->score.push_back(recs[i]);
+    r->index.push_back(static_cast<int64_t>(recs[i + 1]));
+    r->mean.emplace_back(recs.begin() + i + 2, recs.begin() + i + 2 + m);
+    r->variance.emplace_back(recs.begin() + i + 2 + m, recs.begin() + i + 2 + 2 * m);
+  }
+}
+
 std::string resolve_device(const std::string& device, const Comm& comm) {
   if (device != "auto") return device;
   if (!torch::cuda::is_available()) return "cpu";
@@ -484,13 +495,7 @@ ScreenResult screen(const ScreenOptions& o) {
   } else {
     recs = ck.records;
   }
-  const int64_t m = static_cast<int64_t>(names.size());
-  for (size_t i = 0; i < recs.size(); i += s.width) {
-    r.score.push_back(recs[i]);
-    r.index.push_back(static_cast<int64_t>(recs[i + 1]));
-    r.mean.emplace_back(recs.begin() + i + 2, recs.begin() + i + 2 + m);
-    r.variance.emplace_back(recs.begin() + i + 2 + m, recs.begin() + i + 2 + 2 * m);
-  }
+  add_hits(&r, recs);
   if (comm.rank == 0) r.values = source->describe(r.index);
   r.provenance = base;
   r.provenance["screened"] = r.screened;
@@ -575,13 +580,8 @@ ScreenResult merge(const std::vector<std::string>& parts, const std::string& out
   out_r.complete = true;
   out_r.screened = screened;
   out_r.positions = positions;
-  for (size_t i = 0; i < recs.size(); i += width) {
-    out_r.score.push_back(recs[i]);
-    out_r.index.push_back(static_cast<int64_t>(recs[i + 1]));
-    out_r.mean.emplace_back(recs.begin() + i + 2, recs.begin() + i + 2 + m);
-    out_r.variance.emplace_back(recs.begin() + i + 2 + m, recs.begin() + i + 2 + 2 * m);
-    out_r.values.push_back(values[out_r.index.back()]);
-  }
+  add_hits(&out_r, recs);
+  for (auto i : out_r.index) out_r.values.push_back(values[i]);
   out_r.provenance = first;
   out_r.provenance["screened"] = screened;
   out_r.provenance["positions"] = positions;
