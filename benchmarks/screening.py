@@ -211,7 +211,15 @@ def main():
     ap.add_argument("--top", type=int, default=100)
     ap.add_argument("--full-grid", action="store_true", help="also screen the 1 %% grid (96.5 M) on 2 ranks")
     ap.add_argument("--no-mpi", action="store_true")
+    ap.add_argument("--write-fixture", metavar="DIR",
+                    help="write the campaign and the 1 %% space for scripts/gpu-check.sh into DIR, and exit")
     a = ap.parse_args()
+    if a.write_fixture:
+        d = pathlib.Path(a.write_fixture)
+        d.mkdir(parents=True, exist_ok=True)
+        make_campaign(d, a.step, a.train)
+        (d / "space_001.json").write_text(json.dumps(space_json(0.01)))
+        return
     import torch
     res = dict(machine=platform.machine(), cores=os.cpu_count(), sozai=sozai.__version__,
                torch_threads=torch.get_num_threads())

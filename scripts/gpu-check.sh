@@ -49,7 +49,7 @@ bounded() { local t; t=$(( $(left) - 10 )); [ "$t" -gt "$1" ] && t=$1; echo "$t"
 
 # SOZAI_GPU_CHECK_STEPS: what runs after the tests (a rerun that only needs
 # the tests says "none").
-STEPS=" ${SOZAI_GPU_CHECK_STEPS:-bench anchors pretrain cpu} "
+STEPS=" ${SOZAI_GPU_CHECK_STEPS:-bench anchors pretrain screen cpu} "
 step() { [[ "$STEPS" == *" $1 "* ]]; }
 
 export SOZAI_DATA_DIR=${SOZAI_DATA_DIR:-$([ -d .gpu-data ] && echo "$PWD/.gpu-data" || echo "$PWD/../shared/data")}
@@ -180,6 +180,19 @@ if step pretrain && [ -d "$SOZAI_DATA_DIR/ceramics" ] && [ "$t" -ge 20 ]; then
     --dataset mp_e_form,mp_gap --limit 20000 --epochs 1 --batch-size 1024 --device cuda \
     --out "$LOGS/pretrain-cuda.pt" > "$LOGS/pretrain-cuda.txt" 2>&1 || log "pretrain on cuda stopped (exit $?)"
   tr '\r' '\n' < "$LOGS/pretrain-cuda.txt" | grep -E "rows/s|validation MAE" | tail -n 2 | tee -a "$OUT/summary.txt"
+fi
+
+# Screening on the GPU: `sozai screen --device cuda` over the 1 % grid of a
+# 6-element simplex (96,560,646 compositions) with the GP + LogEI of
+# benchmarks/screening_fixture (200 told points); goal 1e8 candidates/s.
+t=$(bounded 90)
+if step screen && [ "$t" -ge 20 ]; then
+  log "screening on cuda (96.5 M compositions, up to ${t}s)"
+  timeout "$t" ./build-gpu/bin/sozai screen --space benchmarks/screening_fixture/space_001.json \
+    --campaign benchmarks/screening_fixture/state.json --device cuda --score logei --top 1000 \
+    --chunk 4194304 --checkpoint none --out "$LOGS/screen-cuda.csv" > "$LOGS/screen-cuda.txt" 2>&1 ||
+    log "screen on cuda stopped (exit $?)"
+  tr '\r' '\n' < "$LOGS/screen-cuda.txt" | grep -E "done:|error" | tail -n 2 | tee -a "$OUT/summary.txt"
 fi
 
 # The same benchmarks' CPU cases on this node's cores, while budget is left.

@@ -321,6 +321,16 @@ void add_hits(ScreenResult* r, const std::vector<double>& recs) {
 }
 
 std::string resolve_device(const std::string& device, const Comm& comm) {
+  if (device.rfind("cuda", 0) == 0) {
+    if (!torch::cuda::is_available())
+      throw DeviceError(str("screen: device '", device, "' asked for, but no CUDA device is available (LibTorch ",
+                            "without CUDA, or no GPU visible); use --device auto or cpu"));
+    const auto colon = device.find(':');
+    if (colon != std::string::npos &&
+        std::atoi(device.c_str() + colon + 1) >= static_cast<int>(torch::cuda::device_count()))
+      throw DeviceError(str("screen: device '", device, "': this machine has ", torch::cuda::device_count(),
+                            " CUDA device(s)"));
+  }
   if (device != "auto") return device;
   if (!torch::cuda::is_available()) return "cpu";
   return "cuda:" + std::to_string(comm.local_rank % static_cast<int>(torch::cuda::device_count()));

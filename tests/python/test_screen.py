@@ -104,6 +104,9 @@ def test_errors_name_what_is_wrong(campaign, tmp_path):
         sozai.screen(space=SPACE, campaign=campaign / "state.json", limits=["hardness>=2"], progress=False)
     with pytest.raises(sozai.InputError, match="library 'nope.csv' does not exist"):
         sozai.screen(library="nope.csv", models=["m.pt"], progress=False)
+    if sozai.build_info().get("cuda_available") != "yes":
+        with pytest.raises(sozai.DeviceError, match="no CUDA device is available"):
+            sozai.screen(space=SPACE, campaign=campaign / "state.json", device="cuda", progress=False)
     (tmp_path / "part.csv").write_text("rank,index\n")
     with pytest.raises(sozai.StorageError, match="part.csv.provenance.json"):
         sozai.screen_merge([tmp_path / "part.csv"])
