@@ -107,6 +107,18 @@ def test_errors_name_what_is_wrong(campaign, tmp_path):
     if sozai.build_info().get("cuda_available") != "yes":
         with pytest.raises(sozai.DeviceError, match="no CUDA device is available"):
             sozai.screen(space=SPACE, campaign=campaign / "state.json", device="cuda", progress=False)
+    lib = tmp_path / "lib.csv"
+    lib.write_text("formula,note\nFe2O3,a\nNiO,b\n")
+    with pytest.raises(sozai.InputError, match="neither a file nor NAME:TASK"):
+        sozai.screen(library=lib, input="formula", models=["nope.pt"], progress=False)
+    with pytest.raises(sozai.InputError, match="has no task 'hardness'"):
+        sozai.screen(library=lib, input="formula", models=["composition-mp:hardness"], progress=False)
+    (tmp_path / "junk.pt").write_bytes(b"\x00not a model")
+    with pytest.raises(sozai.SozaiError, match="junk.pt"):
+        sozai.screen(library=lib, input="formula", models=[tmp_path / "junk.pt"], progress=False)
+    with pytest.raises(sozai.InputError, match="line 3"):
+        lib.write_text("formula,note\nFe2O3,a\nNiO\n")
+        sozai.screen(library=lib, input="formula", models=["composition-mp:mp_gap"], progress=False)
     (tmp_path / "part.csv").write_text("rank,index\n")
     with pytest.raises(sozai.StorageError, match="part.csv.provenance.json"):
         sozai.screen_merge([tmp_path / "part.csv"])
@@ -156,3 +168,37 @@ def test_mpi_ranks_give_the_one_process_result(campaign, tmp_path, sozai_cli):
         assert out.read_bytes() == (tmp_path / "one.csv").read_bytes(), ranks
         prov = json.loads((tmp_path / f"r{ranks}.csv.provenance.json").read_text())
         assert prov["screened"] == sozai.read_screen(tmp_path / "one.csv").screened
+
+
+def test_networks_screen_a_library_and_a_composition_space(tmp_path):
+    """A pretrained head as the model: the screen's means are the model's own predictions, on a CSV library
+    and on a composition space (each grid point's formula), and two heads give a Pareto front."""
+    p = sozai.models.PretrainedModel("composition-mp")
+    formulas = ["Fe2O3", "NiO", "TiO2", "ZnO", "GaN", "Al2O3", "SiC", "MgO"]
+    lib = tmp_path / "lib.csv"
+    lib.write_text("id,formula\n" + "".join(f"m{i},{f}\n" for i, f in enumerate(formulas)))
+    r = sozai.screen(library=lib, input="formula", models=["composition-mp:mp_gap"], score="mean", top=3,
+                     progress=False, chunk=3)
+    mean, _ = p.predict("mp_gap", formulas)
+    mean = np.ravel(mean)
+    want = np.lexsort((np.arange(len(mean)), -mean))[:3]
+    np.testing.assert_array_equal(r.index, want)
+    np.testing.assert_allclose(r.mean[:, 0], mean[want], rtol=1e-6)
+    assert r.columns == ["id", "formula"] and r.values[0] == [f"m{want[0]}", formulas[want[0]]]
+    assert r.outcomes == ["mp_gap"]
+    # A composition space: Ga-N-Al at 0.25 (15 points), minimised formation energy.
+    space = {"parameters": [{"name": "x", "type": "composition", "elements": ["Ga", "Al", "N"], "step": 0.25}]}
+    s = sozai.screen(space=space, models=["composition-mp:mp_e_form"], minimize=True, score="mean", top=100,
+                     progress=False)
+    assert s.screened == 15
+    fs = ["".join(f"{e}{v:g}" for e, v in zip(["Ga", "Al", "N"], map(float, row)) if v > 0) for row in s.values]
+    e, _ = p.predict("mp_e_form", fs)
+    np.testing.assert_allclose(s.mean[:, 0], np.ravel(e), rtol=1e-6)
+    assert np.all(np.diff(s.mean[:, 0]) >= 0)  # minimised: best (lowest) first
+    front = sozai.screen(space=space, models=["composition-mp:mp_e_form", "composition-mp:mp_gap"],
+                         objectives=["e_form", "gap"], score="pareto", progress=False)
+    assert front.outcomes == ["e_form", "gap"] and len(front) >= 1
+    for i in range(len(front)):  # maximised both (no --minimize): nobody dominates a front point
+        for j in range(len(front)):
+            a, b = front.mean[i], front.mean[j]
+            assert not (b[0] >= a[0] and b[1] >= a[1] and (b[0] > a[0] or b[1] > a[1]))
