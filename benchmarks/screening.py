@@ -259,7 +259,7 @@ spends 10 s per 10^9 candidates on each rank. The reduction starts to matter onl
 the work falls to milliseconds (k in the millions, or libraries so small that they do not need a
 cluster). What limits weak scaling instead is balance: ranks take equal ranges of grid positions, and the
 constraints and critical-element budget remove positions unevenly, so a rank's feasible share can
-differ; the merged progress line reports the slowest rank. Pareto screens gather every rank's front
+differ; each rank's progress line shows its own ETA, and the slowest rank sets the end. Pareto screens gather every rank's front
 (`MPI_Gatherv`, variable size) instead: fronts of a few thousand points are as cheap."""
 
 
