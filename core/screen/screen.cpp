@@ -19,6 +19,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <thread>
 
 #include <torch/torch.h>
 
@@ -459,6 +460,26 @@ ScreenResult screen(const ScreenOptions& o) {
   const auto start = Clock::now();
   const uint64_t start_positions = ck.positions;
   int64_t blocks_done = 0;
+  // Under MPI, rank 0 also prints every rank's progress summed (reports sent point to point).
+  ProgressBoard board(comm);
+  Clock::time_point last{};
+  const uint64_t shard_total = std::min(shard.second * chunk, positions) - std::min(shard.first * chunk, positions);
+  auto print_merged = [&](bool force) {
+    if (!o.progress || !comm.active || comm.rank != 0) return;
+    const auto now = Clock::now();
+    if (!force && std::chrono::duration<double>(now - last).count() < 2.0) return;
+    last = now;
+    const double el = std::chrono::duration<double>(now - start).count();
+    const double rate = board.done() / std::max(el, 1e-9);
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "[sozai screen] all %d ranks: %llu/%llu positions (%.1f%%), %.3g candidates/s, ETA %s\n",
+                  comm.size, static_cast<unsigned long long>(board.done()),
+                  static_cast<unsigned long long>(shard_total),
+                  100.0 * board.done() / std::max<uint64_t>(shard_total, 1), board.screened() / std::max(el, 1e-9),
+                  duration_text((shard_total - std::min(board.done(), shard_total)) / std::max(rate, 1e-9)).c_str());
+    std::cerr << buf;
+  };
+  board.report(ck.positions, my_positions_total, ck.screened, false);
   while (ck.next < ck.last) {
     if (o.max_blocks >= 0 && blocks_done >= o.max_blocks) break;
     const uint64_t b0 = ck.next * chunk, b1 = std::min(b0 + chunk, positions);
@@ -484,8 +505,17 @@ ScreenResult screen(const ScreenOptions& o) {
                     duration_text((my_positions_total - ck.positions) / std::max(rate, 1e-9)).c_str());
       std::cerr << buf;
       last_print = now;
+      board.report(ck.positions, my_positions_total, ck.screened, false);
+      board.poll();
+      print_merged(false);
     }
   }
+  board.report(ck.positions, my_positions_total, ck.screened, true);
+  while (!board.poll()) {  // rank 0 waits for every rank's last report, printing the sum meanwhile
+    print_merged(false);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  print_merged(true);
   const bool done_here = ck.next == ck.last;
   if (!done_here) {  // stopped early (tests): keep what was done
     if (!ck.path.empty()) save_checkpoint(ck, digest, s.width);

@@ -6,6 +6,7 @@
 #include "core/screen/screen.h"
 #include "core/space/design_space.h"
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -119,6 +120,30 @@ Comm init_comm(bool use_mpi);
 std::vector<double> reduce_top(const Comm& comm, const std::vector<double>& mine, int64_t width, int64_t k);
 /// Every rank's records concatenated at rank 0 (fronts).
 std::vector<double> gather_records(const Comm& comm, const std::vector<double>& mine);
+/// Every rank's progress at rank 0, by point-to-point messages (never a
+/// collective, so each rank reports when it likes): positions done, their
+/// total, candidates scored, and whether the report is its last.
+class ProgressBoard {
+ public:
+  explicit ProgressBoard(const Comm& comm);
+  ~ProgressBoard();
+  ProgressBoard(const ProgressBoard&) = delete;
+  ProgressBoard& operator=(const ProgressBoard&) = delete;
+  /// This rank's state (rank 0 records its own; the others send it).
+  void report(uint64_t done, uint64_t total, uint64_t screened, bool last);
+  /// Rank 0: takes the reports that have arrived; true once every rank has sent its last.
+  bool poll();
+  /// Rank 0: sums over the latest report of each rank (the totals are known to rank 0 beforehand).
+  uint64_t done() const;
+  uint64_t screened() const;
+
+ private:
+  const Comm& comm_;
+  std::vector<std::array<uint64_t, 4>> latest_;  // per rank: done, total, screened, last
+  struct Pending;
+  std::vector<std::unique_ptr<Pending>> pending_;  // sends not yet known to be complete
+};
+
 /// Sum over ranks, everywhere.
 uint64_t sum_all(const Comm& comm, uint64_t value);
 /// Whether every rank says true.

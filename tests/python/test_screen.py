@@ -166,6 +166,12 @@ def test_mpi_ranks_give_the_one_process_result(campaign, tmp_path, sozai_cli):
                            + base + ["--out", str(out)], capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
         assert out.read_bytes() == (tmp_path / "one.csv").read_bytes(), ranks
+        if ranks > 1:  # without --quiet: each rank's line and, at rank 0, every rank's progress summed
+            r = subprocess.run(["mpirun", "--allow-run-as-root", "--oversubscribe", "-n", str(ranks), str(sozai_cli)]
+                               + [a for a in base if a != "--quiet"] + ["--out", str(tmp_path / "loud.csv")],
+                               capture_output=True, text=True, timeout=300)
+            assert r.returncode == 0, r.stderr
+            assert f"rank 1/{ranks}:" in r.stderr and f"all {ranks} ranks:" in r.stderr and "done:" in r.stderr
         prov = json.loads((tmp_path / f"r{ranks}.csv.provenance.json").read_text())
         assert prov["screened"] == sozai.read_screen(tmp_path / "one.csv").screened
 
