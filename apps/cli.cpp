@@ -832,13 +832,7 @@ int cmd_predict(const std::vector<std::string>& args) {
   std::ostringstream csv;
   csv << col << ",mean,std\n";
   for (size_t i = 0; i < inputs.size(); ++i) {
-    std::string cell = inputs[i];
-    if (cell.find_first_of(",\"\n") != std::string::npos) {
-      std::string q = "\"";
-      for (char ch : cell) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-      cell = q + "\"";
-    }
-    csv << cell << "," << std::setprecision(10) << post.mean[i][0].item<double>() << ","
+    csv << csv_field(inputs[i]) << "," << std::setprecision(10) << post.mean[i][0].item<double>() << ","
         << std::sqrt(post.variance[i][0].item<double>()) << "\n";
   }
   if (o.has("out")) {

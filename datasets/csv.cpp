@@ -154,6 +154,13 @@ CsvTable read_csv(const std::string& path, bool has_header, bool skip_bad_rows) 
   return table;
 }
 
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
 double parse_cell_double(const CsvTable& table, size_t row, size_t col,
                          const std::string& column_name, bool allow_nan) {
   SOZAI_ASSERT(row < table.rows.size());

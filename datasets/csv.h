@@ -27,6 +27,9 @@ struct CsvTable {
 /// that keep the good rows of a damaged file.
 CsvTable read_csv(const std::string& path, bool has_header, bool skip_bad_rows = false);
 
+/// A field as written to CSV: quoted (with "" for each quote) when it holds
+/// a comma, quote or line break, as read_csv reads it back.
+std::string csv_field(const std::string& s);
 /// Parses a CSV cell as a finite double. On failure throws InputError
 /// "<file>: row <line>, column '<name>': expected a number, got '<cell>'";
 /// NaN/inf (including empty cells) are rejected in the same way unless

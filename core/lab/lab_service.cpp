@@ -1,4 +1,5 @@
 #include "core/lab/lab_service.h"
+#include "datasets/csv.h"
 #include "core/campaign/lab_engine.h"
 #include "common/sha256.h"
 #include "common/json.h"
@@ -144,13 +145,6 @@ LabProposal proposal_of(const ExperimentRow& e) {
   p.raw = e.raw;
   p.pool_row = e.pool_row;
   return p;
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
 }
 
 std::string number_text(const json& v) {

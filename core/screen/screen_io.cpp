@@ -31,13 +31,6 @@ std::string exact(double v) {  // round-trips
   return buf;
 }
 
-std::string csv_cell(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
-
 std::vector<std::string> stat_columns(const std::vector<std::string>& outcomes) {
   std::vector<std::string> c{"score"};
   for (const auto& o : outcomes) {
@@ -159,11 +152,11 @@ void write_csv(const ScreenResult& r, std::ostream& s) {
   head.insert(head.end(), r.columns.begin(), r.columns.end());
   const auto stats = stat_columns(r.outcomes);
   head.insert(head.end(), stats.begin(), stats.end());
-  for (size_t i = 0; i < head.size(); ++i) s << (i ? "," : "") << csv_cell(head[i]);
+  for (size_t i = 0; i < head.size(); ++i) s << (i ? "," : "") << csv_field(head[i]);
   s << "\n";
   for (int64_t i = 0; i < r.size(); ++i) {
     s << i + 1 << "," << r.index[i];
-    for (const auto& v : r.values.at(i)) s << "," << csv_cell(v);
+    for (const auto& v : r.values.at(i)) s << "," << csv_field(v);
     s << "," << exact(r.score[i]);
     for (size_t j = 0; j < r.outcomes.size(); ++j) s << "," << exact(r.mean[i][j]) << "," << exact(r.variance[i][j]);
     s << "\n";
