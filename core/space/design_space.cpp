@@ -118,6 +118,20 @@ struct CompositionGrid {
   }
 };
 
+/// The value at grid position `digit` of `card` of a parameter that is not a
+/// composition: a continuous level (the last exactly `high`), an integer, or
+/// a choice's index.
+double grid_value(const Parameter& p, uint64_t digit, uint64_t card) {
+  if (p.type == ParameterType::Continuous) {
+    if (digit + 1 == card) return p.high;  // exact end point
+    const double t = static_cast<double>(digit) / static_cast<double>(p.levels - 1);
+    return p.log_scale ? std::exp(std::log(p.low) + t * (std::log(p.high) - std::log(p.low)))
+                       : p.low + t * (p.high - p.low);
+  }
+  if (p.type == ParameterType::Integer) return p.low + static_cast<double>(digit);
+  return static_cast<double>(digit);
+}
+
 /// Fractions on the simplex from k uniforms (flat Dirichlet via exponential
 /// spacings), moved inside the lower bounds: x = low + (1 - sum low) y.
 /// A point of the composition's simplex above its lower bounds from unit
@@ -528,18 +542,8 @@ std::vector<double> DesignSpace::grid_point(uint64_t index) const {
     const uint64_t digit = index % card;
     index /= card;
     double* v = out.data() + offset(i);
-    switch (p.type) {
-      case ParameterType::Continuous: {
-        const double t = static_cast<double>(digit) / static_cast<double>(p.levels - 1);
-        v[0] = p.log_scale ? std::exp(std::log(p.low) + t * (std::log(p.high) - std::log(p.low)))
-                           : p.low + t * (p.high - p.low);
-        if (digit + 1 == card) v[0] = p.high;  // exact end point
-        break;
-      }
-      case ParameterType::Integer: v[0] = p.low + static_cast<double>(digit); break;
-      case ParameterType::Composition: CompositionGrid(p).unrank(digit, v, p.step); break;
-      default: v[0] = static_cast<double>(digit);
-    }
+    if (p.type == ParameterType::Composition) CompositionGrid(p).unrank(digit, v, p.step);
+    else v[0] = grid_value(p, digit, card);
   }
   return out;
 }
@@ -571,15 +575,8 @@ CandidateChunk DesignSpace::enumerate(uint64_t start, int64_t chunk, uint64_t ma
     double* v = point.data() + offset(i);
     if (p.type == ParameterType::Composition) {
       for (size_t e = 0; e < units[i].size(); ++e) v[e] = static_cast<double>(units[i][e]) * p.step;
-    } else if (p.type == ParameterType::Continuous) {
-      const double t = static_cast<double>(digit[i]) / static_cast<double>(p.levels - 1);
-      v[0] = digit[i] + 1 == cards[i] ? p.high
-             : p.log_scale ? std::exp(std::log(p.low) + t * (std::log(p.high) - std::log(p.low)))
-                           : p.low + t * (p.high - p.low);
-    } else if (p.type == ParameterType::Integer) {
-      v[0] = p.low + static_cast<double>(digit[i]);
     } else {
-      v[0] = static_cast<double>(digit[i]);
+      v[0] = grid_value(p, digit[i], cards[i]);
     }
   };
   if (pos < size) {
