@@ -6,6 +6,7 @@
 #include "common/json.h"
 #include "common/sha256.h"
 #include "common/strings.h"
+#include "core/campaign/campaign.h"
 #include "core/space/design_space_json.h"
 #include "kernels/acquisition.h"
 #include "kernels/acquisition_topk.h"
@@ -155,16 +156,13 @@ struct Scorer {
     if (n == 0) return {};
     torch::Tensor mean, var;
     model.predict(b, &mean, &var);
-    torch::Tensor keep;  // positions in the block, best first
     torch::Tensor scores;
     if (pareto()) {
       auto feasible = limits.empty() ? torch::ones({n}, torch::kBool).to(mean.device())
                                      : log_feasibility(mean, var) >= log_min_probability;
-      auto rows = torch::nonzero(feasible & torch::isfinite(mean).all(1)).reshape({-1}).cpu();
-      std::vector<double> recs = records(b, mean.index_select(0, rows.to(mean.device())),
-                                         var.index_select(0, rows.to(mean.device())),
-                                         (mean.select(1, first) * signs[first]).index_select(0, rows.to(mean.device())),
-                                         rows);
+      const auto rows = torch::nonzero(feasible & torch::isfinite(mean).all(1)).reshape({-1});
+      std::vector<double> recs = records(b, mean.index_select(0, rows), var.index_select(0, rows),
+                                         (mean.select(1, first) * signs[first]).index_select(0, rows), rows);
       // A block's own front: merge with nothing sorts and filters.
       return merge_front(recs, {}, width, signs);
     }
@@ -185,9 +183,7 @@ struct Scorer {
       scores = torch::where(torch::isfinite(scores), scores, torch::full_like(scores, NAN)).contiguous();
       t = kernels::topk_scores(scores, top);
     }
-    auto pos = t.indices.cpu();
-    auto dev_pos = t.indices;
-    return records(b, mean.index_select(0, dev_pos), var.index_select(0, dev_pos), t.values, pos);
+    return records(b, mean.index_select(0, t.indices), var.index_select(0, t.indices), t.values, t.indices);
   }
 
   /// Records of rows `pos` of the block (best first as given).
@@ -197,7 +193,7 @@ struct Scorer {
     auto M = mean.to(torch::kCPU, torch::kFloat64).contiguous();
     auto V = var.to(torch::kCPU, torch::kFloat64).contiguous();
     auto S = score.to(torch::kCPU, torch::kFloat64).contiguous();
-    auto P = pos.to(torch::kInt64).contiguous();
+    auto P = pos.to(torch::kCPU, torch::kInt64).contiguous();
     const auto idx = b.index.contiguous();
     std::vector<double> out(static_cast<size_t>(k * width));
     for (int64_t i = 0; i < k; ++i) {
@@ -224,6 +220,17 @@ std::string duration_text(double s) {
   else if (s < 3600) std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
   else std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s) / 3600, (static_cast<int>(s) % 3600) / 60);
   return buf;
+}
+
+/// One progress line: "[sozai screen] WHO: done/total positions (%), candidates/s, ETA".
+void print_progress(const std::string& who, uint64_t done, uint64_t total, uint64_t screened, double seconds,
+                    double positions_per_second) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "[sozai screen] %s: %llu/%llu positions (%.1f%%), %.3g candidates/s, ETA %s\n",
+                who.c_str(), static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
+                100.0 * done / std::max<uint64_t>(total, 1), screened / std::max(seconds, 1e-9),
+                duration_text((total - std::min(done, total)) / std::max(positions_per_second, 1e-9)).c_str());
+  std::cerr << buf;
 }
 
 /// Shard i of n of [0, blocks): contiguous and covering.
@@ -345,18 +352,20 @@ ScreenResult screen(const ScreenOptions& o) {
   const Comm comm = init_comm(o.use_mpi);
   const std::string device = resolve_device(o.device, comm);
 
+  // The campaign file is read once: its space, its columns and its GPs come from the one load.
+  const std::unique_ptr<Campaign> campaign = o.campaign.empty() ? nullptr : Campaign::load(o.campaign);
   // Candidates.
   std::unique_ptr<Source> source;
   if (!o.library.empty()) {
     source = library_source(o.library, o.input_column,
-                            o.campaign.empty() ? std::vector<std::string>{} : campaign_feature_columns(o.campaign));
+                            campaign ? campaign_feature_columns(*campaign) : std::vector<std::string>{});
   } else {
     nlohmann::json sj;
     std::string origin = o.space;
     if (!o.space.empty()) {
       sj = json_io::parse<InputError>(read_text(o.space, "design space"), o.space);
     } else {
-      sj = campaign_space(o.campaign);
+      sj = campaign_space(*campaign);
       origin = o.campaign + " (its design space)";
       if (sj.is_null())
         throw InputError(str(o.campaign, ": a pool campaign has no design space; give the candidates with --library"));
@@ -366,7 +375,7 @@ ScreenResult screen(const ScreenOptions& o) {
   // Model.
   std::unique_ptr<Model> model = o.campaign.empty()
                                      ? ensemble_model(o.models, o.objectives, o.minimize, source->space(), o.seed)
-                                     : campaign_model(o.campaign, source->space(), device, o.seed);
+                                     : campaign_model(*campaign, o.campaign, source->space(), device, o.seed);
 
   // Scoring.
   Scorer s;
@@ -470,16 +479,10 @@ ScreenResult screen(const ScreenOptions& o) {
     if (!force && std::chrono::duration<double>(now - last).count() < 2.0) return;
     last = now;
     const double el = std::chrono::duration<double>(now - start).count();
-    const double rate = board.done() / std::max(el, 1e-9);
-    char buf[256];
-    std::snprintf(buf, sizeof buf, "[sozai screen] all %d ranks: %llu/%llu positions (%.1f%%), %.3g candidates/s, ETA %s\n",
-                  comm.size, static_cast<unsigned long long>(board.done()),
-                  static_cast<unsigned long long>(shard_total),
-                  100.0 * board.done() / std::max<uint64_t>(shard_total, 1), board.screened() / std::max(el, 1e-9),
-                  duration_text((shard_total - std::min(board.done(), shard_total)) / std::max(rate, 1e-9)).c_str());
-    std::cerr << buf;
+    print_progress(str("all ", comm.size, " ranks"), board.done(), shard_total, board.screened(), el,
+                   board.done() / std::max(el, 1e-9));
   };
-  board.report(ck.positions, my_positions_total, ck.screened, false);
+  board.report(ck.positions, ck.screened, false);
   while (ck.next < ck.last) {
     if (o.max_blocks >= 0 && blocks_done >= o.max_blocks) break;
     const uint64_t b0 = ck.next * chunk, b1 = std::min(b0 + chunk, positions);
@@ -496,21 +499,15 @@ ScreenResult screen(const ScreenOptions& o) {
     }
     if (o.progress && (std::chrono::duration<double>(now - last_print).count() >= 2.0 || ck.next == ck.last)) {
       const double el = std::chrono::duration<double>(now - start).count();
-      const double rate = (ck.positions - start_positions) / std::max(el, 1e-9);
-      char buf[256];
-      std::snprintf(buf, sizeof buf, "[sozai screen] %s: %llu/%llu positions (%.1f%%), %.3g candidates/s, ETA %s\n",
-                    who.c_str(), static_cast<unsigned long long>(ck.positions),
-                    static_cast<unsigned long long>(my_positions_total),
-                    100.0 * ck.positions / std::max<uint64_t>(my_positions_total, 1), ck.screened / std::max(el, 1e-9),
-                    duration_text((my_positions_total - ck.positions) / std::max(rate, 1e-9)).c_str());
-      std::cerr << buf;
+      print_progress(who, ck.positions, my_positions_total, ck.screened, el,
+                     (ck.positions - start_positions) / std::max(el, 1e-9));
       last_print = now;
-      board.report(ck.positions, my_positions_total, ck.screened, false);
+      board.report(ck.positions, ck.screened, false);
       board.poll();
       print_merged(false);
     }
   }
-  board.report(ck.positions, my_positions_total, ck.screened, true);
+  board.report(ck.positions, ck.screened, true);
   while (!board.poll()) {  // rank 0 waits for every rank's last report, printing the sum meanwhile
     print_merged(false);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -12,6 +12,7 @@
 #include <vector>
 
 namespace sozai {
+class Campaign;
 namespace screen {
 namespace detail {
 
@@ -81,14 +82,15 @@ class Model {
   virtual std::vector<std::string> feature_columns() const { return {}; }
 };
 
-/// The GPs of a saved campaign; `space`: the space screened (checked
-/// against a space campaign's own), or null for a library.
-std::unique_ptr<Model> campaign_model(const std::string& path, const DesignSpace* space, const std::string& device,
-                                      uint64_t seed);
-/// The campaign file's design space (space campaigns) as JSON, or null.
-nlohmann::json campaign_space(const std::string& path);
+/// The GPs of a campaign loaded from `path` (its file is read once, by the
+/// caller); `space`: the space screened (checked against a space campaign's
+/// own), or null for a library.
+std::unique_ptr<Model> campaign_model(const Campaign& campaign, const std::string& path, const DesignSpace* space,
+                                      const std::string& device, uint64_t seed);
+/// A campaign's design space (space campaigns) as JSON, or null.
+nlohmann::json campaign_space(const Campaign& campaign);
 /// Column names a pool campaign's GPs read (empty for space campaigns).
-std::vector<std::string> campaign_feature_columns(const std::string& path);
+std::vector<std::string> campaign_feature_columns(const Campaign& campaign);
 /// GnnEnsembles, one outcome each.
 std::unique_ptr<Model> ensemble_model(const std::vector<std::string>& models, const std::vector<std::string>& names,
                                       bool minimize, const DesignSpace* space, uint64_t seed);
@@ -121,8 +123,9 @@ std::vector<double> reduce_top(const Comm& comm, const std::vector<double>& mine
 /// Every rank's records concatenated at rank 0 (fronts).
 std::vector<double> gather_records(const Comm& comm, const std::vector<double>& mine);
 /// Every rank's progress at rank 0, by point-to-point messages (never a
-/// collective, so each rank reports when it likes): positions done, their
-/// total, candidates scored, and whether the report is its last.
+/// collective, so each rank reports when it likes): positions done,
+/// candidates scored, and whether the report is its last (the totals are
+/// known to rank 0 beforehand).
 class ProgressBoard {
  public:
   explicit ProgressBoard(const Comm& comm);
@@ -130,16 +133,16 @@ class ProgressBoard {
   ProgressBoard(const ProgressBoard&) = delete;
   ProgressBoard& operator=(const ProgressBoard&) = delete;
   /// This rank's state (rank 0 records its own; the others send it).
-  void report(uint64_t done, uint64_t total, uint64_t screened, bool last);
+  void report(uint64_t done, uint64_t screened, bool last);
   /// Rank 0: takes the reports that have arrived; true once every rank has sent its last.
   bool poll();
-  /// Rank 0: sums over the latest report of each rank (the totals are known to rank 0 beforehand).
+  /// Rank 0: sums over the latest report of each rank.
   uint64_t done() const;
   uint64_t screened() const;
 
  private:
   const Comm& comm_;
-  std::vector<std::array<uint64_t, 4>> latest_;  // per rank: done, total, screened, last
+  std::vector<std::array<uint64_t, 3>> latest_;  // per rank: done, screened, last
   struct Pending;
   std::vector<std::unique_ptr<Pending>> pending_;  // sends not yet known to be complete
 };

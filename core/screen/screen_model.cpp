@@ -39,18 +39,18 @@ torch::Device parse_device(const std::string& d) {
 
 class CampaignModel : public Model {
  public:
-  CampaignModel(const std::string& path, const DesignSpace* space, const std::string& device, uint64_t seed)
+  CampaignModel(const Campaign& c, const std::string& path, const DesignSpace* space, const std::string& device,
+                uint64_t seed)
       : path_(path), device_(parse_device(device)), seed_(seed) {
-    auto c = Campaign::load(path);
-    const auto& cfg = c->config();
+    const auto& cfg = c.config();
     if (cfg.surrogate != "gp")
       throw InputError(str(path, ": the campaign's surrogate is '", cfg.surrogate,
                            "'; screening reads a campaign's GPs (surrogate \"gp\"); screen a graph model with "
                            "--model MODEL.pt instead"));
-    if (c->num_observed() < 1)
+    if (c.num_observed() < 1)
       throw InputError(str(path, ": the campaign has no results yet, so it has no model to screen with"));
     torch::Tensor X, lo, hi;
-    if (auto* sc = dynamic_cast<SpaceCampaign*>(c.get())) {
+    if (auto* sc = dynamic_cast<const SpaceCampaign*>(&c)) {
       if (!sc->prior_records().empty())
         throw InputError(str(path, ": screening a campaign with priors is not supported (its transfer model "
                                    "needs the prior tables); screen a campaign without priors"));
@@ -64,7 +64,7 @@ class CampaignModel : public Model {
       lo = b[0];
       hi = b[1];
       encode_ = true;
-    } else if (auto* pc = dynamic_cast<PoolCampaign*>(c.get())) {
+    } else if (auto* pc = dynamic_cast<const PoolCampaign*>(&c)) {
       if (!pc->prior_records().empty() || cfg.multi_fidelity())
         throw InputError(str(path, ": screening a pool campaign with priors or fidelities is not supported"));
       if (space) throw InputError(str(path, ": a pool campaign screens a library with its columns, not a design space"));
@@ -78,8 +78,8 @@ class CampaignModel : public Model {
     } else {
       throw InputError(str(path, ": not a campaign sozai can screen with"));
     }
-    const auto Y = c->observed_outcomes();
-    const auto& hypers = c->outcome_hyperparameters();
+    const auto Y = c.observed_outcomes();
+    const auto& hypers = c.outcome_hyperparameters();
     const auto& outs = cfg.outcomes();
     for (size_t j = 0; j < outs.size(); ++j) {
       OutcomeInfo o;
@@ -105,7 +105,7 @@ class CampaignModel : public Model {
       gps_.push_back(std::move(gp));
     }
     try {
-      best_ = c->best().value;
+      best_ = c.best().value;
       has_best_ = true;
     } catch (const InputError&) {
       has_best_ = false;  // several objectives, or nothing feasible yet
@@ -331,20 +331,18 @@ class EnsembleModel : public Model {
 
 }  // namespace
 
-std::unique_ptr<Model> campaign_model(const std::string& path, const DesignSpace* space, const std::string& device,
-                                      uint64_t seed) {
-  return std::make_unique<CampaignModel>(path, space, device, seed);
+std::unique_ptr<Model> campaign_model(const Campaign& campaign, const std::string& path, const DesignSpace* space,
+                                      const std::string& device, uint64_t seed) {
+  return std::make_unique<CampaignModel>(campaign, path, space, device, seed);
 }
 
-nlohmann::json campaign_space(const std::string& path) {
-  auto c = Campaign::load(path);
-  if (auto* sc = dynamic_cast<SpaceCampaign*>(c.get())) return space_to_json(sc->space());
+nlohmann::json campaign_space(const Campaign& campaign) {
+  if (auto* sc = dynamic_cast<const SpaceCampaign*>(&campaign)) return space_to_json(sc->space());
   return nullptr;
 }
 
-std::vector<std::string> campaign_feature_columns(const std::string& path) {
-  auto c = Campaign::load(path);
-  if (auto* pc = dynamic_cast<PoolCampaign*>(c.get())) return pc->columns();
+std::vector<std::string> campaign_feature_columns(const Campaign& campaign) {
+  if (auto* pc = dynamic_cast<const PoolCampaign*>(&campaign)) return pc->columns();
   return {};
 }
 

@@ -142,21 +142,21 @@ bool all_true(const Comm& comm, bool value) {
 constexpr int kProgressTag = 7301;
 
 struct ProgressBoard::Pending {
-  std::array<unsigned long long, 4> data{};
+  std::array<unsigned long long, 3> data{};
   MPI_Request request = MPI_REQUEST_NULL;
 };
 
 ProgressBoard::ProgressBoard(const Comm& comm) : comm_(comm), latest_(static_cast<size_t>(comm.size)) {
-  for (auto& l : latest_) l = {0, 0, 0, 0};
+  for (auto& l : latest_) l = {0, 0, 0};
 }
 
 ProgressBoard::~ProgressBoard() {
   for (auto& p : pending_) MPI_Wait(&p->request, MPI_STATUS_IGNORE);
 }
 
-void ProgressBoard::report(uint64_t done, uint64_t total, uint64_t screened, bool last) {
+void ProgressBoard::report(uint64_t done, uint64_t screened, bool last) {
   if (comm_.rank == 0 || !comm_.active) {
-    latest_[static_cast<size_t>(comm_.rank)] = {done, total, screened, last ? 1u : 0u};
+    latest_[static_cast<size_t>(comm_.rank)] = {done, screened, last ? 1u : 0u};
     return;
   }
   // Drop the sends that have completed, then post this one.
@@ -168,8 +168,8 @@ void ProgressBoard::report(uint64_t done, uint64_t total, uint64_t screened, boo
   }
   pending_.swap(still);
   auto p = std::make_unique<Pending>();
-  p->data = {done, total, screened, last ? 1ull : 0ull};
-  MPI_Isend(p->data.data(), 4, MPI_UNSIGNED_LONG_LONG, 0, kProgressTag, MPI_COMM_WORLD, &p->request);
+  p->data = {done, screened, last ? 1ull : 0ull};
+  MPI_Isend(p->data.data(), 3, MPI_UNSIGNED_LONG_LONG, 0, kProgressTag, MPI_COMM_WORLD, &p->request);
   pending_.push_back(std::move(p));
 }
 
@@ -181,25 +181,25 @@ bool ProgressBoard::poll() {
       MPI_Status st;
       MPI_Iprobe(MPI_ANY_SOURCE, kProgressTag, MPI_COMM_WORLD, &flag, &st);
       if (!flag) break;
-      std::array<unsigned long long, 4> d{};
-      MPI_Recv(d.data(), 4, MPI_UNSIGNED_LONG_LONG, st.MPI_SOURCE, kProgressTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-      latest_[static_cast<size_t>(st.MPI_SOURCE)] = {d[0], d[1], d[2], d[3]};
+      std::array<unsigned long long, 3> d{};
+      MPI_Recv(d.data(), 3, MPI_UNSIGNED_LONG_LONG, st.MPI_SOURCE, kProgressTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      latest_[static_cast<size_t>(st.MPI_SOURCE)] = {d[0], d[1], d[2]};
     }
   }
   for (const auto& l : latest_)
-    if (!l[3]) return false;
+    if (!l[2]) return false;
   return true;
 }
 
 #else
 
 struct ProgressBoard::Pending {};
-ProgressBoard::ProgressBoard(const Comm& comm) : comm_(comm), latest_(1) { latest_[0] = {0, 0, 0, 0}; }
+ProgressBoard::ProgressBoard(const Comm& comm) : comm_(comm), latest_(1) { latest_[0] = {0, 0, 0}; }
 ProgressBoard::~ProgressBoard() = default;
-void ProgressBoard::report(uint64_t done, uint64_t total, uint64_t screened, bool last) {
-  latest_[0] = {done, total, screened, last ? 1u : 0u};
+void ProgressBoard::report(uint64_t done, uint64_t screened, bool last) {
+  latest_[0] = {done, screened, last ? 1u : 0u};
 }
-bool ProgressBoard::poll() { return latest_[0][3] != 0; }
+bool ProgressBoard::poll() { return latest_[0][2] != 0; }
 
 Comm init_comm(bool use_mpi) {
   Comm c;
@@ -222,7 +222,7 @@ uint64_t ProgressBoard::done() const {
 }
 uint64_t ProgressBoard::screened() const {
   uint64_t t = 0;
-  for (const auto& l : latest_) t += l[2];
+  for (const auto& l : latest_) t += l[1];
   return t;
 }
 
