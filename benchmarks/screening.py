@@ -114,7 +114,7 @@ def sklearn_screen(state, step, top, block=65536):
                 compositions=G[best_i[order]], score=best_s[order], mean=np.array([means[int(i)] for i in best_i[order]]))
 
 
-def sozai_gp_screen(work, state_path, step, top, threads=None):
+def sozai_gp_screen(work, state_path, step, top):
     (work / "space.json").write_text(json.dumps(space_json(step)))
     t0 = time.perf_counter()
     r = sozai.screen(space=work / "space.json", campaign=state_path, score="logei", top=top, progress=False,
@@ -122,7 +122,7 @@ def sozai_gp_screen(work, state_path, step, top, threads=None):
     return time.perf_counter() - t0, r
 
 
-def mpi_run(work, state_path, step, ranks, threads, top=100):
+def mpi_run(work, state_path, ranks, threads, top=100):
     cli = pathlib.Path(os.environ.get("SOZAI_BUILD_DIR", ROOT / "build")) / "bin" / "sozai"
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS="1")
     cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-n", str(ranks),
@@ -315,7 +315,7 @@ def main():
         if not a.no_mpi and shutil.which("mpirun"):
             runs = []
             for ranks, threads in ((1, 1), (2, 1), (1, 2)):
-                best = min(mpi_run(work, state_path, a.step, ranks, threads) for _ in range(2))
+                best = min(mpi_run(work, state_path, ranks, threads) for _ in range(2))
                 runs.append(dict(ranks=ranks, threads=threads, seconds=best, per_s=r.screened / best))
                 print(f"[screening] mpirun -n {ranks} x {threads} threads: {best:.2f} s", file=sys.stderr)
             for row in runs:
@@ -325,7 +325,7 @@ def main():
             res["scaling"] = dict(runs=runs, speedup_2=runs[1]["speedup"])
             if a.full_grid:
                 (work / "space.json").write_text(json.dumps(space_json(0.01)))
-                t = mpi_run(work, state_path, 0.01, 2, 1)
+                t = mpi_run(work, state_path, 2, 1)
                 n = sozai.screening.simplex_grid_size(len(ELEMENTS), 0.01)
                 res["full_grid"] = dict(candidates=n, ranks=2, seconds=t, per_s=n / t)
         if a.polymers:
