@@ -27,6 +27,12 @@ struct Candidates {
   torch::Tensor X;
   /// Pool campaigns: the pool row of each candidate; empty otherwise.
   std::vector<int64_t> rows;
+  /// What the model said of them when an ask chose them (undefined for
+  /// random and prior-ranked picks): each outcome's posterior mean and
+  /// variance [n, num_outcomes] in the outcome's own units, and the
+  /// acquisition value [n] of each candidate on its own (q = 1) given the
+  /// experiments pending before the ask (log-scale for the log kinds).
+  torch::Tensor mean, variance, acquisition;
   int64_t size() const { return X.defined() ? X.size(0) : static_cast<int64_t>(rows.size()); }
 };
 

@@ -25,6 +25,22 @@ bool full_refit_ask(const CampaignConfig& c, int64_t n_observed, int64_t ask_cou
   return n_observed < kAlwaysFullRefitBelow || ask_count % std::max<int64_t>(c.refit.full_refit_every, 1) == 0;
 }
 
+void describe_picks(Candidates& picks, const std::vector<const Surrogate*>& models, const Acquisition& acquisition,
+                    const torch::Tensor& encoded) {
+  if (encoded.size(0) == 0) return;
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> means, variances;
+  for (const auto* m : models) {
+    auto p = m->posterior(encoded);
+    means.push_back(p.mean.to(torch::kCPU, torch::kFloat64).reshape({encoded.size(0), -1}));
+    variances.push_back(p.variance.to(torch::kCPU, torch::kFloat64).reshape({encoded.size(0), -1}));
+  }
+  picks.mean = torch::cat(means, 1).contiguous();
+  picks.variance = torch::cat(variances, 1).contiguous();
+  // [n, 1, d]: each pick as a batch of one, valued beside the pending ones.
+  picks.acquisition = acquisition(encoded.unsqueeze(1)).to(torch::kCPU, torch::kFloat64).reshape({-1}).contiguous();
+}
+
 uint64_t splitmix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ULL;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;

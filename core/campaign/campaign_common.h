@@ -4,6 +4,8 @@
 /// hyperparameters. Not part of the public API.
 
 #include "core/campaign/campaign_config.h"
+#include "core/bo/acquisition.h"
+#include "core/campaign/campaign.h"
 #include "models/gp/transfer.h"
 
 #include <nlohmann/json.hpp>
@@ -42,6 +44,12 @@ struct OutcomeGPs {
 OutcomeGPs fit_outcome_gps(const CampaignConfig& c, const torch::Tensor& X, const torch::Tensor& Y,
                            const std::vector<GPHyperparameters>& warm, uint64_t seed, int64_t ask_count,
                            const torch::Tensor& lo, const torch::Tensor& hi);
+
+/// Fills picks.mean/variance/acquisition: the models' posteriors (one per
+/// outcome, original units) and the acquisition value of each pick alone,
+/// at `encoded` [n, d], the picks as the models see them.
+void describe_picks(Candidates& picks, const std::vector<const Surrogate*>& models, const Acquisition& acquisition,
+                    const torch::Tensor& encoded);
 
 /// Positions of the rows of Y [n, k] that meet every outcome constraint and
 /// that no other such row dominates in the objectives.

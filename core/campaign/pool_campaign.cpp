@@ -145,7 +145,12 @@ std::vector<int64_t> PoolCampaign::prior_ranked_rows(int64_t q) {
   return rows;
 }
 
-std::vector<int64_t> PoolCampaign::fit_and_select_transfer(int64_t q, uint64_t seed) {
+Candidates PoolCampaign::rows_of(std::vector<int64_t> rows) const {
+  auto X = pool_.index_select(0, torch::tensor(rows, torch::kInt64));
+  return Candidates(X, std::move(rows));
+}
+
+Candidates PoolCampaign::fit_and_select_transfer(int64_t q, uint64_t seed) {
   const auto& t = transfer();
   const auto obs = torch::tensor(observed_, torch::kInt64);
   auto X = t.pool.index_select(0, obs);
@@ -155,9 +160,10 @@ std::vector<int64_t> PoolCampaign::fit_and_select_transfer(int64_t q, uint64_t s
   AcquisitionSpec spec = config_.acquisition;
   spec.seed = seed;
   auto acquisition = make_acquisition(spec, {model.get()}, {X, Y, t.pool.index_select(0, torch::tensor(pending_, torch::kInt64))});
-  auto rows = select_from_pool(*acquisition, t.pool, available_mask(), q);
+  auto picks = rows_of(select_from_pool(*acquisition, t.pool, available_mask(), q));
+  describe_picks(picks, {model.get()}, *acquisition, t.pool.index_select(0, torch::tensor(picks.rows, torch::kInt64)));
   model_ = model;
-  return rows;
+  return picks;
 }
 
 void PoolCampaign::attach_graphs(std::shared_ptr<const GraphBatch> graphs) {
@@ -210,7 +216,7 @@ std::vector<int64_t> PoolCampaign::random_rows(int64_t q, uint64_t seed) const {
   return free;
 }
 
-std::vector<int64_t> PoolCampaign::fit_and_select(int64_t q, uint64_t seed) {
+Candidates PoolCampaign::fit_and_select(int64_t q, uint64_t seed) {
   if (!prior_records_.empty()) return fit_and_select_transfer(q, seed);
   auto X = pool_.index_select(0, torch::tensor(observed_, torch::kInt64));
   auto Y = observed_outcomes();
@@ -256,9 +262,10 @@ std::vector<int64_t> PoolCampaign::fit_and_select(int64_t q, uint64_t seed) {
   AcquisitionSpec spec = config_.acquisition;
   spec.seed = seed;
   auto acquisition = make_acquisition(spec, models, {X, Y, pool_.index_select(0, torch::tensor(pending_, torch::kInt64))});
-  auto rows = select_from_pool(*acquisition, pool_, available_mask(), q);
+  auto picks = rows_of(select_from_pool(*acquisition, pool_, available_mask(), q));
+  describe_picks(picks, models, *acquisition, picks.X);
   model_ = owned.front();
-  return rows;
+  return picks;
 }
 
 Candidates PoolCampaign::ask(int64_t q) {
@@ -267,12 +274,12 @@ Candidates PoolCampaign::ask(int64_t q) {
   const int64_t n = static_cast<int64_t>(observed_.size());
   const bool initial = n < std::max<int64_t>(config_.n_init, 1);
   const bool from_priors = initial && !prior_records_.empty() && config_.transfer.initial == "prior";
-  const auto rows = config_.surrogate == "random" || (initial && !from_priors) ? random_rows(q, seed)
-                    : from_priors                                             ? prior_ranked_rows(q)
-                                                                              : fit_and_select(q, seed);
-  pending_.insert(pending_.end(), rows.begin(), rows.end());
+  auto picks = config_.surrogate == "random" || (initial && !from_priors) ? rows_of(random_rows(q, seed))
+               : from_priors                                             ? rows_of(prior_ranked_rows(q))
+                                                                         : fit_and_select(q, seed);
+  pending_.insert(pending_.end(), picks.rows.begin(), picks.rows.end());
   ++ask_count_;
-  return Candidates(pool_.index_select(0, torch::tensor(rows, torch::kInt64)), rows);
+  return picks;
 }
 
 void PoolCampaign::tell(const std::vector<int64_t>& rows, const std::vector<double>& values) {

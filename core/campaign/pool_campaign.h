@@ -98,7 +98,7 @@ class PoolCampaign : public Campaign {
 
  private:
   friend struct PoolCampaignState;
-  std::vector<int64_t> fit_and_select(int64_t q, uint64_t seed);
+  Candidates fit_and_select(int64_t q, uint64_t seed);
   int64_t fidelity_of(int64_t row) const;
   int64_t target_fidelity() const;
   std::vector<int64_t> random_rows(int64_t q, uint64_t seed) const;
@@ -106,7 +106,9 @@ class PoolCampaign : public Campaign {
   void check_index(int64_t index, const char* what) const;
 
   struct Transfer;  // the transfer space, the pool in it, the sources' GPs
-  std::vector<int64_t> fit_and_select_transfer(int64_t q, uint64_t seed);
+  Candidates fit_and_select_transfer(int64_t q, uint64_t seed);
+  /// The pool rows `rows` as candidates.
+  Candidates rows_of(std::vector<int64_t> rows) const;
   std::vector<int64_t> prior_ranked_rows(int64_t q);
   const Transfer& transfer();  // InputError when the priors were not given back after load
 

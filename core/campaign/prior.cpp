@@ -119,30 +119,8 @@ Prior Prior::from_model(const gnn::GnnEnsemble& model, const torch::Tensor& X_in
   SOZAI_CHECK(model.fitted(), "Prior::from_model: the model is not trained");
   SOZAI_CHECK(model.config().kind == "composition", "Prior::from_model: needs a composition model (rows are element ",
               "shares), got a ", model.config().kind, " model");
-  SOZAI_CHECK(X_in.defined() && X_in.dim() == 2 && X_in.size(1) == static_cast<int64_t>(columns.size()),
-              "Prior::from_model: X must be [n, ", columns.size(), "] for the ", columns.size(), " column names");
+  const auto formulas = element_formulas(X_in, columns, "Prior::from_model");
   const auto X = X_in.to(torch::kCPU, torch::kFloat64).contiguous();
-  const int64_t n = X.size(0), d = X.size(1);
-  std::vector<std::pair<int64_t, std::string>> elements;
-  for (int64_t j = 0; j < d; ++j)
-    if (auto e = element_of_column(columns[j]); !e.empty()) elements.emplace_back(j, e);
-  SOZAI_CHECK(!elements.empty(), "Prior::from_model: no column names an element (\"Ni\", \"ni_load\", ...)");
-  std::vector<std::string> formulas;
-  const double* x = X.data_ptr<double>();
-  for (int64_t i = 0; i < n; ++i) {
-    std::string f;
-    for (const auto& [j, e] : elements) {
-      const double v = x[i * d + j];
-      SOZAI_CHECK(std::isfinite(v), "Prior::from_model: row ", i + 1, ", column '", columns[j], "' is not finite");
-      if (v > 0) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.8g", v);
-        f += e + buf;
-      }
-    }
-    SOZAI_CHECK(!f.empty(), "Prior::from_model: row ", i + 1, " has no positive element share");
-    formulas.push_back(std::move(f));
-  }
   torch::Tensor conditions;
   if (!condition_columns.empty()) {
     std::vector<int64_t> idx;
@@ -187,6 +165,36 @@ Prior Prior::read_back(const nlohmann::json& record) {
               "give it back with attach_priors");
   SOZAI_CHECK(std::filesystem::exists(source), "prior '", name, "': its file '", source, "' is gone");
   return read_csv(source, record.value("target", std::string()), record.value("maximize", true), name);
+}
+
+std::vector<std::string> element_formulas(const torch::Tensor& X_in, const std::vector<std::string>& columns,
+                                          const std::string& where) {
+  SOZAI_CHECK(X_in.defined() && X_in.dim() == 2 && X_in.size(1) == static_cast<int64_t>(columns.size()), where,
+              ": X must be [n, ", columns.size(), "] for the ", columns.size(), " column names");
+  const auto X = X_in.to(torch::kCPU, torch::kFloat64).contiguous();
+  const int64_t n = X.size(0), d = X.size(1);
+  std::vector<std::pair<int64_t, std::string>> elements;
+  for (int64_t j = 0; j < d; ++j)
+    if (auto e = element_of_column(columns[j]); !e.empty()) elements.emplace_back(j, e);
+  SOZAI_CHECK(!elements.empty(), where, ": no column names an element (\"Ni\", \"ni_load\", ...)");
+  std::vector<std::string> formulas;
+  const double* x = X.data_ptr<double>();
+  for (int64_t i = 0; i < n; ++i) {
+    std::string f;
+    for (const auto& [j, e] : elements) {
+      const double v = x[i * d + j];
+      SOZAI_CHECK(std::isfinite(v) && v >= 0, where, ": row ", i + 1, ", column '", columns[j],
+                  "' is not a finite share >= 0 (", v, ")");
+      if (v > 0) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.8g", v);
+        f += e + buf;
+      }
+    }
+    SOZAI_CHECK(!f.empty(), where, ": row ", i + 1, " has no positive element share");
+    formulas.push_back(std::move(f));
+  }
+  return formulas;
 }
 
 std::string element_of_column(const std::string& name) {

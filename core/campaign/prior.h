@@ -91,6 +91,12 @@ struct Prior {
 /// The element symbol a column name stands for ("Ni" for "Ni", "ni_load",
 /// "Ni_fraction", "NI_frac"), or "" when it names no element.
 std::string element_of_column(const std::string& name);
+/// The formula of each row of X [n, columns.size()] from its element
+/// columns (element_of_column; others are ignored), e.g. "Fe0.2Ni0.8";
+/// InputError naming `where`, the row and the column for a share that is
+/// negative or not finite, or a row without any positive share.
+std::vector<std::string> element_formulas(const torch::Tensor& X, const std::vector<std::string>& columns,
+                                          const std::string& where);
 
 /// The common input space of a target table and its priors (see the file
 /// comment). Built from the column names alone plus, when elements are

@@ -148,7 +148,7 @@ torch::Tensor SpaceCampaign::prior_ranked_candidates(int64_t q, uint64_t seed) {
   return raw.index_select(0, torch::tensor(top_positions(prior_scores(t.models, C, maximize()), q), torch::kInt64));
 }
 
-torch::Tensor SpaceCampaign::fit_and_select_transfer(int64_t q, uint64_t seed) {
+Candidates SpaceCampaign::fit_and_select_transfer(int64_t q, uint64_t seed) {
   const auto& t = transfer();
   const auto raw = observed_candidates();
   auto X = t.space.encode(natural_table(space_, raw), t.columns, "observed candidates");
@@ -163,7 +163,8 @@ torch::Tensor SpaceCampaign::fit_and_select_transfer(int64_t q, uint64_t seed) {
   auto acquisition = make_acquisition(spec, {seen.get()}, {E, Y, P});
   OptimizeConfig oc = config_.optimizer;
   oc.seed = seed;
-  auto picks = select_in_space(space_, *acquisition, q, oc);
+  Candidates picks(select_in_space(space_, *acquisition, q, oc).to(torch::kFloat64).contiguous());
+  describe_picks(picks, {seen.get()}, *acquisition, space_.encode(picks.X));
   model_ = seen;
   return picks;
 }
@@ -195,7 +196,7 @@ torch::Tensor SpaceCampaign::random_candidates(int64_t q, uint64_t seed) const {
   }
 }
 
-torch::Tensor SpaceCampaign::fit_and_select(int64_t q, uint64_t seed) {
+Candidates SpaceCampaign::fit_and_select(int64_t q, uint64_t seed) {
   auto E = space_.encode(observed_candidates());
   auto Y = observed_outcomes();
   const auto bounds = space_.encoded_bounds();
@@ -206,7 +207,8 @@ torch::Tensor SpaceCampaign::fit_and_select(int64_t q, uint64_t seed) {
   auto acquisition = make_acquisition(spec, fit.models, {E, Y, P});
   OptimizeConfig oc = config_.optimizer;
   oc.seed = seed;
-  auto picks = select_in_space(space_, *acquisition, q, oc);
+  Candidates picks(select_in_space(space_, *acquisition, q, oc).to(torch::kFloat64).contiguous());
+  describe_picks(picks, fit.models, *acquisition, space_.encode(picks.X));
   hypers_ = fit.fitted;
   model_ = fit.gps.front();
   return picks;
@@ -215,22 +217,22 @@ torch::Tensor SpaceCampaign::fit_and_select(int64_t q, uint64_t seed) {
 Candidates SpaceCampaign::ask(int64_t q) {
   SOZAI_CHECK(q >= 1, "SpaceCampaign::ask: q must be >= 1, got ", q);
   const uint64_t seed = ask_seed();
-  torch::Tensor picks;
+  Candidates picks;
   const bool initial = num_observed() < std::max<int64_t>(config_.n_init, 1);
   const bool with_priors = !prior_records_.empty();
   if (config_.surrogate == "random" || (initial && !(with_priors && config_.transfer.initial == "prior")))
-    picks = random_candidates(q, seed);
+    picks = Candidates(random_candidates(q, seed));
   else if (initial)
-    picks = prior_ranked_candidates(q, seed);
+    picks = Candidates(prior_ranked_candidates(q, seed));
   else
     picks = with_priors ? fit_and_select_transfer(q, seed) : fit_and_select(q, seed);
-  picks = picks.to(torch::kFloat64).contiguous();
-  for (int64_t i = 0; i < picks.size(0); ++i) {
-    const double* p = picks[i].data_ptr<double>();
+  picks.X = picks.X.to(torch::kFloat64).contiguous();
+  for (int64_t i = 0; i < picks.size(); ++i) {
+    const double* p = picks.X[i].data_ptr<double>();
     pending_.emplace_back(p, p + space_.raw_width());
   }
   ++ask_count_;
-  return Candidates(picks);
+  return picks;
 }
 
 void SpaceCampaign::tell(const torch::Tensor& candidates, const torch::Tensor& Y) {

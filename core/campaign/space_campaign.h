@@ -83,11 +83,11 @@ class SpaceCampaign : public Campaign {
 
  private:
   torch::Tensor random_candidates(int64_t q, uint64_t seed) const;
-  torch::Tensor fit_and_select(int64_t q, uint64_t seed);
+  Candidates fit_and_select(int64_t q, uint64_t seed);
   struct Transfer;  // the transfer space, the sources, their models
   const Transfer& transfer();  // InputError when the priors were not given back after load
   torch::Tensor prior_ranked_candidates(int64_t q, uint64_t seed);
-  torch::Tensor fit_and_select_transfer(int64_t q, uint64_t seed);
+  Candidates fit_and_select_transfer(int64_t q, uint64_t seed);
   /// Position in pending_ of a candidate, or -1.
   int64_t find_pending(const double* candidate) const;
 

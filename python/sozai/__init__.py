@@ -23,12 +23,12 @@ from ._sozai import (  # noqa: F401,E402  (re-exported)
     build_info,
     require_feature,
 )
-from . import benchmark, bo, campaign, datasets, featurize, federated, kernels, lab, models, spaces  # noqa: F401,E402
+from . import benchmark, bo, campaign, datasets, featurize, federated, frames, kernels, lab, models, spaces  # noqa: F401,E402,E501
 from .screening import ScreenResult, read_screen, screen, screen_merge  # noqa: F401,E402
 
 __version__ = build_info()["version"]
 
 __all__ = [
     "SozaiError", "InputError", "UnsupportedError", "FittingError", "StorageError", "DeviceError",
-    "build_info", "require_feature", "screen", "screen_merge", "read_screen", "ScreenResult", "benchmark", "bo", "campaign", "datasets", "federated", "kernels", "models",
+    "build_info", "require_feature", "screen", "screen_merge", "read_screen", "ScreenResult", "benchmark", "bo", "campaign", "datasets", "federated", "frames", "kernels", "models",
 ]

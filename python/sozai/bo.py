@@ -30,6 +30,7 @@ import warnings
 
 import numpy as np
 
+from . import frames as _frames
 from ._sozai import InputError
 from ._sozai import bo as _bo
 
@@ -50,8 +51,8 @@ hypervolume_improvement = _bo.hypervolume_improvement
 infer_reference_point = _bo.infer_reference_point
 
 
-def _array(a, ndim=None):
-    a = np.ascontiguousarray(a, dtype=np.float64)
+def _array(a, ndim=None, where="table"):
+    a = _frames.to_array(a, where)
     if ndim == 2 and a.ndim == 1:
         a = a[:, None]
     return a
@@ -61,12 +62,19 @@ def _direction(maximize):
     return [{"direction": "maximize" if maximize else "minimize"}]
 
 
-def acquisition(model, X, kind="logei", best_f=0.0, maximize=True, beta=4.0):
-    """Analytic acquisition (ei, logei, ucb, pi) of a fitted model at X [n, d]; best_f in the latent space."""
-    X = _array(X, 2)
-    acq = _bo.make_acquisition([model], X[:0], acquisition=kind, best_f=float(best_f), outcomes=_direction(maximize),
+def acquisition(model, X, kind="logei", best_f=0.0, maximize=True, beta=4.0, as_frame=False):
+    """Analytic acquisition (ei, logei, ucb, pi) of a fitted model at X [n, d] (an array or a DataFrame); best_f in
+    the latent space. as_frame=True: a DataFrame of X's columns, the model's 'mean' and 'std' and 'acquisition',
+    indexed as X."""
+    A, columns, index = _frames.table(X, "acquisition")
+    A = _array(A, 2)
+    acq = _bo.make_acquisition([model], A[:0], acquisition=kind, best_f=float(best_f), outcomes=_direction(maximize),
                                ucb_beta=float(beta))
-    return acq(X[:, None, :])
+    values = acq(A[:, None, :])
+    if not as_frame:
+        return values
+    mean, var = model.posterior(A)
+    return _frames.predictions(columns, A, index, mean, var, values)
 
 
 def mc_acquisition(model, X, X_baseline, kind="qlognei", maximize=True, samples=128, seed=0, beta=4.0, X_pending=None):

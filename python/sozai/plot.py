@@ -1,27 +1,70 @@
-"""Plots of campaign benchmarks (matplotlib, Agg backend).
+"""Plots people expect from a materials-discovery run (matplotlib).
+
+Each function takes what the API returns (a benchmark result, predictions
+as ``(mean, variance)`` or an ``as_frame=True`` DataFrame, a campaign's
+outcomes, a fitted model) and returns the matplotlib Figure; pass ``ax=`` to
+draw into an existing Axes. Figures are made without pyplot, so importing
+this module never changes the backend of a notebook, and a returned figure
+shows once in Jupyter.
 
 >>> import sozai.plot
->>> sozai.plot.plot_benchmark("demo/crossed_barrel.json", "demo/crossed_barrel.png")  # doctest: +SKIP
+>>> fig = sozai.plot.parity(y_test, model.posterior(X_test))  # doctest: +SKIP
+>>> fig.savefig("parity.png")  # doctest: +SKIP
 """
 
 import json
 import pathlib
+from statistics import NormalDist
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+__all__ = ["convergence", "plot_benchmark", "summary_markdown", "parity", "calibration", "calibration_curve",
+           "pareto_front", "acquisition_landscape"]
 
 
-def plot_benchmark(res, png):
-    """Two-panel convergence plot of a `sozai benchmark --out` result (dict or JSON path) into ``png``."""
+def _axes(ax, figsize=(5.0, 4.2)):
+    if ax is not None:
+        return ax.figure, ax
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _mean_std(prediction, where):
+    """(mean, std) of predictions: a (mean, variance) pair or a DataFrame with 'mean' and 'std' columns."""
+    if hasattr(prediction, "columns"):
+        for c in ("mean", "std"):
+            if c not in prediction.columns:
+                raise ValueError(f"{where}: the prediction frame has no {c!r} column (columns: "
+                                 f"{', '.join(map(str, prediction.columns))})")
+        return prediction["mean"].to_numpy(dtype=float), prediction["std"].to_numpy(dtype=float)
+    if isinstance(prediction, tuple) and len(prediction) == 2:
+        mean, var = (np.asarray(p, dtype=float).reshape(-1) for p in prediction)
+        return mean, np.sqrt(np.maximum(var, 0.0))
+    raise ValueError(f"{where}: prediction must be (mean, variance) or a DataFrame with 'mean' and 'std'")
+
+
+def _truth(y_true, n, where):
+    y = np.asarray(y_true, dtype=float).reshape(-1)
+    if y.shape[0] != n:
+        raise ValueError(f"{where}: {y.shape[0]} true values for {n} predictions")
+    return y
+
+
+def convergence(res, axes=None):
+    """Best-so-far and top-5%-found curves of a `sozai benchmark --out` result (dict or JSON path), each arm with a
+    10-90 % band over seeds. axes: two Axes to draw into (a new figure otherwise)."""
     if not isinstance(res, dict):
         res = json.loads(pathlib.Path(res).read_text())
-    fig, (ax_best, ax_top) = plt.subplots(1, 2, figsize=(11, 4.2))
+    if axes is None:
+        fig = Figure(figsize=(11, 4.2))
+        ax_best, ax_top = fig.subplots(1, 2)
+    else:
+        ax_best, ax_top = axes
+        fig = ax_best.figure
     x = np.arange(1, res["budget"] + 1)
     colors = {"random": "0.45"}
-    palette = iter(["tab:blue", "tab:orange", "tab:green", "tab:red"])
+    palette = iter(["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"])
     for arm in res["arms"]:
         c = colors.get(arm["name"]) or next(palette)
         # Random search runs through the whole pool; the plot shows the BO budget.
@@ -32,7 +75,7 @@ def plot_benchmark(res, png):
         else:
             curves = np.array([np.pad(cv, (0, res["budget"] - len(cv)), mode="edge") for cv in arm["curves"]])
             lo, hi = np.percentile(curves, 10, axis=0), np.percentile(curves, 90, axis=0)
-        ax_top.fill_between(x, lo, hi, color=c, alpha=0.15, linewidth=0)
+        ax_top.fill_between(x, lo[:len(x)], hi[:len(x)], color=c, alpha=0.15, linewidth=0)
     direction = "max" if res["maximize"] else "min"
     ax_best.set(xlabel="experiments", ylabel=f"best {res['objective']} found ({direction}, mean over seeds)",
                 title=f"{res['dataset']}: best so far")
@@ -41,9 +84,154 @@ def plot_benchmark(res, png):
     for ax in (ax_best, ax_top):
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(png, dpi=120)
-    plt.close(fig)
+    if axes is None:
+        fig.tight_layout()
+    return fig
+
+
+def plot_benchmark(res, png):
+    """convergence(res) written to ``png``."""
+    convergence(res).savefig(png, dpi=120)
+
+
+def parity(y_true, prediction, ax=None, sigma=1.0, label=None, max_points=5000):
+    """Predicted against measured with +-sigma standard-deviation error bars and the y = x line; MAE, RMSE and R^2 in
+    the legend. prediction: (mean, variance) or a DataFrame with 'mean' and 'std' (as_frame=True)."""
+    mean, std = _mean_std(prediction, "parity")
+    y = _truth(y_true, len(mean), "parity")
+    fig, ax = _axes(ax)
+    show = np.arange(len(y))
+    if len(show) > max_points:  # error bars of every point of a large test set are a solid block
+        show = np.random.default_rng(0).choice(len(y), max_points, replace=False)
+    err = y - mean
+    mae, rmse = float(np.mean(np.abs(err))), float(np.sqrt(np.mean(err ** 2)))
+    r2 = 1.0 - float(np.sum(err ** 2)) / max(float(np.sum((y - y.mean()) ** 2)), 1e-300)
+    text = f"MAE {mae:.3g}, RMSE {rmse:.3g}, R$^2$ {r2:.3f}"
+    ax.errorbar(y[show], mean[show], yerr=sigma * std[show], fmt="o", ms=3, alpha=0.6, elinewidth=0.6,
+                color="tab:blue", ecolor="tab:blue", label=f"{label + ': ' if label else ''}{text}")
+    lo, hi = float(min(y.min(), mean.min())), float(max(y.max(), mean.max()))
+    pad = 0.03 * (hi - lo or 1.0)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.3", lw=1, ls="--", label="y = x")
+    ax.set(xlabel="measured", ylabel=f"predicted (error bars: {sigma:g} sd)", xlim=(lo - pad, hi + pad),
+           ylim=(lo - pad, hi + pad), aspect="equal")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def calibration_curve(y_true, prediction, levels=None):
+    """(expected, observed, miscalibration area): for each central-interval probability p in `levels` (default
+    0.05 ... 0.95), the fraction of measurements inside the predicted Gaussian p-interval; the area is the mean
+    |observed - expected| (0 for a calibrated model; Tran et al. 2020)."""
+    mean, std = _mean_std(prediction, "calibration_curve")
+    y = _truth(y_true, len(mean), "calibration_curve")
+    p = np.linspace(0.05, 0.95, 19) if levels is None else np.asarray(levels, dtype=float)
+    z = np.abs(y - mean) / np.maximum(std, 1e-300)
+    # Half-width of the central p-interval in standard deviations.
+    half = np.array([NormalDist().inv_cdf(0.5 + 0.5 * v) for v in p])
+    observed = (z[None, :] <= half[:, None]).mean(axis=1)
+    return p, observed, float(np.mean(np.abs(observed - p)))
+
+
+def calibration(y_true, prediction, ax=None, label=None):
+    """Calibration curve: observed against expected coverage of the predicted central intervals, with the ideal
+    diagonal and the miscalibration area in the legend (below the diagonal: over-confident)."""
+    p, observed, area = calibration_curve(y_true, prediction)
+    fig, ax = _axes(ax)
+    ax.plot([0, 1], [0, 1], color="0.3", lw=1, ls="--", label="calibrated")
+    ax.plot(p, observed, "o-", color="tab:orange", ms=4,
+            label=f"{label + ': ' if label else ''}miscalibration area {area:.3f}")
+    ax.fill_between(p, p, observed, color="tab:orange", alpha=0.15, linewidth=0)
+    ax.set(xlabel="expected fraction inside the interval", ylabel="observed fraction", xlim=(0, 1), ylim=(0, 1),
+           aspect="equal")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def _front_mask(Y, maximize):
+    sign = np.where(np.asarray(maximize, dtype=bool), 1.0, -1.0)
+    S = Y * sign
+    n = len(S)
+    mask = np.ones(n, dtype=bool)
+    for i in range(n):
+        if mask[i]:
+            dominated = np.all(S <= S[i], axis=1) & np.any(S < S[i], axis=1)
+            mask &= ~dominated
+    return mask
+
+
+def pareto_front(Y, maximize=(True, True), ax=None, names=None, labels=None):
+    """Two objectives: every point, the non-dominated ones in colour joined by the front's staircase, the dominated
+    ones grey. Y: [n, 2] array or a DataFrame of two columns (names from it); maximize: per objective."""
+    if hasattr(Y, "columns"):
+        names = names or [str(c) for c in Y.columns]
+        labels = labels if labels is not None else [str(i) for i in Y.index]
+        Y = Y.to_numpy(dtype=float)
+    Y = np.asarray(Y, dtype=float)
+    if Y.ndim != 2 or Y.shape[1] != 2:
+        raise ValueError(f"pareto_front: Y must be [n, 2], got shape {Y.shape}")
+    maximize = np.broadcast_to(np.asarray(maximize, dtype=bool), (2,))
+    names = names or ["objective 1", "objective 2"]
+    mask = _front_mask(Y, maximize)
+    fig, ax = _axes(ax)
+    ax.scatter(Y[~mask, 0], Y[~mask, 1], s=14, color="0.7", label=f"dominated ({int((~mask).sum())})")
+    F = Y[mask]
+    F = F[np.argsort(F[:, 0] * (1 if maximize[0] else -1))]
+    ax.step(F[:, 0], F[:, 1], where="post" if maximize[0] != maximize[1] else "pre", color="tab:red", lw=1, alpha=0.7)
+    ax.scatter(F[:, 0], F[:, 1], s=26, color="tab:red", zorder=3, label=f"Pareto front ({int(mask.sum())})")
+    ax.set(xlabel=f"{names[0]} ({'max' if maximize[0] else 'min'})",
+           ylabel=f"{names[1]} ({'max' if maximize[1] else 'min'})")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def acquisition_landscape(model, reference, inputs, bounds=None, kind="logei", best_f=0.0, maximize=True, ax=None,
+                          observed=None, grid=60, names=None):
+    """The acquisition over two inputs, the others held at `reference` (a row [d], or a DataFrame/array whose
+    column medians are used): a filled contour with the observed points on top. inputs: two column positions or
+    names (with a DataFrame reference); bounds: ((lo, hi), (lo, hi)) (default: the range of `observed`, else of the
+    reference frame); model: a fitted model with posterior (ExactGP); best_f in the model's latent space."""
+    from . import bo
+    columns = [str(c) for c in reference.columns] if hasattr(reference, "columns") else None
+    ref = np.asarray(reference.to_numpy(dtype=float) if columns else reference, dtype=float)
+    table = ref if ref.ndim == 2 else None
+    row = np.median(ref, axis=0) if ref.ndim == 2 else ref.reshape(-1)
+    pos = []
+    for v in inputs:
+        if isinstance(v, str):
+            if not columns or v not in columns:
+                raise ValueError(f"acquisition_landscape: input {v!r} is not a column of the reference")
+            pos.append(columns.index(v))
+        else:
+            pos.append(int(v))
+    if len(pos) != 2 or pos[0] == pos[1]:
+        raise ValueError("acquisition_landscape: inputs must name two different inputs")
+    obs = None if observed is None else np.asarray(
+        observed.to_numpy(dtype=float) if hasattr(observed, "columns") else observed, dtype=float)
+    if bounds is None:
+        src = obs if obs is not None else table
+        if src is None:
+            raise ValueError("acquisition_landscape: give bounds (or observed points or a reference table)")
+        bounds = [(float(src[:, p].min()), float(src[:, p].max())) for p in pos]
+    a = np.linspace(bounds[0][0], bounds[0][1], grid)
+    b = np.linspace(bounds[1][0], bounds[1][1], grid)
+    A, B = np.meshgrid(a, b)
+    X = np.repeat(row[None, :], A.size, axis=0)
+    X[:, pos[0]], X[:, pos[1]] = A.ravel(), B.ravel()
+    values = np.asarray(bo.acquisition(model, X, kind=kind, best_f=best_f, maximize=maximize)).reshape(A.shape)
+    fig, ax = _axes(ax, figsize=(5.6, 4.4))
+    cs = ax.contourf(A, B, values, levels=20, cmap="viridis")
+    fig.colorbar(cs, ax=ax, label=kind)
+    if obs is not None:
+        ax.scatter(obs[:, pos[0]], obs[:, pos[1]], s=14, color="white", edgecolor="black", lw=0.5, label="observed")
+        ax.legend(fontsize=8, loc="upper right")
+    best = np.unravel_index(np.argmax(values), values.shape)
+    ax.plot(A[best], B[best], marker="*", ms=14, color="tab:red", mec="black", label="maximum")
+    names = names or ([columns[p] for p in pos] if columns else [f"x{p}" for p in pos])
+    ax.set(xlabel=names[0], ylabel=names[1], title=f"{kind}; other inputs at the reference")
+    return fig
 
 
 def fmt(v):
@@ -71,5 +259,3 @@ def summary_markdown(res, png_name=None):
         lines += [f"![convergence]({png_name})", ""]
     return "\n".join(lines)
 
-
-__all__ = ["plot_benchmark", "summary_markdown"]

@@ -25,6 +25,19 @@ std::vector<double> candidate_vector(const DoubleArray& c) {
   return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
 }
 
+/// An ask's picks as a dict: X, rows (pool campaigns), and what the model
+/// said of them (mean, variance [n, outcomes], acquisition [n]; None for
+/// random or prior-ranked picks).
+py::dict described(const Candidates& c) {
+  py::dict d;
+  d["X"] = to_numpy(c.X);
+  d["rows"] = to_numpy_index(c.rows);
+  d["mean"] = to_numpy_any(c.mean);
+  d["variance"] = to_numpy_any(c.variance);
+  d["acquisition"] = to_numpy_any(c.acquisition);
+  return d;
+}
+
 template <typename F>
 auto released(F&& f) {
   py::gil_scoped_release release;
@@ -118,6 +131,14 @@ void bind_campaign(py::module_& root) {
                    p.maximize ? "True" : "False", ")");
       });
 
+  m.def("element_of_column", &element_of_column, py::arg("name"),
+        "The element symbol a column name stands for ('Ni' for 'Ni', 'ni_load', 'Ni_fraction'), or ''.");
+  m.def("element_formulas",
+        [](const DoubleArray& X, const std::vector<std::string>& columns) {
+          return element_formulas(to_tensor(X, 2, "X"), columns, "element_formulas");
+        },
+        py::arg("X"), py::arg("columns"),
+        "Each row's formula from its element columns ('Ni', 'ni_load', ...; others ignored), e.g. 'Fe0.2Ni0.8'.");
   m.def("natural_columns", &natural_columns, py::arg("space"),
         "The names priors meet a design space by: a continuous or integer parameter by its name, a composition's "
         "elements by symbol, a choice as 'name=label'.");
@@ -126,7 +147,7 @@ void bind_campaign(py::module_& root) {
       }, py::arg("space"), py::arg("candidates"),
       "Raw candidates [n, raw_width] as the table natural_columns names (a choice as 0/1 columns).");
 
-  py::class_<PoolCampaign> pool(m, "PoolCampaign", "A Bayesian-optimisation campaign over the rows of a pool.");
+  py::class_<PoolCampaign> pool(m, "PoolCampaign", py::dynamic_attr(), "A Bayesian-optimisation campaign over the rows of a pool.");
   pool.def(py::init([](const GraphBatch& graphs, const py::object& maximize, const py::kwargs& settings) {
              return PoolCampaign(std::make_shared<const GraphBatch>(graphs), config_of(settings, maximize));
            }),
@@ -150,6 +171,10 @@ void bind_campaign(py::module_& root) {
            "pool's columns), transfer={'method': 'auto'|'rgpe'|'residual'|'mtgp'|'none', ...} how.")
       .def("ask", [](PoolCampaign& c, int64_t q) { return to_numpy_index(released([&] { return c.ask(q).rows; })); },
            py::arg("q") = 1, "Proposes q pool rows (marked pending).")
+      .def("ask_described", [](PoolCampaign& c, int64_t q) { return described(released([&] { return c.ask(q); })); },
+           py::arg("q") = 1,
+           "Proposes q pool rows (marked pending), as a dict: rows, X, and the model's mean, variance and "
+           "acquisition value of each (None for random or prior-ranked picks).")
       .def("tell", py::overload_cast<int64_t, double>(&PoolCampaign::tell), py::arg("index"), py::arg("value"))
       .def("tell", py::overload_cast<const std::vector<int64_t>&, const std::vector<double>&>(&PoolCampaign::tell),
            py::arg("indices"), py::arg("values"))
@@ -166,6 +191,8 @@ void bind_campaign(py::module_& root) {
       .def_property_readonly("cost_spent", &PoolCampaign::cost_spent,
                              "Multi-fidelity: total cost of the results told so far.")
       .def_property_readonly("pool_size", &PoolCampaign::pool_size)
+      .def_property_readonly("pool", [](const PoolCampaign& c) { return to_numpy(c.pool()); },
+                             "The candidates [N, d] (a copy).")
       .def("best", [](const PoolCampaign& c) {
              auto b = c.best();
              return py::make_tuple(b.candidate.rows.front(), b.value);
@@ -173,7 +200,7 @@ void bind_campaign(py::module_& root) {
   common_members(pool);
   prior_members(pool);
 
-  py::class_<SpaceCampaign> space(m, "SpaceCampaign",
+  py::class_<SpaceCampaign> space(m, "SpaceCampaign", py::dynamic_attr(),
                                   "A Bayesian-optimisation campaign over a continuous or mixed DesignSpace.");
   space.def(py::init([](const DesignSpace& s, const py::object& maximize, std::vector<Prior> priors,
                          const py::kwargs& settings) {
@@ -187,6 +214,10 @@ void bind_campaign(py::module_& root) {
             "name, a choice as 'name=label'); transfer={...} how, as for PoolCampaign.")
       .def("ask", [](SpaceCampaign& c, int64_t q) { return to_numpy(released([&] { return c.ask(q).X; })); },
            py::arg("q") = 1, "Proposes q raw candidates [q, raw_width] (marked pending).")
+      .def("ask_described", [](SpaceCampaign& c, int64_t q) { return described(released([&] { return c.ask(q); })); },
+           py::arg("q") = 1,
+           "Proposes q raw candidates (marked pending), as a dict: X, and the model's mean, variance and "
+           "acquisition value of each (None for random or prior-ranked picks).")
       .def("tell", [](SpaceCampaign& c, const DoubleArray& candidates, const DoubleArray& values) {
              c.tell(to_tensor(candidates, 2, "candidates"), to_tensor(values, -1, "values"));
            }, py::arg("candidates"), py::arg("values"),

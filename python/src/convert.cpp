@@ -4,6 +4,17 @@
 
 namespace sozai {
 
+bool is_pandas(py::handle o) {
+  auto module = py::type::handle_of(o).attr("__module__");
+  if (!py::isinstance<py::str>(module)) return false;
+  const auto name = module.cast<std::string>();
+  return name == "pandas" || name.rfind("pandas.", 0) == 0;
+}
+
+py::object pandas_to_array(py::handle o) {
+  return py::module_::import("sozai.frames").attr("to_array")(o);
+}
+
 nlohmann::json to_json(py::handle v, const std::string& where, int depth) {
   SOZAI_CHECK(depth < 64, where, ": nested more than 64 levels deep");
   if (v.is_none()) return nullptr;

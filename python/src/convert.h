@@ -17,7 +17,23 @@
 
 namespace sozai {
 namespace py = pybind11;
-using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+/// A float64 array argument: a numpy array or anything numpy converts
+/// (cast to float64, C order), or a pandas DataFrame or Series, checked by
+/// sozai.frames first (a missing value, a non-numeric column or a repeated
+/// column name is an InputError naming the column and the rows).
+class DoubleArray : public py::array_t<double, py::array::c_style | py::array::forcecast> {
+ public:
+  using Base = py::array_t<double, py::array::c_style | py::array::forcecast>;
+  using Base::Base;
+  DoubleArray() = default;
+  DoubleArray(Base b) : Base(std::move(b)) {}  // NOLINT: implicit, as the alias it replaces
+};
+
+/// Whether `o` is a pandas object (DataFrame, Series, Index).
+bool is_pandas(py::handle o);
+/// A pandas DataFrame or Series as the float64 array sozai.frames makes of
+/// it (InputError naming the column and rows of what it cannot take).
+py::object pandas_to_array(py::handle o);
 
 /// Copies a numpy array of T and rank `rank` (or any rank if -1) into a CPU
 /// tensor of T; `what` names the argument in errors.
@@ -114,3 +130,28 @@ void bind_federated(py::module_& m);
 void bind_screen(py::module_& m);
 
 }  // namespace sozai
+
+namespace pybind11 {
+namespace detail {
+template <>
+struct type_caster<sozai::DoubleArray> {
+  PYBIND11_TYPE_CASTER(sozai::DoubleArray, const_name("numpy.ndarray[numpy.float64] | pandas.DataFrame"));
+  bool load(handle src, bool convert) {
+    object held;
+    if (sozai::is_pandas(src)) {
+      if (!convert) return false;
+      held = sozai::pandas_to_array(src);  // throws InputError for what it cannot take
+      src = held;
+    }
+    using Base = sozai::DoubleArray::Base;
+    if (!convert && !Base::check_(src)) return false;
+    auto a = Base::ensure(src);
+    if (!a) return false;
+    value = sozai::DoubleArray(std::move(a));
+    return true;
+  }
+  static handle cast(const sozai::DoubleArray& src, return_value_policy, handle) { return src.inc_ref(); }
+};
+}  // namespace detail
+}  // namespace pybind11
+

@@ -300,3 +300,18 @@ TEST_CASE("a space campaign refuses priors it cannot use", "[campaign][space][pr
   two.acquisition.ref_point = {0.0, 0.0};
   CHECK_THROWS_WITH(SpaceCampaign(s, {space_prior(s)}, two), Catch::Contains("one outcome"));
 }
+
+TEST_CASE("a space campaign's ask says what the model predicted for its picks", "[campaign][space]") {
+  auto s = mixed_space();
+  SpaceCampaign c(s, fast_config());
+  auto first = c.ask(4);  // n_init = 4: random picks
+  CHECK_FALSE(first.mean.defined());
+  answer(c, first.X);
+  auto picks = c.ask(2);
+  REQUIRE(picks.mean.sizes() == torch::IntArrayRef({2, 1}));
+  REQUIRE(picks.acquisition.sizes() == torch::IntArrayRef({2}));
+  auto post = c.model()->posterior(s.encode(picks.X));
+  CHECK(torch::allclose(picks.mean, post.mean.reshape({2, 1}), 1e-12, 1e-12));
+  CHECK(torch::allclose(picks.variance, post.variance.reshape({2, 1}), 1e-12, 1e-12));
+  CHECK(torch::isfinite(picks.acquisition).all().item<bool>());
+}
