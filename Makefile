@@ -22,7 +22,7 @@ endif
 
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(PYTHON) -DPYBIND11_FINDPYTHON=ON
 
-.PHONY: all setup configure build test test-cpp test-python demo benchmarks clean
+.PHONY: all setup configure build test test-cpp test-python demo benchmarks clean notebooks jupyter
 
 all: build
 
@@ -44,6 +44,15 @@ test-python: build
 	PYTHONPATH=$(CURDIR)/$(BUILD)/python SOZAI_BUILD_DIR=$(CURDIR)/$(BUILD) $(PYTHON) -m pytest -q tests/python
 
 test: test-cpp test-python
+
+# The notebooks of examples/, executed with their outputs and figures into build/notebooks/.
+notebooks: build
+	PYTHONPATH=$(CURDIR)/$(BUILD)/python SOZAI_CLI=$(CURDIR)/$(BUILD)/bin/sozai $(PYTHON) scripts/run_notebooks.py
+
+# Jupyter on the notebooks (installs Debian's jupyter-notebook first; not part of setup, CI needs no server).
+jupyter: build
+	@command -v jupyter-notebook >/dev/null || apt-get install -y jupyter-notebook
+	cd examples && PYTHONPATH=$(CURDIR)/$(BUILD)/python SOZAI_CLI=$(CURDIR)/$(BUILD)/bin/sozai jupyter-notebook
 
 # The main job: replay BO campaigns on a real dataset, then plot and summarise.
 DEMO_DATASET ?= crossed_barrel

@@ -1,7 +1,8 @@
 """sozai: GPU-accelerated, AI-driven materials discovery engine.
 
 The heavy lifting is in the C++ core (``_sozai``); this package exposes it
-with numpy arrays in and out, under the same names as the C++ API:
+with numpy arrays (or pandas DataFrames, see sozai.frames) in and out, under
+the same names as the C++ API:
 
 >>> import sozai
 >>> sozai.build_info()["torch"]  # doctest: +SKIP

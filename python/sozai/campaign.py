@@ -34,9 +34,10 @@ element_of_column = _c.element_of_column
 # ---------------------------------------------------------------- pandas in and out
 
 def _outcome_names(campaign):
+    """Each outcome's column name: its name, else y (one outcome) or y0, y1, ..."""
     names = [o.get("name", "") for o in campaign.outcomes]
     if len(names) == 1:
-        return [names[0] or ""] if names[0] else [""]
+        return [names[0] or "y"]
     return [n or f"y{j}" for j, n in enumerate(names)]
 
 
@@ -102,7 +103,7 @@ def _frame_of(campaign, X, labels, described=None, outcomes=None):
     out = _f.predictions(columns, X, labels, mean, var, acq, _outcome_names(campaign))
     if outcomes is not None:
         for j, name in enumerate(_outcome_names(campaign)):
-            out[name or "y"] = outcomes[:, j]
+            out[name] = outcomes[:, j]
     return out
 
 
@@ -226,7 +227,7 @@ def _space_frames():
         out = _raw_to_frame(self.space, self.observed_candidates)
         Y = self.observed_outcomes
         for j, name in enumerate(_outcome_names(self)):
-            out[name or "y"] = Y[:, j]
+            out[name] = Y[:, j]
         return out
 
     SpaceCampaign.tell, SpaceCampaign.ask_frame, SpaceCampaign.observed_frame = tell, ask_frame, observed_frame

@@ -30,6 +30,32 @@ def iter_featurized(path, chunk=4096):
         yield reader.read(start, chunk)
 
 
+def read_frame(name, file=None):
+    """A registered dataset as a pandas DataFrame. Closed-loop datasets come as
+    load_closed_loop gives them: the input columns, then the objectives, repeated
+    inputs averaged (their count in ``counts``). Property datasets are the
+    registered CSV as it is. The file is found like every dataset (SOZAI_DATA_DIR,
+    the cache, or fetched) and its SHA-256 checked. file: which of several
+    registered files (its relative path) for a property dataset."""
+    import pandas as pd
+    info = dataset_info(name)
+    if info.closed_loop:
+        d = load_closed_loop(name)
+        frame = pd.DataFrame(d["X"], columns=list(d["input_names"]))
+        for j, o in enumerate(d["objective_names"]):
+            frame[o] = d["Y"][:, j]
+        frame["counts"] = d["counts"]
+        return frame
+    paths = [f.relative_path for f in info.files]
+    if file is None:
+        if len(paths) != 1:
+            raise ValueError(f"read_frame: {name} has {len(paths)} files ({', '.join(paths)}); choose one with file=")
+        file = paths[0]
+    if file not in paths:
+        raise ValueError(f"read_frame: {name} has no file {file!r} (files: {', '.join(paths)})")
+    return pd.read_csv(dataset_path(info, file))
+
+
 def closed_loop_names(single_objective=True):
     """Registry names of the closed-loop datasets (single-objective only by default)."""
     return [d.name for d in dataset_registry()
@@ -39,4 +65,4 @@ def closed_loop_names(single_objective=True):
 __all__ = ["FeaturizedDataset", "FeaturizedReader", "write_featurized", "read_featurized", "iter_featurized",
            "import_property_csv", "import_registered_dataset",
            "dataset_registry", "dataset_info", "dataset_path", "dataset_search_dirs", "load_closed_loop",
-           "read_pvlab_csv", "read_olympus_dir", "read_pool_csv", "closed_loop_names"]
+           "read_pvlab_csv", "read_olympus_dir", "read_pool_csv", "closed_loop_names", "read_frame"]

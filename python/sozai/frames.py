@@ -137,9 +137,12 @@ def strings(obj, where):
 
 
 def _outcome_names(names, m):
-    if names and len(names) == m:
+    """Column suffixes of m predicted outcomes: none for one, else the outcome names (y0, y1, ... by default)."""
+    if m == 1:
+        return [""]
+    if names and len(names) == m and all(names):
         return list(names)
-    return [f"y{j}" for j in range(m)] if m > 1 else [""]
+    return [f"y{j}" for j in range(m)]
 
 
 def predictions(columns, values, index, mean, variance, acquisition=None, outcome_names=None, extra=None):

@@ -188,24 +188,31 @@ def pareto_front(Y, maximize=(True, True), ax=None, names=None, labels=None):
 
 
 def acquisition_landscape(model, reference, inputs, bounds=None, kind="logei", best_f=0.0, maximize=True, ax=None,
-                          observed=None, grid=60, names=None):
-    """The acquisition over two inputs, the others held at `reference` (a row [d], or a DataFrame/array whose
-    column medians are used): a filled contour with the observed points on top. inputs: two column positions or
+                          observed=None, grid=60, names=None, composition=None):
+    """The acquisition over two inputs, the others held at `reference` (a row [d] or a named Series, or a
+    DataFrame/array whose column medians are used): a filled contour with the observed points on top. inputs: two column positions or
     names (with a DataFrame reference); bounds: ((lo, hi), (lo, hi)) (default: the range of `observed`, else of the
-    reference frame); model: a fitted model with posterior (ExactGP); best_f in the model's latent space."""
+    reference frame); model: a fitted model with posterior (ExactGP); best_f in the model's latent space.
+    composition: the inputs (names or positions, the two plotted among them) that are shares summing to one: the
+    others of them then share what the two leave in the reference's proportions, and points where the two alone
+    pass one are left blank (on a simplex, holding the others fixed would leave it)."""
     from . import bo
-    columns = [str(c) for c in reference.columns] if hasattr(reference, "columns") else None
-    ref = np.asarray(reference.to_numpy(dtype=float) if columns else reference, dtype=float)
+    if hasattr(reference, "columns"):  # a DataFrame: its column medians
+        columns, ref = [str(c) for c in reference.columns], reference.to_numpy(dtype=float)
+    elif hasattr(reference, "index") and hasattr(reference, "to_numpy"):  # a Series: one row, named
+        columns, ref = [str(c) for c in reference.index], reference.to_numpy(dtype=float)
+    else:
+        columns, ref = None, np.asarray(reference, dtype=float)
     table = ref if ref.ndim == 2 else None
     row = np.median(ref, axis=0) if ref.ndim == 2 else ref.reshape(-1)
-    pos = []
-    for v in inputs:
+    def position(v):
         if isinstance(v, str):
             if not columns or v not in columns:
                 raise ValueError(f"acquisition_landscape: input {v!r} is not a column of the reference")
-            pos.append(columns.index(v))
-        else:
-            pos.append(int(v))
+            return columns.index(v)
+        return int(v)
+
+    pos = [position(v) for v in inputs]
     if len(pos) != 2 or pos[0] == pos[1]:
         raise ValueError("acquisition_landscape: inputs must name two different inputs")
     obs = None if observed is None else np.asarray(
@@ -220,17 +227,34 @@ def acquisition_landscape(model, reference, inputs, bounds=None, kind="logei", b
     A, B = np.meshgrid(a, b)
     X = np.repeat(row[None, :], A.size, axis=0)
     X[:, pos[0]], X[:, pos[1]] = A.ravel(), B.ravel()
-    values = np.asarray(bo.acquisition(model, X, kind=kind, best_f=best_f, maximize=maximize)).reshape(A.shape)
+    valid = np.ones(A.size, dtype=bool)
+    if composition is not None:
+        total = float(sum(row[position(v)] for v in composition))
+        rest = [p for p in (position(v) for v in composition) if p not in pos]
+        left = total - A.ravel() - B.ravel()
+        valid = left >= -1e-12
+        share = row[rest] / row[rest].sum() if rest and row[rest].sum() > 0 else np.full(len(rest), 1.0 / max(len(rest), 1))
+        X[:, rest] = np.maximum(left, 0.0)[:, None] * share[None, :]
+    values = np.full(A.size, np.nan)
+    values[valid] = np.asarray(bo.acquisition(model, X[valid], kind=kind, best_f=best_f, maximize=maximize))
+    values = np.ma.masked_invalid(values.reshape(A.shape))
     fig, ax = _axes(ax, figsize=(5.6, 4.4))
-    cs = ax.contourf(A, B, values, levels=20, cmap="viridis")
-    fig.colorbar(cs, ax=ax, label=kind)
+    # Log acquisitions fall by thousands far from the data: colour the top 95 % of the points, the rest as the least.
+    finite = values.compressed()
+    lo, hi = float(np.percentile(finite, 5)), float(finite.max())
+    levels = np.linspace(lo, hi if hi > lo else lo + 1e-12, 21)
+    cs = ax.contourf(A, B, values, levels=levels, cmap="viridis", extend="min")
+    bar = fig.colorbar(cs, ax=ax, label=kind)
+    bar.formatter.set_useOffset(False)
+    bar.update_ticks()
     if obs is not None:
         ax.scatter(obs[:, pos[0]], obs[:, pos[1]], s=14, color="white", edgecolor="black", lw=0.5, label="observed")
         ax.legend(fontsize=8, loc="upper right")
-    best = np.unravel_index(np.argmax(values), values.shape)
+    best = np.unravel_index(np.ma.argmax(values), values.shape)
     ax.plot(A[best], B[best], marker="*", ms=14, color="tab:red", mec="black", label="maximum")
     names = names or ([columns[p] for p in pos] if columns else [f"x{p}" for p in pos])
-    ax.set(xlabel=names[0], ylabel=names[1], title=f"{kind}; other inputs at the reference")
+    held = "rest of the composition as the reference" if composition is not None else "other inputs as the reference"
+    ax.set(xlabel=names[0], ylabel=names[1], title=f"{kind}; {held}")
     return fig
 
 

@@ -7,6 +7,7 @@
 #include "core/space/design_space.h"
 #include "core/space/design_space_json.h"
 #include "core/space/sobol.h"
+#include "common/strings.h"
 
 namespace sozai {
 namespace {
@@ -16,9 +17,17 @@ torch::Tensor optional_descriptors(const py::object& d) {
   return to_tensor(d.cast<DoubleArray>(), 2, "descriptors");
 }
 
-std::vector<double> optional_bounds(const py::object& b) {
+/// A composition's per-element bounds: None, one number for every element,
+/// or one per element.
+std::vector<double> optional_bounds(const py::object& b, size_t elements, const char* what) {
   if (b.is_none()) return {};
-  return b.cast<std::vector<double>>();
+  if (py::isinstance<py::float_>(b) || py::isinstance<py::int_>(b)) return std::vector<double>(elements, b.cast<double>());
+  try {
+    return b.cast<std::vector<double>>();
+  } catch (const py::cast_error&) {
+    throw InputError(str("add_composition: ", what, " must be a number or one number per element, got ",
+                         py::str(py::type::of(b)).cast<std::string>()));
+  }
 }
 
 /// The parameters as space_to_json writes them, descriptors as numpy arrays.
@@ -60,11 +69,13 @@ void bind_spaces(py::module_& root) {
           "add_composition",
           [](DS& s, const std::string& name, const std::vector<std::string>& elements, const py::object& low,
              const py::object& high, double step) -> DS& {
-            return s.add_composition(name, elements, optional_bounds(low), optional_bounds(high), step);
+            return s.add_composition(name, elements, optional_bounds(low, elements.size(), "low"),
+                                    optional_bounds(high, elements.size(), "high"), step);
           },
           py::arg("name"), py::arg("elements"), py::arg("low") = py::none(), py::arg("high") = py::none(),
           py::arg("step") = 0.0, chain,
-          "Fractions of `elements` summing to 1, each within [low, high], on a grid of `step` when step > 0.")
+          "Fractions of `elements` summing to 1, each within [low, high] (a number for all, or one per element), on a "
+          "grid of `step` when step > 0.")
       .def(
           "add_molecules",
           [](DS& s, const std::string& name, const std::vector<std::string>& smiles, const py::object& d) -> DS& {

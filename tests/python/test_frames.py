@@ -225,3 +225,17 @@ def test_prior_from_frame():
     assert b.columns == ["Co", "T"] and a.digest() == b.digest()
     with pytest.raises(sozai.InputError, match="columns must name"):
         sozai.campaign.Prior(X, y)
+
+
+# ---------------------------------------------------------------- datasets
+
+def test_read_frame(data_dir):
+    d = sozai.datasets.load_closed_loop("oer_plate_3496")
+    f = sozai.datasets.read_frame("oer_plate_3496")
+    assert list(f.columns) == list(d["input_names"]) + list(d["objective_names"]) + ["counts"]
+    np.testing.assert_array_equal(f[list(d["input_names"])].to_numpy(), d["X"])
+    np.testing.assert_array_equal(f["overpotential"].to_numpy(), d["Y"][:, 0])
+    tg = sozai.datasets.read_frame("tg_polymers")
+    assert list(tg.columns) == ["Smiles", "Tg"] and len(tg) == 6906
+    with pytest.raises(ValueError, match="no file 'x.csv'"):
+        sozai.datasets.read_frame("tg_polymers", file="x.csv")

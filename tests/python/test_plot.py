@@ -108,3 +108,27 @@ def test_importing_plot_leaves_the_backend_alone():
     import importlib
     importlib.reload(splot)
     assert matplotlib.get_backend() == before
+
+
+def test_acquisition_landscape_on_a_simplex():
+    rng = np.random.default_rng(2)
+    W = rng.dirichlet(np.ones(4), size=30)
+    X = pd.DataFrame(W, columns=["Ni", "Fe", "Co", "Mn"])
+    y = -((X["Ni"] - 0.5) ** 2) - (X["Co"] - 0.3) ** 2
+    gp = sozai.models.ExactGP(seed=0, restarts=2)
+    gp.fit(X, y)
+    reference = pd.Series({"Ni": 0.1, "Fe": 0.2, "Co": 0.3, "Mn": 0.4})
+    fig = splot.acquisition_landscape(gp, reference, ("Ni", "Fe"), bounds=((0, 1), (0, 1)), kind="ucb", grid=21,
+                                      composition=["Ni", "Fe", "Co", "Mn"])
+    ax = fig.axes[0]
+    sx, sy = ax.lines[-1].get_xdata()[0], ax.lines[-1].get_ydata()[0]
+    # Co and Mn share what Ni and Fe leave, 3:4; beyond Ni + Fe = 1 nothing is drawn.
+    g = np.linspace(0, 1, 21)
+    A, B = np.meshgrid(g, g)
+    a, b = A.ravel(), B.ravel()
+    ok = a + b <= 1 + 1e-12
+    left = np.maximum(1 - a - b, 0)
+    Xg = np.column_stack([a, b, left * 3 / 7, left * 4 / 7])[ok]
+    v = sozai.bo.acquisition(gp, Xg, kind="ucb")
+    assert (sx, sy) == (Xg[np.argmax(v), 0], Xg[np.argmax(v), 1])
+    assert sx + sy <= 1 + 1e-12

@@ -80,3 +80,11 @@ def test_space_errors():
         s.enumerate(0, 10)
     with pytest.raises(sozai.InputError, match=r"needs candidates of shape \[n, 1\]"):
         s.encode(np.zeros((2, 3)))
+
+
+def test_composition_bounds_as_one_number_or_per_element():
+    a = sozai.spaces.DesignSpace().add_composition("c", ["Fe", "Ni", "Co"], 0.1, 0.6)
+    b = sozai.spaces.DesignSpace().add_composition("c", ["Fe", "Ni", "Co"], [0.1] * 3, [0.6] * 3)
+    assert a.parameters[0]["low"] == b.parameters[0]["low"] == [0.1] * 3
+    with pytest.raises(sozai.InputError, match="high must be a number or one number per element"):
+        sozai.spaces.DesignSpace().add_composition("c", ["Fe", "Ni"], 0.0, "lots")
