@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 
+from . import frames as _frames
 from ._sozai import benchmark as _c
 from ._sozai import featurize as _featurize
 from ._sozai import models as _models
@@ -58,7 +59,7 @@ def pool_campaign(X, y, maximize=None, budget=None, seed=0, surrogate="gp", acqu
     for key, value in (("surrogate", surrogate), ("acquisition", acquisition), ("n_init", n_init)):
         if value is not None:
             settings[key] = value
-    Y = np.ascontiguousarray(y, dtype=np.float64)
+    Y = _frames.to_array(y, "pool_campaign: y")
     if Y.ndim == 2 and Y.shape[1] == 1:
         Y = Y[:, 0]
     if surrogate in ("gnn", "gnn-dkl", "gp-pretrained"):
@@ -67,12 +68,14 @@ def pool_campaign(X, y, maximize=None, budget=None, seed=0, surrogate="gp", acqu
             if kind is None:
                 raise ValueError("pool_campaign: surrogate '%s' on a list of inputs needs kind= (polymer, crystal "
                                  "or composition)" % surrogate)
-            graphs = _models.GnnEnsemble(kind=kind, progress=False).featurize(list(X))
+            graphs = _models.GnnEnsemble(kind=kind, progress=False).featurize(list(_frames.strings(X, "pool_campaign")))
         if kind is not None:
             settings["gnn"] = dict(settings.get("gnn") or {})
             settings["gnn"].setdefault("kind", kind)
         return list(_c.pool_campaign(graphs, Y, int(budget), int(q), maximize, **settings))
-    X = np.ascontiguousarray(X, dtype=np.float64)
+    if _frames.is_frame(X) and columns is None:
+        columns = [str(c) for c in X.columns]  # the names priors meet X by
+    X = _frames.to_array(X, "pool_campaign: X")
     if X.ndim == 1:
         X = X[:, None]
     if transfer is not None:

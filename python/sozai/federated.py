@@ -28,6 +28,7 @@ import json
 
 import numpy as np
 
+from . import frames as _frames
 from ._sozai import federated as _c
 
 FixedPoint = _c.FixedPoint
@@ -59,8 +60,8 @@ def simulate(kind, parties, rounds=30, seed=0, secure=True, local_epochs=1, thre
     ps = []
     for p in parties:
         p = tuple(p)
-        inputs = [str(x) for x in p[0]]
-        rest = tuple(None if v is None else np.asarray(v, dtype=float) for v in p[1:])
+        inputs = [str(x) for x in _frames.strings(p[0], "simulate: party inputs")]
+        rest = tuple(None if v is None else _frames.to_array(v, "simulate: party data") for v in p[1:])
         ps.append((inputs,) + rest)
     return _c.federated_fit(like, ps, int(rounds), int(local_epochs), bool(secure), int(threshold),
                             float(update_clip), float(calibration_fraction), bool(keep_messages), float(proximal_mu),
@@ -69,9 +70,9 @@ def simulate(kind, parties, rounds=30, seed=0, secure=True, local_epochs=1, thre
 
 
 def _party(inputs, y, conditions=None):
-    inputs = [str(x) for x in inputs]
-    y = np.asarray(y, dtype=float)
-    return (inputs, y) if conditions is None else (inputs, y, np.asarray(conditions, dtype=float))
+    inputs = [str(x) for x in _frames.strings(inputs, "join: inputs")]
+    y = _frames.to_array(y, "join: y")
+    return (inputs, y) if conditions is None else (inputs, y, _frames.to_array(conditions, "join: conditions"))
 
 
 class FederationService:

@@ -130,6 +130,10 @@ class LabService:
         out = self._answer(self._s.export_campaign(who, campaign_id, format))
         return out if format == "csv" else out["experiments"]
 
+    def export_frame(self, who, campaign_id):
+        """Every experiment ever proposed as a pandas DataFrame (see Client.export_frame)."""
+        return _export_frame(self.export_campaign(who, campaign_id, format="csv"))
+
 
 class Client:
     """HTTP client of one lab service, safe to share between threads.
@@ -286,11 +290,27 @@ class Client:
             return self.request("GET", f"/v1/campaigns/{campaign_id}/export?format=csv", raw=True)
         return self.request("GET", f"/v1/campaigns/{campaign_id}/export")["experiments"]
 
+    def export_frame(self, campaign_id):
+        """Every experiment ever proposed as a pandas DataFrame indexed by experiment id: status, controller,
+        times, one column per parameter and objective (empty values of failed or pending experiments as NaN;
+        text such as a choice label "NA" kept as text), note."""
+        return _export_frame(self.export_campaign(campaign_id, format="csv"))
+
     def create_token(self, role, campaign=None, idempotency_key=None):
         body = {"role": role}
         if campaign:
             body["campaign"] = campaign
         return self.request("POST", "/v1/tokens", body, idempotency_key)["token"]
+
+
+def _export_frame(csv_text):
+    import io
+
+    import pandas as pd
+    # Only an empty field is missing: a label such as "NA" or "null" is a label.
+    # round_trip: the exported digits give back the very doubles the store holds.
+    return pd.read_csv(io.StringIO(csv_text), index_col="id", keep_default_na=False, na_values=[""],
+                       float_precision="round_trip")
 
 
 def _renamed(cls, old, new):

@@ -239,3 +239,14 @@ def test_read_frame(data_dir):
     assert list(tg.columns) == ["Smiles", "Tg"] and len(tg) == 6906
     with pytest.raises(ValueError, match="no file 'x.csv'"):
         sozai.datasets.read_frame("tg_polymers", file="x.csv")
+
+
+def test_benchmark_and_federated_take_frames():
+    X, y, df = _pool()
+    a = sozai.benchmark.pool_campaign(X, y, True, budget=8, seed=1)
+    b = sozai.benchmark.pool_campaign(df, pd.Series(y, index=df.index), True, budget=8, seed=1)
+    assert a == b
+    with pytest.raises(sozai.InputError, match="column 'T' has 1 missing value"):
+        sozai.benchmark.pool_campaign(df.assign(T=[np.nan] + list(df["T"].iloc[1:])), y, True, budget=4)
+    with pytest.raises(sozai.InputError, match="join: inputs: column 'formula' has 1 missing"):
+        sozai.federated._party(pd.Series(["FeO", None], name="formula"), [1.0, 2.0])

@@ -51,6 +51,9 @@ def test_client_round_trip(server):
     csv = viewer.export_campaign(cid, format="csv").splitlines()
     assert csv[0] == "id,status,controller,proposed_at,completed_at,T,route,y,note" and len(csv) == 9
     assert len(viewer.list_experiments(cid, state="completed")) == 8
+    frame = viewer.export_frame(cid)
+    assert frame.index.name == "id" and len(frame) == 8
+    assert list(frame["y"]) == [e["values"]["y"] for e in viewer.export_campaign(cid)]
     with pytest.raises(LabError) as err:
         viewer.ask(cid)
     assert err.value.status == 403

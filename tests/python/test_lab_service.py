@@ -1,6 +1,7 @@
 """The lab service in-process from Python (sozai.lab.LabService): the same
 store the HTTP server uses, the same refusals."""
 
+import numpy as np
 import pytest
 
 import sozai
@@ -22,6 +23,9 @@ def test_in_process_service_round_trip(tmp_path):
     assert c["counts"]["completed"] == 6 and c["best"]["values"]["y"] == min(
         e["values"]["y"] for e in svc.export_campaign(admin, cid))
     assert svc.export_campaign(admin, cid, format="csv").startswith("id,status,controller")
+    frame = svc.export_frame(admin, cid)
+    assert len(frame) == 6 and (frame["status"] == "completed").all()
+    assert list(frame["T"]) == [e["parameters"]["T"] for e in svc.export_campaign(admin, cid)]
     viewer = svc.authenticate("Bearer " + svc.create_token("viewer", cid))
     with pytest.raises(LabError) as err:
         svc.ask(viewer, cid)
@@ -87,3 +91,19 @@ def test_limits_checksums_and_pages_in_process(tmp_path):
     assert not ok and f"experiment {ids[1]} of campaign {cid} fails its checksum" in report
     with pytest.raises(Exception, match="fails its checksum"):
         svc.list_experiments(admin, cid)
+
+
+def test_export_frame_keeps_labels_that_look_missing(tmp_path):
+    svc = LabService(tmp_path / "lab.db")
+    admin = svc.authenticate("Bearer " + svc.bootstrap_admin_token())
+    space = {"name": "labels", "parameters": [{"name": "T", "type": "continuous", "low": 0, "high": 1},
+                                              {"name": "route", "type": "categorical", "choices": ["NA", "null"]}],
+             "objectives": [{"name": "y", "direction": "minimize"}], "n_init": 3}
+    cid = svc.create_campaign(admin, space)["id"]
+    first, second = svc.ask(admin, cid, {"count": 2})["experiments"]
+    svc.report(admin, cid, first["id"], {"values": {"y": 1.5}})
+    svc.report(admin, cid, second["id"], {"status": "failed", "note": "cracked, \"badly\""})
+    frame = svc.export_frame(admin, cid)
+    assert set(frame["route"]) <= {"NA", "null"} and frame["route"].notna().all()
+    assert frame.loc[first["id"], "y"] == 1.5 and np.isnan(frame.loc[second["id"], "y"])
+    assert frame.loc[second["id"], "note"] == 'cracked, "badly"'
