@@ -160,6 +160,8 @@ commands:
       --min-probability P   feasibility needed by mean, ucb, thompson, pareto (default 0.5)
       --seed S              thompson: the posterior sample path
       --chunk N             grid positions (or rows) per block (default 65536)
+      --no-prune            compute every candidate's exact posterior (a campaign's GPs otherwise dismiss
+                            candidates whose score is bounded below the k-th best so far; same result)
       --shard I/N           screen shard I of N and write a part (Slurm arrays);
                             `sozai screen merge PART... --out TOP.h5` combines them
       --checkpoint FILE     default OUT.ckpt; rerunning resumes after the last finished block
@@ -864,7 +866,7 @@ int cmd_screen(const std::vector<std::string>& args) {
               << " hits, wrote " << out << "\n";
     return 0;
   }
-  auto o = parse_options(args, 1, {"minimize", "quiet"},
+  auto o = parse_options(args, 1, {"minimize", "quiet", "no-prune"},
                          {"space", "library", "input", "campaign", "model", "objective", "score", "beta", "best",
                           "limit", "min-probability", "seed", "top", "chunk", "out", "checkpoint",
                           "checkpoint-seconds", "shard", "device"});
@@ -891,6 +893,7 @@ int cmd_screen(const std::vector<std::string>& args) {
   }
   so.top = o.get_int("top", so.top);
   so.chunk = o.get_int("chunk", so.chunk);
+  so.prune = !o.has("no-prune");
   so.out = o.get("out");
   so.checkpoint = o.get("checkpoint");
   if (o.has("checkpoint-seconds")) so.checkpoint_seconds = o.get_double("checkpoint-seconds");

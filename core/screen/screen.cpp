@@ -136,6 +136,7 @@ struct Scorer {
   kernels::AcquisitionParams params;
   int64_t top = 1;
   int64_t width = 0;
+  bool prune = true;
 
   bool pareto() const { return kind == "pareto"; }
 
@@ -150,9 +151,52 @@ struct Scorer {
     return logp;
   }
 
-  /// Hits of a block, best first: the block's top or its front.
-  std::vector<double> hits(const Block& b, const Model& model) const {
+  /// Whether a candidate's score can be bounded from bounds on its mean and
+  /// variance: one objective, no limits, a score increasing in the optimistic
+  /// mean and in the variance.
+  bool prunable() const {
+    return prune && limits.empty() && outcomes.size() == 1 &&
+           (kind == "mean" || kind == "ucb" || kind == "ei" || kind == "logei");
+  }
+
+  /// The rows of a block whose score may reach `floor` (the k-th best so
+  /// far): those whose score at the model's optimistic bounds does. Rows
+  /// below it can never enter the top, so dropping them changes nothing
+  /// but the work. All rows when the model has no bounds.
+  torch::Tensor survivors(const Block& b, const Model& model, double floor) const {
+    torch::Tensor lo, hi, vh;
+    if (!model.bound(b, &lo, &hi, &vh)) return {};
+    const auto optimistic = (signs[first] > 0 ? hi : lo).select(1, first).contiguous();
+    const auto ub = kind == "mean" ? optimistic * signs[first]
+                                   : kernels::analytic_acquisition(optimistic, vh.select(1, first).contiguous(), params);
+    auto keep = ~(ub < floor);  // a NaN bound keeps its row
+    const int64_t t = model.tile();
+    if (t > 1) {  // whole tiles: a tile with any row kept is kept
+      const int64_t n = keep.size(0), tiles = (n + t - 1) / t;
+      auto padded = torch::zeros({tiles * t}, keep.options());
+      padded.slice(0, 0, n).copy_(keep);
+      keep = padded.reshape({tiles, t}).any(1).repeat_interleave(t).slice(0, 0, n);
+    }
+    return torch::nonzero(keep).reshape({-1});
+  }
+
+  /// Hits of a block, best first: the block's top or its front. floor: the
+  /// k-th best score so far (-inf while fewer are known); *exact counts the
+  /// rows whose exact posterior was computed.
+  std::vector<double> hits(const Block& whole, const Model& model, double floor, uint64_t* exact) const {
+    if (whole.size() == 0) return {};
+    Block kept;
+    const Block* use = &whole;
+    if (prunable() && std::isfinite(floor)) {
+      const auto rows = survivors(whole, model, floor);
+      if (rows.defined() && rows.size(0) < whole.size()) {
+        kept = whole.rows(rows);
+        use = &kept;
+      }
+    }
+    const Block& b = *use;
     const int64_t n = b.size();
+    *exact += static_cast<uint64_t>(n);
     if (n == 0) return {};
     torch::Tensor mean, var;
     model.predict(b, &mean, &var);
@@ -246,6 +290,8 @@ std::pair<uint64_t, uint64_t> split(uint64_t begin, uint64_t end, int64_t i, int
 struct Checkpoint {
   std::string path;
   uint64_t first = 0, last = 0, next = 0, screened = 0, positions = 0;
+  uint64_t exact = 0;  ///< candidates whose exact posterior was computed (the others were dismissed by bounds)
+  uint64_t stride = 1;  ///< this rank's blocks: first, first + stride, ... below last
   std::vector<double> records;
 };
 
@@ -253,6 +299,7 @@ void save_checkpoint(const Checkpoint& c, const std::string& digest, int64_t wid
   nlohmann::json j = {{"format", "sozai-screen-checkpoint"}, {"version", 1},  {"settings_sha256", digest},
                       {"first_block", c.first},               {"end_block", c.last}, {"next_block", c.next},
                       {"screened", c.screened},               {"positions", c.positions}, {"width", width},
+                      {"exact", c.exact}, {"stride", c.stride},
                       {"records", c.records}};
   write_text_atomically(c.path, j.dump());
 }
@@ -270,16 +317,17 @@ bool load_checkpoint(Checkpoint* c, const std::string& digest, int64_t width) {
       throw InputError(str(c->path, ": the checkpoint is of a screen with other settings, library or model; remove "
                                     "it or give another --checkpoint"));
     if (j.at("first_block").get<uint64_t>() != c->first || j.at("end_block").get<uint64_t>() != c->last ||
-        j.at("width").get<int64_t>() != width)
+        j.at("width").get<int64_t>() != width || j.value("stride", uint64_t{1}) != c->stride)
       throw InputError(str(c->path, ": the checkpoint covers other blocks (another shard or number of ranks)"));
     c->next = j.at("next_block").get<uint64_t>();
     c->screened = j.at("screened").get<uint64_t>();
     c->positions = j.at("positions").get<uint64_t>();
+    c->exact = j.value("exact", uint64_t{0});
     c->records = j.at("records").get<std::vector<double>>();
   } catch (const nlohmann::json::exception& e) {
     throw StorageError(str(c->path, ": malformed screen checkpoint (", e.what(), ")"));
   }
-  if (c->next < c->first || c->next > c->last || c->records.size() % static_cast<size_t>(width) != 0)
+  if (c->next < c->first || (c->next - c->first) % c->stride != 0 || c->records.size() % static_cast<size_t>(width) != 0)
     throw StorageError(str(c->path, ": inconsistent screen checkpoint"));
   return true;
 }
@@ -382,6 +430,7 @@ ScreenResult screen(const ScreenOptions& o) {
   s.kind = o.score;
   s.outcomes = model->outcomes();
   s.top = o.top;
+  s.prune = o.prune;
   s.width = record_width(static_cast<int64_t>(s.outcomes.size()));
   s.log_min_probability = std::log(o.min_probability);
   s.first = -1;
@@ -449,11 +498,14 @@ ScreenResult screen(const ScreenOptions& o) {
   const uint64_t chunk = static_cast<uint64_t>(o.chunk);
   const uint64_t blocks = positions / chunk + (positions % chunk ? 1 : 0);
   const auto shard = split(0, blocks, o.shard_index, o.shard_count);
-  const auto mine = split(shard.first, shard.second, comm.rank, comm.size);
 
+  // Ranks deal the shard's blocks round-robin (rank r: blocks first + r, + R, + 2R, ...): pruning makes a block
+  // near the best candidates cheap and one far from them dear, and grid order clusters both, so contiguous
+  // ranges would leave one rank with most of the work.
   Checkpoint ck;
-  ck.first = ck.next = mine.first;
-  ck.last = mine.second;
+  ck.first = ck.next = shard.first + static_cast<uint64_t>(comm.rank);
+  ck.last = shard.second;
+  ck.stride = static_cast<uint64_t>(comm.size);
   if (o.checkpoint != "none" && (!o.checkpoint.empty() || !o.out.empty())) {
     ck.path = o.checkpoint.empty() ? o.out + ".ckpt" : o.checkpoint;
     if (comm.size > 1) ck.path += ".rank" + std::to_string(comm.rank) + "of" + std::to_string(comm.size);
@@ -461,10 +513,12 @@ ScreenResult screen(const ScreenOptions& o) {
   const bool resumed = !ck.path.empty() && load_checkpoint(&ck, digest, s.width);
   const std::string who = comm.size > 1 ? str("rank ", comm.rank, "/", comm.size) : std::string("screen");
   if (o.progress && resumed)
-    std::cerr << "[sozai screen] " << who << ": resuming from " << ck.path << " at block " << ck.next - ck.first
-              << " of " << ck.last - ck.first << "\n";
+    std::cerr << "[sozai screen] " << who << ": resuming from " << ck.path << " at block "
+              << (ck.next - ck.first) / ck.stride << " of " << (ck.last - ck.first + ck.stride - 1) / ck.stride << "\n";
 
-  const uint64_t my_positions_total = std::min(ck.last * chunk, positions) - std::min(ck.first * chunk, positions);
+  uint64_t my_positions_total = 0;
+  for (uint64_t b = ck.first; b < ck.last; b += ck.stride)
+    my_positions_total += std::min((b + 1) * chunk, positions) - std::min(b * chunk, positions);
   auto last_save = Clock::now(), last_print = Clock::now();
   const auto start = Clock::now();
   const uint64_t start_positions = ck.positions;
@@ -482,22 +536,46 @@ ScreenResult screen(const ScreenOptions& o) {
     print_progress(str("all ", comm.size, " ranks"), board.done(), shard_total, board.screened(), el,
                    board.done() / std::max(el, 1e-9));
   };
+  // Blocks come in grid order, and the first are often far from the best: a floor from an even sample of the
+  // shard (64 runs of 256 positions; every rank takes the same) lets pruning start at once. It is the k-th best
+  // of some of the shard's candidates, so never above the shard's k-th best: what it dismisses could not be in
+  // the shard's top (a rank's own list may lose entries the merge would drop anyway), and the result is the
+  // same without it.
+  double sampled_floor = -std::numeric_limits<double>::infinity();
+  const uint64_t range_begin = std::min(shard.first * chunk, positions), range_end = std::min(shard.second * chunk, positions);
+  constexpr uint64_t runs = 64, run = 256;  // the sample: at most an eighth of the range
+  if (s.prunable() && source->space() && range_end - range_begin >= 8 * runs * run) {
+    std::vector<double> sample;
+    const uint64_t len = range_end - range_begin;
+    for (uint64_t i = 0; i < runs; ++i) {
+      const uint64_t p0 = range_begin + static_cast<uint64_t>((static_cast<unsigned __int128>(len) * i) / runs);
+      sample = s.merge(sample, s.hits(source->read(p0, std::min(p0 + run, range_end)), *model,
+                                      -std::numeric_limits<double>::infinity(), &ck.exact));
+    }
+    if (static_cast<int64_t>(sample.size()) >= s.top * s.width) {
+      const double f = sample[static_cast<size_t>((s.top - 1) * s.width)];
+      sampled_floor = f - 1e-9 * std::abs(f) - 1e-300;  // below any rounding of the same score in another tile
+    }
+  }
   board.report(ck.positions, ck.screened, false);
   while (ck.next < ck.last) {
     if (o.max_blocks >= 0 && blocks_done >= o.max_blocks) break;
     const uint64_t b0 = ck.next * chunk, b1 = std::min(b0 + chunk, positions);
     Block b = source->read(b0, b1);
-    ck.records = s.merge(ck.records, s.hits(b, *model));
+    const double floor = std::max(sampled_floor, !s.pareto() && static_cast<int64_t>(ck.records.size()) >= s.top * s.width
+                                                     ? ck.records[static_cast<size_t>((s.top - 1) * s.width)]
+                                                     : -std::numeric_limits<double>::infinity());
+    ck.records = s.merge(ck.records, s.hits(b, *model, floor, &ck.exact));
     ck.screened += static_cast<uint64_t>(b.size());
     ck.positions += b1 - b0;
-    ++ck.next;
+    ck.next += ck.stride;
     ++blocks_done;
     const auto now = Clock::now();
     if (!ck.path.empty() && std::chrono::duration<double>(now - last_save).count() >= o.checkpoint_seconds) {
       save_checkpoint(ck, digest, s.width);
       last_save = now;
     }
-    if (o.progress && (std::chrono::duration<double>(now - last_print).count() >= 2.0 || ck.next == ck.last)) {
+    if (o.progress && (std::chrono::duration<double>(now - last_print).count() >= 2.0 || ck.next >= ck.last)) {
       const double el = std::chrono::duration<double>(now - start).count();
       print_progress(who, ck.positions, my_positions_total, ck.screened, el,
                      (ck.positions - start_positions) / std::max(el, 1e-9));
@@ -513,7 +591,7 @@ ScreenResult screen(const ScreenOptions& o) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   print_merged(true);
-  const bool done_here = ck.next == ck.last;
+  const bool done_here = ck.next >= ck.last;
   if (!done_here) {  // stopped early (tests): keep what was done
     if (!ck.path.empty()) save_checkpoint(ck, digest, s.width);
   }
@@ -525,6 +603,7 @@ ScreenResult screen(const ScreenOptions& o) {
   r.complete = complete;
   r.screened = sum_all(comm, ck.screened);
   r.positions = sum_all(comm, ck.positions);
+  r.exact = sum_all(comm, ck.exact);
   std::vector<double> recs;
   if (comm.active) {
     recs = s.pareto() ? gather_records(comm, ck.records) : reduce_top(comm, ck.records, s.width, s.top);

@@ -86,6 +86,10 @@ struct ScreenOptions {
   bool progress = true;       ///< progress lines on stderr
   bool use_mpi = true;        ///< join the MPI job when the process was started by mpirun/srun
   int64_t max_blocks = -1;    ///< tests: stop after this many blocks (as if killed); -1: all
+  /// Dismiss candidates whose score is bounded below the k-th best so far
+  /// (a campaign's GPs: PosteriorBound) before computing their exact
+  /// posterior. The result is the same either way; false is the check.
+  bool prune = true;
 };
 
 /// What a screen found, best first.
@@ -99,6 +103,7 @@ struct ScreenResult {
   nlohmann::json provenance;           ///< model digests, space, settings, version, counts
   uint64_t screened = 0;               ///< candidates scored
   uint64_t positions = 0;              ///< grid positions (or rows) examined
+  uint64_t exact = 0;                  ///< candidates whose exact posterior was computed (the rest: bounds)
   bool complete = false;               ///< every block of the shard was scored
   int64_t size() const { return static_cast<int64_t>(index.size()); }
 };

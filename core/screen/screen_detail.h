@@ -25,6 +25,8 @@ struct Block {
   std::vector<std::string> inputs;  ///< tables: each row's model input (formula, SMILES, structure text)
   torch::Tensor features;           ///< tables: [n, F] float64 numeric columns (named by Source::feature_names)
   int64_t size() const { return index.defined() ? index.size(0) : 0; }
+  /// The rows `rows` ([k] int64 positions in this block) as a block.
+  Block rows(const torch::Tensor& rows) const;
 };
 
 class Source {
@@ -75,6 +77,16 @@ class Model {
   /// One posterior sample function's values [n, m] (the same function for
   /// every block: seeded once).
   virtual torch::Tensor sample(const Block& block) const = 0;
+  /// Cheap enclosures of predict() for pruning (false: the model has none):
+  /// each outcome's mean in [mean_lo, mean_hi] and variance <= var_hi, [n, m].
+  virtual bool bound(const Block& block, torch::Tensor* mean_lo, torch::Tensor* mean_hi, torch::Tensor* var_hi) const {
+    return false;
+  }
+  /// Rows whose predict() values depend only on the rows of their tile:
+  /// aligned runs of this many rows from the block's start (0: on each row
+  /// alone). Pruning keeps or drops whole tiles, so a candidate's numbers are
+  /// bit for bit the same with and without it.
+  virtual int64_t tile() const { return 0; }
   /// The incumbent of the first objective for EI (has_best false: none).
   virtual bool best(double* value) const { return false; }
   virtual nlohmann::json provenance() const = 0;

@@ -22,6 +22,19 @@ namespace sozai {
 namespace screen {
 namespace detail {
 
+Block Block::rows(const torch::Tensor& r) const {
+  Block out;
+  const auto cpu = r.to(torch::kCPU, torch::kInt64).contiguous();
+  out.index = index.index_select(0, cpu.to(index.device()));
+  if (raw.defined()) out.raw = raw.index_select(0, cpu.to(raw.device()));
+  if (features.defined()) out.features = features.index_select(0, cpu.to(features.device()));
+  if (!inputs.empty()) {
+    out.inputs.reserve(static_cast<size_t>(cpu.size(0)));
+    for (int64_t i = 0; i < cpu.size(0); ++i) out.inputs.push_back(inputs[static_cast<size_t>(cpu.data_ptr<int64_t>()[i])]);
+  }
+  return out;
+}
+
 namespace {
 
 namespace fs = std::filesystem;

@@ -36,7 +36,8 @@ class ScreenResult:
     ``mean`` and ``variance`` ``[k, outcomes]``, ``outcomes`` (names),
     ``columns`` and ``values`` (the named values of each hit, as text),
     ``provenance`` (model digests, candidates, settings, sozai version),
-    ``screened`` (candidates scored), ``positions`` (positions examined),
+    ``screened`` (candidates scored), ``exact`` (of them, those whose exact
+    posterior was computed; the rest were dismissed by bounds), ``positions`` (positions examined),
     ``complete``.
     """
 
@@ -51,6 +52,7 @@ class ScreenResult:
         self.provenance = d["provenance"]
         self.screened = int(d["screened"])
         self.positions = int(d["positions"])
+        self.exact = int(d.get("exact", self.screened))
         self.complete = bool(d["complete"])
 
     def __len__(self):
@@ -94,7 +96,7 @@ def _path_or_temp(space, stack):
 def screen(space=None, library=None, input=None, campaign=None, models=None, objectives=None, minimize=False,
            score="logei", beta=4.0, best=None, limits=(), min_probability=0.5, seed=0, top=1000, chunk=65536,
            out=None, checkpoint=None, checkpoint_seconds=30.0, shard=(0, 1), device="cpu", progress=True,
-           use_mpi=True, max_blocks=-1):
+           use_mpi=True, max_blocks=-1, prune=True):
     """Scores every candidate and returns the best ``top`` (score
     ``"pareto"``: the non-dominated set) as a :class:`ScreenResult`.
 
@@ -106,6 +108,9 @@ def screen(space=None, library=None, input=None, campaign=None, models=None, obj
     out: ``.csv`` or ``.h5``; checkpoint: default ``out + ".ckpt"`` (a rerun
     resumes); shard: ``(i, n)`` screens part i of n (merge with
     :func:`screen_merge`). device: ``"cpu"``, ``"cuda[:N]"`` or ``"auto"``.
+    prune: dismiss candidates whose score is bounded below the k-th best so far
+    before computing their exact posterior (a campaign's GPs; the result is the
+    same, ``exact`` on the result counts the candidates computed exactly).
     """
     if isinstance(models, (str, os.PathLike)):
         models = [models]
@@ -119,7 +124,8 @@ def screen(space=None, library=None, input=None, campaign=None, models=None, obj
             seed=int(seed), top=int(top), chunk=int(chunk), out="" if out is None else os.fspath(out),
             checkpoint="" if checkpoint is None else os.fspath(checkpoint),
             checkpoint_seconds=float(checkpoint_seconds), shard_index=int(shard[0]), shard_count=int(shard[1]),
-            device=device, progress=bool(progress), use_mpi=bool(use_mpi), max_blocks=int(max_blocks))
+            device=device, progress=bool(progress), use_mpi=bool(use_mpi), max_blocks=int(max_blocks),
+            prune=bool(prune))
     finally:
         for t in temps:
             os.unlink(t)

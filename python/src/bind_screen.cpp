@@ -33,6 +33,7 @@ py::dict result_dict(const screen::ScreenResult& r) {
   d["values"] = r.values;
   d["provenance"] = to_python(r.provenance);
   d["screened"] = r.screened;
+  d["exact"] = r.exact;
   d["positions"] = r.positions;
   d["complete"] = r.complete;
   return d;
@@ -48,7 +49,7 @@ void bind_screen(py::module_& m) {
          const std::string& score, double beta, py::object best, const std::vector<std::string>& limits,
          double min_probability, uint64_t seed, int64_t top, int64_t chunk, const std::string& out,
          const std::string& checkpoint, double checkpoint_seconds, int64_t shard_index, int64_t shard_count,
-         const std::string& device, bool progress, bool use_mpi, int64_t max_blocks) {
+         const std::string& device, bool progress, bool use_mpi, int64_t max_blocks, bool prune) {
         screen::ScreenOptions o;
         o.space = space;
         o.library = library;
@@ -77,6 +78,7 @@ void bind_screen(py::module_& m) {
         o.progress = progress;
         o.use_mpi = use_mpi;
         o.max_blocks = max_blocks;
+        o.prune = prune;
         screen::ScreenResult r;
         {
           py::gil_scoped_release release;
@@ -89,7 +91,7 @@ void bind_screen(py::module_& m) {
       py::arg("limits"), py::arg("min_probability"), py::arg("seed"), py::arg("top"), py::arg("chunk"),
       py::arg("out"), py::arg("checkpoint"), py::arg("checkpoint_seconds"), py::arg("shard_index"),
       py::arg("shard_count"), py::arg("device"), py::arg("progress"), py::arg("use_mpi"), py::arg("max_blocks"),
-      "Internal: sozai.screen's C++ side (use sozai.screen).");
+      py::arg("prune") = true, "Internal: sozai.screen's C++ side (use sozai.screen).");
   m.def(
       "screen_merge",
       [](const std::vector<std::string>& parts, const std::string& out) {

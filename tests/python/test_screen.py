@@ -77,6 +77,19 @@ def test_screen_matches_brute_force_and_returns_a_frame(campaign):
     np.testing.assert_array_equal(df["score"].to_numpy(), top.score)
 
 
+@pytest.mark.parametrize("score", ["logei", "ucb", "mean"])
+def test_pruning_changes_the_work_not_the_result(campaign, score):
+    kw = dict(space=campaign / "space.json", campaign=campaign / "state.json", score=score, top=7, chunk=1024,
+              progress=False)
+    pruned = sozai.screen(**kw)
+    exact = sozai.screen(prune=False, **kw)
+    np.testing.assert_array_equal(pruned.index, exact.index)
+    np.testing.assert_array_equal(pruned.score, exact.score)
+    np.testing.assert_array_equal(pruned.mean, exact.mean)
+    np.testing.assert_array_equal(pruned.variance, exact.variance)
+    assert exact.exact == exact.screened and pruned.exact <= pruned.screened
+
+
 def test_shards_merge_to_the_single_run(campaign, tmp_path):
     kw = dict(space=SPACE, campaign=campaign / "state.json", top=20, chunk=100, progress=False)
     whole = sozai.screen(out=tmp_path / "whole.csv", **kw)

@@ -1,0 +1,54 @@
+#pragma once
+/// Cheap enclosures of an ExactGP's latent posterior, for screens that keep
+/// only the best few of millions of candidates: most can be dismissed from
+/// bounds that cost O(r^2) each instead of the exact O(n^2) variance.
+///
+/// From the first r points P of a pivoted Cholesky order of the noiseless
+/// kernel matrix (greedy, largest residual variance first):
+///  - variance: conditioning on fewer observations never lowers the
+///    posterior variance, so var(x) <= k(x,x) - k_P(x)^T (K_PP + s2 I)^-1 k_P(x);
+///  - mean: the posterior mean m is in the kernel's RKHS, m = sum_i a_i k(., x_i).
+///    Its projection m_P onto span{k(., x_p) : p in P} interpolates m on P,
+///    m_P(x) = k_P(x)^T K_PP^-1 m(X_P), and by Cauchy-Schwarz
+///    |m(x) - m_P(x)| <= ||m - m_P||_H sqrt(k(x,x) - k_P(x)^T K_PP^-1 k_P(x)),
+///    with ||m - m_P||_H^2 = a^T K a - m(X_P)^T K_PP^-1 m(X_P).
+/// Both bounds are exact in real arithmetic; a slack covers the rounding of
+/// the bound and of the exact posterior it is compared with. With the smooth
+/// kernels fitted to composition data, r = 32 dismisses over 99 % of a grid.
+
+#include "models/gp/exact_gp.h"
+
+#include <torch/types.h>
+
+namespace sozai {
+
+class PosteriorBound {
+ public:
+  /// The GP's training data and hyperparameters (it must be fitted, with a
+  /// "matern52" or "rbf" kernel); at most `rank` pivots, fewer when the
+  /// noiseless kernel matrix is spanned to rounding before that.
+  PosteriorBound(const ExactGP& gp, int64_t rank);
+
+  /// For inputs X [m, d] in the GP's own (unnormalised) units: latent mean
+  /// bounds lo <= mean(x) <= hi and var_hi >= variance(x), each [m] float64
+  /// on X's device.
+  void operator()(const torch::Tensor& X, torch::Tensor* mean_lo, torch::Tensor* mean_hi,
+                  torch::Tensor* var_hi) const;
+
+  /// The pivots used.
+  int64_t rank() const { return Xr_.size(0); }
+
+ private:
+  const ExactGP* gp_;
+  torch::Tensor Xr_;     ///< [r, d] normalised pivot inputs
+  torch::Tensor Anl_;    ///< [r, r] inverse of the noiseless Cholesky factor of K_PP
+  torch::Tensor Anoisy_; ///< [r, r] inverse of the Cholesky factor of K_PP + s2 I
+  torch::Tensor beta_;   ///< [r] Anl m(X_P)
+  torch::Tensor ls_;
+  double os_ = 1.0;
+  double h_residual_ = 0.0;  ///< ||m - m_P||_H, with its slack
+  double slack_mean_ = 0.0, slack_var_ = 0.0;
+  int kind_ = 1;  // kernels::KernelKind
+};
+
+}  // namespace sozai
