@@ -41,6 +41,7 @@ def _from_pretrained(name, **kwargs):
 
 GnnEnsemble.from_pretrained = staticmethod(_from_pretrained)
 GPPathSampler = _m.GPPathSampler
+PosteriorBound = _m.PosteriorBound
 MultiTaskGP = _m.MultiTaskGP
 load = _m.load
 
@@ -156,5 +157,5 @@ def _gnn_frames():
 
 _gnn_frames()
 
-__all__ = ["ExactGP", "RandomForest", "GPHyperparameters", "yeo_johnson", "yeo_johnson_inverse", "fit_yeo_johnson_lambda", "GnnEnsemble", "PretrainedModel", "pretrain", "pretrained_models", "GPPathSampler", "MultiTaskGP",
+__all__ = ["ExactGP", "RandomForest", "GPHyperparameters", "yeo_johnson", "yeo_johnson_inverse", "fit_yeo_johnson_lambda", "GnnEnsemble", "PretrainedModel", "pretrain", "pretrained_models", "GPPathSampler", "PosteriorBound", "MultiTaskGP",
            "load"]

@@ -7,6 +7,7 @@
 #include "models/forest/random_forest.h"
 #include "models/gp/exact_gp.h"
 #include "models/gp/pathwise.h"
+#include "models/gp/posterior_bound.h"
 #include "models/gp/multitask_gp.h"
 
 namespace sozai {
@@ -171,6 +172,27 @@ void bind_models(py::module_& root) {
           py::arg("X"), "Latent values of every path at X [n, d] -> [paths, n].")
       .def_property_readonly("paths", &GPPathSampler::paths)
       .def_property_readonly("features", &GPPathSampler::features);
+
+  py::class_<PosteriorBound>(m, "PosteriorBound",
+                             "Cheap enclosures of a fitted ExactGP's latent posterior from `rank` pivoted points: "
+                             "what sozai.screen dismisses candidates with (models/gp/posterior_bound.h).\n\n"
+                             ">>> lo, hi, var_hi = sozai.models.PosteriorBound(gp, 48)(X)  # doctest: +SKIP")
+      .def(py::init<const ExactGP&, int64_t>(), py::arg("gp"), py::arg("rank") = 48, py::keep_alive<1, 2>())
+      .def(
+          "__call__",
+          [](const PosteriorBound& b, const DoubleArray& X) {
+            auto Xt = to_tensor(X, 2, "X");
+            torch::Tensor lo, hi, vh;
+            {
+              py::gil_scoped_release release;
+              b(Xt, &lo, &hi, &vh);
+            }
+            return py::make_tuple(to_numpy(lo), to_numpy(hi), to_numpy(vh));
+          },
+          py::arg("X"),
+          "(mean_lo, mean_hi, var_hi) [n]: the latent mean lies in [mean_lo, mean_hi] and the latent variance is at "
+          "most var_hi at every row of X.")
+      .def_property_readonly("rank", &PosteriorBound::rank, "The pivots used (at most the rank asked for).");
 }
 
 }  // namespace sozai

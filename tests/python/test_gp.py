@@ -106,3 +106,22 @@ def test_yeo_johnson_matches_sklearn_power_transformer(seed):
     assert lam == pytest.approx(pt.lambdas_[0], abs=1e-4)
     np.testing.assert_allclose(sozai.models.yeo_johnson(y, lam), pt.transform(y[:, None])[:, 0], rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(sozai.models.yeo_johnson_inverse(sozai.models.yeo_johnson(y, lam), lam), y, atol=1e-9)
+
+
+def test_posterior_bound_encloses_the_latent_posterior():
+    rng = np.random.default_rng(4)
+    X = rng.uniform(size=(80, 3))
+    y = np.sin(4 * X[:, 0]) + X[:, 1] ** 2 + 0.02 * rng.standard_normal(80)
+    gp = sozai.models.ExactGP(seed=0, restarts=2)
+    gp.fit(X, y)
+    Xq = rng.uniform(-0.2, 1.2, size=(2000, 3))
+    mean, var = gp.latent_posterior(Xq)
+    for rank in (2, 16, 80):
+        b = sozai.models.PosteriorBound(gp, rank)
+        lo, hi, vh = b(Xq)
+        assert 1 <= b.rank <= rank
+        assert np.all(lo <= mean) and np.all(mean <= hi) and np.all(var <= vh)
+    # more pivots, tighter: the mean intervals shrink on average
+    w2 = np.mean(np.subtract(*sozai.models.PosteriorBound(gp, 2)(Xq)[1::-1]))
+    w16 = np.mean(np.subtract(*sozai.models.PosteriorBound(gp, 16)(Xq)[1::-1]))
+    assert w16 < w2

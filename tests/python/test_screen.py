@@ -202,7 +202,9 @@ def test_networks_screen_a_library_and_a_composition_space(tmp_path):
     mean = np.ravel(mean)
     want = np.lexsort((np.arange(len(mean)), -mean))[:3]
     np.testing.assert_array_equal(r.index, want)
-    np.testing.assert_allclose(r.mean[:, 0], mean[want], rtol=1e-6)
+    # The networks run in float32, and a row's rounding depends on the batch it is in (SIMD path, batch size):
+    # agreement to float32 rounding of the outputs' scale.
+    np.testing.assert_allclose(r.mean[:, 0], mean[want], rtol=1e-6, atol=4e-6 * np.max(np.abs(mean)))
     assert r.columns == ["id", "formula"] and r.values[0] == [f"m{want[0]}", formulas[want[0]]]
     assert r.outcomes == ["mp_gap"]
     # A composition space: Ga-N-Al at 0.25 (15 points), minimised formation energy.
@@ -212,7 +214,7 @@ def test_networks_screen_a_library_and_a_composition_space(tmp_path):
     assert s.screened == 15
     fs = ["".join(f"{e}{v:g}" for e, v in zip(["Ga", "Al", "N"], map(float, row)) if v > 0) for row in s.values]
     e, _ = p.predict("mp_e_form", fs)
-    np.testing.assert_allclose(s.mean[:, 0], np.ravel(e), rtol=1e-6)
+    np.testing.assert_allclose(s.mean[:, 0], np.ravel(e), rtol=1e-6, atol=4e-6 * np.max(np.abs(e)))
     assert np.all(np.diff(s.mean[:, 0]) >= 0)  # minimised: best (lowest) first
     front = sozai.screen(space=space, models=["composition-mp:mp_e_form", "composition-mp:mp_gap"],
                          objectives=["e_form", "gap"], score="pareto", progress=False)

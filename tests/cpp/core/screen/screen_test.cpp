@@ -99,6 +99,14 @@ struct Fixture {
   }
 };
 
+/// The same hits, number for number.
+void check_same_hits(const sc::ScreenResult& a, const sc::ScreenResult& b) {
+  CHECK(a.index == b.index);
+  CHECK(a.score == b.score);
+  CHECK(a.mean == b.mean);
+  CHECK(a.variance == b.variance);
+}
+
 Fixture& fixture() {
   static Fixture f;
   return f;
@@ -263,10 +271,7 @@ TEST_CASE("a screen writes HDF5 and reads it back", "[screen]") {
   o.out = f.dir + "/top.h5";
   auto r = sc::screen(o);
   auto back = sc::read_result(o.out);
-  CHECK(back.index == r.index);
-  CHECK(back.score == r.score);
-  CHECK(back.mean == r.mean);
-  CHECK(back.variance == r.variance);
+  check_same_hits(back, r);
   CHECK(back.values == r.values);
   CHECK(back.columns == r.columns);
   CHECK(back.provenance.at("settings_sha256") == r.provenance.at("settings_sha256"));
@@ -473,10 +478,7 @@ TEST_CASE("pruning by bounds gives the same result with a fraction of the exact 
       o.prune = false;
       auto exact = sc::screen(o);
       REQUIRE(pruned.size() == top);
-      CHECK(pruned.index == exact.index);
-      CHECK(pruned.score == exact.score);
-      CHECK(pruned.mean == exact.mean);
-      CHECK(pruned.variance == exact.variance);
+      check_same_hits(pruned, exact);
       CHECK(pruned.screened == exact.screened);
       CHECK(exact.exact == exact.screened);
       CHECK(pruned.exact < pruned.screened);  // part of the grid never needed its exact posterior
@@ -503,8 +505,7 @@ TEST_CASE("pruning by bounds gives the same result with a fraction of the exact 
     auto a = sc::screen(o);
     o.prune = false;
     auto b = sc::screen(o);
-    CHECK(a.index == b.index);
-    CHECK(a.score == b.score);
+    check_same_hits(a, b);
     CHECK(a.exact < a.screened);
   }
 }
