@@ -140,6 +140,13 @@ struct Scorer {
 
   bool pareto() const { return kind == "pareto"; }
 
+  /// The k-th best score of a best-first list, or -inf while it holds fewer.
+  double kth(const std::vector<double>& records) const {
+    return !pareto() && static_cast<int64_t>(records.size()) >= top * width
+               ? records[static_cast<size_t>((top - 1) * width)]
+               : -std::numeric_limits<double>::infinity();
+  }
+
   /// log P(every limit is met) [n].
   torch::Tensor log_feasibility(const torch::Tensor& mean, const torch::Tensor& var) const {
     auto logp = torch::zeros({mean.size(0)}, mean.options());
@@ -552,20 +559,15 @@ ScreenResult screen(const ScreenOptions& o) {
       sample = s.merge(sample, s.hits(source->read(p0, std::min(p0 + run, range_end)), *model,
                                       -std::numeric_limits<double>::infinity(), &ck.exact));
     }
-    if (static_cast<int64_t>(sample.size()) >= s.top * s.width) {
-      const double f = sample[static_cast<size_t>((s.top - 1) * s.width)];
-      sampled_floor = f - 1e-9 * std::abs(f) - 1e-300;  // below any rounding of the same score in another tile
-    }
+    const double f = s.kth(sample);
+    if (std::isfinite(f)) sampled_floor = f - 1e-9 * std::abs(f) - 1e-300;  // below any rounding of it in another tile
   }
   board.report(ck.positions, ck.screened, false);
   while (ck.next < ck.last) {
     if (o.max_blocks >= 0 && blocks_done >= o.max_blocks) break;
     const uint64_t b0 = ck.next * chunk, b1 = std::min(b0 + chunk, positions);
     Block b = source->read(b0, b1);
-    const double floor = std::max(sampled_floor, !s.pareto() && static_cast<int64_t>(ck.records.size()) >= s.top * s.width
-                                                     ? ck.records[static_cast<size_t>((s.top - 1) * s.width)]
-                                                     : -std::numeric_limits<double>::infinity());
-    ck.records = s.merge(ck.records, s.hits(b, *model, floor, &ck.exact));
+    ck.records = s.merge(ck.records, s.hits(b, *model, std::max(sampled_floor, s.kth(ck.records)), &ck.exact));
     ck.screened += static_cast<uint64_t>(b.size());
     ck.positions += b1 - b0;
     ck.next += ck.stride;

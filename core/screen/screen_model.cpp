@@ -110,14 +110,6 @@ class CampaignModel : public Model {
       }
       gps_.push_back(std::move(gp));
     }
-    // Pruning bounds where they hold: an affine or log outcome transform (both increasing in the latent mean and
-    // variance). kBoundRank pivots: enough for the smooth kernels fitted to compositions to dismiss nearly all of
-    // a grid, cheap next to the exact posterior's n kernel values and n^2 variance.
-    for (const auto& gp : gps_) {
-      const auto& t = gp->outcome_transform().resolved_kind();
-      if (t != "standardize" && t != "log") break;
-      bounds_.push_back(std::make_unique<PosteriorBound>(*gp, kBoundRank));
-    }
     try {
       best_ = c.best().value;
       has_best_ = true;
@@ -152,6 +144,17 @@ class CampaignModel : public Model {
   int64_t tile() const override { return kExactTile; }
 
   bool bound(const Block& block, torch::Tensor* mean_lo, torch::Tensor* mean_hi, torch::Tensor* var_hi) const override {
+    // Built on first use (a screen that cannot prune never pays for them), where they hold: an affine or log
+    // outcome transform (both increasing in the latent mean and variance). kBoundRank pivots: enough for the
+    // smooth kernels fitted to compositions to dismiss nearly all of a grid, cheap next to the exact posterior's
+    // n kernel values and n^2 variance.
+    std::call_once(bounds_built_, [&] {
+      for (const auto& gp : gps_) {
+        const auto& t = gp->outcome_transform().resolved_kind();
+        if (t != "standardize" && t != "log") break;
+        bounds_.push_back(std::make_unique<PosteriorBound>(*gp, kBoundRank));
+      }
+    });
     if (bounds_.size() != gps_.size()) return false;
     const auto X = inputs(block);
     std::vector<torch::Tensor> lo, hi, vh;
@@ -214,7 +217,8 @@ class CampaignModel : public Model {
   std::vector<std::string> columns_;
   std::vector<OutcomeInfo> outcomes_;
   std::vector<std::shared_ptr<ExactGP>> gps_;
-  std::vector<std::unique_ptr<PosteriorBound>> bounds_;  ///< one per GP, or fewer: no pruning
+  mutable std::once_flag bounds_built_;
+  mutable std::vector<std::unique_ptr<PosteriorBound>> bounds_;  ///< one per GP, or fewer: no pruning
   mutable std::mutex mu_;
   mutable std::vector<std::unique_ptr<GPPathSampler>> samplers_;
   double best_ = 0.0;

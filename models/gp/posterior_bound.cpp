@@ -70,10 +70,11 @@ PosteriorBound::PosteriorBound(const ExactGP& gp, int64_t rank) : gp_(&gp) {
   const auto P = torch::tensor(piv, torch::kInt64);
   const auto Lnl = G.index_select(0, P).slice(1, 0, r).tril().contiguous();  // chol(K_PP)
   const auto eye_r = torch::eye(r, torch::kFloat64);
-  Anl_ = at::linalg_solve_triangular(Lnl, eye_r, /*upper=*/false);
+  const auto Anl = at::linalg_solve_triangular(Lnl, eye_r, /*upper=*/false);
   const auto Kpp = K.index_select(0, P).index_select(1, P);
-  Anoisy_ = at::linalg_solve_triangular(at::linalg_cholesky(Kpp + s2 * eye_r), eye_r, /*upper=*/false);
-  beta_ = Anl_.matmul(mX.index_select(0, P));
+  const auto Anoisy = at::linalg_solve_triangular(at::linalg_cholesky(Kpp + s2 * eye_r), eye_r, /*upper=*/false);
+  factors_ = torch::cat({Anl, Anoisy}, 0).transpose(0, 1).contiguous();
+  beta_ = Anl.matmul(mX.index_select(0, P));
   const double head = beta_.dot(beta_).item<double>();
   // Both squared norms carry rounding of a few ulps of norm2 (times the factor's conditioning): 1e-8 covers it.
   h_residual_ = std::sqrt(std::max(norm2 - head, 0.0) + 1e-8 * norm2);
@@ -91,9 +92,7 @@ void PosteriorBound::operator()(const torch::Tensor& X, torch::Tensor* mean_lo, 
   const auto dev = X.device();
   const auto Xn = gp_->normalize_inputs(X.to(torch::kFloat64)).contiguous();
   const int64_t m = Xn.size(0), r = Xr_.size(0);
-  const auto Xr = Xr_.to(dev), ls = ls_.to(dev), beta = beta_.to(dev);
-  // Both factors side by side: one product gives Q (noiseless) and V (noisy).
-  const auto A = torch::cat({Anl_, Anoisy_}, 0).to(dev).transpose(0, 1).contiguous();  // [r, 2r]
+  const auto Xr = Xr_.to(dev), ls = ls_.to(dev), beta = beta_.to(dev), A = factors_.to(dev);
   *mean_lo = torch::empty({m}, Xn.options());
   *mean_hi = torch::empty({m}, Xn.options());
   *var_hi = torch::empty({m}, Xn.options());
@@ -101,7 +100,7 @@ void PosteriorBound::operator()(const torch::Tensor& X, torch::Tensor* mean_lo, 
   for (int64_t s = 0; s < m; s += 4096) {
     const int64_t e = std::min(m, s + 4096);
     const auto Kr = kernels::kernel_matrix(Xn.slice(0, s, e), Xr, ls, os_, static_cast<kernels::KernelKind>(kind_));
-    const auto QV = Kr.matmul(A);  // [c, 2r]
+    const auto QV = Kr.matmul(A);  // [c, 2r]: Q (noiseless) and V (noisy)
     const auto Q = QV.slice(1, 0, r), V = QV.slice(1, r, 2 * r);
     // The noiseless residual variance, with a slack for the rounding of os - |Q|^2.
     const auto resid = (os_ - (Q * Q).sum(1)).clamp_min(0.0) + 1e-10 * os_;

@@ -41,9 +41,11 @@ class PosteriorBound {
  private:
   const ExactGP* gp_;
   torch::Tensor Xr_;     ///< [r, d] normalised pivot inputs
-  torch::Tensor Anl_;    ///< [r, r] inverse of the noiseless Cholesky factor of K_PP
-  torch::Tensor Anoisy_; ///< [r, r] inverse of the Cholesky factor of K_PP + s2 I
-  torch::Tensor beta_;   ///< [r] Anl m(X_P)
+  /// [r, 2r]: the transposed inverses of the Cholesky factors of K_PP
+  /// (noiseless) and of K_PP + s2 I, side by side, so one product with k_P
+  /// gives both.
+  torch::Tensor factors_;
+  torch::Tensor beta_;   ///< [r] (noiseless inverse factor) m(X_P)
   torch::Tensor ls_;
   double os_ = 1.0;
   double h_residual_ = 0.0;  ///< ||m - m_P||_H, with its slack
