@@ -95,11 +95,17 @@ def _pool_tell():
     PoolCampaign.tell = tell
 
 
+def _described(campaign, d):
+    """(mean, variance, acquisition) of an ask's picks; NaN where no model chose them (random or prior-ranked)."""
+    if d["mean"] is not None:
+        return d["mean"], d["variance"], d["acquisition"]
+    n = len(d["X"])
+    return np.full((n, campaign.num_outcomes), np.nan), np.full((n, campaign.num_outcomes), np.nan), np.full(n, np.nan)
+
+
 def _frame_of(campaign, X, labels, described=None, outcomes=None):
     columns = list(campaign.columns) or [f"x{j}" for j in range(X.shape[1])]
-    extra, mean, var, acq = {}, None, None, None
-    if described is not None:
-        mean, var, acq = described["mean"], described["variance"], described["acquisition"]
+    mean, var, acq = _described(campaign, described) if described is not None else (None, None, None)
     out = _f.predictions(columns, X, labels, mean, var, acq, _outcome_names(campaign))
     if outcomes is not None:
         for j, name in enumerate(_outcome_names(campaign)):
@@ -118,7 +124,7 @@ def _pool_frames():
         an array pool): the input columns, then each outcome's predicted 'mean' and 'std' and the 'acquisition' value
         (NaN for random or prior-ranked picks: no model chose them)."""
         d = self.ask_described(q)
-        return _nan_filled(_frame_of(self, d["X"], _pool_labels(self, d["rows"]), d))
+        return _frame_of(self, d["X"], _pool_labels(self, d["rows"]), d)
 
     def observed_frame(self):
         """Every told result: the input columns and the outcomes, indexed by the pool frame's labels."""
@@ -129,67 +135,49 @@ def _pool_frames():
     PoolCampaign.observed_frame = observed_frame
 
 
-def _nan_filled(frame):
-    for c in ("mean", "std", "acquisition"):
-        if c not in frame.columns and not any(str(k).startswith(c + ".") for k in frame.columns):
-            frame[c] = np.nan
-    return frame
-
-
 # SpaceCampaign: a frame column per raw value (elements by symbol, a choice by its label).
 
-def _raw_columns(space):
-    names, counts = [], {}
+def _raw_layout(space):
+    """(column name, parameter) of each raw value: a composition's elements by symbol (parameter.symbol when two
+    compositions share one), every other parameter by its name."""
+    counts = {}
     for p in space.parameters:
         for e in p.get("elements", []):
             counts[e] = counts.get(e, 0) + 1
+    layout = []
     for p in space.parameters:
         if p["type"] == "composition":
-            names += [e if counts[e] == 1 else f"{p['name']}.{e}" for e in p["elements"]]
+            layout += [(e if counts[e] == 1 else f"{p['name']}.{e}", p) for e in p["elements"]]
         else:
-            names.append(p["name"])
-    return names
+            layout.append((p["name"], p))
+    return layout
 
 
-def _raw_to_frame(space, raw, index=None):
-    pd = _f._pandas()
+def _raw_to_frame(space, raw):
     raw = np.asarray(raw, dtype=np.float64).reshape(-1, space.raw_width)
-    data, j = {}, 0
-    columns = _raw_columns(space)
-    for p in space.parameters:
-        width = len(p["elements"]) if p["type"] == "composition" else 1
-        for k in range(width):
-            col = raw[:, j + k]
-            if "choices" in p:
-                data[columns[j + k]] = [p["choices"][int(round(v))] for v in col]
-            else:
-                data[columns[j + k]] = col
-        j += width
-    return pd.DataFrame(data, index=index)
+    data = {}
+    for j, (c, p) in enumerate(_raw_layout(space)):
+        data[c] = [p["choices"][int(round(v))] for v in raw[:, j]] if "choices" in p else raw[:, j]
+    return _f._pandas().DataFrame(data)
 
 
 def _frame_to_raw(space, frame, where):
-    columns = _raw_columns(space)
-    missing = [c for c in columns if c not in frame.columns]
+    layout = _raw_layout(space)
+    missing = [c for c, _ in layout if c not in frame.columns]
     if missing:
         raise InputError(f"{where}: the frame lacks column(s) {', '.join(map(repr, missing))} of the design space "
-                         f"(its columns: {', '.join(columns)})")
-    raw = np.empty((len(frame), len(columns)), dtype=np.float64)
-    j = 0
-    for p in space.parameters:
-        width = len(p["elements"]) if p["type"] == "composition" else 1
-        for k in range(width):
-            c = columns[j + k]
-            if "choices" in p and frame[c].dtype == object:
-                lookup = {label: i for i, label in enumerate(p["choices"])}
-                bad = [(r, v) for r, v in zip(frame.index, frame[c]) if v not in lookup]
-                if bad:
-                    raise InputError(f"{where}: column {c!r}, row {bad[0][0]!r}: {bad[0][1]!r} is not one of "
-                                     f"{', '.join(p['choices'])}")
-                raw[:, j + k] = [lookup[v] for v in frame[c]]
-            else:
-                raw[:, j + k] = _f.to_array(frame[c], where)
-        j += width
+                         f"(its columns: {', '.join(c for c, _ in layout)})")
+    raw = np.empty((len(frame), len(layout)), dtype=np.float64)
+    for j, (c, p) in enumerate(layout):
+        if "choices" in p and frame[c].dtype == object:
+            lookup = {label: i for i, label in enumerate(p["choices"])}
+            bad = [(r, v) for r, v in zip(frame.index, frame[c]) if v not in lookup]
+            if bad:
+                raise InputError(f"{where}: column {c!r}, row {bad[0][0]!r}: {bad[0][1]!r} is not one of "
+                                 f"{', '.join(p['choices'])}")
+            raw[:, j] = [lookup[v] for v in frame[c]]
+        else:
+            raw[:, j] = _f.to_array(frame[c], where)
     return raw
 
 
@@ -218,9 +206,8 @@ def _space_frames():
         random or prior-ranked picks)."""
         d = self.ask_described(q)
         out = _raw_to_frame(self.space, d["X"])
-        pred = _f.predictions([], np.zeros((len(out), 0)), out.index, d["mean"], d["variance"], d["acquisition"],
-                              _outcome_names(self))
-        return _nan_filled(out.join(pred))
+        pred = _f.predictions([], np.zeros((len(out), 0)), out.index, *_described(self, d), _outcome_names(self))
+        return out.join(pred)
 
     def observed_frame(self):
         """Every told result: a column per raw value, then the outcomes."""

@@ -128,8 +128,8 @@ def _gnn_frames():
     orig_fit, orig_predict = GnnEnsemble.fit, GnnEnsemble.predict
 
     def fit(self, inputs, y, conditions=None):
-        frame = _f.is_frame(inputs) or _f.is_series(inputs)
-        y, inputs = _f.targets(y, "GnnEnsemble.fit", inputs if frame else None) if frame else (y, inputs)
+        if _f.is_frame(inputs) or _f.is_series(inputs):
+            y, inputs = _f.targets(y, "GnnEnsemble.fit", inputs)
         texts, conds, _, _ = _gnn_inputs(self, inputs, conditions, "GnnEnsemble.fit")
         return orig_fit(self, texts, y, None if conds is None else _f.to_array(conds, "GnnEnsemble.fit: conditions"))
 
