@@ -44,4 +44,20 @@ void reexec_with_fast_blas(char** argv) {
   unsetenv("OPENBLAS_CORETYPE");  // exec failed: carry on with the slow kernels
 }
 
+ScopedSingleThreadBlas::ScopedSingleThreadBlas(bool active) {
+  if (!active) return;
+  set_ = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  auto get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  if (!set_ || !get) {
+    set_ = nullptr;
+    return;
+  }
+  saved_ = get();
+  set_(1);
+}
+
+ScopedSingleThreadBlas::~ScopedSingleThreadBlas() {
+  if (set_) set_(saved_);
+}
+
 }  // namespace sozai

@@ -32,4 +32,21 @@ std::string blas_core_suggestion();
 /// then runs as before, only slower). SOZAI_BLAS_REEXEC=0 turns it off.
 void reexec_with_fast_blas(char** argv);
 
+/// Sets OpenBLAS to one thread for the object's life and back afterwards,
+/// for work that runs side by side on every core (GNN members training,
+/// screen blocks): BLAS threads would only compete with it, and OpenBLAS's
+/// threads called from several threads at once spin against each other. A
+/// no-op where LibTorch uses another BLAS, or when `active` is false.
+class ScopedSingleThreadBlas {
+ public:
+  explicit ScopedSingleThreadBlas(bool active);
+  ~ScopedSingleThreadBlas();
+  ScopedSingleThreadBlas(const ScopedSingleThreadBlas&) = delete;
+  ScopedSingleThreadBlas& operator=(const ScopedSingleThreadBlas&) = delete;
+
+ private:
+  void (*set_)(int) = nullptr;
+  int saved_ = 1;
+};
+
 }  // namespace sozai

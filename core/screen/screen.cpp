@@ -1,6 +1,7 @@
 // A screen: blocks of candidates through a model and a score into a running
 // top-k (or Pareto front), checkpointed, merged over MPI ranks or shards.
 #include "core/screen/screen_detail.h"
+#include "common/blas.h"
 #include "common/error.h"
 #include "common/files.h"
 #include "common/json.h"
@@ -12,9 +13,11 @@
 #include "kernels/acquisition_topk.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <limits>
@@ -171,12 +174,25 @@ struct Scorer {
   /// below it can never enter the top, so dropping them changes nothing
   /// but the work. All rows when the model has no bounds.
   torch::Tensor survivors(const Block& b, const Model& model, double floor) const {
-    torch::Tensor lo, hi, vh;
-    if (!model.bound(b, &lo, &hi, &vh)) return {};
-    const auto optimistic = (signs[first] > 0 ? hi : lo).select(1, first).contiguous();
-    const auto ub = kind == "mean" ? optimistic * signs[first]
-                                   : kernels::analytic_acquisition(optimistic, vh.select(1, first).contiguous(), params);
-    auto keep = ~(ub < floor);  // a NaN bound keeps its row
+    // The score at the optimistic ends of the bounds; false when the model has none.
+    auto keeps = [&](const Block& rows, bool coarse, torch::Tensor* keep) {
+      torch::Tensor lo, hi, vh;
+      if (!model.bound(rows, &lo, &hi, &vh, coarse)) return false;
+      const auto optimistic = (signs[first] > 0 ? hi : lo).select(1, first).contiguous();
+      const auto ub = kind == "mean" ? optimistic * signs[first]
+                                     : kernels::analytic_acquisition(optimistic, vh.select(1, first).contiguous(), params);
+      *keep = ~(ub < floor);  // a NaN bound keeps its row
+      return true;
+    };
+    // Coarse bounds first, then the full ones on what they keep.
+    torch::Tensor keep;
+    if (!keeps(b, true, &keep)) return {};
+    const auto maybe = torch::nonzero(keep).reshape({-1});
+    if (maybe.size(0) > 0) {
+      torch::Tensor fine;
+      keeps(maybe.size(0) < b.size() ? b.rows(maybe) : b, false, &fine);
+      keep.index_put_({maybe}, fine);
+    }
     const int64_t t = model.tile();
     if (t > 1) {  // whole tiles: a tile with any row kept is kept
       const int64_t n = keep.size(0), tiles = (n + t - 1) / t;
@@ -399,6 +415,26 @@ std::string resolve_device(const std::string& device, const Comm& comm) {
   return "cuda:" + std::to_string(comm.local_rank % static_cast<int>(torch::cuda::device_count()));
 }
 
+/// Sets LibTorch's thread count for a scope (n > 0) and restores it after.
+class ThreadShare {
+ public:
+  explicit ThreadShare(int n) : saved_(at::get_num_threads()) {
+    if (n > 0 && n != saved_) {
+      at::set_num_threads(n);
+      active_ = true;
+    }
+  }
+  ~ThreadShare() {
+    if (active_) at::set_num_threads(saved_);
+  }
+  ThreadShare(const ThreadShare&) = delete;
+  ThreadShare& operator=(const ThreadShare&) = delete;
+
+ private:
+  int saved_;
+  bool active_ = false;
+};
+
 }  // namespace
 
 ScreenResult screen(const ScreenOptions& o) {
@@ -406,6 +442,11 @@ ScreenResult screen(const ScreenOptions& o) {
   const auto t0 = Clock::now();
   const Comm comm = init_comm(o.use_mpi);
   const std::string device = resolve_device(o.device, comm);
+  // Ranks on one node share its cores: unless OMP_NUM_THREADS says otherwise, each takes its share of them
+  // (every rank on every core oversubscribes them, and OpenMP's idle threads spin while they wait).
+  const ThreadShare threads(comm.local_size > 1 && !std::getenv("OMP_NUM_THREADS")
+                                ? std::max<int>(1, static_cast<int>(std::thread::hardware_concurrency()) / comm.local_size)
+                                : 0);
 
   // The campaign file is read once: its space, its columns and its GPs come from the one load.
   const std::unique_ptr<Campaign> campaign = o.campaign.empty() ? nullptr : Campaign::load(o.campaign);
@@ -563,15 +604,47 @@ ScreenResult screen(const ScreenOptions& o) {
     if (std::isfinite(f)) sampled_floor = f - 1e-9 * std::abs(f) - 1e-300;  // below any rounding of it in another tile
   }
   board.report(ck.positions, ck.screened, false);
+  // On the CPU, several blocks are scored side by side, each on one thread: a block's steps are many small
+  // operations (bounds, a gather, tiles of 64 exact rows, the top-k), which keep one core busy but leave a
+  // second waiting when each is split across both. Four blocks per thread per round, handed out one at a time
+  // (pruning makes blocks near the best candidates dear and the others cheap). The blocks are read in order,
+  // scored against the floor from before the round and merged in order, so the result is the same as one at
+  // a time.
+  const int64_t lanes = device.rfind("cuda", 0) == 0 ? 1 : std::max(1, at::get_num_threads());
+  const int64_t round = lanes > 1 ? 4 * lanes : 1;
+  ScopedSingleThreadBlas one_blas_thread(lanes > 1);
   while (ck.next < ck.last) {
     if (o.max_blocks >= 0 && blocks_done >= o.max_blocks) break;
-    const uint64_t b0 = ck.next * chunk, b1 = std::min(b0 + chunk, positions);
-    Block b = source->read(b0, b1);
-    ck.records = s.merge(ck.records, s.hits(b, *model, std::max(sampled_floor, s.kth(ck.records)), &ck.exact));
-    ck.screened += static_cast<uint64_t>(b.size());
-    ck.positions += b1 - b0;
-    ck.next += ck.stride;
-    ++blocks_done;
+    // Until there is a floor (no sample, no k hits yet) one block at a time: the blocks of a round share the
+    // floor from before it, and without one nothing would be pruned.
+    const double floor = std::max(sampled_floor, s.kth(ck.records));
+    const int64_t take = std::isfinite(floor) ? round : 1;
+    std::vector<Block> bs;
+    std::vector<uint64_t> spans;
+    for (uint64_t next = ck.next; next < ck.last && static_cast<int64_t>(bs.size()) < take; next += ck.stride) {
+      if (o.max_blocks >= 0 && blocks_done + static_cast<int64_t>(bs.size()) >= o.max_blocks) break;
+      const uint64_t b0 = next * chunk, b1 = std::min(b0 + chunk, positions);
+      bs.push_back(source->read(b0, b1));
+      spans.push_back(b1 - b0);
+    }
+    std::vector<std::vector<double>> found(bs.size());
+    std::vector<uint64_t> exact(bs.size(), 0);
+    if (bs.size() == 1) {
+      found[0] = s.hits(bs[0], *model, floor, &exact[0]);
+    } else {
+      std::atomic<size_t> taken{0};
+      at::parallel_for(0, lanes, 1, [&](int64_t, int64_t) {
+        for (size_t i = taken++; i < bs.size(); i = taken++) found[i] = s.hits(bs[i], *model, floor, &exact[i]);
+      });
+    }
+    for (size_t i = 0; i < bs.size(); ++i) {
+      ck.records = s.merge(ck.records, found[i]);
+      ck.exact += exact[i];
+      ck.screened += static_cast<uint64_t>(bs[i].size());
+      ck.positions += spans[i];
+      ck.next += ck.stride;
+      ++blocks_done;
+    }
     const auto now = Clock::now();
     if (!ck.path.empty() && std::chrono::duration<double>(now - last_save).count() >= o.checkpoint_seconds) {
       save_checkpoint(ck, digest, s.width);

@@ -79,7 +79,11 @@ class Model {
   virtual torch::Tensor sample(const Block& block) const = 0;
   /// Cheap enclosures of predict() for pruning (false: the model has none):
   /// each outcome's mean in [mean_lo, mean_hi] and variance <= var_hi, [n, m].
-  virtual bool bound(const Block& block, torch::Tensor* mean_lo, torch::Tensor* mean_hi, torch::Tensor* var_hi) const {
+  /// coarse: looser bounds for a fraction of the cost (a first pass; what
+  /// it keeps gets the full ones), the same as the full ones where the
+  /// model has no cheaper kind.
+  virtual bool bound(const Block& block, torch::Tensor* mean_lo, torch::Tensor* mean_hi, torch::Tensor* var_hi,
+                     bool coarse = false) const {
     return false;
   }
   /// Rows whose predict() values depend only on the rows of their tile:
@@ -124,6 +128,7 @@ std::vector<double> merge_front(const std::vector<double>& a, const std::vector<
 
 struct Comm {
   int rank = 0, size = 1, local_rank = 0;
+  int local_size = 1;   ///< ranks on this node (sharing its cores and GPUs)
   bool active = false;  ///< an MPI job of more than this process
 };
 /// Joins the MPI job when the process was started by mpirun/srun (and

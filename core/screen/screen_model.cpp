@@ -28,6 +28,9 @@ namespace {
 
 /// Pivots of a GP's pruning bound (PosteriorBound).
 constexpr int64_t kBoundRank = 48;
+/// The first pass's pivots (Model::bound's coarse bounds): a ninth of the
+/// products of kBoundRank.
+constexpr int64_t kCoarseBoundRank = 16;
 /// Rows of a campaign model's exact posterior per BLAS call (Model::tile).
 constexpr int64_t kExactTile = 64;
 
@@ -143,7 +146,8 @@ class CampaignModel : public Model {
 
   int64_t tile() const override { return kExactTile; }
 
-  bool bound(const Block& block, torch::Tensor* mean_lo, torch::Tensor* mean_hi, torch::Tensor* var_hi) const override {
+  bool bound(const Block& block, torch::Tensor* mean_lo, torch::Tensor* mean_hi, torch::Tensor* var_hi,
+             bool coarse) const override {
     // Built on first use (a screen that cannot prune never pays for them), where they hold: an affine or log
     // outcome transform (both increasing in the latent mean and variance). kBoundRank pivots: enough for the
     // smooth kernels fitted to compositions to dismiss nearly all of a grid, cheap next to the exact posterior's
@@ -160,7 +164,7 @@ class CampaignModel : public Model {
     std::vector<torch::Tensor> lo, hi, vh;
     for (size_t j = 0; j < gps_.size(); ++j) {
       torch::Tensor l, h, v;
-      (*bounds_[j])(X, &l, &h, &v);
+      (*bounds_[j])(X, &l, &h, &v, coarse ? kCoarseBoundRank : 0);
       // Both transforms kept (standardise, log) are increasing in the latent mean and variance: the upper ends
       // map to upper ends, and the lower mean with no variance to a lower mean.
       torch::Tensor m_hi, v_hi, m_lo, unused;

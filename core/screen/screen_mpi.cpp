@@ -80,6 +80,7 @@ Comm init_comm(bool use_mpi) {
   MPI_Comm local;
   MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c.rank, MPI_INFO_NULL, &local);
   MPI_Comm_rank(local, &c.local_rank);
+  MPI_Comm_size(local, &c.local_size);
   MPI_Comm_free(&local);
   c.active = c.size > 1;
   return c;

@@ -1,12 +1,12 @@
 // Training the members of a GnnEnsemble (see train.h).
 #include "models/gnn/train.h"
+#include "common/blas.h"
 #include "common/error.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
 
-#include <dlfcn.h>
 
 #include <algorithm>
 #include <atomic>
@@ -42,33 +42,6 @@ torch::Tensor gaussian_nll(const GraphOutput& out, const torch::Tensor& y) {
   auto log_var = out.log_var.clamp(-12.0, 12.0);
   return 0.5 * (log_var + (y - out.mean).pow(2) * torch::exp(-log_var));
 }
-
-/// Sets OpenBLAS to one thread while members train side by side (one per
-/// core: BLAS threads would only compete with them) and back afterwards.
-/// A no-op where LibTorch uses another BLAS.
-class ScopedSingleThreadBlas {
- public:
-  explicit ScopedSingleThreadBlas(bool active) {
-    if (!active) return;
-    set_ = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-    auto get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-    if (!set_ || !get) {
-      set_ = nullptr;
-      return;
-    }
-    saved_ = get();
-    set_(1);
-  }
-  ~ScopedSingleThreadBlas() {
-    if (set_) set_(saved_);
-  }
-  ScopedSingleThreadBlas(const ScopedSingleThreadBlas&) = delete;
-  ScopedSingleThreadBlas& operator=(const ScopedSingleThreadBlas&) = delete;
-
- private:
-  void (*set_)(int) = nullptr;
-  int saved_ = 1;
-};
 
 }  // namespace
 

@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "kernels/acquisition.h"
 
+#include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -473,7 +474,9 @@ TEST_CASE("pruning by bounds gives the same result with a fraction of the exact 
       o.use_mpi = false;
       o.score = score;
       o.top = top;
-      o.chunk = 4096;
+      // Eleven blocks: on several threads, blocks are scored in rounds that share the floor from before them,
+      // and a grid of a few blocks would be one round (EI's floor after one block can still be 0).
+      o.chunk = 1024;
       auto pruned = sc::screen(o);
       o.prune = false;
       auto exact = sc::screen(o);
@@ -483,6 +486,26 @@ TEST_CASE("pruning by bounds gives the same result with a fraction of the exact 
       CHECK(exact.exact == exact.screened);
       CHECK(pruned.exact < pruned.screened);  // part of the grid never needed its exact posterior
     }
+  }
+  // Blocks scored side by side on two threads (and kernels split across them) give the same file as one thread.
+  {
+    sc::ScreenOptions o;
+    o.space = dir + "/space.json";
+    o.campaign = dir + "/state.json";
+    o.progress = false;
+    o.use_mpi = false;
+    o.score = "logei";
+    o.top = 20;
+    o.chunk = 1024;
+    const int saved = at::get_num_threads();
+    at::set_num_threads(1);
+    auto one = sc::screen(o);
+    at::set_num_threads(2);
+    auto two = sc::screen(o);
+    at::set_num_threads(saved);
+    check_same_hits(one, two);
+    CHECK(one.screened == two.screened);
+    CHECK(two.exact < two.screened);  // still pruned (rounds of blocks share the floor from before them)
   }
   // Minimising: the lower mean bound is the optimistic one.
   CampaignConfig cmin = cfg;
