@@ -56,18 +56,20 @@ constexpr int64_t T = impl::kCpuTile;
 // sqrt of a tile row. A separate loop because std::sqrt under the default
 // -fmath-errno is a call guarded by a branch (errno on negative input), which
 // GCC never vectorises, and r2 >= 0 here anyway; SSE2 is part of x86-64.
+template <int64_t W>
 SOZAI_ALWAYS_INLINE void sqrt_row(const double* in, double* out) {
 #if defined(__SSE2__)
-  for (int64_t j = 0; j < T; j += 2) _mm_storeu_pd(out + j, _mm_sqrt_pd(_mm_loadu_pd(in + j)));
+  for (int64_t j = 0; j < W; j += 2) _mm_storeu_pd(out + j, _mm_sqrt_pd(_mm_loadu_pd(in + j)));
 #else
-  for (int64_t j = 0; j < T; ++j) out[j] = std::sqrt(in[j]);
+  for (int64_t j = 0; j < W; ++j) out[j] = std::sqrt(in[j]);
 #endif
 }
+template <int64_t W>
 SOZAI_ALWAYS_INLINE void sqrt_row(const float* in, float* out) {
 #if defined(__SSE2__)
-  for (int64_t j = 0; j < T; j += 4) _mm_storeu_ps(out + j, _mm_sqrt_ps(_mm_loadu_ps(in + j)));
+  for (int64_t j = 0; j < W; j += 4) _mm_storeu_ps(out + j, _mm_sqrt_ps(_mm_loadu_ps(in + j)));
 #else
-  for (int64_t j = 0; j < T; ++j) out[j] = std::sqrt(in[j]);
+  for (int64_t j = 0; j < W; ++j) out[j] = std::sqrt(in[j]);
 #endif
 }
 
@@ -83,25 +85,26 @@ struct KmArgs {
   KernelKind kind;
 };
 
-// Tiles [begin, end) of the row-major grid of ceil(n/T) x ceil(m/T) tiles.
-// Per tile: x1's rows scaled into A [T, d] (kept while consecutive tiles
-// share them), x2's rows scaled and transposed into Bt [d, T] with zero
-// padding, so every inner loop runs over T contiguous columns and
-// vectorises without a remainder. Workspace: (2 d + 4) T elements.
-template <typename S>
+// Tiles [begin, end) of the row-major grid of ceil(n/T) x ceil(m/W) tiles
+// (T rows of x1 by W rows of x2). Per tile: x1's rows scaled into A [T, d]
+// (kept while consecutive tiles share them), x2's rows scaled and
+// transposed into Bt [d, W] with zero padding, so every inner loop runs over
+// W contiguous columns and vectorises without a remainder. Workspace:
+// (d + 3) W + d T elements.
+template <int64_t W, typename S>
 SOZAI_ALWAYS_INLINE void km_tiles(const KmArgs<S>& p, int64_t begin, int64_t end) {
   const int64_t d = p.d;
-  const int64_t ntj = (p.m + T - 1) / T;
+  const int64_t ntj = (p.m + W - 1) / W;
   std::vector<S> A(static_cast<size_t>(T * std::max<int64_t>(d, 1)));
-  std::vector<S> Bt(static_cast<size_t>(T * std::max<int64_t>(d, 1)));
-  alignas(64) S acc[T];
-  alignas(64) S r[T];
-  alignas(64) S val[T];
+  std::vector<S> Bt(static_cast<size_t>(W * std::max<int64_t>(d, 1)));
+  alignas(64) S acc[W];
+  alignas(64) S r[W];
+  alignas(64) S val[W];
   int64_t cached_ti = -1;
   for (int64_t t = begin; t < end; ++t) {
     const int64_t ti = t / ntj, tj = t % ntj;
     const int64_t i0 = ti * T, ni = std::min(T, p.n - i0);
-    const int64_t j0 = tj * T, nj = std::min(T, p.m - j0);
+    const int64_t j0 = tj * W, nj = std::min(W, p.m - j0);
     if (ti != cached_ti) {
       for (int64_t ii = 0; ii < ni; ++ii) {
         const S* row = p.x1 + (i0 + ii) * d;
@@ -111,51 +114,62 @@ SOZAI_ALWAYS_INLINE void km_tiles(const KmArgs<S>& p, int64_t begin, int64_t end
     }
     for (int64_t jj = 0; jj < nj; ++jj) {
       const S* row = p.x2 + (j0 + jj) * d;
-      for (int64_t k = 0; k < d; ++k) Bt[k * T + jj] = row[k] / p.ls[k * p.ls_stride];
+      for (int64_t k = 0; k < d; ++k) Bt[k * W + jj] = row[k] / p.ls[k * p.ls_stride];
     }
     for (int64_t k = 0; k < d; ++k)
-      for (int64_t jj = nj; jj < T; ++jj) Bt[k * T + jj] = S(0);
+      for (int64_t jj = nj; jj < W; ++jj) Bt[k * W + jj] = S(0);
 
     for (int64_t ii = 0; ii < ni; ++ii) {
-      for (int64_t jj = 0; jj < T; ++jj) acc[jj] = S(0);
+      for (int64_t jj = 0; jj < W; ++jj) acc[jj] = S(0);
       const S* a = A.data() + ii * d;
       for (int64_t k = 0; k < d; ++k) {
         const S ak = a[k];
-        const S* b = Bt.data() + k * T;
-        for (int64_t jj = 0; jj < T; ++jj) {
+        const S* b = Bt.data() + k * W;
+        for (int64_t jj = 0; jj < W; ++jj) {
           const S diff = ak - b[jj];
           acc[jj] += diff * diff;
         }
       }
       if (p.kind == KernelKind::RBF) {
-        for (int64_t jj = 0; jj < T; ++jj) val[jj] = impl::rbf_value(acc[jj], p.outputscale);
+        for (int64_t jj = 0; jj < W; ++jj) val[jj] = impl::rbf_value(acc[jj], p.outputscale);
       } else {
-        sqrt_row(acc, r);  // hoisted out of the value loop: see sqrt_row
-        for (int64_t jj = 0; jj < T; ++jj) val[jj] = impl::matern52_value(r[jj], acc[jj], p.outputscale);
+        sqrt_row<W>(acc, r);  // hoisted out of the value loop: see sqrt_row
+        for (int64_t jj = 0; jj < W; ++jj) val[jj] = impl::matern52_value(r[jj], acc[jj], p.outputscale);
       }
       std::memcpy(p.out + (i0 + ii) * p.m + j0, val, sizeof(S) * static_cast<size_t>(nj));
     }
   }
 }
 
-template <typename S>
+template <int64_t W, typename S>
 void km_tiles_default(const KmArgs<S>& p, int64_t begin, int64_t end) {
-  km_tiles(p, begin, end);
+  km_tiles<W>(p, begin, end);
 }
 #ifdef SOZAI_X86_CLONES
-template <typename S>
+template <int64_t W, typename S>
 SOZAI_TARGET_AVX2 void km_tiles_avx2(const KmArgs<S>& p, int64_t begin, int64_t end) {
-  km_tiles(p, begin, end);
+  km_tiles<W>(p, begin, end);
 }
 #endif
 
-template <typename S>
+template <int64_t W, typename S>
 void km_run(const KmArgs<S>& p, int64_t begin, int64_t end) {
 #ifdef SOZAI_X86_CLONES
   static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (avx2) return km_tiles_avx2(p, begin, end);
+  if (avx2) return km_tiles_avx2<W>(p, begin, end);
 #endif
-  km_tiles_default(p, begin, end);
+  km_tiles_default<W>(p, begin, end);
+}
+
+/// Columns per tile: the widest of 64, 32 and 16 that pads the m columns by
+/// at most an eighth (a screen's bounds against 16 or 48 pivots would
+/// otherwise compute 64 columns for 16, or 64 for 48).
+int64_t tile_width(int64_t m) {
+  for (int64_t w : {int64_t{64}, int64_t{32}}) {
+    const int64_t padded = (m + w - 1) / w * w;
+    if (8 * (padded - m) <= m) return w;
+  }
+  return 16;
 }
 
 // ----------------------------------------------------------------- Tanimoto
@@ -263,7 +277,8 @@ torch::Tensor kernel_matrix_cpu(const torch::Tensor& x1, const torch::Tensor& x2
   const int64_t n = x1.size(0), m = x2.size(0), d = x1.size(1);
   auto out = torch::empty({n, m}, x1.options());
   advise_huge_pages(out);
-  const int64_t tiles = ((n + T - 1) / T) * ((m + T - 1) / T);
+  const int64_t w = tile_width(m);
+  const int64_t tiles = ((n + T - 1) / T) * ((m + w - 1) / w);
   AT_DISPATCH_FLOATING_TYPES(x1.scalar_type(), "kernel_matrix_cpu", [&] {
     KmArgs<scalar_t> p{x1.data_ptr<scalar_t>(),
                        x2.data_ptr<scalar_t>(),
@@ -275,8 +290,12 @@ torch::Tensor kernel_matrix_cpu(const torch::Tensor& x1, const torch::Tensor& x2
                        d,
                        static_cast<scalar_t>(outputscale),
                        kind};
-    // One tile (64 x 64 x d) is already ~10^5 flops, worth a task of its own.
-    at::parallel_for(0, tiles, 1, [&](int64_t begin, int64_t end) { km_run(p, begin, end); });
+    // One tile (64 x 16..64 x d) is already ~10^4-10^5 flops, worth a task of its own.
+    at::parallel_for(0, tiles, 1, [&](int64_t begin, int64_t end) {
+      if (w == 64) km_run<64>(p, begin, end);
+      else if (w == 32) km_run<32>(p, begin, end);
+      else km_run<16>(p, begin, end);
+    });
   });
   return out;
 }

@@ -75,9 +75,12 @@ PosteriorBound::PosteriorBound(const ExactGP& gp, int64_t rank) : gp_(&gp) {
   const auto Anoisy = at::linalg_solve_triangular(at::linalg_cholesky(Kpp + s2 * eye_r), eye_r, /*upper=*/false);
   factors_ = torch::cat({Anl, Anoisy}, 0).transpose(0, 1).contiguous();
   beta_ = Anl.matmul(mX.index_select(0, P));
-  const double head = beta_.dot(beta_).item<double>();
-  // Both squared norms carry rounding of a few ulps of norm2 (times the factor's conditioning): 1e-8 covers it.
-  h_residual_ = std::sqrt(std::max(norm2 - head, 0.0) + 1e-8 * norm2);
+  // ||m - m_P||_H^2 = norm2 - |beta_{1..q}|^2 on the first q pivots. Both squared norms carry rounding of a few
+  // ulps of norm2 (times the factor's conditioning): 1e-8 covers it.
+  const auto beta2 = (beta_ * beta_).cumsum(0);
+  h_residual_.assign(1, std::sqrt(norm2 + 1e-8 * norm2));
+  for (int64_t q = 0; q < r; ++q)
+    h_residual_.push_back(std::sqrt(std::max(norm2 - beta2[q].item<double>(), 0.0) + 1e-8 * norm2));
   Xr_ = X.index_select(0, P).contiguous();
   // What the exact posterior's own rounding may move it by: its variance is os - |L^-1 k|^2 (a few ulps of os
   // per term), its mean a sum of n products bounded by os |a|_1, and a solve's relative error on a.
@@ -87,12 +90,19 @@ PosteriorBound::PosteriorBound(const ExactGP& gp, int64_t rank) : gp_(&gp) {
 }
 
 void PosteriorBound::operator()(const torch::Tensor& X, torch::Tensor* mean_lo, torch::Tensor* mean_hi,
-                                torch::Tensor* var_hi) const {
+                                torch::Tensor* var_hi, int64_t pivots) const {
   torch::NoGradGuard no_grad;
   const auto dev = X.device();
   const auto Xn = gp_->normalize_inputs(X.to(torch::kFloat64)).contiguous();
-  const int64_t m = Xn.size(0), r = Xr_.size(0);
-  const auto Xr = Xr_.to(dev), ls = ls_.to(dev), beta = beta_.to(dev), A = factors_.to(dev);
+  const int64_t m = Xn.size(0), all = Xr_.size(0);
+  const int64_t r = pivots > 0 ? std::min(pivots, all) : all;
+  // The inverse factors are triangular, so the first r pivots' factors are the leading r x r blocks.
+  const auto Xr = Xr_.slice(0, 0, r).to(dev), ls = ls_.to(dev), beta = beta_.slice(0, 0, r).to(dev);
+  const auto A = (r == all ? factors_
+                           : torch::cat({factors_.slice(0, 0, r).slice(1, 0, r), factors_.slice(0, 0, r).slice(1, all, all + r)}, 1))
+                     .to(dev)
+                     .contiguous();
+  const double h_residual = h_residual_[static_cast<size_t>(r)];
   *mean_lo = torch::empty({m}, Xn.options());
   *mean_hi = torch::empty({m}, Xn.options());
   *var_hi = torch::empty({m}, Xn.options());
@@ -105,7 +115,7 @@ void PosteriorBound::operator()(const torch::Tensor& X, torch::Tensor* mean_lo, 
     // The noiseless residual variance, with a slack for the rounding of os - |Q|^2.
     const auto resid = (os_ - (Q * Q).sum(1)).clamp_min(0.0) + 1e-10 * os_;
     const auto centre = Q.matmul(beta);
-    const auto half = resid.sqrt() * h_residual_ + slack_mean_;
+    const auto half = resid.sqrt() * h_residual + slack_mean_;
     mean_lo->slice(0, s, e).copy_(centre - half);
     mean_hi->slice(0, s, e).copy_(centre + half);
     var_hi->slice(0, s, e).copy_((os_ - (V * V).sum(1)).clamp_min(0.0) + slack_var_);

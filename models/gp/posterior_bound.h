@@ -18,6 +18,7 @@
 
 #include "models/gp/exact_gp.h"
 
+#include <vector>
 #include <torch/types.h>
 
 namespace sozai {
@@ -31,9 +32,12 @@ class PosteriorBound {
 
   /// For inputs X [m, d] in the GP's own (unnormalised) units: latent mean
   /// bounds lo <= mean(x) <= hi and var_hi >= variance(x), each [m] float64
-  /// on X's device.
-  void operator()(const torch::Tensor& X, torch::Tensor* mean_lo, torch::Tensor* mean_hi,
-                  torch::Tensor* var_hi) const;
+  /// on X's device. pivots > 0 uses only the first `pivots` of them: the
+  /// pivoted factors are nested, so fewer pivots give looser bounds that are
+  /// just as valid, for about (pivots / rank())^2 of the cost (a screen
+  /// tries a few pivots first and the rest on what survives).
+  void operator()(const torch::Tensor& X, torch::Tensor* mean_lo, torch::Tensor* mean_hi, torch::Tensor* var_hi,
+                  int64_t pivots = 0) const;
 
   /// The pivots used.
   int64_t rank() const { return Xr_.size(0); }
@@ -48,7 +52,7 @@ class PosteriorBound {
   torch::Tensor beta_;   ///< [r] (noiseless inverse factor) m(X_P)
   torch::Tensor ls_;
   double os_ = 1.0;
-  double h_residual_ = 0.0;  ///< ||m - m_P||_H, with its slack
+  std::vector<double> h_residual_;  ///< [r + 1]: ||m - m_P||_H on the first q pivots, with its slack
   double slack_mean_ = 0.0, slack_var_ = 0.0;
   int kind_ = 1;  // kernels::KernelKind
 };

@@ -180,18 +180,19 @@ void bind_models(py::module_& root) {
       .def(py::init<const ExactGP&, int64_t>(), py::arg("gp"), py::arg("rank") = 48, py::keep_alive<1, 2>())
       .def(
           "__call__",
-          [](const PosteriorBound& b, const DoubleArray& X) {
+          [](const PosteriorBound& b, const DoubleArray& X, int64_t pivots) {
             auto Xt = to_tensor(X, 2, "X");
             torch::Tensor lo, hi, vh;
             {
               py::gil_scoped_release release;
-              b(Xt, &lo, &hi, &vh);
+              b(Xt, &lo, &hi, &vh, pivots);
             }
             return py::make_tuple(to_numpy(lo), to_numpy(hi), to_numpy(vh));
           },
-          py::arg("X"),
+          py::arg("X"), py::arg("pivots") = 0,
           "(mean_lo, mean_hi, var_hi) [n]: the latent mean lies in [mean_lo, mean_hi] and the latent variance is at "
-          "most var_hi at every row of X.")
+          "most var_hi at every row of X. pivots > 0: from the first `pivots` pivots only (looser, cheaper; the "
+          "factors are nested).")
       .def_property_readonly("rank", &PosteriorBound::rank, "The pivots used (at most the rank asked for).");
 }
 

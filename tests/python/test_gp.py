@@ -125,3 +125,9 @@ def test_posterior_bound_encloses_the_latent_posterior():
     w2 = np.mean(np.subtract(*sozai.models.PosteriorBound(gp, 2)(Xq)[1::-1]))
     w16 = np.mean(np.subtract(*sozai.models.PosteriorBound(gp, 16)(Xq)[1::-1]))
     assert w16 < w2
+    # the first pivots of a larger bound: the smaller bound itself (nested factors), still enclosing
+    lo4, hi4, vh4 = sozai.models.PosteriorBound(gp, 16)(Xq, pivots=4)
+    own = sozai.models.PosteriorBound(gp, 4)(Xq)
+    for a, b in zip((lo4, hi4, vh4), own):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+    assert np.all(lo4 <= mean) and np.all(mean <= hi4) and np.all(var <= vh4)

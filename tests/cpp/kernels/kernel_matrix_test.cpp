@@ -75,9 +75,11 @@ torch::Tensor random_bits(int64_t n, int64_t nbits, double density) {
 
 TEST_CASE("kernel_matrix equals torch ops in float32 and float64", "[kernels][kernel_matrix]") {
   torch::manual_seed(3);
-  // Sizes around the 64 tile: below, exact multiples, one past, several tiles.
+  // Sizes around the 64-row tile: below, exact multiples, one past, several tiles; and columns that pick each
+  // tile width (64, 32 or 16 columns, the widest that pads by at most an eighth): 16, 48, 200, 100.
   const std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes = {
-      {1, 1, 1}, {5, 3, 2}, {64, 64, 3}, {65, 63, 8}, {130, 70, 17}, {200, 129, 1}};
+      {1, 1, 1},     {5, 3, 2},     {64, 64, 3},   {65, 63, 8},   {130, 70, 17},
+      {200, 129, 1}, {70, 16, 6},   {131, 48, 6},  {66, 200, 5},  {9, 100, 4}};
   for (auto dt : {torch::kFloat64, torch::kFloat32}) {
     for (auto [n, m, d] : shapes) {
       for (bool ard : {true, false}) {

@@ -84,6 +84,45 @@ TEST_CASE("PosteriorBound tightens with pivots and pins the mean on the data", "
   CHECK((hi_all - lo_all).max().item<double>() < 1e-3 * spread);
 }
 
+TEST_CASE("PosteriorBound on its first pivots is a looser bound that still encloses", "[gp][bound]") {
+  // The screen's first pass: the factors are nested, so the first q pivots of a rank-48 bound are the bound a
+  // rank-q PosteriorBound would build, to rounding.
+  for (const char* kernel : {"matern52", "rbf"}) {
+    auto gp = conditioned(kernel, 0.8, 2.0, 1e-4, 160, 5, 9);
+    torch::manual_seed(13);
+    auto Xq = torch::rand({2000, 5}, torch::kFloat64) * 1.2 - 0.1;
+    auto exact = gp.latent_posterior_direct(Xq);
+    auto mean = exact.mean.reshape({-1}), var = exact.variance.reshape({-1});
+    PosteriorBound all(gp, 48);
+    REQUIRE(all.rank() == 48);
+    torch::Tensor lo, hi, vh;
+    all(Xq, &lo, &hi, &vh);
+    for (int64_t q : {1, 7, 16, 47}) {
+      INFO(kernel << " first " << q << " pivots");
+      torch::Tensor l, h, v, l_own, h_own, v_own;
+      all(Xq, &l, &h, &v, q);
+      CHECK((l <= mean).all().item<bool>());
+      CHECK((mean <= h).all().item<bool>());
+      CHECK((var <= v).all().item<bool>());
+      // Looser than all 48 on average (rounding aside, at every point).
+      CHECK((h - l).mean().item<double>() > (hi - lo).mean().item<double>());
+      CHECK((v >= vh - 1e-9 * 2.0).all().item<bool>());
+      PosteriorBound own(gp, q);
+      own(Xq, &l_own, &h_own, &v_own);
+      CHECK(torch::allclose(l, l_own, 1e-6, 1e-9));
+      CHECK(torch::allclose(h, h_own, 1e-6, 1e-9));
+      CHECK(torch::allclose(v, v_own, 1e-6, 1e-9));
+    }
+    // 0 and more pivots than there are: all of them.
+    torch::Tensor l0, h0, v0, lbig, hbig, vbig;
+    all(Xq, &l0, &h0, &v0, 0);
+    all(Xq, &lbig, &hbig, &vbig, 1000);
+    CHECK(torch::equal(l0, lo));
+    CHECK(torch::equal(hbig, hi));
+    CHECK(torch::equal(vbig, vh));
+  }
+}
+
 TEST_CASE("PosteriorBound refuses a GP without data", "[gp][bound]") {
   ExactGP gp;
   CHECK_THROWS_AS(PosteriorBound(gp, 8), Error);
