@@ -420,7 +420,8 @@ double risk_of(const std::map<std::string, double>& custom, const std::string& s
 double DesignSpace::critical_risk(const std::string& symbol) const { return risk_of(critical_risk_, symbol); }
 
 std::string DesignSpace::violation(const double* c) const {
-  std::ostringstream why;
+  // The message is built only when something is wrong: a stream per call
+  // (its locale lookups) cost more than the checks in a screen of 10^8 points.
   double critical = 0.0;
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto& p = params_[i];
@@ -429,40 +430,34 @@ std::string DesignSpace::violation(const double* c) const {
       case ParameterType::Continuous:
       case ParameterType::Integer:
         if (!(v[0] >= p.low && v[0] <= p.high)) {
-          why << p.name << " = " << v[0] << " is outside [" << p.low << ", " << p.high << "]";
-          return why.str();
+          return str(p.name, " = ", v[0], " is outside [", p.low, ", ", p.high, "]");
         }
         if (p.type == ParameterType::Integer && v[0] != std::round(v[0])) {
-          why << p.name << " = " << v[0] << " is not an integer";
-          return why.str();
+          return str(p.name, " = ", v[0], " is not an integer");
         }
         break;
       case ParameterType::Composition: {
         double total = 0.0;
         for (size_t e = 0; e < p.elements.size(); ++e) {
           if (!(v[e] >= p.element_low[e] - 1e-12 && v[e] <= p.element_high[e] + 1e-12)) {
-            why << p.name << "." << p.elements[e] << " = " << v[e] << " is outside [" << p.element_low[e] << ", "
-                << p.element_high[e] << "]";
-            return why.str();
+            return str(p.name, ".", p.elements[e], " = ", v[e], " is outside [", p.element_low[e], ", "
+               , p.element_high[e], "]");
           }
           if (v[e] > 0 && std::find(forbidden_.begin(), forbidden_.end(), p.elements[e]) != forbidden_.end()) {
-            why << p.name << " contains the forbidden element " << p.elements[e];
-            return why.str();
+            return str(p.name, " contains the forbidden element ", p.elements[e]);
           }
           total += v[e];
           if (critical_cap_ >= 0) critical += risk_of(critical_risk_, p.elements[e]) * v[e];
         }
         if (std::fabs(total - 1.0) > 1e-6) {
-          why << p.name << " fractions sum to " << total << ", not 1";
-          return why.str();
+          return str(p.name, " fractions sum to ", total, ", not 1");
         }
         break;
       }
       default: {
         const double idx = v[0];
         if (!(idx >= 0 && idx < static_cast<double>(p.choices.size()) && idx == std::floor(idx))) {
-          why << p.name << " = " << idx << " is not a choice index in [0, " << p.choices.size() << ")";
-          return why.str();
+          return str(p.name, " = ", idx, " is not a choice index in [0, ", p.choices.size(), ")");
         }
       }
     }
@@ -473,13 +468,11 @@ std::string DesignSpace::violation(const double* c) const {
     for (const auto& [term, coef] : lc.terms) lhs += coef * term_value(c, term);
     const bool ok = lc.equality ? std::fabs(lhs - lc.rhs) <= lc.tolerance : lhs <= lc.rhs + lc.tolerance;
     if (!ok) {
-      why << "linear constraint " << k << " violated: left side " << lhs << (lc.equality ? " != " : " > ") << lc.rhs;
-      return why.str();
+      return str("linear constraint ", k, " violated: left side ", lhs, (lc.equality ? " != " : " > "), lc.rhs);
     }
   }
   if (critical_cap_ >= 0 && critical > critical_cap_ + 1e-12) {
-    why << "critical-element fraction " << critical << " exceeds the budget " << critical_cap_;
-    return why.str();
+    return str("critical-element fraction ", critical, " exceeds the budget ", critical_cap_);
   }
   return "";
 }
