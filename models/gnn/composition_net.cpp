@@ -5,6 +5,9 @@
 #include "models/gnn/layers.h"
 
 #include <string>
+#include <utility>
+#include <vector>
+#include <torch/nn/modules/linear.h>
 
 namespace sozai {
 namespace gnn {
@@ -32,24 +35,62 @@ CompositionMessageImpl::CompositionMessageImpl(int64_t hidden, int64_t edge_dim,
   powers_ = register_parameter("pow", torch::randn({heads}));
 }
 
+namespace {
+
+/// The Linear layers of a depth-1 mlp: (first, second).
+std::pair<torch::nn::LinearImpl*, torch::nn::LinearImpl*> linears(torch::nn::Sequential& seq) {
+  return {seq[0]->as<torch::nn::LinearImpl>(), seq[2]->as<torch::nn::LinearImpl>()};
+}
+
+}  // namespace
+
 torch::Tensor CompositionMessageImpl::forward(const torch::Tensor& h, const torch::Tensor& log_w,
                                               const torch::Tensor& edge_attr, const torch::Tensor& src,
                                               const torch::Tensor& dst) {
+  // Every gate and message network is Linear -> SiLU -> Linear on
+  // z_ij = [h_i, h_j, e_ij]. Two identities keep the matrix products on the
+  // nodes instead of the k (k - 1) edges of each composition (the same
+  // numbers up to rounding; 3-6x fewer operations at 4-6 elements):
+  // - the first Linear splits by the blocks of z: W z_ij + b =
+  //   W_i h_i + W_j h_j + W_e e_ij + b, so W_i h and W_j h are computed once
+  //   per node (all heads' gate and message layers in one product) and
+  //   gathered per edge;
+  // - the second Linear of the message network commutes with the
+  //   attention sum: sum_j a_ij (V s_ij + c) = V (sum_j a_ij s_ij)
+  //   + c sum_j a_ij, so it acts on the summed hidden states per node.
   const int64_t n = h.size(0);
-  std::vector<torch::Tensor> parts = {h.index_select(0, dst), h.index_select(0, src)};
-  if (edge_attr.defined()) parts.push_back(edge_attr);
-  const auto z = torch::cat(parts, 1);     // [E, 2H + Fe]
-  const auto log_w_src = log_w.index_select(0, src);  // [E]
-  torch::Tensor update;
+  const int64_t H = h.size(1);
   const auto heads = static_cast<int64_t>(gates_.size());
+  std::vector<torch::Tensor> w1, b1;
   for (int64_t k = 0; k < heads; ++k) {
+    for (auto* seq : {&gates_[k], &messages_[k]}) {
+      auto* first = linears(*seq).first;
+      w1.push_back(first->weight);
+      b1.push_back(first->bias);
+    }
+  }
+  const auto W = torch::cat(w1, 0);  // [2KH, 2H + Fe]: gate0, msg0, gate1, msg1, ...
+  const auto node_dst = torch::mm(h, W.narrow(1, 0, H).t());  // [N, 2KH]
+  const auto node_src = torch::mm(h, W.narrow(1, H, H).t());  // [N, 2KH]
+  auto pre = node_dst.index_select(0, dst) + node_src.index_select(0, src);  // [E, 2KH]
+  if (edge_attr.defined()) pre = torch::addmm(pre, edge_attr, W.narrow(1, 2 * H, W.size(1) - 2 * H).t());
+  const auto hidden = torch::silu(pre + torch::cat(b1, 0));  // [E, 2KH]
+  const auto log_w_src = log_w.index_select(0, src);        // [E]
+  torch::Tensor update;
+  for (int64_t k = 0; k < heads; ++k) {
+    const auto gate_hidden = hidden.narrow(1, 2 * k * H, H);
+    const auto msg_hidden = hidden.narrow(1, (2 * k + 1) * H, H);
+    auto* gate_out = linears(gates_[k]).second;
+    auto* msg_out = linears(messages_[k]).second;
     // w_j^p exp(g) normalised over i's incoming edges, computed in log space
     // (softmax of g + p log w): no overflow for tiny fractions or large p.
-    auto scores = gates_[k]->forward(z).squeeze(1) + powers_[k] * log_w_src;
-    auto attention = segment_softmax(scores, dst, n);                       // [E]
-    auto messages = messages_[k]->forward(z) * attention.unsqueeze(1);     // [E, H]
-    auto summed = kernels::scatter_sum(messages, dst, n);                  // [N, H]
-    update = update.defined() ? update + summed : summed;
+    auto scores = torch::addmm(gate_out->bias, gate_hidden, gate_out->weight.t()).squeeze(1) +
+                  powers_[k] * log_w_src;
+    auto attention = segment_softmax(scores, dst, n);                                    // [E]
+    auto summed = kernels::scatter_sum(msg_hidden * attention.unsqueeze(1), dst, n);     // [N, H]
+    auto weight_sum = kernels::scatter_sum(attention, dst, n);                           // [N]: 1, or 0 without edges
+    auto messages = torch::addmm(torch::outer(weight_sum, msg_out->bias), summed, msg_out->weight.t());
+    update = update.defined() ? update + messages : messages;
   }
   return h + update / static_cast<double>(heads);
 }
