@@ -82,6 +82,73 @@ class PythonPolymerMPNN(torch.nn.Module):
         return out[:, 0], out[:, 1]
 
 
+def _mlp(inp, hidden, out, depth, dropout=0.0):
+    """models/gnn/layers.cpp's mlp: depth x (Linear, SiLU[, Dropout]), then Linear (same indices)."""
+    mods, width = [], inp
+    for _ in range(depth):
+        mods += [torch.nn.Linear(width, hidden), torch.nn.SiLU()] + ([torch.nn.Dropout(dropout)] if dropout > 0 else [])
+        width = hidden
+    return torch.nn.Sequential(*mods, torch.nn.Linear(width, out))
+
+
+def _segment_softmax(scores, index, groups):
+    top = torch.full((groups,), -float("inf")).scatter_reduce(0, index, scores, "amax", include_self=True)
+    e = torch.exp(scores - top.index_select(0, index))
+    denom = torch.zeros(groups).index_add_(0, index, e)
+    return e / denom.index_select(0, index).clamp_min(1e-30)
+
+
+class PythonCompositionNet(torch.nn.Module):
+    """models/gnn/composition_net.cpp (Roost's weighted soft attention) in Python PyTorch, same parameter
+    names, so a sozai model file's member weights load into it. No element table (element_dim 0)."""
+
+    HEADS = 3
+
+    def __init__(self, node_dim=22, edge_dim=2, hidden=64, layers=3, head_hidden=64, dropout=0.0):  # noqa: PLR0913
+        super().__init__()
+        self.embed = torch.nn.Linear(node_dim, hidden - 1)
+        z = 2 * hidden + edge_dim
+        for t in range(layers):
+            step = torch.nn.Module()
+            for k in range(self.HEADS):
+                step.add_module(f"gate{k}", _mlp(z, hidden, 1, 1))
+                step.add_module(f"msg{k}", _mlp(z, hidden, hidden, 1))
+            step.register_parameter("pow", torch.nn.Parameter(torch.zeros(self.HEADS)))
+            self.add_module(f"step{t}", step)
+        self.layers = layers
+        self.pool = torch.nn.Module()
+        for k in range(self.HEADS):
+            self.pool.add_module(f"gate{k}", _mlp(hidden, hidden, 1, 1))
+            self.pool.add_module(f"msg{k}", _mlp(hidden, hidden, hidden, 1))
+        self.pool.register_parameter("pow", torch.nn.Parameter(torch.zeros(self.HEADS)))
+        self.head = _mlp(hidden, head_hidden, 2, 2, dropout)
+
+    def forward(self, x, weight, edge_index, edge_attr, batch, num_graphs):  # noqa: PLR0913
+        n = x.shape[0]
+        log_w = torch.log(weight)
+        h = torch.cat([self.embed(x), weight.unsqueeze(1)], 1)
+        src, dst = edge_index[0], edge_index[1]
+        if edge_index.shape[1] > 0:
+            for t in range(self.layers):
+                step = getattr(self, f"step{t}")
+                z = torch.cat([h.index_select(0, dst), h.index_select(0, src), edge_attr], 1)
+                lw = log_w.index_select(0, src)
+                update = 0
+                for k in range(self.HEADS):
+                    a = _segment_softmax(getattr(step, f"gate{k}")(z).squeeze(1) + step.pow[k] * lw, dst, n)
+                    m = getattr(step, f"msg{k}")(z) * a.unsqueeze(1)
+                    update = update + torch.zeros(n, h.shape[1]).index_add_(0, dst, m)
+                h = h + update / self.HEADS
+        pooled = 0
+        for k in range(self.HEADS):
+            a = _segment_softmax(getattr(self.pool, f"gate{k}")(h).squeeze(1) + self.pool.pow[k] * log_w, batch,
+                                 num_graphs)
+            pooled = pooled + torch.zeros(num_graphs, h.shape[1]).index_add_(
+                0, batch, getattr(self.pool, f"msg{k}")(h) * a.unsqueeze(1))
+        out = self.head(pooled / self.HEADS)
+        return out[:, 0], out[:, 1]
+
+
 class Graphs:
     """A sozai GraphBatch as torch tensors, with per-graph gathers."""
 
