@@ -1,6 +1,7 @@
 #include "common/blas.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -9,8 +10,36 @@
 
 namespace sozai {
 
+namespace {
+
+/// An OpenBLAS function wherever the process loaded it: in the global scope
+/// (a program linked against LibTorch), or in a library loaded locally (a
+/// Python process loads extension modules and what they need with
+/// RTLD_LOCAL, where RTLD_DEFAULT does not see them). Null when absent.
+void* blas_symbol(const char* name) {
+  if (void* p = dlsym(RTLD_DEFAULT, name)) return p;
+  struct Search {
+    const char* name;
+    void* found;
+  } search{name, nullptr};
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* data) -> int {
+        auto* s = static_cast<Search*>(data);
+        if (!info->dlpi_name || !*info->dlpi_name) return 0;
+        void* handle = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD);  // already loaded: no new load
+        if (!handle) return 0;
+        s->found = dlsym(handle, s->name);
+        dlclose(handle);  // drops the reference NOLOAD took; the library stays loaded
+        return s->found ? 1 : 0;
+      },
+      &search);
+  return search.found;
+}
+
+}  // namespace
+
 std::string blas_core_name() {
-  auto get = reinterpret_cast<char* (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  auto get = reinterpret_cast<char* (*)()>(blas_symbol("openblas_get_corename"));
   if (!get) return "";
   const char* name = get();
   return name ? std::string(name) : std::string();
@@ -46,8 +75,8 @@ void reexec_with_fast_blas(char** argv) {
 
 ScopedSingleThreadBlas::ScopedSingleThreadBlas(bool active) {
   if (!active) return;
-  set_ = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  auto get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  set_ = reinterpret_cast<void (*)(int)>(blas_symbol("openblas_set_num_threads"));
+  auto get = reinterpret_cast<int (*)()>(blas_symbol("openblas_get_num_threads"));
   if (!set_ || !get) {
     set_ = nullptr;
     return;
