@@ -353,8 +353,8 @@ is the machine for large composition screens."""
 
 TRIED = """How: every candidate's exact posterior costs 200 Matérn-5/2 values (the cross-covariance row) and a
 product with the 200 x 200 inverse Cholesky factor for the variance; scikit-learn does the same arithmetic
-at the same GEMM speed, so an exact screen of every candidate is about 2x faster than it, no more (the
-`prune=False` row). A screen keeps the best k, though, and most candidates can be dismissed from bounds
+at the same GEMM speed, so an exact screen of every candidate is only a few times faster than it (the
+`prune=False` row: the tiled kernel matrix, and blocks side by side on the cores). A screen keeps the best k, though, and most candidates can be dismissed from bounds
 (models/gp/posterior_bound): from the first 48 points of a pivoted Cholesky order of the kernel matrix,
 the variance is bounded above by conditioning on those points only, and the mean within
 +- ||m - m_P||_H sqrt(residual variance) of its projection m_P onto them (Cauchy-Schwarz in the kernel's
