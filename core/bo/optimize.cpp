@@ -43,10 +43,6 @@ struct Relaxation {
   std::vector<bool> in_simplex;                 // per var: part of a composition
 };
 
-bool is_discrete(ParameterType t) {
-  return t == ParameterType::Categorical || t == ParameterType::Molecule || t == ParameterType::Structure;
-}
-
 Relaxation relax(const DesignSpace& space) {
   Relaxation r;
   const auto& params = space.parameters();

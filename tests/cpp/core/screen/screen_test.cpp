@@ -464,19 +464,23 @@ TEST_CASE("pruning by bounds gives the same result with a fraction of the exact 
   c.tell(X, torch::tensor(y, torch::kFloat64));
   c.ask(1);
   c.save(dir + "/state.json");
+  auto options = [&](const std::string& state, const char* score, int64_t top, int64_t chunk) {
+    sc::ScreenOptions o;
+    o.space = dir + "/space.json";
+    o.campaign = dir + "/" + state;
+    o.progress = false;
+    o.use_mpi = false;
+    o.score = score;
+    o.top = top;
+    o.chunk = chunk;
+    return o;
+  };
   for (const char* score : {"logei", "ei", "ucb", "mean"}) {
     for (int64_t top : {1, 20}) {
       INFO(score << " top " << top);
-      sc::ScreenOptions o;
-      o.space = dir + "/space.json";
-      o.campaign = dir + "/state.json";
-      o.progress = false;
-      o.use_mpi = false;
-      o.score = score;
-      o.top = top;
       // Eleven blocks: on several threads, blocks are scored in rounds that share the floor from before them,
       // and a grid of a few blocks would be one round (EI's floor after one block can still be 0).
-      o.chunk = 1024;
+      auto o = options("state.json", score, top, 1024);
       auto pruned = sc::screen(o);
       o.prune = false;
       auto exact = sc::screen(o);
@@ -489,14 +493,7 @@ TEST_CASE("pruning by bounds gives the same result with a fraction of the exact 
   }
   // Blocks scored side by side on two threads (and kernels split across them) give the same file as one thread.
   {
-    sc::ScreenOptions o;
-    o.space = dir + "/space.json";
-    o.campaign = dir + "/state.json";
-    o.progress = false;
-    o.use_mpi = false;
-    o.score = "logei";
-    o.top = 20;
-    o.chunk = 1024;
+    const auto o = options("state.json", "logei", 20, 1024);
     const int saved = at::get_num_threads();
     at::set_num_threads(1);
     auto one = sc::screen(o);
@@ -514,14 +511,7 @@ TEST_CASE("pruning by bounds gives the same result with a fraction of the exact 
   m.tell(X, torch::tensor(y, torch::kFloat64));
   m.ask(1);
   m.save(dir + "/state_min.json");
-  sc::ScreenOptions o;
-  o.space = dir + "/space.json";
-  o.campaign = dir + "/state_min.json";
-  o.progress = false;
-  o.use_mpi = false;
-  o.score = "mean";
-  o.top = 5;
-  o.chunk = 4096;
+  auto o = options("state_min.json", "mean", 5, 4096);
   for (const char* score : {"mean", "logei"}) {
     o.score = score;
     o.prune = true;
