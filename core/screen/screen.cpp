@@ -442,10 +442,11 @@ ScreenResult screen(const ScreenOptions& o) {
   const auto t0 = Clock::now();
   const Comm comm = init_comm(o.use_mpi);
   const std::string device = resolve_device(o.device, comm);
-  // Ranks on one node share its cores: unless OMP_NUM_THREADS says otherwise, each takes its share of them
-  // (every rank on every core oversubscribes them, and OpenMP's idle threads spin while they wait).
+  // Ranks on one node share its cores: unless OMP_NUM_THREADS says otherwise, each takes its share of the
+  // threads the process would use alone (every rank on every core oversubscribes them, and OpenMP's idle
+  // threads spin while they wait).
   const ThreadShare threads(comm.local_size > 1 && !std::getenv("OMP_NUM_THREADS")
-                                ? std::max<int>(1, static_cast<int>(std::thread::hardware_concurrency()) / comm.local_size)
+                                ? std::max(1, at::get_num_threads() / comm.local_size)
                                 : 0);
 
   // The campaign file is read once: its space, its columns and its GPs come from the one load.

@@ -440,8 +440,8 @@ std::string DesignSpace::violation(const double* c) const {
         double total = 0.0;
         for (size_t e = 0; e < p.elements.size(); ++e) {
           if (!(v[e] >= p.element_low[e] - 1e-12 && v[e] <= p.element_high[e] + 1e-12)) {
-            return str(p.name, ".", p.elements[e], " = ", v[e], " is outside [", p.element_low[e], ", "
-               , p.element_high[e], "]");
+            return str(p.name, ".", p.elements[e], " = ", v[e], " is outside [", p.element_low[e], ", ",
+                       p.element_high[e], "]");
           }
           if (v[e] > 0 && std::find(forbidden_.begin(), forbidden_.end(), p.elements[e]) != forbidden_.end()) {
             return str(p.name, " contains the forbidden element ", p.elements[e]);
