@@ -53,7 +53,6 @@ import argparse
 import json
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -168,6 +167,13 @@ def polymer_pretrained(name, spec, inputs, y, train, fold, workdir):
     return str(path)
 
 
+def from_log(mean, var):
+    """Predictions of log(y) back in y's units: exp(mean), the log-normal
+    median, and the variance by the delta method."""
+    mean = np.exp(mean)
+    return mean, var * mean ** 2
+
+
 def run_cell(name, spec, data, fold, train, test, arm, pretrained):
     inputs, y, cond, X_rf, magpie = data
     recipe = RECIPES[recipe_of(spec)]
@@ -178,8 +184,7 @@ def run_cell(name, spec, data, fold, train, test, arm, pretrained):
         trees = np.stack([t.predict(X_rf[test]) for t in rf.estimators_])
         mean, var = trees.mean(0), trees.var(0)
         if arm == "rf-log":
-            mean = np.exp(mean)
-            var = var * mean ** 2
+            mean, var = from_log(mean, var)
         return {"metrics": metrics(y[test], mean, var), "seconds": time.perf_counter() - t0}
     m = ensemble(spec, arm, fold, pretrained)
     if recipe.get("descriptors") == "magpie":
@@ -194,8 +199,7 @@ def run_cell(name, spec, data, fold, train, test, arm, pretrained):
     report = m.fit([inputs[i] for i in train], target[train], conditions=c_train)
     mean, var = m.predict([inputs[i] for i in test], conditions=c_test)
     if recipe.get("log_target"):
-        mean = np.exp(mean)
-        var = var * mean ** 2
+        mean, var = from_log(mean, var)
     return {"metrics": metrics(y[test], mean, var), "seconds": time.perf_counter() - t0,
             "epochs": report["epochs"], "max_epochs": report["max_epochs"], "stopping": report["stopping"]}
 
@@ -289,11 +293,14 @@ def summary(res, name, arm, rows=None, recipe="default"):
     return cells, maes
 
 
-def forest(res, name):
-    """(label, cells, MAEs) of the better random forest: on y, or on log(y)
-    where that arm was run."""
-    options = [(label, *summary(res, name, arm)) for label, arm in (("RF", "rf"), ("RF on log y", "rf-log"))]
-    options = [o for o in options if len(o[2])]
+def forest(res, name, folds):
+    """(label, cells, MAEs) of the better random forest on these folds: on y,
+    or on log(y) where that arm was run."""
+    options = []
+    for label, arm in (("RF", "rf"), ("RF on log y", "rf-log")):
+        cells = [c for c in summary(res, name, arm)[0] if c["fold"] in folds]
+        if cells:
+            options.append((label, cells, np.array([c["metrics"]["mae"] for c in cells])))
     if not options:
         return "RF", [], np.array([])
     return min(options, key=lambda o: o[2].mean())
@@ -319,15 +326,12 @@ def report(res):
         recipes = [recipe_of(spec)] + (["default"] if recipe_of(spec) != "default" else [])
         for recipe in recipes:
             rows = {arm: summary(res, name, arm, recipe=recipe) for arm in ("scratch", "finetuned")}
-            rf_label, *rows["rf"] = forest(res, name)
             if not any(len(rows[a][1]) for a in ("scratch", "finetuned")):
                 if recipe == recipe_of(spec) and recipe != "default":
                     goals.append(f"- {name}: recipe {recipe} not run yet (the superseded recipe's numbers below)")
                 continue
             # The forest on the folds the networks have (a recipe still running has fewer).
-            net_folds = {c["fold"] for arm in ("scratch", "finetuned") for c in rows[arm][0]}
-            rf_cells = [c for c in rows["rf"][0] if c["fold"] in net_folds]
-            rows["rf"] = [rf_cells, np.array([c["metrics"]["mae"] for c in rf_cells])]
+            rf_label, *rows["rf"] = forest(res, name, {c["fold"] for a in ("scratch", "finetuned") for c in rows[a][0]})
             k = min(len(m) for _, m in rows.values())
 
             def cell(arm):
