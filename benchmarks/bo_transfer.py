@@ -104,21 +104,25 @@ def run_arm(arm, target, prior, seed, budget):
     return sozai.benchmark.pool_campaign(X, y, maximize, columns=cols, priors=[p], transfer=method, **kw)
 
 
+LATENCY_STEPS = ("create", "first", "next", "restored")
+
+
 def ask_latency(repeats=5):
     """Seconds per ask(1) on oer_plate_4098 with 30 results told: without priors, and with two priors of 2000
     rows each (two overlapping slices of oer_plate_3496) under the default transfer settings. The first ask
-    with priors also fits the prior models (once per campaign); later asks reuse them."""
+    with priors used to fit the prior models; creating the campaign does now (once per campaign and process)."""
     X, y, cols, maximize = olympus("oer_plate_4098")
     PX, Py, pcols, pmax = olympus("oer_plate_3496")
     priors = [sozai.campaign.Prior(PX[:2000], Py[:2000], pcols, pmax, "first-2000"),
               sozai.campaign.Prior(PX[-2000:], Py[-2000:], pcols, pmax, "last-2000")]
     told = sozai.benchmark.random_baseline(len(y), 30, 0)
-    out = {}
-    for arm in ("plain", "priors"):
-        times = []
-        for r in range(repeats):
+    times = {"plain": [], "priors": []}
+    for rep in range(repeats):
+        for arm in times:  # interleaved, so that a slow spell of the machine hits both arms alike
             extra = dict(columns=cols, priors=priors) if arm == "priors" else {}
-            c = sozai.campaign.PoolCampaign(X, maximize, n_init=2, seed=r, acquisition="logei", **extra)
+            t = time.perf_counter()
+            c = sozai.campaign.PoolCampaign(X, maximize, n_init=2, seed=rep, acquisition="logei", **extra)
+            t_create = time.perf_counter() - t
             c.tell([int(i) for i in told], [float(y[i]) for i in told])
             t = time.perf_counter()
             first = c.ask(1)
@@ -128,16 +132,19 @@ def ask_latency(repeats=5):
             second = c.ask(1)
             t_next = time.perf_counter() - t
             # The lab service's path: the engine rebuilt from its saved state (and its priors attached) for
-            # every ask. The prior models come from the process's cache, filled by this campaign's first ask.
+            # every ask. The prior models come from the process's cache, filled when the campaign was created.
             c.tell(int(second[0]), float(y[second[0]]))
             t = time.perf_counter()
             r = sozai.campaign.PoolCampaign.from_json(c.to_json())
             if arm == "priors":
                 r.attach_priors(priors)
             r.ask(1)
-            times.append((t_first, t_next, time.perf_counter() - t))
-        out[arm] = {k: float(np.median([t[i] for t in times])) for i, k in enumerate(("first", "next", "restored"))}
-    for k in ("first", "next", "restored"):
+            times[arm].append((t_create, t_first, t_next, time.perf_counter() - t))
+    out = {arm: {k: float(np.median([t[i] for t in ts])) for i, k in enumerate(LATENCY_STEPS)}
+           for arm, ts in times.items()}
+    out["quartiles"] = {arm: {k: [float(q) for q in np.percentile([t[i] for t in ts], [25, 75])]
+                              for i, k in enumerate(LATENCY_STEPS)} for arm, ts in times.items()}
+    for k in LATENCY_STEPS:
         out[f"ratio_{k}"] = out["priors"][k] / out["plain"][k]
     return out
 
@@ -173,7 +180,7 @@ def main():
     ap.add_argument("--latency", action="store_true", help="measure the ask latency with two 2000-row priors")
     args = ap.parse_args()
     if args.latency:
-        latency = ask_latency(repeats=11)
+        latency = ask_latency(repeats=21)
         update_results(lambda res: res.__setitem__("latency", latency))
         print(f"[bo_transfer] latency: {latency}", file=sys.stderr, flush=True)
     if not args.report_only:
@@ -261,18 +268,26 @@ def report(pairs):
         lines.append("")
     lat = load_cells().get("latency")
     if lat:
+        labels = {"create": "create the campaign (fits the prior models)", "first": "first ask", "next": "next ask",
+                  "restored": "restored from saved state + ask (the lab service's path)"}
         lines += ["## Ask latency", "",
-                  "oer_plate_4098 with 30 results, ask(1), median of 11 campaigns: without priors and with two priors "
-                  "of 2000 rows each (default transfer settings). The first ask with priors also fits the prior "
+                  "oer_plate_4098 with 30 results, ask(1), median (and quartiles) of 21 campaigns of each arm, run alternately: without priors and with "
+                  "two priors "
+                  "of 2000 rows each (default transfer settings). Creating a campaign with priors fits the prior "
                   "models, once per campaign and process; a campaign restored from its saved state (the lab service "
                   "rebuilds its engine for every ask) takes them from the process's cache.", "",
-                  "| | no priors (s) | 2 × 2000-row priors (s) | ratio |", "|---|---:|---:|---:|",
-                  f"| first ask | {lat['plain']['first']:.3f} | {lat['priors']['first']:.3f} | "
-                  f"{lat['ratio_first']:.2f} |",
-                  f"| next ask | {lat['plain']['next']:.3f} | {lat['priors']['next']:.3f} | {lat['ratio_next']:.2f} |"]
-        if "restored" in lat["plain"]:
-            lines.append(f"| restored from saved state + ask (the lab service's path) | {lat['plain']['restored']:.3f} | "
-                         f"{lat['priors']['restored']:.3f} | {lat['ratio_restored']:.2f} |")
+                  "| | no priors (s) | 2 × 2000-row priors (s) | ratio of the medians |", "|---|---:|---:|---:|"]
+        quart = lat.get("quartiles")
+
+        def cell(arm, k):
+            if not quart:
+                return f"{lat[arm][k]:.3f}"
+            lo, hi = quart[arm][k]
+            return f"{lat[arm][k]:.3f} ({lo:.3f}–{hi:.3f})"
+
+        for k in LATENCY_STEPS:
+            if k in lat["plain"]:
+                lines.append(f"| {labels[k]} | {cell('plain', k)} | {cell('priors', k)} | {lat['ratio_' + k]:.2f} |")
         lines.append("")
     (RESULTS / "bo_transfer.md").write_text("\n".join(lines) + "\n")
     plot(pairs, curves_for_plot)

@@ -117,6 +117,9 @@ void PoolCampaign::attach_priors(std::vector<Prior> priors) {
   auto t = std::make_shared<Transfer>(*shared);  // its models are this campaign's own
   priors_ = std::move(priors);
   transfer_ = t;
+  // The prior models are fitted now, not at the first ask: a lab controller
+  // waits on asks, and creating a campaign is the one-off step.
+  transfer();
 }
 
 const PoolCampaign::Transfer& PoolCampaign::transfer() {

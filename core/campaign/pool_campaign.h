@@ -38,11 +38,14 @@ class PoolCampaign : public Campaign {
   /// (models/gp/transfer.h). One outcome, surrogate "gp", no fidelities.
   /// InputError for a prior that shares no column with the pool, for
   /// columns that do not match the pool's width, or for such settings.
+  /// The prior models are fitted here (about 2 s for two 2,000-row
+  /// priors), so that asks do not wait on them.
   PoolCampaign(const torch::Tensor& pool, std::vector<std::string> columns, std::vector<Prior> priors,
                CampaignConfig config = {});
   /// Gives a loaded campaign its priors back (saves keep their digests, not
   /// their rows), in the order they were given; InputError naming the prior
   /// whose number, name or digest differs from the saved record.
+  /// Refits the prior models unless this process already holds them.
   void attach_priors(std::vector<Prior> priors);
   const std::vector<Prior>& priors() const { return priors_; }
   /// Names of the pool's columns (empty when none were given).

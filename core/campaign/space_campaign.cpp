@@ -129,6 +129,7 @@ void SpaceCampaign::attach_priors(std::vector<Prior> priors) {
   auto t = std::make_shared<Transfer>(*shared);  // its models are this campaign's own
   priors_ = std::move(priors);
   transfer_ = t;
+  transfer();  // the prior models now, as PoolCampaign::attach_priors
 }
 
 const SpaceCampaign::Transfer& SpaceCampaign::transfer() {

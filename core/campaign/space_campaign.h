@@ -36,6 +36,7 @@ class SpaceCampaign : public Campaign {
   /// Sobol sample of the space by the prior models. One outcome, surrogate
   /// "gp". InputError for a prior that shares no column with the space or
   /// for other settings.
+  /// The prior models are fitted here, so that asks do not wait on them.
   SpaceCampaign(DesignSpace space, std::vector<Prior> priors, CampaignConfig config);
   /// Gives a loaded campaign its priors back (saves keep their digests, not
   /// their rows); InputError naming the prior that differs from the record.

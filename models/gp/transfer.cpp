@@ -6,9 +6,11 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/GradMode.h>
 
 #include <algorithm>
 #include <cmath>
+#include <future>
 #include <numeric>
 #include <optional>
 #include <random>
@@ -675,6 +677,26 @@ void TransferGP::fit(const Dataset& data) {
   target_.reset();
   losses_.clear();
   std::map<std::string, std::shared_ptr<Surrogate>> fitted;
+  // The residual GP does not depend on the target GP: with both to fit, it
+  // is fitted on a second thread meanwhile (each seeds its own draws, so the
+  // models are the same as fitted one after the other).
+  auto fit_residual = [&, grad = c10::GradMode::is_enabled()] {
+    c10::AutoGradMode mode(grad);
+    std::vector<std::shared_ptr<const Surrogate>> priors(source_gps_.begin(), source_gps_.end());
+    ExactGPConfig g = gp_;
+    g.seed = seed_ + 1;
+    if (!warm_.residual.empty() && !policy_.full_refit) g.restarts = 1;
+    auto residual = std::make_shared<ResidualGP>(priors, g);
+    residual->residual().set_input_bounds(lo_, hi_);
+    if (!warm_.residual.empty()) residual->residual().set_hyperparameters(warm_.residual.front());
+    if (warm_.residual_coefficient_variances.size() == source_gps_.size() + 1)
+      residual->set_coefficient_variances(warm_.residual_coefficient_variances);
+    if (!warm_.residual.empty() && policy_.condition_only) residual->set_data(data);
+    else residual->fit(data);
+    return residual;
+  };
+  std::future<std::shared_ptr<ResidualGP>> residual_fit;
+  if (has("residual") && (has("none") || has("rgpe"))) residual_fit = std::async(std::launch::async, fit_residual);
   if (has("none") || has("rgpe")) {
     target_ = make_gp(warm_.target);
     fit_target(*target_, data, !warm_.target.empty());
@@ -686,17 +708,7 @@ void TransferGP::fit(const Dataset& data) {
     fitted["rgpe"] = rgpe_;
   }
   if (has("residual")) {
-    std::vector<std::shared_ptr<const Surrogate>> priors(source_gps_.begin(), source_gps_.end());
-    ExactGPConfig g = gp_;
-    g.seed = seed_ + 1;
-    if (!warm_.residual.empty() && !policy_.full_refit) g.restarts = 1;
-    residual_ = std::make_shared<ResidualGP>(priors, g);
-    residual_->residual().set_input_bounds(lo_, hi_);
-    if (!warm_.residual.empty()) residual_->residual().set_hyperparameters(warm_.residual.front());
-    if (warm_.residual_coefficient_variances.size() == source_gps_.size() + 1)
-      residual_->set_coefficient_variances(warm_.residual_coefficient_variances);
-    if (!warm_.residual.empty() && policy_.condition_only) residual_->set_data(data);
-    else residual_->fit(data);
+    residual_ = residual_fit.valid() ? residual_fit.get() : fit_residual();
     fitted["residual"] = residual_;
   }
   if (has("mtgp")) {

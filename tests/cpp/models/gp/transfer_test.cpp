@@ -233,6 +233,29 @@ TEST_CASE("TransferGP by name and auto; settings are validated", "[gp][transfer]
   CHECK_THROWS_AS(bad.validate(), InputError);
 }
 
+TEST_CASE("auto fits its residual GP beside the target GP; the models equal those fitted alone", "[gp][transfer]") {
+  std::vector<TransferSource> related = {source("related", 3.0, 10.0, false, 1)};
+  auto gps = gps_of(related);
+  auto d = target_data(12, 43);
+  auto x = torch::linspace(0, 1, 41, torch::kFloat64).unsqueeze(1);
+  auto fitted = [&](const std::string& method) {
+    TransferConfig tc;
+    tc.method = method;
+    if (method == "auto") tc.auto_methods = {"rgpe", "residual"};
+    auto t = std::make_shared<TransferGP>(tc, ExactGPConfig{}, related, gps, lo1(), hi1(), 7);
+    t->fit(d);
+    return t;
+  };
+  auto both = fitted("auto");
+  auto residual = fitted("residual");
+  auto rgpe = fitted("rgpe");
+  // Bit for bit: each model seeds its own draws, whichever thread fits it.
+  CHECK(both->summary()["residual_coefficients"] == residual->summary()["residual_coefficients"]);
+  CHECK(both->summary()["rgpe_weights"] == rgpe->summary()["rgpe_weights"]);
+  const auto& chosen = both->chosen() == "residual" ? *residual : both->chosen() == "rgpe" ? *rgpe : *both;
+  if (both->chosen() != "none") CHECK(torch::equal(both->posterior(x).mean, chosen.posterior(x).mean));
+}
+
 TEST_CASE("a source GP ignores the inputs its data never vary", "[gp][transfer]") {
   // The source knows x0 only (x1 is always 0: an element it lacks).
   torch::manual_seed(3);
