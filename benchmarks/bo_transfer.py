@@ -177,7 +177,8 @@ def main():
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--method-seeds", type=int, default=5)
     ap.add_argument("--report-only", action="store_true")
-    ap.add_argument("--latency", action="store_true", help="measure the ask latency with two 2000-row priors")
+    ap.add_argument("--latency", action="store_true",
+                    help="measure the ask latency with two 2000-row priors first (add --report-only to run no campaigns)")
     args = ap.parse_args()
     if args.latency:
         latency = ask_latency(repeats=21)

@@ -194,8 +194,12 @@ void run_side_by_side(int64_t n, int64_t threads, const std::function<void(int64
       }
     }
   };
+  // BLAS runs on one thread also when the members train one after another:
+  // a multi-threaded OpenBLAS splits some products along their sums (seen
+  // on AMD EPYC), and a member trained alone would then differ in the last
+  // bits from the same member trained beside others.
   {
-    ScopedSingleThreadBlas blas(threads > 1);
+    ScopedSingleThreadBlas blas(true);
     std::vector<std::thread> pool;
     for (int64_t t = 1; t < threads; ++t) pool.emplace_back(worker);
     worker();
