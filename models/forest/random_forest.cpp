@@ -207,9 +207,13 @@ Posterior RandomForest::latent_posterior(const torch::Tensor& X) const {
 Posterior RandomForest::posterior(const torch::Tensor& X) const { return transform_.untransform(latent_posterior(X)); }
 
 torch::Tensor RandomForest::latent_covariance(const torch::Tensor& A, const torch::Tensor& B) const {
-  auto PA = tree_predictions(A), PB = tree_predictions(B);
+  // RGPE asks for the covariance of the target's rows with themselves:
+  // the trees are walked once then.
+  const bool same = A.is_same(B);
+  auto PA = tree_predictions(A);
   PA = PA - PA.mean(0, true);
-  PB = PB - PB.mean(0, true);
+  auto PB = same ? PA : tree_predictions(B);
+  if (!same) PB = PB - PB.mean(0, true);
   return (torch::matmul(PA.t(), PB) / static_cast<double>(trees_.size())).to(A.scalar_type());
 }
 

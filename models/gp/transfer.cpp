@@ -25,20 +25,23 @@ torch::Tensor flat64(const torch::Tensor& t) { return t.reshape({-1}).to(torch::
 
 /// Ranking losses of sample rows F [S, n] against y [n] (ranking_loss per row).
 torch::Tensor sample_ranking_losses(const torch::Tensor& F, const torch::Tensor& y) {
+  // Only the pairs i < j with y_i != y_j count: gather them once and
+  // compare every sample's (f_j - f_i) with sign(y_j - y_i) on them.
   const int64_t n = y.size(0);
-  auto dy = y.unsqueeze(0) - y.unsqueeze(1);  // [n, n]: y_j - y_i
   auto upper = torch::ones({n, n}, torch::kBool).triu(1);
-  auto mask = upper & (dy != 0);
-  const double pairs = static_cast<double>(mask.sum().item<int64_t>());
+  auto pairs = torch::nonzero(upper & (y.unsqueeze(0) != y.unsqueeze(1)));  // [P, 2]: (i, j)
+  const int64_t P = pairs.size(0);
   auto out = torch::zeros({F.size(0)}, torch::kFloat64);
-  if (pairs == 0) return out;
-  auto sdy = torch::sign(dy).masked_fill(mask.logical_not(), 0.0);
-  for (int64_t s = 0; s < F.size(0); s += 16) {
-    auto f = F.slice(0, s, std::min(F.size(0), s + 16));
-    auto prod = (f.unsqueeze(1) - f.unsqueeze(2)) * sdy;  // [c, n, n]: (f_j - f_i) sign(y_j - y_i)
-    auto wrong = (prod < 0).to(torch::kFloat64).sum({1, 2});
-    auto ties = ((prod == 0) & mask).to(torch::kFloat64).sum({1, 2});
-    out.slice(0, s, s + f.size(0)).copy_((wrong + 0.5 * ties) / pairs);
+  if (P == 0) return out;
+  auto first = pairs.select(1, 0), second = pairs.select(1, 1);
+  auto sign = torch::sign(y.index_select(0, second) - y.index_select(0, first)).unsqueeze(0);  // [1, P]
+  const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 22) / P);  // ~32 MB of products at a time
+  for (int64_t s = 0; s < F.size(0); s += chunk) {
+    auto f = F.slice(0, s, std::min(F.size(0), s + chunk));
+    auto prod = (f.index_select(1, second) - f.index_select(1, first)) * sign;  // [c, P]
+    auto wrong = (prod < 0).to(torch::kFloat64).sum(1);
+    auto ties = (prod == 0).to(torch::kFloat64).sum(1);
+    out.slice(0, s, s + f.size(0)).copy_((wrong + 0.5 * ties) / static_cast<double>(P));
   }
   return out;
 }
