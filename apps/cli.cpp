@@ -108,6 +108,7 @@ commands:
                 --max-lease-seconds 604800 --max-leased 1000 --max-parameters 64
                 --max-pool-rows 100000 --max-campaigns 1000 --max-note-bytes 4096
                 --max-name-bytes 200 --idempotency-ttl-seconds 604800 --max-page 1000
+                --warm-engines 16
   serve --db PATH --check   verify a store offline (SQLite integrity, every row's
                             checksum); exit 1 when anything is wrong
   token create --db PATH --role admin|controller|viewer [--campaign ID]

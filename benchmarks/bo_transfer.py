@@ -175,6 +175,73 @@ def ask_latency(repeats=5):
     return out
 
 
+LAB_STEPS = ("warm", "rebuilt")
+
+
+def lab_latency(repeats=5, steps=4):
+    """The lab service's ask(1) (in process, sozai.lab.LabService over a SQLite store) on oer_plate_4098 with
+    31 or more results, `steps` asks of each kind per campaign after its first model ask: without priors, and with two earlier lab campaigns of 2000 measured rows each (the slices of
+    oer_plate_3496 of ask_latency) as priors. "warm": the service kept the campaign's engine from its last ask;
+    "rebuilt": a service just started on the same store rebuilds it from the stored state."""
+    import tempfile
+    X, y, cols, maximize = olympus("oer_plate_4098")
+    PX, Py, pcols, pmax = olympus("oer_plate_3496")
+    direction = "maximize" if maximize else "minimize"
+
+    def description(name, A, names, **extra):
+        return {"name": name, "objectives": [{"name": "eta", "direction": direction}],
+                "parameters": [{"name": c, "type": "continuous", "low": 0.0, "high": 1.0} for c in names],
+                "pool": [{c: float(v) for c, v in zip(names, row)} for row in A], **extra}
+
+    def measure_all(svc, admin, cid, value_of, count):
+        left = count
+        while left > 0:
+            es = svc.ask(admin, cid, {"count": min(left, 100)})["experiments"]
+            if not es:
+                return
+            for e in es:
+                svc.report(admin, cid, e["id"], {"values": {"eta": value_of(e["parameters"])}})
+            left -= len(es)
+
+    def lookup(A, names, values):
+        table = {}
+        for row, v in zip(A, values):
+            table.setdefault(tuple(float(x) for x in row), float(v))
+        return lambda p: table[tuple(float(p[c]) for c in names)]
+
+    times = {arm: {k: [] for k in LAB_STEPS} for arm in ("plain", "priors")}
+    with tempfile.TemporaryDirectory() as d:
+        db = pathlib.Path(d) / "lab.db"
+        svc = sozai.lab.LabService(db)
+        admin = svc.authenticate("Bearer " + svc.bootstrap_admin_token())
+        prior_ids = []
+        for name, rows in (("first-2000", slice(0, 2000)), ("last-2000", slice(-2000, None))):
+            cid = svc.create_campaign(admin, description(name, PX[rows], pcols, surrogate="random"))["id"]
+            measure_all(svc, admin, cid, lookup(PX[rows], pcols, Py[rows]), 2000)
+            prior_ids.append(cid)
+        target = lookup(X, cols, y)
+        for rep in range(repeats):
+            for arm in times:  # interleaved, as ask_latency
+                extra = {"priors": prior_ids} if arm == "priors" else {}
+                cid = svc.create_campaign(admin, description(f"{arm}-{rep}", X, cols, n_init=30, seed=rep,
+                                                             acquisition="logei", **extra))["id"]
+                measure_all(svc, admin, cid, target, 30)  # the initial rows, in one ask
+                measure_all(svc, admin, cid, target, 1)   # the first model ask (all restarts)
+                for step in LAB_STEPS:
+                    for _ in range(steps):
+                        server = svc if step == "warm" else sozai.lab.LabService(db)
+                        t = time.perf_counter()
+                        e = server.ask(admin, cid, {"count": 1})["experiments"][0]
+                        times[arm][step].append(time.perf_counter() - t)
+                        server.report(admin, cid, e["id"], {"values": {"eta": target(e["parameters"])}})
+    out = {arm: {k: float(np.median(v)) for k, v in ts.items()} for arm, ts in times.items()}
+    out["quartiles"] = {arm: {k: [float(q) for q in np.percentile(v, [25, 75])] for k, v in ts.items()}
+                        for arm, ts in times.items()}
+    for k in LAB_STEPS:
+        out[f"ratio_{k}"] = out["priors"][k] / out["plain"][k]
+    return out
+
+
 def load_cells():
     return json.loads(OUT.read_text()) if OUT.exists() else {"cells": {}}
 
@@ -205,7 +272,13 @@ def main():
     ap.add_argument("--report-only", action="store_true")
     ap.add_argument("--latency", action="store_true",
                     help="measure the ask latency with two 2000-row priors first (add --report-only to run no campaigns)")
+    ap.add_argument("--lab-latency", action="store_true",
+                    help="measure the lab service's ask with and without two 2000-row prior campaigns first")
     args = ap.parse_args()
+    if args.lab_latency:
+        lab = lab_latency(repeats=11)
+        update_results(lambda res: res.__setitem__("lab_latency", lab))
+        print(f"[bo_transfer] lab latency: {lab}", file=sys.stderr, flush=True)
     if args.latency:
         latency = ask_latency(repeats=21)
         update_results(lambda res: res.__setitem__("latency", latency))
@@ -338,6 +411,24 @@ def report(pairs):
         for k in LATENCY_STEPS:
             if k in lat["plain"]:
                 lines.append(f"| {labels[k]} | {cell('plain', k)} | {cell('priors', k)} | {lat['ratio_' + k]:.2f} |")
+        lines.append("")
+    lab = load_cells().get("lab_latency")
+    if lab:
+        lines += ["## Ask latency through the lab service", "",
+                  "`sozai.lab.LabService` in process over a SQLite store (what `sozai serve` runs for `POST "
+                  "/v1/campaigns/{id}/ask`, without HTTP): oer_plate_4098 as a pool campaign with 31 or more results, "
+                  "ask(1) timed, 4 asks of each kind after the first model ask of each of 11 campaigns per arm, run "
+                  "alternately; with priors: two earlier lab campaigns of 2000 measured rows each (the slices above). "
+                  "Median (quartiles).", "",
+                  "| | no priors (s) | 2 prior campaigns of 2000 rows (s) | ratio of the medians |",
+                  "|---|---:|---:|---:|"]
+        labels = {"warm": "the service kept the campaign's engine from its last ask",
+                  "rebuilt": "a service just started rebuilds the engine from the store"}
+        for k in LAB_STEPS:
+            q = lab["quartiles"]
+            lines.append(f"| {labels[k]} | {lab['plain'][k]:.3f} ({q['plain'][k][0]:.3f}–{q['plain'][k][1]:.3f}) | "
+                         f"{lab['priors'][k]:.3f} ({q['priors'][k][0]:.3f}–{q['priors'][k][1]:.3f}) | "
+                         f"{lab['ratio_' + k]:.2f} |")
         lines.append("")
     (RESULTS / "bo_transfer.md").write_text("\n".join(lines) + "\n")
     plot(pairs, curves_for_plot)

@@ -587,20 +587,43 @@ LabService::AskPlan LabService::plan_asks(const std::string& id, int64_t total) 
   // computed outside the store's lock.
   const int64_t need = total - static_cast<int64_t>(plan.reuse.size());
   if (need <= 0 && plan.to_tell.empty()) return plan;
-  auto engine = LabEngine::from_state(plan.engine_state, str("campaign ", id));
-  const auto names = lab_objective_names(engine.description());
+  auto engine = take_engine(id, plan.engine_state);
+  if (!engine) engine = std::make_unique<LabEngine>(LabEngine::from_state(plan.engine_state, str("campaign ", id)));
+  const auto names = lab_objective_names(engine->description());
   for (const auto& e : plan.to_tell) {
     try {
-      if (e.state == ExperimentState::Completed) engine.tell(proposal_of(e), lab_values_from_json(names, e.values));
-      else engine.cancel(proposal_of(e));
+      if (e.state == ExperimentState::Completed) engine->tell(proposal_of(e), lab_values_from_json(names, e.values));
+      else engine->cancel(proposal_of(e));
     } catch (const InputError&) {
       // A withdrawn experiment the engine no longer holds as pending, or
       // a pool row measured twice: nothing to change in the model.
     }
   }
-  if (need > 0) plan.fresh = engine.ask(need);
-  plan.engine_state = engine.state();
+  if (need > 0) plan.fresh = engine->ask(need);
+  plan.engine_state = engine->state();
+  keep_engine(id, plan.engine_state, std::move(engine));
   return plan;
+}
+
+std::unique_ptr<LabEngine> LabService::take_engine(const std::string& id, const std::string& state) {
+  std::lock_guard<std::mutex> lock(engines_mutex_);
+  auto it = engines_.find(id);
+  if (it == engines_.end()) return nullptr;
+  auto warm = std::move(it->second);
+  engines_.erase(it);
+  if (warm.state != state) return nullptr;  // changed behind it: rebuild
+  return std::move(warm.engine);
+}
+
+void LabService::keep_engine(const std::string& id, std::string state, std::unique_ptr<LabEngine> engine) {
+  std::lock_guard<std::mutex> lock(engines_mutex_);
+  engines_[id] = WarmEngine{std::move(state), std::move(engine), ++engine_clock_};
+  while (static_cast<int64_t>(engines_.size()) > limits_.warm_engines) {
+    auto oldest = engines_.begin();
+    for (auto it = engines_.begin(); it != engines_.end(); ++it)
+      if (it->second.used < oldest->second.used) oldest = it;
+    engines_.erase(oldest);
+  }
 }
 
 std::map<const LabService::AskRequest*, LabResponse> LabService::commit_leases(

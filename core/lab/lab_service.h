@@ -60,11 +60,13 @@ struct LabLimits {
   int64_t max_name_bytes = 200;                  ///< controller, campaign, parameter, objective and choice names
   double idempotency_ttl_seconds = 7 * 24 * 3600.0;  ///< how long a retry gets the first answer
   int64_t max_page = 1000;                       ///< rows per page of a listing
+  int64_t warm_engines = 16;  ///< campaigns whose engine stays in memory between asks (least recently used out)
 };
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LabLimits, max_ask_count, max_lease_seconds, max_leased,
                                                 max_parameters, max_pool_rows, max_campaigns, max_note_bytes,
-                                                max_name_bytes, idempotency_ttl_seconds, max_page)
+                                                max_name_bytes, idempotency_ttl_seconds, max_page,
+                                                warm_engines)
 /// Limits from JSON (keys as the fields above; absent keys keep base's);
 /// InputError naming `where` and the key for an unknown key, a wrong type
 /// or a value below 1.
@@ -206,8 +208,26 @@ class LabService {
                                                          const std::vector<std::shared_ptr<AskRequest>>& to_serve,
                                                          const AskPlan& plan);
 
+  /// Engines kept warm between asks: a campaign's engine after its last
+  /// ask, with the state text stored for it. An ask whose stored state is
+  /// still that text goes on with the engine instead of rebuilding it from
+  /// the text (LabEngine::from_state parses the description, results and
+  /// prior tables and refits the prior models' tabulation each time); a
+  /// state that changed behind it (another process on the same store, a
+  /// failed commit) rebuilds. The least recently used engine goes first.
+  struct WarmEngine {
+    std::string state;
+    std::unique_ptr<LabEngine> engine;
+    uint64_t used = 0;
+  };
+  std::unique_ptr<LabEngine> take_engine(const std::string& id, const std::string& state);
+  void keep_engine(const std::string& id, std::string state, std::unique_ptr<LabEngine> engine);
+
   std::unique_ptr<ExperimentQueue> store_;
   LabLimits limits_;
+  std::mutex engines_mutex_;
+  std::map<std::string, WarmEngine> engines_;  ///< campaign id -> its warm engine
+  uint64_t engine_clock_ = 0;
   std::mutex auth_mutex_;
   std::map<std::string, Principal> verified_;  ///< SHA-256 of a token's text -> its principal
   std::set<std::string> refused_;              ///< SHA-256 of token texts that were refused

@@ -49,7 +49,7 @@ class LabService:
     arguments as `sozai serve`'s limit flags (max_ask_count=100,
     max_lease_seconds, max_leased, max_parameters, max_pool_rows,
     max_campaigns, max_note_bytes, max_name_bytes, idempotency_ttl_seconds,
-    max_page)."""
+    max_page, warm_engines)."""
 
     def __init__(self, db, **limits):
         self._s = _lab.LabService(str(db), json.dumps(limits) if limits else "")

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <memory>
 #include <set>
 #include <thread>
 #include <catch2/catch.hpp>
@@ -429,4 +431,85 @@ TEST_CASE("a completed lab campaign informs the next one as a prior", "[lab][pri
   const auto robot = lab.service.authenticate("Bearer " + lab.service.create_token("controller", b));
   CHECK(status_of([&] { lab.service.create_campaign(robot, next, ""); }) == 403);
   CHECK(lab.service.list_campaigns(lab.admin).body.at("campaigns").size() == stored);
+}
+
+namespace {
+
+/// The parameters proposed over `rounds` asks of one experiment each, every
+/// result reported with truth(); `service_for` gives the service for each
+/// call (the same one: warm engines; a new one on the file: rebuilt ones).
+std::vector<json> run_rounds(const std::function<LabService&()>& service_for, const Principal& admin,
+                             const std::string& id, int rounds) {
+  std::vector<json> asked;
+  for (int round = 0; round < rounds; ++round) {
+    auto es = service_for().ask(admin, id, {{"count", 1}}, "").body.at("experiments");
+    REQUIRE(es.size() == 1);
+    asked.push_back(es[0].at("parameters"));
+    service_for().report(admin, id, std::to_string(es[0].at("id").get<int64_t>()),
+                         {{"values", {{"y", truth(es[0].at("parameters"))}}}}, "");
+  }
+  return asked;
+}
+
+}  // namespace
+
+TEST_CASE("an engine kept warm between asks proposes what one rebuilt from the store would", "[lab]") {
+  // Warm: one service, its engine kept between asks.
+  Lab warm;
+  const auto a = warm.service.create_campaign(warm.admin, space_campaign(2), "").body.at("id").get<std::string>();
+  const auto kept = run_rounds([&]() -> LabService& { return warm.service; }, warm.admin, a, 6);
+  // Cold: a new service on the same file for every call, so every ask rebuilds the engine from the store.
+  Lab cold;
+  const auto b = cold.service.create_campaign(cold.admin, space_campaign(2), "").body.at("id").get<std::string>();
+  std::unique_ptr<LabService> current;
+  const auto rebuilt = run_rounds(
+      [&]() -> LabService& {
+        current = std::make_unique<LabService>(cold.db);
+        return *current;
+      },
+      cold.admin, b, 6);
+  CHECK(kept == rebuilt);
+  // One warm engine for two campaigns asked in turn: each ask evicts the other's engine.
+  Lab one;
+  LabLimits limits;
+  limits.warm_engines = 1;
+  LabService small(one.db, limits);
+  const auto c = small.create_campaign(one.admin, space_campaign(2), "").body.at("id").get<std::string>();
+  const auto d = small.create_campaign(one.admin, space_campaign(2), "").body.at("id").get<std::string>();
+  std::vector<json> in_turn_c, in_turn_d;
+  for (int round = 0; round < 6; ++round) {
+    auto rc = run_rounds([&]() -> LabService& { return small; }, one.admin, c, 1);
+    auto rd = run_rounds([&]() -> LabService& { return small; }, one.admin, d, 1);
+    in_turn_c.push_back(rc.front());
+    in_turn_d.push_back(rd.front());
+  }
+  CHECK(in_turn_c == kept);
+  CHECK(in_turn_d == kept);
+}
+
+TEST_CASE("a warm engine whose campaign changed behind it is rebuilt from the store", "[lab]") {
+  Lab lab;
+  const auto id = lab.service.create_campaign(lab.admin, space_campaign(2), "").body.at("id").get<std::string>();
+  run_rounds([&]() -> LabService& { return lab.service; }, lab.admin, id, 3);  // lab.service keeps its engine
+  // Another process on the same store asks and reports meanwhile.
+  LabService other(lab.db);
+  run_rounds([&]() -> LabService& { return other; }, lab.admin, id, 2);
+  // The first service's engine is stale: its next ask must know all five results, not three.
+  auto es = lab.service.ask(lab.admin, id, {{"count", 1}}, "").body.at("experiments");
+  REQUIRE(es.size() == 1);
+  auto state = json::parse(lab.service.store().campaign(id)->engine_state);
+  CHECK(state.at("engine").at("observed").size() == 5);
+  // And it proposes what a service that never held an engine would.
+  Lab fresh;
+  const auto f = fresh.service.create_campaign(fresh.admin, space_campaign(2), "").body.at("id").get<std::string>();
+  std::unique_ptr<LabService> current;
+  auto seq = run_rounds(
+      [&]() -> LabService& {
+        current = std::make_unique<LabService>(fresh.db);
+        return *current;
+      },
+      fresh.admin, f, 5);
+  auto next = LabService(fresh.db).ask(fresh.admin, f, {{"count", 1}}, "").body.at("experiments");
+  REQUIRE(next.size() == 1);
+  CHECK(es[0].at("parameters") == next[0].at("parameters"));
 }
