@@ -107,3 +107,34 @@ def test_export_frame_keeps_labels_that_look_missing(tmp_path):
     assert set(frame["route"]) <= {"NA", "null"} and frame["route"].notna().all()
     assert frame.loc[first["id"], "y"] == 1.5 and np.isnan(frame.loc[second["id"], "y"])
     assert frame.loc[second["id"], "note"] == 'cracked, "badly"'
+
+
+def test_warm_engines_propose_what_rebuilt_ones_do(tmp_path):
+    """The service keeps a campaign's engine between asks (warm_engines, least recently used out); the
+    proposals are those of a service started afresh for every call, and of one keeping a single engine for two
+    campaigns asked in turn."""
+    def rounds(service_for, admin, cid, n):
+        out = []
+        for _ in range(n):
+            e = service_for().ask(admin, cid, {"count": 1})["experiments"][0]
+            out.append(e["parameters"])
+            service_for().report(admin, cid, e["id"], {"values": {"y": (e["parameters"]["T"] - 0.4) ** 2}})
+        return out
+
+    spec = dict(SPACE, seed=5)
+    warm = LabService(tmp_path / "warm.db")
+    assert warm.limits["warm_engines"] == 16
+    admin = warm.authenticate("Bearer " + warm.bootstrap_admin_token())
+    kept = rounds(lambda: warm, admin, warm.create_campaign(admin, spec)["id"], 6)
+    cold_db = tmp_path / "cold.db"
+    cold = LabService(cold_db)
+    admin_c = cold.authenticate("Bearer " + cold.bootstrap_admin_token())
+    rebuilt = rounds(lambda: LabService(cold_db), admin_c, cold.create_campaign(admin_c, spec)["id"], 6)
+    assert kept == rebuilt
+    one = LabService(tmp_path / "one.db", warm_engines=1)
+    admin_1 = one.authenticate("Bearer " + one.bootstrap_admin_token())
+    a, b = one.create_campaign(admin_1, spec)["id"], one.create_campaign(admin_1, spec)["id"]
+    turns = [(rounds(lambda: one, admin_1, a, 1)[0], rounds(lambda: one, admin_1, b, 1)[0]) for _ in range(6)]
+    assert [t[0] for t in turns] == kept and [t[1] for t in turns] == kept
+    with pytest.raises(Exception, match="warm_engines"):
+        LabService(tmp_path / "zero.db", warm_engines=0)
