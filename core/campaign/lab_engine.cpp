@@ -188,14 +188,33 @@ LabEngine LabEngine::create(const json& description, const std::vector<LabPriorS
 }
 
 std::string LabEngine::state() const {
-  json j{{"format", "sozai.lab_engine"}, {"version", kCampaignStateVersion}, {"description", description_}};
-  j["engine"] = json::parse(campaign_->to_json());
+  // The text json::dump writes for {"description", "engine", "format",
+  // "priors", "version"} (keys in its order), put together from parts: the
+  // description and the prior tables never change after creation and are
+  // written once, and the campaign's own text goes in as it is (a lab
+  // service writes the state after every ask; with two 2000-row priors,
+  // parsing and writing it all again took longer than the ask's model fit).
+  if (description_text_.empty()) description_text_ = description_.dump();
   const auto& priors = this->priors();
-  if (!priors.empty()) {
-    j["priors"] = json::array();
-    for (const auto& p : priors) j["priors"].push_back(prior_to_json(p));
+  if (!priors.empty() && priors_text_.empty()) {
+    json tables = json::array();
+    for (const auto& p : priors) tables.push_back(prior_to_json(p));
+    priors_text_ = tables.dump();
   }
-  return j.dump();
+  const std::string engine = campaign_->to_json();
+  std::string out;
+  out.reserve(description_text_.size() + engine.size() + priors_text_.size() + 96);
+  out += "{\"description\":";
+  out += description_text_;
+  out += ",\"engine\":";
+  out += engine;
+  out += ",\"format\":\"sozai.lab_engine\"";
+  if (!priors.empty()) {
+    out += ",\"priors\":";
+    out += priors_text_;
+  }
+  out += ",\"version\":" + std::to_string(kCampaignStateVersion) + "}";
+  return out;
 }
 
 LabEngine LabEngine::from_state(const std::string& text, const std::string& origin) {

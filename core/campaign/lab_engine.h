@@ -118,6 +118,9 @@ class LabEngine {
   std::vector<std::string> outcome_names_;
   std::vector<std::vector<double>> pool_raw_;  // pool campaigns: raw rows
   std::unique_ptr<Campaign> campaign_;
+  /// The description's and the prior tables' JSON text, written by the
+  /// first state() (neither changes after creation).
+  mutable std::string description_text_, priors_text_;
 };
 
 }  // namespace sozai
