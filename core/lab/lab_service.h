@@ -211,8 +211,8 @@ class LabService {
   /// Engines kept warm between asks: a campaign's engine after its last
   /// ask, with the state text stored for it. An ask whose stored state is
   /// still that text goes on with the engine instead of rebuilding it from
-  /// the text (LabEngine::from_state parses the description, results and
-  /// prior tables and refits the prior models' tabulation each time); a
+  /// the text (LabEngine::from_state parses the description, the results
+  /// and the prior tables and attaches the priors each time); a
   /// state that changed behind it (another process on the same store, a
   /// failed commit) rebuilds. The least recently used engine goes first.
   struct WarmEngine {
