@@ -331,6 +331,20 @@ def prior_ranking_line(pair, target, prior):
             "of the pool on average, counted from the best (50: no information).", ""]
 
 
+def latency_rows(lat, steps, labels):
+    """Table rows of a latency measurement: each step's median (quartiles) per arm and their ratio."""
+    quart = lat.get("quartiles")
+
+    def cell(arm, k):
+        if not quart:
+            return f"{lat[arm][k]:.3f}"
+        lo, hi = quart[arm][k]
+        return f"{lat[arm][k]:.3f} ({lo:.3f}–{hi:.3f})"
+
+    return [f"| {labels[k]} | {cell('plain', k)} | {cell('priors', k)} | {lat['ratio_' + k]:.2f} |"
+            for k in steps if k in lat["plain"]]
+
+
 def report(pairs):
     cells = load_cells()["cells"]
     lines = ["# Campaigns with priors (`benchmarks/bo_transfer.py`)", "",
@@ -400,18 +414,7 @@ def report(pairs):
                   "models, once per campaign and process; a campaign restored from its saved state (the lab service "
                   "rebuilds its engine for every ask) takes them from the process's cache.", "",
                   "| | no priors (s) | 2 × 2000-row priors (s) | ratio of the medians |", "|---|---:|---:|---:|"]
-        quart = lat.get("quartiles")
-
-        def cell(arm, k):
-            if not quart:
-                return f"{lat[arm][k]:.3f}"
-            lo, hi = quart[arm][k]
-            return f"{lat[arm][k]:.3f} ({lo:.3f}–{hi:.3f})"
-
-        for k in LATENCY_STEPS:
-            if k in lat["plain"]:
-                lines.append(f"| {labels[k]} | {cell('plain', k)} | {cell('priors', k)} | {lat['ratio_' + k]:.2f} |")
-        lines.append("")
+        lines += latency_rows(lat, LATENCY_STEPS, labels) + [""]
     lab = load_cells().get("lab_latency")
     if lab:
         lines += ["## Ask latency through the lab service", "",
@@ -424,12 +427,7 @@ def report(pairs):
                   "|---|---:|---:|---:|"]
         labels = {"warm": "the service kept the campaign's engine from its last ask",
                   "rebuilt": "a service just started rebuilds the engine from the store"}
-        for k in LAB_STEPS:
-            q = lab["quartiles"]
-            lines.append(f"| {labels[k]} | {lab['plain'][k]:.3f} ({q['plain'][k][0]:.3f}–{q['plain'][k][1]:.3f}) | "
-                         f"{lab['priors'][k]:.3f} ({q['priors'][k][0]:.3f}–{q['priors'][k][1]:.3f}) | "
-                         f"{lab['ratio_' + k]:.2f} |")
-        lines.append("")
+        lines += latency_rows(lab, LAB_STEPS, labels) + [""]
     (RESULTS / "bo_transfer.md").write_text("\n".join(lines) + "\n")
     plot(pairs, curves_for_plot)
     print("\n".join(lines))
