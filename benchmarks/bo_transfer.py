@@ -166,11 +166,16 @@ def ask_latency(repeats=5):
                 r.attach_priors(priors)
             r.ask(1)
             times[arm].append((t_create, t_first, t_next, time.perf_counter() - t))
-    out = {arm: {k: float(np.median([t[i] for t in ts])) for i, k in enumerate(LATENCY_STEPS)}
-           for arm, ts in times.items()}
-    out["quartiles"] = {arm: {k: [float(q) for q in np.percentile([t[i] for t in ts], [25, 75])]
-                              for i, k in enumerate(LATENCY_STEPS)} for arm, ts in times.items()}
-    for k in LATENCY_STEPS:
+    return latency_summary({arm: {k: [t[i] for t in ts] for i, k in enumerate(LATENCY_STEPS)}
+                            for arm, ts in times.items()})
+
+
+def latency_summary(times):
+    """times: {arm: {step: [seconds]}} -> each step's median and quartiles per arm, and priors / plain."""
+    out = {arm: {k: float(np.median(v)) for k, v in ts.items()} for arm, ts in times.items()}
+    out["quartiles"] = {arm: {k: [float(q) for q in np.percentile(v, [25, 75])] for k, v in ts.items()}
+                        for arm, ts in times.items()}
+    for k in times["plain"]:
         out[f"ratio_{k}"] = out["priors"][k] / out["plain"][k]
     return out
 
@@ -234,12 +239,7 @@ def lab_latency(repeats=5, steps=4):
                         e = server.ask(admin, cid, {"count": 1})["experiments"][0]
                         times[arm][step].append(time.perf_counter() - t)
                         server.report(admin, cid, e["id"], {"values": {"eta": target(e["parameters"])}})
-    out = {arm: {k: float(np.median(v)) for k, v in ts.items()} for arm, ts in times.items()}
-    out["quartiles"] = {arm: {k: [float(q) for q in np.percentile(v, [25, 75])] for k, v in ts.items()}
-                        for arm, ts in times.items()}
-    for k in LAB_STEPS:
-        out[f"ratio_{k}"] = out["priors"][k] / out["plain"][k]
-    return out
+    return latency_summary(times)
 
 
 def load_cells():
