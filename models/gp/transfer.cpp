@@ -25,23 +25,39 @@ torch::Tensor flat64(const torch::Tensor& t) { return t.reshape({-1}).to(torch::
 
 /// Ranking losses of sample rows F [S, n] against y [n] (ranking_loss per row).
 torch::Tensor sample_ranking_losses(const torch::Tensor& F, const torch::Tensor& y) {
-  // Only the pairs i < j with y_i != y_j count: gather them once and
-  // compare every sample's (f_j - f_i) with sign(y_j - y_i) on them.
-  const int64_t n = y.size(0);
-  auto upper = torch::ones({n, n}, torch::kBool).triu(1);
-  auto pairs = torch::nonzero(upper & (y.unsqueeze(0) != y.unsqueeze(1)));  // [P, 2]: (i, j)
-  const int64_t P = pairs.size(0);
-  auto out = torch::zeros({F.size(0)}, torch::kFloat64);
+  // Only the pairs i < j with y_i != y_j count: list them once and compare
+  // every sample's (f_j - f_i) with sign(y_j - y_i) on them. A loop, not
+  // tensors of [samples, pairs]: those were megabytes, allocated afresh on
+  // every ask, and their page faults took most of the RGPE weights' time.
+  const auto ty = flat64(y);
+  const auto f = F.to(torch::kCPU, torch::kFloat64).contiguous();
+  const int64_t n = ty.size(0), S = f.size(0);
+  SOZAI_CHECK(f.dim() == 2 && f.size(1) == n, "sample_ranking_losses: samples of ", f.size(-1), " values for ", n,
+              " targets");
+  const double* yv = ty.data_ptr<double>();
+  std::vector<int64_t> first, second;
+  std::vector<double> sign;  // sign(y_j - y_i), as torch::sign (NaN stays NaN)
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = i + 1; j < n; ++j) {
+      if (!(yv[i] != yv[j])) continue;
+      const double d = yv[j] - yv[i];
+      first.push_back(i);
+      second.push_back(j);
+      sign.push_back(d > 0 ? 1.0 : d < 0 ? -1.0 : d);
+    }
+  const auto P = static_cast<int64_t>(sign.size());
+  auto out = torch::zeros({S}, torch::kFloat64);
   if (P == 0) return out;
-  auto first = pairs.select(1, 0), second = pairs.select(1, 1);
-  auto sign = torch::sign(y.index_select(0, second) - y.index_select(0, first)).unsqueeze(0);  // [1, P]
-  const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 22) / P);  // ~32 MB of products at a time
-  for (int64_t s = 0; s < F.size(0); s += chunk) {
-    auto f = F.slice(0, s, std::min(F.size(0), s + chunk));
-    auto prod = (f.index_select(1, second) - f.index_select(1, first)) * sign;  // [c, P]
-    auto wrong = (prod < 0).to(torch::kFloat64).sum(1);
-    auto ties = (prod == 0).to(torch::kFloat64).sum(1);
-    out.slice(0, s, s + f.size(0)).copy_((wrong + 0.5 * ties) / static_cast<double>(P));
+  double* o = out.data_ptr<double>();
+  for (int64_t s = 0; s < S; ++s) {
+    const double* fs = f.data_ptr<double>() + s * n;
+    int64_t wrong = 0, ties = 0;
+    for (int64_t p = 0; p < P; ++p) {
+      const double prod = (fs[second[p]] - fs[first[p]]) * sign[p];
+      wrong += prod < 0;
+      ties += prod == 0;
+    }
+    o[s] = (static_cast<double>(wrong) + 0.5 * static_cast<double>(ties)) / static_cast<double>(P);
   }
   return out;
 }
