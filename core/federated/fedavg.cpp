@@ -3,6 +3,10 @@
 #include "common/error.h"
 #include "core/federated/privacy.h"
 #include "core/federated/secure_aggregation.h"
+#include "common/sha256.h"
+#include "common/strings.h"
+#include "models/config_json.h"
+#include "models/gnn/checkpoint.h"
 #include "datasets/graph.h"
 #include "models/gnn/train.h"
 
@@ -319,7 +323,70 @@ gnn::GnnEnsemble FederatedParty::finish(const std::vector<double>& cs) {
   return *p.global;
 }
 
+void FederatedParty::save(torch::serialize::OutputArchive& a) {
+  auto& p = *impl_;
+  const auto M = p.global->members().size();
+  for (size_t m = 0; m < M; ++m) {
+    torch::serialize::OutputArchive member, trainer;
+    p.global->members()[m]->save(member);
+    p.trainers.at(m)->save(trainer);
+    a.write(str("member", m), member);
+    a.write(str("trainer", m), trainer);
+  }
+  a.write("velocity", torch::tensor(p.velocity, torch::kFloat64));
+  a.write("clipped", c10::IValue(p.clipped));
+}
+
+void FederatedParty::load(torch::serialize::InputArchive& a) {
+  auto& p = *impl_;
+  SOZAI_CHECK(!p.trainers.empty(), "federated: load() before start()");
+  const auto M = p.global->members().size();
+  for (size_t m = 0; m < M; ++m) {
+    torch::serialize::InputArchive member, trainer;
+    a.read(str("member", m), member);
+    a.read(str("trainer", m), trainer);
+    p.global->members()[m]->load(member);
+    p.trainers.at(m)->load(trainer);
+  }
+  torch::Tensor velocity;
+  a.read("velocity", velocity);
+  velocity = velocity.to(torch::kFloat64).contiguous();
+  p.velocity.assign(velocity.data_ptr<double>(), velocity.data_ptr<double>() + velocity.numel());
+  c10::IValue clipped;
+  a.read("clipped", clipped);
+  p.clipped = clipped.toInt();
+}
+
 namespace {
+
+constexpr const char* kCheckpointFormat = "sozai-federated-checkpoint-1";
+
+/// Everything a simulation's checkpoint must agree with to be resumed: the
+/// ensemble's and the federation's settings, and each party's rows.
+nlohmann::json run_identity(const gnn::GnnEnsembleConfig& like, const std::vector<PartyData>& parties,
+                            const FederatedConfig& config) {
+  auto bytes = [](const torch::Tensor& t) {
+    if (!t.defined() || t.numel() == 0) return std::string();
+    const auto c = t.to(torch::kCPU, torch::kFloat64).contiguous();
+    return std::string(reinterpret_cast<const char*>(c.data_ptr<double>()), c.numel() * sizeof(double));
+  };
+  nlohmann::json data = nlohmann::json::array();
+  for (const auto& d : parties) {
+    std::vector<std::string> parts = d.inputs;
+    parts.push_back(bytes(d.y));
+    parts.push_back(bytes(d.conditions));
+    data.push_back({{"rows", d.inputs.size()}, {"digest", to_hex(sha256(parts))}});
+  }
+  return {{"model", like}, {"federation", config}, {"keep_messages", config.keep_messages}, {"parties", data}};
+}
+
+/// The log of the rounds run so far, as a checkpoint keeps it.
+nlohmann::json log_state(const FederatedLog& log, int64_t rounds_done, int64_t step) {
+  return {{"rounds_done", rounds_done}, {"step", step},
+          {"round_seconds", log.round_seconds}, {"round_bytes", log.round_bytes},
+          {"round_update_norm", log.round_update_norm}, {"round_loss", log.round_loss},
+          {"coordinator_bytes", log.coordinator_bytes}, {"max_quantisation_error", log.max_quantisation_error}};
+}
 
 /// Sums the parties' vectors as the configuration says: secure aggregation,
 /// or in the clear (the coordinator then receives the float32 values).
@@ -354,7 +421,8 @@ struct Aggregator {
 }  // namespace
 
 gnn::GnnEnsemble federated_fit(const gnn::GnnEnsembleConfig& like, const std::vector<PartyData>& parties_in,
-                               const FederatedConfig& config, FederatedLog* log_out) {
+                               const FederatedConfig& config, FederatedLog* log_out,
+                               const SimulationCheckpoint& checkpoint) {
   const auto P = static_cast<int64_t>(parties_in.size());
   SOZAI_CHECK(P >= 2 && P <= 255, "federated_fit: needs 2..255 parties, got ", P);
   check_config(config, "federated_fit");
@@ -382,7 +450,67 @@ gnn::GnnEnsemble federated_fit(const gnn::GnnEnsembleConfig& like, const std::ve
   const auto s = agg.sum(stats, 1.0);
   for (auto& p : parties) p.start(s);
 
-  for (int64_t r = 0; r < config.rounds; ++r) {
+  // A checkpoint puts every party where an earlier call left it (the two
+  // steps above are run again: they are exact, so they agree with it).
+  SOZAI_CHECK(checkpoint.max_hours >= 0 && checkpoint.checkpoint_minutes > 0,
+              "federated_fit: max_hours must be >= 0 and checkpoint_minutes > 0");
+  const auto call_start = Clock::now();
+  auto last_write = call_start;
+  const auto identity = checkpoint.path.empty() ? nlohmann::json() : run_identity(like, parties_in, config);
+  int64_t first_round = 0;
+  {
+    torch::serialize::InputArchive a;
+    nlohmann::json st;
+    if (!checkpoint.path.empty() &&
+        gnn::read_run_checkpoint(checkpoint.path, kCheckpointFormat, "federated", identity, st, a)) {
+      try {
+        first_round = st.at("rounds_done").get<int64_t>();
+        agg.round = st.at("step").get<int64_t>();
+        log.round_seconds = st.at("round_seconds").get<std::vector<double>>();
+        log.round_bytes = st.at("round_bytes").get<std::vector<int64_t>>();
+        log.round_update_norm = st.at("round_update_norm").get<std::vector<double>>();
+        log.round_loss = st.at("round_loss").get<std::vector<double>>();
+        log.coordinator_bytes = st.at("coordinator_bytes").get<int64_t>();
+        log.max_quantisation_error = st.at("max_quantisation_error").get<double>();
+        for (size_t i = 0; i < parties.size(); ++i) {
+          torch::serialize::InputArchive party;
+          a.read(str("party", i), party);
+          parties[i].load(party);
+        }
+        if (config.keep_messages) {
+          torch::Tensor t;
+          a.read("coordinator_received", t);
+          t = t.contiguous();
+          log.coordinator_received.assign(t.data_ptr<uint8_t>(), t.data_ptr<uint8_t>() + t.numel());
+        }
+      } catch (const nlohmann::json::exception& e) {
+        throw StorageError(str("federated: checkpoint '", checkpoint.path, "' is damaged (", e.what(), ")"));
+      } catch (const c10::Error& e) {
+        throw StorageError(str("federated: checkpoint '", checkpoint.path, "' is damaged (",
+                               e.what_without_backtrace(), ")"));
+      }
+      log.resumed_rounds = first_round;
+      if (like.train.progress)
+        std::fprintf(stderr, "[sozai federated] resuming from %s after round %lld\n", checkpoint.path.c_str(),
+                     static_cast<long long>(first_round));
+    }
+  }
+  auto write_checkpoint = [&](int64_t rounds_done) {
+    gnn::write_run_checkpoint(checkpoint.path, kCheckpointFormat, "federated", identity,
+                              log_state(log, rounds_done, agg.round), [&](torch::serialize::OutputArchive& a) {
+                                for (size_t i = 0; i < parties.size(); ++i) {
+                                  torch::serialize::OutputArchive party;
+                                  parties[i].save(party);
+                                  a.write(str("party", i), party);
+                                }
+                                if (config.keep_messages)
+                                  a.write("coordinator_received",
+                                          torch::tensor(at::ArrayRef<uint8_t>(log.coordinator_received), torch::kUInt8));
+                              });
+    last_write = Clock::now();
+  };
+
+  for (int64_t r = first_round; r < config.rounds; ++r) {
     const auto t0 = Clock::now();
     const auto bytes0 = log.coordinator_bytes;
     std::vector<std::vector<double>> updates;
@@ -408,6 +536,20 @@ gnn::GnnEnsemble federated_fit(const gnn::GnnEnsembleConfig& like, const std::ve
                    static_cast<double>(log.round_bytes.back()) / 1e6, eta);
       if (r + 1 == config.rounds) std::fprintf(stderr, "\n");
     }
+    if (checkpoint.path.empty() || r + 1 == config.rounds) continue;
+    const auto now = Clock::now();
+    const bool out_of_time = checkpoint.max_hours > 0 &&
+                             std::chrono::duration<double>(now - call_start).count() >= checkpoint.max_hours * 3600.0;
+    if (out_of_time || std::chrono::duration<double>(now - last_write).count() >= checkpoint.checkpoint_minutes * 60.0)
+      write_checkpoint(r + 1);
+    if (out_of_time) {
+      if (like.train.progress)
+        std::fprintf(stderr, "\n[sozai federated] stopped after round %lld/%lld (max_hours); run again to resume from %s\n",
+                     static_cast<long long>(r + 1), static_cast<long long>(config.rounds), checkpoint.path.c_str());
+      for (auto& p : parties) log.clipped_entries += p.clipped_entries();
+      log.finished = false;
+      return parties.front().finish({0.0, 0.0});  // as it stands: no calibration rows, variance scale 1
+    }
   }
   for (auto& p : parties) log.clipped_entries += p.clipped_entries();
 
@@ -417,6 +559,7 @@ gnn::GnnEnsemble federated_fit(const gnn::GnnEnsembleConfig& like, const std::ve
   auto model = parties.front().finish(cs);
   log.variance_scale = model.report().variance_scale;
   record_privacy(config, log);
+  if (!checkpoint.path.empty()) std::remove(checkpoint.path.c_str());
   return model;
 }
 

@@ -25,6 +25,8 @@
 #include "models/gnn/ensemble.h"
 
 #include <nlohmann/json.hpp>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
 
 #include <cstdint>
 #include <memory>
@@ -97,6 +99,25 @@ struct FederatedLog {
   double variance_scale = 1.0;          ///< from the parties' calibration rows
   double dp_epsilon = 0;                ///< with dp_noise_multiplier > 0: the epsilon of all rounds at dp_delta
   double dp_delta = 0;
+  /// federated_fit with a checkpoint: false when the call stopped at
+  /// max_hours (the model is then the global one as it stands, its
+  /// variances not recalibrated); the rounds an earlier call had run.
+  bool finished = true;
+  int64_t resumed_rounds = 0;
+};
+
+/// Where federated_fit keeps its progress, so that a simulation of many
+/// rounds (hours on a few cores) goes on across calls.
+struct SimulationCheckpoint {
+  /// Written after a round when checkpoint_minutes have passed since the
+  /// last write, and when the call stops at max_hours; a call with the
+  /// same settings and parties resumes from it and ends with the same
+  /// model as an uninterrupted run (on the same hardware and threads).
+  /// Removed when the run finishes. Empty: none.
+  std::string path;
+  double checkpoint_minutes = 5.0;
+  /// Stop after the round that passes this many hours of this call. 0: no limit.
+  double max_hours = 0.0;
 };
 
 /// One party's side of a federated training: its rows, its copy of the
@@ -129,6 +150,12 @@ class FederatedParty {
   std::vector<double> calibration();
   /// The trained global ensemble, its variances recalibrated from the sum.
   gnn::GnnEnsemble finish(const std::vector<double>& calibration_sum);
+  /// This party's side after a round, for a checkpoint: its copy of the
+  /// global members, the server optimiser's momentum, its local trainers
+  /// and its count of clipped entries. load() after start() on the same
+  /// rows and settings goes on from there.
+  void save(torch::serialize::OutputArchive& archive);
+  void load(torch::serialize::InputArchive& archive);
 
   int64_t condition_width() const;
   int64_t clipped_entries() const;
@@ -152,9 +179,11 @@ void record_privacy(const FederatedConfig& config, FederatedLog& log);
 /// architecture, training settings, pretrained start) over the parties, all
 /// in this process. InputError naming the party for empty or malformed
 /// data, for parties whose conditions differ in width, or for fewer than 2
-/// parties.
+/// parties; with a checkpoint, also for one written for other settings
+/// or parties (StorageError for one that cannot be read).
 gnn::GnnEnsemble federated_fit(const gnn::GnnEnsembleConfig& like, const std::vector<PartyData>& parties,
-                               const FederatedConfig& config, FederatedLog* log = nullptr);
+                               const FederatedConfig& config, FederatedLog* log = nullptr,
+                               const SimulationCheckpoint& checkpoint = {});
 
 }  // namespace federated
 }  // namespace sozai

@@ -1,6 +1,7 @@
 // Multi-task pretraining, the saved pretrained model and the registry of
 // shipped models (see pretrain.h).
 #include "models/gnn/pretrain.h"
+#include "models/gnn/checkpoint.h"
 
 #include "common/error.h"
 #include "common/files.h"
@@ -249,50 +250,22 @@ struct RunState {
 
 void write_checkpoint(const std::string& path, const nlohmann::json& identity, const RunState& st, MultiTaskNet& net,
                       torch::optim::AdamW& opt) {
-  torch::serialize::OutputArchive a;
-  a.write("format", c10::IValue(std::string(kCheckpointFormat)));
-  a.write("identity", c10::IValue(identity.dump()));
-  nlohmann::json s = {{"epoch", st.epoch}, {"step", st.step}, {"seconds", st.seconds}, {"history", st.history}};
-  a.write("state", c10::IValue(s.dump()));
-  torch::serialize::OutputArchive m, o;
-  net.save(m);
-  opt.save(o);
-  a.write("model", m);
-  a.write("optimizer", o);
-  write_atomically(path, [&](const std::string& tmp) {
-    try {
-      a.save_to(tmp);
-    } catch (const c10::Error& e) {
-      throw StorageError(str("pretrain: cannot write checkpoint '", tmp, "': ", e.what_without_backtrace()));
-    }
+  const nlohmann::json s = {{"epoch", st.epoch}, {"step", st.step}, {"seconds", st.seconds}, {"history", st.history}};
+  write_run_checkpoint(path, kCheckpointFormat, "pretrain", identity, s, [&](torch::serialize::OutputArchive& a) {
+    torch::serialize::OutputArchive m, o;
+    net.save(m);
+    opt.save(o);
+    a.write("model", m);
+    a.write("optimizer", o);
   });
 }
 
 /// Loads a checkpoint into net and opt; false when there is none.
 bool read_checkpoint(const std::string& path, const nlohmann::json& identity, RunState& st, MultiTaskNet& net,
                      torch::optim::AdamW& opt) {
-  if (path.empty() || !std::ifstream(path).good()) return false;
   torch::serialize::InputArchive a;
-  try {
-    a.load_from(path);
-  } catch (const c10::Error& e) {
-    throw StorageError(str("pretrain: checkpoint '", path, "' cannot be read (", e.what_without_backtrace(),
-                           "); remove it to start afresh"));
-  }
-  c10::IValue v;
-  if (!a.try_read("format", v) || !v.isString() || v.toStringRef() != kCheckpointFormat)
-    throw StorageError(str("pretrain: '", path, "' is not a pretraining checkpoint"));
-  a.read("identity", v);
-  const auto saved = nlohmann::json::parse(v.toStringRef());
-  if (saved != identity) {
-    std::string what;
-    for (auto it = identity.begin(); it != identity.end(); ++it)
-      if (!saved.contains(it.key()) || saved[it.key()] != it.value()) what += (what.empty() ? "" : ", ") + it.key();
-    throw InputError(str("pretrain: checkpoint '", path, "' was written for other settings or data (differs in: ",
-                         what, "); remove it or choose another --checkpoint"));
-  }
-  a.read("state", v);
-  const auto s = nlohmann::json::parse(v.toStringRef());
+  nlohmann::json s;
+  if (!read_run_checkpoint(path, kCheckpointFormat, "pretrain", identity, s, a)) return false;
   st.epoch = s.at("epoch");
   st.step = s.at("step");
   st.seconds = s.at("seconds");

@@ -146,6 +146,34 @@ double MemberTrainer::validation_mae() {
   return (validation_outputs().mean - data_.y_val).abs().mean().item<double>() * data_.y_std;
 }
 
+void MemberTrainer::save(torch::serialize::OutputArchive& a) {
+  torch::serialize::OutputArchive o;
+  opt_->save(o);
+  a.write("optimizer", o);
+  torch::Tensor state;
+  {
+    std::lock_guard<std::mutex> lock(gen_.mutex());
+    state = gen_.get_state();
+  }
+  a.write("generator", state);
+  a.write("epoch", c10::IValue(epoch_));
+}
+
+void MemberTrainer::load(torch::serialize::InputArchive& a) {
+  torch::serialize::InputArchive o;
+  a.read("optimizer", o);
+  opt_->load(o);
+  torch::Tensor state;
+  a.read("generator", state);
+  {
+    std::lock_guard<std::mutex> lock(gen_.mutex());
+    gen_.set_state(state);
+  }
+  c10::IValue epoch;
+  a.read("epoch", epoch);
+  epoch_ = epoch.toInt();
+}
+
 void MemberTrainer::keep_best() { best_ = snapshot(model_); }
 
 void MemberTrainer::restore_best() {

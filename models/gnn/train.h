@@ -9,6 +9,8 @@
 
 #include <ATen/core/Generator.h>
 #include <torch/optim/adamw.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
 
 #include <cstdint>
 #include <functional>
@@ -64,6 +66,12 @@ class MemberTrainer {
   /// empty reference) turns it off. InputError when the reference does not
   /// match the parameters' shapes.
   void set_proximal(double mu, std::vector<torch::Tensor> reference);
+  /// The trainer's progress for a checkpoint: its optimiser's state, the
+  /// generator of its data order and the epochs run (the model's weights
+  /// are the caller's to keep). load() into a trainer built alike (same
+  /// model shape, data and settings) goes on as the saved one would.
+  void save(torch::serialize::OutputArchive& archive);
+  void load(torch::serialize::InputArchive& archive);
   void keep_best();     ///< snapshot of the current weights
   void restore_best();  ///< back to the snapshot, eval mode
   int64_t epochs_run() const { return epoch_; }

@@ -25,6 +25,7 @@ party clips its update and adds Gaussian noise (``clip_and_noise``), and
 """
 
 import json
+import os
 
 import numpy as np
 
@@ -36,7 +37,8 @@ FixedPoint = _c.FixedPoint
 
 def simulate(kind, parties, rounds=30, seed=0, secure=True, local_epochs=1, threshold=0, update_clip=1.0,
              calibration_fraction=0.1, keep_messages=False, proximal_mu=0.0, dp_clip=0.0, dp_noise_multiplier=0.0,
-             dp_delta=1e-5, server_lr=1.0, server_momentum=0.0, **kwargs):
+             dp_delta=1e-5, server_lr=1.0, server_momentum=0.0, checkpoint=None, checkpoint_minutes=5.0,
+             max_hours=0.0, **kwargs):
     """Federated averaging of a ``GnnEnsemble`` over ``parties``, all simulated in this process.
 
     parties: one ``(inputs, y)`` or ``(inputs, y, conditions)`` per party (inputs by ``kind``: formulas,
@@ -53,6 +55,14 @@ def simulate(kind, parties, rounds=30, seed=0, secure=True, local_epochs=1, thre
     ``round_seconds``, ``round_bytes``, ``round_update_norm``, ``round_loss`` (the parties' row-weighted local
     training loss), ``coordinator_bytes``, ``coordinator_received`` (every byte, with
     ``keep_messages=True``), ``clipped_entries``, ``max_quantisation_error`` and ``variance_scale``.
+
+    Long simulations (hours on a few cores): ``checkpoint`` names a file written after a round every
+    ``checkpoint_minutes`` and when the call stops after ``max_hours`` (0: no limit); calling again with the same
+    arguments resumes from it and ends with the same model as an uninterrupted run (same machine and threads), and
+    the file is removed when the run finishes. ``log["finished"]`` is False for a call that stopped early (the
+    model is then the global one as it stands, its variances not recalibrated); ``log["resumed_rounds"]`` counts
+    the rounds an earlier call ran. A checkpoint written for other settings or parties is refused (ValueError
+    naming what differs), never overwritten.
     """
     from .models import GnnEnsemble
 
@@ -66,7 +76,8 @@ def simulate(kind, parties, rounds=30, seed=0, secure=True, local_epochs=1, thre
     return _c.federated_fit(like, ps, int(rounds), int(local_epochs), bool(secure), int(threshold),
                             float(update_clip), float(calibration_fraction), bool(keep_messages), float(proximal_mu),
                             float(dp_clip), float(dp_noise_multiplier), float(dp_delta), float(server_lr),
-                            float(server_momentum))
+                            float(server_momentum), "" if checkpoint is None else os.fspath(checkpoint),
+                            float(checkpoint_minutes), float(max_hours))
 
 
 def _party(inputs, y, conditions=None):

@@ -53,6 +53,8 @@ py::dict log_dict(const federated::FederatedLog& log) {
   d["variance_scale"] = log.variance_scale;
   d["dp_epsilon"] = log.dp_epsilon;
   d["dp_delta"] = log.dp_delta;
+  d["finished"] = log.finished;
+  d["resumed_rounds"] = log.resumed_rounds;
   return d;
 }
 
@@ -115,7 +117,8 @@ void bind_federated(py::module_& root) {
       "federated_fit",
       [](const gnn::GnnEnsemble& like, const py::list& parties, int64_t rounds, int64_t local_epochs, bool secure,
          int threshold, double update_clip, double calibration_fraction, bool keep_messages, double proximal_mu,
-         double dp_clip, double dp_noise_multiplier, double dp_delta, double server_lr, double server_momentum) {
+         double dp_clip, double dp_noise_multiplier, double dp_delta, double server_lr, double server_momentum,
+         const std::string& checkpoint, double checkpoint_minutes, double max_hours) {
         const auto data = party_list(parties);
         FederatedConfig c;
         c.rounds = rounds;
@@ -134,7 +137,8 @@ void bind_federated(py::module_& root) {
         FederatedLog log;
         gnn::GnnEnsemble model = [&] {
           py::gil_scoped_release release;
-          return federated_fit(like.config(), data, c, &log);
+          return federated_fit(like.config(), data, c, &log,
+                               SimulationCheckpoint{checkpoint, checkpoint_minutes, max_hours});
         }();
         auto d = log_dict(log);
         return py::make_tuple(std::move(model), d);
@@ -142,7 +146,8 @@ void bind_federated(py::module_& root) {
       py::arg("like"), py::arg("parties"), py::arg("rounds"), py::arg("local_epochs"), py::arg("secure"),
       py::arg("threshold"), py::arg("update_clip"), py::arg("calibration_fraction"), py::arg("keep_messages"),
       py::arg("proximal_mu") = 0.0, py::arg("dp_clip") = 0.0, py::arg("dp_noise_multiplier") = 0.0,
-      py::arg("dp_delta") = 1e-5, py::arg("server_lr") = 1.0, py::arg("server_momentum") = 0.0);
+      py::arg("dp_delta") = 1e-5, py::arg("server_lr") = 1.0, py::arg("server_momentum") = 0.0,
+      py::arg("checkpoint") = "", py::arg("checkpoint_minutes") = 5.0, py::arg("max_hours") = 0.0);
   py::class_<FederationService>(m, "FederationService",
                                 "A federation's coordinator without HTTP (what `sozai federate serve` runs)")
       .def(py::init<const std::string&>(), py::arg("db"))

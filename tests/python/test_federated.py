@@ -103,6 +103,28 @@ def test_simulate_trains_a_model_whose_targets_the_coordinator_never_sees():
         F.simulate("composition", [parties[0], (["Xx2O3", "Fe"], [1.0, 2.0])], rounds=1, **kw)
 
 
+def test_an_interrupted_simulation_resumes_to_the_uninterrupted_model(tmp_path):
+    parties = _alloy_parties()
+    kw = dict(n_members=2, hidden=8, head_hidden=8, layers=1, batch_size=16, lr=5e-3, progress=False,
+              rounds=3, local_epochs=2, seed=0, server_momentum=0.5)
+    whole, whole_log = F.simulate("composition", parties, **kw)
+    ck = tmp_path / "fed.pt"
+    part, log = F.simulate("composition", parties, checkpoint=ck, max_hours=1e-9, **kw)  # one round, then stops
+    assert not log["finished"] and len(log["round_loss"]) == 1 and ck.exists()
+    assert np.isfinite(part.predict(parties[0][0])[0]).all()  # the global model as it stands
+    resumed, log = F.simulate("composition", parties, checkpoint=str(ck), **kw)
+    assert log["finished"] and log["resumed_rounds"] == 1 and not ck.exists()
+    for a, b in zip(whole.predict(parties[2][0]), resumed.predict(parties[2][0])):
+        np.testing.assert_array_equal(a, b)  # bit for bit
+    assert log["round_loss"] == whole_log["round_loss"]
+    assert log["coordinator_bytes"] == whole_log["coordinator_bytes"]
+    # A checkpoint of other settings is refused, naming what differs, and kept.
+    F.simulate("composition", parties, checkpoint=ck, max_hours=1e-9, **kw)
+    with pytest.raises(sozai.InputError, match="other settings or data.*federation"):
+        F.simulate("composition", parties, checkpoint=ck, **dict(kw, local_epochs=1))
+    assert ck.exists()
+
+
 def test_fedprox_keeps_local_training_near_the_global_model():
     parties = _alloy_parties()
     kw = dict(n_members=1, hidden=8, head_hidden=8, layers=1, batch_size=16, lr=5e-3, progress=False)

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 
 using namespace sozai;
 using namespace sozai::federated;
@@ -213,4 +214,67 @@ TEST_CASE("the server optimiser (FedAvgM): momentum carries the last round's ste
   CHECK(std::abs(mom.round_update_norm[1] - avg.round_update_norm[1]) > 0.1 * avg.round_update_norm[0]);
   fc.server_momentum = 1.0;
   CHECK_THROWS_WITH(federated_fit(small(), parties, fc), Catch::Contains("server_momentum"));
+}
+
+TEST_CASE("an interrupted federated simulation resumes to the model of an uninterrupted one", "[federated]") {
+  const auto dir = test::make_temp_dir("sozai_federated_resume");
+  const auto parties = alloy_parties();
+  FederatedConfig fc;
+  fc.rounds = 4;
+  fc.local_epochs = 2;
+  fc.server_momentum = 0.5;  // the server optimiser's state is in the checkpoint too
+  fc.keep_messages = true;
+  FederatedLog whole_log;
+  const auto whole = federated_fit(small(), parties, fc, &whole_log);
+
+  SimulationCheckpoint ck;
+  ck.path = dir + "/fed.pt";
+  ck.max_hours = 1e-9;  // stops after the first round of each call
+  FederatedLog log1, log2, log3;
+  federated_fit(small(), parties, fc, &log1, ck);
+  CHECK_FALSE(log1.finished);
+  CHECK(log1.round_loss.size() == 1);
+  CHECK(std::filesystem::exists(ck.path));
+  federated_fit(small(), parties, fc, &log2, ck);
+  CHECK_FALSE(log2.finished);
+  CHECK(log2.resumed_rounds == 1);
+  CHECK(log2.round_loss.size() == 2);
+  ck.max_hours = 0;
+  const auto resumed = federated_fit(small(), parties, fc, &log3, ck);
+  CHECK(log3.finished);
+  CHECK(log3.resumed_rounds == 2);
+  CHECK_FALSE(std::filesystem::exists(ck.path));  // finished: removed
+
+  // The same model, bit for bit (the secure sums are exact; the masks differ
+  // between calls but cancel), and the same log of what the coordinator saw.
+  const auto x = parties[0].inputs;
+  CHECK(torch::equal(whole.predict(x).mean, resumed.predict(x).mean));
+  CHECK(torch::equal(whole.predict(x).variance, resumed.predict(x).variance));
+  CHECK(log3.round_loss == whole_log.round_loss);
+  CHECK(log3.round_update_norm == whole_log.round_update_norm);
+  CHECK(log3.round_bytes == whole_log.round_bytes);
+  CHECK(log3.coordinator_bytes == whole_log.coordinator_bytes);
+  CHECK(log3.coordinator_received.size() == whole_log.coordinator_received.size());
+
+  // A checkpoint of other settings or other rows is refused, naming what differs; it is kept.
+  ck.max_hours = 1e-9;
+  federated_fit(small(), parties, fc, nullptr, ck);
+  ck.max_hours = 0;
+  auto other = fc;
+  other.local_epochs = 3;
+  CHECK_THAT(test::message_of<InputError>([&] { federated_fit(small(), parties, other, nullptr, ck); }),
+             Catch::Contains("other settings or data") && Catch::Contains("federation"));
+  auto moved = parties;
+  moved[1].y = moved[1].y + 1.0;
+  CHECK_THAT(test::message_of<InputError>([&] { federated_fit(small(), moved, fc, nullptr, ck); }),
+             Catch::Contains("other settings or data") && Catch::Contains("parties"));
+  CHECK(std::filesystem::exists(ck.path));
+  // A file that is not a checkpoint is named.
+  {
+    std::ofstream(dir + "/junk.pt") << "not an archive";
+    ck.path = dir + "/junk.pt";
+    CHECK_THAT(test::message_of<StorageError>([&] { federated_fit(small(), parties, fc, nullptr, ck); }),
+               Catch::Contains("junk.pt"));
+  }
+  test::remove_tree(dir);
 }
