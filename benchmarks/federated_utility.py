@@ -27,11 +27,16 @@ composition-mp), e.g. 120x3, 60x3:mu=0.01 or 60x3:pre; each runs through secure 
 "federated@RECIPE" beside the default "federated" (60x1).
 
 Cells (dataset, parties, seed, method) are written to
-results/federated_utility.json as they finish; a rerun skips them. Long:
-run in the background.
+results/federated_utility.json as they finish; a rerun skips them. A
+federated cell keeps its progress in a checkpoint
+(results/federated_checkpoints/, ignored by git) and resumes from it, so a
+cell of hours goes on across runs; --max-hours stops the run cleanly
+(inside a federated cell, or before starting another cell) so that it can
+end with a session. Long: run in the background.
 
     SOZAI_DATA_DIR=../shared/data PYTHONPATH=build/python \\
         /usr/bin/python3 benchmarks/federated_utility.py [--datasets steels] [--parties 3 5] [--seeds 0 1 2]
+    ... --max-hours 1.5    # stop (and later resume) after 1.5 hours
     ... --report-only
 """
 
@@ -52,6 +57,7 @@ import sozai  # noqa: E402
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 OUT = RESULTS / "federated_utility.json"
+CHECKPOINTS = RESULTS / "federated_checkpoints"
 DATA = pathlib.Path(os.environ.get("SOZAI_DATA_DIR", ROOT.parent / "shared" / "data"))
 
 DATASETS = {
@@ -115,7 +121,12 @@ def parse_recipe(text):
                                 server_lr=get("slr", 1.0)), "pre" in opts
 
 
-def run(datasets, party_counts, seeds, recipes=(), baseline=True):
+class OutOfTime(Exception):
+    pass
+
+
+def run(datasets, party_counts, seeds, recipes=(), baseline=True, max_hours=0.0):
+    deadline = time.time() + max_hours * 3600 if max_hours > 0 else None
     for name in datasets:
         kind, inputs, y = load(name)
         for P in party_counts:
@@ -132,6 +143,8 @@ def run(datasets, party_counts, seeds, recipes=(), baseline=True):
                     key = f"{prefix}|{method}"
                     if key in cells:
                         continue
+                    if deadline is not None and time.time() >= deadline:
+                        raise OutOfTime(f"before {key}")
                     t = time.time()
                     extra = {}
                     if method.startswith("alone") or method.startswith("pooled"):
@@ -145,11 +158,21 @@ def run(datasets, party_counts, seeds, recipes=(), baseline=True):
                         rounds, epochs, opt, pre = (parse_recipe(method.split("@")[1]) if "@" in method
                                                     else (ROUNDS, 1, {}, False))
                         start = dict(pretrained="composition-mp") if pre and kind == "composition" else {}
+                        CHECKPOINTS.mkdir(parents=True, exist_ok=True)
+                        ck = CHECKPOINTS / (key.replace("|", "_").replace(":", "-").replace("=", "") + ".pt")
+                        left = 0.0 if deadline is None else max((deadline - time.time()) / 3600, 1e-9)
                         m, log = sozai.federated.simulate(kind, ps, rounds=rounds, local_epochs=epochs, seed=seed,
-                                                          secure=method != "plain", **GNN, **opt, **start)
+                                                          secure=method != "plain", checkpoint=ck, max_hours=left,
+                                                          **GNN, **opt, **start)
+                        if not log["finished"]:
+                            raise OutOfTime(f"in {key} after round {len(log['round_loss'])}/{rounds}")
+                        if log["resumed_rounds"]:
+                            print(f"[federated_utility] {key}: resumed after round {log['resumed_rounds']}",
+                                  file=sys.stderr, flush=True)
                         extra = dict(round_seconds=float(np.mean(log["round_seconds"])),
                                      round_bytes=float(np.mean(log["round_bytes"])),
-                                     round_loss=[float(v) for v in log["round_loss"]])
+                                     round_loss=[float(v) for v in log["round_loss"]],
+                                     resumed_rounds=int(log["resumed_rounds"]))
                     cell = dict(mae=mae(m, inputs, y, test), seconds=time.time() - t, rows=[len(p) for p in parts],
                                 **extra)
                     save_cell(key, cell)
@@ -245,9 +268,14 @@ def main():
     ap.add_argument("--recipes", nargs="*", default=[], help="extra federated runs, ROUNDSxEPOCHS[:mu=M]")
     ap.add_argument("--recipes-only", action="store_true", help="only the recipes (the baseline cells exist)")
     ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("--max-hours", type=float, default=0.0,
+                    help="stop after this many hours (a federated cell keeps its checkpoint); 0: no limit")
     a = ap.parse_args()
     if not a.report_only:
-        run(a.datasets, a.parties, a.seeds, a.recipes, baseline=not a.recipes_only)
+        try:
+            run(a.datasets, a.parties, a.seeds, a.recipes, baseline=not a.recipes_only, max_hours=a.max_hours)
+        except OutOfTime as e:
+            print(f"[federated_utility] --max-hours reached {e}; run again to go on", file=sys.stderr, flush=True)
     report()
 
 
