@@ -426,6 +426,9 @@ gnn::GnnEnsemble federated_fit(const gnn::GnnEnsembleConfig& like, const std::ve
   const auto P = static_cast<int64_t>(parties_in.size());
   SOZAI_CHECK(P >= 2 && P <= 255, "federated_fit: needs 2..255 parties, got ", P);
   check_config(config, "federated_fit");
+  SOZAI_CHECK(checkpoint.max_hours >= 0 && checkpoint.checkpoint_minutes > 0,
+              "federated_fit: max_hours must be >= 0 and checkpoint_minutes > 0, got ", checkpoint.max_hours, " and ",
+              checkpoint.checkpoint_minutes);
   FederatedLog local_log;
   FederatedLog& log = log_out ? *log_out : local_log;
   log = FederatedLog{};
@@ -452,8 +455,6 @@ gnn::GnnEnsemble federated_fit(const gnn::GnnEnsembleConfig& like, const std::ve
 
   // A checkpoint puts every party where an earlier call left it (the two
   // steps above are run again: they are exact, so they agree with it).
-  SOZAI_CHECK(checkpoint.max_hours >= 0 && checkpoint.checkpoint_minutes > 0,
-              "federated_fit: max_hours must be >= 0 and checkpoint_minutes > 0");
   const auto call_start = Clock::now();
   auto last_write = call_start;
   const auto identity = checkpoint.path.empty() ? nlohmann::json() : run_identity(like, parties_in, config);

@@ -112,7 +112,9 @@ struct SimulationCheckpoint {
   /// Written after a round when checkpoint_minutes have passed since the
   /// last write, and when the call stops at max_hours; a call with the
   /// same settings and parties resumes from it and ends with the same
-  /// model as an uninterrupted run (on the same hardware and threads).
+  /// model as an uninterrupted run (on the same hardware and threads;
+  /// differential privacy's noise and dropout draw afresh, so with either
+  /// the resumed run is another draw of the same training).
   /// Removed when the run finishes. Empty: none.
   std::string path;
   double checkpoint_minutes = 5.0;

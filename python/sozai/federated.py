@@ -58,7 +58,8 @@ def simulate(kind, parties, rounds=30, seed=0, secure=True, local_epochs=1, thre
 
     Long simulations (hours on a few cores): ``checkpoint`` names a file written after a round every
     ``checkpoint_minutes`` and when the call stops after ``max_hours`` (0: no limit); calling again with the same
-    arguments resumes from it and ends with the same model as an uninterrupted run (same machine and threads), and
+    arguments resumes from it and ends with the same model as an uninterrupted run (same machine and threads; with
+    differential privacy or dropout, whose draws are fresh, another draw of the same training), and
     the file is removed when the run finishes. ``log["finished"]`` is False for a call that stopped early (the
     model is then the global one as it stands, its variances not recalibrated); ``log["resumed_rounds"]`` counts
     the rounds an earlier call ran. A checkpoint written for other settings or parties is refused (ValueError

@@ -269,6 +269,11 @@ TEST_CASE("an interrupted federated simulation resumes to the model of an uninte
   CHECK_THAT(test::message_of<InputError>([&] { federated_fit(small(), moved, fc, nullptr, ck); }),
              Catch::Contains("other settings or data") && Catch::Contains("parties"));
   CHECK(std::filesystem::exists(ck.path));
+  {
+    auto bad = ck;
+    bad.checkpoint_minutes = 0;
+    CHECK_THROWS_WITH(federated_fit(small(), parties, fc, nullptr, bad), Catch::Contains("checkpoint_minutes"));
+  }
   // A file that is not a checkpoint is named.
   {
     std::ofstream(dir + "/junk.pt") << "not an archive";
