@@ -173,8 +173,10 @@ def run(datasets, party_counts, seeds, recipes=(), baseline=True, max_hours=0.0)
                                      round_bytes=float(np.mean(log["round_bytes"])),
                                      round_loss=[float(v) for v in log["round_loss"]],
                                      resumed_rounds=int(log["resumed_rounds"]))
-                    cell = dict(mae=mae(m, inputs, y, test), seconds=time.time() - t, rows=[len(p) for p in parts],
-                                **extra)
+                    seconds = time.time() - t
+                    if extra.get("resumed_rounds"):  # the rounds earlier runs trained (their set-up not counted)
+                        seconds += float(np.sum(log["round_seconds"][:extra["resumed_rounds"]]))
+                    cell = dict(mae=mae(m, inputs, y, test), seconds=seconds, rows=[len(p) for p in parts], **extra)
                     save_cell(key, cell)
                     print(f"[federated_utility] {key}: MAE {cell['mae']:.4g} ({cell['seconds']:.0f} s)",
                           file=sys.stderr, flush=True)

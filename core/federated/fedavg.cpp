@@ -3,7 +3,6 @@
 #include "common/error.h"
 #include "core/federated/privacy.h"
 #include "core/federated/secure_aggregation.h"
-#include "common/sha256.h"
 #include "common/strings.h"
 #include "models/config_json.h"
 #include "models/gnn/checkpoint.h"
@@ -365,27 +364,50 @@ constexpr const char* kCheckpointFormat = "sozai-federated-checkpoint-1";
 /// ensemble's and the federation's settings, and each party's rows.
 nlohmann::json run_identity(const gnn::GnnEnsembleConfig& like, const std::vector<PartyData>& parties,
                             const FederatedConfig& config) {
-  auto bytes = [](const torch::Tensor& t) {
-    if (!t.defined() || t.numel() == 0) return std::string();
-    const auto c = t.to(torch::kCPU, torch::kFloat64).contiguous();
-    return std::string(reinterpret_cast<const char*>(c.data_ptr<double>()), c.numel() * sizeof(double));
-  };
   nlohmann::json data = nlohmann::json::array();
-  for (const auto& d : parties) {
-    std::vector<std::string> parts = d.inputs;
-    parts.push_back(bytes(d.y));
-    parts.push_back(bytes(d.conditions));
-    data.push_back({{"rows", d.inputs.size()}, {"digest", to_hex(sha256(parts))}});
-  }
+  for (const auto& d : parties)
+    data.push_back({{"rows", d.inputs.size()}, {"digest", gnn::rows_digest(d.inputs, {d.y, d.conditions})}});
   return {{"model", like}, {"federation", config}, {"keep_messages", config.keep_messages}, {"parties", data}};
 }
 
-/// The log of the rounds run so far, as a checkpoint keeps it.
+/// The log of the rounds run so far, as a checkpoint keeps it: counts in
+/// its JSON state, the per-round values as tensors (JSON has no NaN or
+/// infinity, and a round's loss may be either).
 nlohmann::json log_state(const FederatedLog& log, int64_t rounds_done, int64_t step) {
-  return {{"rounds_done", rounds_done}, {"step", step},
-          {"round_seconds", log.round_seconds}, {"round_bytes", log.round_bytes},
-          {"round_update_norm", log.round_update_norm}, {"round_loss", log.round_loss},
-          {"coordinator_bytes", log.coordinator_bytes}, {"max_quantisation_error", log.max_quantisation_error}};
+  return {{"rounds_done", rounds_done}, {"step", step}, {"coordinator_bytes", log.coordinator_bytes}};
+}
+
+void save_log(const FederatedLog& log, torch::serialize::OutputArchive& a) {
+  a.write("round_seconds", torch::tensor(log.round_seconds, torch::kFloat64));
+  a.write("round_bytes", torch::tensor(log.round_bytes, torch::kInt64));
+  a.write("round_update_norm", torch::tensor(log.round_update_norm, torch::kFloat64));
+  a.write("round_loss", torch::tensor(log.round_loss, torch::kFloat64));
+  a.write("max_quantisation_error", torch::tensor(log.max_quantisation_error, torch::kFloat64));
+  if (!log.coordinator_received.empty())
+    a.write("coordinator_received",
+            torch::tensor(at::ArrayRef<uint8_t>(log.coordinator_received), torch::kUInt8));
+}
+
+template <typename T>
+std::vector<T> read_vector(torch::serialize::InputArchive& a, const char* key) {
+  torch::Tensor t;
+  a.read(key, t);
+  t = t.contiguous();
+  return std::vector<T>(t.data_ptr<T>(), t.data_ptr<T>() + t.numel());
+}
+
+void load_log(FederatedLog& log, torch::serialize::InputArchive& a, bool keep_messages) {
+  log.round_seconds = read_vector<double>(a, "round_seconds");
+  log.round_bytes = read_vector<int64_t>(a, "round_bytes");
+  log.round_update_norm = read_vector<double>(a, "round_update_norm");
+  log.round_loss = read_vector<double>(a, "round_loss");
+  log.max_quantisation_error = read_vector<double>(a, "max_quantisation_error").at(0);
+  torch::Tensor t;
+  log.coordinator_received.clear();
+  if (keep_messages && a.try_read("coordinator_received", t)) {
+    t = t.contiguous();
+    log.coordinator_received.assign(t.data_ptr<uint8_t>(), t.data_ptr<uint8_t>() + t.numel());
+  }
 }
 
 /// Sums the parties' vectors as the configuration says: secure aggregation,
@@ -429,6 +451,9 @@ gnn::GnnEnsemble federated_fit(const gnn::GnnEnsembleConfig& like, const std::ve
   SOZAI_CHECK(checkpoint.max_hours >= 0 && checkpoint.checkpoint_minutes > 0,
               "federated_fit: max_hours must be >= 0 and checkpoint_minutes > 0, got ", checkpoint.max_hours, " and ",
               checkpoint.checkpoint_minutes);
+  SOZAI_CHECK(checkpoint.max_hours == 0 || !checkpoint.path.empty(),
+              "federated_fit: max_hours needs a checkpoint to stop into (a run stopped without one would be lost)");
+  const auto call_start = Clock::now();  // max_hours counts the parties' set-up too
   FederatedLog local_log;
   FederatedLog& log = log_out ? *log_out : local_log;
   log = FederatedLog{};
@@ -455,8 +480,7 @@ gnn::GnnEnsemble federated_fit(const gnn::GnnEnsembleConfig& like, const std::ve
 
   // A checkpoint puts every party where an earlier call left it (the two
   // steps above are run again: they are exact, so they agree with it).
-  const auto call_start = Clock::now();
-  auto last_write = call_start;
+  auto last_write = Clock::now();
   const auto identity = checkpoint.path.empty() ? nlohmann::json() : run_identity(like, parties_in, config);
   int64_t first_round = 0;
   {
@@ -467,22 +491,12 @@ gnn::GnnEnsemble federated_fit(const gnn::GnnEnsembleConfig& like, const std::ve
       try {
         first_round = st.at("rounds_done").get<int64_t>();
         agg.round = st.at("step").get<int64_t>();
-        log.round_seconds = st.at("round_seconds").get<std::vector<double>>();
-        log.round_bytes = st.at("round_bytes").get<std::vector<int64_t>>();
-        log.round_update_norm = st.at("round_update_norm").get<std::vector<double>>();
-        log.round_loss = st.at("round_loss").get<std::vector<double>>();
         log.coordinator_bytes = st.at("coordinator_bytes").get<int64_t>();
-        log.max_quantisation_error = st.at("max_quantisation_error").get<double>();
+        load_log(log, a, config.keep_messages);
         for (size_t i = 0; i < parties.size(); ++i) {
           torch::serialize::InputArchive party;
           a.read(str("party", i), party);
           parties[i].load(party);
-        }
-        if (config.keep_messages) {
-          torch::Tensor t;
-          a.read("coordinator_received", t);
-          t = t.contiguous();
-          log.coordinator_received.assign(t.data_ptr<uint8_t>(), t.data_ptr<uint8_t>() + t.numel());
         }
       } catch (const nlohmann::json::exception& e) {
         throw StorageError(str("federated: checkpoint '", checkpoint.path, "' is damaged (", e.what(), ")"));
@@ -499,14 +513,12 @@ gnn::GnnEnsemble federated_fit(const gnn::GnnEnsembleConfig& like, const std::ve
   auto write_checkpoint = [&](int64_t rounds_done) {
     gnn::write_run_checkpoint(checkpoint.path, kCheckpointFormat, "federated", identity,
                               log_state(log, rounds_done, agg.round), [&](torch::serialize::OutputArchive& a) {
+                                save_log(log, a);
                                 for (size_t i = 0; i < parties.size(); ++i) {
                                   torch::serialize::OutputArchive party;
                                   parties[i].save(party);
                                   a.write(str("party", i), party);
                                 }
-                                if (config.keep_messages)
-                                  a.write("coordinator_received",
-                                          torch::tensor(at::ArrayRef<uint8_t>(log.coordinator_received), torch::kUInt8));
                               });
     last_write = Clock::now();
   };

@@ -1,12 +1,34 @@
 #include "models/gnn/checkpoint.h"
 #include "common/error.h"
 #include "common/files.h"
+#include "common/sha256.h"
 #include "common/strings.h"
 
 #include <fstream>
 
 namespace sozai {
 namespace gnn {
+
+std::string rows_digest(const std::vector<std::string>& inputs, const std::vector<torch::Tensor>& arrays) {
+  std::vector<std::string> parts;
+  parts.reserve(2 * inputs.size() + 2 * arrays.size());
+  for (const auto& s : inputs) {
+    parts.push_back(std::to_string(s.size()) + ":");
+    parts.push_back(s);
+  }
+  for (const auto& t : arrays) {
+    if (!t.defined() || t.numel() == 0) {
+      parts.emplace_back("[]");
+      continue;
+    }
+    const auto c = t.to(torch::kCPU, torch::kFloat64).contiguous();
+    std::string shape = "[";
+    for (auto d : c.sizes()) shape += std::to_string(d) + ",";
+    parts.push_back(shape + "]");
+    parts.emplace_back(reinterpret_cast<const char*>(c.data_ptr<double>()), c.numel() * sizeof(double));
+  }
+  return to_hex(sha256(parts));
+}
 
 void write_run_checkpoint(const std::string& path, const std::string& format, const std::string& who,
                           const nlohmann::json& identity, const nlohmann::json& state,

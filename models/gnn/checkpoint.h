@@ -13,9 +13,15 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace sozai {
 namespace gnn {
+
+/// Hex SHA-256 of a run's rows for its identity: each input with its
+/// length (so that no two lists of inputs hash alike), then each array's
+/// shape and float64 values (an undefined or empty array counts as empty).
+std::string rows_digest(const std::vector<std::string>& inputs, const std::vector<torch::Tensor>& arrays);
 
 /// who: the run's name in errors ("pretrain", "federated"); fill adds the
 /// run's own entries. StorageError when the file cannot be written.

@@ -103,12 +103,8 @@ std::string hours_text(double seconds) {
 nlohmann::json run_identity(const std::vector<PretrainTask>& tasks, const PretrainConfig& c,
                             const GraphModelConfig& mc) {
   nlohmann::json data = nlohmann::json::array();
-  for (const auto& t : tasks) {
-    std::vector<std::string> parts = t.inputs;
-    const auto y = t.y.to(torch::kFloat64).contiguous();
-    parts.emplace_back(reinterpret_cast<const char*>(y.data_ptr<double>()), y.numel() * sizeof(double));
-    data.push_back({{"name", t.name}, {"rows", t.inputs.size()}, {"digest", to_hex(sha256(parts))}});
-  }
+  for (const auto& t : tasks)
+    data.push_back({{"name", t.name}, {"rows", t.inputs.size()}, {"digest", rows_digest(t.inputs, {t.y})}});
   return {{"kind", c.kind},       {"model", mc},          {"element_init", c.element_init},
           {"epochs", c.epochs},   {"batch_size", c.batch_size}, {"lr", c.lr},
           {"weight_decay", c.weight_decay}, {"clip_norm", c.clip_norm}, {"val_fraction", c.val_fraction},

@@ -36,14 +36,14 @@ torch::Tensor sample_ranking_losses(const torch::Tensor& F, const torch::Tensor&
               " targets");
   const double* yv = ty.data_ptr<double>();
   std::vector<int64_t> first, second;
-  std::vector<double> sign;  // sign(y_j - y_i), as torch::sign (NaN stays NaN)
+  std::vector<double> sign;  // sign(y_j - y_i), as torch::sign (0 for NaN)
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = i + 1; j < n; ++j) {
       if (!(yv[i] != yv[j])) continue;
       const double d = yv[j] - yv[i];
       first.push_back(i);
       second.push_back(j);
-      sign.push_back(d > 0 ? 1.0 : d < 0 ? -1.0 : d);
+      sign.push_back(d > 0 ? 1.0 : d < 0 ? -1.0 : 0.0);
     }
   const auto P = static_cast<int64_t>(sign.size());
   auto out = torch::zeros({S}, torch::kFloat64);

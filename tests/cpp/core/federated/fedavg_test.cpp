@@ -273,6 +273,9 @@ TEST_CASE("an interrupted federated simulation resumes to the model of an uninte
     auto bad = ck;
     bad.checkpoint_minutes = 0;
     CHECK_THROWS_WITH(federated_fit(small(), parties, fc, nullptr, bad), Catch::Contains("checkpoint_minutes"));
+    SimulationCheckpoint nowhere;
+    nowhere.max_hours = 1.0;
+    CHECK_THROWS_WITH(federated_fit(small(), parties, fc, nullptr, nowhere), Catch::Contains("max_hours needs a checkpoint"));
   }
   // A file that is not a checkpoint is named.
   {
