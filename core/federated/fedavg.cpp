@@ -322,6 +322,18 @@ gnn::GnnEnsemble FederatedParty::finish(const std::vector<double>& cs) {
   return *p.global;
 }
 
+namespace {
+
+template <typename T>
+std::vector<T> read_vector(torch::serialize::InputArchive& a, const char* key) {
+  torch::Tensor t;
+  a.read(key, t);
+  t = t.contiguous();
+  return std::vector<T>(t.data_ptr<T>(), t.data_ptr<T>() + t.numel());
+}
+
+}  // namespace
+
 void FederatedParty::save(torch::serialize::OutputArchive& a) {
   auto& p = *impl_;
   const auto M = p.global->members().size();
@@ -347,10 +359,7 @@ void FederatedParty::load(torch::serialize::InputArchive& a) {
     p.global->members()[m]->load(member);
     p.trainers.at(m)->load(trainer);
   }
-  torch::Tensor velocity;
-  a.read("velocity", velocity);
-  velocity = velocity.to(torch::kFloat64).contiguous();
-  p.velocity.assign(velocity.data_ptr<double>(), velocity.data_ptr<double>() + velocity.numel());
+  p.velocity = read_vector<double>(a, "velocity");
   c10::IValue clipped;
   a.read("clipped", clipped);
   p.clipped = clipped.toInt();
@@ -386,14 +395,6 @@ void save_log(const FederatedLog& log, torch::serialize::OutputArchive& a) {
   if (!log.coordinator_received.empty())
     a.write("coordinator_received",
             torch::tensor(at::ArrayRef<uint8_t>(log.coordinator_received), torch::kUInt8));
-}
-
-template <typename T>
-std::vector<T> read_vector(torch::serialize::InputArchive& a, const char* key) {
-  torch::Tensor t;
-  a.read(key, t);
-  t = t.contiguous();
-  return std::vector<T>(t.data_ptr<T>(), t.data_ptr<T>() + t.numel());
 }
 
 void load_log(FederatedLog& log, torch::serialize::InputArchive& a, bool keep_messages) {
