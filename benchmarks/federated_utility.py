@@ -32,7 +32,9 @@ federated cell keeps its progress in a checkpoint
 (results/federated_checkpoints/, ignored by git) and resumes from it, so a
 cell of hours goes on across runs; --max-hours stops the run cleanly
 (inside a federated cell, or before starting another cell) so that it can
-end with a session. Long: run in the background.
+end with a session. Long: run in the background. Runs on different datasets may
+share the machine, one per core (cells are added to the results file under
+a lock).
 
     SOZAI_DATA_DIR=../shared/data PYTHONPATH=build/python \\
         /usr/bin/python3 benchmarks/federated_utility.py [--datasets steels] [--parties 3 5] [--seeds 0 1 2]
@@ -105,11 +107,17 @@ def load_cells():
 
 
 def save_cell(key, value):
-    cells = load_cells()
-    cells[key] = value
-    tmp = OUT.with_suffix(".tmp")
-    tmp.write_text(json.dumps(cells, indent=1))
-    tmp.replace(OUT)
+    """Adds one cell to the results file under a lock, so that runs on different datasets can share a machine
+    (one per core) without losing each other's cells."""
+    import fcntl
+
+    with open(OUT.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cells = load_cells()
+        cells[key] = value
+        tmp = OUT.with_suffix(f".tmp.{os.getpid()}")
+        tmp.write_text(json.dumps(cells, indent=1))
+        tmp.replace(OUT)
 
 
 def parse_recipe(text):
