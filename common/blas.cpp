@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <set>
 
 namespace sozai {
@@ -73,20 +74,38 @@ void reexec_with_fast_blas(char** argv) {
   unsetenv("OPENBLAS_CORETYPE");  // exec failed: carry on with the slow kernels
 }
 
+int blas_num_threads() {
+  static const auto get = reinterpret_cast<int (*)()>(blas_symbol("openblas_get_num_threads"));
+  return get ? get() : 0;
+}
+
+namespace {
+// Scopes may nest and overlap across threads (two campaigns asked at once):
+// the first to open sets one thread, the last to close restores the count
+// it found.
+std::mutex single_blas_mutex;
+int single_blas_open = 0;
+int single_blas_saved = 1;
+}  // namespace
+
 ScopedSingleThreadBlas::ScopedSingleThreadBlas(bool active) {
   if (!active) return;
-  set_ = reinterpret_cast<void (*)(int)>(blas_symbol("openblas_set_num_threads"));
-  auto get = reinterpret_cast<int (*)()>(blas_symbol("openblas_get_num_threads"));
-  if (!set_ || !get) {
-    set_ = nullptr;
-    return;
+  // Looked up once (a scope opens on every ask and GP fit).
+  static const auto set = reinterpret_cast<void (*)(int)>(blas_symbol("openblas_set_num_threads"));
+  static const auto get = reinterpret_cast<int (*)()>(blas_symbol("openblas_get_num_threads"));
+  if (!set || !get) return;
+  set_ = set;
+  std::lock_guard<std::mutex> lock(single_blas_mutex);
+  if (single_blas_open++ == 0) {
+    single_blas_saved = get();
+    if (single_blas_saved != 1) set_(1);
   }
-  saved_ = get();
-  set_(1);
 }
 
 ScopedSingleThreadBlas::~ScopedSingleThreadBlas() {
-  if (set_) set_(saved_);
+  if (!set_) return;
+  std::lock_guard<std::mutex> lock(single_blas_mutex);
+  if (--single_blas_open == 0 && single_blas_saved != 1) set_(single_blas_saved);
 }
 
 }  // namespace sozai

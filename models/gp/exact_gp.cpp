@@ -1,3 +1,4 @@
+#include "common/blas.h"
 #include "common/error.h"
 #include "models/gp/exact_gp.h"
 #include "models/gp/linalg.h"
@@ -108,6 +109,7 @@ void ExactGP::set_data(const Dataset& data) {
 }
 
 void ExactGP::fit(const Dataset& data) {
+  ScopedSingleThreadBlas one_blas_thread(data.X.defined() && data.X.dim() >= 1 && data.X.size(0) < kBlasThreadRows);
   prepare(data);
   optimise_hyperparameters();
   condition();

@@ -2,6 +2,10 @@
 #include "common/blas.h"
 #include "common/build_info.h"
 #include "common/error.h"
+#include <dlfcn.h>
+#include <future>
+#include <memory>
+#include <thread>
 // Catch2 last: torch headers may pull in glog, whose CHECK must not win.
 #include <catch2/catch.hpp>
 
@@ -37,4 +41,46 @@ TEST_CASE("blas_core_suggestion only replaces OpenBLAS's generic fallback kernel
     CHECK((fix == "SkylakeX" || fix == "Haswell"));
   }
   if (core == "SkylakeX" || core == "Haswell" || core == "Zen" || core == "Cooperlake") CHECK(fix.empty());
+}
+
+TEST_CASE("single-thread BLAS scopes nest and overlap across threads; the last to close restores the count",
+          "[common]") {
+  if (sozai::blas_num_threads() == 0) {  // another BLAS: the scopes do nothing
+    sozai::ScopedSingleThreadBlas scope(true);
+    CHECK(sozai::blas_num_threads() == 0);
+    return;
+  }
+  // Start from 2 threads (the environment may have set 1), put back at the end.
+  auto set = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  REQUIRE(set != nullptr);
+  const int outside = sozai::blas_num_threads();
+  set(2);
+  REQUIRE(sozai::blas_num_threads() == 2);
+  {
+    sozai::ScopedSingleThreadBlas inactive(false);
+    CHECK(sozai::blas_num_threads() == 2);
+  }
+  {
+    auto a = std::make_unique<sozai::ScopedSingleThreadBlas>(true);
+    CHECK(sozai::blas_num_threads() == 1);
+    {
+      sozai::ScopedSingleThreadBlas nested(true);
+      CHECK(sozai::blas_num_threads() == 1);
+    }
+    CHECK(sozai::blas_num_threads() == 1);  // a is still open
+    // Another thread's scope outlives a: it must not be left at 2, nor end at 1.
+    std::promise<void> opened, close;
+    std::thread other([&] {
+      sozai::ScopedSingleThreadBlas b(true);
+      opened.set_value();
+      close.get_future().wait();
+    });
+    opened.get_future().wait();
+    a.reset();
+    CHECK(sozai::blas_num_threads() == 1);
+    close.set_value();
+    other.join();
+  }
+  CHECK(sozai::blas_num_threads() == 2);
+  set(outside);
 }
