@@ -615,14 +615,35 @@ void ExperimentQueue::insert_campaign(const LabCampaignRow& c) {
       .step();
 }
 
-std::optional<LabCampaignRow> ExperimentQueue::campaign(const std::string& id) {
+std::optional<ExperimentQueue::StoredCampaign> ExperimentQueue::stored_campaign(const std::string& id) {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
   Statement s(db_, "SELECT id, name, description, engine_state, created_at, digest FROM campaigns WHERE id = ?", path_);
   s.bind(1, id);
   if (!s.step()) return std::nullopt;
-  const std::string what = str("campaign ", s.text(0));
-  verify(s.text(5), campaign_fields(s.text(0), s.text(1), s.text(2), s.text(3), s.real(4)), path_, what);
-  return LabCampaignRow{s.text(0), s.text(1), stored_json(s.text(2), path_, what), s.text(3), s.real(4)};
+  StoredCampaign c{LabCampaignRow{s.text(0), s.text(1), nlohmann::json(), s.text(3), s.real(4)}, s.text(2)};
+  verify(s.text(5), campaign_fields(c.row.id, c.row.name, c.description, c.row.engine_state, c.row.created_at),
+         path_, str("campaign ", c.row.id));
+  return c;
+}
+
+std::optional<LabCampaignRow> ExperimentQueue::campaign(const std::string& id) {
+  auto c = stored_campaign(id);
+  if (!c) return std::nullopt;
+  c->row.description = stored_json(c->description, path_, str("campaign ", c->row.id));
+  return std::move(c->row);
+}
+
+bool ExperimentQueue::has_campaign(const std::string& id) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  Statement s(db_, "SELECT 1 FROM campaigns WHERE id = ?", path_);
+  s.bind(1, id);
+  return s.step();
+}
+
+std::string ExperimentQueue::engine_state(const std::string& campaign_id) {
+  auto c = stored_campaign(campaign_id);
+  if (!c) throw StorageError(str(path_, ": no campaign '", campaign_id, "'"));
+  return c->row.engine_state;
 }
 
 std::vector<std::string> ExperimentQueue::campaign_ids() {
@@ -671,15 +692,11 @@ std::map<std::string, std::map<std::string, int64_t>> ExperimentQueue::all_count
 
 void ExperimentQueue::set_engine_state(const std::string& campaign_id, const std::string& state) {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
-  auto c = campaign(campaign_id);  // checked
+  const auto c = stored_campaign(campaign_id);  // checked: a damaged row is not signed afresh
   if (!c) throw StorageError(str(path_, ": no campaign '", campaign_id, "'"));
-  Statement s(db_, "SELECT description FROM campaigns WHERE id = ?", path_);
-  s.bind(1, campaign_id);
-  s.step();
-  const std::string description = s.text(0);
   Statement(db_, "UPDATE campaigns SET engine_state = ?, digest = ? WHERE id = ?", path_)
       .bind(1, state)
-      .bind(2, row_digest(campaign_fields(c->id, c->name, description, state, c->created_at)))
+      .bind(2, row_digest(campaign_fields(c->row.id, c->row.name, c->description, state, c->row.created_at)))
       .bind(3, campaign_id)
       .step();
 }

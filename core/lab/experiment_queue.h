@@ -132,6 +132,11 @@ class ExperimentQueue {
 
   void insert_campaign(const LabCampaignRow& c);
   std::optional<LabCampaignRow> campaign(const std::string& id);
+  /// Whether the campaign exists (its row neither read nor checked).
+  bool has_campaign(const std::string& id);
+  /// The campaign's engine state, the row checked against its digest but
+  /// its description not parsed (StorageError when there is no such campaign).
+  std::string engine_state(const std::string& campaign_id);
   std::vector<std::string> campaign_ids();
   int64_t campaign_count();
   /// Up to limit campaigns after `after` in (created_at, id) order (after
@@ -208,6 +213,14 @@ class ExperimentQueue {
   void exec(const std::string& sql);
 
   void upgrade_from_1();
+
+  /// A campaign row checked against its digest, its description left as
+  /// stored (text): what the calls that need no parsed description read.
+  struct StoredCampaign {
+    LabCampaignRow row;  // description empty
+    std::string description;
+  };
+  std::optional<StoredCampaign> stored_campaign(const std::string& id);
 
   std::string path_;
   sqlite3* db_ = nullptr;

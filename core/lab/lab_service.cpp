@@ -340,15 +340,20 @@ void LabService::forget_old_answers() {
   store_->transaction([&] { store_->forget_idempotent_responses(now - limits_.idempotency_ttl_seconds); });
 }
 
-LabCampaignRow LabService::require_campaign(const Principal& who, const std::string& id, const char* need_role) {
+void LabService::check_campaign(const Principal& who, const std::string& id, const char* need_role) {
   const std::string need = need_role;
   if (who.role == "party") throw LabError(403, "a federation's party token has no access to campaigns");
   const bool role_ok = who.role == "admin" || need == "viewer" || (need == "controller" && who.role == "controller");
   if (!role_ok) throw LabError(403, str("this needs a ", need, " token; yours is a ", who.role, " token"));
   if (!who.campaign.empty() && who.campaign != id)
     throw LabError(403, str("your token is limited to campaign ", who.campaign));
+  if (!store_->has_campaign(id)) throw LabError(404, str("no campaign '", printable(id, 60), "'"));
+}
+
+LabCampaignRow LabService::require_campaign(const Principal& who, const std::string& id, const char* need_role) {
+  check_campaign(who, id, need_role);
   auto c = store_->campaign(id);
-  if (!c) throw LabError(404, str("no campaign '", printable(id, 60), "'"));
+  if (!c) throw LabError(404, str("no campaign '", printable(id, 60), "'"));  // deleted in between
   return *c;
 }
 
@@ -481,7 +486,7 @@ LabResponse LabService::get_campaign(const Principal& who, const std::string& id
 // ---------------------------------------------------------------- ask
 
 LabResponse LabService::ask(const Principal& who, const std::string& id, const json& body, const std::string& key) {
-  require_campaign(who, id, "controller");
+  check_campaign(who, id, "controller");
   only_fields(body, {"count", "lease_seconds", "controller"}, "ask");
   auto get_number = [&](const char* k, double fallback) {
     if (!body.contains(k)) return fallback;
@@ -581,7 +586,7 @@ LabService::AskPlan LabService::plan_asks(const std::string& id, int64_t total) 
       for (auto& e : store_->experiments(id, st))
         if (static_cast<int64_t>(plan.reuse.size()) < total) plan.reuse.push_back(e);
     plan.to_tell = store_->untold(id);
-    plan.engine_state = store_->campaign(id)->engine_state;
+    plan.engine_state = store_->engine_state(id);
   });
   // New proposals from the engine, told every result since its last ask;
   // computed outside the store's lock.
@@ -762,7 +767,7 @@ LabResponse LabService::report(const Principal& who, const std::string& id, cons
 
 LabResponse LabService::cancel(const Principal& who, const std::string& id, const std::string& experiment,
                                const std::string& key) {
-  require_campaign(who, id, "controller");
+  check_campaign(who, id, "controller");
   const int64_t eid = experiment_number(experiment);
   return change_experiment(who, id, eid, key, str("POST /v1/campaigns/", id, "/experiments/", eid, "/cancel"),
                            [&](ExperimentRow& e) {
@@ -796,7 +801,7 @@ LabResponse LabService::change_experiment(const Principal& who, const std::strin
 
 LabResponse LabService::list_experiments(const Principal& who, const std::string& id, const std::string& state,
                                          const std::string& after, const std::string& limit_text) {
-  require_campaign(who, id, "viewer");
+  check_campaign(who, id, "viewer");
   std::optional<ExperimentState> only;
   if (!state.empty()) {
     try {
@@ -819,7 +824,7 @@ LabResponse LabService::list_experiments(const Principal& who, const std::string
 
 LabResponse LabService::list_results(const Principal& who, const std::string& id, const std::string& after,
                                      const std::string& limit_text) {
-  require_campaign(who, id, "viewer");
+  check_campaign(who, id, "viewer");
   const int64_t limit = page_limit(limit_text, limits_.max_page);
   const int64_t after_seq = page_after(after, "a result number");
   const auto rows = store_->results_page(id, after_seq, limit);

@@ -164,6 +164,9 @@ class LabService {
   /// in one transaction and once per Idempotency-Key.
   LabResponse change_experiment(const Principal& who, const std::string& id, int64_t eid, const std::string& key,
                                 const std::string& request, const std::function<void(ExperimentRow&)>& change);
+  /// 403 unless `who` may act on campaign `id` in `need_role`, 404 when there
+  /// is no such campaign; require_campaign also reads (and checks) its row.
+  void check_campaign(const Principal& who, const std::string& id, const char* need_role);
   LabCampaignRow require_campaign(const Principal& who, const std::string& id, const char* need_role);
   std::mutex& key_mutex(const std::string& key);
   nlohmann::json experiment_json(const ExperimentRow& e) const;
