@@ -406,13 +406,13 @@ def report(pairs):
     lat = load_cells().get("latency")
     if lat:
         labels = {"create": "create the campaign (fits the prior models)", "first": "first ask", "next": "next ask",
-                  "restored": "restored from saved state + ask (the lab service's path)"}
+                  "restored": "restored from saved state + ask (a lab service's path after a restart)"}
         lines += ["## Ask latency", "",
                   "oer_plate_4098 with 30 results, ask(1), median (and quartiles) of 21 campaigns of each arm, run alternately: without priors and with "
                   "two priors "
                   "of 2000 rows each (default transfer settings). Creating a campaign with priors fits the prior "
-                  "models, once per campaign and process; a campaign restored from its saved state (the lab service "
-                  "rebuilds its engine for every ask) takes them from the process's cache.", "",
+                  "models, once per campaign and process; a campaign restored from its saved state (as a lab service "
+                  "just started rebuilds its engines) takes them from the process's cache.", "",
                   "| | no priors (s) | 2 × 2000-row priors (s) | ratio of the medians |", "|---|---:|---:|---:|"]
         lines += latency_rows(lat, LATENCY_STEPS, labels) + [""]
     lab = load_cells().get("lab_latency")
