@@ -209,7 +209,10 @@ def report():
              "parties by KMeans on the inputs' features (one chemistry family per party); every method scored on "
              f"the same held-out rows. GnnEnsemble settings {GNN}; federated: {ROUNDS} rounds of one local epoch "
              "through secure aggregation; plain: the same rounds with updates in the clear. Goals: federated "
-             "within 5 % of pooled, and at least 15 % better than the average party alone.", "",
+             "within 5 % of pooled, and at least 15 % better than the average party alone. Seconds per round come "
+             "from runs that shared the 2-core machine with other work (two cells at a time, one per core, at "
+             "times beside a build): `federated_cost.md` and `federated_network.md` measure the cost of secure "
+             "aggregation on a quiet machine.", "",
              "| dataset | parties | seeds | alone (mean of parties) | federated | plain aggregation | pooled | "
              "federated / pooled | federated vs alone | s/round secure | s/round plain | bytes/round secure | "
              "bytes/round plain |",
