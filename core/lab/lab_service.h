@@ -211,6 +211,14 @@ class LabService {
                                                          const std::vector<std::shared_ptr<AskRequest>>& to_serve,
                                                          const AskPlan& plan);
 
+  /// A campaign's objective names (what a result must give), read from its
+  /// description once per campaign and process: a description never changes
+  /// after creation, and with its pool it is large to read and parse. The
+  /// caller has checked that the campaign exists.
+  std::vector<std::string> objective_names(const std::string& id);
+  std::mutex objectives_mutex_;
+  std::map<std::string, std::vector<std::string>> objectives_;  ///< campaign id -> objective names
+
   /// Engines kept warm between asks: a campaign's engine after its last
   /// ask, with the state text stored for it. An ask whose stored state is
   /// still that text goes on with the engine instead of rebuilding it from

@@ -513,3 +513,32 @@ TEST_CASE("a warm engine whose campaign changed behind it is rebuilt from the st
   REQUIRE(next.size() == 1);
   CHECK(es[0].at("parameters") == next[0].at("parameters"));
 }
+
+TEST_CASE("each campaign's results are checked against its own objectives, in a fresh service too", "[lab]") {
+  Lab lab;
+  auto one = space_campaign();
+  auto two = space_campaign();
+  two["objectives"] = {{{"name", "strength"}, {"direction", "maximize"}}, {{"name", "cost"}, {"direction", "minimize"}}};
+  const auto a = lab.service.create_campaign(lab.admin, one, "").body.at("id").get<std::string>();
+  const auto b = lab.service.create_campaign(lab.admin, two, "").body.at("id").get<std::string>();
+  auto first = [&](LabService& s, const std::string& id) {
+    return std::to_string(s.ask(lab.admin, id, json::object(), "").body.at("experiments")[0].at("id").get<int64_t>());
+  };
+  auto report = [&](LabService& s, const std::string& id, const std::string& eid, const json& values) {
+    return status_of([&] { s.report(lab.admin, id, eid, {{"values", values}}, ""); });
+  };
+  for (int pass = 0; pass < 2; ++pass) {  // the second: a service just started on the same store
+    INFO("pass " << pass);
+    std::unique_ptr<LabService> fresh;
+    if (pass == 1) fresh = std::make_unique<LabService>(lab.db);
+    LabService& s = pass == 0 ? lab.service : *fresh;
+    const auto ea = first(s, a), eb = first(s, b);
+    // Asked once each, the names are known; each campaign keeps its own.
+    CHECK(report(s, a, ea, {{"strength", 1.0}, {"cost", 2.0}}) == 400);
+    CHECK(report(s, b, eb, {{"y", 1.0}}) == 400);
+    CHECK(report(s, b, eb, {{"strength", 1.0}}) == 400);  // one of two
+    CHECK(report(s, b, eb, {{"strength", 1.0}, {"cost", 2.0}}) == 200);
+    CHECK(report(s, a, ea, {{"y", 0.5}}) == 200);
+    CHECK(status_of([&] { s.report(lab.admin, "cnone", "1", {{"values", {{"y", 0.5}}}}, ""); }) == 404);
+  }
+}
