@@ -92,12 +92,11 @@ ScopedSingleThreadBlas::ScopedSingleThreadBlas(bool active) {
   if (!active) return;
   // Looked up once (a scope opens on every ask and GP fit).
   static const auto set = reinterpret_cast<void (*)(int)>(blas_symbol("openblas_set_num_threads"));
-  static const auto get = reinterpret_cast<int (*)()>(blas_symbol("openblas_get_num_threads"));
-  if (!set || !get) return;
+  if (!set || blas_num_threads() == 0) return;
   set_ = set;
   std::lock_guard<std::mutex> lock(single_blas_mutex);
   if (single_blas_open++ == 0) {
-    single_blas_saved = get();
+    single_blas_saved = blas_num_threads();
     if (single_blas_saved != 1) set_(1);
   }
 }

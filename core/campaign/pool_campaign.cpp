@@ -274,7 +274,8 @@ Candidates PoolCampaign::fit_and_select(int64_t q, uint64_t seed) {
 
 Candidates PoolCampaign::ask(int64_t q) {
   SOZAI_CHECK(q >= 1, "PoolCampaign::ask: q must be >= 1, got ", q);
-  ScopedSingleThreadBlas one_blas_thread(static_cast<int64_t>(observed_.size() + pending_.size()) < kBlasThreadRows);  // small matrices
+  // Small matrices: BLAS threads would cost more than they share out.
+  ScopedSingleThreadBlas one_blas_thread(static_cast<int64_t>(observed_.size() + pending_.size()) < kBlasThreadRows);
   const uint64_t seed = ask_seed();
   const int64_t n = static_cast<int64_t>(observed_.size());
   const bool initial = n < std::max<int64_t>(config_.n_init, 1);

@@ -218,7 +218,8 @@ Candidates SpaceCampaign::fit_and_select(int64_t q, uint64_t seed) {
 
 Candidates SpaceCampaign::ask(int64_t q) {
   SOZAI_CHECK(q >= 1, "SpaceCampaign::ask: q must be >= 1, got ", q);
-  ScopedSingleThreadBlas one_blas_thread(num_observed() + static_cast<int64_t>(pending_.size()) < kBlasThreadRows);  // small matrices
+  // Small matrices: BLAS threads would cost more than they share out.
+  ScopedSingleThreadBlas one_blas_thread(num_observed() + static_cast<int64_t>(pending_.size()) < kBlasThreadRows);
   const uint64_t seed = ask_seed();
   Candidates picks;
   const bool initial = num_observed() < std::max<int64_t>(config_.n_init, 1);

@@ -718,8 +718,8 @@ void TransferGP::fit(const Dataset& data) {
   std::future<std::shared_ptr<ResidualGP>> residual_fit;
   {
     // Two fits side by side on the cores: OpenBLAS's own threads, called
-    // from both at once, would only spin against each other (a lab ask with
-    // two priors took 1.2x as long with them).
+    // from both at once, would only spin against each other (the profile of
+    // a lab ask with two priors showed them doing so).
     const bool side_by_side = has("residual") && (has("none") || has("rgpe"));
     ScopedSingleThreadBlas one_blas_thread(side_by_side);
     if (side_by_side) residual_fit = std::async(std::launch::async, fit_residual);
