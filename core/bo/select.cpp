@@ -8,8 +8,13 @@
 
 namespace sozai {
 
+bool weighable_acquisition(AcquisitionKind kind) {
+  return kind == AcquisitionKind::qLogNEI || kind == AcquisitionKind::LogEI || kind == AcquisitionKind::EI ||
+         kind == AcquisitionKind::PI;
+}
+
 std::vector<int64_t> select_from_pool(const Acquisition& acquisition, const torch::Tensor& candidates,
-                                      const torch::Tensor& available, int64_t q) {
+                                      const torch::Tensor& available, int64_t q, const torch::Tensor& log_weight) {
   SOZAI_CHECK(q >= 1, "select_from_pool: q must be >= 1, got ", q);
   SOZAI_CHECK(candidates.defined() && candidates.dim() == 2, "select_from_pool: candidates must be [N, d], got ",
               candidates.defined() ? candidates.sizes() : at::IntArrayRef{});
@@ -21,6 +26,19 @@ std::vector<int64_t> select_from_pool(const Acquisition& acquisition, const torc
               "select_from_pool: available must be a bool [", N, "] mask, got ",
               available.defined() ? available.sizes() : at::IntArrayRef{}, " ",
               available.defined() ? available.scalar_type() : torch::kBool);
+  torch::Tensor weight;  // [N] float64 CPU: log w_i, or w_i for a nonnegative acquisition
+  bool log_valued = false;
+  if (log_weight.defined()) {
+    const auto kind = acquisition.info().kind;
+    SOZAI_CHECK(weighable_acquisition(kind), "select_from_pool: a row weight needs an acquisition whose values are ",
+                "logs (qlognei, logei) or nonnegative (ei, pi), not '", acquisition.info().name, "'");
+    SOZAI_CHECK(log_weight.dim() == 1 && log_weight.size(0) == N, "select_from_pool: log_weight must be [", N,
+                "], got ", log_weight.sizes());
+    log_valued = kind == AcquisitionKind::qLogNEI || kind == AcquisitionKind::LogEI;
+    weight = log_weight.detach().to(torch::kCPU, torch::kFloat64);
+    SOZAI_CHECK(torch::isfinite(weight).all().item<bool>(), "select_from_pool: log_weight has non-finite entries");
+    if (!log_valued) weight = weight.exp();
+  }
   torch::NoGradGuard no_grad;
   auto free = available.to(torch::kCPU).clone();
   auto batch = acquisition.start_pool_batch(candidates, free, q);
@@ -34,7 +52,11 @@ std::vector<int64_t> select_from_pool(const Acquisition& acquisition, const torc
     int64_t best_row = rows[0].item<int64_t>();  // every value -inf: the first free row
     for (int64_t s = 0; s < rows.numel(); s += chunk) {
       auto r = rows.slice(0, s, std::min(s + chunk, rows.numel()));
-      auto v = torch::nan_to_num(batch->score(r), neg_inf).to(torch::kCPU);
+      auto v = torch::nan_to_num(batch->score(r), neg_inf).to(torch::kCPU, torch::kFloat64);
+      if (weight.defined()) {
+        const auto w = weight.index_select(0, r.to(torch::kCPU));
+        v = log_valued ? v + w : v * w;
+      }
       const int64_t k = v.argmax().item<int64_t>();
       if (v[k].item<double>() > best_val) {
         best_val = v[k].item<double>();

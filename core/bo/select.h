@@ -18,8 +18,18 @@ namespace sozai {
 /// observed nor pending), in the order picked: each pick is the best row
 /// by the acquisition given the earlier picks (NaN never wins; ties go to
 /// the lower row). Fewer than q when the available rows run out.
+/// log_weight (optional, [N] float64): a weight w_i of each row by which
+/// its value is multiplied, given as log w_i (a prior belief, piBO):
+/// a log-valued acquisition (qlognei, logei) adds it, a nonnegative one
+/// (ei, pi) is multiplied by exp(log w_i); InputError for any other kind
+/// (weighable_acquisition).
 std::vector<int64_t> select_from_pool(const Acquisition& acquisition, const torch::Tensor& candidates,
-                                      const torch::Tensor& available, int64_t q);
+                                      const torch::Tensor& available, int64_t q,
+                                      const torch::Tensor& log_weight = {});
+
+/// Whether select_from_pool can weigh this acquisition's values: they are
+/// logs (qlognei, logei) or nonnegative (ei, pi).
+bool weighable_acquisition(AcquisitionKind kind);
 
 /// Up to q new raw candidates [q, raw_width] from a design space, each the
 /// acquisition's maximiser (optimize_acquisition: multi-start projected

@@ -1,5 +1,6 @@
 #include "core/campaign/campaign_config.h"
 #include "core/bo/registry.h"
+#include "core/bo/select.h"
 #include "common/error.h"
 #include "common/json.h"
 #include "models/config_json.h"
@@ -103,6 +104,10 @@ void CampaignConfig::validate(const std::string& where) const {
                   optimizer.history >= 1 && optimizer.rounds >= 1,
               where, ": optimizer settings: restarts, raw_samples, max_iter, history and rounds must be >= 1");
   transfer.validate(str(where, ": transfer"));
+  SOZAI_CHECK(transfer.prior_belief == 0 || weighable_acquisition(acquisition.kind), where,
+              ": transfer.prior_belief weighs the acquisition's values by the priors' belief, which needs an ",
+              "acquisition whose values are logs (qlognei, logei) or nonnegative (ei, pi), not '",
+              to_string(acquisition.kind), "'");
   const bool modelled_per_outcome = surrogate == "gp" || surrogate == "random";
   SOZAI_CHECK(outcomes().size() == 1 || modelled_per_outcome, where, ": a campaign with several outcomes models each "
               "with a GP: surrogate must be gp or random, not '", surrogate, "'");

@@ -19,7 +19,7 @@
 ///    "optimizer": {"restarts", "raw_samples", "max_iter", "history", "rounds"},
 ///    "transfer": {"method", "source_model", "source_rows", "forest_rows", "neighbours", "source_fit_rows",
 ///                 "mtgp_rows", "mtgp_rank", "rgpe_samples", "auto_methods", "auto_margin", "components",
-///                 "initial"}}
+///                 "initial", "prior_belief"}}
 ///                                                          (models/gp/transfer.h; campaigns with priors)
 
 #include "core/bo/acquisition.h"

@@ -78,6 +78,8 @@ struct PoolCampaign::Transfer {
   torch::Tensor lo, hi;
   /// Models of the sources, fitted at the first model-based ask.
   mutable std::vector<std::shared_ptr<const Surrogate>> models;
+  /// The models' score of every pool row (prior_scores), for prior_belief.
+  mutable torch::Tensor scores;
 };
 
 PoolCampaign::PoolCampaign(const torch::Tensor& pool, std::vector<std::string> columns, std::vector<Prior> priors,
@@ -164,7 +166,18 @@ Candidates PoolCampaign::fit_and_select_transfer(int64_t q, uint64_t seed) {
   AcquisitionSpec spec = config_.acquisition;
   spec.seed = seed;
   auto acquisition = make_acquisition(spec, {model.get()}, {X, Y, t.pool.index_select(0, torch::tensor(pending_, torch::kInt64))});
-  auto picks = rows_of(select_from_pool(*acquisition, t.pool, available_mask(), q));
+  // piBO: the priors' belief in a row, exp(score), to the power
+  // prior_belief / n, scaled by how well the score ranks the results so far.
+  torch::Tensor log_weight;
+  if (config_.transfer.prior_belief > 0) {
+    if (!t.scores.defined()) t.scores = prior_scores(t.models, t.pool, maximize());
+    const auto y = Y.select(1, 0) * (maximize() ? 1.0 : -1.0);
+    const double agreement = std::max(0.0, 1.0 - 2.0 * ranking_loss(t.scores.index_select(0, obs), y));
+    const double weight = config_.transfer.prior_belief / static_cast<double>(observed_.size()) * agreement;
+    log_weight = t.scores * weight;
+    transfer_summary_["prior_belief"] = {{"agreement", agreement}, {"weight", weight}};
+  }
+  auto picks = rows_of(select_from_pool(*acquisition, t.pool, available_mask(), q, log_weight));
   describe_picks(picks, {model.get()}, *acquisition, t.pool.index_select(0, torch::tensor(picks.rows, torch::kInt64)));
   model_ = model;
   return picks;

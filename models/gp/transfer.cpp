@@ -97,6 +97,8 @@ void TransferConfig::validate(const std::string& where) const {
               "' (expected gp or forest)");
   SOZAI_CHECK(initial == "prior" || initial == "random", where, ": unknown initial design '", initial,
               "' (expected prior or random)");
+  SOZAI_CHECK(std::isfinite(prior_belief) && prior_belief >= 0, where, ": prior_belief must be a finite number >= 0, got ",
+              prior_belief);
 }
 
 // ------------------------------------------------------------ helpers

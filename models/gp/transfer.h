@@ -93,6 +93,18 @@ struct TransferConfig {
   /// over priors: a warm-started initial design, Feurer et al. 2015) or
   /// "random" (as without priors).
   std::string initial = "prior";
+  /// Prior-weighted acquisition, piBO (Hvarfner et al. 2022), in a pool
+  /// campaign: after n results, the acquisition value of a pool row is
+  /// multiplied by pi(x)^(prior_belief / n), where pi(x) is proportional
+  /// to exp(s(x)) and s is the priors' score of the row (prior_scores:
+  /// their standardised means, summed); a log-valued acquisition (qlognei,
+  /// logei) adds (prior_belief / n) s(x). The priors' pull fades as the
+  /// target's own data grow, whatever the surrogate makes of them, and is
+  /// scaled by their agreement with the results so far, max(0, 1 - 2 L)
+  /// with L the ranking loss of s on them (0.5: no better than chance), so
+  /// a misleading prior pulls nowhere. 0: off. Pool campaigns only, with
+  /// qlognei, logei, ei or pi.
+  double prior_belief = 0.0;
 
   /// InputError naming `where` for an unknown method or a bad size.
   void validate(const std::string& where = "transfer") const;
@@ -362,6 +374,7 @@ class TransferGP : public Surrogate {
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TransferConfig, method, source_rows, forest_rows, neighbours,
                                                 source_fit_rows, mtgp_rows, mtgp_rank, rgpe_samples, source_model,
-                                                auto_methods, auto_margin, components, initial)
+                                                auto_methods, auto_margin, components, initial,
+                                                prior_belief)
 
 }  // namespace sozai

@@ -187,6 +187,37 @@ def test_first_experiments_are_the_priors_best_rows_unless_asked_for_random():
         sozai.campaign.campaign_settings(transfer={"initial": "best"})
 
 
+def test_prior_belief_follows_an_agreeing_prior_and_ignores_a_contrary_one():
+    pool = simplex3()
+    y = activity(pool)
+    g = simplex3()
+    related = Prior(g, 5 * activity(g) + 0.37 * g[:, 0] + 0.11 * g[:, 1] + 100, ["Co", "Ni", "Fe"], True, "plate-a")
+    contrary = Prior(g, -activity(g), ["Co", "Ni", "Fe"], True, "contrary")
+
+    def order(prior, belief, budget=8):
+        return sozai.benchmark.pool_campaign(pool, y, True, budget=budget, seed=3, columns=["Co", "Ni", "Mn"],
+                                             priors=[prior], n_init=2, acquisition="logei", gp={"restarts": 2},
+                                             transfer={"method": "none", "prior_belief": belief})
+
+    ranked = PoolCampaign(pool, priors=[related], columns=["Co", "Ni", "Mn"], **dict(SETTINGS, n_init=8))
+    prior_order = [int(r) for r in ranked.ask(8)]
+    assert order(related, 1e6) == prior_order      # an overwhelming belief in an agreeing prior
+    assert order(related, 0.0) != prior_order      # the GP on its own
+    assert order(contrary, 1e6, 10) == order(contrary, 0.0, 10)  # a contrary prior pulls nowhere
+    c = PoolCampaign(pool, priors=[related], columns=["Co", "Ni", "Mn"],
+                     transfer={"method": "none", "prior_belief": 4.0}, **SETTINGS)
+    for _ in range(3):
+        r = int(c.ask(1)[0])
+        c.tell(r, float(y[r]))
+    c.ask(1)
+    belief = c.transfer_summary["prior_belief"]
+    assert 0 < belief["agreement"] <= 1 and belief["weight"] == pytest.approx(4.0 / 3 * belief["agreement"])
+    with pytest.raises(sozai.InputError, match="not 'ucb'"):
+        sozai.campaign.campaign_settings(acquisition="ucb", transfer={"prior_belief": 1.0})
+    with pytest.raises(sozai.InputError, match="prior_belief must be a finite number >= 0"):
+        sozai.campaign.campaign_settings(transfer={"prior_belief": float("nan")})
+
+
 def alloy_space():
     s = sozai.spaces.DesignSpace()
     s.add_continuous("T", 300, 900).add_composition("alloy", ["Ni", "Fe", "Co"])

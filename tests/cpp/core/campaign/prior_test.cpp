@@ -236,6 +236,51 @@ TEST_CASE("priors need columns, one outcome and a GP", "[prior][campaign]") {
   CHECK(plain == named);
 }
 
+TEST_CASE("prior_belief (piBO) pulls the picks to the prior's best rows when the prior agrees with the results",
+          "[prior][campaign]") {
+  auto pool = simplex3();  // Co, Ni, Mn
+  auto y = activity(pool.select(1, 0), pool.select(1, 1));
+  auto g = simplex3();     // Co, Ni, Fe
+  const auto co = g.select(1, 0), ni = g.select(1, 1);
+  // A related prior without ties (a slight tilt), and one that ranks the pool the other way round.
+  Prior related(g, 5.0 * activity(co, ni) + 0.37 * co + 0.11 * ni + 100.0, {"Co", "Ni", "Fe"}, true, "plate-a");
+  Prior wrong(g, -activity(co, ni), {"Co", "Ni", "Fe"}, true, "wrong-plate");
+  auto run = [&](const Prior& prior, double belief, int asks, nlohmann::json* summary = nullptr) {
+    auto cfg = small_config();
+    cfg.transfer.method = "none";
+    cfg.transfer.prior_belief = belief;
+    PoolCampaign c(pool, {"Co", "Ni", "Mn"}, {prior}, cfg);
+    std::vector<int64_t> order;
+    for (int i = 0; i < asks; ++i) {
+      auto r = c.ask(1).rows[0];
+      c.tell(r, y[r].item<double>());
+      order.push_back(r);
+    }
+    if (summary) *summary = c.transfer_summary();
+    return order;
+  };
+  // The prior's ranking: the initial design of a campaign whose n_init covers 8 picks.
+  auto ranked_cfg = small_config();
+  ranked_cfg.n_init = 8;
+  const auto prior_order = PoolCampaign(pool, {"Co", "Ni", "Mn"}, {related}, ranked_cfg).ask(8).rows;
+  // An overwhelming belief in a prior that agrees follows its ranking past the initial design.
+  nlohmann::json summary;
+  CHECK(run(related, 1e6, 8, &summary) == prior_order);
+  const double agreement = summary["prior_belief"]["agreement"].get<double>();
+  CHECK(agreement > 0.0);  // better than chance on its own best rows, where the target's differences are small
+  CHECK(summary["prior_belief"]["weight"].get<double>() == Approx(1e6 / 7 * agreement));  // asked with 7 results
+  // Without the belief the GP leaves the prior's ranking.
+  CHECK(run(related, 0.0, 8) != prior_order);
+  // A prior that ranks the results the wrong way round pulls nowhere: the picks are those without a belief.
+  CHECK(run(wrong, 1e6, 10, &summary) == run(wrong, 0.0, 10));
+  CHECK(summary["prior_belief"]["agreement"].get<double>() == 0.0);
+  // Settings it cannot serve are refused when the settings are read.
+  CHECK_THROWS_WITH(CampaignConfig::from_json({{"acquisition", "ucb"}, {"transfer", {{"prior_belief", 1.0}}}}),
+                    Catch::Contains("not 'ucb'"));
+  CHECK_THROWS_WITH(CampaignConfig::from_json({{"transfer", {{"prior_belief", -1.0}}}}),
+                    Catch::Contains("prior_belief must be a finite number >= 0"));
+}
+
 TEST_CASE("a design space meets priors in natural units; the map from its encoding is differentiable", "[prior]") {
   DesignSpace s;
   s.add_continuous("T", 300.0, 900.0).add_continuous("t", 1.0, 100.0, /*log_scale=*/true);

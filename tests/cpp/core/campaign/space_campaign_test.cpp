@@ -294,6 +294,10 @@ TEST_CASE("a space campaign refuses priors it cannot use", "[campaign][space][pr
   auto s = mixed_space();
   Prior unrelated(torch::rand({5, 1}, torch::kFloat64), torch::rand({5}, torch::kFloat64), {"pressure"}, true, "other");
   CHECK_THROWS_WITH(SpaceCampaign(s, {unrelated}, fast_config()), Catch::Contains("other"));
+  auto weighted = fast_config();
+  weighted.transfer.prior_belief = 5.0;  // piBO weighs a pool's rows
+  CHECK_THROWS_WITH(SpaceCampaign(s, {space_prior(s)}, weighted), Catch::Contains("prior_belief") &&
+                                                                      Catch::Contains("pool campaign"));
   auto two = fast_config();
   two.acquisition.kind = acquisition_info("qlognehvi").kind;
   two.acquisition.outcomes = {Outcome::maximize(), Outcome::maximize()};
