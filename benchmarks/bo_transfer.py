@@ -21,7 +21,11 @@ Variants tried towards the AF50 goal (named with --arms, --method-seeds seeds; O
 - auto_c0: auto in a transfer space of element shares alone (components 0: no composition components);
 - stacked: the plain campaign on its own columns plus the prior's prediction as one more input
   (NARGP-style stacking, Perdikaris et al. 2017): a 100-tree RandomForest fitted on the whole prior over
-  both tables' columns, its mean at each pool row standardised; the GP learns its lengthscale like any input's.
+  both tables' columns, its mean at each pool row standardised; the GP learns its lengthscale like any input's;
+- pibo: auto with a prior-weighted acquisition (piBO, Hvarfner et al. 2022; transfer.prior_belief = budget / 10,
+  the paper's beta = N / 10): LogEI times exp(prior score)^(beta / n), scaled by the prior's ranking agreement
+  with the results so far;
+- pibo_residual: the same on the residual GP alone.
 Random search over 200 seeds is the reference of EF and AF (Liang et al. 2021).
 
 Budgets: 200 on the OER plates (the plain campaign finds half of 3496's top 5 % after ~157, closed_loop_table.md);
@@ -51,7 +55,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 OUT = RESULTS / "bo_transfer.json"
 MAIN_ARMS = ["plain", "none", "auto", "shuffled"]
 METHOD_ARMS = ["rgpe", "residual", "mtgp"]
-VARIANT_ARMS = ["auto_c0", "stacked"]
+VARIANT_ARMS = ["auto_c0", "stacked", "pibo", "pibo_residual"]
 PAIRS = {
     "oer_4098<-3496": dict(budget=200),
     "oer_3496<-4098": dict(budget=200),
@@ -108,7 +112,9 @@ def run_arm(arm, target, prior, seed, budget):
         return sozai.benchmark.pool_campaign(np.hstack([X, stacked_input(target, prior)]), y, maximize, **kw)
     py = np.random.default_rng(1000 + seed).permutation(Py) if arm == "shuffled" else Py
     p = sozai.campaign.Prior(PX, py, pcols, pmax, "prior")
-    method = {"none": "none", "shuffled": "auto", "auto_c0": {"method": "auto", "components": 0}}.get(arm, arm)
+    method = {"none": "none", "shuffled": "auto", "auto_c0": {"method": "auto", "components": 0},
+              "pibo": {"method": "auto", "prior_belief": budget / 10},
+              "pibo_residual": {"method": "residual", "prior_belief": budget / 10}}.get(arm, arm)
     return sozai.benchmark.pool_campaign(X, y, maximize, columns=cols, priors=[p], transfer=method, **kw)
 
 
