@@ -26,7 +26,7 @@ std::vector<int64_t> select_from_pool(const Acquisition& acquisition, const torc
               "select_from_pool: available must be a bool [", N, "] mask, got ",
               available.defined() ? available.sizes() : at::IntArrayRef{}, " ",
               available.defined() ? available.scalar_type() : torch::kBool);
-  torch::Tensor weight;  // [N] float64 CPU: log w_i, or w_i for a nonnegative acquisition
+  torch::Tensor weight;  // [N] float64 CPU: log w_i
   bool log_valued = false;
   if (log_weight.defined()) {
     const auto kind = acquisition.info().kind;
@@ -37,7 +37,6 @@ std::vector<int64_t> select_from_pool(const Acquisition& acquisition, const torc
     log_valued = kind == AcquisitionKind::qLogNEI || kind == AcquisitionKind::LogEI;
     weight = log_weight.detach().to(torch::kCPU, torch::kFloat64);
     SOZAI_CHECK(torch::isfinite(weight).all().item<bool>(), "select_from_pool: log_weight has non-finite entries");
-    if (!log_valued) weight = weight.exp();
   }
   torch::NoGradGuard no_grad;
   auto free = available.to(torch::kCPU).clone();
@@ -55,7 +54,8 @@ std::vector<int64_t> select_from_pool(const Acquisition& acquisition, const torc
       auto v = torch::nan_to_num(batch->score(r), neg_inf).to(torch::kCPU, torch::kFloat64);
       if (weight.defined()) {
         const auto w = weight.index_select(0, r.to(torch::kCPU));
-        v = log_valued ? v + w : v * w;
+        // A nonnegative value times w_i, compared as logs: no overflow of a large weight.
+        v = (log_valued ? v : v.clamp_min(0.0).log()) + w;
       }
       const int64_t k = v.argmax().item<int64_t>();
       if (v[k].item<double>() > best_val) {
