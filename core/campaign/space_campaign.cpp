@@ -104,13 +104,14 @@ SpaceCampaign::SpaceCampaign(DesignSpace space, std::vector<Prior> priors, Campa
   SOZAI_CHECK(num_outcomes() == 1 && config_.surrogate == "gp", "SpaceCampaign: priors inform campaigns of one "
               "outcome with surrogate 'gp' (this one has ", num_outcomes(), " outcome(s), surrogate '",
               config_.surrogate, "')");
-  SOZAI_CHECK(config_.transfer.prior_belief == 0, "SpaceCampaign: transfer.prior_belief (piBO) weighs the rows of "
-              "a pool campaign; a design-space campaign takes 0 (got ", config_.transfer.prior_belief, ")");
   for (const auto& p : priors) prior_records_.push_back(p.describe());
   attach_priors(std::move(priors));
 }
 
 void SpaceCampaign::attach_priors(std::vector<Prior> priors) {
+  // Here, not only at creation: a saved state loaded with attach_priors is refused too.
+  SOZAI_CHECK(config_.transfer.prior_belief == 0, "SpaceCampaign: transfer.prior_belief (piBO) weighs the rows of "
+              "a pool campaign; a design-space campaign takes 0 (got ", config_.transfer.prior_belief, ")");
   check_prior_records(priors, prior_records_, "SpaceCampaign::attach_priors");
   // As PoolCampaign::attach_priors: the same priors on the same space and
   // seed again in this process take the transfer space computed before.
